@@ -1,0 +1,65 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layers, lowest first; see docs/architecture.md. Each Dialtone module may import only the ones below it.
+let package = Package(
+    name: "Dialtone",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "dialtone", targets: ["dialtone"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        // System libraries: a module map and a shim header each.
+        .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
+        .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
+        .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
+
+        .target(name: "DialtoneXML", dependencies: ["CLibXML2"]),
+        .target(name: "DialtoneTLS", dependencies: ["COpenSSL"]),
+        .target(
+            name: "DialtoneXMPP",
+            dependencies: [
+                "DialtoneXML", "DialtoneTLS", "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(name: "DialtoneStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(
+            name: "DialtoneCore",
+            dependencies: [
+                "DialtoneXMPP", "DialtoneStore",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "dialtone",
+            dependencies: [
+                "DialtoneCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        .testTarget(name: "DialtoneXMLTests", dependencies: ["DialtoneXML"]),
+        .testTarget(name: "DialtoneTLSTests", dependencies: ["DialtoneTLS"]),
+        .testTarget(name: "DialtoneXMPPTests", dependencies: ["DialtoneXMPP"]),
+        .testTarget(name: "DialtoneStoreTests", dependencies: ["DialtoneStore"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "DialtoneCore", "DialtoneXMPP", "DialtoneStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
+    ],
+    swiftLanguageModes: [.v6]
+)
