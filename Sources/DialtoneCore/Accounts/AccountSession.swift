@@ -1,0 +1,238 @@
+import DialtoneStore
+import DialtoneTLS
+import DialtoneXML
+import DialtoneXMPP
+import Foundation
+import Logging
+import Synchronization
+
+/// One account at work: its connection and its store, joined so that nothing received is
+/// acknowledged before it is stored and nothing sent is forgotten before the server has it.
+public actor AccountSession {
+    public nonisolated let account: JID
+    public nonisolated let store: Store
+    private let client: XMPPClient
+    private let relay = EventRelay()
+    private let broadcaster = EventBroadcaster()
+    private let logger: Logger
+
+    /// Stanza ids sent in the current server session: not to be sent again by the outbox.
+    private var inFlight: Set<String> = []
+    /// While catching up on the archive, live messages must not move the cursor past the gap.
+    private var catchingUp = false
+    private var liveCursorDuringCatchUp: String?
+    public private(set) var connectionState: ConnectionState = .offline(reason: nil)
+    public private(set) var rejectedCount = 0
+
+    public init(configuration: XMPPClientConfiguration, store: Store, logger: Logger = Logger(label: "dialtone.core")) {
+        self.account = configuration.jid
+        self.store = store
+        self.logger = logger
+        let relay = self.relay
+        self.client = XMPPClient(configuration: configuration, logger: logger) { events in try await relay.forward(events) }
+        relay.connect { [weak self] events in try await self?.handle(events) }
+    }
+
+    /// Opens the account's own store and builds its client from a config entry.
+    public static func open(_ account: AccountConfiguration, logger: Logger = Logger(label: "dialtone.core")) throws -> AccountSession {
+        let configuration = try account.clientConfiguration()
+        let store = try Store(path: Paths.database(for: configuration.jid.description))
+        return AccountSession(configuration: configuration, store: store, logger: logger)
+    }
+
+    public func events() -> AsyncStream<CoreEvent> { broadcaster.subscribe() }
+
+    public func start() async { await client.start() }
+
+    public func stop() async {
+        await client.stop()
+        broadcaster.finish()
+    }
+
+    /// For tests and `/disconnect --drop`: cut the link as a network failure would.
+    public func dropConnection() async { await client.dropConnection() }
+
+    public var xmppClient: XMPPClient { client }
+
+    // MARK: Sending
+
+    /// Puts a message in the outbox and sends it if we are online; it goes again after a
+    /// reconnect until the server confirms it.
+    @discardableResult
+    public func sendMessage(to peer: JID, body: String) async throws -> StoredMessage {
+        let message = Message.chat(to: peer, body: body)
+        let stored = try store.enqueue(StoredMessage(
+            direction: .outgoing, sender: account.description, body: body, stanzaID: message.id,
+            dedupeKey: message.originID, timestamp: Date(), status: .pending,
+            stanzaXML: message.element.serialized(parentNamespace: Namespace.client)), to: peer.bare.description)
+        broadcaster.publish(.message(peer: peer.bare.description, stored))
+        await transmit(message.element)
+        return stored
+    }
+
+    private func transmit(_ stanza: XMLElement) async {
+        guard let id = stanza[attribute: "id"] else { return }
+        do {
+            try await client.send(stanza)
+            inFlight.insert(id)
+        } catch {
+            logger.info("message \(id) waits in the outbox: \(error)")
+        }
+    }
+
+    private func flushOutbox() async {
+        let pending: [(peer: String, message: StoredMessage)]
+        do { pending = try store.outbox() } catch {
+            logger.error("cannot read the outbox: \(error)")
+            return
+        }
+        for (_, message) in pending {
+            guard let id = message.stanzaID, !inFlight.contains(id), let xml = message.stanzaXML,
+                  let stanza = try? XMLElement(parsing: xml) else { continue }
+            await transmit(stanza)
+        }
+    }
+
+    // MARK: Receiving
+
+    private func handle(_ events: [XMPPEvent]) async throws {
+        var records: [(peer: String, message: StoredMessage)] = []
+        var cursor: String?
+        for event in events {
+            switch event {
+            case .message(let received):
+                if let receipt = received.message.receiptFor, let from = received.message.from, received.direction == .incoming {
+                    try store.markDelivered(stanzaID: receipt, peer: from.bare.description)
+                }
+                guard let record = Self.record(received, account: account) else { continue }
+                records.append(record)
+                if received.source == .live, let id = received.archiveID { cursor = id }
+            case .acknowledged(let ids):
+                try store.markSent(stanzaIDs: ids)
+                for id in ids { inFlight.remove(id) }
+                publishStatusChanges(ids)
+            case .roster(.full(let items)):
+                try store.replaceContacts(items.map(Self.contact))
+                broadcaster.publish(.contactsChanged)
+            case .roster(.push(let item)):
+                try store.apply(contact: Self.contact(item))
+                broadcaster.publish(.contactsChanged)
+            case .presence(let presence):
+                broadcaster.publish(.presence(presence))
+            case .connectionState(let state):
+                connectionState = state
+                broadcaster.publish(.connection(state))
+            case .sessionStarted(_, let resumed):
+                if !resumed {
+                    inFlight = []
+                    let from = try store.archiveCursor
+                    Task { await self.catchUp(from: from) }
+                }
+            case .rejected(let reason, let stanza):
+                rejectedCount += 1
+                logger.warning("rejected stanza: \(reason): \(stanza.serialized().prefix(300))")
+                broadcaster.publish(.rejected(reason: reason))
+            }
+        }
+        guard !records.isEmpty else { return }
+        // Archive pages move the cursor in catchUp(); a live message moves it only when no
+        // gap lies before it.
+        if catchingUp, let cursor { liveCursorDuringCatchUp = cursor }
+        let outcomes = try store.record(records, archiveCursor: catchingUp ? nil : cursor)
+        for (outcome, record) in zip(outcomes, records) {
+            if case .inserted(let id) = outcome {
+                var message = record.message
+                message.id = id
+                broadcaster.publish(.message(peer: record.peer, message))
+            }
+        }
+    }
+
+    private func publishStatusChanges(_ stanzaIDs: [String]) {
+        // Front ends re-read by row id; the outbox rows are few, so a scan is cheap.
+        guard let rows = try? store.recentOutgoing(stanzaIDs: stanzaIDs) else { return }
+        for row in rows { if let id = row.id { broadcaster.publish(.status(messageID: id, row.status)) } }
+    }
+
+    /// Catches up on what the archive holds since the last message we stored, then resends
+    /// what the outbox still holds (the archive may have shown some of it already arrived).
+    private func catchUp(from cursor: String?) async {
+        catchingUp = true
+        liveCursorDuringCatchUp = nil
+        defer { catchingUp = false }
+        do {
+            var after = cursor
+            var total = 0
+            while true {
+                let page = try await client.fetchArchivePage(after: after, newestFirst: after == nil)
+                total += page.count
+                if let last = page.last {
+                    try store.setArchiveCursor(last)
+                    after = last
+                }
+                if page.complete || page.count == 0 || cursor == nil { break }
+            }
+            if let live = liveCursorDuringCatchUp { try store.setArchiveCursor(live) }
+            logger.info("archive catch-up: \(total) messages")
+        } catch {
+            logger.warning("archive catch-up failed: \(error)")
+        }
+        await flushOutbox()
+    }
+
+    // MARK: Mapping
+
+    static func record(_ received: ReceivedMessage, account: JID) -> (peer: String, message: StoredMessage)? {
+        let message = received.message
+        guard message.type != .error, message.body != nil || message.subject != nil || !message.outOfBandURLs.isEmpty,
+              let peer = received.peer?.bare else { return nil }
+        let sender = (received.direction == .incoming ? message.from : message.from ?? account)?.description ?? account.description
+        return (peer.description, StoredMessage(
+            direction: received.direction == .incoming ? .incoming : .outgoing, sender: sender, body: message.body,
+            subject: message.subject, stanzaID: message.id, dedupeKey: message.originID ?? message.id,
+            archiveID: received.archiveID, timestamp: received.timestamp,
+            status: received.direction == .incoming ? .received : .sent,
+            stanzaXML: message.element.serialized(parentNamespace: Namespace.client)))
+    }
+
+    static func contact(_ item: RosterItem) -> Contact {
+        Contact(jid: item.jid.bare.description, name: item.name, subscription: item.subscription, groups: item.groups)
+    }
+}
+
+extension AccountConfiguration {
+    /// The connection settings, with the password read from its source.
+    public func clientConfiguration() throws -> XMPPClientConfiguration {
+        let address: JID
+        do { address = try JID(jid) } catch { throw ConfigurationError.invalidAddress("The account address \(jid) is invalid: \(error)") }
+        guard address.local != nil else { throw ConfigurationError.invalidAddress("The account address \(jid) has no user name.") }
+        var configuration = XMPPClientConfiguration(
+            jid: address, password: try PasswordSource.password(for: self), server: server, port: port,
+            tls: tls.flatMap(XMPPClientConfiguration.TLSMode.init(rawValue:)) ?? .starttls, caFile: caFile,
+            pinnedCertificateSHA256: nil, resource: resource ?? "dialtone")
+        if let fingerprint {
+            guard let bytes = parseFingerprint(fingerprint), bytes.count == 32 else {
+                throw ConfigurationError.invalid(path: "config", detail: "account \(jid): fingerprint must be a SHA-256 in hex")
+            }
+            configuration.pinnedCertificateSHA256 = bytes
+        }
+        if let nameserver {
+            let parts = nameserver.split(separator: ":")
+            configuration.nameserver = .init(host: String(parts[0]), port: parts.count > 1 ? UInt16(parts[1]) ?? 53 : 53)
+        }
+        return configuration
+    }
+}
+
+/// Lets the client call back into the session that owns it without a reference cycle
+/// and without touching the session before it is fully built.
+private final class EventRelay: Sendable {
+    private let target = Mutex<XMPPClient.EventHandler?>(nil)
+
+    func connect(_ handler: @escaping XMPPClient.EventHandler) { target.withLock { $0 = handler } }
+
+    func forward(_ events: [XMPPEvent]) async throws {
+        guard let handler = target.withLock({ $0 }) else { return }
+        try await handler(events)
+    }
+}

@@ -1,0 +1,41 @@
+import Synchronization
+import DialtoneStore
+import DialtoneXMPP
+
+/// What the core tells its front ends (TUI, CLI, tests). Everything here is already stored.
+public enum CoreEvent: Sendable {
+    case connection(ConnectionState)
+    /// A message new to history (never a duplicate), with the conversation's peer.
+    case message(peer: String, StoredMessage)
+    /// An outgoing message's status changed (sent, delivered), by row id.
+    case status(messageID: Int64, StoredMessage.Status)
+    case contactsChanged
+    case presence(PresenceUpdate)
+    /// Something arrived that failed validation and was dropped.
+    case rejected(reason: String)
+}
+
+/// Fans events out to any number of listeners, each with its own buffer.
+final class EventBroadcaster: Sendable {
+    private let subscribers = Mutex<[Int: AsyncStream<CoreEvent>.Continuation]>([:])
+    private let counter = Mutex(0)
+
+    func subscribe() -> AsyncStream<CoreEvent> {
+        let (stream, continuation) = AsyncStream<CoreEvent>.makeStream(bufferingPolicy: .unbounded)
+        let id = counter.withLock { value in
+            value += 1
+            return value
+        }
+        subscribers.withLock { $0[id] = continuation }
+        continuation.onTermination = { [weak self] _ in self?.subscribers.withLock { _ = $0.removeValue(forKey: id) } }
+        return stream
+    }
+
+    func publish(_ event: CoreEvent) {
+        for continuation in subscribers.withLock({ Array($0.values) }) { continuation.yield(event) }
+    }
+
+    func finish() {
+        for continuation in subscribers.withLock({ Array($0.values) }) { continuation.finish() }
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import TOMLKit
+
+/// The user's config file: one or more accounts (`[[account]]` tables).
+public struct Configuration: Sendable, Decodable {
+    public var accounts: [AccountConfiguration]
+
+    enum CodingKeys: String, CodingKey { case accounts = "account" }
+
+    public init(accounts: [AccountConfiguration]) {
+        self.accounts = accounts
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        accounts = try container.decodeIfPresent([AccountConfiguration].self, forKey: .accounts) ?? []
+    }
+
+    /// `$XDG_CONFIG_HOME/dialtone/config.toml`.
+    public static var defaultPath: String { Paths.configHome + "/dialtone/config.toml" }
+
+    public static func load(from path: String) throws(ConfigurationError) -> Configuration {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw FileManager.default.fileExists(atPath: path) ? .unreadable(path) : .missing(path)
+        }
+        return try parse(text, path: path)
+    }
+
+    public static func parse(_ text: String, path: String = "config") throws(ConfigurationError) -> Configuration {
+        let configuration: Configuration
+        do {
+            configuration = try TOMLDecoder().decode(Configuration.self, from: text)
+        } catch let error as TOMLParseError {
+            throw .syntax(path: path, line: Int(error.source.begin.line), detail: error.description)
+        } catch let error as DecodingError {
+            throw .invalid(path: path, detail: Self.describe(error))
+        } catch {
+            throw .invalid(path: path, detail: String(describing: error))
+        }
+        for account in configuration.accounts { try account.validate(path: path) }
+        return configuration
+    }
+
+    /// The account named by `--account`, or the only/first one.
+    public func account(_ jid: String?) throws(ConfigurationError) -> AccountConfiguration {
+        if let jid {
+            guard let account = accounts.first(where: { $0.jid.lowercased() == jid.lowercased() }) else {
+                throw .noSuchAccount(jid, known: accounts.map(\.jid))
+            }
+            return account
+        }
+        guard let first = accounts.first else { throw .noAccounts }
+        return first
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "\(path(context)): missing key \"\(key.stringValue)\""
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            return "\(path(context)): \(context.debugDescription)"
+        @unknown default: return String(describing: error)
+        }
+    }
+}
+
+public struct AccountConfiguration: Sendable, Decodable, Equatable {
+    public var jid: String
+    public var passwordCommand: String?
+    public var passwordFile: String?
+    public var server: String?
+    public var port: Int?
+    /// "starttls" (default), "direct" or "none" (loopback only).
+    public var tls: String?
+    public var caFile: String?
+    /// A pinned SHA-256 fingerprint of the server certificate ("AB:CD:…").
+    public var fingerprint: String?
+    public var gateway: String?
+    public var country: String?
+    public var resource: String?
+    /// A nameserver for SRV look-ups ("127.0.0.1:5353"), instead of resolv.conf's.
+    public var nameserver: String?
+
+    enum CodingKeys: String, CodingKey {
+        case jid, server, port, tls, gateway, country, resource, nameserver, fingerprint
+        case passwordCommand = "password_command"
+        case passwordFile = "password_file"
+        case caFile = "ca_file"
+    }
+
+    public init(jid: String, passwordCommand: String? = nil, passwordFile: String? = nil, server: String? = nil,
+                port: Int? = nil, tls: String? = nil, caFile: String? = nil) {
+        self.jid = jid
+        self.passwordCommand = passwordCommand
+        self.passwordFile = passwordFile
+        self.server = server
+        self.port = port
+        self.tls = tls
+        self.caFile = caFile
+    }
+
+    func validate(path: String) throws(ConfigurationError) {
+        if passwordCommand == nil && passwordFile == nil {
+            throw .invalid(path: path, detail: "account \(jid) needs password_command or password_file")
+        }
+        if let tls, !["starttls", "direct", "none"].contains(tls) {
+            throw .invalid(path: path, detail: "account \(jid): tls must be \"starttls\", \"direct\" or \"none\", not \"\(tls)\"")
+        }
+        if let port, !(1...65535).contains(port) {
+            throw .invalid(path: path, detail: "account \(jid): port \(port) is out of range")
+        }
+    }
+}
+
+public enum ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    case missing(String)
+    case unreadable(String)
+    case syntax(path: String, line: Int, detail: String)
+    case invalid(path: String, detail: String)
+    case noAccounts
+    case noSuchAccount(String, known: [String])
+    case password(String)
+    case invalidAddress(String)
+
+    public var description: String {
+        switch self {
+        case .missing(let path): "No configuration at \(path); create it with an [[account]] table (see dialtone(1))."
+        case .unreadable(let path): "Cannot read the configuration \(path)."
+        case .syntax(let path, let line, let detail): "\(path):\(line): \(detail)"
+        case .invalid(let path, let detail): "\(path): \(detail)."
+        case .noAccounts: "The configuration has no [[account]]."
+        case .noSuchAccount(let jid, let known): "No account \(jid) in the configuration (have: \(known.joined(separator: ", ")))."
+        case .password(let why): why
+        case .invalidAddress(let why): why
+        }
+    }
+}
+
+/// The XDG base directories Dialtone uses.
+public enum Paths {
+    static func environment(_ name: String) -> String? {
+        ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    static var home: String { environment("HOME") ?? NSHomeDirectory() }
+    public static var configHome: String { environment("XDG_CONFIG_HOME") ?? home + "/.config" }
+    public static var dataHome: String { environment("XDG_DATA_HOME") ?? home + "/.local/share" }
+    public static var stateHome: String { environment("XDG_STATE_HOME") ?? home + "/.local/state" }
+
+    /// Each account keeps its own database: `$XDG_DATA_HOME/dialtone/accounts/JID/dialtone.sqlite`.
+    public static func database(for jid: String) -> String {
+        dataHome + "/dialtone/accounts/\(jid.lowercased())/dialtone.sqlite"
+    }
+
+    public static var logFile: String { stateHome + "/dialtone/dialtone.log" }
+}

@@ -1,0 +1,352 @@
+import Foundation
+import GRDB
+
+/// One account's history, contacts and outbox in SQLite (WAL, so readers never block the writer).
+///
+/// Writes that must be durable before we acknowledge anything to the server happen in one
+/// transaction per batch: the server's ack waits for the commit, not for each row.
+public final class Store: Sendable {
+    let database: any DatabaseWriter
+
+    /// Opens (creating if needed) the database at `path`, migrating it to the current schema.
+    public init(path: String) throws(StoreError) {
+        do {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            var configuration = Configuration()
+            configuration.prepareDatabase { db in
+                // NORMAL is durable across application crashes in WAL mode; only a power
+                // failure can lose the last transactions, which the server still holds then.
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+            configuration.busyMode = .timeout(5)
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            database = pool
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw StoreError.cannotOpen(path: path, reason: String(describing: error))
+        }
+    }
+
+    /// A private in-memory database (tests).
+    public init() throws(StoreError) {
+        do {
+            let queue = try DatabaseQueue()
+            database = queue
+            try Self.migrator.migrate(queue)
+        } catch {
+            throw StoreError.cannotOpen(path: ":memory:", reason: String(describing: error))
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: conversations, messages, contacts, state") { db in
+            try db.create(table: "conversation") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("peer", .text).notNull().unique()
+                t.column("lastActivity", .datetime).notNull()
+                t.column("unread", .integer).notNull().defaults(to: 0)
+            }
+            try db.create(index: "conversation_by_activity", on: "conversation", columns: ["lastActivity"])
+            try db.create(table: "message") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("conversation", onDelete: .cascade).notNull()
+                t.column("direction", .text).notNull()
+                t.column("sender", .text).notNull()
+                t.column("body", .text)
+                t.column("subject", .text)
+                t.column("stanzaID", .text)
+                t.column("dedupeKey", .text)
+                t.column("archiveID", .text)
+                t.column("timestamp", .datetime).notNull()
+                t.column("status", .text).notNull()
+                t.column("stanzaXML", .text)
+            }
+            try db.create(index: "message_by_time", on: "message", columns: ["conversationID", "timestamp"])
+            try db.execute(sql: "CREATE UNIQUE INDEX message_archive_id ON message(archiveID) WHERE archiveID IS NOT NULL")
+            try db.execute(sql: """
+                CREATE UNIQUE INDEX message_dedupe ON message(conversationID, direction, sender, dedupeKey)
+                WHERE dedupeKey IS NOT NULL
+                """)
+            try db.execute(sql: "CREATE INDEX message_outbox ON message(status) WHERE status = 'pending'")
+            try db.create(table: "contact") { t in
+                t.primaryKey("jid", .text)
+                t.column("name", .text)
+                t.column("subscription", .text).notNull()
+                t.column("groups", .jsonText).notNull()
+            }
+            try db.create(table: "state") { t in
+                t.primaryKey("key", .text)
+                t.column("value", .text).notNull()
+            }
+        }
+        return migrator
+    }
+
+    // MARK: Messages
+
+    public enum InsertOutcome: Sendable, Equatable {
+        case inserted(Int64)
+        /// Already stored (the same archive id, or the same sender's origin-id).
+        case duplicate(Int64)
+    }
+
+    /// Stores received (or carbon-copied, or archived) messages in one transaction, skipping
+    /// ones already stored. An outgoing copy of a message still in our outbox settles it as sent.
+    @discardableResult
+    public func record(_ messages: [(peer: String, message: StoredMessage)], archiveCursor: String? = nil) throws(StoreError) -> [InsertOutcome] {
+        do {
+            return try database.write { db in
+                var outcomes: [InsertOutcome] = []
+                outcomes.reserveCapacity(messages.count)
+                for (peer, var message) in messages {
+                    message.conversationID = try Self.conversation(for: peer, in: db, touching: nil, unread: false)
+                    if let existing = try Self.existing(message, in: db) {
+                        if message.direction == .outgoing {
+                            try db.execute(sql: "UPDATE message SET status = 'sent' WHERE id = ? AND status = 'pending'", arguments: [existing])
+                        }
+                        if let archiveID = message.archiveID {
+                            try db.execute(sql: "UPDATE message SET archiveID = ? WHERE id = ? AND archiveID IS NULL",
+                                           arguments: [archiveID, existing])
+                        }
+                        outcomes.append(.duplicate(existing))
+                        continue
+                    }
+                    try message.insert(db)
+                    try Self.touch(message.conversationID, at: message.timestamp,
+                                   unread: message.direction == .incoming && message.body != nil, in: db)
+                    outcomes.append(.inserted(message.id!))
+                }
+                if let archiveCursor { try Self.setState("archiveCursor", archiveCursor, in: db) }
+                return outcomes
+            }
+        } catch {
+            throw StoreError.writeFailed(String(describing: error))
+        }
+    }
+
+    private static func existing(_ message: StoredMessage, in db: Database) throws -> Int64? {
+        if let archiveID = message.archiveID,
+           let id = try Int64.fetchOne(db, sql: "SELECT id FROM message WHERE archiveID = ?", arguments: [archiveID]) {
+            return id
+        }
+        guard let key = message.dedupeKey else { return nil }
+        if message.direction == .outgoing {
+            // Our own messages match whichever of our resources sent them.
+            return try Int64.fetchOne(db, sql: """
+                SELECT id FROM message WHERE conversationID = ? AND direction = 'outgoing' AND dedupeKey = ?
+                """, arguments: [message.conversationID, key])
+        }
+        return try Int64.fetchOne(db, sql: """
+            SELECT id FROM message WHERE conversationID = ? AND direction = ? AND sender = ? AND dedupeKey = ?
+            """, arguments: [message.conversationID, message.direction.rawValue, message.sender, key])
+    }
+
+    private static func conversation(for peer: String, in db: Database, touching time: Date?, unread: Bool) throws -> Int64 {
+        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM conversation WHERE peer = ?", arguments: [peer]) {
+            if let time { try touch(id, at: time, unread: unread, in: db) }
+            return id
+        }
+        var conversation = Conversation(id: nil, peer: peer, lastActivity: time ?? .distantPast, unread: unread ? 1 : 0)
+        try conversation.insert(db)
+        return conversation.id!
+    }
+
+    private static func touch(_ conversation: Int64, at time: Date, unread: Bool, in db: Database) throws {
+        try db.execute(sql: "UPDATE conversation SET lastActivity = MAX(lastActivity, ?), unread = unread + ? WHERE id = ?",
+                       arguments: [time, unread ? 1 : 0, conversation])
+    }
+
+    /// Puts a message we are sending into the outbox (status pending) and returns it with its row id.
+    public func enqueue(_ message: StoredMessage, to peer: String) throws(StoreError) -> StoredMessage {
+        do {
+            return try database.write { db in
+                var message = message
+                message.conversationID = try Self.conversation(for: peer, in: db, touching: message.timestamp, unread: false)
+                message.status = .pending
+                try message.insert(db)
+                return message
+            }
+        } catch {
+            throw StoreError.writeFailed(String(describing: error))
+        }
+    }
+
+    /// Marks outbox messages sent once the server confirmed them, by stanza id.
+    public func markSent(stanzaIDs: [String]) throws(StoreError) {
+        guard !stanzaIDs.isEmpty else { return }
+        do {
+            try database.write { db in
+                for id in stanzaIDs {
+                    try db.execute(sql: "UPDATE message SET status = 'sent' WHERE stanzaID = ? AND status = 'pending' AND direction = 'outgoing'",
+                                   arguments: [id])
+                }
+            }
+        } catch {
+            throw StoreError.writeFailed(String(describing: error))
+        }
+    }
+
+    /// Marks our messages delivered when the recipient's receipt names them.
+    public func markDelivered(stanzaID: String, peer: String) throws(StoreError) {
+        do {
+            try database.write { db in
+                try db.execute(sql: """
+                    UPDATE message SET status = 'delivered' WHERE stanzaID = ? AND direction = 'outgoing'
+                    AND conversationID = (SELECT id FROM conversation WHERE peer = ?)
+                    """, arguments: [stanzaID, peer])
+            }
+        } catch {
+            throw StoreError.writeFailed(String(describing: error))
+        }
+    }
+
+    /// Our messages with these stanza ids (to report their new status).
+    public func recentOutgoing(stanzaIDs: [String]) throws(StoreError) -> [StoredMessage] {
+        do {
+            return try database.read { db in
+                try StoredMessage.filter(stanzaIDs.contains(Column("stanzaID")) && Column("direction") == "outgoing").fetchAll(db)
+            }
+        } catch {
+            throw StoreError.readFailed(String(describing: error))
+        }
+    }
+
+    /// Messages still waiting for the server's confirmation, oldest first, with their peers.
+    public func outbox() throws(StoreError) -> [(peer: String, message: StoredMessage)] {
+        do {
+            return try database.read { db in
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT message.*, conversation.peer AS peer FROM message JOIN conversation ON conversation.id = message.conversationID
+                    WHERE message.status = 'pending' ORDER BY message.id
+                    """)
+                return try rows.map { row in (peer: row["peer"], message: try StoredMessage(row: row)) }
+            }
+        } catch {
+            throw StoreError.readFailed(String(describing: error))
+        }
+    }
+
+    public func message(id: Int64) throws(StoreError) -> StoredMessage? {
+        do { return try database.read { db in try StoredMessage.fetchOne(db, key: id) } } catch {
+            throw StoreError.readFailed(String(describing: error))
+        }
+    }
+
+    /// The newest `limit` messages with `peer`, oldest first (as a conversation reads).
+    public func history(peer: String, limit: Int = 100) throws(StoreError) -> [StoredMessage] {
+        do {
+            return try database.read { db in
+                let newest = try StoredMessage.fetchAll(db, sql: """
+                    SELECT message.* FROM message JOIN conversation ON conversation.id = message.conversationID
+                    WHERE conversation.peer = ? ORDER BY message.timestamp DESC, message.id DESC LIMIT ?
+                    """, arguments: [peer, limit])
+                return newest.reversed()
+            }
+        } catch {
+            throw StoreError.readFailed(String(describing: error))
+        }
+    }
+
+    public func messageCount(peer: String? = nil) throws(StoreError) -> Int {
+        do {
+            return try database.read { db in
+                if let peer {
+                    return try Int.fetchOne(db, sql: """
+                        SELECT COUNT(*) FROM message JOIN conversation ON conversation.id = message.conversationID WHERE conversation.peer = ?
+                        """, arguments: [peer]) ?? 0
+                }
+                return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM message") ?? 0
+            }
+        } catch {
+            throw StoreError.readFailed(String(describing: error))
+        }
+    }
+
+    public func conversations() throws(StoreError) -> [Conversation] {
+        do {
+            return try database.read { db in
+                try Conversation.fetchAll(db, sql: "SELECT * FROM conversation ORDER BY lastActivity DESC")
+            }
+        } catch {
+            throw StoreError.readFailed(String(describing: error))
+        }
+    }
+
+    // MARK: Contacts
+
+    /// Replaces the roster with the server's full copy.
+    public func replaceContacts(_ contacts: [Contact]) throws(StoreError) {
+        do {
+            try database.write { db in
+                try Contact.deleteAll(db)
+                for contact in contacts { try contact.insert(db) }
+            }
+        } catch {
+            throw StoreError.writeFailed(String(describing: error))
+        }
+    }
+
+    /// Applies one roster push; subscription "remove" deletes the contact.
+    public func apply(contact: Contact) throws(StoreError) {
+        do {
+            try database.write { db in
+                if contact.subscription == "remove" {
+                    _ = try Contact.deleteOne(db, key: contact.jid)
+                } else {
+                    try contact.save(db)
+                }
+            }
+        } catch {
+            throw StoreError.writeFailed(String(describing: error))
+        }
+    }
+
+    public func contacts() throws(StoreError) -> [Contact] {
+        do { return try database.read { db in try Contact.order(Column("jid")).fetchAll(db) } } catch {
+            throw StoreError.readFailed(String(describing: error))
+        }
+    }
+
+    // MARK: State
+
+    public var archiveCursor: String? {
+        get throws(StoreError) { try state("archiveCursor") }
+    }
+
+    public func setArchiveCursor(_ value: String) throws(StoreError) { try setState("archiveCursor", value) }
+
+    public func state(_ key: String) throws(StoreError) -> String? {
+        do {
+            return try database.read { db in try String.fetchOne(db, sql: "SELECT value FROM state WHERE key = ?", arguments: [key]) }
+        } catch {
+            throw StoreError.readFailed(String(describing: error))
+        }
+    }
+
+    public func setState(_ key: String, _ value: String) throws(StoreError) {
+        do { try database.write { db in try Self.setState(key, value, in: db) } } catch {
+            throw StoreError.writeFailed(String(describing: error))
+        }
+    }
+
+    private static func setState(_ key: String, _ value: String, in db: Database) throws {
+        try db.execute(sql: "INSERT INTO state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       arguments: [key, value])
+    }
+}
+
+public enum StoreError: Error, Sendable, CustomStringConvertible {
+    case cannotOpen(path: String, reason: String)
+    case writeFailed(String)
+    case readFailed(String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let reason): "Could not open the message store \(path): \(reason)."
+        case .writeFailed(let reason): "Could not write to the message store: \(reason)."
+        case .readFailed(let reason): "Could not read the message store: \(reason)."
+        }
+    }
+}

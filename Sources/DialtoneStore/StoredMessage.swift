@@ -1,0 +1,84 @@
+import Foundation
+import GRDB
+
+/// A message as history keeps it. Addresses are plain strings here: the store knows
+/// nothing of XMPP, only of who, when and what.
+public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "message"
+
+    public enum Direction: String, Codable, Sendable { case incoming, outgoing }
+    public enum Status: String, Codable, Sendable {
+        /// In the outbox: not yet confirmed by our server.
+        case pending
+        /// Our server has it.
+        case sent
+        /// The recipient's client confirmed it (XEP-0184).
+        case delivered
+        case failed
+        /// Incoming messages.
+        case received
+    }
+
+    public var id: Int64?
+    public var conversationID: Int64
+    public var direction: Direction
+    /// Full address of whoever wrote it (for group texts, the participant).
+    public var sender: String
+    public var body: String?
+    public var subject: String?
+    /// The stanza's id attribute.
+    public var stanzaID: String?
+    /// The sender's XEP-0359 origin-id, or the stanza id when there is none: what duplicates share.
+    public var dedupeKey: String?
+    /// Our archive's id for it (XEP-0359 stanza-id by our account, or the MAM result id).
+    public var archiveID: String?
+    public var timestamp: Date
+    public var status: Status
+    /// The stanza as sent or received, so later versions can read what this one did not.
+    public var stanzaXML: String?
+
+    public init(id: Int64? = nil, conversationID: Int64 = 0, direction: Direction, sender: String, body: String?,
+                subject: String? = nil, stanzaID: String?, dedupeKey: String?, archiveID: String? = nil,
+                timestamp: Date, status: Status, stanzaXML: String? = nil) {
+        self.id = id
+        self.conversationID = conversationID
+        self.direction = direction
+        self.sender = sender
+        self.body = body
+        self.subject = subject
+        self.stanzaID = stanzaID
+        self.dedupeKey = dedupeKey
+        self.archiveID = archiveID
+        self.timestamp = timestamp
+        self.status = status
+        self.stanzaXML = stanzaXML
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+public struct Conversation: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "conversation"
+    public var id: Int64?
+    /// The bare address of the other side (a contact, a phone number, a group-text JID).
+    public var peer: String
+    public var lastActivity: Date
+    public var unread: Int
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+public struct Contact: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "contact"
+    public var jid: String
+    public var name: String?
+    public var subscription: String
+    public var groups: [String]
+
+    public init(jid: String, name: String?, subscription: String, groups: [String]) {
+        self.jid = jid
+        self.name = name
+        self.subscription = subscription
+        self.groups = groups
+    }
+}

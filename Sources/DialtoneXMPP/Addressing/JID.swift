@@ -1,0 +1,188 @@
+import Foundation
+
+/// An XMPP address (RFC 7622): `local@domain/resource`.
+///
+/// Parsed values are normalised the way servers compare them (local part and domain
+/// case-folded, everything NFC), so two JIDs that a server treats as one compare equal here.
+public struct JID: Sendable, Hashable, Codable, CustomStringConvertible, Comparable {
+    public let local: String?
+    public let domain: String
+    public let resource: String?
+
+    public init(local: String?, domain: String, resource: String? = nil) throws(JIDError) {
+        self.local = try local.map(Self.normaliseLocal)
+        self.domain = try Self.normaliseDomain(domain)
+        self.resource = try resource.map(Self.normaliseResource)
+    }
+
+    public init(_ string: String) throws(JIDError) {
+        // The domain ends at the first '/', and the local part at the last '@' before it.
+        let resourceSplit = string.firstIndex(of: "/")
+        let bare = resourceSplit.map { String(string[..<$0]) } ?? string
+        let resource = resourceSplit.map { String(string[string.index(after: $0)...]) }
+        var local: String?
+        var domain = bare
+        if let at = bare.firstIndex(of: "@") {
+            local = String(bare[..<at])
+            domain = String(bare[bare.index(after: at)...])
+        }
+        try self.init(local: local, domain: domain, resource: resource)
+    }
+
+    /// For literals in tests and known-good constants.
+    public init(verified string: String) {
+        do { try self.init(string) } catch { preconditionFailure("invalid JID literal \(string): \(error)") }
+    }
+
+    public var bare: JID { JID(trustedLocal: local, domain: domain, resource: nil) }
+    public var isBare: Bool { resource == nil }
+    public var isFull: Bool { resource != nil }
+
+    public func with(resource: String?) throws(JIDError) -> JID {
+        JID(trustedLocal: local, domain: domain, resource: try resource.map(Self.normaliseResource))
+    }
+
+    public var description: String {
+        var result = ""
+        if let local { result += local + "@" }
+        result += domain
+        if let resource { result += "/" + resource }
+        return result
+    }
+
+    public var bareString: String { local.map { "\($0)@\(domain)" } ?? domain }
+
+    public static func < (lhs: JID, rhs: JID) -> Bool { lhs.description < rhs.description }
+
+    private init(trustedLocal: String?, domain: String, resource: String?) {
+        self.local = trustedLocal
+        self.domain = domain
+        self.resource = resource
+    }
+
+    public init(from decoder: Decoder) throws {
+        let string = try decoder.singleValueContainer().decode(String.self)
+        try self.init(string)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+
+    // MARK: Normalisation
+
+    private static let maximumPartBytes = 1023
+    /// RFC 7622 3.3.1: these may not appear in a local part (XEP-0106 escapes them).
+    private static let forbiddenInLocal: Set<Character> = ["\"", "&", "'", "/", ":", "<", ">", "@"]
+
+    private static func normaliseLocal(_ raw: String) throws(JIDError) -> String {
+        let value = raw.precomposedStringWithCanonicalMapping.lowercased()
+        guard !value.isEmpty else { throw .emptyPart("local part") }
+        guard value.utf8.count <= maximumPartBytes else { throw .tooLong("local part") }
+        for scalar in value.unicodeScalars {
+            if forbiddenInLocal.contains(Character(scalar)) || scalar.properties.isWhitespace || isControl(scalar) {
+                throw .invalidCharacter(part: "local part", character: Character(scalar))
+            }
+        }
+        return value
+    }
+
+    private static func normaliseDomain(_ raw: String) throws(JIDError) -> String {
+        var value = raw.precomposedStringWithCanonicalMapping.lowercased()
+        if value.hasSuffix(".") { value.removeLast() }  // RFC 7622 3.2: a trailing dot is stripped
+        guard !value.isEmpty else { throw .emptyPart("domain") }
+        guard value.utf8.count <= maximumPartBytes else { throw .tooLong("domain") }
+        if value.hasPrefix("[") {
+            guard value.hasSuffix("]") else { throw .invalidCharacter(part: "domain", character: "[") }
+            return value
+        }
+        for scalar in value.unicodeScalars {
+            if scalar.properties.isWhitespace || isControl(scalar) || "@/\\<>\"'&,;:[]".unicodeScalars.contains(scalar) {
+                throw .invalidCharacter(part: "domain", character: Character(scalar))
+            }
+        }
+        if value.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) {
+            throw .emptyPart("domain label")
+        }
+        return value
+    }
+
+    private static func normaliseResource(_ raw: String) throws(JIDError) -> String {
+        let value = raw.precomposedStringWithCanonicalMapping
+        guard !value.isEmpty else { throw .emptyPart("resource") }
+        guard value.utf8.count <= maximumPartBytes else { throw .tooLong("resource") }
+        for scalar in value.unicodeScalars where isControl(scalar) {
+            throw .invalidCharacter(part: "resource", character: Character(scalar))
+        }
+        return value
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format
+            && scalar != "\u{200D}"  // the zero-width joiner builds emoji; harmless in a resource
+    }
+}
+
+public enum JIDError: Error, Sendable, Equatable, CustomStringConvertible {
+    case emptyPart(String)
+    case tooLong(String)
+    case invalidCharacter(part: String, character: Character)
+
+    public var description: String {
+        switch self {
+        case .emptyPart(let part): "The address has an empty \(part)."
+        case .tooLong(let part): "The address's \(part) is longer than 1023 bytes."
+        case .invalidCharacter(let part, let character):
+            "The address's \(part) contains \(character.unicodeScalars.map { String(format: "U+%04X", $0.value) }.joined()), which is not allowed there."
+        }
+    }
+}
+
+/// XEP-0106 JID escaping: lets a local part carry the characters RFC 7622 forbids there
+/// (user names with spaces or `@`, as gateways need).
+public enum JIDEscaping {
+    private static let table: [(Character, String)] = [
+        (" ", "\\20"), ("\"", "\\22"), ("&", "\\26"), ("'", "\\27"), ("/", "\\2f"),
+        (":", "\\3a"), ("<", "\\3c"), (">", "\\3e"), ("@", "\\40"), ("\\", "\\5c"),
+    ]
+
+    public static func escape(_ local: String) -> String {
+        var result = ""
+        var index = local.startIndex
+        while index < local.endIndex {
+            let character = local[index]
+            if character == "\\" {
+                // A backslash is escaped only where it would otherwise read as an escape sequence.
+                let rest = local[local.index(after: index)...]
+                if table.contains(where: { rest.lowercased().hasPrefix(String($0.1.dropFirst())) }) {
+                    result += "\\5c"
+                } else {
+                    result.append(character)
+                }
+            } else if let escape = table.first(where: { $0.0 == character })?.1, character != "\\" {
+                result += escape
+            } else {
+                result.append(character)
+            }
+            index = local.index(after: index)
+        }
+        return result
+    }
+
+    public static func unescape(_ local: String) -> String {
+        var result = ""
+        var index = local.startIndex
+        while index < local.endIndex {
+            if local[index] == "\\", let end = local.index(index, offsetBy: 3, limitedBy: local.endIndex),
+               let original = table.first(where: { $0.1 == local[index..<end].lowercased() })?.0 {
+                result.append(original)
+                index = end
+            } else {
+                result.append(local[index])
+                index = local.index(after: index)
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,98 @@
+import DialtoneXML
+import Foundation
+
+/// Requests we make: iq round trips, the login sequence, and archive catch-up.
+extension XMPPClient {
+    /// Sends an iq get/set and waits for its answer from the addressee (or our server).
+    /// Throws `StanzaError` for an error answer, `XMPPConnectionError` if the link drops.
+    public func request(_ iq: XMLElement, timeout: Duration = .seconds(30)) async throws -> XMLElement {
+        guard isOnline else { throw XMPPConnectionError.notConnected }
+        var iq = iq
+        let id = iq[attribute: "id"] ?? newStanzaID()
+        iq[attribute: "id"] = id
+        let expectedFrom = iq.toAddress.jid
+        let generation = connectionGeneration
+        Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.timeOut(id, generation: generation)
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            pendingRequests[id] = PendingRequest(expectedFrom: expectedFrom, continuation: continuation)
+            write(iq)
+        }
+    }
+
+    private func timeOut(_ id: String, generation: Int) {
+        guard generation == connectionGeneration, let pending = pendingRequests.removeValue(forKey: id) else { return }
+        pending.continuation.resume(throwing: XMPPConnectionError.timeout("request \(id)"))
+    }
+
+    /// After a fresh bind: roster, carbons, then presence (RFC 6121 asks for the roster first).
+    func afterLogin() async {
+        do {
+            let roster = try await request(.iq(.get, id: newStanzaID(), payload: XMLElement("query", namespace: Namespace.roster)))
+            if let query = roster.child("query", namespace: Namespace.roster) {
+                await emit([.roster(.full(Self.rosterItems(query)))])
+            }
+        } catch {
+            logger.warning("roster fetch failed: \(error)")
+        }
+        do {
+            _ = try await request(.iq(.set, id: newStanzaID(), payload: XMLElement("enable", namespace: Namespace.carbons)))
+        } catch {
+            logger.info("carbons not enabled: \(error)")
+        }
+        var presence = XMLElement("presence", namespace: Namespace.client)
+        presence.append(ServiceDiscovery.capsElement(name: configuration.softwareName))
+        try? send(presence)
+    }
+
+    public struct ArchivePage: Sendable {
+        public var count: Int
+        public var last: String?
+        public var complete: Bool
+    }
+
+    /// Fetches our archive (XEP-0313) after `after`, page by page, until it is complete.
+    /// Results arrive as `.message` events with source `.archive` before this returns.
+    /// Without a cursor (first login) only the newest page is fetched.
+    @discardableResult
+    public func catchUpArchive(after: String?, pageSize: Int = 250) async throws -> (count: Int, last: String?) {
+        var cursor = after
+        var total = 0
+        var lastSeen = after
+        while true {
+            let page = try await fetchArchivePage(after: cursor, newestFirst: cursor == nil, pageSize: pageSize)
+            total += page.count
+            if let last = page.last { lastSeen = last }
+            if page.complete || page.count == 0 || cursor == nil { break }
+            cursor = page.last
+        }
+        return (total, lastSeen)
+    }
+
+    public func fetchArchivePage(after: String?, newestFirst: Bool = false, pageSize: Int = 250) async throws -> ArchivePage {
+        let queryID = newStanzaID()
+        var query = XMLElement("query", namespace: Namespace.mam, attributes: [XMLAttribute("queryid", queryID)])
+        var set = XMLElement("set", namespace: Namespace.rsm)
+        set.append(.textElement("max", namespace: Namespace.rsm, String(pageSize)))
+        if let after {
+            set.append(.textElement("after", namespace: Namespace.rsm, after))
+        } else if newestFirst {
+            set.append(XMLElement("before", namespace: Namespace.rsm))
+        }
+        query.append(set)
+        activeArchiveQueries.insert(queryID)
+        defer { activeArchiveQueries.remove(queryID) }
+        let answer = try await request(.iq(.set, id: newStanzaID(), payload: query), timeout: .seconds(60))
+        let fin = answer.child("fin", namespace: Namespace.mam)
+        let rsm = fin?.child("set", namespace: Namespace.rsm)
+        let count = rsm?.childText("count", namespace: Namespace.rsm).flatMap(Int.init)
+        let first = rsm?.childText("first", namespace: Namespace.rsm)
+        let last = rsm?.childText("last", namespace: Namespace.rsm)
+        let complete = fin?[attribute: "complete"] == "true" || fin?[attribute: "complete"] == "1"
+        // Page size comes from first/last presence; count is the total in the archive.
+        let received = first == nil ? 0 : (count.map { min($0, pageSize) } ?? pageSize)
+        return ArchivePage(count: received, last: last, complete: complete)
+    }
+}

@@ -1,0 +1,169 @@
+import DialtoneXML
+import Foundation
+
+/// Incoming stanzas: validated, classified and turned into events. Every `from` is checked
+/// against what the stanza claims to be — forged carbons, roster pushes and archive results
+/// are how other clients were fooled before us.
+extension XMPPClient {
+    func route(_ stanza: XMLElement, into batch: inout InboundBatch) {
+        if case .invalid(let raw) = stanza.fromAddress {
+            batch.events.append(.rejected(reason: "unparsable sender \(raw)", stanza: stanza))
+            return
+        }
+        switch stanza.stanzaKind {
+        case .message: routeMessage(stanza, into: &batch)
+        case .presence: routePresence(stanza, into: &batch)
+        case .iq: routeIQ(stanza, into: &batch)
+        case nil: batch.events.append(.rejected(reason: "unknown top-level element <\(stanza.name)>", stanza: stanza))
+        }
+    }
+
+    /// True when `from` is absent (the server speaking for our account) or our bare JID.
+    private func isFromOurAccount(_ stanza: XMLElement, allowAbsent: Bool) -> Bool {
+        switch stanza.fromAddress {
+        case .absent: allowAbsent
+        case .valid(let jid): jid == configuration.jid.bare
+        case .invalid: false
+        }
+    }
+
+    private func routeMessage(_ stanza: XMLElement, into batch: inout InboundBatch) {
+        let ours = configuration.jid.bare
+        if let carbon = stanza.child("received", namespace: Namespace.carbons) ?? stanza.child("sent", namespace: Namespace.carbons) {
+            guard isFromOurAccount(stanza, allowAbsent: false) else {
+                batch.events.append(.rejected(reason: "carbon copy not from our own account", stanza: stanza))
+                return
+            }
+            guard let inner = carbon.child("forwarded", namespace: Namespace.forward)?.child("message", namespace: Namespace.client) else {
+                batch.events.append(.rejected(reason: "carbon without a forwarded message", stanza: stanza))
+                return
+            }
+            let forwarded = Message(inner)
+            let sent = carbon.name == "sent"
+            // A sent carbon is from one of our resources, a received one to one of them.
+            guard (sent ? forwarded.from?.bare : forwarded.to?.bare) == ours else {
+                batch.events.append(.rejected(reason: "carbon of a message that is not ours", stanza: stanza))
+                return
+            }
+            batch.events.append(.message(ReceivedMessage(
+                message: forwarded, direction: sent ? .outgoing : .incoming, source: .carbon,
+                archiveID: forwarded.stanzaIDs[ours], timestamp: forwarded.delayedUntil ?? Date())))
+            return
+        }
+        if let result = stanza.child("result", namespace: Namespace.mam) {
+            guard let queryID = result[attribute: "queryid"], activeArchiveQueries.contains(queryID) else {
+                batch.events.append(.rejected(reason: "archive result for a query we did not send", stanza: stanza))
+                return
+            }
+            guard isFromOurAccount(stanza, allowAbsent: true) else {
+                batch.events.append(.rejected(reason: "archive result not from our own archive", stanza: stanza))
+                return
+            }
+            guard let forwarded = result.child("forwarded", namespace: Namespace.forward),
+                  let inner = forwarded.child("message", namespace: Namespace.client) else {
+                batch.events.append(.rejected(reason: "archive result without a message", stanza: stanza))
+                return
+            }
+            let message = Message(inner)
+            let stamp = forwarded.child("delay", namespace: Namespace.delay)?[attribute: "stamp"].flatMap(XMPPDateTime.parse)
+            batch.events.append(.message(ReceivedMessage(
+                message: message, direction: message.from?.bare == ours ? .outgoing : .incoming, source: .archive,
+                archiveID: result[attribute: "id"], timestamp: stamp ?? message.delayedUntil ?? Date())))
+            return
+        }
+        let message = Message(stanza)
+        batch.events.append(.message(ReceivedMessage(
+            message: message, direction: message.from?.bare == ours && message.to?.bare != ours ? .outgoing : .incoming,
+            source: .live, archiveID: message.stanzaIDs[ours], timestamp: message.delayedUntil ?? Date())))
+        // XEP-0184: the receipt promises we have it, so it waits until the batch is stored.
+        if message.requestsReceipt, message.type != .groupchat, message.type != .error, let id = message.id, let from = message.from {
+            var receipt = XMLElement("message", namespace: Namespace.client,
+                                     attributes: ["to": from.description, "id": newStanzaID(), "type": message.type.rawValue])
+            receipt.append(XMLElement("received", namespace: Namespace.receipts, attributes: [XMLAttribute("id", id)]))
+            receipt.append(XMLElement("store", namespace: Namespace.hints))
+            batch.replies.append(receipt)
+        }
+    }
+
+    private func routePresence(_ stanza: XMLElement, into batch: inout InboundBatch) {
+        guard let from = stanza.fromAddress.jid else {
+            batch.events.append(.rejected(reason: "presence without a sender", stanza: stanza))
+            return
+        }
+        let type = stanza[attribute: "type"]
+        batch.events.append(.presence(PresenceUpdate(
+            from: from, available: type == nil, show: stanza.childText("show", namespace: Namespace.client),
+            status: stanza.childText("status", namespace: Namespace.client), element: stanza)))
+    }
+
+    private func routeIQ(_ stanza: XMLElement, into batch: inout InboundBatch) {
+        let id = stanza[attribute: "id"] ?? ""
+        switch stanza[attribute: "type"] {
+        case "result", "error":
+            guard let pending = pendingRequests[id] else {
+                batch.events.append(.rejected(reason: "iq response to nothing we asked", stanza: stanza))
+                return
+            }
+            // A response must come from whom we asked; our server may answer for our account.
+            let from = stanza.fromAddress.jid
+            let valid = from == pending.expectedFrom
+                || (pending.expectedFrom == nil && (from == nil || from == configuration.jid.bare || from == boundJID))
+                || (pending.expectedFrom == configuration.jid.bare && from == nil)
+            guard valid else {
+                batch.events.append(.rejected(reason: "iq response from \(from?.description ?? "nobody") to a request sent to \(pending.expectedFrom?.description ?? "our server")", stanza: stanza))
+                return
+            }
+            batch.responses.append((id, stanza))
+        case "get", "set":
+            answerRequest(stanza, into: &batch)
+        default:
+            batch.events.append(.rejected(reason: "iq without a valid type", stanza: stanza))
+        }
+    }
+
+    private func answerRequest(_ stanza: XMLElement, into batch: inout InboundBatch) {
+        let isSet = stanza[attribute: "type"] == "set"
+        guard let payload = stanza.elements.first else {
+            batch.replies.append(stanza.iqError(.badRequest))
+            return
+        }
+        switch (payload.namespace, payload.name, isSet) {
+        case (Namespace.roster, "query", true):
+            guard isFromOurAccount(stanza, allowAbsent: true) else {
+                batch.events.append(.rejected(reason: "roster push not from our own account", stanza: stanza))
+                batch.replies.append(stanza.iqError(.serviceUnavailable))
+                return
+            }
+            for item in Self.rosterItems(payload) { batch.events.append(.roster(.push(item))) }
+            batch.replies.append(stanza.iqReply())
+        case (Namespace.ping, "ping", false):
+            batch.replies.append(stanza.iqReply())
+        case (Namespace.discoInfo, "query", false):
+            let node = payload[attribute: "node"]
+            if node == nil || node == ServiceDiscovery.node(for: configuration.softwareName) {
+                batch.replies.append(stanza.iqReply(payload: ServiceDiscovery.infoQuery(node: node, name: configuration.softwareName)))
+            } else {
+                batch.replies.append(stanza.iqError(.init(type: "cancel", condition: "item-not-found")))
+            }
+        default:
+            batch.replies.append(stanza.iqError(.serviceUnavailable))
+        }
+    }
+
+    static func rosterItems(_ query: XMLElement) -> [RosterItem] {
+        query.children("item", namespace: Namespace.roster).compactMap { item in
+            guard let jid = item[attribute: "jid"].flatMap({ try? JID($0) }) else { return nil }
+            return RosterItem(jid: jid, name: item[attribute: "name"], subscription: item[attribute: "subscription"] ?? "none",
+                              groups: item.children("group", namespace: Namespace.roster).map(\.text))
+        }
+    }
+
+    func resolve(_ id: String, with response: XMLElement) {
+        guard let pending = pendingRequests.removeValue(forKey: id) else { return }
+        if response[attribute: "type"] == "error" {
+            pending.continuation.resume(throwing: StanzaError(stanza: response) ?? StanzaError.serviceUnavailable)
+        } else {
+            pending.continuation.resume(returning: response)
+        }
+    }
+}

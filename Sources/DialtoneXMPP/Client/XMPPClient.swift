@@ -1,0 +1,324 @@
+import DialtoneTLS
+import DialtoneXML
+import Foundation
+import Logging
+import NIOCore
+
+/// One account's connection to its server: negotiates the stream, keeps it alive, resumes
+/// or re-establishes it after a drop, and turns what arrives into validated `XMPPEvent`s.
+///
+/// Events are delivered in batches to `handler`; a batch's stanzas count as handled for
+/// stream management (and are acknowledged to the server) only after `handler` returns,
+/// so a layer that stores them before returning never loses one. If `handler` throws,
+/// the connection is dropped unacknowledged and the server delivers them again.
+public actor XMPPClient {
+    public typealias EventHandler = @Sendable ([XMPPEvent]) async throws -> Void
+
+    let configuration: XMPPClientConfiguration
+    let handler: EventHandler
+    let logger: Logger
+
+    // The current connection.
+    var transport: SocketTransport?
+    var inbound: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator?
+    var tls: TLSSession?
+    var parser = XMLStreamParser()
+    var bufferedStreamEvents: [XMLStreamEvent] = []
+    var isOnline = false
+    var lastReceived = ContinuousClock.now
+
+    // The session, which may outlive a connection through resumption.
+    var streamManagement = StreamManagementState()
+    var streamManagementEnabled = false
+    public internal(set) var boundJID: JID?
+
+    var pendingRequests: [String: PendingRequest] = [:]
+    var activeArchiveQueries: Set<String> = []
+    var runTask: Task<Void, Never>?
+    var keepaliveTask: Task<Void, Never>?
+    var stopRequested = false
+    var connectionGeneration = 0
+
+    struct PendingRequest {
+        let expectedFrom: JID?
+        let continuation: CheckedContinuation<XMLElement, any Error>
+    }
+
+    public init(configuration: XMPPClientConfiguration, logger: Logger = Logger(label: "dialtone.xmpp"),
+                handler: @escaping EventHandler) {
+        self.configuration = configuration
+        self.logger = logger
+        self.handler = handler
+    }
+
+    public var account: JID { configuration.jid }
+
+    /// Connects and keeps connecting (with back-off) until `stop()` or a permanent failure.
+    public func start() {
+        guard runTask == nil else { return }
+        stopRequested = false
+        runTask = Task { await self.run() }
+    }
+
+    /// Closes the stream politely and stops reconnecting.
+    public func stop() async {
+        stopRequested = true
+        if isOnline, let transport {
+            write(raw: XMLStream.footer)
+            try? await transport.writeAndWait(tls?.takeOutgoing() ?? [])
+        }
+        transport?.close()
+        await runTask?.value
+        runTask = nil
+    }
+
+    /// Cuts the TCP connection without a goodbye, as a network failure would (tests, `/disconnect --drop`).
+    public func dropConnection() {
+        transport?.close()
+    }
+
+    /// Waits until the run loop has ended (after `stop()` or a permanent failure).
+    public func waitUntilFinished() async {
+        await runTask?.value
+    }
+
+    // MARK: Run loop
+
+    private func run() async {
+        var failures = 0
+        var attempt = 0
+        while !stopRequested && !Task.isCancelled {
+            attempt += 1
+            await emit([.connectionState(.connecting(attempt: attempt))])
+            var failure: XMPPConnectionError?
+            do {
+                try await connectAndNegotiate()
+                failures = 0
+                try await readLoop()
+                failure = .closed
+            } catch let error as XMPPConnectionError {
+                failure = error
+            } catch let error as XMLStreamError {
+                failure = .xml(error)
+            } catch let error as TLSError {
+                failure = .tls(error)
+            } catch {
+                failure = .tcp(host: configuration.server ?? configuration.jid.domain, port: configuration.port ?? 0,
+                               reason: String(describing: error))
+            }
+            tearDownConnection()
+            if stopRequested { break }
+            let reason = failure?.description ?? "The connection ended."
+            logger.warning("connection ended: \(reason)")
+            if let failure, failure.isPermanent || !configuration.reconnect.enabled {
+                await emit([.connectionState(.offline(reason: reason))])
+                runTask = nil
+                return
+            }
+            failures += 1
+            let delay = configuration.reconnect.delay(afterFailures: failures - 1)
+            await emit([.connectionState(.waitingToReconnect(reason: reason, retryIn: delay))])
+            try? await Task.sleep(for: delay)
+        }
+        await emit([.connectionState(.offline(reason: nil))])
+    }
+
+    private func tearDownConnection() {
+        isOnline = false
+        keepaliveTask?.cancel()
+        keepaliveTask = nil
+        transport?.close()
+        transport = nil
+        inbound = nil
+        tls = nil
+        bufferedStreamEvents = []
+        activeArchiveQueries = []
+        connectionGeneration += 1
+        let pending = pendingRequests
+        pendingRequests = [:]
+        for request in pending.values { request.continuation.resume(throwing: XMPPConnectionError.notConnected) }
+    }
+
+    func emit(_ events: [XMPPEvent]) async {
+        do { try await handler(events) } catch { logger.error("event handler failed: \(error)") }
+    }
+
+    // MARK: Reading
+
+    /// The next chunk of bytes from the socket, decrypted when TLS is on.
+    func readChunk() async throws -> [UInt8] {
+        guard var iterator = inbound else { throw XMPPConnectionError.notConnected }
+        let next = try await iterator.next(isolation: self)
+        inbound = iterator
+        guard let buffer = next else { throw XMPPConnectionError.closed }
+        lastReceived = .now
+        let bytes = Array(buffer.readableBytesView)
+        guard let tls else { return bytes }
+        let plaintext = try tls.feed(network: bytes)
+        flushTLS()
+        if tls.peerClosed && plaintext.isEmpty { throw XMPPConnectionError.closed }
+        return plaintext
+    }
+
+    /// The next parsed stream event, reading as much as it takes (during negotiation).
+    func nextStreamEvent() async throws -> XMLStreamEvent {
+        while bufferedStreamEvents.isEmpty {
+            let chunk = try await readChunk()
+            bufferedStreamEvents = try parser.feed(chunk)
+        }
+        return bufferedStreamEvents.removeFirst()
+    }
+
+    /// The next top-level element, failing on a stream error or the end of the stream.
+    func nextElement() async throws -> XMLElement {
+        while true {
+            switch try await nextStreamEvent() {
+            case .streamStart: continue
+            case .streamEnd: throw XMPPConnectionError.closed
+            case .stanza(let element):
+                if element.namespace == Namespace.stream && element.name == "error" { throw Self.streamError(element) }
+                return element
+            }
+        }
+    }
+
+    static func streamError(_ element: XMLElement) -> XMPPConnectionError {
+        let condition = element.elements.first { $0.namespace == Namespace.streamErrors && $0.name != "text" }?.name
+        return .streamError(condition: condition ?? "undefined-condition",
+                            text: element.childText("text", namespace: Namespace.streamErrors))
+    }
+
+    private func readLoop() async throws {
+        let generation = connectionGeneration
+        // Events buffered while negotiating are processed first.
+        var events = bufferedStreamEvents
+        bufferedStreamEvents = []
+        while generation == connectionGeneration {
+            try await process(events)
+            events = try parser.feed(try await readChunk())
+        }
+    }
+
+    /// Handles what one read produced. Stanzas are handed up in one batch, and counted as
+    /// handled only once the handler has taken them; an ack request flushes the batch first.
+    private func process(_ events: [XMLStreamEvent]) async throws {
+        var batch = InboundBatch()
+        for event in events {
+            switch event {
+            case .streamStart: continue
+            case .streamEnd: throw XMPPConnectionError.closed
+            case .stanza(let element):
+                if element.namespace == Namespace.streamManagement {
+                    switch element.name {
+                    case "r":
+                        try await flush(&batch)
+                        write(XMLElement("a", namespace: Namespace.streamManagement,
+                                         attributes: [XMLAttribute("h", String(streamManagement.inboundHandled))]))
+                    case "a":
+                        if let h = element[attribute: "h"].flatMap(UInt32.init) {
+                            let acked = try streamManagement.acknowledge(h)
+                            let ids = acked.compactMap { $0[attribute: "id"] }
+                            if !ids.isEmpty { batch.events.append(.acknowledged(ids: ids)) }
+                        }
+                    default:
+                        logger.debug("ignoring stream management element \(element.name)")
+                    }
+                    continue
+                }
+                if element.namespace == Namespace.stream && element.name == "error" { throw Self.streamError(element) }
+                batch.stanzaCount += 1
+                route(element, into: &batch)
+            }
+        }
+        try await flush(&batch)
+    }
+
+    private func flush(_ batch: inout InboundBatch) async throws {
+        guard batch.stanzaCount > 0 || !batch.events.isEmpty else { return }
+        if !batch.events.isEmpty {
+            try await handler(batch.events)
+        }
+        streamManagement.handled(batch.stanzaCount)
+        for reply in batch.replies { write(reply) }
+        for (id, result) in batch.responses { resolve(id, with: result) }
+        batch = InboundBatch()
+    }
+
+    // MARK: Writing
+
+    func write(_ element: XMLElement) {
+        write(raw: element.serialized(parentNamespace: Namespace.client))
+    }
+
+    func write(raw text: String) {
+        guard let transport else { return }
+        if let tls {
+            do {
+                try tls.write(plaintext: Array(text.utf8))
+                transport.write(tls.takeOutgoing())
+            } catch {
+                logger.error("TLS write failed: \(error)")
+                transport.close()
+            }
+        } else {
+            transport.write(Array(text.utf8))
+        }
+    }
+
+    func flushTLS() {
+        guard let tls, let transport else { return }
+        transport.write(tls.takeOutgoing())
+    }
+
+    /// Sends a stanza, counting it for stream management so it is resent if the link drops
+    /// before the server confirms it.
+    public func send(_ stanza: XMLElement) throws(XMPPConnectionError) {
+        guard isOnline else { throw .notConnected }
+        if streamManagementEnabled { streamManagement.sent(stanza) }
+        write(stanza)
+    }
+
+    public var online: Bool { isOnline }
+
+    // MARK: Keepalive
+
+    func startKeepalive() {
+        keepaliveTask?.cancel()
+        let interval = configuration.keepaliveInterval
+        let timeout = configuration.keepaliveTimeout
+        keepaliveTask = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard let self, !Task.isCancelled else { return }
+                await self.checkLiveness(interval: interval, timeout: timeout)
+            }
+        }
+    }
+
+    private func checkLiveness(interval: Duration, timeout: Duration) async {
+        guard isOnline, ContinuousClock.now - lastReceived >= interval else { return }
+        let askedAt = ContinuousClock.now
+        if streamManagementEnabled {
+            write(XMLElement("r", namespace: Namespace.streamManagement))
+        } else {
+            write(.iq(.get, id: newStanzaID(), to: JID(verified: configuration.jid.domain),
+                      payload: XMLElement("ping", namespace: Namespace.ping)))
+        }
+        try? await Task.sleep(for: timeout)
+        if isOnline && lastReceived < askedAt {
+            logger.warning("no answer to keepalive; dropping the connection")
+            transport?.close()
+        }
+    }
+}
+
+/// What one read hands up, and what must wait until it has been handed up.
+struct InboundBatch {
+    var events: [XMPPEvent] = []
+    var stanzaCount = 0
+    /// Replies (receipts, iq results) that promise we have the stanza: sent after the handler.
+    var replies: [XMLElement] = []
+    /// Answers to our own requests, resolved after the handler so that results which
+    /// arrived before them (archive pages) are stored first.
+    var responses: [(String, XMLElement)] = []
+}

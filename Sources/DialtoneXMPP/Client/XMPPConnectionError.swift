@@ -1,0 +1,56 @@
+import DialtoneTLS
+import DialtoneXML
+
+/// Why a connection failed, each as one sentence a user can act on.
+public enum XMPPConnectionError: Error, Sendable, CustomStringConvertible {
+    case dns(domain: String, reason: String)
+    case tcp(host: String, port: Int, reason: String)
+    case tls(TLSError)
+    case sasl(SASLError)
+    case streamError(condition: String, text: String?)
+    case xml(XMLStreamError)
+    case plaintextRefused(host: String)
+    case starttlsUnavailable
+    case bindFailed(String)
+    case timeout(String)
+    case closed
+    case protocolViolation(String)
+    case notConnected
+
+    public var description: String {
+        switch self {
+        case .dns(let domain, let reason): "Could not find the server for \(domain) in DNS (\(reason))."
+        case .tcp(let host, let port, let reason): "Could not connect to \(host) port \(port) (\(reason))."
+        case .tls(let error): error.description
+        case .sasl(let error): error.description
+        case .streamError(let condition, let text):
+            "The server closed the stream: \(condition.replacingOccurrences(of: "-", with: " "))" + (text.map { " (\($0))" } ?? "") + "."
+        case .xml(let error): error.description
+        case .plaintextRefused(let host): "Refusing an unencrypted connection to \(host): tls = \"none\" is only allowed to a loopback address."
+        case .starttlsUnavailable: "The server does not offer STARTTLS; refusing to log in without encryption."
+        case .bindFailed(let why): "The server would not bind a resource (\(why))."
+        case .timeout(let what): "The server did not answer in time (\(what))."
+        case .closed: "The server closed the connection."
+        case .protocolViolation(let what): "The server broke the protocol (\(what))."
+        case .notConnected: "Not connected."
+        }
+    }
+
+    /// Failures that retrying cannot fix; the user must change something first.
+    public var isPermanent: Bool {
+        switch self {
+        case .sasl(.notAuthorized), .sasl(.noSupportedMechanism), .sasl(.plainRefusedWithoutTLS), .sasl(.serverSignatureMismatch),
+             .sasl(.weakIterationCount), .plaintextRefused, .starttlsUnavailable:
+            true
+        case .tls(let error):
+            switch error {
+            case .certificateUntrusted, .hostnameMismatch, .fingerprintMismatch: true
+            default: false
+            }
+        case .streamError(let condition, _):
+            ["host-unknown", "not-authorized", "policy-violation", "conflict"].contains(condition)
+        default:
+            false
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import DialtoneXML
+import Foundation
+
+/// What the client tells the layers above. Value types only, so they cross actors freely.
+public enum XMPPEvent: Sendable {
+    case connectionState(ConnectionState)
+    /// A session is ready for stanzas. `resumed` means nothing was lost and nothing needs resending.
+    case sessionStarted(boundJID: JID, resumed: Bool)
+    case message(ReceivedMessage)
+    case roster(RosterUpdate)
+    case presence(PresenceUpdate)
+    /// The server confirmed it has these stanzas of ours (stream management), by id.
+    case acknowledged(ids: [String])
+    /// A stanza was dropped because it failed validation (forged sender, unsolicited result…).
+    case rejected(reason: String, stanza: XMLElement)
+}
+
+public enum ConnectionState: Sendable, Equatable, CustomStringConvertible {
+    case connecting(attempt: Int)
+    case online
+    /// Waiting before the next attempt; `reason` is the last failure, as a sentence.
+    case waitingToReconnect(reason: String, retryIn: Duration)
+    /// Given up: a failure that retrying cannot fix (wrong password, untrusted certificate) or a stop.
+    case offline(reason: String?)
+
+    public var description: String {
+        switch self {
+        case .connecting(let attempt): attempt > 1 ? "connecting (attempt \(attempt))" : "connecting"
+        case .online: "online"
+        case .waitingToReconnect(let reason, let retryIn):
+            "\(reason) Reconnecting in \(Int(Double(retryIn.components.seconds) + Double(retryIn.components.attoseconds) / 1e18 + 0.5)) s."
+        case .offline(let reason): reason.map { "offline: \($0)" } ?? "offline"
+        }
+    }
+}
+
+public struct ReceivedMessage: Sendable, Equatable {
+    public enum Direction: String, Sendable, Codable { case incoming, outgoing }
+    public enum Source: Sendable, Equatable { case live, carbon, archive }
+
+    /// The message itself: for carbons and archive results, the forwarded one inside.
+    public var message: Message
+    public var direction: Direction
+    public var source: Source
+    /// Our archive's id for it (stanza-id by our bare JID, or the MAM result id).
+    public var archiveID: String?
+    public var timestamp: Date
+
+    /// The other party: whom an incoming message came from, or an outgoing one went to.
+    public var peer: JID? { direction == .incoming ? message.from : message.to }
+}
+
+public struct RosterItem: Sendable, Equatable, Codable {
+    public var jid: JID
+    public var name: String?
+    public var subscription: String
+    public var groups: [String]
+
+    public init(jid: JID, name: String?, subscription: String, groups: [String]) {
+        self.jid = jid
+        self.name = name
+        self.subscription = subscription
+        self.groups = groups
+    }
+}
+
+public enum RosterUpdate: Sendable, Equatable {
+    /// The whole roster, as fetched at login.
+    case full([RosterItem])
+    /// One item changed (a push); subscription "remove" means it is gone.
+    case push(RosterItem)
+}
+
+public struct PresenceUpdate: Sendable, Equatable {
+    public var from: JID
+    public var available: Bool
+    public var show: String?
+    public var status: String?
+    public var element: XMLElement
+}

@@ -1,0 +1,99 @@
+import DialtoneXML
+import Foundation
+
+public enum MessageType: String, Sendable, Codable {
+    case chat, normal, groupchat, headline, error
+}
+
+/// A message stanza read into the fields Dialtone acts on; `element` keeps the whole
+/// stanza for the layers above (group-text addressing, attachments) to read further.
+public struct Message: Sendable, Equatable {
+    public var id: String?
+    public var from: JID?
+    public var to: JID?
+    public var type: MessageType
+    public var body: String?
+    public var subject: String?
+    public var thread: String?
+    /// XEP-0359 origin-id: the sender's own id, stable across resends.
+    public var originID: String?
+    /// XEP-0359 stanza-ids, keyed by the JID that assigned them (an archive).
+    public var stanzaIDs: [JID: String]
+    /// XEP-0203 delay: when the message was really sent, if it was held back.
+    public var delayedUntil: Date?
+    public var outOfBandURLs: [OutOfBandData]
+    public var requestsReceipt: Bool
+    public var receiptFor: String?
+    public var element: XMLElement
+
+    public init(_ element: XMLElement) {
+        self.element = element
+        id = element[attribute: "id"]
+        from = element.fromAddress.jid
+        to = element.toAddress.jid
+        type = element[attribute: "type"].flatMap(MessageType.init(rawValue:)) ?? .normal
+        body = element.childText("body", namespace: Namespace.client)
+        subject = element.childText("subject", namespace: Namespace.client)
+        thread = element.childText("thread", namespace: Namespace.client)
+        originID = element.child("origin-id", namespace: Namespace.stanzaID)?[attribute: "id"]
+        var ids: [JID: String] = [:]
+        for stanzaID in element.children("stanza-id", namespace: Namespace.stanzaID) {
+            if let by = stanzaID[attribute: "by"].flatMap({ try? JID($0) }), let value = stanzaID[attribute: "id"] {
+                ids[by] = value
+            }
+        }
+        stanzaIDs = ids
+        delayedUntil = element.child("delay", namespace: Namespace.delay)?[attribute: "stamp"].flatMap(XMPPDateTime.parse)
+        outOfBandURLs = element.children("x", namespace: Namespace.oob).compactMap { x in
+            x.childText("url", namespace: Namespace.oob).map { OutOfBandData(url: $0, description: x.childText("desc", namespace: Namespace.oob)) }
+        }
+        requestsReceipt = element.child("request", namespace: Namespace.receipts) != nil
+        receiptFor = element.child("received", namespace: Namespace.receipts)?[attribute: "id"]
+    }
+
+    /// A new chat message with an origin-id equal to its id, asking for a receipt.
+    public static func chat(to: JID, body: String, id: String = newStanzaID(), type: MessageType = .chat,
+                            subject: String? = nil, outOfBand: [OutOfBandData] = []) -> Message {
+        var element = XMLElement("message", namespace: Namespace.client,
+                                 attributes: ["to": to.description, "type": type.rawValue, "id": id])
+        if let subject { element.append(.textElement("subject", namespace: Namespace.client, subject)) }
+        element.append(.textElement("body", namespace: Namespace.client, body))
+        for data in outOfBand {
+            var x = XMLElement("x", namespace: Namespace.oob)
+            x.append(.textElement("url", namespace: Namespace.oob, data.url))
+            if let description = data.description { x.append(.textElement("desc", namespace: Namespace.oob, description)) }
+            element.append(x)
+        }
+        element.append(XMLElement("request", namespace: Namespace.receipts))
+        element.append(XMLElement("origin-id", namespace: Namespace.stanzaID, attributes: [XMLAttribute("id", id)]))
+        element.append(XMLElement("markable", namespace: "urn:xmpp:chat-markers:0"))
+        return Message(element)
+    }
+}
+
+public struct OutOfBandData: Sendable, Equatable, Codable {
+    public var url: String
+    public var description: String?
+    public init(url: String, description: String? = nil) {
+        self.url = url
+        self.description = description
+    }
+}
+
+/// Unique, unguessable ids for stanzas we originate.
+public func newStanzaID() -> String {
+    SecureRandom.bytes(12).map { String(format: "%02x", $0) }.joined()
+}
+
+/// XEP-0082 date-times, as delays and archives carry them.
+public enum XMPPDateTime {
+    public static func parse(_ text: String) -> Date? {
+        if let date = try? Date(text, strategy: .iso8601) { return date }
+        let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        return try? fractional.parse(text)
+    }
+
+    public static func format(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}

@@ -1,0 +1,123 @@
+import ArgumentParser
+import DialtoneCore
+import DialtoneStore
+import DialtoneXMPP
+import Foundation
+
+struct Listen: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stay connected and print what arrives, until interrupted (SIGINT or SIGTERM).")
+
+    @OptionGroup var options: GlobalOptions
+
+    @Flag(help: "One JSON object per line for each message and event.")
+    var json = false
+
+    func run() async throws {
+        let runtime = try CommandRuntime(options)
+        let session = try runtime.openSession()
+        let events = await session.events()
+        let output = EventPrinter(json: json)
+        let stop = SignalWaiter.waitForTermination()
+        await session.start()
+        let printing = Task {
+            for await event in events {
+                output.print(event)
+                if case .connection(.offline(let reason?)) = event { return reason as String? }
+            }
+            return nil
+        }
+        let permanentFailure = await withTaskGroup(of: String?.self) { group in
+            group.addTask { await printing.value }
+            group.addTask { await stop.value; return nil }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        await session.stop()
+        printing.cancel()
+        if let permanentFailure { throw CLIError(permanentFailure) }
+    }
+}
+
+/// Prints core events for humans or, with --json, as one object per line for scripts.
+struct EventPrinter: Sendable {
+    let json: Bool
+
+    func print(_ event: CoreEvent) {
+        if json {
+            guard let object = Self.jsonObject(event) else { return }
+            JSONLines.write(object)
+        } else if let line = Self.text(event) {
+            FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        }
+    }
+
+    static func jsonObject(_ event: CoreEvent) -> [String: Any]? {
+        switch event {
+        case .connection(let state):
+            var object: [String: Any] = ["type": "connection", "state": Self.stateName(state)]
+            switch state {
+            case .waitingToReconnect(let reason, _), .offline(let reason?): object["reason"] = reason
+            default: break
+            }
+            return object
+        case .message(let peer, let message):
+            return messageObject(peer: peer, message)
+        case .status(let id, let status):
+            return ["type": "status", "message_id": id, "status": status.rawValue]
+        case .contactsChanged:
+            return ["type": "contacts"]
+        case .presence(let presence):
+            var object: [String: Any] = ["type": "presence", "from": presence.from.description, "available": presence.available]
+            if let show = presence.show { object["show"] = show }
+            if let status = presence.status { object["status"] = status }
+            return object
+        case .rejected(let reason):
+            return ["type": "rejected", "reason": reason]
+        }
+    }
+
+    static func messageObject(peer: String, _ message: StoredMessage) -> [String: Any] {
+        var object: [String: Any] = [
+            "type": "message", "peer": peer, "direction": message.direction.rawValue,
+            "from": message.direction == .incoming ? message.sender : message.sender,
+            "to": message.direction == .incoming ? "" : peer,
+            "timestamp": XMPPDateTime.format(message.timestamp), "status": message.status.rawValue,
+        ]
+        if let id = message.id { object["message_id"] = id }
+        object["id"] = message.stanzaID ?? NSNull()
+        object["body"] = message.body ?? NSNull()
+        object["subject"] = message.subject ?? NSNull()
+        if let archiveID = message.archiveID { object["archive_id"] = archiveID }
+        return object
+    }
+
+    static func stateName(_ state: ConnectionState) -> String {
+        switch state {
+        case .connecting: "connecting"
+        case .online: "online"
+        case .waitingToReconnect: "reconnecting"
+        case .offline: "offline"
+        }
+    }
+
+    static func text(_ event: CoreEvent) -> String? {
+        switch event {
+        case .connection(let state): "-- \(state)"
+        case .message(let peer, let message):
+            "[\(message.timestamp.formatted(date: .omitted, time: .shortened))] "
+                + (message.direction == .incoming ? "\(message.sender) → me" : "me → \(peer)")
+                + (message.subject.map { " [\($0)]" } ?? "") + ": " + Sanitizer.plain(message.body ?? "")
+        case .rejected(let reason): "-- rejected: \(reason)"
+        default: nil
+        }
+    }
+}
+
+enum JSONLines {
+    static func write(_ object: [String: Any]) {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+}

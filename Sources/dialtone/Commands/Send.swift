@@ -1,0 +1,65 @@
+import ArgumentParser
+import DialtoneCore
+import DialtoneStore
+import DialtoneXMPP
+import Foundation
+
+struct Send: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send a message; exits 0 once the server has confirmed it.")
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: ArgumentHelp("Give up after this many seconds (the message stays in the outbox and goes next time).", valueName: "seconds"))
+    var timeout: Double = 60
+
+    @Argument(help: "The recipient: an address or a contact's name.")
+    var to: String
+
+    @Argument(help: "The text to send.")
+    var text: String
+
+    func run() async throws {
+        let runtime = try CommandRuntime(options)
+        let session = try runtime.openSession()
+        let recipient = try await Recipients.resolve(to, in: session)
+        let events = await session.events()
+        await session.start()
+        let outcome = await withTaskGroup(of: SendOutcome.self) { group in
+            group.addTask {
+                var sentID: Int64?
+                for await event in events {
+                    switch event {
+                    case .connection(.online) where sentID == nil:
+                        do { sentID = try await session.sendMessage(to: recipient, body: text).id } catch {
+                            return .failed("\(error)")
+                        }
+                    case .connection(.offline(let reason?)):
+                        return .failed(reason)
+                    case .status(let id, let status) where id == sentID && (status == .sent || status == .delivered):
+                        return .sent
+                    default:
+                        continue
+                    }
+                }
+                return .failed("The session ended before the server confirmed the message.")
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(timeout))
+                return .failed("The server did not confirm the message within \(Int(timeout)) s; it stays in the outbox.")
+            }
+            let first = await group.next() ?? .failed("interrupted")
+            group.cancelAll()
+            return first
+        }
+        await session.stop()
+        if case .failed(let reason) = outcome {
+            throw CLIError(reason)
+        }
+    }
+
+    enum SendOutcome: Sendable {
+        case sent
+        case failed(String)
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import DialtoneCore
+import DialtoneXMPP
+import Foundation
+import Logging
+
+/// A failure to report as one sentence on standard error, with exit status 1.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// What every subcommand sets up first: logging to a file, the account, its session.
+struct CommandRuntime {
+    let account: AccountConfiguration
+
+    init(_ options: GlobalOptions) throws {
+        FileLogging.bootstrap(path: options.logFile ?? Paths.logFile, level: Logger.Level(rawValue: options.logLevel) ?? .info)
+        do { account = try options.loadAccount() } catch let error as ConfigurationError {
+            throw CLIError(error.description)
+        }
+    }
+
+    func openSession() throws -> AccountSession {
+        do { return try AccountSession.open(account, logger: Logger(label: "dialtone")) } catch {
+            throw CLIError(String(describing: error))
+        }
+    }
+}
+
+enum Recipients {
+    /// An address as typed, or a contact's name from the roster.
+    static func resolve(_ text: String, in session: AccountSession) async throws -> JID {
+        if text.contains("@"), let jid = try? JID(text) { return jid }
+        let contacts = try session.store.contacts()
+        let matches = contacts.filter { $0.name?.localizedCaseInsensitiveCompare(text) == .orderedSame }
+        if matches.count == 1, let jid = try? JID(matches[0].jid) { return jid }
+        if matches.count > 1 { throw CLIError("\"\(text)\" names \(matches.count) contacts; use the address.") }
+        throw CLIError("\"\(text)\" is neither an address nor a known contact.")
+    }
+}
+
+/// Waits for SIGINT or SIGTERM, so that a listener can close its stream politely.
+enum SignalWaiter {
+    static func waitForTermination() -> Task<Void, Never> {
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let (stream, continuation) = AsyncStream<Void>.makeStream()
+        let sources = [SIGINT, SIGTERM].map { number in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield() }
+            source.resume()
+            return source
+        }
+        return Task {
+            for await _ in stream { break }
+            withExtendedLifetime(sources) {}
+        }
+    }
+}

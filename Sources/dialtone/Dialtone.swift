@@ -1,0 +1,38 @@
+import ArgumentParser
+import DialtoneCore
+import Foundation
+
+@main
+struct Dialtone: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dialtone",
+        abstract: "A terminal phone and chat client over XMPP.",
+        version: DialtoneVersion.string,
+        subcommands: [Send.self, Listen.self, Roster.self, History.self]
+    )
+}
+
+/// Options every subcommand takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The configuration file.", valueName: "file"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("The account to use, by its address (default: the first).", valueName: "jid"))
+    var account: String?
+
+    @Option(name: .long, help: ArgumentHelp("Log file (default: $XDG_STATE_HOME/dialtone/dialtone.log).", valueName: "file"))
+    var logFile: String?
+
+    @Option(name: .long, help: ArgumentHelp("Log level: trace, debug, info, warning, error.", valueName: "level"))
+    var logLevel: String = "info"
+
+    var configurationPath: String { config ?? Configuration.defaultPath }
+
+    func loadAccount() throws -> AccountConfiguration {
+        try Configuration.load(from: configurationPath).account(account)
+    }
+}
+
+enum DialtoneVersion {
+    static let string = "0.1.0"
+}

@@ -1,0 +1,51 @@
+@testable import DialtoneXMPP
+import XCTest
+
+final class JIDTests: XCTestCase {
+    func testParsesAllParts() throws {
+        let jid = try JID("Alice@Example.COM/Phone/Home")
+        XCTAssertEqual(jid.local, "alice")
+        XCTAssertEqual(jid.domain, "example.com")
+        XCTAssertEqual(jid.resource, "Phone/Home")  // only the first slash separates
+        XCTAssertEqual(jid.bare.description, "alice@example.com")
+        XCTAssertEqual(jid.description, "alice@example.com/Phone/Home")
+    }
+
+    func testDomainOnlyAndTrailingDot() throws {
+        XCTAssertEqual(try JID("example.com.").description, "example.com")
+        XCTAssertNil(try JID("example.com").local)
+    }
+
+    func testPhoneNumberAndGroupTextLocalParts() throws {
+        XCTAssertEqual(try JID("+15551234567@cheogram.com").local, "+15551234567")
+        XCTAssertEqual(try JID("+15551110000,+15552220000@cheogram.com").local, "+15551110000,+15552220000")
+        XCTAssertEqual(try JID("12345;phone-context=ca.us.phone-context.soprani.ca@cheogram.com").local,
+                       "12345;phone-context=ca.us.phone-context.soprani.ca")
+    }
+
+    func testRejectsInvalid() {
+        for bad in ["@example.com", "a@", "a@b/", "a b@example.com", "a\"b@example.com", "a@exa mple.com",
+                    "a@example..com", "a@ex\u{0007}ample.com", "x<y@example.com", String(repeating: "a", count: 1024) + "@example.com"] {
+            XCTAssertThrowsError(try JID(bad), bad)
+        }
+    }
+
+    func testUnicodeNormalisation() throws {
+        // "é" precomposed and decomposed are the same address.
+        XCTAssertEqual(try JID("caf\u{00E9}@example.com"), try JID("cafe\u{0301}@example.com"))
+        XCTAssertEqual(try JID("JÜRGEN@EXAMPLE.COM").local, "jürgen")
+    }
+
+    func testEscapingRoundTrip() {
+        let samples = ["space cadet", "call me \"ishmael\"", "at&t guy", "d'artagnan", "/.fanboy", "::foo::", "<foo>",
+                       "user@host", "c:\\net", "c:\\\\net", "c:\\cool stuff", "c:\\5commas"]
+        let expected = ["space\\20cadet", "call\\20me\\20\\22ishmael\\22", "at\\26t\\20guy", "d\\27artagnan", "\\2f.fanboy",
+                        "\\3a\\3afoo\\3a\\3a", "\\3cfoo\\3e", "user\\40host", "c\\3a\\net", "c\\3a\\\\net",
+                        "c\\3a\\cool\\20stuff", "c\\3a\\5c5commas"]
+        for (sample, escaped) in zip(samples, expected) {
+            XCTAssertEqual(JIDEscaping.escape(sample), escaped, sample)
+            XCTAssertEqual(JIDEscaping.unescape(escaped), sample, escaped)
+        }
+        XCTAssertNoThrow(try JID(local: JIDEscaping.escape("space cadet@home"), domain: "example.com"))
+    }
+}
