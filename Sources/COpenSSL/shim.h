@@ -8,3 +8,26 @@
 #include <openssl/pem.h>
 #include <openssl/bio.h>
 #include <openssl/kdf.h>
+
+// DialtoneTLS: function wrappers for OpenSSL macros that Swift cannot import.
+static inline long dt_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) {
+    return SSL_CTX_set_min_proto_version(ctx, version);
+}
+static inline long dt_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version) {
+    return SSL_CTX_set_max_proto_version(ctx, version);
+}
+static inline long dt_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) {
+    return SSL_CTX_set_mode(ctx, mode);
+}
+static inline long dt_SSL_CTX_add1_chain_cert(SSL_CTX *ctx, X509 *cert) {
+    return SSL_CTX_add1_chain_cert(ctx, cert);
+}
+static inline long dt_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return SSL_set_tlsext_host_name(ssl, name);
+}
+static inline long dt_BIO_set_mem_eof_return(BIO *bio, int value) {
+    return BIO_set_mem_eof_return(bio, value);
+}
+static inline EVP_PKEY *dt_EVP_EC_gen_P256(void) {
+    return EVP_EC_gen("P-256");
+}
