@@ -188,14 +188,18 @@ public final class Store: Sendable {
         }
     }
 
-    /// Marks our messages delivered when the recipient's receipt names them.
-    public func markDelivered(stanzaID: String, peer: String) throws(StoreError) {
+    /// Marks our message delivered when the recipient's receipt names it; returns its row id
+    /// if that changed its status.
+    @discardableResult
+    public func markDelivered(stanzaID: String, peer: String) throws(StoreError) -> Int64? {
         do {
-            try database.write { db in
-                try db.execute(sql: """
-                    UPDATE message SET status = 'delivered' WHERE stanzaID = ? AND direction = 'outgoing'
+            return try database.write { db in
+                let id = try Int64.fetchOne(db, sql: """
+                    SELECT id FROM message WHERE stanzaID = ? AND direction = 'outgoing' AND status != 'delivered'
                     AND conversationID = (SELECT id FROM conversation WHERE peer = ?)
                     """, arguments: [stanzaID, peer])
+                if let id { try db.execute(sql: "UPDATE message SET status = 'delivered' WHERE id = ?", arguments: [id]) }
+                return id
             }
         } catch {
             throw StoreError.writeFailed(String(describing: error))

@@ -97,15 +97,19 @@ public actor AccountSession {
 
     private func handle(_ events: [XMPPEvent]) async throws {
         var records: [(peer: String, message: StoredMessage)] = []
+        var sources: [ReceivedMessage] = []
         var cursor: String?
         for event in events {
             switch event {
             case .message(let received):
                 if let receipt = received.message.receiptFor, let from = received.message.from, received.direction == .incoming {
-                    try store.markDelivered(stanzaID: receipt, peer: from.bare.description)
+                    if let id = try store.markDelivered(stanzaID: receipt, peer: from.bare.description) {
+                        broadcaster.publish(.status(messageID: id, .delivered))
+                    }
                 }
                 guard let record = Self.record(received, account: account) else { continue }
                 records.append(record)
+                sources.append(received)
                 if received.source == .live, let id = received.archiveID { cursor = id }
             case .acknowledged(let ids):
                 try store.markSent(stanzaIDs: ids)
@@ -139,11 +143,16 @@ public actor AccountSession {
         // gap lies before it.
         if catchingUp, let cursor { liveCursorDuringCatchUp = cursor }
         let outcomes = try store.record(records, archiveCursor: catchingUp ? nil : cursor)
-        for (outcome, record) in zip(outcomes, records) {
+        for ((outcome, record), received) in zip(zip(outcomes, records), sources) {
             if case .inserted(let id) = outcome {
                 var message = record.message
                 message.id = id
                 broadcaster.publish(.message(peer: record.peer, message))
+                // Live messages got their receipt from the client; one we first see in the
+                // archive (it arrived while we were away) gets it now that it is stored.
+                if received.source == .archive, received.direction == .incoming, let receipt = received.message.receiptReply {
+                    try? await client.send(receipt)
+                }
             }
         }
     }

@@ -127,7 +127,8 @@ extension XMPPClient {
 
     private func negotiateSession() async throws {
         var features = try await openStream()
-        if tls == nil {
+        // tls = "none" means none: a loopback test server in the clear, never an upgrade.
+        if tls == nil && configuration.tls != .none {
             if features.child("starttls", namespace: Namespace.tls) != nil {
                 write(XMLElement("starttls", namespace: Namespace.tls))
                 let answer = try await nextElement()
@@ -135,7 +136,7 @@ extension XMPPClient {
                 bufferedStreamEvents = []
                 try await startTLS(alpn: [])
                 features = try await openStream()
-            } else if configuration.tls != .none {
+            } else {
                 throw XMPPConnectionError.starttlsUnavailable
             }
         }
@@ -172,7 +173,8 @@ extension XMPPClient {
         }
         isOnline = true
         // What the server did not get goes again, in order, still counted as sent.
-        for stanza in streamManagement.unacknowledged { write(stanza) }
+        for stanza in streamManagement.unacknowledged { write(raw: stanza.serialized(parentNamespace: Namespace.client)) }
+        if !streamManagement.unacknowledged.isEmpty { requestAcknowledgement() }
         logger.info("stream resumed; resent \(streamManagement.unacknowledged.count) stanzas")
         var events: [XMPPEvent] = [.connectionState(.online)]
         if !acknowledged.isEmpty { events.append(.acknowledged(ids: acknowledged)) }
@@ -215,7 +217,7 @@ extension XMPPClient {
         }
         isOnline = true
         logger.info("session started as \(jid)")
-        await emit([.connectionState(.online), .sessionStarted(boundJID: jid, resumed: false)])
+        await emit([.connectionState(.online)])
         startKeepalive()
         Task { await self.afterLogin() }
     }

@@ -27,7 +27,9 @@ extension XMPPClient {
         pending.continuation.resume(throwing: XMPPConnectionError.timeout("request \(id)"))
     }
 
-    /// After a fresh bind: roster, carbons, then presence (RFC 6121 asks for the roster first).
+    /// After a fresh bind: roster, carbons, then presence (RFC 6121 asks for the roster first),
+    /// and only then `sessionStarted`, so that an archive query made in answer to it covers
+    /// everything before our presence and live delivery everything after.
     func afterLogin() async {
         do {
             let roster = try await request(.iq(.get, id: newStanzaID(), payload: XMLElement("query", namespace: Namespace.roster)))
@@ -45,6 +47,7 @@ extension XMPPClient {
         var presence = XMLElement("presence", namespace: Namespace.client)
         presence.append(ServiceDiscovery.capsElement(name: configuration.softwareName))
         try? send(presence)
+        if let boundJID { await emit([.sessionStarted(boundJID: boundJID, resumed: false)]) }
     }
 
     public struct ArchivePage: Sendable {

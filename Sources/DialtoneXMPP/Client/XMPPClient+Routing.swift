@@ -76,13 +76,7 @@ extension XMPPClient {
             message: message, direction: message.from?.bare == ours && message.to?.bare != ours ? .outgoing : .incoming,
             source: .live, archiveID: message.stanzaIDs[ours], timestamp: message.delayedUntil ?? Date())))
         // XEP-0184: the receipt promises we have it, so it waits until the batch is stored.
-        if message.requestsReceipt, message.type != .groupchat, message.type != .error, let id = message.id, let from = message.from {
-            var receipt = XMLElement("message", namespace: Namespace.client,
-                                     attributes: ["to": from.description, "id": newStanzaID(), "type": message.type.rawValue])
-            receipt.append(XMLElement("received", namespace: Namespace.receipts, attributes: [XMLAttribute("id", id)]))
-            receipt.append(XMLElement("store", namespace: Namespace.hints))
-            batch.replies.append(receipt)
-        }
+        if let receipt = message.receiptReply { batch.replies.append(receipt) }
     }
 
     private func routePresence(_ stanza: XMLElement, into batch: inout InboundBatch) {

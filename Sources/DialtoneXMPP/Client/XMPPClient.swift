@@ -30,6 +30,7 @@ public actor XMPPClient {
     // The session, which may outlive a connection through resumption.
     var streamManagement = StreamManagementState()
     var streamManagementEnabled = false
+    var acknowledgementRequested = false
     public internal(set) var boundJID: JID?
 
     var pendingRequests: [String: PendingRequest] = [:]
@@ -133,6 +134,7 @@ public actor XMPPClient {
         tls = nil
         bufferedStreamEvents = []
         activeArchiveQueries = []
+        acknowledgementRequested = false
         connectionGeneration += 1
         let pending = pendingRequests
         pendingRequests = [:]
@@ -246,7 +248,10 @@ public actor XMPPClient {
 
     // MARK: Writing
 
+    /// Writes an element; stanzas are counted for stream management, since the server
+    /// counts every one it receives (replies and receipts included).
     func write(_ element: XMLElement) {
+        if streamManagementEnabled && element.stanzaKind != nil { streamManagement.sent(element) }
         write(raw: element.serialized(parentNamespace: Namespace.client))
     }
 
@@ -274,8 +279,25 @@ public actor XMPPClient {
     /// before the server confirms it.
     public func send(_ stanza: XMLElement) throws(XMPPConnectionError) {
         guard isOnline else { throw .notConnected }
-        if streamManagementEnabled { streamManagement.sent(stanza) }
         write(stanza)
+        requestAcknowledgement()
+    }
+
+    /// Asks the server to confirm what we sent; one request covers a burst of sends.
+    func requestAcknowledgement() {
+        guard streamManagementEnabled, !acknowledgementRequested else { return }
+        acknowledgementRequested = true
+        let generation = connectionGeneration
+        Task {
+            await Task.yield()
+            self.sendAcknowledgementRequest(generation: generation)
+        }
+    }
+
+    private func sendAcknowledgementRequest(generation: Int) {
+        acknowledgementRequested = false
+        guard generation == connectionGeneration, isOnline else { return }
+        write(XMLElement("r", namespace: Namespace.streamManagement))
     }
 
     public var online: Bool { isOnline }

@@ -4,7 +4,8 @@ import Foundation
 /// What the client tells the layers above. Value types only, so they cross actors freely.
 public enum XMPPEvent: Sendable {
     case connectionState(ConnectionState)
-    /// A session is ready for stanzas. `resumed` means nothing was lost and nothing needs resending.
+    /// A session is ready: resumed (nothing lost, nothing to resend), or new, after roster,
+    /// carbons and initial presence (time to catch up on the archive and resend the outbox).
     case sessionStarted(boundJID: JID, resumed: Bool)
     case message(ReceivedMessage)
     case roster(RosterUpdate)

@@ -51,6 +51,16 @@ public struct Message: Sendable, Equatable {
         receiptFor = element.child("received", namespace: Namespace.receipts)?[attribute: "id"]
     }
 
+    /// The XEP-0184 receipt this message asks for, when it is one we answer (not group chat, not errors).
+    public var receiptReply: XMLElement? {
+        guard requestsReceipt, type == .chat || type == .normal, let id, let from else { return nil }
+        var receipt = XMLElement("message", namespace: Namespace.client,
+                                 attributes: ["to": from.description, "id": newStanzaID(), "type": type.rawValue])
+        receipt.append(XMLElement("received", namespace: Namespace.receipts, attributes: [XMLAttribute("id", id)]))
+        receipt.append(XMLElement("store", namespace: Namespace.hints))
+        return receipt
+    }
+
     /// A new chat message with an origin-id equal to its id, asking for a receipt.
     public static func chat(to: JID, body: String, id: String = newStanzaID(), type: MessageType = .chat,
                             subject: String? = nil, outOfBand: [OutOfBandData] = []) -> Message {

@@ -1,0 +1,69 @@
+import DialtoneCore
+import DialtoneStore
+import DialtoneXML
+import DialtoneXMPP
+import Logging
+import XCTest
+
+/// Forged stanzas from another user of the same server: none may be stored or acted on.
+final class ForgeryTests: XCTestCase {
+    private func rawClient(_ configuration: XMPPClientConfiguration) async throws -> XMPPClient {
+        let online = AsyncStream<Void>.makeStream()
+        let client = XMPPClient(configuration: configuration) { events in
+            for case .connectionState(.online) in events { online.continuation.yield() }
+        }
+        await client.start()
+        for await _ in online.stream { break }
+        return client
+    }
+
+    func testForgedCarbonsRosterPushesAndArchiveResultsAreRejected() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try await TestAccount(environment.clientConfiguration(try environment.newAccount("alice")))
+        let bobAccount = try environment.newAccount("bob")
+        try await alice.connect()
+        let mallory = try await rawClient(environment.clientConfiguration(try environment.newAccount("mallory")))
+        guard let aliceFull = await alice.session.xmppClient.boundJID else { return XCTFail("alice not bound") }
+
+        let fixtures = [
+            // A "received" carbon claiming bob wrote to alice.
+            """
+            <message xmlns='jabber:client' to='\(aliceFull)' type='chat'><received xmlns='urn:xmpp:carbons:2'>
+            <forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='\(bobAccount.jid)/x' to='\(aliceFull)'
+            type='chat' id='forged-carbon'><body>forged carbon</body></message></forwarded></received></message>
+            """,
+            // A "sent" carbon claiming alice wrote to bob.
+            """
+            <message xmlns='jabber:client' to='\(aliceFull)' type='chat'><sent xmlns='urn:xmpp:carbons:2'>
+            <forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='\(aliceFull)' to='\(bobAccount.jid)'
+            type='chat' id='forged-sent'><body>forged sent carbon</body></message></forwarded></sent></message>
+            """,
+            // An archive result for a query alice never made.
+            """
+            <message xmlns='jabber:client' to='\(aliceFull)'><result xmlns='urn:xmpp:mam:2' queryid='guess' id='forged-mam'>
+            <forwarded xmlns='urn:xmpp:forward:0'><delay xmlns='urn:xmpp:delay' stamp='2020-01-01T00:00:00Z'/>
+            <message xmlns='jabber:client' from='\(bobAccount.jid)/x' to='\(aliceFull)' type='chat' id='forged-archived'>
+            <body>forged archive result</body></message></forwarded></result></message>
+            """,
+            // A roster push adding mallory under a trusted name.
+            """
+            <iq xmlns='jabber:client' to='\(aliceFull)' type='set' id='forged-roster'><query xmlns='jabber:iq:roster'>
+            <item jid='mallory@evil.example' name='Bank'/></query></iq>
+            """,
+        ]
+        for fixture in fixtures { try await mallory.send(try XMLElement(parsing: fixture)) }
+        // An honest message after them: once it is stored, the forgeries have been processed too.
+        try await mallory.send(Message.chat(to: alice.jid, body: "honest message").element)
+        try await eventually("the honest message arrives") {
+            try alice.store.conversations().contains { $0.peer.hasPrefix("mallory") }
+        }
+        let rejected = await alice.session.rejectedCount
+        XCTAssertEqual(rejected, 4, "every forgery rejected")
+        XCTAssertTrue(try alice.store.history(peer: bobAccount.jid.description).isEmpty, "nothing stored as bob's")
+        XCTAssertFalse(try alice.store.contacts().contains { $0.jid == "mallory@evil.example" }, "roster untouched")
+        let everything = try alice.store.conversations().flatMap { try alice.store.history(peer: $0.peer) }
+        XCTAssertEqual(everything.compactMap(\.body), ["honest message"])
+        await mallory.stop()
+        await alice.stop()
+    }
+}

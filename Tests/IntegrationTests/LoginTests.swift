@@ -1,0 +1,91 @@
+import DialtoneCore
+import DialtoneXMPP
+import XCTest
+
+final class LoginTests: XCTestCase {
+    func testLogsInWithSTARTTLSAndDirectTLS() async throws {
+        let environment = try TestEnvironment.current()
+        let account = try environment.newAccount("login")
+        for mode in [XMPPClientConfiguration.TLSMode.starttls, .direct] {
+            let client = try await TestAccount(environment.clientConfiguration(account, tls: mode))
+            try await client.connect()
+            let bound = await client.session.xmppClient.boundJID
+            XCTAssertEqual(bound?.bare, account.jid, "\(mode)")
+            await client.stop()
+        }
+    }
+
+    func testWrongPasswordIsOneClearSentenceAndNoRetry() async throws {
+        let environment = try TestEnvironment.current()
+        var account = try environment.newAccount("wrongpw")
+        account.password = "not-the-password"
+        let client = try await TestAccount(environment.clientConfiguration(account))
+        do {
+            try await client.connect()
+            XCTFail("logged in with a wrong password")
+        } catch {
+            XCTAssertTrue(String(describing: error).contains("Wrong user name or password"), "\(error)")
+        }
+        await client.stop()
+    }
+
+    func testUntrustedCertificateIsRefused() async throws {
+        let environment = try TestEnvironment.current()
+        let account = try environment.newAccount("untrusted")
+        // Without the test CA, the system store does not know the server's certificate.
+        let client = try await TestAccount(environment.clientConfiguration(account, trustTestCA: false))
+        do {
+            try await client.connect()
+            XCTFail("connected to a server with an untrusted certificate")
+        } catch {
+            XCTAssertTrue(String(describing: error).contains("not trusted"), "\(error)")
+        }
+        await client.stop()
+    }
+
+    func testPinnedFingerprintOfAnotherCertificateIsRefused() async throws {
+        let environment = try TestEnvironment.current()
+        let account = try environment.newAccount("pin")
+        var configuration = environment.clientConfiguration(account)
+        configuration.pinnedCertificateSHA256 = Array(repeating: 0xAB, count: 32)
+        let client = try await TestAccount(configuration)
+        do {
+            try await client.connect()
+            XCTFail("connected although the pin did not match")
+        } catch {
+            XCTAssertTrue(String(describing: error).lowercased().contains("fingerprint"), "\(error)")
+        }
+        await client.stop()
+    }
+
+    func testRefusesPlaintextToANonLoopbackHost() async throws {
+        let environment = try TestEnvironment.current()
+        let account = try environment.newAccount("plain")
+        var configuration = environment.clientConfiguration(account, tls: .none)
+        // A name that is not loopback: refused before any packet is sent.
+        configuration.server = "dialtone.invalid"
+        let client = try await TestAccount(configuration)
+        do {
+            try await client.connect()
+            XCTFail("connected without TLS to a non-loopback host")
+        } catch {
+            XCTAssertTrue(String(describing: error).contains("only allowed to a loopback address"), "\(error)")
+        }
+        await client.stop()
+    }
+
+    func testRefusesToContinueWhenTheServerOffersNoTLS() async throws {
+        // Our loopback server requires TLS before it offers any login method, so a client
+        // told to use none must stop there, and never send the password in the clear.
+        let environment = try TestEnvironment.current()
+        let account = try environment.newAccount("notls")
+        let client = try await TestAccount(environment.clientConfiguration(account, tls: .none))
+        do {
+            try await client.connect(timeout: .seconds(10))
+            XCTFail("logged in without TLS")
+        } catch {
+            XCTAssertTrue(String(describing: error).contains("no login method"), "\(error)")
+        }
+        await client.stop()
+    }
+}

@@ -1,0 +1,52 @@
+import DialtoneCore
+import DialtoneStore
+import DialtoneXMPP
+import XCTest
+
+/// 500 messages each way while the TCP connections are cut again and again: every one
+/// must arrive exactly once, and every one sent must end up confirmed.
+final class ResilienceTests: XCTestCase {
+    func testNothingLostOrDuplicatedAcrossCutConnections() async throws {
+        let environment = try TestEnvironment.current()
+        let proxy = try await CuttableProxy(targetHost: environment.server, targetPort: environment.port)
+        let alice = try await TestAccount(environment.clientConfiguration(try environment.newAccount("alice"), port: proxy.port))
+        let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob"), port: proxy.port))
+        try await alice.connect()
+        try await bob.connect()
+
+        let count = 500
+        var cuts = 0
+        for index in 0..<count {
+            _ = try await alice.session.sendMessage(to: bob.jid, body: "a→b \(index)")
+            _ = try await bob.session.sendMessage(to: alice.jid, body: "b→a \(index)")
+            if index % 80 == 40 {
+                proxy.cutAll()
+                cuts += 1
+            }
+            if index % 25 == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        XCTAssertGreaterThanOrEqual(cuts, 5)
+
+        func incoming(_ account: TestAccount, from peer: TestAccount) throws -> [String] {
+            try account.store.history(peer: peer.jid.description, limit: 10 * count)
+                .filter { $0.direction == .incoming }.compactMap(\.body)
+        }
+        try await eventually(timeout: .seconds(120), "all messages arrive") {
+            try incoming(bob, from: alice).count >= count && incoming(alice, from: bob).count >= count
+        }
+        try await eventually(timeout: .seconds(60), "both outboxes drain") {
+            try alice.store.outbox().isEmpty && bob.store.outbox().isEmpty
+        }
+        // Let any straggling duplicate arrive before counting.
+        try await Task.sleep(for: .seconds(1))
+        let atBob = try incoming(bob, from: alice)
+        let atAlice = try incoming(alice, from: bob)
+        XCTAssertEqual(atBob.count, count, "bob: each exactly once")
+        XCTAssertEqual(Set(atBob), Set((0..<count).map { "a→b \($0)" }))
+        XCTAssertEqual(atAlice.count, count, "alice: each exactly once")
+        XCTAssertEqual(Set(atAlice), Set((0..<count).map { "b→a \($0)" }))
+        await alice.stop()
+        await bob.stop()
+        await proxy.shutdown()
+    }
+}

@@ -1,0 +1,128 @@
+import DialtoneCore
+import DialtoneStore
+import DialtoneXMPP
+import Foundation
+import Logging
+import XCTest
+
+/// The private Prosody that Scripts/test starts (Scripts/testenv/up), described by its env file.
+struct TestEnvironment {
+    let server: String
+    let domain: String
+    let port: Int
+    let directTLSPort: Int
+    let caFile: String
+    let addUser: String
+
+    static func current() throws -> TestEnvironment {
+        let env = ProcessInfo.processInfo.environment
+        guard let server = env["DIALTONE_TEST_SERVER"], let domain = env["DIALTONE_TEST_DOMAIN"],
+              let port = env["DIALTONE_TEST_PORT"].flatMap(Int.init), let tlsPort = env["DIALTONE_TEST_TLS_PORT"].flatMap(Int.init),
+              let ca = env["DIALTONE_TEST_CA"], let addUser = env["DIALTONE_TEST_ADDUSER"] else {
+            // Under the test command (and in CI) these are always set: a missing one is a failure there.
+            if env["CI"] != nil || env["DIALTONE_TESTENV"] != nil {
+                throw TestEnvironmentError("The test environment variables are incomplete; run the tests with Scripts/test.")
+            }
+            throw XCTSkip("No test server: run the integration tests through Scripts/test.")
+        }
+        return TestEnvironment(server: server, domain: domain, port: port, directTLSPort: tlsPort, caFile: ca, addUser: addUser)
+    }
+
+    /// A new account with a unique name, so tests never see each other's history.
+    func newAccount(_ prefix: String) throws -> (jid: JID, password: String) {
+        let name = "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
+        let password = "pw-\(name)"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "\(addUser) \(name) \(password)"]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw TestEnvironmentError("adduser \(name) failed") }
+        return (try JID("\(name)@\(domain)"), password)
+    }
+
+    func clientConfiguration(_ account: (jid: JID, password: String), resource: String = "test",
+                             port: Int? = nil, tls: XMPPClientConfiguration.TLSMode = .starttls,
+                             trustTestCA: Bool = true) -> XMPPClientConfiguration {
+        var configuration = XMPPClientConfiguration(
+            jid: account.jid, password: account.password, server: server,
+            port: port ?? (tls == .direct ? directTLSPort : self.port), tls: tls,
+            caFile: trustTestCA ? caFile : nil, resource: resource)
+        configuration.reconnect = ReconnectPolicy(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(500))
+        configuration.connectTimeout = .seconds(5)
+        return configuration
+    }
+}
+
+struct TestEnvironmentError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// An account session with its own store in a temporary directory, started and ready.
+final class TestAccount: Sendable {
+    let session: AccountSession
+    let events: AsyncStream<CoreEvent>
+    let directory: URL
+
+    var store: Store { session.store }
+    var jid: JID { session.account }
+
+    init(_ configuration: XMPPClientConfiguration, directory: URL? = nil) async throws {
+        let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("dialtone-test-\(UUID().uuidString)")
+        self.directory = directory
+        let store = try Store(path: directory.appendingPathComponent("dialtone.sqlite").path)
+        var logger = Logger(label: "test.\(configuration.jid.local ?? "")")
+        logger.logLevel = .warning
+        session = AccountSession(configuration: configuration, store: store, logger: logger)
+        events = await session.events()
+    }
+
+    /// Starts and waits for the first `online`, or throws the offline reason.
+    func connect(timeout: Duration = .seconds(15)) async throws {
+        await session.start()
+        try await waitForEvent(timeout: timeout) { event in
+            switch event {
+            case .connection(.online): return true
+            case .connection(.offline(let reason?)): throw TestEnvironmentError("offline: \(reason)")
+            default: return false
+            }
+        }
+    }
+
+    /// Waits for an event matching `predicate` (which may throw to fail early).
+    func waitForEvent(timeout: Duration = .seconds(15), _ predicate: @escaping @Sendable (CoreEvent) throws -> Bool) async throws {
+        let events = self.events
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await event in events where try predicate(event) { return true }
+                return false
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return false
+            }
+            let found = try await group.next() ?? false
+            group.cancelAll()
+            guard found else { throw TestEnvironmentError("timed out waiting for an event") }
+        }
+    }
+
+    func stop() async {
+        await session.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// Polls until `condition` holds or the deadline passes (the condition reads the store).
+func eventually(timeout: Duration = .seconds(20), _ message: String = "condition", _ condition: () throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try condition() { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    if try condition() { return }
+    XCTFail("timed out waiting for \(message)")
+    throw TestEnvironmentError("timed out waiting for \(message)")
+}
