@@ -12,7 +12,7 @@ public final class TLSSession {
     private let isClient: Bool
     private let serverName: String?
     // Boxes handed to OpenSSL callbacks as their `arg`; kept alive here for as long as the context.
-    private let pin: PinCheck?
+    private let certificateCheck: CertificateCheck?
     private let alpnPreference: ALPNPreference?
 
     /// Plaintext accepted by `write` that OpenSSL has not taken yet (before the handshake
@@ -27,16 +27,19 @@ public final class TLSSession {
     public private(set) var peerClosed = false
 
     public init(client configuration: TLSConfiguration) throws(TLSError) {
-        let pin = configuration.pinnedCertificateSHA256.map(PinCheck.init(expected:))
+        let check = CertificateCheck(pin: configuration.pinnedCertificateSHA256)
         let ipAddress = isIPLiteral(configuration.serverName)
         let parts = try Self.makeConnection(method: TLS_client_method()) { context throws(TLSError) in
             try configureVersions(context, minimum: configuration.minimumVersion, maximum: configuration.maximumVersion)
             try configureClientALPN(context, configuration.alpn)
             SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
-            if let pin {
-                // Replaces chain building altogether: with a pin, the pin is the whole trust decision.
-                SSL_CTX_set_cert_verify_callback(context, pinnedVerify, Unmanaged.passUnretained(pin).toOpaque())
-            } else {
+            SSL_CTX_set_cert_verify_callback(context, verifyServerCertificate, Unmanaged.passUnretained(check).toOpaque())
+            if check.pin == nil {
+                // OpenSSL treats an empty expected name as "check no name", which would accept
+                // any certificate the CA ever signed.
+                guard !configuration.serverName.isEmpty else {
+                    throw .handshakeFailed("no server name to verify the certificate against")
+                }
                 try loadTrust(context, configuration.trust)
                 guard let parameters = SSL_CTX_get0_param(context) else {
                     throw .handshakeFailed(openSSLFailure("no verification parameters"))
@@ -48,7 +51,7 @@ public final class TLSSession {
                         : X509_VERIFY_PARAM_set1_host(parameters, name, 0)
                 }
                 guard ok == 1 else {
-                    throw .hostnameMismatch(configuration.serverName)
+                    throw .handshakeFailed(openSSLFailure("unusable server name \"\(configuration.serverName)\""))
                 }
             }
         }
@@ -58,10 +61,11 @@ public final class TLSSession {
         networkOut = parts.networkOut
         isClient = true
         serverName = configuration.serverName
-        self.pin = pin
+        certificateCheck = check
         alpnPreference = nil
 
         SSL_set_connect_state(ssl)
+        // RFC 6066 allows only host names in SNI; an IP literal is left out.
         if !ipAddress && !configuration.serverName.isEmpty {
             let ok = configuration.serverName.withCString { dt_SSL_set_tlsext_host_name(ssl, $0) }
             guard ok == 1 else {
@@ -89,7 +93,7 @@ public final class TLSSession {
         networkOut = parts.networkOut
         isClient = false
         serverName = nil
-        pin = nil
+        certificateCheck = nil
         alpnPreference = preference
         SSL_set_accept_state(ssl)
     }
@@ -179,8 +183,10 @@ public final class TLSSession {
         return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
     }
 
+    /// SHA-256 of the peer's leaf certificate (DER). On a client it is also set after a failed
+    /// verification, so the user can be shown the fingerprint to check and pin.
     public var peerCertificateSHA256: [UInt8]? {
-        guard let certificate = SSL_get1_peer_certificate(ssl) else { return nil }
+        guard let certificate = SSL_get1_peer_certificate(ssl) else { return certificateCheck?.presented }
         defer { X509_free(certificate) }
         return sha256(of: certificate)
     }
@@ -287,8 +293,8 @@ public final class TLSSession {
 
     private func handshakeError(_ code: Int32) -> TLSError {
         let queue = takeOpenSSLErrors()
-        if let pin, let observed = pin.observed, observed != pin.expected {
-            return .fingerprintMismatch(expected: fingerprintString(pin.expected), actual: fingerprintString(observed))
+        if let pin = certificateCheck?.pin, let presented = certificateCheck?.presented, presented != pin {
+            return .fingerprintMismatch(expected: fingerprintString(pin), actual: fingerprintString(presented))
         }
         if isClient {
             let result = SSL_get_verify_result(ssl)
@@ -483,22 +489,22 @@ private func loadIdentity(_ context: OpaquePointer, _ identity: TLSIdentity) thr
 
 // MARK: - Callbacks
 
-/// State shared with `pinnedVerify`: what we expect and what the server showed.
-private final class PinCheck {
-    let expected: [UInt8]
-    var observed: [UInt8]?
-    init(expected: [UInt8]) { self.expected = expected }
+/// State shared with `verifyServerCertificate`: the pin, if any, and the leaf the server showed.
+private final class CertificateCheck {
+    let pin: [UInt8]?
+    var presented: [UInt8]?
+    init(pin: [UInt8]?) { self.pin = pin }
 }
 
-private func pinnedVerify(_ store: OpaquePointer?, _ argument: UnsafeMutableRawPointer?) -> Int32 {
+/// Stands in for OpenSSL's own chain check (which is all the default does) so that the leaf's
+/// fingerprint is recorded even when verification fails. With a pin, the pin alone decides:
+/// no chain building, no name check.
+private func verifyServerCertificate(_ store: OpaquePointer?, _ argument: UnsafeMutableRawPointer?) -> Int32 {
     guard let store, let argument else { return 0 }
-    let pin = Unmanaged<PinCheck>.fromOpaque(argument).takeUnretainedValue()
-    guard let leaf = X509_STORE_CTX_get0_cert(store), let fingerprint = sha256(of: leaf) else {
-        X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION)
-        return 0
-    }
-    pin.observed = fingerprint
-    guard fingerprint == pin.expected else {
+    let check = Unmanaged<CertificateCheck>.fromOpaque(argument).takeUnretainedValue()
+    check.presented = X509_STORE_CTX_get0_cert(store).flatMap { sha256(of: $0) }
+    guard let pin = check.pin else { return X509_verify_cert(store) }
+    guard let presented = check.presented, presented == pin else {
         X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION)
         return 0
     }

@@ -66,6 +66,8 @@ final class TLSSessionTests: XCTestCase {
             return XCTFail("expected certificateUntrusted, got \(String(describing: pair.clientError))")
         }
         XCTAssertTrue(reason.contains("issuer certificate"), reason)
+        XCTAssertEqual(pair.client.peerCertificateSHA256, fixtures.server.sha256Fingerprint,
+                       "the fingerprint to offer for pinning is known even though the handshake failed")
         XCTAssertTrue(pair.clientError!.description.contains("ca_file"))
         XCTAssertFalse(pair.client.isHandshakeComplete)
         // The client's alert reached the server and failed its handshake too.
@@ -124,6 +126,17 @@ final class TLSSessionTests: XCTestCase {
             pair.connect()
             XCTAssertEqual(pair.clientError, .hostnameMismatch(name))
         }
+    }
+
+    func testEmptyServerNameIsRefusedUnlessPinned() throws {
+        XCTAssertThrowsError(try TLSSession(client: Pair.trusting(""))) { error in
+            guard case .handshakeFailed? = error as? TLSError else { return XCTFail("got \(error)") }
+        }
+        let pinned = TLSConfiguration(serverName: "", pinnedCertificateSHA256: fixtures.server.sha256Fingerprint)
+        let pair = try Pair(client: pinned)
+        pair.connect()
+        XCTAssertNil(pair.clientError)
+        XCTAssertTrue(pair.client.isHandshakeComplete)
     }
 
     func testIPAddressServerName() throws {

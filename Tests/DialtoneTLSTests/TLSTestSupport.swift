@@ -74,5 +74,13 @@ final class Pair {
 
 func randomBytes(_ count: Int) -> [UInt8] {
     var generator = SystemRandomNumberGenerator()
-    return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    var bytes = [UInt8](repeating: 0, count: count)
+    bytes.withUnsafeMutableBytes { raw in
+        for offset in stride(from: 0, to: raw.count, by: 8) {
+            withUnsafeBytes(of: generator.next()) { word in
+                for index in 0..<min(8, raw.count - offset) { raw[offset + index] = word[index] }
+            }
+        }
+    }
+    return bytes
 }
