@@ -34,7 +34,8 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
     public var archiveID: String?
     public var timestamp: Date
     public var status: Status
-    /// The stanza as sent or received, so later versions can read what this one did not.
+    /// The stanza as sent or received, with its namespace declared, so later versions can
+    /// read what this one did not and the outbox can send it again as it was.
     public var stanzaXML: String?
 
     public init(id: Int64? = nil, conversationID: Int64 = 0, direction: Direction, sender: String, body: String?,

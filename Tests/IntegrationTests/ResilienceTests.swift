@@ -31,8 +31,15 @@ final class ResilienceTests: XCTestCase {
             try account.store.history(peer: peer.jid.description, limit: 10 * count)
                 .filter { $0.direction == .incoming }.compactMap(\.body)
         }
-        try await eventually(timeout: .seconds(120), "all messages arrive") {
-            try incoming(bob, from: alice).count >= count && incoming(alice, from: bob).count >= count
+        do {
+            try await eventually(timeout: .seconds(Int(ProcessInfo.processInfo.environment["DIALTONE_RESILIENCE_TIMEOUT"] ?? "120") ?? 120), "all messages arrive") {
+                try incoming(bob, from: alice).count >= count && incoming(alice, from: bob).count >= count
+            }
+        } catch {
+            // Say how far it got: that is what tells a lost message from a slow one.
+            print("at bob: \(try incoming(bob, from: alice).count), at alice: \(try incoming(alice, from: bob).count),",
+                  "outboxes: \(try alice.store.outbox().count) / \(try bob.store.outbox().count)")
+            throw error
         }
         try await eventually(timeout: .seconds(60), "both outboxes drain") {
             try alice.store.outbox().isEmpty && bob.store.outbox().isEmpty

@@ -64,7 +64,7 @@ public actor AccountSession {
         let stored = try store.enqueue(StoredMessage(
             direction: .outgoing, sender: account.description, body: body, stanzaID: message.id,
             dedupeKey: message.originID, timestamp: Date(), status: .pending,
-            stanzaXML: message.element.serialized(parentNamespace: Namespace.client)), to: peer.bare.description)
+            stanzaXML: message.element.serialized()), to: peer.bare.description)
         broadcaster.publish(.message(peer: peer.bare.description, stored))
         await transmit(message.element)
         return stored
@@ -127,7 +127,11 @@ public actor AccountSession {
                 connectionState = state
                 broadcaster.publish(.connection(state))
             case .sessionStarted(_, let resumed):
-                if !resumed {
+                if resumed {
+                    // The client resends what it had in flight; what was written while we
+                    // were away never left the outbox.
+                    Task { await self.flushOutbox() }
+                } else {
                     inFlight = []
                     let from = try store.archiveCursor
                     Task { await self.catchUp(from: from) }
@@ -201,7 +205,7 @@ public actor AccountSession {
             subject: message.subject, stanzaID: message.id, dedupeKey: message.originID ?? message.id,
             archiveID: received.archiveID, timestamp: received.timestamp,
             status: received.direction == .incoming ? .received : .sent,
-            stanzaXML: message.element.serialized(parentNamespace: Namespace.client)))
+            stanzaXML: message.element.serialized()))
     }
 
     static func contact(_ item: RosterItem) -> Contact {

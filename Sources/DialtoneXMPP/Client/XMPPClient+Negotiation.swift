@@ -201,6 +201,7 @@ extension XMPPClient {
             throw XMPPConnectionError.bindFailed("the server bound an address that is not ours")
         }
         boundJID = jid
+        endSession()
         streamManagementEnabled = false
         streamManagement = StreamManagementState()
         if features.child("sm", namespace: Namespace.streamManagement) != nil {

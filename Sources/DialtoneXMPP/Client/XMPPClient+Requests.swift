@@ -11,7 +11,7 @@ extension XMPPClient {
         let id = iq[attribute: "id"] ?? newStanzaID()
         iq[attribute: "id"] = id
         let expectedFrom = iq.toAddress.jid
-        let generation = connectionGeneration
+        let generation = sessionGeneration
         Task { [weak self] in
             try? await Task.sleep(for: timeout)
             await self?.timeOut(id, generation: generation)
@@ -23,7 +23,7 @@ extension XMPPClient {
     }
 
     private func timeOut(_ id: String, generation: Int) {
-        guard generation == connectionGeneration, let pending = pendingRequests.removeValue(forKey: id) else { return }
+        guard generation == sessionGeneration, let pending = pendingRequests.removeValue(forKey: id) else { return }
         pending.continuation.resume(throwing: XMPPConnectionError.timeout("request \(id)"))
     }
 

@@ -39,6 +39,8 @@ public actor XMPPClient {
     var keepaliveTask: Task<Void, Never>?
     var stopRequested = false
     var connectionGeneration = 0
+    /// Changes only when a session ends without resumption.
+    var sessionGeneration = 0
 
     struct PendingRequest {
         let expectedFrom: JID?
@@ -133,9 +135,16 @@ public actor XMPPClient {
         inbound = nil
         tls = nil
         bufferedStreamEvents = []
-        activeArchiveQueries = []
         acknowledgementRequested = false
         connectionGeneration += 1
+        // A resumable session gets its answers after the resume: keep waiting for them.
+        if streamManagement.resumptionID == nil || stopRequested { endSession() }
+    }
+
+    /// The session is over for good: nothing asked in it will be answered.
+    func endSession() {
+        sessionGeneration += 1
+        activeArchiveQueries = []
         let pending = pendingRequests
         pendingRequests = [:]
         for request in pending.values { request.continuation.resume(throwing: XMPPConnectionError.notConnected) }
@@ -257,6 +266,7 @@ public actor XMPPClient {
 
     func write(raw text: String) {
         guard let transport else { return }
+        logger.trace("send: \(text)")
         if let tls {
             do {
                 try tls.write(plaintext: Array(text.utf8))

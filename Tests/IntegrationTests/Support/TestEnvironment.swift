@@ -74,7 +74,7 @@ final class TestAccount: Sendable {
         self.directory = directory
         let store = try Store(path: directory.appendingPathComponent("dialtone.sqlite").path)
         var logger = Logger(label: "test.\(configuration.jid.local ?? "")")
-        logger.logLevel = .warning
+        logger.logLevel = ProcessInfo.processInfo.environment["DIALTONE_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         session = AccountSession(configuration: configuration, store: store, logger: logger)
         events = await session.events()
     }
