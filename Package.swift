@@ -48,6 +48,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // Parser throughput; Scripts/bench-xml builds it in release and runs it.
+        .executableTarget(name: "XMLBench", dependencies: ["DialtoneXML"], path: "Benchmarks/XMLBench"),
 
         .testTarget(name: "DialtoneXMLTests", dependencies: ["DialtoneXML"]),
         .testTarget(name: "DialtoneTLSTests", dependencies: ["DialtoneTLS"]),
