@@ -1,6 +1,9 @@
 import DialtoneTLS
 import DialtoneXML
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 
 /// Stream negotiation: endpoint choice, TLS, SASL, then resumption or bind (RFC 6120 4–7, XEP-0198).
@@ -35,27 +38,49 @@ extension XMPPClient {
 
     private func resolveEndpoints() async throws -> [Endpoint] {
         let domain = configuration.jid.domain
+        let direct = configuration.tls == .direct
         if let server = configuration.server {
-            let direct = configuration.tls == .direct
             return [Endpoint(host: server, port: configuration.port ?? (direct ? 5223 : 5222), directTLS: direct)]
         }
         guard let nameserver = configuration.nameserver ?? DNSResolver.Nameserver.system() else {
             throw XMPPConnectionError.dns(domain: domain, reason: "no nameserver configured")
         }
         let resolver = DNSResolver(nameserver: nameserver)
+        // XEP-0368: direct TLS and STARTTLS records are tried together, by priority; with
+        // neither, the domain itself on the default port (RFC 6120 3.2.2).
+        var records: [(DNSResolver.Service, Bool)] = []
+        var lookupFailure: DNSError?
+        for (service, isDirect) in [("_xmpps-client._tcp", true), ("_xmpp-client._tcp", false)] {
+            if isDirect ? configuration.tls == .none : direct { continue }
+            do {
+                records += try await resolver.lookupSRV("\(service).\(domain)").map { ($0, isDirect) }
+            } catch {
+                lookupFailure = error
+            }
+        }
+        if records.isEmpty, let lookupFailure {
+            throw XMPPConnectionError.dns(domain: domain, reason: lookupFailure.description)
+        }
+        var targets = records.enumerated()
+            .sorted { ($0.element.0.priority, $0.offset) < ($1.element.0.priority, $1.offset) }
+            .map { (host: $0.element.0.target, port: Int($0.element.0.port), directTLS: $0.element.1) }
+        if targets.isEmpty {
+            targets = [(host: domain, port: configuration.port ?? (direct ? 5223 : 5222), directTLS: direct)]
+        }
+        // Addresses come from the same nameserver, so nothing falls back to the system resolver.
         var endpoints: [Endpoint] = []
-        do {
-            // XEP-0368: direct TLS and STARTTLS records are tried together, by priority.
-            let direct = configuration.tls == .none ? [] : try await resolver.lookupSRV("_xmpps-client._tcp.\(domain)")
-            let starttls = configuration.tls == .direct ? [] : try await resolver.lookupSRV("_xmpp-client._tcp.\(domain)")
-            let merged = (direct.map { ($0, true) } + starttls.map { ($0, false) }).sorted { $0.0.priority < $1.0.priority }
-            endpoints = merged.map { Endpoint(host: $0.0.target, port: Int($0.0.port), directTLS: $0.1) }
-        } catch {
-            throw XMPPConnectionError.dns(domain: domain, reason: error.description)
+        var lastError: DNSError?
+        for target in targets {
+            do {
+                for address in try await resolver.lookupAddresses(target.host) {
+                    endpoints.append(Endpoint(host: address, port: target.port, directTLS: target.directTLS))
+                }
+            } catch {
+                lastError = error
+            }
         }
         if endpoints.isEmpty {
-            let direct = configuration.tls == .direct
-            endpoints = [Endpoint(host: domain, port: configuration.port ?? (direct ? 5223 : 5222), directTLS: direct)]
+            throw XMPPConnectionError.dns(domain: domain, reason: lastError?.description ?? "no address for \(targets.map(\.host).joined(separator: ", "))")
         }
         return endpoints
     }
@@ -86,7 +111,7 @@ extension XMPPClient {
     }
 
     static func describe(_ error: any Error) -> String {
-        if let error = error as? IOError { return error.description }
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)).lowercased() }
         let text = String(describing: error)
         if text.contains("connectTimeout") { return "timed out" }
         if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }

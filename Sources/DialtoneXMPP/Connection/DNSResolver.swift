@@ -53,6 +53,32 @@ public struct DNSResolver: Sendable {
         return Self.order(records)
     }
 
+    /// The IPv4 and IPv6 addresses of `name` (A and AAAA), IPv6 first as RFC 6724 prefers.
+    /// A name that is already an address literal is returned as it is.
+    public func lookupAddresses(_ name: String) async throws(DNSError) -> [String] {
+        if Self.isAddressLiteral(name) { return [name] }
+        var addresses: [String] = []
+        var failure: DNSError?
+        // One family failing (a server that refuses AAAA) must not hide the other.
+        for type: UInt16 in [28, 1] {
+            let query = Self.query(id: UInt16.random(in: 0...UInt16.max), name: name, type: type)
+            do {
+                let response = try await exchange(query)
+                addresses += try Self.parseAddresses(response, expectedID: UInt16(query[0]) << 8 | UInt16(query[1]), type: type)
+            } catch {
+                failure = error
+            }
+        }
+        if addresses.isEmpty, let failure { throw failure }
+        return addresses
+    }
+
+    static func isAddressLiteral(_ text: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
+
     static func order(_ records: [Service]) -> [Service] {
         var result: [Service] = []
         for priority in Set(records.map(\.priority)).sorted() {
@@ -122,13 +148,42 @@ public struct DNSResolver: Sendable {
     }
 
     static func parseSRV(_ message: [UInt8], expectedID: UInt16) throws(DNSError) -> [Service] {
+        var services: [Service] = []
+        try parseAnswers(message, expectedID: expectedID) { (type: UInt16, reader: inout DNSReader) throws(DNSError) in
+            guard type == 33 else { return }
+            let priority = try reader.u16()
+            let weight = try reader.u16()
+            let port = try reader.u16()
+            let target = try reader.name()
+            services.append(Service(priority: priority, weight: weight, port: port, target: target))
+        }
+        return services
+    }
+
+    static func parseAddresses(_ message: [UInt8], expectedID: UInt16, type wanted: UInt16) throws(DNSError) -> [String] {
+        var addresses: [String] = []
+        try parseAnswers(message, expectedID: expectedID) { (type: UInt16, reader: inout DNSReader) throws(DNSError) in
+            guard type == wanted else { return }
+            let length = wanted == 1 ? 4 : 16
+            var bytes: [UInt8] = []
+            for _ in 0..<length { bytes.append(try reader.u8()) }
+            var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            _ = bytes.withUnsafeBytes { inet_ntop(wanted == 1 ? AF_INET : AF_INET6, $0.baseAddress, &text, socklen_t(text.count)) }
+            addresses.append(String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return addresses
+    }
+
+    /// Walks the answer section, handing each record's type and a reader at its data to `body`.
+    private static func parseAnswers(_ message: [UInt8], expectedID: UInt16,
+                                     _ body: (UInt16, inout DNSReader) throws(DNSError) -> Void) throws(DNSError) {
         var reader = DNSReader(bytes: message)
         guard message.count >= 12 else { throw .malformed("short header") }
         let id = try reader.u16()
         guard id == expectedID else { throw .malformed("answer to another query") }
         let flags = try reader.u16()
         let rcode = flags & 0x0F
-        if rcode == 3 { return [] }  // NXDOMAIN: no such service
+        if rcode == 3 { return }  // NXDOMAIN: no such name
         guard rcode == 0 else { throw .serverFailure(Int(rcode)) }
         let questions = try reader.u16()
         let answers = try reader.u16()
@@ -139,7 +194,6 @@ public struct DNSResolver: Sendable {
             _ = try reader.u16()
             _ = try reader.u16()
         }
-        var services: [Service] = []
         for _ in 0..<answers {
             _ = try reader.name()
             let type = try reader.u16()
@@ -148,16 +202,11 @@ public struct DNSResolver: Sendable {
             let length = Int(try reader.u16())
             let end = reader.offset + length
             guard end <= message.count else { throw .malformed("record runs past the message") }
-            if type == 33 {
-                let priority = try reader.u16()
-                let weight = try reader.u16()
-                let port = try reader.u16()
-                let target = try reader.name()
-                services.append(Service(priority: priority, weight: weight, port: port, target: target))
-            }
+            var record = reader
+            try body(type, &record)
+            guard record.offset <= end else { throw .malformed("record data longer than its length") }
             reader.offset = end
         }
-        return services
     }
 }
 
@@ -212,7 +261,12 @@ public enum DNSError: Error, Sendable, Equatable, CustomStringConvertible {
         case .transport(let why): "DNS query failed: \(why)"
         case .timeout(let server): "no answer from nameserver \(server)"
         case .malformed(let why): "malformed DNS answer: \(why)"
-        case .serverFailure(let code): "nameserver error \(code)"
+        case .serverFailure(let code):
+            switch code {
+            case 2: "the nameserver failed to answer"
+            case 5: "the nameserver refused the query"
+            default: "nameserver error \(code)"
+            }
         }
     }
 }

@@ -79,13 +79,15 @@ final class TestAccount: Sendable {
         events = await session.events()
     }
 
-    /// Starts and waits for the first `online`, or throws the offline reason.
-    func connect(timeout: Duration = .seconds(15)) async throws {
+    /// Starts and waits for the first `online`, or throws the offline reason (or, with
+    /// `failOnRetry`, the reason for the first retry).
+    func connect(timeout: Duration = .seconds(15), failOnRetry: Bool = false) async throws {
         await session.start()
         try await waitForEvent(timeout: timeout) { event in
             switch event {
             case .connection(.online): return true
             case .connection(.offline(let reason?)): throw TestEnvironmentError("offline: \(reason)")
+            case .connection(.waitingToReconnect(let reason, _)) where failOnRetry: throw TestEnvironmentError("retrying: \(reason)")
             default: return false
             }
         }
