@@ -315,6 +315,13 @@ public final class Store: Sendable {
 
     // MARK: State
 
+    /// The SQLite journal mode ("wal" for an on-disk store).
+    public func journalMode() throws(StoreError) -> String {
+        do { return try database.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" } } catch {
+            throw StoreError.readFailed(String(describing: error))
+        }
+    }
+
     public var archiveCursor: String? {
         get throws(StoreError) { try state("archiveCursor") }
     }

@@ -108,4 +108,27 @@ final class MessagingTests: XCTestCase {
         await alice.stop()
         await bob.stop()
     }
+
+    func testUnknownArchiveCursorFallsBackToTheNewestPage() async throws {
+        let environment = try TestEnvironment.current()
+        let aliceAccount = try environment.newAccount("alice")
+        let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
+        try await bob.connect()
+        let desk = try await TestAccount(environment.clientConfiguration(aliceAccount, resource: "desk"))
+        try await desk.connect()
+        _ = try await bob.session.sendMessage(to: aliceAccount.jid, body: "archived")
+        try await eventually("the desk has it") { try desk.store.messageCount() == 1 }
+
+        // A store whose cursor the server never issued (a reset server, an expired archive).
+        let laptop = try await TestAccount(environment.clientConfiguration(aliceAccount, resource: "laptop"))
+        try laptop.store.setArchiveCursor("no-such-archive-id")
+        try await laptop.connect()
+        try await eventually("the laptop still catches up") {
+            try laptop.store.history(peer: bob.jid.description).map(\.body) == ["archived"]
+        }
+        XCTAssertNotEqual(try laptop.store.archiveCursor, "no-such-archive-id")
+        await laptop.stop()
+        await desk.stop()
+        await bob.stop()
+    }
 }

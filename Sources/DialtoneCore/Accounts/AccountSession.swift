@@ -177,13 +177,22 @@ public actor AccountSession {
             var after = cursor
             var total = 0
             while true {
-                let page = try await client.fetchArchivePage(after: after, newestFirst: after == nil)
+                let page: XMPPClient.ArchivePage
+                do {
+                    page = try await client.fetchArchivePage(after: after, newestFirst: after == nil)
+                } catch let error as StanzaError where error.condition == "item-not-found" && after != nil {
+                    // The archive no longer knows our cursor (expired, or a new server):
+                    // start again from its newest page rather than never catching up.
+                    logger.warning("archive cursor \(after ?? "") unknown to the server; fetching the newest page")
+                    after = nil
+                    continue
+                }
                 total += page.count
                 if let last = page.last {
                     try store.setArchiveCursor(last)
-                    after = last
                 }
-                if page.complete || page.count == 0 || cursor == nil { break }
+                if page.complete || page.count == 0 || after == nil { break }
+                after = page.last
             }
             if let live = liveCursorDuringCatchUp { try store.setArchiveCursor(live) }
             logger.info("archive catch-up: \(total) messages")

@@ -17,7 +17,7 @@ struct Listen: AsyncParsableCommand {
         let runtime = try CommandRuntime(options)
         let session = try runtime.openSession()
         let events = await session.events()
-        let output = EventPrinter(json: json)
+        let output = EventPrinter(json: json, account: session.account.description)
         let stop = SignalWaiter.waitForTermination()
         await session.start()
         let printing = Task {
@@ -31,11 +31,12 @@ struct Listen: AsyncParsableCommand {
             group.addTask { await printing.value }
             group.addTask { await stop.value; return nil }
             let first = await group.next() ?? nil
+            // The group waits for both children: the printer must stop before it can end.
+            printing.cancel()
             group.cancelAll()
             return first
         }
         await session.stop()
-        printing.cancel()
         if let permanentFailure { throw CLIError(permanentFailure) }
     }
 }
@@ -43,17 +44,19 @@ struct Listen: AsyncParsableCommand {
 /// Prints core events for humans or, with --json, as one object per line for scripts.
 struct EventPrinter: Sendable {
     let json: Bool
+    /// Our own address: the `to` of what we receive.
+    let account: String
 
     func print(_ event: CoreEvent) {
         if json {
-            guard let object = Self.jsonObject(event) else { return }
+            guard let object = Self.jsonObject(event, account: account) else { return }
             JSONLines.write(object)
         } else if let line = Self.text(event) {
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }
     }
 
-    static func jsonObject(_ event: CoreEvent) -> [String: Any]? {
+    static func jsonObject(_ event: CoreEvent, account: String) -> [String: Any]? {
         switch event {
         case .connection(let state):
             var object: [String: Any] = ["type": "connection", "state": Self.stateName(state)]
@@ -63,7 +66,7 @@ struct EventPrinter: Sendable {
             }
             return object
         case .message(let peer, let message):
-            return messageObject(peer: peer, message)
+            return messageObject(peer: peer, message, account: account)
         case .status(let id, let status):
             return ["type": "status", "message_id": id, "status": status.rawValue]
         case .contactsChanged:
@@ -78,11 +81,10 @@ struct EventPrinter: Sendable {
         }
     }
 
-    static func messageObject(peer: String, _ message: StoredMessage) -> [String: Any] {
+    static func messageObject(peer: String, _ message: StoredMessage, account: String) -> [String: Any] {
         var object: [String: Any] = [
             "type": "message", "peer": peer, "direction": message.direction.rawValue,
-            "from": message.direction == .incoming ? message.sender : message.sender,
-            "to": message.direction == .incoming ? "" : peer,
+            "from": message.sender, "to": message.direction == .incoming ? account : peer,
             "timestamp": XMPPDateTime.format(message.timestamp), "status": message.status.rawValue,
         ]
         if let id = message.id { object["message_id"] = id }

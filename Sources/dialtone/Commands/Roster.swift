@@ -57,7 +57,7 @@ struct History: AsyncParsableCommand {
         let peer = try await Recipients.resolve(with, in: session).bare.description
         for message in try session.store.history(peer: peer, limit: limit) {
             if json {
-                JSONLines.write(EventPrinter.messageObject(peer: peer, message))
+                JSONLines.write(EventPrinter.messageObject(peer: peer, message, account: session.account.description))
             } else if let line = EventPrinter.text(.message(peer: peer, message)) {
                 print(line)
             }

@@ -41,20 +41,34 @@ enum Recipients {
 }
 
 /// Waits for SIGINT or SIGTERM, so that a listener can close its stream politely.
+///
+/// A handler writes one byte to a pipe (the only safe thing to do in a signal handler) and a
+/// thread blocked on the pipe's other end wakes the waiting task. libdispatch's signal
+/// sources are no help here: with the signal ignored the kernel discards it first.
 enum SignalWaiter {
+    nonisolated(unsafe) private static var writeEnd: Int32 = -1
+
     static func waitForTermination() -> Task<Void, Never> {
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let (stream, continuation) = AsyncStream<Void>.makeStream()
-        let sources = [SIGINT, SIGTERM].map { number in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { continuation.yield() }
-            source.resume()
-            return source
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { return Task {} }
+        writeEnd = ends[1]
+        let handler: @convention(c) (Int32) -> Void = { _ in
+            var byte: UInt8 = 1
+            _ = write(SignalWaiter.writeEnd, &byte, 1)
         }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
+        let readEnd = ends[0]
+        let (stream, continuation) = AsyncStream<Void>.makeStream()
+        let thread = Thread {
+            var byte: UInt8 = 0
+            while read(readEnd, &byte, 1) < 0 && errno == EINTR {}
+            continuation.yield()
+            continuation.finish()
+        }
+        thread.start()
         return Task {
             for await _ in stream { break }
-            withExtendedLifetime(sources) {}
         }
     }
 }

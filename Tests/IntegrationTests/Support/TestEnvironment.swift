@@ -32,13 +32,10 @@ struct TestEnvironment {
     func newAccount(_ prefix: String) throws -> (jid: JID, password: String) {
         let name = "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
         let password = "pw-\(name)"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "\(addUser) \(name) \(password)"]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestEnvironmentError("adduser \(name) failed") }
+        let child = try ChildProcess(["/bin/sh", "-c", "\(addUser) \(name) \(password)"])
+        var status: Int32 = 0
+        waitpid(child.pid, &status, 0)
+        guard status == 0 else { throw TestEnvironmentError("adduser \(name) failed: \(child.errors)") }
         return (try JID("\(name)@\(domain)"), password)
     }
 

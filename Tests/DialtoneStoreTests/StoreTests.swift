@@ -1,0 +1,102 @@
+@testable import DialtoneStore
+import XCTest
+
+final class StoreTests: XCTestCase {
+    private func incoming(_ body: String, key: String?, archive: String? = nil, sender: String = "bob@example.com/phone",
+                          at time: Date = Date()) -> StoredMessage {
+        StoredMessage(direction: .incoming, sender: sender, body: body, stanzaID: key, dedupeKey: key, archiveID: archive,
+                      timestamp: time, status: .received)
+    }
+
+    func testDuplicatesByArchiveIDAndByOriginIDAreStoredOnce() throws {
+        let store = try Store()
+        let first = try store.record([("bob@example.com", incoming("hi", key: "o1", archive: "a1"))])
+        XCTAssertEqual(first.count, 1)
+        guard case .inserted(let id) = first[0] else { return XCTFail("not inserted") }
+        // The same message again from the archive, and again live without the archive id.
+        XCTAssertEqual(try store.record([("bob@example.com", incoming("hi", key: "o1", archive: "a1"))]), [.duplicate(id)])
+        XCTAssertEqual(try store.record([("bob@example.com", incoming("hi", key: "o1"))]), [.duplicate(id)])
+        XCTAssertEqual(try store.messageCount(), 1)
+        XCTAssertEqual(try store.conversations().first?.unread, 1, "a duplicate is not a new unread message")
+    }
+
+    func testTheSameOriginIDFromAnotherSenderIsAnotherMessage() throws {
+        let store = try Store()
+        try store.record([("bob@example.com", incoming("a", key: "same"))])
+        try store.record([("carol@example.com", incoming("b", key: "same", sender: "carol@example.com/x"))])
+        XCTAssertEqual(try store.messageCount(), 2)
+    }
+
+    func testLateDuplicateFillsInTheArchiveID() throws {
+        let store = try Store()
+        try store.record([("bob@example.com", incoming("hi", key: "o1"))])
+        try store.record([("bob@example.com", incoming("hi", key: "o1", archive: "a9"))])
+        XCTAssertEqual(try store.history(peer: "bob@example.com").first?.archiveID, "a9")
+    }
+
+    func testOutboxIsSettledByAckOrByOurOwnCopyComingBack() throws {
+        let store = try Store()
+        let one = try store.enqueue(StoredMessage(direction: .outgoing, sender: "me@example.com", body: "one", stanzaID: "s1",
+                                                  dedupeKey: "s1", timestamp: Date(), status: .pending), to: "bob@example.com")
+        _ = try store.enqueue(StoredMessage(direction: .outgoing, sender: "me@example.com", body: "two", stanzaID: "s2",
+                                           dedupeKey: "s2", timestamp: Date(), status: .pending), to: "bob@example.com")
+        XCTAssertEqual(try store.outbox().map(\.message.body), ["one", "two"])
+        try store.markSent(stanzaIDs: ["s1"])
+        XCTAssertEqual(try store.outbox().map(\.message.body), ["two"])
+        // The archive (or a carbon) shows "two" reached the server after all.
+        let copy = StoredMessage(direction: .outgoing, sender: "me@example.com/laptop", body: "two", stanzaID: "s2",
+                                 dedupeKey: "s2", archiveID: "a2", timestamp: Date(), status: .sent)
+        XCTAssertEqual(try store.record([("bob@example.com", copy)]).count, 1)
+        XCTAssertTrue(try store.outbox().isEmpty)
+        XCTAssertEqual(try store.messageCount(), 2)
+        XCTAssertEqual(try store.markDelivered(stanzaID: "s1", peer: "bob@example.com"), one.id)
+        XCTAssertNil(try store.markDelivered(stanzaID: "s1", peer: "bob@example.com"), "already delivered")
+        XCTAssertNil(try store.markDelivered(stanzaID: "s1", peer: "mallory@example.com"), "a receipt from someone else")
+    }
+
+    func testHistoryIsTheNewestInReadingOrder() throws {
+        let store = try Store()
+        let start = Date(timeIntervalSince1970: 1_700_000_000)
+        for index in 0..<10 {
+            try store.record([("bob@example.com", incoming("m\(index)", key: "k\(index)", at: start.addingTimeInterval(Double(index))))])
+        }
+        XCTAssertEqual(try store.history(peer: "bob@example.com", limit: 3).map(\.body), ["m7", "m8", "m9"])
+    }
+
+    func testArchiveCursorMovesWithTheBatchThatStoredIt() throws {
+        let store = try Store()
+        XCTAssertNil(try store.archiveCursor)
+        try store.record([("bob@example.com", incoming("hi", key: "o1", archive: "a1"))], archiveCursor: "a1")
+        XCTAssertEqual(try store.archiveCursor, "a1")
+    }
+
+    func testConversationsAreMostRecentFirst() throws {
+        let store = try Store()
+        let start = Date(timeIntervalSince1970: 1_700_000_000)
+        try store.record([("bob@example.com", incoming("old", key: "1", at: start))])
+        try store.record([("carol@example.com", incoming("new", key: "2", sender: "carol@example.com/x", at: start.addingTimeInterval(60)))])
+        XCTAssertEqual(try store.conversations().map(\.peer), ["carol@example.com", "bob@example.com"])
+    }
+
+    func testContactsFollowRosterPushes() throws {
+        let store = try Store()
+        try store.replaceContacts([Contact(jid: "bob@example.com", name: "Bob", subscription: "both", groups: ["Friends"])])
+        try store.apply(contact: Contact(jid: "carol@example.com", name: "Carol", subscription: "to", groups: []))
+        try store.apply(contact: Contact(jid: "bob@example.com", name: nil, subscription: "remove", groups: []))
+        XCTAssertEqual(try store.contacts().map(\.jid), ["carol@example.com"])
+    }
+
+    func testDatabaseOnDiskIsWALAndSurvivesReopening() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dialtone-store-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("dialtone.sqlite").path
+        do {
+            let store = try Store(path: path)
+            try store.record([("bob@example.com", incoming("kept", key: "k"))])
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path + "-wal") || FileManager.default.fileExists(atPath: path))
+        let reopened = try Store(path: path)
+        XCTAssertEqual(try reopened.history(peer: "bob@example.com").map(\.body), ["kept"])
+        XCTAssertEqual(try reopened.journalMode(), "wal")
+    }
+}

@@ -1,0 +1,151 @@
+import DialtoneXML
+import DialtoneXMPP
+import Foundation
+import XCTest
+
+/// The real `dialtone` binary, driven as a script would drive it.
+final class CommandLineTests: XCTestCase {
+    private var directory: URL!
+
+    override func setUp() async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("dialtone-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() async throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private var binary: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("dialtone").path
+    }
+
+    /// Writes a config for `account` with its own data directory; returns the arguments that select it.
+    private func configure(_ account: (jid: JID, password: String), environment: TestEnvironment,
+                           passwordMode: Int = 0o600, extra: String = "") throws -> [String] {
+        let name = account.jid.local!
+        let passwordFile = directory.appendingPathComponent("\(name).password").path
+        _ = FileManager.default.createFile(atPath: passwordFile, contents: Data((account.password + "\n").utf8),
+                                       attributes: [.posixPermissions: passwordMode])
+        let config = directory.appendingPathComponent("\(name).toml").path
+        try """
+            [[account]]
+            jid = "\(account.jid)"
+            password_file = "\(passwordFile)"
+            server = "\(environment.server)"
+            port = \(environment.port)
+            ca_file = "\(environment.caFile)"
+            \(extra)
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        return ["--config", config, "--log-file", directory.appendingPathComponent("\(name).log").path]
+    }
+
+    private func environment(for name: String) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["XDG_DATA_HOME"] = directory.appendingPathComponent("data-\(name)").path
+        environment["XDG_STATE_HOME"] = directory.appendingPathComponent("state-\(name)").path
+        return environment
+    }
+
+    private func jsonLines(_ text: String) -> [[String: Any]] {
+        text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    func testSendExitsZeroOnceConfirmedAndListenPrintsJSON() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try environment.newAccount("alice")
+        let bob = try environment.newAccount("bob")
+        let aliceArguments = try configure(alice, environment: environment)
+        let bobArguments = try configure(bob, environment: environment)
+
+        let listener = try ChildProcess([binary, "listen", "--json"] + bobArguments, environment: self.environment(for: "bob"))
+        try await eventually("the listener is online") { self.jsonLines(listener.output).contains { $0["state"] as? String == "online" } }
+
+        let send = try await ChildProcess.run([binary, "send"] + aliceArguments + [bob.jid.description, "Hello from the command line"],
+                                              environment: self.environment(for: "alice"))
+        XCTAssertEqual(send.status, 0, send.stderr)
+
+        try await eventually("the listener prints the message") {
+            self.jsonLines(listener.output).contains { $0["type"] as? String == "message" }
+        }
+        let message = try XCTUnwrap(jsonLines(listener.output).first { $0["type"] as? String == "message" })
+        XCTAssertEqual(message["body"] as? String, "Hello from the command line")
+        XCTAssertEqual((message["from"] as? String).flatMap { try? JID($0) }?.bare, alice.jid)
+        XCTAssertEqual(message["to"] as? String, bob.jid.description)
+        XCTAssertEqual(message["direction"] as? String, "incoming")
+        XCTAssertNotNil(message["id"] as? String)
+        XCTAssertTrue(message["subject"] is NSNull)
+        XCTAssertNotNil((message["timestamp"] as? String).flatMap(XMPPDateTime.parse))
+
+        // SIGTERM ends the listener cleanly and promptly.
+        listener.signal(SIGTERM)
+        let status = try await listener.wait(timeout: .seconds(10))
+        XCTAssertEqual(status, 0, listener.errors)
+
+        // History works offline, from the store.
+        let history = try await ChildProcess.run([binary, "history", "--json"] + aliceArguments + [bob.jid.description],
+                                                 environment: self.environment(for: "alice"))
+        XCTAssertEqual(history.status, 0, history.stderr)
+        let stored = jsonLines(history.stdout)
+        XCTAssertEqual(stored.count, 1)
+        XCTAssertEqual(stored.first?["direction"] as? String, "outgoing")
+        XCTAssertTrue(["sent", "delivered"].contains(stored.first?["status"] as? String ?? ""), "\(stored)")
+    }
+
+    func testWrongPasswordFailsWithOneSentence() async throws {
+        let environment = try TestEnvironment.current()
+        var account = try environment.newAccount("wrong")
+        account.password = "nope"
+        let arguments = try configure(account, environment: environment)
+        let result = try await ChildProcess.run([binary, "send"] + arguments + ["someone@\(environment.domain)", "x"],
+                                                environment: self.environment(for: "wrong"))
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("Wrong user name or password"), result.stderr)
+        XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+        XCTAssertTrue(result.stdout.isEmpty, result.stdout)
+    }
+
+    func testPasswordFileReadableByOthersIsRefused() async throws {
+        let environment = try TestEnvironment.current()
+        let account = try environment.newAccount("mode")
+        let arguments = try configure(account, environment: environment, passwordMode: 0o644)
+        let result = try await ChildProcess.run([binary, "roster"] + arguments, environment: self.environment(for: "mode"))
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("chmod 600"), result.stderr)
+    }
+
+    func testMissingConfigurationSaysWhereToPutIt() async throws {
+        let result = try await ChildProcess.run([binary, "roster", "--config", directory.appendingPathComponent("none.toml").path])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("No configuration at"), result.stderr)
+    }
+
+    func testRosterPrintsTheServersContacts() async throws {
+        let environment = try TestEnvironment.current()
+        let account = try environment.newAccount("roster")
+        // Put a contact on the server's roster with a raw client first.
+        let client = XMPPClient(configuration: environment.clientConfiguration(account, resource: "setup")) { _ in }
+        await client.start()
+        var query = DialtoneXML.XMLElement("query", namespace: Namespace.roster)
+        query.append(DialtoneXML.XMLElement("item", namespace: Namespace.roster,
+                                            attributes: [.init("jid", "friend@\(environment.domain)"), .init("name", "A Friend")]))
+        var added = false
+        for _ in 0..<100 where !added {
+            do {
+                _ = try await client.request(.iq(.set, id: newStanzaID(), payload: query))
+                added = true
+            } catch {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        await client.stop()
+        XCTAssertTrue(added)
+
+        let arguments = try configure(account, environment: environment)
+        let result = try await ChildProcess.run([binary, "roster", "--json"] + arguments, environment: self.environment(for: "roster"))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let contacts = jsonLines(result.stdout)
+        XCTAssertEqual(contacts.first?["jid"] as? String, "friend@\(environment.domain)")
+        XCTAssertEqual(contacts.first?["name"] as? String, "A Friend")
+    }
+}
