@@ -66,4 +66,25 @@ final class ForgeryTests: XCTestCase {
         await mallory.stop()
         await alice.stop()
     }
+
+    /// The accept test beside the reject test: a roster change made by another of our own
+    /// devices arrives as a push from our account and is applied.
+    func testRosterPushFromOurOwnAccountIsApplied() async throws {
+        let environment = try TestEnvironment.current()
+        let account = try environment.newAccount("alice")
+        let alice = try await TestAccount(environment.clientConfiguration(account, resource: "laptop"))
+        try await alice.connect()
+        let phone = try await rawClient(environment.clientConfiguration(account, resource: "phone"))
+        var query = XMLElement("query", namespace: Namespace.roster)
+        query.append(XMLElement("item", namespace: Namespace.roster,
+                                attributes: [XMLAttribute("jid", "bob@\(environment.domain)"), XMLAttribute("name", "Bob")]))
+        _ = try await phone.request(.iq(.set, id: newStanzaID(), payload: query))
+        try await eventually("the push reaches the laptop") {
+            try alice.store.contacts().contains { $0.jid == "bob@\(environment.domain)" && $0.name == "Bob" }
+        }
+        let rejected = await alice.session.rejectedCount
+        XCTAssertEqual(rejected, 0)
+        await phone.stop()
+        await alice.stop()
+    }
 }

@@ -133,7 +133,7 @@ extension XMPPClient {
             inbound = iterator
             let early = try session.feed(network: Array(buffer.readableBytesView))
             flushTLS()
-            if !early.isEmpty { bufferedStreamEvents += try parser.feed(early) }
+            if !early.isEmpty { bufferedStreamEvents += try parse(early) }
         }
         logger.info("TLS established: \(session.negotiatedVersion ?? "?")")
     }

@@ -174,8 +174,7 @@ public actor XMPPClient {
     /// The next parsed stream event, reading as much as it takes (during negotiation).
     func nextStreamEvent() async throws -> XMLStreamEvent {
         while bufferedStreamEvents.isEmpty {
-            let chunk = try await readChunk()
-            bufferedStreamEvents = try parser.feed(chunk)
+            bufferedStreamEvents = try parse(try await readChunk())
         }
         return bufferedStreamEvents.removeFirst()
     }
@@ -206,8 +205,24 @@ public actor XMPPClient {
         bufferedStreamEvents = []
         while generation == connectionGeneration {
             try await process(events)
-            events = try parser.feed(try await readChunk())
+            events = try parse(try await readChunk())
         }
+    }
+
+    /// Feeds the parser; on bad XML tells the server why we hang up (RFC 6120 4.9) before we do.
+    func parse(_ chunk: [UInt8]) throws(XMLStreamError) -> [XMLStreamEvent] {
+        do {
+            return try parser.feed(chunk)
+        } catch {
+            closeStream(with: error.streamErrorCondition)
+            throw error
+        }
+    }
+
+    func closeStream(with condition: String) {
+        var error = XMLElement("error", namespace: Namespace.stream)
+        error.append(XMLElement(condition, namespace: Namespace.streamErrors))
+        write(raw: error.serialized(parentNamespace: Namespace.client) + XMLStream.footer)
     }
 
     /// Handles what one read produced. Stanzas are handed up in one batch, and counted as

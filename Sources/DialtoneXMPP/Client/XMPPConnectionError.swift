@@ -54,3 +54,14 @@ public enum XMPPConnectionError: Error, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension XMLStreamError {
+    /// The stream error condition (RFC 6120 4.9.3) that names this failure to the server.
+    var streamErrorCondition: String {
+        switch self {
+        case .doctypeForbidden, .entityForbidden, .processingInstructionForbidden: "restricted-xml"
+        case .stanzaTooLarge: "policy-violation"
+        case .tooDeep, .malformed: "not-well-formed"
+        }
+    }
+}
