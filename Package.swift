@@ -23,6 +23,9 @@ let package = Package(
         .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
 
+        // libphonenumber is C++; this target gives it a C face.
+        .target(name: "CPhoneNumbers", linkerSettings: [.linkedLibrary("phonenumber"), .linkedLibrary("stdc++")]),
+
         .target(name: "DialtoneXML", dependencies: ["CLibXML2"]),
         .target(name: "DialtoneTLS", dependencies: ["COpenSSL"]),
         .target(
@@ -37,7 +40,7 @@ let package = Package(
         .target(
             name: "DialtoneCore",
             dependencies: [
-                "DialtoneXMPP", "DialtoneStore",
+                "DialtoneXMPP", "DialtoneStore", "CPhoneNumbers",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -55,6 +58,7 @@ let package = Package(
         .testTarget(name: "DialtoneTLSTests", dependencies: ["DialtoneTLS"]),
         .testTarget(name: "DialtoneXMPPTests", dependencies: ["DialtoneXMPP"]),
         .testTarget(name: "DialtoneStoreTests", dependencies: ["DialtoneStore"]),
+        .testTarget(name: "DialtoneCoreTests", dependencies: ["DialtoneCore", "DialtoneXMPP", "DialtoneStore"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
