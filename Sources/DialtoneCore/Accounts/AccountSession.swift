@@ -24,9 +24,15 @@ public actor AccountSession {
     public private(set) var connectionState: ConnectionState = .offline(reason: nil)
     public private(set) var rejectedCount = 0
 
-    public init(configuration: XMPPClientConfiguration, store: Store, logger: Logger = Logger(label: "dialtone.core")) {
+    /// How typed recipients become addresses: the account's gateway and country.
+    public nonisolated let recipients: RecipientResolver
+    private var gatewayAnswers: [String: JID] = [:]
+
+    public init(configuration: XMPPClientConfiguration, store: Store, recipients: RecipientResolver? = nil,
+                logger: Logger = Logger(label: "dialtone.core")) {
         self.account = configuration.jid
         self.store = store
+        self.recipients = recipients ?? RecipientResolver(gateway: nil, country: RecipientResolver.defaultCountry())
         self.logger = logger
         let relay = self.relay
         self.client = XMPPClient(configuration: configuration, logger: logger) { events in try await relay.forward(events) }
@@ -37,7 +43,7 @@ public actor AccountSession {
     public static func open(_ account: AccountConfiguration, logger: Logger = Logger(label: "dialtone.core")) throws -> AccountSession {
         let configuration = try account.clientConfiguration()
         let store = try Store(path: Paths.database(for: configuration.jid.description))
-        return AccountSession(configuration: configuration, store: store, logger: logger)
+        return AccountSession(configuration: configuration, store: store, recipients: try account.recipientResolver(), logger: logger)
     }
 
     public func events() -> AsyncStream<CoreEvent> { broadcaster.subscribe() }
@@ -53,6 +59,41 @@ public actor AccountSession {
     public func dropConnection() async { await client.dropConnection() }
 
     public var xmppClient: XMPPClient { client }
+
+    // MARK: Recipients
+
+    /// The address for what the user typed. Phone numbers go through the gateway's own
+    /// XEP-0100 translation when we are online and it offers one, else the local E.164 form.
+    public func resolveRecipient(_ text: String) async throws -> JID {
+        let parsed = try recipients.parse(text, contacts: store.contacts())
+        let prompt: String
+        switch parsed {
+        case .address(let jid), .contact(let jid): return jid
+        case .number(let number): prompt = number.e164
+        case .shortCode(let digits): prompt = digits
+        }
+        guard let gateway = recipients.gateway else { return try recipients.localAddress(for: parsed) }
+        if let known = gatewayAnswers[prompt] { return known }
+        guard connectionState == .online else { return try recipients.localAddress(for: parsed) }
+        do {
+            let jid = try await client.gatewayAddress(for: prompt, gateway: gateway)
+            gatewayAnswers[prompt] = jid
+            return jid
+        } catch let error as GatewayError {
+            if case .notServed = error { throw error }
+            logger.info("gateway \(gateway) does not translate numbers (\(error)); using the E.164 form")
+            let jid = try recipients.localAddress(for: parsed)
+            gatewayAnswers[prompt] = jid
+            return jid
+        }
+    }
+
+    /// The group-text address for several typed recipients (`/group alice, +1555…, bob`).
+    public func resolveGroup(_ texts: [String]) async throws -> JID {
+        var participants: [JID] = []
+        for text in texts { participants.append(try await resolveRecipient(text)) }
+        return try recipients.groupAddress(for: participants)
+    }
 
     // MARK: Sending
 
@@ -223,6 +264,17 @@ public actor AccountSession {
 }
 
 extension AccountConfiguration {
+    /// The phone-number settings: `gateway` and `country` (or the locale's).
+    public func recipientResolver() throws -> RecipientResolver {
+        var gatewayJID: JID?
+        if let gateway {
+            do { gatewayJID = try JID(gateway) } catch {
+                throw ConfigurationError.invalid(path: "config", detail: "account \(jid): gateway \"\(gateway)\" is not an address")
+            }
+        }
+        return RecipientResolver(gateway: gatewayJID, country: country?.uppercased() ?? RecipientResolver.defaultCountry())
+    }
+
     /// The connection settings, with the password read from its source.
     public func clientConfiguration() throws -> XMPPClientConfiguration {
         let address: JID
@@ -231,7 +283,7 @@ extension AccountConfiguration {
         var configuration = XMPPClientConfiguration(
             jid: address, password: try PasswordSource.password(for: self), server: server, port: port,
             tls: tls.flatMap(XMPPClientConfiguration.TLSMode.init(rawValue:)) ?? .starttls, caFile: caFile,
-            pinnedCertificateSHA256: nil, resource: resource ?? "dialtone")
+            pinnedCertificateSHA256: nil, resource: resource)
         if let fingerprint {
             guard let bytes = parseFingerprint(fingerprint), bytes.count == 32 else {
                 throw ConfigurationError.invalid(path: "config", detail: "account \(jid): fingerprint must be a SHA-256 in hex")

@@ -21,6 +21,7 @@ public struct XMPPClientConfiguration: Sendable {
     public var caFile: String?
     /// The SHA-256 of the server certificate; a match is trusted whatever its chain.
     public var pinnedCertificateSHA256: [UInt8]?
+    /// The resource to bind; by default "dialtone-" and a random suffix, new for each run.
     public var resource: String
     /// Where SRV look-ups go; nil means the system's resolv.conf.
     public var nameserver: DNSResolver.Nameserver?
@@ -33,7 +34,7 @@ public struct XMPPClientConfiguration: Sendable {
     public var softwareName = "Dialtone"
 
     public init(jid: JID, password: String, server: String? = nil, port: Int? = nil, tls: TLSMode = .starttls,
-                caFile: String? = nil, pinnedCertificateSHA256: [UInt8]? = nil, resource: String = "dialtone") {
+                caFile: String? = nil, pinnedCertificateSHA256: [UInt8]? = nil, resource: String? = nil) {
         self.jid = jid.bare
         self.password = password
         self.server = server
@@ -41,7 +42,9 @@ public struct XMPPClientConfiguration: Sendable {
         self.tls = tls
         self.caFile = caFile
         self.pinnedCertificateSHA256 = pinnedCertificateSHA256
-        self.resource = resource
+        // Each process its own resource: a second `dialtone` for the same account (a listener
+        // and a sender) must not replace the first.
+        self.resource = resource ?? "dialtone-" + newStanzaID().prefix(6)
     }
 }
 

@@ -26,4 +26,13 @@ public enum Namespace {
     public static let hints = "urn:xmpp:hints"
     public static let oob = "jabber:x:oob"
     public static let version = "jabber:iq:version"
+    public static let gateway = "jabber:iq:gateway"
+    public static let addresses = "http://jabber.org/protocol/address"
+    public static let fallback = "urn:xmpp:fallback:0"
+    public static let sims = "urn:xmpp:sims:1"
+    public static let references = "urn:xmpp:reference:0"
+    public static let jingleMessage = "urn:xmpp:jingle-message:0"
+    public static let chatStates = "http://jabber.org/protocol/chatstates"
+    public static let markers = "urn:xmpp:chat-markers:0"
+    public static let correction = "urn:xmpp:message-correct:0"
 }

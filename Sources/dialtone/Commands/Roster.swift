@@ -54,7 +54,10 @@ struct History: AsyncParsableCommand {
     func run() async throws {
         let runtime = try CommandRuntime(options)
         let session = try runtime.openSession()
-        let peer = try await Recipients.resolve(with, in: session).bare.description
+        let peer: String
+        do { peer = try session.recipients.localAddress(for: parseRecipient(with, in: session)).bare.description } catch let error as RecipientError {
+            throw CLIError(error.description)
+        }
         for message in try session.store.history(peer: peer, limit: limit) {
             if json {
                 JSONLines.write(EventPrinter.messageObject(peer: peer, message, account: session.account.description))

@@ -22,7 +22,8 @@ struct Send: AsyncParsableCommand {
     func run() async throws {
         let runtime = try CommandRuntime(options)
         let session = try runtime.openSession()
-        let recipient = try await Recipients.resolve(to, in: session)
+        // A typo in the recipient fails at once, before any connection.
+        _ = try parseRecipient(to, in: session)
         let events = await session.events()
         await session.start()
         let outcome = await withTaskGroup(of: SendOutcome.self) { group in
@@ -31,7 +32,10 @@ struct Send: AsyncParsableCommand {
                 for await event in events {
                     switch event {
                     case .connection(.online) where sentID == nil:
-                        do { sentID = try await session.sendMessage(to: recipient, body: text).id } catch {
+                        do {
+                            let recipient = try await session.resolveRecipient(to)
+                            sentID = try await session.sendMessage(to: recipient, body: text).id
+                        } catch {
                             return .failed("\(error)")
                         }
                     case .connection(.offline(let reason?)):

@@ -28,15 +28,10 @@ struct CommandRuntime {
     }
 }
 
-enum Recipients {
-    /// An address as typed, or a contact's name from the roster.
-    static func resolve(_ text: String, in session: AccountSession) async throws -> JID {
-        if text.contains("@"), let jid = try? JID(text) { return jid }
-        let contacts = try session.store.contacts()
-        let matches = contacts.filter { $0.name?.localizedCaseInsensitiveCompare(text) == .orderedSame }
-        if matches.count == 1, let jid = try? JID(matches[0].jid) { return jid }
-        if matches.count > 1 { throw CLIError("\"\(text)\" names \(matches.count) contacts; use the address.") }
-        throw CLIError("\"\(text)\" is neither an address nor a known contact.")
+/// Checks a typed recipient without the network (a typo fails before connecting).
+func parseRecipient(_ text: String, in session: AccountSession) throws -> RecipientResolver.Parsed {
+    do { return try session.recipients.parse(text, contacts: session.store.contacts()) } catch {
+        throw CLIError(String(describing: error))
     }
 }
 

@@ -66,13 +66,13 @@ final class TestAccount: Sendable {
     var store: Store { session.store }
     var jid: JID { session.account }
 
-    init(_ configuration: XMPPClientConfiguration, directory: URL? = nil) async throws {
+    init(_ configuration: XMPPClientConfiguration, directory: URL? = nil, recipients: RecipientResolver? = nil) async throws {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("dialtone-test-\(UUID().uuidString)")
         self.directory = directory
         let store = try Store(path: directory.appendingPathComponent("dialtone.sqlite").path)
         var logger = Logger(label: "test.\(configuration.jid.local ?? "")")
         logger.logLevel = ProcessInfo.processInfo.environment["DIALTONE_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
-        session = AccountSession(configuration: configuration, store: store, logger: logger)
+        session = AccountSession(configuration: configuration, store: store, recipients: recipients, logger: logger)
         events = await session.events()
     }
 

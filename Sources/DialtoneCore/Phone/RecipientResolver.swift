@@ -1,0 +1,116 @@
+import DialtoneStore
+import DialtoneXMPP
+import Foundation
+
+/// Turns what a user types as a recipient — an address, a contact's name, or a phone number
+/// in any common form — into an address. The user never has to type `@gateway`.
+public struct RecipientResolver: Sendable {
+    public var gateway: JID?
+    /// The region for numbers written without a country code ("US").
+    public var country: String
+
+    public init(gateway: JID?, country: String) {
+        self.gateway = gateway
+        self.country = country
+    }
+
+    /// The country from the environment's locale (LC_ALL, LC_MESSAGES, LANG: "en_GB.UTF-8" → "GB").
+    public static func defaultCountry(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        for key in ["LC_ALL", "LC_TELEPHONE", "LANG"] {
+            guard let value = environment[key], let underscore = value.firstIndex(of: "_") else { continue }
+            let region = value[value.index(after: underscore)...].prefix(2)
+            if region.count == 2, region.allSatisfy(\.isLetter) { return region.uppercased() }
+        }
+        return "US"
+    }
+
+    public enum Parsed: Sendable, Equatable {
+        case address(JID)
+        case contact(JID)
+        case number(PhoneNumber)
+        case shortCode(String)
+    }
+
+    /// What `text` is, without asking anyone.
+    public func parse(_ text: String, contacts: [Contact]) throws(RecipientError) -> Parsed {
+        var trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.hasPrefix("xmpp:") { trimmed.removeFirst(5) }
+        guard !trimmed.isEmpty else { throw .empty }
+        if trimmed.contains("@") {
+            guard let jid = try? JID(trimmed) else { throw .invalidAddress(trimmed) }
+            return .address(jid)
+        }
+        let named = contacts.filter { $0.name?.compare(trimmed, options: [.caseInsensitive, .diacriticInsensitive]) == .orderedSame }
+        if named.count > 1 { throw .ambiguous(trimmed, named.map(\.jid)) }
+        if let contact = named.first, let jid = try? JID(contact.jid) { return .contact(jid) }
+        if Self.looksLikeANumber(trimmed) {
+            if PhoneNumber.isShortCode(trimmed, region: country) { return .shortCode(trimmed.filter(\.isNumber)) }
+            do { return .number(try PhoneNumber(parsing: trimmed, region: country)) } catch { throw .phone(error) }
+        }
+        throw .unknown(trimmed)
+    }
+
+    /// The local mapping (XEP-0100 unavailable, or offline): E.164 at the gateway; short codes
+    /// in the gateway's phone-context form.
+    public func localAddress(for parsed: Parsed) throws(RecipientError) -> JID {
+        switch parsed {
+        case .address(let jid), .contact(let jid): return jid
+        case .number(let number):
+            guard let gateway else { throw .noGateway(number.e164) }
+            return (try? JID(local: number.e164, domain: gateway.domain)) ?? gateway
+        case .shortCode(let digits):
+            guard let gateway else { throw .noGateway(digits) }
+            let context = ["US", "CA"].contains(country) ? "ca.us.phone-context.soprani.ca" : "\(country.lowercased()).phone-context.soprani.ca"
+            return (try? JID(local: "\(digits);phone-context=\(context)", domain: gateway.domain)) ?? gateway
+        }
+    }
+
+    static func looksLikeANumber(_ text: String) -> Bool {
+        var text = Substring(text)
+        if text.hasPrefix("tel:") { text = text.dropFirst(4) }
+        let allowed = Set("0123456789+-().  /")
+        return text.count >= 3 && text.allSatisfy { allowed.contains($0) || $0.isWhitespace } && text.contains(where: \.isNumber)
+    }
+
+    /// A group text's address: the participants' numbers, sorted, joined by commas, at the
+    /// gateway — the form JMP/Cheogram use, so that replies reach everyone.
+    public func groupAddress(for participants: [JID]) throws(RecipientError) -> JID {
+        guard let gateway else { throw .noGateway("a group text") }
+        var numbers: Set<String> = []
+        for participant in participants {
+            guard participant.domain == gateway.domain, let local = participant.local else {
+                throw .notAPhoneParticipant(participant.description)
+            }
+            for part in local.split(separator: ",") { numbers.insert(String(part)) }
+        }
+        guard numbers.count >= 2 else { throw .groupTooSmall }
+        guard let jid = try? JID(local: numbers.sorted().joined(separator: ","), domain: gateway.domain) else {
+            throw .groupTooSmall
+        }
+        return jid
+    }
+}
+
+public enum RecipientError: Error, Sendable, Equatable, CustomStringConvertible {
+    case empty
+    case invalidAddress(String)
+    case ambiguous(String, [String])
+    case unknown(String)
+    case phone(PhoneNumberError)
+    case noGateway(String)
+    case notAPhoneParticipant(String)
+    case groupTooSmall
+
+    public var description: String {
+        switch self {
+        case .empty: "No recipient given."
+        case .invalidAddress(let text): "\"\(text)\" is not a valid address."
+        case .ambiguous(let name, let jids): "\"\(name)\" names \(jids.count) contacts (\(jids.joined(separator: ", "))); use the number or address."
+        case .unknown(let text): "\"\(text)\" is neither an address, a contact's name, nor a phone number."
+        case .phone(let error): error.description
+        case .noGateway(let what): "Texting \(what) needs a phone gateway: set gateway = \"…\" in the account's configuration."
+        case .notAPhoneParticipant(let jid): "\(jid) is not a phone number at the account's gateway; group texts are between phone numbers."
+        case .groupTooSmall: "A group text needs at least two other participants."
+        }
+    }
+}
