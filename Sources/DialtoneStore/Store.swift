@@ -81,6 +81,11 @@ public final class Store: Sendable {
                 t.column("value", .text).notNull()
             }
         }
+        migrator.registerMigration("v2: attachments") { db in
+            try db.alter(table: "message") { t in
+                t.add(column: "attachments", .jsonText).notNull().defaults(to: "[]")
+            }
+        }
         return migrator
     }
 

@@ -34,13 +34,15 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
     public var archiveID: String?
     public var timestamp: Date
     public var status: Status
+    /// Files that came with it (MMS media, voicemail audio).
+    public var attachments: [Attachment]
     /// The stanza as sent or received, with its namespace declared, so later versions can
     /// read what this one did not and the outbox can send it again as it was.
     public var stanzaXML: String?
 
     public init(id: Int64? = nil, conversationID: Int64 = 0, direction: Direction, sender: String, body: String?,
                 subject: String? = nil, stanzaID: String?, dedupeKey: String?, archiveID: String? = nil,
-                timestamp: Date, status: Status, stanzaXML: String? = nil) {
+                timestamp: Date, status: Status, attachments: [Attachment] = [], stanzaXML: String? = nil) {
         self.id = id
         self.conversationID = conversationID
         self.direction = direction
@@ -52,6 +54,7 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
         self.archiveID = archiveID
         self.timestamp = timestamp
         self.status = status
+        self.attachments = attachments
         self.stanzaXML = stanzaXML
     }
 

@@ -57,6 +57,57 @@ final class PhoneGatewayTests: XCTestCase {
     }
 }
 
+extension PhoneGatewayTests {
+    func testGroupTextRoundTrip() async throws {
+        let environment = try TestEnvironment.current()
+        let (account, gateway) = try await phoneAccount(environment)
+        let group = try await account.session.resolveGroup(["(555) 222-0000", "+1 555 111 0000"])
+        XCTAssertEqual(group.description, "+15551110000,+15552220000@\(gateway.domain)")
+
+        _ = try await account.session.sendMessage(to: group, body: "Dinner at 8?")
+        // The gateway saw it addressed to every participant…
+        try await eventually("the gateway delivers to both") {
+            try GatewayLog.entries().contains {
+                $0["to"] as? String == group.description && ($0["delivered_to"] as? [String]) == ["+15551110000", "+15552220000"]
+            }
+        }
+        // …and a participant's answer comes back into the same thread, named.
+        try await eventually("the group reply is stored in the group") {
+            try account.store.history(peer: group.description).contains {
+                $0.direction == .incoming && $0.sender == "+15551110000@\(gateway.domain)" && $0.body == "Got it: Dinner at 8?"
+            }
+        }
+        XCTAssertEqual(try account.store.conversations().filter { $0.peer.contains(",") }.count, 1, "one thread for the group")
+        await account.stop()
+    }
+
+    func testVoicemailAndMMSFromTheGateway() async throws {
+        let environment = try TestEnvironment.current()
+        let (account, gateway) = try await phoneAccount(environment)
+        let control = try JID("control@\(gateway.domain)")
+        func order(_ json: [String: Any]) async throws {
+            let data = try JSONSerialization.data(withJSONObject: json)
+            _ = try await account.session.sendMessage(to: control, body: String(decoding: data, as: UTF8.self))
+        }
+        let me = account.jid.description
+        try await order(["op": "voicemail", "to": me, "from": "+15553334444", "subject": "Voicemail (0:12)",
+                         "url": "https://upload.dialtone.test/vm/0001.oga"])
+        try await order(["op": "mms", "to": me, "from": "+15553334444", "url": "https://upload.dialtone.test/m/cat.jpg",
+                         "body": "https://upload.dialtone.test/m/cat.jpg"])
+        let peer = "+15553334444@\(gateway.domain)"
+        try await eventually("both arrive") { try account.store.history(peer: peer).count == 2 }
+        let history = try account.store.history(peer: peer)
+        let voicemail = try XCTUnwrap(history.first { $0.subject != nil })
+        XCTAssertEqual(voicemail.subject, "Voicemail (0:12)")
+        XCTAssertEqual(voicemail.attachments.first?.isAudio, true)
+        XCTAssertNil(voicemail.body, "the body was only the link")
+        let mms = try XCTUnwrap(history.first { $0.subject == nil })
+        XCTAssertEqual(mms.attachments.first?.mediaType, "image/jpeg")
+        XCTAssertNil(mms.body)
+        await account.stop()
+    }
+}
+
 /// What the simulated gateway received, from its JSON-lines log.
 enum GatewayLog {
     static func entries() throws -> [[String: Any]] {

@@ -26,6 +26,7 @@ public actor AccountSession {
 
     /// How typed recipients become addresses: the account's gateway and country.
     public nonisolated let recipients: RecipientResolver
+    private let interpreter: MessageInterpreter
     private var gatewayAnswers: [String: JID] = [:]
 
     public init(configuration: XMPPClientConfiguration, store: Store, recipients: RecipientResolver? = nil,
@@ -33,6 +34,7 @@ public actor AccountSession {
         self.account = configuration.jid
         self.store = store
         self.recipients = recipients ?? RecipientResolver(gateway: nil, country: RecipientResolver.defaultCountry())
+        self.interpreter = MessageInterpreter(account: configuration.jid, gateway: self.recipients.gateway)
         self.logger = logger
         let relay = self.relay
         self.client = XMPPClient(configuration: configuration, logger: logger) { events in try await relay.forward(events) }
@@ -148,7 +150,7 @@ public actor AccountSession {
                         broadcaster.publish(.status(messageID: id, .delivered))
                     }
                 }
-                guard let record = Self.record(received, account: account) else { continue }
+                guard let record = interpreter.interpret(received) else { continue }
                 records.append(record)
                 sources.append(received)
                 if received.source == .live, let id = received.archiveID { cursor = id }
@@ -244,19 +246,6 @@ public actor AccountSession {
     }
 
     // MARK: Mapping
-
-    static func record(_ received: ReceivedMessage, account: JID) -> (peer: String, message: StoredMessage)? {
-        let message = received.message
-        guard message.type != .error, message.body != nil || message.subject != nil || !message.outOfBandURLs.isEmpty,
-              let peer = received.peer?.bare else { return nil }
-        let sender = (received.direction == .incoming ? message.from : message.from ?? account)?.description ?? account.description
-        return (peer.description, StoredMessage(
-            direction: received.direction == .incoming ? .incoming : .outgoing, sender: sender, body: message.body,
-            subject: message.subject, stanzaID: message.id, dedupeKey: message.originID ?? message.id,
-            archiveID: received.archiveID, timestamp: received.timestamp,
-            status: received.direction == .incoming ? .received : .sent,
-            stanzaXML: message.element.serialized()))
-    }
 
     static func contact(_ item: RosterItem) -> Contact {
         Contact(jid: item.jid.bare.description, name: item.name, subscription: item.subscription, groups: item.groups)

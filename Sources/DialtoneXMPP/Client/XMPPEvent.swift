@@ -47,6 +47,14 @@ public struct ReceivedMessage: Sendable, Equatable {
     public var archiveID: String?
     public var timestamp: Date
 
+    public init(message: Message, direction: Direction, source: Source, archiveID: String?, timestamp: Date) {
+        self.message = message
+        self.direction = direction
+        self.source = source
+        self.archiveID = archiveID
+        self.timestamp = timestamp
+    }
+
     /// The other party: whom an incoming message came from, or an outgoing one went to.
     public var peer: JID? { direction == .incoming ? message.from : message.to }
 }

@@ -1,0 +1,170 @@
+import DialtoneStore
+import DialtoneXML
+import DialtoneXMPP
+import Foundation
+
+/// How a received stanza becomes a history entry: which conversation it belongs to, who wrote
+/// it, and what text and attachments it carries — with the conventions of JMP/Cheogram for
+/// group texts, MMS and voicemail.
+public struct MessageInterpreter: Sendable {
+    public let account: JID
+    /// The phone gateway: only it may name group-text senders and participants.
+    public let gateway: JID?
+
+    public init(account: JID, gateway: JID?) {
+        self.account = account.bare
+        self.gateway = gateway
+    }
+
+    public func interpret(_ received: ReceivedMessage) -> (peer: String, message: StoredMessage)? {
+        let message = received.message
+        guard message.type != .error, let peer = received.peer?.bare else { return nil }
+        let incoming = received.direction == .incoming
+        var body = message.body
+        var sender = incoming ? message.from ?? peer : account
+        var conversation = peer
+
+        if incoming, isGateway(peer.domain) {
+            if peer.local?.contains(",") == true {
+                // A group text: the gateway names the writer in an ofrom address or a body prefix.
+                let named = Self.groupSender(message, gatewayDomain: peer.domain)
+                if let prefixed = named.strippedBody { body = prefixed }
+                sender = named.sender ?? peer
+            } else if let group = Self.participants(message, from: peer, account: account, gatewayDomain: peer.domain) {
+                // A 1:1 address with XEP-0033 to/cc addresses is a group too: thread by participants.
+                conversation = group
+                sender = peer
+            }
+        }
+
+        let attachments = Self.attachments(message)
+        body = Self.bodyWithoutRepeatedLinks(body, attachments: attachments)
+        guard body != nil || message.subject != nil || !attachments.isEmpty else { return nil }
+        return (conversation.description, StoredMessage(
+            direction: incoming ? .incoming : .outgoing, sender: sender.description, body: body,
+            subject: message.subject, stanzaID: message.id, dedupeKey: message.originID ?? message.id,
+            archiveID: received.archiveID, timestamp: received.timestamp,
+            status: incoming ? .received : .sent, attachments: attachments,
+            stanzaXML: message.element.serialized()))
+    }
+
+    private func isGateway(_ domain: String) -> Bool { gateway?.domain == domain }
+
+    // MARK: Group texts
+
+    static func groupSender(_ message: Message, gatewayDomain: String) -> (sender: JID?, strippedBody: String?) {
+        var sender: JID?
+        if let addresses = message.element.child("addresses", namespace: Namespace.addresses) {
+            for address in addresses.children("address", namespace: Namespace.addresses) where address[attribute: "type"] == "ofrom" {
+                if let jid = address[attribute: "jid"].flatMap({ try? JID($0) }), jid.domain == gatewayDomain { sender = jid.bare }
+            }
+        }
+        guard let body = message.body else { return (sender, nil) }
+        // The XEP-0428 fallback marks the prefix exactly; without it, recognise the form.
+        if let fallback = message.element.children("fallback", namespace: Namespace.fallback).first(where: { $0.child("body", namespace: Namespace.fallback) != nil }),
+           let range = fallback.child("body", namespace: Namespace.fallback),
+           let start = range[attribute: "start"].flatMap(Int.init), let end = range[attribute: "end"].flatMap(Int.init),
+           start == 0, end > 0, end <= body.unicodeScalars.count {
+            let prefix = String(String.UnicodeScalarView(body.unicodeScalars.prefix(end)))
+            let rest = String(String.UnicodeScalarView(body.unicodeScalars.dropFirst(end)))
+            return (sender ?? Self.prefixSender(prefix, gatewayDomain: gatewayDomain), rest)
+        }
+        if let match = body.prefixMatch(of: #/<xmpp:([^>\s]+)> /#) {
+            let named = Self.prefixSender(String(match.output.0), gatewayDomain: gatewayDomain)
+            if named != nil { return (sender ?? named, String(body[match.range.upperBound...])) }
+        }
+        return (sender, nil)
+    }
+
+    private static func prefixSender(_ prefix: String, gatewayDomain: String) -> JID? {
+        guard let match = prefix.firstMatch(of: #/<xmpp:([^>\s]+)>/#), let jid = try? JID(String(match.output.1)),
+              jid.domain == gatewayDomain else { return nil }
+        return jid.bare
+    }
+
+    /// The group address for a message whose XEP-0033 addresses name other participants.
+    static func participants(_ message: Message, from peer: JID, account: JID, gatewayDomain: String) -> JID? {
+        guard let addresses = message.element.child("addresses", namespace: Namespace.addresses) else { return nil }
+        var numbers: Set<String> = [peer.local ?? ""]
+        for address in addresses.children("address", namespace: Namespace.addresses)
+        where ["to", "cc"].contains(address[attribute: "type"] ?? "") {
+            guard let jid = address[attribute: "jid"].flatMap({ try? JID($0) })?.bare, jid != account else { continue }
+            guard jid.domain == gatewayDomain, let local = jid.local else { return nil }
+            numbers.insert(local)
+        }
+        guard numbers.count >= 2 else { return nil }
+        return try? JID(local: numbers.sorted().joined(separator: ","), domain: gatewayDomain)
+    }
+
+    // MARK: Attachments
+
+    static func attachments(_ message: Message) -> [Attachment] {
+        var result: [Attachment] = message.outOfBandURLs.map {
+            Attachment(url: $0.url, description: $0.description, mediaType: mediaType(forURL: $0.url), name: fileName($0.url))
+        }
+        // XEP-0385 SIMS: a reference to media with its type, name and size.
+        for reference in message.element.children("reference", namespace: Namespace.references) {
+            guard let sharing = reference.child("media-sharing", namespace: Namespace.sims) else { continue }
+            let file = sharing.elements.first { $0.name == "file" }
+            let sources = sharing.child("sources", namespace: Namespace.sims)?.elements.compactMap { $0[attribute: "uri"] } ?? []
+            for url in sources where url.hasPrefix("http") {
+                let described = Attachment(
+                    url: url, description: file?.elements.first { $0.name == "desc" }?.text,
+                    mediaType: file?.elements.first { $0.name == "media-type" }?.text ?? mediaType(forURL: url),
+                    name: file?.elements.first { $0.name == "name" }?.text ?? fileName(url),
+                    size: file?.elements.first { $0.name == "size" }.flatMap { Int($0.text) })
+                if let index = result.firstIndex(where: { $0.url == url }) {
+                    result[index].mediaType = described.mediaType ?? result[index].mediaType
+                    result[index].name = described.name ?? result[index].name
+                    result[index].size = described.size ?? result[index].size
+                } else {
+                    result.append(described)
+                }
+            }
+        }
+        // A bare media link as the whole body (Cheogram sends both) is an attachment too.
+        if result.isEmpty, let body = message.body?.trimmingCharacters(in: .whitespacesAndNewlines),
+           body.hasPrefix("https://"), !body.contains(where: \.isWhitespace), let type = mediaType(forURL: body) {
+            result.append(Attachment(url: body, mediaType: type, name: fileName(body)))
+        }
+        return result
+    }
+
+    /// The text without lines that only repeat an attachment's link: the attachment shows once.
+    static func bodyWithoutRepeatedLinks(_ body: String?, attachments: [Attachment]) -> String? {
+        guard let body, !attachments.isEmpty else { return body }
+        let urls = Set(attachments.map(\.url))
+        let kept = body.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !urls.contains($0.trimmingCharacters(in: .whitespaces)) }
+        let text = kept.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
+    }
+
+    static func fileName(_ url: String) -> String? {
+        guard let path = URL(string: url)?.path, let last = path.split(separator: "/").last else { return nil }
+        return last.removingPercentEncoding ?? String(last)
+    }
+
+    static func mediaType(forURL url: String) -> String? {
+        guard let name = fileName(url), let dot = name.lastIndex(of: ".") else { return nil }
+        switch name[name.index(after: dot)...].lowercased() {
+        case "ogg", "oga", "opus": return "audio/ogg"
+        case "mp3": return "audio/mpeg"
+        case "m4a": return "audio/mp4"
+        case "wav": return "audio/wav"
+        case "amr": return "audio/amr"
+        case "flac": return "audio/flac"
+        case "jpg", "jpeg": return "image/jpeg"
+        case "png": return "image/png"
+        case "gif": return "image/gif"
+        case "webp": return "image/webp"
+        case "heic": return "image/heic"
+        case "mp4": return "video/mp4"
+        case "3gp": return "video/3gpp"
+        case "vcf": return "text/vcard"
+        case "txt": return "text/plain"
+        case "pdf": return "application/pdf"
+        default: return nil
+        }
+    }
+}
