@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/swiftcsv/SwiftCSV.git", from: "0.10.0"),
     ],
     targets: [
         // System libraries: a module map and a shim header each.
@@ -42,6 +43,7 @@ let package = Package(
             dependencies: [
                 "DialtoneXMPP", "DialtoneStore", "CPhoneNumbers",
                 .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "SwiftCSV", package: "SwiftCSV"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
@@ -58,7 +60,7 @@ let package = Package(
         .testTarget(name: "DialtoneTLSTests", dependencies: ["DialtoneTLS"]),
         .testTarget(name: "DialtoneXMPPTests", dependencies: ["DialtoneXMPP"]),
         .testTarget(name: "DialtoneStoreTests", dependencies: ["DialtoneStore"]),
-        .testTarget(name: "DialtoneCoreTests", dependencies: ["DialtoneCore", "DialtoneXMPP", "DialtoneStore"]),
+        .testTarget(name: "DialtoneCoreTests", dependencies: ["DialtoneCore", "DialtoneXMPP", "DialtoneStore"], exclude: ["Fixtures"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

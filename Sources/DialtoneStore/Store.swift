@@ -86,6 +86,14 @@ public final class Store: Sendable {
                 t.add(column: "attachments", .jsonText).notNull().defaults(to: "[]")
             }
         }
+        migrator.registerMigration("v3: address book") { db in
+            try db.create(table: "addressbook") { t in
+                t.primaryKey("uid", .text)
+                t.column("name", .text).notNull()
+                t.column("phones", .jsonText).notNull()
+                t.column("jids", .jsonText).notNull()
+            }
+        }
         return migrator
     }
 
@@ -315,6 +323,32 @@ public final class Store: Sendable {
     public func contacts() throws(StoreError) -> [Contact] {
         do { return try database.read { db in try Contact.order(Column("jid")).fetchAll(db) } } catch {
             throw StoreError.readFailed(String(describing: error))
+        }
+    }
+
+    // MARK: Address book
+
+    /// Adds or replaces entries by UID, in one transaction (a re-import changes nothing twice).
+    public func saveAddressBook(_ entries: [AddressBookEntry]) throws(StoreError) {
+        do { try database.write { db in for entry in entries { try entry.save(db) } } } catch {
+            throw StoreError.writeFailed(String(describing: error))
+        }
+    }
+
+    public func addressBook() throws(StoreError) -> [AddressBookEntry] {
+        do {
+            return try database.read { db in
+                try AddressBookEntry.order(Column("name").collating(.localizedCaseInsensitiveCompare)).fetchAll(db)
+            }
+        } catch {
+            throw StoreError.readFailed(String(describing: error))
+        }
+    }
+
+    @discardableResult
+    public func removeAddressBookEntry(uid: String) throws(StoreError) -> Bool {
+        do { return try database.write { db in try AddressBookEntry.deleteOne(db, key: uid) } } catch {
+            throw StoreError.writeFailed(String(describing: error))
         }
     }
 

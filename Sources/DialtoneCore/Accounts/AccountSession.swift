@@ -67,7 +67,7 @@ public actor AccountSession {
     /// The address for what the user typed. Phone numbers go through the gateway's own
     /// XEP-0100 translation when we are online and it offers one, else the local E.164 form.
     public func resolveRecipient(_ text: String) async throws -> JID {
-        let parsed = try recipients.parse(text, contacts: store.contacts())
+        let parsed = try recipients.parse(text, contacts: store.contacts(), addressBook: store.addressBook())
         let prompt: String
         switch parsed {
         case .address(let jid), .contact(let jid): return jid

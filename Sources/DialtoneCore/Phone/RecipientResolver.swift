@@ -32,7 +32,7 @@ public struct RecipientResolver: Sendable {
     }
 
     /// What `text` is, without asking anyone.
-    public func parse(_ text: String, contacts: [Contact]) throws(RecipientError) -> Parsed {
+    public func parse(_ text: String, contacts: [Contact], addressBook: [AddressBookEntry] = []) throws(RecipientError) -> Parsed {
         var trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.hasPrefix("xmpp:") { trimmed.removeFirst(5) }
         guard !trimmed.isEmpty else { throw .empty }
@@ -43,6 +43,13 @@ public struct RecipientResolver: Sendable {
         let named = contacts.filter { $0.name?.compare(trimmed, options: [.caseInsensitive, .diacriticInsensitive]) == .orderedSame }
         if named.count > 1 { throw .ambiguous(trimmed, named.map(\.jid)) }
         if let contact = named.first, let jid = try? JID(contact.jid) { return .contact(jid) }
+        // The address book: a person's first number, else their first address.
+        let people = addressBook.filter { $0.name.compare(trimmed, options: [.caseInsensitive, .diacriticInsensitive]) == .orderedSame }
+        if people.count > 1 { throw .ambiguous(trimmed, people.map(\.name)) }
+        if let person = people.first {
+            if let phone = person.phones.first, let number = PhoneNumber(e164: phone) { return .number(number) }
+            if let address = person.jids.first, let jid = try? JID(address) { return .contact(jid) }
+        }
         if Self.looksLikeANumber(trimmed) {
             if PhoneNumber.isShortCode(trimmed, region: country) { return .shortCode(trimmed.filter(\.isNumber)) }
             do { return .number(try PhoneNumber(parsing: trimmed, region: country)) } catch { throw .phone(error) }

@@ -30,7 +30,7 @@ struct CommandRuntime {
 
 /// Checks a typed recipient without the network (a typo fails before connecting).
 func parseRecipient(_ text: String, in session: AccountSession) throws -> RecipientResolver.Parsed {
-    do { return try session.recipients.parse(text, contacts: session.store.contacts()) } catch {
+    do { return try session.recipients.parse(text, contacts: session.store.contacts(), addressBook: session.store.addressBook()) } catch {
         throw CLIError(String(describing: error))
     }
 }

@@ -1,0 +1,64 @@
+import DialtoneStore
+import DialtoneXMPP
+
+/// What to call an address on screen: the address book's name, the roster's, or the phone
+/// number formatted as people write it — never `+15551234567@gateway`.
+public struct DisplayNames: Sendable {
+    private let byJID: [String: String]
+    private let byPhone: [String: String]
+    private let gatewayDomain: String?
+    private let country: String
+
+    public init(contacts: [Contact], addressBook: [AddressBookEntry], gateway: JID?, country: String) {
+        var byJID: [String: String] = [:]
+        for contact in contacts { if let name = contact.name, !name.isEmpty { byJID[contact.jid] = name } }
+        var byPhone: [String: String] = [:]
+        for entry in addressBook {
+            for jid in entry.jids { byJID[jid] = entry.name }
+            for phone in entry.phones { byPhone[phone] = entry.name }
+        }
+        self.byJID = byJID
+        self.byPhone = byPhone
+        self.gatewayDomain = gateway?.domain
+        self.country = country
+    }
+
+    /// The name for a (bare or full) address; group texts list their participants.
+    public func name(for address: String) -> String {
+        let bare = address.split(separator: "/", maxSplits: 1).first.map(String.init) ?? address
+        if let name = byJID[bare] { return name }
+        guard let jid = try? JID(bare), let local = jid.local, jid.domain == gatewayDomain else { return bare }
+        let people = local.split(separator: ",").map { part -> String in
+            let text = String(part)
+            if let name = byPhone[text] { return name }
+            return PhoneNumber(e164: text)?.formatted(for: country) ?? text
+        }
+        return people.joined(separator: ", ")
+    }
+
+    /// The name for a phone number in E.164, if the address book knows it.
+    public func name(forPhone e164: String) -> String? { byPhone[e164] }
+
+    /// Message text with known people named where their numbers or addresses appear
+    /// (`xmpp:` and `tel:` URIs, and numbers written out): "call (555) 123-4567 (Alice)".
+    public func annotate(_ text: String) -> String {
+        var result = text
+        var replacements: [(Range<String.Index>, String)] = []
+        // Punctuation that ends a sentence is not part of the address.
+        for match in text.matches(of: #/xmpp:[^\s?>,;()<]*[^\s?>,;()<.:!]/#) {
+            let address = String(text[match.range].dropFirst(5))
+            if let name = byJID[address] ?? (try? JID(address)).map({ self.name(for: $0.bare.description) }), name != address {
+                replacements.append((match.range, "\(text[match.range]) (\(name))"))
+            }
+        }
+        for found in PhoneNumber.find(in: text, region: country) {
+            guard let name = byPhone[found.number.e164],
+                  !replacements.contains(where: { $0.0.overlaps(found.range) }) else { continue }
+            replacements.append((found.range, "\(text[found.range]) (\(name))"))
+        }
+        for (range, replacement) in replacements.sorted(by: { $0.0.lowerBound > $1.0.lowerBound }) {
+            result.replaceSubrange(range, with: replacement)
+        }
+        return result
+    }
+}
