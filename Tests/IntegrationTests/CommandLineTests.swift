@@ -148,4 +148,28 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(contacts.first?["jid"] as? String, "friend@\(environment.domain)")
         XCTAssertEqual(contacts.first?["name"] as? String, "A Friend")
     }
+
+    func testContactsImportListExportAndHistoryNames() async throws {
+        let environment = try TestEnvironment.current()
+        let account = try environment.newAccount("book")
+        let arguments = try configure(account, environment: environment, extra: "gateway = \"gateway.\(environment.domain)\"\ncountry = \"US\"")
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("DialtoneCoreTests/Fixtures").path
+        let env = self.environment(for: "book")
+        for _ in 0..<2 {
+            let imported = try await ChildProcess.run([binary, "contacts", "import"] + arguments + [fixtures + "/google.csv"], environment: env)
+            XCTAssertEqual(imported.status, 0, imported.stderr)
+            XCTAssertTrue(imported.stdout.contains("Imported 3 contacts"), imported.stdout)
+        }
+        let listed = try await ChildProcess.run([binary, "contacts", "list", "--json"] + arguments, environment: env)
+        XCTAssertEqual(jsonLines(listed.stdout).compactMap { $0["name"] as? String },
+                       ["Alice Anderson", "Bob \"The Builder\" Brown", "Carol Chen"], "re-importing adds nothing")
+        let added = try await ChildProcess.run([binary, "contacts", "add"] + arguments + ["Dora", "555 010 0001"], environment: env)
+        XCTAssertEqual(added.status, 0, added.stderr)
+        let exported = try await ChildProcess.run([binary, "contacts", "export"] + arguments, environment: env)
+        XCTAssertTrue(exported.stdout.contains("FN:Dora\r\nTEL;VALUE=uri:tel:+15550100001"), exported.stdout)
+        let missing = try await ChildProcess.run([binary, "contacts", "remove"] + arguments + ["Nobody"], environment: env)
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("No contact named"), missing.stderr)
+    }
 }

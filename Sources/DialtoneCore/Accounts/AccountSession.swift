@@ -64,6 +64,12 @@ public actor AccountSession {
 
     // MARK: Recipients
 
+    /// Names for addresses, from the address book and roster as they are now.
+    public nonisolated func displayNames() throws -> DisplayNames {
+        DisplayNames(contacts: try store.contacts(), addressBook: try store.addressBook(), gateway: recipients.gateway,
+                     country: recipients.country)
+    }
+
     /// The address for what the user typed. Phone numbers go through the gateway's own
     /// XEP-0100 translation when we are online and it offers one, else the local E.164 form.
     public func resolveRecipient(_ text: String) async throws -> JID {

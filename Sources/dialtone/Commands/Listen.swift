@@ -17,7 +17,7 @@ struct Listen: AsyncParsableCommand {
         let runtime = try CommandRuntime(options)
         let session = try runtime.openSession()
         let events = await session.events()
-        let output = EventPrinter(json: json, account: session.account.description)
+        let output = EventPrinter(json: json, account: session.account.description, names: { try? session.displayNames() })
         let stop = SignalWaiter.waitForTermination()
         await session.start()
         let printing = Task {
@@ -46,12 +46,14 @@ struct EventPrinter: Sendable {
     let json: Bool
     /// Our own address: the `to` of what we receive.
     let account: String
+    /// Names for the human-readable form (read afresh, since imports and roster pushes change them).
+    var names: @Sendable () -> DisplayNames? = { nil }
 
     func print(_ event: CoreEvent) {
         if json {
             guard let object = Self.jsonObject(event, account: account) else { return }
             JSONLines.write(object)
-        } else if let line = Self.text(event) {
+        } else if let line = Self.text(event, names: names()) {
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }
     }
@@ -104,15 +106,24 @@ struct EventPrinter: Sendable {
         }
     }
 
-    static func text(_ event: CoreEvent) -> String? {
+    static func text(_ event: CoreEvent, names: DisplayNames?) -> String? {
         switch event {
-        case .connection(let state): "-- \(state)"
+        case .connection(let state): return "-- \(state)"
         case .message(let peer, let message):
-            "[\(message.timestamp.formatted(date: .omitted, time: .shortened))] "
-                + (message.direction == .incoming ? "\(message.sender) → me" : "me → \(peer)")
-                + (message.subject.map { " [\($0)]" } ?? "") + ": " + Sanitizer.plain(message.body ?? "")
-        case .rejected(let reason): "-- rejected: \(reason)"
-        default: nil
+            let name = { (address: String) in Sanitizer.plain(names?.name(for: address) ?? address) }
+            let group = peer.contains(",") ? " in \(name(peer))" : ""
+            var line = "[\(message.timestamp.formatted(date: .omitted, time: .shortened))] "
+                + (message.direction == .incoming ? "\(name(message.sender))\(group)" : "me → \(name(peer))")
+            if let subject = message.subject { line += " [\(Sanitizer.plain(subject))]" }
+            let body = message.body.map { names?.annotate($0) ?? $0 }
+            line += ": " + Sanitizer.plain(body ?? "")
+            for attachment in message.attachments {
+                let label = [attachment.name, attachment.mediaType].compactMap { $0 }.joined(separator: ", ")
+                line += "\n    📎 \(Sanitizer.plain(label.isEmpty ? attachment.url : label)) \(Sanitizer.plain(attachment.url))"
+            }
+            return line
+        case .rejected(let reason): return "-- rejected: \(reason)"
+        default: return nil
         }
     }
 }

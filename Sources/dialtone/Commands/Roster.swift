@@ -61,7 +61,7 @@ struct History: AsyncParsableCommand {
         for message in try session.store.history(peer: peer, limit: limit) {
             if json {
                 JSONLines.write(EventPrinter.messageObject(peer: peer, message, account: session.account.description))
-            } else if let line = EventPrinter.text(.message(peer: peer, message)) {
+            } else if let line = EventPrinter.text(.message(peer: peer, message), names: try? session.displayNames()) {
                 print(line)
             }
         }

@@ -1,0 +1,103 @@
+import ArgumentParser
+import DialtoneCore
+import DialtoneStore
+import Foundation
+
+struct Contacts: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The address book: import, list, add, rename, remove, export (no connection needed).",
+        subcommands: [Import.self, List.self, Add.self, Rename.self, Remove.self, Export.self],
+        defaultSubcommand: List.self)
+
+    /// The account's address book, without connecting.
+    static func book(_ options: GlobalOptions) throws -> (AddressBook, AccountSession) {
+        let runtime = try CommandRuntime(options)
+        let session = try runtime.openSession()
+        return (AddressBook(store: session.store, country: session.recipients.country), session)
+    }
+
+    static func run<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as CLIError { throw error } catch {
+            throw CLIError(String(describing: error))
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import vCard 3.0/4.0 files, a directory of them (vdir), or CSV; importing again changes nothing.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "A .vcf or .csv file, or a directory of them.") var path: String
+
+        func run() async throws {
+            let (book, _) = try Contacts.book(options)
+            let result = try Contacts.run { try book.importContacts(from: path) }
+            print("Imported \(result.cards) contacts with \(result.numbers) phone numbers.")
+            for skipped in result.skipped { FileHandle.standardError.write(Data("skipped \(skipped)\n".utf8)) }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the address book.")
+        @OptionGroup var options: GlobalOptions
+        @Flag(help: "Print JSON lines.") var json = false
+
+        func run() async throws {
+            let (book, session) = try Contacts.book(options)
+            for entry in try Contacts.run({ try book.store.addressBook() }) {
+                if json {
+                    JSONLines.write(["name": entry.name, "phones": entry.phones, "jids": entry.jids, "uid": entry.uid])
+                } else {
+                    let numbers = entry.phones.compactMap { PhoneNumber(e164: $0)?.formatted(for: session.recipients.country) }
+                    print(([Sanitizer.plain(entry.name)] + numbers + entry.jids).joined(separator: "\t"))
+                }
+            }
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a person, or more numbers or addresses to one.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The person's name.") var name: String
+        @Argument(help: "Phone numbers (any common form) and XMPP addresses.") var addresses: [String]
+
+        func run() async throws {
+            let (book, _) = try Contacts.book(options)
+            try Contacts.run { try book.add(name: name, addresses: addresses) }
+        }
+    }
+
+    struct Rename: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Rename a person.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The current name.") var name: String
+        @Argument(help: "The new name.") var newName: String
+
+        func run() async throws {
+            let (book, _) = try Contacts.book(options)
+            try Contacts.run { try book.rename(name, to: newName) }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a person from the address book.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The name.") var name: String
+
+        func run() async throws {
+            let (book, _) = try Contacts.book(options)
+            try Contacts.run { try book.remove(name) }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the address book as vCard 4.0 (or CSV).")
+        @OptionGroup var options: GlobalOptions
+        @Flag(help: "CSV instead of vCard.") var csv = false
+
+        func run() async throws {
+            let (book, _) = try Contacts.book(options)
+            let text = try Contacts.run { csv ? try book.exportCSV() : try book.exportVCard() }
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+}
