@@ -88,4 +88,23 @@ final class LoginTests: XCTestCase {
         }
         await client.stop()
     }
+
+    /// Prosody 0.12 offers -PLUS only over TLS 1.2 (tls-unique); TLS 1.3 has no binding there.
+    func testChannelBindingWhereTheServerOffersIt() async throws {
+        let environment = try TestEnvironment.current()
+        let account = try environment.newAccount("plus")
+        var configuration = environment.clientConfiguration(account)
+        configuration.maximumTLSVersion = .tls12
+        let bound = try await TestAccount(configuration)
+        try await bound.connect()
+        let mechanism = await bound.session.xmppClient.authenticationMechanism
+        XCTAssertEqual(mechanism, "SCRAM-SHA-1-PLUS")
+        await bound.stop()
+
+        let plain = try await TestAccount(environment.clientConfiguration(account))
+        try await plain.connect()
+        let unbound = await plain.session.xmppClient.authenticationMechanism
+        XCTAssertEqual(unbound, "SCRAM-SHA-1", "TLS 1.3: no -PLUS offered by Prosody 0.12")
+        await plain.stop()
+    }
 }

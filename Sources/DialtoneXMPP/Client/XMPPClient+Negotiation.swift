@@ -123,6 +123,7 @@ extension XMPPClient {
                                         trust: configuration.caFile.map { .caFile($0) } ?? .system,
                                         pinnedCertificateSHA256: configuration.pinnedCertificateSHA256)
         settings.alpn = alpn
+        settings.maximumVersion = configuration.maximumTLSVersion
         let session = try TLSSession(client: settings)
         tls = session
         try session.startHandshake()
@@ -283,6 +284,7 @@ extension XMPPClient {
         }
         initial = scram?.initialMessage() ?? Array("\0\(username)\0\(configuration.password)".utf8)
         logger.info("authenticating with \(mechanism)")
+        authenticationMechanism = mechanism
 
         write(.textElement("auth", namespace: Namespace.sasl, Self.base64(initial),
                            attributes: [XMLAttribute("mechanism", mechanism)]))

@@ -37,6 +37,7 @@ extension XMPPClient {
                 await emit([.roster(.full(Self.rosterItems(query)))])
             }
         } catch {
+            guard !stopRequested else { return }
             logger.warning("roster fetch failed: \(error)")
         }
         do {
@@ -47,7 +48,9 @@ extension XMPPClient {
         var presence = XMLElement("presence", namespace: Namespace.client)
         presence.append(ServiceDiscovery.capsElement(name: configuration.softwareName))
         try? send(presence)
-        if let boundJID { await emit([.sessionStarted(boundJID: boundJID, resumed: false)]) }
+        // A stop or a drop while we were asking: this session never really started.
+        guard isOnline, !stopRequested, let boundJID else { return }
+        await emit([.sessionStarted(boundJID: boundJID, resumed: false)])
     }
 
     public struct ArchivePage: Sendable {

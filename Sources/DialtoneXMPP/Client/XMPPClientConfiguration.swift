@@ -1,3 +1,4 @@
+import DialtoneTLS
 import Foundation
 
 /// How to reach and log in to one account.
@@ -23,6 +24,8 @@ public struct XMPPClientConfiguration: Sendable {
     public var pinnedCertificateSHA256: [UInt8]?
     /// The resource to bind; by default "dialtone-" and a random suffix, new for each run.
     public var resource: String
+    /// Caps the TLS version (tests use 1.2 to exercise tls-unique channel binding).
+    public var maximumTLSVersion: TLSVersion?
     /// Where SRV look-ups go; nil means the system's resolv.conf.
     public var nameserver: DNSResolver.Nameserver?
     public var connectTimeout: Duration = .seconds(15)
