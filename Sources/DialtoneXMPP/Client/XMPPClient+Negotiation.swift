@@ -204,9 +204,11 @@ extension XMPPClient {
         logger.info("stream resumed; resent \(streamManagement.unacknowledged.count) stanzas")
         var events: [XMPPEvent] = [.connectionState(.online)]
         if !acknowledged.isEmpty { events.append(.acknowledged(ids: acknowledged)) }
-        if let boundJID { events.append(.sessionStarted(boundJID: boundJID, resumed: true)) }
+        // A session dropped while it was being set up resumes into finishing that set-up.
+        if sessionSetUp, let boundJID { events.append(.sessionStarted(boundJID: boundJID, resumed: true)) }
         await emit(events)
         startKeepalive()
+        if !sessionSetUp { Task { await self.afterLogin() } }
     }
 
     private func bind(_ features: XMLElement) async throws {
@@ -227,6 +229,7 @@ extension XMPPClient {
             throw XMPPConnectionError.bindFailed("the server bound an address that is not ours")
         }
         boundJID = jid
+        sessionSetUp = false
         endSession()
         streamManagementEnabled = false
         streamManagement = StreamManagementState()

@@ -50,6 +50,7 @@ extension XMPPClient {
         try? send(presence)
         // A stop or a drop while we were asking: this session never really started.
         guard isOnline, !stopRequested, let boundJID else { return }
+        sessionSetUp = true
         await emit([.sessionStarted(boundJID: boundJID, resumed: false)])
     }
 

@@ -40,6 +40,8 @@ public actor XMPPClient {
     var runTask: Task<Void, Never>?
     var keepaliveTask: Task<Void, Never>?
     var stopRequested = false
+    /// Roster, carbons and presence done for the current session (a resume keeps them).
+    var sessionSetUp = false
     var connectionGeneration = 0
     /// Changes only when a session ends without resumption.
     var sessionGeneration = 0
