@@ -94,6 +94,24 @@ public final class Store: Sendable {
                 t.column("jids", .jsonText).notNull()
             }
         }
+        migrator.registerMigration("v4: full-text search") { db in
+            // External-content FTS5: the index holds tokens only; triggers keep it in step.
+            try db.execute(sql: """
+                CREATE VIRTUAL TABLE message_fts USING fts5(body, subject, content='message', content_rowid='id',
+                    tokenize='unicode61 remove_diacritics 2');
+                INSERT INTO message_fts(rowid, body, subject) SELECT id, body, subject FROM message;
+                CREATE TRIGGER message_fts_insert AFTER INSERT ON message BEGIN
+                    INSERT INTO message_fts(rowid, body, subject) VALUES (new.id, new.body, new.subject);
+                END;
+                CREATE TRIGGER message_fts_delete AFTER DELETE ON message BEGIN
+                    INSERT INTO message_fts(message_fts, rowid, body, subject) VALUES ('delete', old.id, old.body, old.subject);
+                END;
+                CREATE TRIGGER message_fts_update AFTER UPDATE OF body, subject ON message BEGIN
+                    INSERT INTO message_fts(message_fts, rowid, body, subject) VALUES ('delete', old.id, old.body, old.subject);
+                    INSERT INTO message_fts(rowid, body, subject) VALUES (new.id, new.body, new.subject);
+                END;
+                """)
+        }
         return migrator
     }
 
@@ -322,6 +340,30 @@ public final class Store: Sendable {
 
     public func contacts() throws(StoreError) -> [Contact] {
         do { return try database.read { db in try Contact.order(Column("jid")).fetchAll(db) } } catch {
+            throw StoreError.readFailed(String(describing: error))
+        }
+    }
+
+    // MARK: Search
+
+    /// Messages whose text or subject contain every word of `text` (prefixes match too),
+    /// newest first, with their conversations' peers.
+    public func search(_ text: String, limit: Int = 50) throws(StoreError) -> [(peer: String, message: StoredMessage)] {
+        // Each word quoted, so that user text is never read as FTS query syntax.
+        let words = text.split(whereSeparator: { $0.isWhitespace || $0.isPunctuation })
+        guard !words.isEmpty else { return [] }
+        let query = words.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"*" }.joined(separator: " ")
+        do {
+            return try database.read { db in
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT message.*, conversation.peer AS peer FROM message_fts
+                    JOIN message ON message.id = message_fts.rowid
+                    JOIN conversation ON conversation.id = message.conversationID
+                    WHERE message_fts MATCH ? ORDER BY message.timestamp DESC LIMIT ?
+                    """, arguments: [query, limit])
+                return try rows.map { row in (peer: row["peer"], message: try StoredMessage(row: row)) }
+            }
+        } catch {
             throw StoreError.readFailed(String(describing: error))
         }
     }

@@ -100,3 +100,24 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try reopened.journalMode(), "wal")
     }
 }
+
+final class SearchTests: XCTestCase {
+    func testFindsWordsAndPrefixesAcrossConversationsNewestFirst() throws {
+        let store = try Store()
+        let start = Date(timeIntervalSince1970: 1_700_000_000)
+        func add(_ peer: String, _ body: String?, subject: String? = nil, at offset: Double) throws {
+            try store.record([(peer, StoredMessage(direction: .incoming, sender: peer, body: body, subject: subject,
+                                                   stanzaID: UUID().uuidString, dedupeKey: UUID().uuidString,
+                                                   timestamp: start.addingTimeInterval(offset), status: .received))])
+        }
+        try add("bob@example.com", "Let's get pizza tonight", at: 1)
+        try add("carol@example.com", "Pizzeria was closed", at: 2)
+        try add("bob@example.com", "Café at noon?", at: 3)
+        try add("+15551234567@cheogram.com", nil, subject: "Voicemail from the dentist", at: 4)
+        XCTAssertEqual(try store.search("pizz").map(\.message.body), ["Pizzeria was closed", "Let's get pizza tonight"])
+        XCTAssertEqual(try store.search("cafe").map(\.peer), ["bob@example.com"], "diacritics folded")
+        XCTAssertEqual(try store.search("voicemail dentist").map(\.peer), ["+15551234567@cheogram.com"])
+        XCTAssertEqual(try store.search("pizza \"OR 1=1").count, 0, "quotes and operators are just text")
+        XCTAssertEqual(try store.search("   ").count, 0)
+    }
+}
