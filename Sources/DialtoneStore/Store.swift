@@ -112,6 +112,15 @@ public final class Store: Sendable {
                 END;
                 """)
         }
+        migrator.registerMigration("v5: corrections") { db in
+            try db.alter(table: "message") { t in t.add(column: "editedAt", .datetime) }
+            try db.create(table: "message_edit") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("message", onDelete: .cascade).notNull()
+                t.column("body", .text)
+                t.column("replacedAt", .datetime).notNull()
+            }
+        }
         return migrator
     }
 
@@ -342,6 +351,88 @@ public final class Store: Sendable {
         do { return try database.read { db in try Contact.order(Column("jid")).fetchAll(db) } } catch {
             throw StoreError.readFailed(String(describing: error))
         }
+    }
+
+    // MARK: Corrections and markers
+
+    /// Applies a correction (XEP-0308) to the message `stanzaID` that `sender` wrote in `peer`'s
+    /// conversation; the old text is kept. A correction of someone else's message finds nothing.
+    /// Returns the corrected message.
+    public func correct(stanzaID: String, sender: String, peer: String, body: String?, at time: Date) throws(StoreError) -> StoredMessage? {
+        do {
+            return try database.write { db in
+                let senderBare = sender.split(separator: "/").first.map(String.init) ?? sender
+                guard var message = try StoredMessage.fetchOne(db, sql: """
+                    SELECT message.* FROM message JOIN conversation ON conversation.id = message.conversationID
+                    WHERE conversation.peer = ? AND (message.stanzaID = ? OR message.dedupeKey = ?)
+                    AND (message.sender = ? OR message.sender LIKE ? ESCAPE '\\')
+                    ORDER BY message.id DESC LIMIT 1
+                    """, arguments: [peer, stanzaID, stanzaID, senderBare, Self.likeEscaped(senderBare) + "/%"]) else { return nil }
+                try db.execute(sql: "INSERT INTO message_edit(messageID, body, replacedAt) VALUES (?, ?, ?)",
+                               arguments: [message.id, message.body, time])
+                message.body = body
+                message.editedAt = time
+                try message.update(db)
+                return message
+            }
+        } catch {
+            throw StoreError.writeFailed(String(describing: error))
+        }
+    }
+
+    /// Earlier texts of a corrected message, oldest first.
+    public func edits(of messageID: Int64) throws(StoreError) -> [String?] {
+        do {
+            return try database.read { db in
+                try String?.fetchAll(db, sql: "SELECT body FROM message_edit WHERE messageID = ? ORDER BY id", arguments: [messageID])
+            }
+        } catch {
+            throw StoreError.readFailed(String(describing: error))
+        }
+    }
+
+    /// The peer showed our message `stanzaID` (XEP-0333): it and everything we sent before it
+    /// in that conversation count as read. Returns the ids that changed.
+    public func markRead(upTo stanzaID: String, peer: String) throws(StoreError) -> [Int64] {
+        do {
+            return try database.write { db in
+                guard let row = try Row.fetchOne(db, sql: """
+                    SELECT message.id, message.conversationID FROM message JOIN conversation ON conversation.id = message.conversationID
+                    WHERE conversation.peer = ? AND message.direction = 'outgoing' AND (message.stanzaID = ? OR message.dedupeKey = ?)
+                    """, arguments: [peer, stanzaID, stanzaID]) else { return [] }
+                let id: Int64 = row["id"]
+                let conversation: Int64 = row["conversationID"]
+                let changed = try Int64.fetchAll(db, sql: """
+                    SELECT id FROM message WHERE conversationID = ? AND direction = 'outgoing' AND id <= ? AND status != 'read'
+                    """, arguments: [conversation, id])
+                try db.execute(sql: "UPDATE message SET status = 'read' WHERE conversationID = ? AND direction = 'outgoing' AND id <= ?",
+                               arguments: [conversation, id])
+                return changed
+            }
+        } catch {
+            throw StoreError.writeFailed(String(describing: error))
+        }
+    }
+
+    /// The user has seen `peer`'s conversation: clears its unread count and returns the newest
+    /// incoming message, whose id a chat marker names.
+    public func markConversationSeen(peer: String) throws(StoreError) -> StoredMessage? {
+        do {
+            return try database.write { db in
+                try db.execute(sql: "UPDATE conversation SET unread = 0 WHERE peer = ?", arguments: [peer])
+                return try StoredMessage.fetchOne(db, sql: """
+                    SELECT message.* FROM message JOIN conversation ON conversation.id = message.conversationID
+                    WHERE conversation.peer = ? AND message.direction = 'incoming' ORDER BY message.timestamp DESC, message.id DESC LIMIT 1
+                    """, arguments: [peer])
+            }
+        } catch {
+            throw StoreError.writeFailed(String(describing: error))
+        }
+    }
+
+    static func likeEscaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_")
     }
 
     // MARK: Search

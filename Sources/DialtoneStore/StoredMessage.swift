@@ -14,6 +14,8 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
         case sent
         /// The recipient's client confirmed it (XEP-0184).
         case delivered
+        /// The recipient's client showed it (XEP-0333 displayed).
+        case read
         case failed
         /// Incoming messages.
         case received
@@ -36,6 +38,8 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
     public var status: Status
     /// Files that came with it (MMS media, voicemail audio).
     public var attachments: [Attachment]
+    /// When the sender last corrected it (XEP-0308); earlier texts are kept in `message_edit`.
+    public var editedAt: Date?
     /// The stanza as sent or received, with its namespace declared, so later versions can
     /// read what this one did not and the outbox can send it again as it was.
     public var stanzaXML: String?
@@ -55,6 +59,7 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
         self.timestamp = timestamp
         self.status = status
         self.attachments = attachments
+        self.editedAt = nil
         self.stanzaXML = stanzaXML
     }
 

@@ -119,6 +119,37 @@ public actor AccountSession {
         return stored
     }
 
+    /// Replaces the text of one of our sent messages (XEP-0308); the old text stays in history.
+    @discardableResult
+    public func correctMessage(_ id: Int64, newBody: String) async throws -> StoredMessage {
+        guard let original = try store.message(id: id), original.direction == .outgoing, let originalID = original.stanzaID,
+              let peer = try store.conversations().first(where: { $0.id == original.conversationID })?.peer,
+              let peerJID = try? JID(peer) else {
+            throw CoreError.notCorrectable
+        }
+        var correction = Message.chat(to: peerJID, body: newBody).element
+        correction.append(XMLElement("replace", namespace: Namespace.correction, attributes: [XMLAttribute("id", originalID)]))
+        guard let corrected = try store.correct(stanzaID: originalID, sender: account.description, peer: peer, body: newBody, at: Date()) else {
+            throw CoreError.notCorrectable
+        }
+        try await client.send(correction)
+        broadcaster.publish(.corrected(peer: peer, corrected))
+        return corrected
+    }
+
+    /// The user has read `peer`'s conversation: clear its unread count and tell the sender
+    /// (XEP-0333 displayed) when their client asked for markers.
+    public func markSeen(_ peer: JID) async throws {
+        guard let newest = try store.markConversationSeen(peer: peer.bare.description), let id = newest.stanzaID,
+              let xml = newest.stanzaXML, let stanza = try? XMLElement(parsing: xml),
+              stanza.child("markable", namespace: Namespace.markers) != nil else { return }
+        var marker = XMLElement("message", namespace: Namespace.client,
+                                attributes: ["to": peer.bare.description, "id": newStanzaID(), "type": "chat"])
+        marker.append(XMLElement("displayed", namespace: Namespace.markers, attributes: [XMLAttribute("id", id)]))
+        marker.append(XMLElement("store", namespace: Namespace.hints))
+        try? await client.send(marker)
+    }
+
     private func transmit(_ stanza: XMLElement) async {
         guard let id = stanza[attribute: "id"] else { return }
         do {
@@ -151,12 +182,17 @@ public actor AccountSession {
         for event in events {
             switch event {
             case .message(let received):
-                if let receipt = received.message.receiptFor, let from = received.message.from, received.direction == .incoming {
-                    if let id = try store.markDelivered(stanzaID: receipt, peer: from.bare.description) {
-                        broadcaster.publish(.status(messageID: id, .delivered))
+                try applyLifecycle(of: received)
+                guard let record = interpreter.interpret(received) else { continue }
+                if let original = received.message.element.child("replace", namespace: Namespace.correction)?[attribute: "id"] {
+                    // Written before, to the store, not as a new message; only its own sender's
+                    // corrections match (another's correction becomes a message of its own).
+                    if let corrected = try store.correct(stanzaID: original, sender: record.message.sender, peer: record.peer,
+                                                         body: record.message.body, at: record.message.timestamp) {
+                        broadcaster.publish(.corrected(peer: record.peer, corrected))
+                        continue
                     }
                 }
-                guard let record = interpreter.interpret(received) else { continue }
                 records.append(record)
                 sources.append(received)
                 if received.source == .live, let id = received.archiveID { cursor = id }
@@ -207,6 +243,25 @@ public actor AccountSession {
                     try? await client.send(receipt)
                 }
             }
+        }
+    }
+
+    /// Receipts, chat markers and chat states: what the other side did with our messages.
+    private func applyLifecycle(of received: ReceivedMessage) throws {
+        guard received.direction == .incoming, let from = received.message.from else { return }
+        let peer = from.bare.description
+        if let receipt = received.message.receiptFor, let id = try store.markDelivered(stanzaID: receipt, peer: peer) {
+            broadcaster.publish(.status(messageID: id, .delivered))
+        }
+        let element = received.message.element
+        if let displayed = element.child("displayed", namespace: Namespace.markers)?[attribute: "id"] {
+            for id in try store.markRead(upTo: displayed, peer: peer) { broadcaster.publish(.status(messageID: id, .read)) }
+        } else if let marker = element.child("received", namespace: Namespace.markers)?[attribute: "id"],
+                  let id = try store.markDelivered(stanzaID: marker, peer: peer) {
+            broadcaster.publish(.status(messageID: id, .delivered))
+        }
+        if received.source == .live, let state = element.child(in: Namespace.chatStates)?.name {
+            broadcaster.publish(.chatState(peer: peer, state: state))
         }
     }
 
@@ -290,6 +345,16 @@ extension AccountConfiguration {
             configuration.nameserver = .init(host: String(parts[0]), port: parts.count > 1 ? UInt16(parts[1]) ?? 53 : 53)
         }
         return configuration
+    }
+}
+
+public enum CoreError: Error, Sendable, CustomStringConvertible {
+    case notCorrectable
+
+    public var description: String {
+        switch self {
+        case .notCorrectable: "Only a message you sent can be corrected."
+        }
     }
 }
 

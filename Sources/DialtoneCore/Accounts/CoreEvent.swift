@@ -7,7 +7,11 @@ public enum CoreEvent: Sendable {
     case connection(ConnectionState)
     /// A message new to history (never a duplicate), with the conversation's peer.
     case message(peer: String, StoredMessage)
-    /// An outgoing message's status changed (sent, delivered), by row id.
+    /// A stored message's text was corrected by its sender (XEP-0308).
+    case corrected(peer: String, StoredMessage)
+    /// The other side is typing, paused, gone… (XEP-0085), for 1:1 chats; never stored.
+    case chatState(peer: String, state: String)
+    /// An outgoing message's status changed (sent, delivered, read), by row id.
     case status(messageID: Int64, StoredMessage.Status)
     case contactsChanged
     case presence(PresenceUpdate)

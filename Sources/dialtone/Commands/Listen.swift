@@ -80,6 +80,12 @@ struct EventPrinter: Sendable {
             return object
         case .rejected(let reason):
             return ["type": "rejected", "reason": reason]
+        case .corrected(let peer, let message):
+            var object = messageObject(peer: peer, message, account: account)
+            object["type"] = "correction"
+            return object
+        case .chatState(let peer, let state):
+            return ["type": "chat_state", "peer": peer, "state": state]
         }
     }
 
