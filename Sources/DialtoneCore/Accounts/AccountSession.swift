@@ -26,6 +26,8 @@ public actor AccountSession {
 
     /// How typed recipients become addresses: the account's gateway and country.
     public nonisolated let recipients: RecipientResolver
+    /// HTTP for attachments, resolving and trusting as the XMPP connection does.
+    private let http: HTTPTransfer
     private let interpreter: MessageInterpreter
     private var gatewayAnswers: [String: JID] = [:]
 
@@ -35,6 +37,7 @@ public actor AccountSession {
         self.store = store
         self.recipients = recipients ?? RecipientResolver(gateway: nil, country: RecipientResolver.defaultCountry())
         self.interpreter = MessageInterpreter(account: configuration.jid, gateway: self.recipients.gateway)
+        self.http = HTTPTransfer(nameserver: configuration.nameserver, caFile: configuration.caFile)
         self.logger = logger
         let relay = self.relay
         self.client = XMPPClient(configuration: configuration, logger: logger) { events in try await relay.forward(events) }
@@ -117,6 +120,55 @@ public actor AccountSession {
         broadcaster.publish(.message(peer: peer.bare.description, stored))
         await transmit(message.element)
         return stored
+    }
+
+    // MARK: Attachments
+
+    /// Uploads a file (XEP-0363) and sends its link with an optional caption in one message,
+    /// with the link as out-of-band data too.
+    @discardableResult
+    public func sendAttachment(path: String, to peer: JID, caption: String? = nil,
+                               progress: HTTPTransfer.Progress? = nil) async throws -> StoredMessage {
+        let url = URL(fileURLWithPath: (path as NSString).expandingTildeInPath)
+        guard let data = FileManager.default.contents(atPath: url.path) else { throw AttachmentError.unreadable(url.path) }
+        let name = url.lastPathComponent
+        let type = MessageInterpreter.mediaType(forURL: "file:///" + name) ?? "application/octet-stream"
+        guard let service = try await client.uploadService() else { throw UploadError.noService }
+        let slot = try await client.requestUploadSlot(from: service, fileName: name, size: data.count, contentType: type)
+        try await http.put(Array(data), to: slot.putURL, headers: slot.headers.map { ($0.key, $0.value) }, contentType: type, progress: progress)
+        let link = slot.getURL.absoluteString
+        let body = caption.map { "\($0)\n\(link)" } ?? link
+        let message = Message.chat(to: peer, body: body, outOfBand: [OutOfBandData(url: link)])
+        let attachment = Attachment(url: link, mediaType: type, name: name, size: data.count)
+        let stored = try store.enqueue(StoredMessage(
+            direction: .outgoing, sender: account.description, body: caption, stanzaID: message.id, dedupeKey: message.originID,
+            timestamp: Date(), status: .pending, attachments: [attachment], stanzaXML: message.element.serialized()), to: peer.bare.description)
+        broadcaster.publish(.message(peer: peer.bare.description, stored))
+        await transmit(message.element)
+        return stored
+    }
+
+    /// Fetches an attachment into the downloads folder and returns where it is.
+    public func download(_ link: String, progress: HTTPTransfer.Progress? = nil) async throws -> String {
+        guard let url = URL(string: link), url.scheme == "https" || url.scheme == "http" else { throw HTTPError.unsupportedURL(link) }
+        let bytes = try await http.get(url, progress: progress)
+        let directory = Paths.downloads
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // The name comes from the sender: only its last component, never a path of theirs.
+        var name = Sanitizer.plain(url.lastPathComponent).replacingOccurrences(of: "/", with: "_")
+        if name.isEmpty || name == "." || name == ".." || name.hasPrefix(".") { name = "download" + name }
+        var target = (directory as NSString).appendingPathComponent(name)
+        var counter = 1
+        while FileManager.default.fileExists(atPath: target) {
+            counter += 1
+            let base = (name as NSString).deletingPathExtension
+            let ext = (name as NSString).pathExtension
+            target = (directory as NSString).appendingPathComponent("\(base)-\(counter)" + (ext.isEmpty ? "" : ".\(ext)"))
+        }
+        guard FileManager.default.createFile(atPath: target, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
+            throw AttachmentError.unwritable(target)
+        }
+        return target
     }
 
     /// Replaces the text of one of our sent messages (XEP-0308); the old text stays in history.
@@ -345,6 +397,18 @@ extension AccountConfiguration {
             configuration.nameserver = .init(host: String(parts[0]), port: parts.count > 1 ? UInt16(parts[1]) ?? 53 : 53)
         }
         return configuration
+    }
+}
+
+public enum AttachmentError: Error, Sendable, CustomStringConvertible {
+    case unreadable(String)
+    case unwritable(String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path): "Cannot read \(path)."
+        case .unwritable(let path): "Cannot write \(path)."
+        }
     }
 }
 

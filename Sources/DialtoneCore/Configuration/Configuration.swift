@@ -155,4 +155,7 @@ public enum Paths {
     }
 
     public static var logFile: String { stateHome + "/dialtone/dialtone.log" }
+
+    /// Where fetched attachments go: `$XDG_DATA_HOME/dialtone/downloads`.
+    public static var downloads: String { dataHome + "/dialtone/downloads" }
 }

@@ -27,6 +27,7 @@ public enum Namespace {
     public static let oob = "jabber:x:oob"
     public static let version = "jabber:iq:version"
     public static let gateway = "jabber:iq:gateway"
+    public static let httpUpload = "urn:xmpp:http:upload:0"
     public static let addresses = "http://jabber.org/protocol/address"
     public static let fallback = "urn:xmpp:fallback:0"
     public static let sims = "urn:xmpp:sims:1"

@@ -16,8 +16,15 @@ struct Send: AsyncParsableCommand {
     @Argument(help: "The recipient: an address or a contact's name.")
     var to: String
 
-    @Argument(help: "The text to send.")
-    var text: String
+    @Option(help: ArgumentHelp("Upload a file (XEP-0363) and send its link, with TEXT as its caption.", valueName: "file"))
+    var attach: String?
+
+    @Argument(help: "The text to send (optional with --attach).")
+    var text: String?
+
+    func validate() throws {
+        if text == nil && attach == nil { throw ValidationError("Give the text to send, or --attach FILE.") }
+    }
 
     func run() async throws {
         let runtime = try CommandRuntime(options)
@@ -34,7 +41,12 @@ struct Send: AsyncParsableCommand {
                     case .connection(.online) where sentID == nil:
                         do {
                             let recipient = try await session.resolveRecipient(to)
-                            sentID = try await session.sendMessage(to: recipient, body: text).id
+                            if let attach {
+                                sentID = try await session.sendAttachment(path: attach, to: recipient, caption: text,
+                                                                          progress: ProgressBar.standardError(label: "uploading")).id
+                            } else {
+                                sentID = try await session.sendMessage(to: recipient, body: text ?? "").id
+                            }
                         } catch {
                             return .failed("\(error)")
                         }
