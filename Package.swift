@@ -55,6 +55,7 @@ let package = Package(
             ]),
         // Parser throughput; Scripts/bench-xml builds it in release and runs it.
         .executableTarget(name: "XMLBench", dependencies: ["DialtoneXML"], path: "Benchmarks/XMLBench"),
+        .executableTarget(name: "StoreBench", dependencies: ["DialtoneStore"], path: "Benchmarks/StoreBench"),
 
         .testTarget(name: "DialtoneXMLTests", dependencies: ["DialtoneXML"]),
         .testTarget(name: "DialtoneTLSTests", dependencies: ["DialtoneTLS"]),

@@ -138,25 +138,33 @@ public final class Store: Sendable {
     public func record(_ messages: [(peer: String, message: StoredMessage)], archiveCursor: String? = nil) throws(StoreError) -> [InsertOutcome] {
         do {
             return try database.write { db in
+                let statements = try RecordStatements(db)
                 var outcomes: [InsertOutcome] = []
                 outcomes.reserveCapacity(messages.count)
+                var conversations: [String: Int64] = [:]
+                // Conversation activity is summed over the batch and written once per conversation.
+                var touched: [Int64: (time: Date, unread: Int)] = [:]
                 for (peer, var message) in messages {
-                    message.conversationID = try Self.conversation(for: peer, in: db, touching: nil, unread: false)
-                    if let existing = try Self.existing(message, in: db) {
-                        if message.direction == .outgoing {
-                            try db.execute(sql: "UPDATE message SET status = 'sent' WHERE id = ? AND status = 'pending'", arguments: [existing])
-                        }
-                        if let archiveID = message.archiveID {
-                            try db.execute(sql: "UPDATE message SET archiveID = ? WHERE id = ? AND archiveID IS NULL",
-                                           arguments: [archiveID, existing])
-                        }
+                    if let known = conversations[peer] {
+                        message.conversationID = known
+                    } else {
+                        message.conversationID = try Self.conversation(for: peer, in: db, touching: nil, unread: false)
+                        conversations[peer] = message.conversationID
+                    }
+                    if let existing = try statements.existing(message) {
+                        if message.direction == .outgoing { try statements.settle.execute(arguments: [existing]) }
+                        if let archiveID = message.archiveID { try statements.fillArchiveID.execute(arguments: [archiveID, existing]) }
                         outcomes.append(.duplicate(existing))
                         continue
                     }
-                    try message.insert(db)
-                    try Self.touch(message.conversationID, at: message.timestamp,
-                                   unread: message.direction == .incoming && message.body != nil, in: db)
-                    outcomes.append(.inserted(message.id!))
+                    let id = try statements.insert(message, in: db)
+                    let unread = message.direction == .incoming && message.body != nil ? 1 : 0
+                    let previous = touched[message.conversationID]
+                    touched[message.conversationID] = (max(previous?.time ?? message.timestamp, message.timestamp), (previous?.unread ?? 0) + unread)
+                    outcomes.append(.inserted(id))
+                }
+                for (conversation, activity) in touched {
+                    try Self.touch(conversation, at: activity.time, unreadBy: activity.unread, in: db)
                 }
                 if let archiveCursor { try Self.setState("archiveCursor", archiveCursor, in: db) }
                 return outcomes
@@ -166,25 +174,52 @@ public final class Store: Sendable {
         }
     }
 
-    private static func existing(_ message: StoredMessage, in db: Database) throws -> Int64? {
-        if let archiveID = message.archiveID,
-           let id = try Int64.fetchOne(db, sql: "SELECT id FROM message WHERE archiveID = ?", arguments: [archiveID]) {
-            return id
-        }
-        guard let key = message.dedupeKey else { return nil }
-        if message.direction == .outgoing {
+    /// The prepared statements of `record`, compiled once per connection (GRDB caches them).
+    private struct RecordStatements {
+        let byArchiveID: Statement
+        let outgoingByKey: Statement
+        let incomingByKey: Statement
+        let insertMessage: Statement
+        let settle: Statement
+        let fillArchiveID: Statement
+        let encoder = JSONEncoder()
+
+        init(_ db: Database) throws {
+            byArchiveID = try db.cachedStatement(sql: "SELECT id FROM message WHERE archiveID = ?")
             // Our own messages match whichever of our resources sent them.
-            return try Int64.fetchOne(db, sql: """
-                SELECT id FROM message WHERE conversationID = ? AND direction = 'outgoing' AND dedupeKey = ?
-                """, arguments: [message.conversationID, key])
+            outgoingByKey = try db.cachedStatement(sql: "SELECT id FROM message WHERE conversationID = ? AND direction = 'outgoing' AND dedupeKey = ?")
+            incomingByKey = try db.cachedStatement(sql: "SELECT id FROM message WHERE conversationID = ? AND direction = ? AND sender = ? AND dedupeKey = ?")
+            insertMessage = try db.cachedStatement(sql: """
+                INSERT INTO message (conversationID, direction, sender, body, subject, stanzaID, dedupeKey, archiveID,
+                                     timestamp, status, stanzaXML, attachments, editedAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            settle = try db.cachedStatement(sql: "UPDATE message SET status = 'sent' WHERE id = ? AND status = 'pending'")
+            fillArchiveID = try db.cachedStatement(sql: "UPDATE message SET archiveID = ? WHERE id = ? AND archiveID IS NULL")
         }
-        return try Int64.fetchOne(db, sql: """
-            SELECT id FROM message WHERE conversationID = ? AND direction = ? AND sender = ? AND dedupeKey = ?
-            """, arguments: [message.conversationID, message.direction.rawValue, message.sender, key])
+
+        func existing(_ message: StoredMessage) throws -> Int64? {
+            if let archiveID = message.archiveID, let id = try Int64.fetchOne(byArchiveID, arguments: [archiveID]) { return id }
+            guard let key = message.dedupeKey else { return nil }
+            if message.direction == .outgoing {
+                return try Int64.fetchOne(outgoingByKey, arguments: [message.conversationID, key])
+            }
+            return try Int64.fetchOne(incomingByKey, arguments: [message.conversationID, message.direction.rawValue, message.sender, key])
+        }
+
+        func insert(_ message: StoredMessage, in db: Database) throws -> Int64 {
+            let attachments = message.attachments.isEmpty ? "[]" : String(decoding: try encoder.encode(message.attachments), as: UTF8.self)
+            try insertMessage.execute(arguments: [
+                message.conversationID, message.direction.rawValue, message.sender, message.body, message.subject, message.stanzaID,
+                message.dedupeKey, message.archiveID, message.timestamp, message.status.rawValue, message.stanzaXML, attachments,
+                message.editedAt,
+            ])
+            return db.lastInsertedRowID
+        }
     }
 
     private static func conversation(for peer: String, in db: Database, touching time: Date?, unread: Bool) throws -> Int64 {
-        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM conversation WHERE peer = ?", arguments: [peer]) {
+        if let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM conversation WHERE peer = ?"), arguments: [peer]) {
             if let time { try touch(id, at: time, unread: unread, in: db) }
             return id
         }
@@ -194,8 +229,12 @@ public final class Store: Sendable {
     }
 
     private static func touch(_ conversation: Int64, at time: Date, unread: Bool, in db: Database) throws {
-        try db.execute(sql: "UPDATE conversation SET lastActivity = MAX(lastActivity, ?), unread = unread + ? WHERE id = ?",
-                       arguments: [time, unread ? 1 : 0, conversation])
+        try touch(conversation, at: time, unreadBy: unread ? 1 : 0, in: db)
+    }
+
+    private static func touch(_ conversation: Int64, at time: Date, unreadBy count: Int, in db: Database) throws {
+        try db.cachedStatement(sql: "UPDATE conversation SET lastActivity = MAX(lastActivity, ?), unread = unread + ? WHERE id = ?")
+            .execute(arguments: [time, count, conversation])
     }
 
     /// Puts a message we are sending into the outbox (status pending) and returns it with its row id.
