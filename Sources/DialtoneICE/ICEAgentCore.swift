@@ -522,6 +522,7 @@ public struct ICEAgentCore: Sendable {
             } else if role == .controlled, let value = pairs[index].nominateOnSuccess {
                 nominate(index, value: value, now: now)
             }
+            maybeNominate(now: now)
         }
     }
 
@@ -618,17 +619,7 @@ public struct ICEAgentCore: Sendable {
             }
         }
 
-        // Regular nomination by the controlling agent.
-        if role == .controlling, !configuration.aggressiveNomination, selected == nil, nominating == nil,
-           let best = pairs.indices.filter({ pairs[$0].state == .succeeded }).max(by: { pairs[$0].priority < pairs[$1].priority }) {
-            let betterPending = pairs.contains {
-                $0.priority > pairs[best].priority && ($0.state == .waiting || $0.state == .inProgress || $0.state == .frozen)
-            }
-            if !betterPending || now >= (firstValidAt ?? now) + configuration.nominationDelay {
-                nominating = best
-                sendCheck(best, nominate: true, consent: false, now: now)
-            }
-        }
+        maybeNominate(now: now)
 
         // One paced check per Ta: triggered first, then the best waiting, then the best frozen.
         guard now >= nextPacedCheck else { return }
@@ -645,6 +636,21 @@ public struct ICEAgentCore: Sendable {
             let nominate = role == .controlling && configuration.aggressiveNomination
             sendCheck(next, nominate: nominate, consent: false, now: now)
             nextPacedCheck = now + configuration.ta
+        }
+    }
+
+    /// Regular nomination by the controlling agent: the best valid pair, once nothing better is
+    /// still being checked or `nominationDelay` has passed since the first valid pair.
+    mutating func maybeNominate(now: ICETime) {
+        guard role == .controlling, !configuration.aggressiveNomination, selected == nil, nominating == nil,
+              let best = pairs.indices.filter({ pairs[$0].state == .succeeded }).max(by: { pairs[$0].priority < pairs[$1].priority })
+        else { return }
+        let betterPending = pairs.contains {
+            $0.priority > pairs[best].priority && ($0.state == .waiting || $0.state == .inProgress || $0.state == .frozen)
+        }
+        if !betterPending || now >= (firstValidAt ?? now) + configuration.nominationDelay {
+            nominating = best
+            sendCheck(best, nominate: true, consent: false, now: now)
         }
     }
 

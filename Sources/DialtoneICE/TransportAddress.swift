@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import NIOCore
 
 /// An IP address as its network-order bytes: 4 for IPv4, 16 for IPv6.
 ///
@@ -67,14 +66,4 @@ public struct TransportAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { ip.isIPv4 ? "\(ip):\(port)" : "[\(ip)]:\(port)" }
-
-    /// NIO's form, for the socket layer only.
-    public func socketAddress() throws -> SocketAddress {
-        try SocketAddress(ipAddress: ip.description, port: Int(port))
-    }
-
-    public init?(_ address: SocketAddress) {
-        guard let text = address.ipAddress, let port = address.port, let ip = IPAddress(text) else { return nil }
-        self.init(ip: ip, port: UInt16(port))
-    }
 }
