@@ -65,6 +65,8 @@ let package = Package(
             ]),
         // Parser throughput; Scripts/bench-xml builds it in release and runs it.
         .executableTarget(name: "XMLBench", dependencies: ["DialtoneXML"], path: "Benchmarks/XMLBench"),
+        // Time to a nominated pair on loopback and checks per second; Scripts/bench-ice runs it.
+        .executableTarget(name: "ICEBench", dependencies: ["DialtoneICE"], path: "Benchmarks/ICEBench"),
 
         .testTarget(name: "DialtoneXMLTests", dependencies: ["DialtoneXML"]),
         .testTarget(name: "DialtoneTLSTests", dependencies: ["DialtoneTLS"]),
@@ -76,7 +78,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            exclude: ["Peers"]),
+            exclude: ["Peers", "Fuzz"]),
         .testTarget(name: "DialtoneStoreTests", dependencies: ["DialtoneStore"]),
         .testTarget(name: "DialtoneCoreTests", dependencies: ["DialtoneCore", "DialtoneXMPP", "DialtoneStore"], exclude: ["Fixtures"]),
         .testTarget(
