@@ -136,10 +136,8 @@ public actor ICEAgent: MediaTransport {
     }
 
     public func send(_ packet: [UInt8]) async throws {
-        guard let route = core.mediaRoute() else {
-            throw core.state == .closed ? ICEError.closed : ICEError.notConnected
-        }
-        write(packet, socket: route.socket, to: route.to)
+        try core.sendMedia(packet, now: now)
+        flush()
     }
 
     public func close() async {

@@ -44,8 +44,23 @@ public struct ICEConfiguration: Sendable {
     public var consentInterval: Duration = .seconds(5)
     public var consentTimeout: Duration = .seconds(30)
     public var software: String? = "Dialtone"
+    /// A TURN server for a relayed candidate (RFC 8656), with its long-term credentials.
+    public var turnServer: TURNServerConfiguration?
+    /// Offer and pair only the relayed candidate (to prove the relay path, or to hide addresses).
+    public var relayOnly = false
 
     public init() {}
+}
+
+public struct TURNServerConfiguration: Sendable, Equatable {
+    public var address: TransportAddress
+    public var username: String
+    public var password: String
+    public init(address: TransportAddress, username: String, password: String) {
+        self.address = address
+        self.username = username
+        self.password = password
+    }
 }
 
 public enum ICEAction: Sendable, Equatable {
@@ -149,6 +164,14 @@ public struct ICEAgentCore: Sendable {
     var fallbackRoute: (socket: Int, to: TransportAddress)?
     var actions: [ICEAction] = []
     var prflxCount = 0
+    /// The relayed candidate's traffic goes through this client, on `turnSocket`, to the server.
+    var turn: TURNClientCore?
+    var turnSocket: Int?
+    var turnAllocation: TURNClientCore.Operation?
+    var permissions: [IPAddress: ICETime] = [:]
+
+    /// The id the relayed candidate uses in place of a socket.
+    public static let relaySocket = -1
 
     public init(role: ICERole, configuration: ICEConfiguration = ICEConfiguration(),
                 ufrag: String? = nil, password: String? = nil, tieBreaker: UInt64? = nil) {
@@ -172,7 +195,9 @@ public struct ICEAgentCore: Sendable {
         return actions
     }
 
-    public var localCandidates: [ICECandidate] { locals.map(\.candidate) }
+    public var localCandidates: [ICECandidate] {
+        locals.filter { !configuration.relayOnly || $0.candidate.type == .relayed }.map(\.candidate)
+    }
     public var remoteCandidates: [ICECandidate] { remotes }
 
     public var selectedPair: ICEPairSnapshot? { selected.map(snapshot) }
@@ -197,7 +222,7 @@ public struct ICEAgentCore: Sendable {
             priority: ICECandidate.priority(type: .host, localPreference: localPreference, component: 1),
             address: address, type: .host)
         locals.append(LocalCandidate(candidate: candidate, socket: id, localPreference: localPreference))
-        actions.append(.localCandidate(candidate))
+        if !configuration.relayOnly { actions.append(.localCandidate(candidate)) }
         for remote in remotes.indices { formPairs(remote: remote, onlySocket: id, now: now) }
     }
 
@@ -216,6 +241,15 @@ public struct ICEAgentCore: Sendable {
                 actions.append(.send(socket: id, to: server, bytes: bytes))
             }
         }
+        if let server = configuration.turnServer,
+           let (id, _) = sockets.sorted(by: { $0.key < $1.key }).first(where: { $0.value.ip.isIPv4 == server.address.ip.isIPv4 }) {
+            var client = TURNClientCore(server: server.address, username: server.username, password: server.password)
+            client.software = configuration.software
+            turnAllocation = client.allocate(now: now)
+            turn = client
+            turnSocket = id
+            flushTURN(now: now)
+        }
         gatheringDeadline = now + configuration.gatheringTimeout
         if state == .new { setState(.checking) }
         checkGatheringDone(now: now)
@@ -223,7 +257,7 @@ public struct ICEAgentCore: Sendable {
 
     mutating func checkGatheringDone(now: ICETime) {
         guard !gatheringComplete else { return }
-        let pending = transactions.values.contains { if case .gather = $0.kind { true } else { false } }
+        let pending = turnAllocation != nil || transactions.values.contains { if case .gather = $0.kind { true } else { false } }
         if !pending || (gatheringDeadline.map { now >= $0 } ?? false) {
             transactions = transactions.filter { if case .gather = $0.value.kind { false } else { true } }
             gatheringComplete = true
@@ -275,7 +309,8 @@ public struct ICEAgentCore: Sendable {
 
     mutating func formPairs(remote: Int, onlySocket: Int?, now: ICETime) {
         let remoteCandidate = remotes[remote]
-        for (index, local) in locals.enumerated() where local.candidate.type == .host {
+        for (index, local) in locals.enumerated()
+        where configuration.relayOnly ? local.candidate.type == .relayed : (local.candidate.type == .host || local.candidate.type == .relayed) {
             if let onlySocket, local.socket != onlySocket { continue }
             guard local.candidate.address.ip.isIPv4 == remoteCandidate.address.ip.isIPv4,
                   local.candidate.address.ip.isLoopback == remoteCandidate.address.ip.isLoopback else { continue }
@@ -287,6 +322,7 @@ public struct ICEAgentCore: Sendable {
             let busy = pairs.contains { $0.foundation == pair.foundation && ($0.state == .waiting || $0.state == .inProgress) }
             pair.state = busy ? .frozen : .waiting
             pairs.append(pair)
+            if local.socket == Self.relaySocket { permit(remoteCandidate.address.ip, now: now) }
         }
     }
 
@@ -310,6 +346,11 @@ public struct ICEAgentCore: Sendable {
 
     public mutating func receive(_ bytes: [UInt8], from source: TransportAddress, socket: Int, now: ICETime) {
         guard state != .closed else { return }
+        if turn != nil, socket == turnSocket, source == turn?.server, !isOurTransaction(bytes) {
+            turn!.receive(bytes, now: now)
+            flushTURN(now: now)
+            return
+        }
         switch PacketKind(bytes) {
         case .stun:
             receiveSTUN(bytes, from: source, socket: socket, now: now)
@@ -399,8 +440,7 @@ public struct ICEAgentCore: Sendable {
         var response = STUNMessage(method: .binding, class: .success, transactionID: request.transactionID,
                                    attributes: [.xorMappedAddress(source)])
         if let software = configuration.software { response.attributes.append(.software(software)) }
-        actions.append(.send(socket: socket, to: source,
-                             bytes: response.encode(integrity: .shortTerm(localPassword), fingerprint: true)))
+        emit(socket: socket, to: source, bytes: response.encode(integrity: .shortTerm(localPassword), fingerprint: true))
 
         // Peer-reflexive remote candidate (RFC 8445 7.3.1.3).
         if !remotes.contains(where: { $0.address == source && $0.component == 1 }) {
@@ -436,8 +476,8 @@ public struct ICEAgentCore: Sendable {
                                socket: Int, destination: TransportAddress, sign: Bool) {
         let response = STUNMessage(method: request.method, class: .error, transactionID: request.transactionID,
                                    attributes: [.errorCode(code: code, reason: reason)] + extra)
-        actions.append(.send(socket: socket, to: destination,
-                             bytes: response.encode(integrity: sign ? .shortTerm(localPassword) : nil, fingerprint: true)))
+        emit(socket: socket, to: destination,
+             bytes: response.encode(integrity: sign ? .shortTerm(localPassword) : nil, fingerprint: true))
     }
 
     mutating func switchRole(to newRole: ICERole) {
@@ -571,6 +611,8 @@ public struct ICEAgentCore: Sendable {
         var deadline: ICETime?
         func consider(_ t: ICETime?) { if let t { deadline = min(deadline ?? t, t) } }
         for transaction in transactions.values { consider(transaction.timer.deadline) }
+        consider(turn?.nextDeadline)
+        if turn?.relayedAddress != nil { consider(permissions.values.min().map { $0 + .seconds(240) }) }
         if remotePassword != nil, !triggered.isEmpty || pairs.contains(where: { $0.state == .waiting || $0.state == .frozen }) {
             consider(nextPacedCheck)
         }
@@ -593,7 +635,7 @@ public struct ICEAgentCore: Sendable {
             switch event {
             case .retransmit:
                 transactions[id] = transaction
-                actions.append(.send(socket: transaction.socket, to: transaction.destination, bytes: transaction.bytes))
+                emit(socket: transaction.socket, to: transaction.destination, bytes: transaction.bytes)
             case .timedOut:
                 transactions[id] = nil
                 if case .check(let index, _, let consent, _) = transaction.kind, !consent, index < pairs.count,
@@ -602,6 +644,12 @@ public struct ICEAgentCore: Sendable {
                     if nominating == index { nominating = nil }
                 }
             }
+        }
+        if turn != nil {
+            turn!.tick(now: now)
+            // Permissions last 300 s (RFC 8656 9); renew well before.
+            for (ip, granted) in permissions where now >= granted + .seconds(240) { permit(ip, now: now, renew: true) }
+            flushTURN(now: now)
         }
         checkGatheringDone(now: now)
         evaluateFailure()
@@ -672,7 +720,67 @@ public struct ICEAgentCore: Sendable {
             timer: STUNRetransmissionTimer(sentAt: now, parameters: configuration.checkRetransmission))
         if !consent, pairs[index].state != .succeeded { pairs[index].state = .inProgress }
         statistics.checksSent += 1
-        actions.append(.send(socket: local.socket, to: destination, bytes: bytes))
+        emit(socket: local.socket, to: destination, bytes: bytes)
+    }
+
+    // MARK: Sending, TURN
+
+    /// Every datagram leaves through here: the relayed candidate's are wrapped for the TURN server.
+    mutating func emit(socket: Int, to destination: TransportAddress, bytes: [UInt8]) {
+        guard socket == Self.relaySocket else {
+            actions.append(.send(socket: socket, to: destination, bytes: bytes))
+            return
+        }
+        guard let turn, let turnSocket else { return }
+        actions.append(.send(socket: turnSocket, to: turn.server, bytes: turn.wrap(bytes, to: destination)))
+    }
+
+    mutating func permit(_ ip: IPAddress, now: ICETime, renew: Bool = false) {
+        guard turn != nil, renew || permissions[ip] == nil else { return }
+        permissions[ip] = now
+        turn!.createPermission(for: [TransportAddress(ip: ip, port: 0)], now: now)
+        flushTURN(now: now)
+    }
+
+    /// STUN server answers can come from the TURN server's address too; those are ours, not TURN's.
+    func isOurTransaction(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count >= 20, PacketKind(bytes) == .stun, let id = STUNTransactionID(bytes: Array(bytes[8..<20])) else { return false }
+        return transactions[id] != nil
+    }
+
+    mutating func flushTURN(now: ICETime) {
+        guard var client = turn, let turnSocket else { return }
+        let outgoing = client.takeOutgoing()
+        let events = client.takeEvents()
+        turn = client
+        for bytes in outgoing { actions.append(.send(socket: turnSocket, to: client.server, bytes: bytes)) }
+        for event in events {
+            switch event {
+            case .allocated(let relayed, let mapped, _):
+                let candidate = ICECandidate(
+                    foundation: foundation(type: .relayed, base: relayed.ip, server: client.server), component: 1,
+                    priority: ICECandidate.priority(type: .relayed, localPreference: 65535, component: 1),
+                    address: relayed, type: .relayed, relatedAddress: mapped)
+                locals.append(LocalCandidate(candidate: candidate, socket: Self.relaySocket, localPreference: 65535))
+                actions.append(.localCandidate(candidate))
+                for remote in remotes.indices { formPairs(remote: remote, onlySocket: Self.relaySocket, now: now) }
+                turnAllocation = nil
+                checkGatheringDone(now: now)
+            case .failed(let operation, _) where operation == turnAllocation:
+                turnAllocation = nil
+                checkGatheringDone(now: now)
+            case .data(let peer, let bytes):
+                receive(bytes, from: peer, socket: Self.relaySocket, now: now)
+            case .succeeded, .failed, .deallocated:
+                break
+            }
+        }
+    }
+
+    /// Sends a media packet on `mediaRoute()`.
+    public mutating func sendMedia(_ bytes: [UInt8], now: ICETime) throws(ICEError) {
+        guard let route = mediaRoute() else { throw state == .closed ? .closed : .notConnected }
+        emit(socket: route.socket, to: route.to, bytes: bytes)
     }
 
     // MARK: Media, restart, close
@@ -710,6 +818,10 @@ public struct ICEAgentCore: Sendable {
     }
 
     public mutating func close() {
+        if turn?.relayedAddress != nil {
+            turn!.refresh(lifetime: 0, now: .zero)
+            flushTURN(now: .zero)
+        }
         transactions.removeAll()
         triggered.removeAll()
         setState(.closed)

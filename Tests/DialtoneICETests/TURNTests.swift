@@ -131,3 +131,62 @@ final class TURNServerTests: XCTestCase {
         await allocation.close()
     }
 }
+
+/// Two of our ICE agents that may only use relayed candidates, through coturn.
+final class ICERelayTests: XCTestCase {
+    func testRelayOnlyAgentsConnectThroughCoturn() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let portText = environment["DIALTONE_TEST_TURN_PORT"], let port = UInt16(portText),
+              let secret = environment["DIALTONE_TEST_TURN_SECRET"] else {
+            if environment["CI"] != nil { throw PeerError("no coturn: run through Scripts/test") }
+            throw XCTSkip("DIALTONE_TEST_TURN_PORT unset; Scripts/test starts coturn")
+        }
+        let expiry = Int(Date().timeIntervalSince1970) + 3600
+        func configuration(_ name: String) -> ICEConfiguration {
+            let credentials = TURNClientCore.restCredentials(secret: secret, name: name, expiry: expiry)
+            return loopbackConfiguration {
+                $0.turnServer = TURNServerConfiguration(address: TransportAddress(ip: .loopbackV4, port: port),
+                                                        username: credentials.username, password: credentials.password)
+                $0.relayOnly = true
+            }
+        }
+        let caller = ICEAgent(role: .controlling, configuration: configuration("caller"))
+        let callee = ICEAgent(role: .controlled, configuration: configuration("callee"))
+        try await caller.start()
+        try await callee.start()
+        let callerCandidates = await caller.gatherAll()
+        let calleeCandidates = await callee.gatherAll()
+        XCTAssertEqual(callerCandidates.map(\.type), [.relayed])
+        XCTAssertEqual(calleeCandidates.map(\.type), [.relayed])
+
+        let (callerUfrag, callerPassword) = await caller.localCredentials
+        let (calleeUfrag, calleePassword) = await callee.localCredentials
+        await caller.setRemoteCredentials(ufrag: calleeUfrag, password: calleePassword)
+        await callee.setRemoteCredentials(ufrag: callerUfrag, password: callerPassword)
+        for candidate in calleeCandidates { await caller.addRemoteCandidate(candidate) }
+        for candidate in callerCandidates { await callee.addRemoteCandidate(candidate) }
+        await caller.endOfRemoteCandidates()
+        await callee.endOfRemoteCandidates()
+        try await withHangGuard(.seconds(30)) {
+            try await caller.connected()
+            try await callee.connected()
+        }
+        let pair = await caller.selectedPair
+        XCTAssertEqual(pair?.local.type, .relayed)
+        XCTAssertEqual(pair?.remote.type, .relayed)
+
+        let rtp: [UInt8] = [0x80, 0x6F, 0, 9] + Array("through the relay".utf8)
+        try await caller.send(rtp)
+        let reply: [UInt8] = [0x80, 0x6F, 0, 10] + Array("and back".utf8)
+        try await callee.send(reply)
+        let got = try await withHangGuard(.seconds(10)) { () -> (MediaPacket?, MediaPacket?) in
+            var a = callee.incoming.makeAsyncIterator()
+            var b = caller.incoming.makeAsyncIterator()
+            return (await a.next(), await b.next())
+        }
+        XCTAssertEqual(got.0?.bytes, rtp)
+        XCTAssertEqual(got.1?.bytes, reply)
+        await caller.close()
+        await callee.close()
+    }
+}
