@@ -66,6 +66,20 @@ final class ICEAgentSocketTests: XCTestCase {
         }
     }
 
+    /// Enumerating interfaces sends nothing; it only checks what would become a host candidate.
+    func testHostAddressesLeaveOutLoopbackAndLinkLocal() throws {
+        var configuration = ICEConfiguration()
+        configuration.useIPv6 = true
+        let addresses = try ICEAgent.hostAddresses(configuration)
+        XCTAssertFalse(addresses.contains { $0.isLoopback || $0.isLinkLocal })
+        XCTAssertEqual(addresses, addresses.filter { !$0.isIPv4 } + addresses.filter(\.isIPv4), "IPv6 first")
+        configuration.useIPv6 = false
+        XCTAssertTrue(try ICEAgent.hostAddresses(configuration).allSatisfy(\.isIPv4))
+        XCTAssertTrue(IPAddress("fe80::1")!.isLinkLocal)
+        XCTAssertTrue(IPAddress("169.254.3.4")!.isLinkLocal)
+        XCTAssertFalse(IPAddress("2001:db8::1")!.isLinkLocal)
+    }
+
     func testLoopbackOnlyGathersNothingElse() throws {
         let addresses = try ICEAgent.hostAddresses(loopbackConfiguration { $0.useIPv6 = true })
         XCTAssertEqual(addresses, [.loopbackV6, .loopbackV4])
