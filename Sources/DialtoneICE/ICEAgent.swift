@@ -1,0 +1,271 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+public enum ICEEvent: Sendable, Equatable {
+    case localCandidate(ICECandidate)
+    case gatheringComplete
+    case stateChanged(ICEState)
+    case selectedPair(local: ICECandidate, remote: ICECandidate)
+    case roleChanged(ICERole)
+}
+
+/// The ICE agent on real UDP sockets: owns one NIO datagram channel per host address and drives
+/// `ICEAgentCore` with their datagrams and with timers on the continuous clock.
+public actor ICEAgent: MediaTransport {
+    enum Input: Sendable {
+        case datagram(socket: Int, from: TransportAddress, bytes: [UInt8])
+        case tick
+    }
+
+    public nonisolated let incoming: AsyncStream<MediaPacket>
+    public nonisolated let events: AsyncStream<ICEEvent>
+    private let incomingSink: AsyncStream<MediaPacket>.Continuation
+    private let eventSink: AsyncStream<ICEEvent>.Continuation
+    private let inputs: AsyncStream<Input>
+    private let inputSink: AsyncStream<Input>.Continuation
+
+    private var core: ICEAgentCore
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let origin = ContinuousClock.now
+    private var channels: [Int: any Channel] = [:]
+    private var addressCache: [TransportAddress: SocketAddress] = [:]
+    private var wakeAt: ICETime?
+    private var gatheringWaiters: [CheckedContinuation<Void, Never>] = []
+    private var stateWaiters: [CheckedContinuation<Void, Never>] = []
+    private var started = false
+
+    public init(role: ICERole, configuration: ICEConfiguration = ICEConfiguration(),
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                logger: Logger = Logger(label: "dialtone.ice")) {
+        core = ICEAgentCore(role: role, configuration: configuration)
+        self.group = group
+        self.logger = logger
+        (incoming, incomingSink) = AsyncStream.makeStream(of: MediaPacket.self)
+        (events, eventSink) = AsyncStream.makeStream(of: ICEEvent.self)
+        (inputs, inputSink) = AsyncStream.makeStream(of: Input.self)
+    }
+
+    private var now: ICETime { ContinuousClock.now - origin }
+
+    public var localCredentials: (ufrag: String, password: String) { (core.localUfrag, core.localPassword) }
+    public var localCandidates: [ICECandidate] { core.localCandidates }
+    public var state: ICEState { core.state }
+    public var role: ICERole { core.role }
+    public var statistics: ICEStatistics { core.statistics }
+    public var selectedPair: ICEPairSnapshot? { core.selectedPair }
+    public var pairs: [ICEPairSnapshot] { core.pairSnapshots }
+
+    /// Binds a socket per usable address and starts gathering. Host candidates appear at once
+    /// (as events too); srflx ones follow, bounded by `gatheringTimeout`.
+    public func start() async throws {
+        guard !started else { return }
+        started = true
+        let addresses = try Self.hostAddresses(core.configuration)
+        var id = 0
+        for address in addresses {
+            let sink = inputSink
+            let socketID = id
+            do {
+                let channel = try await DatagramBootstrap(group: group)
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(DatagramHandler(socket: socketID, sink: sink))
+                        }
+                    }
+                    .bind(host: address.description, port: 0).get()
+                guard let bound = channel.localAddress.flatMap(TransportAddress.init) else {
+                    try? await channel.close()
+                    continue
+                }
+                channels[socketID] = channel
+                core.addSocket(id: socketID, address: bound, now: now)
+                id += 1
+            } catch {
+                logger.info("cannot bind \(address): \(error)")
+            }
+        }
+        guard !channels.isEmpty else { throw ICEError.noUsableInterface }
+        core.startGathering(now: now)
+        Task { await self.run() }
+        flush()
+    }
+
+    /// Waits for gathering to finish (or its deadline), then returns every local candidate:
+    /// what a non-trickle peer gets in one go.
+    public func gatherAll() async -> [ICECandidate] {
+        if !core.gatheringComplete {
+            await withCheckedContinuation { gatheringWaiters.append($0) }
+        }
+        return core.localCandidates
+    }
+
+    public func setRemoteCredentials(ufrag: String, password: String) {
+        core.setRemoteCredentials(ufrag: ufrag, password: password, now: now)
+        flush()
+    }
+
+    public func addRemoteCandidate(_ candidate: ICECandidate) {
+        core.addRemoteCandidate(candidate, now: now)
+        flush()
+    }
+
+    public func endOfRemoteCandidates() {
+        core.endOfRemoteCandidates(now: now)
+        flush()
+    }
+
+    /// Returns the new local credentials to signal.
+    public func restart() -> (ufrag: String, password: String) {
+        core.restart(now: now)
+        flush()
+        return localCredentials
+    }
+
+    /// Returns once connected; throws if ICE failed or was closed first.
+    public func connected() async throws {
+        while true {
+            switch core.state {
+            case .connected: return
+            case .failed(let reason): throw ICEError.failed(reason)
+            case .closed: throw ICEError.closed
+            case .new, .checking: await withCheckedContinuation { stateWaiters.append($0) }
+            }
+        }
+    }
+
+    public func send(_ packet: [UInt8]) async throws {
+        try core.sendMedia(packet, now: now)
+        flush()
+    }
+
+    public func close() async {
+        guard core.state != .closed else { return }
+        core.close()
+        flush()
+        for channel in channels.values { try? await channel.close() }
+        channels.removeAll()
+        inputSink.finish()
+        incomingSink.finish()
+        eventSink.finish()
+        resumeWaiters()
+    }
+
+    private func run() async {
+        for await input in inputs {
+            switch input {
+            case .datagram(let socket, let from, let bytes):
+                core.receive(bytes, from: from, socket: socket, now: now)
+            case .tick:
+                if let wake = wakeAt, now >= wake { wakeAt = nil }
+                core.tick(now: now)
+            }
+            flush()
+        }
+    }
+
+    /// Carries out the core's actions and arms the timer for its next deadline.
+    private func flush() {
+        for action in core.takeActions() {
+            switch action {
+            case .send(let socket, let to, let bytes):
+                write(bytes, socket: socket, to: to)
+            case .media(let packet):
+                incomingSink.yield(packet)
+            case .localCandidate(let candidate):
+                eventSink.yield(.localCandidate(candidate))
+            case .gatheringComplete:
+                eventSink.yield(.gatheringComplete)
+                for waiter in gatheringWaiters { waiter.resume() }
+                gatheringWaiters.removeAll()
+            case .stateChanged(let state):
+                logger.debug("ICE state \(state)")
+                eventSink.yield(.stateChanged(state))
+                resumeWaiters()
+            case .selectedPair(let local, let remote):
+                logger.debug("ICE selected \(local.address) -> \(remote.address)")
+                eventSink.yield(.selectedPair(local: local, remote: remote))
+            case .roleChanged(let role):
+                eventSink.yield(.roleChanged(role))
+            }
+        }
+        guard let deadline = core.nextDeadline else { return }
+        if let wake = wakeAt, wake <= deadline { return }
+        wakeAt = deadline
+        let delay = deadline - now
+        let sink = inputSink
+        Task {
+            if delay > .zero { try? await Task.sleep(for: delay) }
+            sink.yield(.tick)
+        }
+    }
+
+    private func resumeWaiters() {
+        for waiter in stateWaiters { waiter.resume() }
+        stateWaiters.removeAll()
+        if core.state == .closed {
+            for waiter in gatheringWaiters { waiter.resume() }
+            gatheringWaiters.removeAll()
+        }
+    }
+
+    private func write(_ bytes: [UInt8], socket: Int, to destination: TransportAddress) {
+        guard let channel = channels[socket] else { return }
+        let address: SocketAddress
+        if let cached = addressCache[destination] {
+            address = cached
+        } else {
+            guard let made = try? destination.socketAddress() else { return }
+            addressCache[destination] = made
+            address = made
+        }
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: bytes)), promise: nil)
+    }
+
+    /// Addresses for host candidates: every interface's, minus loopback and link-local, IPv6
+    /// first; or only loopback when the configuration asks (tests).
+    static func hostAddresses(_ configuration: ICEConfiguration) throws -> [IPAddress] {
+        if configuration.loopbackOnly {
+            var addresses: [IPAddress] = []
+            if configuration.useIPv6 { addresses.append(.loopbackV6) }
+            if configuration.useIPv4 { addresses.append(.loopbackV4) }
+            return addresses
+        }
+        var v4: [IPAddress] = []
+        var v6: [IPAddress] = []
+        for device in try System.enumerateDevices() {
+            guard let socketAddress = device.address, let text = socketAddress.ipAddress,
+                  let ip = IPAddress(text), !ip.isLoopback, !ip.isLinkLocal else { continue }
+            if ip.isIPv4 {
+                if configuration.useIPv4, !v4.contains(ip) { v4.append(ip) }
+            } else if configuration.useIPv6, !v6.contains(ip) {
+                v6.append(ip)
+            }
+        }
+        return v6 + v4
+    }
+}
+
+/// Hands each datagram to the agent's input stream; the agent's actor does all the work.
+final class DatagramHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    let socket: Int
+    let sink: AsyncStream<ICEAgent.Input>.Continuation
+
+    init(socket: Int, sink: AsyncStream<ICEAgent.Input>.Continuation) {
+        self.socket = socket
+        self.sink = sink
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        guard let from = TransportAddress(envelope.remoteAddress) else { return }
+        sink.yield(.datagram(socket: socket, from: from, bytes: Array(envelope.data.readableBytesView)))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // ICMP port-unreachable and the like surface here for UDP; a dead pair fails by timeout instead.
+    }
+}
