@@ -75,6 +75,7 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(message["direction"] as? String, "incoming")
         XCTAssertNotNil(message["id"] as? String)
         XCTAssertTrue(message["subject"] is NSNull)
+        XCTAssertEqual((message["attachments"] as? [Any])?.count, 0)
         XCTAssertNotNil((message["timestamp"] as? String).flatMap(XMPPDateTime.parse))
 
         // SIGTERM ends the listener cleanly and promptly.

@@ -100,6 +100,18 @@ struct EventPrinter: Sendable {
         object["body"] = message.body ?? NSNull()
         object["subject"] = message.subject ?? NSNull()
         if let archiveID = message.archiveID { object["archive_id"] = archiveID }
+        object["attachments"] = message.attachments.map { attachment -> [String: Any] in
+            var entry: [String: Any] = ["url": attachment.url]
+            if let type = attachment.mediaType { entry["media_type"] = type }
+            if let name = attachment.name { entry["name"] = name }
+            if let size = attachment.size { entry["size"] = size }
+            if let description = attachment.description { entry["description"] = description }
+            return entry
+        }
+        if message.direction == .incoming && message.sender.contains(",") == false && peer.contains(",") {
+            object["group"] = peer
+        }
+        if let edited = message.editedAt { object["edited"] = XMPPDateTime.format(edited) }
         return object
     }
 
