@@ -485,11 +485,14 @@ public final class Store: Sendable {
         let query = words.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"*" }.joined(separator: " ")
         do {
             return try database.read { db in
+                // FTS5 walks its rowids newest first without sorting every match; rows are
+                // inserted in arrival order, so that is (nearly) newest by time, and cheap.
                 let rows = try Row.fetchAll(db, sql: """
-                    SELECT message.*, conversation.peer AS peer FROM message_fts
-                    JOIN message ON message.id = message_fts.rowid
+                    SELECT message.*, conversation.peer AS peer FROM
+                    (SELECT rowid FROM message_fts WHERE message_fts MATCH ? ORDER BY rowid DESC LIMIT ?) AS hit
+                    JOIN message ON message.id = hit.rowid
                     JOIN conversation ON conversation.id = message.conversationID
-                    WHERE message_fts MATCH ? ORDER BY message.timestamp DESC LIMIT ?
+                    ORDER BY message.timestamp DESC
                     """, arguments: [query, limit])
                 return try rows.map { row in (peer: row["peer"], message: try StoredMessage(row: row)) }
             }
