@@ -173,4 +173,22 @@ final class CommandLineTests: XCTestCase {
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.stderr.contains("No contact named"), missing.stderr)
     }
+
+    func testSendToSeveralNumbersStartsAGroupText() async throws {
+        let environment = try TestEnvironment.current()
+        guard let gateway = ProcessInfo.processInfo.environment["DIALTONE_TEST_GATEWAY"], !gateway.isEmpty else {
+            if ProcessInfo.processInfo.environment["CI"] != nil { throw TestEnvironmentError("the simulated gateway is not running") }
+            throw XCTSkip("the simulated gateway is not running")
+        }
+        let account = try environment.newAccount("group")
+        let arguments = try configure(account, environment: environment, extra: "gateway = \"\(gateway)\"\ncountry = \"US\"")
+        let sent = try await ChildProcess.run([binary, "send"] + arguments + ["(555) 333-0001, +1 555 333 0002", "Hello both"],
+                                              environment: self.environment(for: "group"))
+        XCTAssertEqual(sent.status, 0, sent.stderr)
+        try await eventually("the gateway got it for both") {
+            try GatewayLog.entries().contains {
+                $0["body"] as? String == "Hello both" && ($0["delivered_to"] as? [String]) == ["+15553330001", "+15553330002"]
+            }
+        }
+    }
 }

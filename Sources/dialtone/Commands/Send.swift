@@ -13,8 +13,14 @@ struct Send: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Give up after this many seconds (the message stays in the outbox and goes next time).", valueName: "seconds"))
     var timeout: Double = 60
 
-    @Argument(help: "The recipient: an address or a contact's name.")
+    @Argument(help: "The recipient: an address, a contact's name, or a phone number in any common form; several, separated by commas, start a group text.")
     var to: String
+
+    /// "alice, +1 555 123 4567, bob": a group text (an address never lacks its @).
+    var groupParts: [String]? {
+        guard to.contains(","), !to.contains("@") else { return nil }
+        return to.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
 
     @Option(help: ArgumentHelp("Upload a file (XEP-0363) and send its link, with TEXT as its caption.", valueName: "file"))
     var attach: String?
@@ -30,7 +36,7 @@ struct Send: AsyncParsableCommand {
         let runtime = try CommandRuntime(options)
         let session = try runtime.openSession()
         // A typo in the recipient fails at once, before any connection.
-        _ = try parseRecipient(to, in: session)
+        for part in groupParts ?? [to] { _ = try parseRecipient(part, in: session) }
         let events = await session.events()
         await session.start()
         let outcome = await withTaskGroup(of: SendOutcome.self) { group in
@@ -40,7 +46,10 @@ struct Send: AsyncParsableCommand {
                     switch event {
                     case .connection(.online) where sentID == nil:
                         do {
-                            let recipient = try await session.resolveRecipient(to)
+                            let recipient: JID
+                            if let groupParts { recipient = try await session.resolveGroup(groupParts) } else {
+                                recipient = try await session.resolveRecipient(to)
+                            }
                             if let attach {
                                 sentID = try await session.sendAttachment(path: attach, to: recipient, caption: text,
                                                                           progress: ProgressBar.standardError(label: "uploading")).id
