@@ -47,6 +47,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        .target(
+            name: "DialtoneMedia",
+            dependencies: [
+                "COpus", "CALSA", "COpenSSL", "DialtoneTLS",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .target(name: "DialtoneStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "DialtoneCore",
@@ -80,6 +86,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["Peers", "Fuzz"]),
+        .testTarget(name: "DialtoneMediaTests", dependencies: ["DialtoneMedia", "DialtoneTLS"]),
         .testTarget(name: "DialtoneStoreTests", dependencies: ["DialtoneStore"]),
         .testTarget(name: "DialtoneCoreTests", dependencies: ["DialtoneCore", "DialtoneXMPP", "DialtoneStore"], exclude: ["Fixtures"]),
         .testTarget(

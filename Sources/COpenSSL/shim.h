@@ -31,3 +31,15 @@ static inline long dt_BIO_set_mem_eof_return(BIO *bio, int value) {
 static inline EVP_PKEY *dt_EVP_EC_gen_P256(void) {
     return EVP_EC_gen("P-256");
 }
+
+// DialtoneTLS DTLS: the retransmission timer is only reachable through SSL_ctrl macros.
+static inline long dt_DTLSv1_get_timeout(SSL *ssl, struct timeval *tv) {
+    return DTLSv1_get_timeout(ssl, tv);
+}
+static inline long dt_DTLSv1_handle_timeout(SSL *ssl) {
+    return DTLSv1_handle_timeout(ssl);
+}
+static inline long dt_DTLS_use_fixed_mtu(SSL *ssl, long mtu) {
+    SSL_set_options(ssl, SSL_OP_NO_QUERY_MTU);
+    return DTLS_set_link_mtu(ssl, mtu);
+}
