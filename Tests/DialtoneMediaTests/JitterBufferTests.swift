@@ -1,0 +1,191 @@
+@testable import DialtoneMedia
+import XCTest
+
+/// Deterministic pseudo-random numbers, so scripted network conditions repeat exactly.
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 | 1 }
+    mutating func next() -> UInt64 {
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        return state
+    }
+}
+
+/// Drives a jitter buffer on a fake clock: packet i is sent at i × `sendInterval` and
+/// arrives after `delay(i)` (nil = lost); playback pulls every 20 ms.
+struct JitterScenario {
+    var buffer = JitterBuffer()
+    var played: [PlayoutDecision] = []
+    /// Packet numbers in the order they were played (FEC counts for the frame it recovers).
+    var playedFrames: [Int] = []
+
+    static let ms: Int64 = 1_000_000
+
+    mutating func run(packets: Int, sendInterval: Int64 = 20 * ms, pullPhase: Int64 = 7 * ms,
+                      quiet: Bool = true, delay: (Int) -> Int64?, afterPull: ((JitterBuffer, Int64) -> Void)? = nil) {
+        var arrivals: [(time: Int64, index: Int)] = []
+        for i in 0..<packets {
+            if let d = delay(i) { arrivals.append((Int64(i) * sendInterval + d, i)) }
+        }
+        arrivals.sort { $0.time < $1.time }
+        var next = 0
+        let end = Int64(packets) * sendInterval + 400 * Self.ms
+        var now = pullPhase
+        while now < end {
+            while next < arrivals.count && arrivals[next].time <= now {
+                let index = arrivals[next].index
+                buffer.insert(timestamp: UInt32(truncatingIfNeeded: 1_000_000 + index * 960), payload: Self.payload(index), arrival: arrivals[next].time)
+                next += 1
+            }
+            let decision = buffer.pull(now: now, quiet: quiet)
+            played.append(decision)
+            switch decision {
+            case .packet(let p): playedFrames.append(Self.index(p))
+            case .fec(let p): playedFrames.append(Self.index(p) - 1)
+            default: break
+            }
+            afterPull?(buffer, now)
+            // Stop once everything that arrived is played, so the stream's end is not
+            // counted as loss.
+            if next == arrivals.count && buffer.bufferedFrames == 0 { break }
+            now += 20 * Self.ms
+        }
+    }
+
+    static func payload(_ index: Int) -> [UInt8] { [UInt8(index >> 16 & 0xFF), UInt8(index >> 8 & 0xFF), UInt8(index & 0xFF)] }
+    static func index(_ payload: [UInt8]) -> Int { Int(payload[0]) << 16 | Int(payload[1]) << 8 | Int(payload[2]) }
+}
+
+final class JitterBufferTests: XCTestCase {
+    let ms = JitterScenario.ms
+
+    func testCleanNetworkPlaysEverythingInOrderWithOneFrameOfDelay() {
+        var scenario = JitterScenario()
+        var maxBuffered = 0
+        scenario.run(packets: 500, delay: { _ in 5 * self.ms }, afterPull: { buffer, _ in maxBuffered = max(maxBuffered, buffer.bufferedFrames) })
+        XCTAssertEqual(scenario.playedFrames, Array(0..<500))
+        XCTAssertEqual(scenario.buffer.targetFrames, 1)
+        XCTAssertEqual(scenario.buffer.counters.concealed, 0)
+        XCTAssertEqual(scenario.buffer.counters.late, 0)
+        XCTAssertLessThanOrEqual(maxBuffered, 2)
+    }
+
+    func testSingleLossIsRepairedFromTheNextPacketsFEC() {
+        var scenario = JitterScenario()
+        scenario.run(packets: 100, delay: { $0 == 40 ? nil : 5 * self.ms })
+        XCTAssertEqual(scenario.buffer.counters.fecRecovered, 1)
+        XCTAssertEqual(scenario.buffer.counters.concealed, 0)
+        XCTAssertEqual(scenario.playedFrames, Array(0..<100))
+        XCTAssertTrue(scenario.played.contains(.fec(next: JitterScenario.payload(41))))
+    }
+
+    func testBurstLossFallsBackToConcealment() {
+        var scenario = JitterScenario()
+        scenario.run(packets: 100, delay: { (40...42).contains($0) ? nil : 5 * self.ms })
+        // 40 and 41 have no next packet to take FEC from; 42 takes it from 43.
+        XCTAssertEqual(scenario.buffer.counters.concealed, 2)
+        XCTAssertEqual(scenario.buffer.counters.fecRecovered, 1)
+        XCTAssertEqual(scenario.playedFrames, Array(0..<40) + [42] + Array(43..<100))
+    }
+
+    func testReorderedAndDuplicatePacketsAreSortedAndDeduplicated() {
+        var scenario = JitterScenario()
+        var duplicateSent = false
+        scenario.run(packets: 200, delay: { i in
+            // Every tenth packet overtakes its predecessor by 10 ms.
+            i % 10 == 5 ? 4 * self.ms : (i % 10 == 4 ? 16 * self.ms : 5 * self.ms)
+        }, afterPull: { _, _ in })
+        XCTAssertEqual(scenario.playedFrames, Array(0..<200))
+        XCTAssertEqual(scenario.buffer.counters.late, 0)
+        // Duplicates: insert a copy of a buffered packet.
+        var buffer = JitterBuffer()
+        buffer.insert(timestamp: 960, payload: [1], arrival: 0)
+        buffer.insert(timestamp: 960, payload: [1], arrival: 1)
+        duplicateSent = true
+        XCTAssertTrue(duplicateSent)
+        XCTAssertEqual(buffer.counters.duplicates, 1)
+        XCTAssertEqual(buffer.counters.inserted, 1)
+    }
+
+    func testLatePacketsAreDroppedAndTheDelayGrowsWithJitter() {
+        var scenario = JitterScenario()
+        var random = SeededRandom(seed: 7)
+        var targets: [Int] = []
+        scenario.run(packets: 2300, delay: { i in
+            // Clean, then 0–60 ms of random delay for 1000 packets (20 s), then clean again.
+            (300..<1300).contains(i) ? Int64.random(in: 5...65, using: &random) * self.ms : 5 * self.ms
+        }, afterPull: { buffer, _ in targets.append(buffer.targetFrames) })
+        let counters = scenario.buffer.counters
+        XCTAssertEqual(targets[250], 1)
+        XCTAssertGreaterThan(counters.late, 0)   // the first spikes find the buffer too shallow
+        // After adapting, lateness is rare: well under 2 % of the packets.
+        XCTAssertLessThan(counters.late, 30, "\(counters)")
+        XCTAssertGreaterThanOrEqual(targets[900], 3)
+        XCTAssertLessThanOrEqual(targets[900], 5)
+        // Once the network is clean for a while the target is back to one frame, and the
+        // buffer shrank by dropping frames in quiet.
+        XCTAssertEqual(targets.last, 1)
+        XCTAssertGreaterThan(counters.dropped, 0)
+        XCTAssertLessThanOrEqual(scenario.buffer.bufferedFrames, 3)
+        // Played frames never go backwards.
+        XCTAssertEqual(scenario.playedFrames, scenario.playedFrames.sorted())
+    }
+
+    func testFastSenderClockDriftIsAbsorbedByDroppingInQuiet() {
+        var scenario = JitterScenario()
+        var maxBuffered = 0
+        // The sender's 20 ms are our 19.8 ms: 1 % fast, 30 frames extra over 3000 packets.
+        scenario.run(packets: 3000, sendInterval: 19_800_000, delay: { _ in 5 * self.ms },
+                     afterPull: { buffer, _ in maxBuffered = max(maxBuffered, buffer.bufferedFrames) })
+        XCTAssertLessThanOrEqual(maxBuffered, 4)
+        XCTAssertGreaterThanOrEqual(scenario.buffer.counters.dropped, 25)
+        XCTAssertLessThanOrEqual(scenario.buffer.counters.dropped, 35)
+        XCTAssertEqual(scenario.buffer.counters.late, 0)
+    }
+
+    func testFastSenderInContinuousSpeechIsBoundedByTheMaximumDelay() {
+        var scenario = JitterScenario()
+        var maxBuffered = 0
+        scenario.run(packets: 3000, sendInterval: 19_800_000, quiet: false, delay: { _ in 5 * self.ms },
+                     afterPull: { buffer, _ in maxBuffered = max(maxBuffered, buffer.bufferedFrames) })
+        XCTAssertLessThanOrEqual(maxBuffered, scenario.buffer.configuration.maximumDelayFrames + 2)
+        XCTAssertGreaterThan(scenario.buffer.counters.dropped, 0)
+    }
+
+    func testSlowSenderClockDriftIsAbsorbedByStretchingInQuiet() {
+        var scenario = JitterScenario()
+        // 1 % slow: we would run dry every 100 packets.
+        scenario.run(packets: 3000, sendInterval: 20_200_000, delay: { _ in 5 * self.ms })
+        let counters = scenario.buffer.counters
+        XCTAssertGreaterThanOrEqual(counters.stretched, 20)
+        // Stretching early keeps the buffer from running dry: few frames need concealing and
+        // almost no packet arrives after its time.
+        XCTAssertLessThanOrEqual(counters.late, 3, "\(counters)")
+        XCTAssertEqual(Set(scenario.playedFrames).count, scenario.playedFrames.count)
+        XCTAssertGreaterThanOrEqual(scenario.playedFrames.count, 2990)
+    }
+
+    func testTimestampWrapAndAStreamJump() {
+        var buffer = JitterBuffer()
+        let start = UInt32.max - 960 * 2 + 1
+        var now: Int64 = 0
+        var played: [[UInt8]] = []
+        for i in 0..<10 {
+            buffer.insert(timestamp: start &+ UInt32(i * 960), payload: [UInt8(i)], arrival: now)
+            if case .packet(let p) = buffer.pull(now: now + 25 * ms) { played.append(p) }
+            now += 20 * ms
+        }
+        XCTAssertEqual(played.first, [0])
+        XCTAssertEqual(buffer.counters.late, 0)
+        // The peer restarts with a new random timestamp base: the buffer starts over.
+        for i in 0..<10 {
+            buffer.insert(timestamp: 0x4000_0000 + UInt32(i * 960), payload: [UInt8(100 + i)], arrival: now)
+            if case .packet(let p) = buffer.pull(now: now + 25 * ms) { played.append(p) }
+            now += 20 * ms
+        }
+        XCTAssertEqual(buffer.counters.resets, 1)
+        XCTAssertTrue(played.contains([105]))
+    }
+}
