@@ -1,0 +1,286 @@
+import CALSA
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+public enum AudioError: Error, Sendable, Equatable, CustomStringConvertible {
+    case open(device: String, reason: String)
+    case configure(device: String, reason: String)
+    case io(device: String, reason: String)
+    case thread(String)
+
+    public var description: String {
+        switch self {
+        case .open(let device, let reason): return "Cannot open audio device \"\(device)\": \(reason). Check `dialtone audio devices` and the device name in the config."
+        case .configure(let device, let reason): return "Audio device \"\(device)\" does not take 48 kHz mono 16-bit: \(reason)"
+        case .io(let device, let reason): return "Audio device \"\(device)\" failed: \(reason)"
+        case .thread(let reason): return "Cannot start the audio thread: \(reason)"
+        }
+    }
+}
+
+func alsaReason(_ code: Int32) -> String {
+    snd_strerror(code).map { String(cString: $0) } ?? "error \(code)"
+}
+
+/// The format every call uses: 48 kHz, mono, signed 16-bit, 20 ms periods.
+public struct AudioFormat: Sendable, Equatable {
+    public var sampleRate = 48_000
+    public var frameSamples = 960
+    public init() {}
+    public var frameNanoseconds: Int64 { Int64(frameSamples) * 1_000_000_000 / Int64(sampleRate) }
+}
+
+/// Counters the UI and tests read while the stream runs.
+public struct AudioStreamCounters: Sendable, Equatable {
+    public var frames = 0
+    /// Overruns (capture) or underruns (playback) recovered with snd_pcm_recover.
+    public var xruns = 0
+}
+
+public enum AudioDirection: Sendable {
+    case capture, playback
+}
+
+/// An ALSA PCM opened by name, in the call format. `configuration` is optional asoundrc
+/// text in which the name is looked up instead of the system configuration, so tests can
+/// define `file`/`null` devices without touching the user's files.
+final class ALSAPCM {
+    let handle: OpaquePointer
+    let name: String
+
+    init(name: String, direction: AudioDirection, format: AudioFormat, configuration: String?) throws(AudioError) {
+        self.name = name
+        var pcm: OpaquePointer?
+        let stream = direction == .capture ? SND_PCM_STREAM_CAPTURE : SND_PCM_STREAM_PLAYBACK
+        var result: Int32
+        if let configuration {
+            var top: OpaquePointer?
+            var input: OpaquePointer?
+            result = snd_config_top(&top)
+            guard result >= 0, let top else { throw .open(device: name, reason: alsaReason(result)) }
+            defer { snd_config_delete(top) }
+            let bytes = Array(configuration.utf8)
+            result = bytes.withUnsafeBufferPointer { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { snd_input_buffer_open(&input, $0.baseAddress, bytes.count) }
+            }
+            guard result >= 0, let input else { throw .open(device: name, reason: alsaReason(result)) }
+            result = snd_config_load(top, input)
+            snd_input_close(input)
+            guard result >= 0 else { throw .open(device: name, reason: "configuration: \(alsaReason(result))") }
+            result = snd_pcm_open_lconf(&pcm, name, stream, 0, top)
+        } else {
+            result = snd_pcm_open(&pcm, name, stream, 0)
+        }
+        guard result >= 0, let pcm else { throw .open(device: name, reason: alsaReason(result)) }
+        // Let ALSA convert rate and format where the hardware cannot (soft_resample = 1);
+        // 60 ms of device buffer: three periods.
+        result = snd_pcm_set_params(pcm, SND_PCM_FORMAT_S16_LE, SND_PCM_ACCESS_RW_INTERLEAVED, 1,
+                                    UInt32(format.sampleRate), 1, 60_000)
+        guard result >= 0 else {
+            snd_pcm_close(pcm)
+            throw .configure(device: name, reason: alsaReason(result))
+        }
+        handle = pcm
+    }
+
+    deinit { snd_pcm_close(handle) }
+}
+
+/// Sleeps until absolute monotonic deadlines one frame apart. A device that blocks makes
+/// the deadline already past when it returns, so the sleep is a no-op; `file` and `null`
+/// devices return at once, and this is what keeps them in real time.
+struct FramePacer {
+    let period: Int64
+    private var deadline: Int64
+
+    init(period: Int64) {
+        self.period = period
+        deadline = monotonicNanoseconds()
+    }
+
+    mutating func wait() {
+        deadline += period
+        let now = monotonicNanoseconds()
+        // Fell far behind (a stalled thread): start again from now instead of rushing.
+        if now - deadline > 3 * period {
+            deadline = now
+            return
+        }
+        guard deadline > now else { return }
+        var spec = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+        while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &spec, nil) == EINTR {}
+    }
+}
+
+public func monotonicNanoseconds() -> Int64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+}
+
+/// A dedicated thread (not a Swift concurrency task: audio must not wait behind other work
+/// on the cooperative pool). `body` runs until it returns.
+final class MediaThread: Sendable {
+    private let thread: pthread_t
+
+    init(name: String, _ body: @escaping @Sendable () -> Void) throws(AudioError) {
+        final class Box: Sendable {
+            let body: @Sendable () -> Void
+            let name: String
+            init(_ body: @escaping @Sendable () -> Void, _ name: String) { self.body = body; self.name = name }
+        }
+        let box = Unmanaged.passRetained(Box(body, name)).toOpaque()
+        var thread = pthread_t()
+        let result = pthread_create(&thread, nil, { argument in
+            let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        guard result == 0 else {
+            Unmanaged<Box>.fromOpaque(box).release()
+            throw .thread(String(cString: strerror(result)))
+        }
+        self.thread = thread
+    }
+
+    func join() {
+        pthread_join(thread, nil)
+    }
+}
+
+/// Capture on its own thread: reads 20 ms frames from an ALSA device and hands each to
+/// `onFrame` on that thread, from one preallocated buffer (copy it if you keep it).
+public final class AudioCapture: Sendable {
+    public let device: String
+    private let running = Atomic<Bool>(true)
+    private let counters = Mutex(AudioStreamCounters())
+    private let failure = Mutex<AudioError?>(nil)
+    private let thread: Mutex<MediaThread?> = Mutex(nil)
+
+    public init(device: String, configuration: String? = nil, format: AudioFormat = AudioFormat(),
+                onFrame: @escaping @Sendable (UnsafeBufferPointer<Int16>) -> Void) throws(AudioError) {
+        self.device = device
+        let pcm = try SendablePCM(ALSAPCM(name: device, direction: .capture, format: format, configuration: configuration))
+        let started = try MediaThread(name: "dt-capture") { [self] in
+            run(pcm: pcm.pcm, format: format, onFrame: onFrame)
+        }
+        thread.withLock { $0 = started }
+    }
+
+    private func run(pcm: ALSAPCM, format: AudioFormat, onFrame: @Sendable (UnsafeBufferPointer<Int16>) -> Void) {
+        var buffer = [Int16](repeating: 0, count: format.frameSamples)
+        var pacer = FramePacer(period: format.frameNanoseconds)
+        snd_pcm_start(pcm.handle)
+        while running.load(ordering: .relaxed) {
+            var filled = 0
+            while filled < format.frameSamples && running.load(ordering: .relaxed) {
+                let result = buffer.withUnsafeMutableBufferPointer { out in
+                    snd_pcm_readi(pcm.handle, out.baseAddress! + filled, snd_pcm_uframes_t(format.frameSamples - filled))
+                }
+                if result >= 0 {
+                    filled += Int(result)
+                    continue
+                }
+                // Overrun (we were too slow) or suspend: recover and count it.
+                let recovered = snd_pcm_recover(pcm.handle, Int32(result), 1)
+                counters.withLock { $0.xruns += 1 }
+                if recovered < 0 {
+                    failure.withLock { $0 = .io(device: device, reason: alsaReason(recovered)) }
+                    return
+                }
+                snd_pcm_start(pcm.handle)
+            }
+            guard filled == format.frameSamples else { break }
+            counters.withLock { $0.frames += 1 }
+            buffer.withUnsafeBufferPointer { onFrame($0) }
+            pacer.wait()
+        }
+        snd_pcm_drop(pcm.handle)
+    }
+
+    public var statistics: AudioStreamCounters { counters.withLock { $0 } }
+    public var error: AudioError? { failure.withLock { $0 } }
+
+    /// Stops and joins the thread; the device is closed when the thread ends.
+    public func stop() {
+        running.store(false, ordering: .relaxed)
+        let joining = thread.withLock { current -> MediaThread? in
+            defer { current = nil }
+            return current
+        }
+        joining?.join()
+    }
+
+    deinit { stop() }
+}
+
+/// Playback on its own thread: every 20 ms asks `fill` for one frame (on that thread, into a
+/// preallocated buffer) and writes it to the device.
+public final class AudioPlayback: Sendable {
+    public let device: String
+    private let running = Atomic<Bool>(true)
+    private let counters = Mutex(AudioStreamCounters())
+    private let failure = Mutex<AudioError?>(nil)
+    private let thread: Mutex<MediaThread?> = Mutex(nil)
+
+    public init(device: String, configuration: String? = nil, format: AudioFormat = AudioFormat(),
+                fill: @escaping @Sendable (UnsafeMutableBufferPointer<Int16>) -> Void) throws(AudioError) {
+        self.device = device
+        let pcm = try SendablePCM(ALSAPCM(name: device, direction: .playback, format: format, configuration: configuration))
+        let started = try MediaThread(name: "dt-playback") { [self] in
+            run(pcm: pcm.pcm, format: format, fill: fill)
+        }
+        thread.withLock { $0 = started }
+    }
+
+    private func run(pcm: ALSAPCM, format: AudioFormat, fill: @Sendable (UnsafeMutableBufferPointer<Int16>) -> Void) {
+        var buffer = [Int16](repeating: 0, count: format.frameSamples)
+        var pacer = FramePacer(period: format.frameNanoseconds)
+        while running.load(ordering: .relaxed) {
+            buffer.withUnsafeMutableBufferPointer { fill($0) }
+            var written = 0
+            while written < format.frameSamples && running.load(ordering: .relaxed) {
+                let result = buffer.withUnsafeBufferPointer { samples in
+                    snd_pcm_writei(pcm.handle, samples.baseAddress! + written, snd_pcm_uframes_t(format.frameSamples - written))
+                }
+                if result >= 0 {
+                    written += Int(result)
+                    continue
+                }
+                // Underrun: the device ran dry before this frame came.
+                let recovered = snd_pcm_recover(pcm.handle, Int32(result), 1)
+                counters.withLock { $0.xruns += 1 }
+                if recovered < 0 {
+                    failure.withLock { $0 = .io(device: device, reason: alsaReason(recovered)) }
+                    return
+                }
+            }
+            counters.withLock { $0.frames += 1 }
+            pacer.wait()
+        }
+        snd_pcm_drain(pcm.handle)
+    }
+
+    public var statistics: AudioStreamCounters { counters.withLock { $0 } }
+    public var error: AudioError? { failure.withLock { $0 } }
+
+    public func stop() {
+        running.store(false, ordering: .relaxed)
+        let joining = thread.withLock { current -> MediaThread? in
+            defer { current = nil }
+            return current
+        }
+        joining?.join()
+    }
+
+    deinit { stop() }
+}
+
+/// Hands an opened PCM to its thread. The handle is used by that thread alone from then on,
+/// which is what makes the unchecked transfer safe.
+private struct SendablePCM: @unchecked Sendable {
+    let pcm: ALSAPCM
+    init(_ pcm: ALSAPCM) { self.pcm = pcm }
+}
