@@ -1,0 +1,271 @@
+import DialtoneTLS
+import Logging
+import Synchronization
+
+/// Everything a call's audio needs once signalling and DTLS are done.
+public struct MediaSessionConfiguration: Sendable {
+    public var localSSRC: UInt32 = UInt32.random(in: 1...UInt32.max)
+    public var opusPayloadType: UInt8 = 111
+    public var telephoneEventPayloadType: UInt8 = 101
+    /// The telephone-event clock; 48 kHz keeps it on the Opus stream's timeline.
+    public var telephoneEventClockRate = 48_000
+    public var opus = OpusEncoderSettings()
+    public var keys: SRTPKeyingMaterial
+    /// Which half of `keys` protects what we send (DTLS client = active).
+    public var role: DTLSRole
+    public var captureDevice = "default"
+    public var playbackDevice = "default"
+    /// asoundrc text to look the devices up in, instead of the system configuration.
+    public var alsaConfiguration: String? = nil
+    public var cname = "dialtone"
+    /// Seconds between RTCP reports (RFC 3550 suggests 5 s for a two-party call).
+    public var reportInterval = 5.0
+    /// Drops this fraction of outgoing packets at random: for tests and demos of loss.
+    public var outgoingLossRate = 0.0
+
+    public init(keys: SRTPKeyingMaterial, role: DTLSRole) {
+        self.keys = keys
+        self.role = role
+    }
+}
+
+/// One call's audio, wired: capture → Opus → RTP → SRTP → transport on the capture thread;
+/// transport → SRTP → jitter buffer on the transport's thread; jitter buffer → Opus (FEC or
+/// PLC for gaps) → playback on the playback thread. Each piece of codec and crypto state is
+/// confined to one of those threads; only the jitter buffer, the DTMF queue and the RTCP
+/// statistics are shared, each behind its own lock.
+public final class MediaSession: Sendable {
+    private let configuration: MediaSessionConfiguration
+    private let transport: any MediaTransport
+    private let sender: SendPath
+    private let receiver: ReceivePath
+    private let shared: Shared
+    private let capture: Mutex<AudioCapture?> = Mutex(nil)
+    private let playback: Mutex<AudioPlayback?> = Mutex(nil)
+
+    final class Shared: Sendable {
+        let jitter: Mutex<JitterBuffer>
+        let dtmf: Mutex<DTMFSender>
+        let rtcp: Mutex<RTCPSession>
+        init(configuration: MediaSessionConfiguration) {
+            var jitterConfiguration = JitterBufferConfiguration()
+            jitterConfiguration.frameTicks = configuration.opus.frameSamples
+            jitter = Mutex(JitterBuffer(configuration: jitterConfiguration))
+            dtmf = Mutex(DTMFSender(clockRate: configuration.telephoneEventClockRate,
+                                    frameMilliseconds: configuration.opus.frameMilliseconds))
+            rtcp = Mutex(RTCPSession(localSSRC: configuration.localSSRC, clockRate: 48_000, cname: configuration.cname,
+                                     codec: "opus/48000/\(configuration.opus.bitrate / 1000)k"))
+        }
+    }
+
+    public init(configuration: MediaSessionConfiguration, transport: any MediaTransport,
+                onDigit: @escaping @Sendable (Character) -> Void = { _ in }) throws {
+        self.configuration = configuration
+        self.transport = transport
+        let keys = configuration.keys
+        let (localKey, localSalt, remoteKey, remoteSalt) = configuration.role == .active
+            ? (keys.clientKey, keys.clientSalt, keys.serverKey, keys.serverSalt)
+            : (keys.serverKey, keys.serverSalt, keys.clientKey, keys.clientSalt)
+        shared = Shared(configuration: configuration)
+        sender = try SendPath(configuration: configuration, key: localKey, salt: localSalt, shared: shared, transport: transport)
+        receiver = try ReceivePath(configuration: configuration, key: remoteKey, salt: remoteSalt, shared: shared, onDigit: onDigit)
+    }
+
+    /// Hand every datagram from the transport here (from one thread).
+    public func receive(datagram: UnsafeRawBufferPointer) {
+        receiver.receive(datagram)
+    }
+
+    /// Opens the devices and starts the audio threads.
+    public func start() throws {
+        let playbackPath = try PlaybackPath(shared: shared, frameSamples: configuration.opus.frameSamples)
+        playback.withLock { $0 = nil }
+        let player = try AudioPlayback(device: configuration.playbackDevice, configuration: configuration.alsaConfiguration) { frame in
+            playbackPath.fill(frame)
+        }
+        playback.withLock { $0 = player }
+        let sender = self.sender
+        let recorder = try AudioCapture(device: configuration.captureDevice, configuration: configuration.alsaConfiguration) { frame in
+            sender.send(frame)
+        }
+        capture.withLock { $0 = recorder }
+    }
+
+    public func stop() {
+        capture.withLock { $0 }?.stop()
+        playback.withLock { $0 }?.stop()
+        capture.withLock { $0 = nil }
+        playback.withLock { $0 = nil }
+    }
+
+    /// Queues DTMF digits; returns the characters that are not digits.
+    @discardableResult
+    public func sendDTMF(_ digits: String) -> [Character] {
+        shared.dtmf.withLock { $0.send(digits) }
+    }
+
+    public var statistics: CallStatistics {
+        var stats = shared.rtcp.withLock { $0.statistics }
+        stats.packetsSent = UInt64(sender.packetsSent.load(ordering: .relaxed))
+        return stats
+    }
+
+    public var jitterCounters: JitterBufferCounters { shared.jitter.withLock { $0.counters } }
+    public var captureCounters: AudioStreamCounters? { capture.withLock { $0 }?.statistics }
+    public var playbackCounters: AudioStreamCounters? { playback.withLock { $0 }?.statistics }
+}
+
+/// State of the capture thread. `@unchecked` because the encoder and SRTP context are not
+/// Sendable: they are used from the capture thread alone (and RTCP sends from there too).
+private final class SendPath: @unchecked Sendable {
+    let encoder: OpusEncoder
+    let srtp: SRTPContext
+    let shared: MediaSession.Shared
+    let transport: any MediaTransport
+    let configuration: MediaSessionConfiguration
+    let packetsSent = Atomic<Int>(0)
+    var sequence = UInt16.random(in: 0...UInt16.max)
+    var timestamp = UInt32.random(in: 0...UInt32.max)
+    var firstPacket = true
+    var packet: [UInt8] = []
+    var encoded = [UInt8](repeating: 0, count: 1500)
+    var framesSinceReport = 0
+    var random = SystemRandomNumberGenerator()
+
+    init(configuration: MediaSessionConfiguration, key: [UInt8], salt: [UInt8], shared: MediaSession.Shared,
+         transport: any MediaTransport) throws {
+        encoder = try OpusEncoder(settings: configuration.opus)
+        srtp = try SRTPContext(profile: configuration.keys.profile, masterKey: key, masterSalt: salt)
+        self.shared = shared
+        self.transport = transport
+        self.configuration = configuration
+        packet.reserveCapacity(1600)
+    }
+
+    func send(_ frame: UnsafeBufferPointer<Int16>) {
+        let now = UInt64(monotonicNanoseconds())
+        defer { timestamp &+= UInt32(frame.count) }
+        if let event = shared.dtmf.withLock({ $0.tick(timestamp: timestamp) }) {
+            let header = RTPHeader(payloadType: configuration.telephoneEventPayloadType, sequenceNumber: sequence,
+                                   timestamp: event.timestamp, ssrc: configuration.localSSRC, marker: event.marker)
+            transmit(header: header, payload: event.payload.encode(), now: now)
+        } else {
+            guard let length = try? encoded.withUnsafeMutableBytes({ try encoder.encode(frame, into: $0) }) else { return }
+            // DTX: a 1–2 byte frame means "nothing worth sending".
+            if configuration.opus.dtx && length <= 2 { return }
+            let header = RTPHeader(payloadType: configuration.opusPayloadType, sequenceNumber: sequence,
+                                   timestamp: timestamp, ssrc: configuration.localSSRC, marker: firstPacket)
+            firstPacket = false
+            transmit(header: header, payload: encoded[0..<length], now: now)
+        }
+        framesSinceReport += 1
+        if Double(framesSinceReport * configuration.opus.frameMilliseconds) >= configuration.reportInterval * 1000 {
+            framesSinceReport = 0
+            var report = shared.rtcp.withLock { $0.makeReport(now: now) }
+            if (try? srtp.protectRTCP(&report)) != nil {
+                report.withUnsafeBytes { transport.send($0) }
+            }
+        }
+    }
+
+    private func transmit<Payload: Collection<UInt8>>(header: RTPHeader, payload: Payload, now: UInt64) {
+        packet.removeAll(keepingCapacity: true)
+        header.encode(into: &packet)
+        packet.append(contentsOf: payload)
+        sequence &+= 1
+        shared.rtcp.withLock { $0.noteSent(rtpTimestamp: header.timestamp, payloadBytes: payload.count, now: now) }
+        packetsSent.add(1, ordering: .relaxed)
+        guard (try? srtp.protectRTP(&packet)) != nil else { return }
+        if configuration.outgoingLossRate > 0 && Double.random(in: 0..<1, using: &random) < configuration.outgoingLossRate { return }
+        packet.withUnsafeBytes { transport.send($0) }
+    }
+}
+
+/// State of the transport's receive thread. `@unchecked` for the same reason as `SendPath`:
+/// the SRTP context is only used from that one thread.
+private final class ReceivePath: @unchecked Sendable {
+    let srtp: SRTPContext
+    let shared: MediaSession.Shared
+    let configuration: MediaSessionConfiguration
+    let onDigit: @Sendable (Character) -> Void
+    var dtmf = DTMFReceiver()
+    var packet: [UInt8] = []
+    let logger = Logger(label: "dialtone.media")
+
+    init(configuration: MediaSessionConfiguration, key: [UInt8], salt: [UInt8], shared: MediaSession.Shared,
+         onDigit: @escaping @Sendable (Character) -> Void) throws {
+        srtp = try SRTPContext(profile: configuration.keys.profile, masterKey: key, masterSalt: salt)
+        self.shared = shared
+        self.configuration = configuration
+        self.onDigit = onDigit
+        packet.reserveCapacity(1600)
+    }
+
+    func receive(_ datagram: UnsafeRawBufferPointer) {
+        let now = monotonicNanoseconds()
+        packet.removeAll(keepingCapacity: true)
+        packet.append(contentsOf: datagram)
+        if isRTCP(datagram) {
+            do {
+                try srtp.unprotectRTCP(&packet)
+                try shared.rtcp.withLock { rtcp throws in try rtcp.handleRTCP(packet, now: UInt64(now)) }
+            } catch {
+                logger.debug("dropped RTCP: \(error)")
+            }
+            return
+        }
+        do {
+            try srtp.unprotectRTP(&packet)
+        } catch {
+            logger.debug("dropped SRTP: \(error)")
+            return
+        }
+        guard let parsed = try? packet.withUnsafeBytes({ try RTPHeader.parse($0) }) else { return }
+        let (header, offset) = parsed
+        let accepted = shared.rtcp.withLock { $0.noteReceived(header, payloadBytes: packet.count - offset, now: UInt64(now)) }
+        guard accepted != nil else { return }
+        if header.payloadType == configuration.telephoneEventPayloadType {
+            if let digit = dtmf.receive(Array(packet[offset...]), timestamp: header.timestamp) { onDigit(digit) }
+        } else if header.payloadType == configuration.opusPayloadType {
+            packet.withUnsafeBytes { raw in
+                let payload = UnsafeRawBufferPointer(rebasing: raw[offset...])
+                shared.jitter.withLock { $0.insert(timestamp: header.timestamp, payload: payload, arrival: now) }
+            }
+        }
+    }
+}
+
+/// State of the playback thread: the decoder and the loudness of the last frame, which
+/// tells the jitter buffer when a frame can be dropped or added unheard.
+private final class PlaybackPath: @unchecked Sendable {
+    let decoder: OpusDecoder
+    let shared: MediaSession.Shared
+    let frameSamples: Int
+    var quiet = true
+
+    init(shared: MediaSession.Shared, frameSamples: Int) throws {
+        decoder = try OpusDecoder()
+        self.shared = shared
+        self.frameSamples = frameSamples
+    }
+
+    func fill(_ frame: UnsafeMutableBufferPointer<Int16>) {
+        let now = monotonicNanoseconds()
+        let decision = shared.jitter.withLock { $0.pull(now: now, quiet: quiet) }
+        var produced = 0
+        switch decision {
+        case .packet(let payload):
+            produced = (try? payload.withUnsafeBytes { try decoder.decode($0, into: frame) }) ?? 0
+        case .fec(let next):
+            produced = (try? next.withUnsafeBytes { try decoder.decodeFEC(from: $0, into: frame) }) ?? 0
+        case .conceal:
+            produced = (try? decoder.conceal(into: frame)) ?? 0
+        case .silence:
+            produced = 0
+        }
+        for i in produced..<frame.count { frame[i] = 0 }
+        var sum = 0.0
+        for s in frame { sum += Double(s) * Double(s) }
+        quiet = (sum / Double(max(1, frame.count))).squareRoot() < 300
+    }
+}

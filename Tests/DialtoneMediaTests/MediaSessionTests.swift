@@ -1,0 +1,130 @@
+@testable import DialtoneMedia
+import DialtoneTLS
+import Foundation
+import Synchronization
+import XCTest
+
+/// Two media sessions on loopback UDP, each capturing a tone from a file device and playing
+/// what it receives into another file, with SRTP keys from a real DTLS-SRTP handshake.
+final class MediaSessionTests: XCTestCase {
+    final class DigitLog: Sendable {
+        private let digits = Mutex<[Character]>([])
+        func append(_ digit: Character) { digits.withLock { $0.append(digit) } }
+        var all: [Character] { digits.withLock { $0 } }
+    }
+
+    struct Call {
+        let devices: FileAudioDevices
+        let alice: MediaSession
+        let bob: MediaSession
+        let aliceTransport: UDPTransport
+        let bobTransport: UDPTransport
+        let bobDigits: DigitLog
+
+        func stop() {
+            alice.stop()
+            bob.stop()
+            aliceTransport.close()
+            bobTransport.close()
+        }
+    }
+
+    /// DTLS in memory (as the ICE socket would carry it) to agree on keys.
+    func handshake(profiles: [SRTPProtectionProfile]) throws -> SRTPKeyingMaterial {
+        let aliceIdentity = try TLSIdentity.selfSigned(commonName: "alice")
+        let bobIdentity = try TLSIdentity.selfSigned(commonName: "bob")
+        let alice = try DTLSSession(role: .active, identity: aliceIdentity, remoteFingerprint: bobIdentity.sha256Fingerprint, profiles: profiles)
+        let bob = try DTLSSession(role: .passive, identity: bobIdentity, remoteFingerprint: aliceIdentity.sha256Fingerprint, profiles: profiles)
+        try alice.start()
+        for _ in 0..<10 {
+            for datagram in alice.takeDatagrams() { try bob.feed(datagram: datagram) }
+            for datagram in bob.takeDatagrams() { try alice.feed(datagram: datagram) }
+        }
+        XCTAssertEqual(alice.keyingMaterial, bob.keyingMaterial)
+        return try XCTUnwrap(alice.keyingMaterial)
+    }
+
+    func makeCall(loss: Double = 0, profiles: [SRTPProtectionProfile] = [.aes128CMHMACSHA1_80]) throws -> Call {
+        let devices = try FileAudioDevices()
+        try devices.writeTone("alice-in.raw", frequency: 440, seconds: 10)
+        try devices.writeTone("bob-in.raw", frequency: 880, seconds: 10)
+        let keys = try handshake(profiles: profiles)
+        let aliceTransport = try UDPTransport()
+        let bobTransport = try UDPTransport()
+        aliceTransport.connect(toPort: bobTransport.port)
+        bobTransport.connect(toPort: aliceTransport.port)
+
+        func configuration(role: DTLSRole, name: String) -> MediaSessionConfiguration {
+            var c = MediaSessionConfiguration(keys: keys, role: role)
+            c.captureDevice = "cap"
+            c.playbackDevice = "play"
+            c.alsaConfiguration = """
+                pcm.cap { type file; slave.pcm { type null }; file "\(devices.path("\(name)-copy.raw"))"; infile "\(devices.path("\(name)-in.raw"))"; format "raw" }
+                pcm.play { type file; slave.pcm { type null }; file "\(devices.path("\(name)-out.raw"))"; format "raw" }
+                """
+            c.outgoingLossRate = loss
+            c.reportInterval = 0.5
+            return c
+        }
+        let digits = DigitLog()
+        let alice = try MediaSession(configuration: configuration(role: .active, name: "alice"), transport: aliceTransport)
+        let bob = try MediaSession(configuration: configuration(role: .passive, name: "bob"), transport: bobTransport) { digit in
+            digits.append(digit)
+        }
+        try aliceTransport.start { alice.receive(datagram: $0) }
+        try bobTransport.start { bob.receive(datagram: $0) }
+        try alice.start()
+        try bob.start()
+        return Call(devices: devices, alice: alice, bob: bob, aliceTransport: aliceTransport, bobTransport: bobTransport, bobDigits: digits)
+    }
+
+    /// The last second of what a side played.
+    func lastSecond(_ call: Call, _ name: String) throws -> [Int16] {
+        let samples = try call.devices.readSamples("\(name)-out.raw")
+        XCTAssertGreaterThan(samples.count, 48000, "\(name) played too little")
+        return Array(samples.suffix(48000))
+    }
+
+    func testTonesCrossAndDigitsArrive() throws {
+        let call = try makeCall()
+        defer { call.devices.remove() }
+        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssertEqual(call.alice.sendDTMF("12#"), [])
+        Thread.sleep(forTimeInterval: 2.2)
+        let aliceStats = call.alice.statistics
+        let bobStats = call.bob.statistics
+        call.stop()
+
+        let aliceHeard = try lastSecond(call, "alice")
+        let bobHeard = try lastSecond(call, "bob")
+        XCTAssertEqual(ToneAnalysis.dominantFrequency(aliceHeard, sampleRate: 48000), 880, accuracy: 3)
+        XCTAssertEqual(ToneAnalysis.dominantFrequency(bobHeard, sampleRate: 48000), 440, accuracy: 3)
+        XCTAssertGreaterThan(ToneAnalysis.rms(aliceHeard[...]), 2000)
+        XCTAssertEqual(call.bobDigits.all, ["1", "2", "#"])
+
+        XCTAssertGreaterThan(aliceStats.packetsSent, 50)
+        XCTAssertGreaterThan(bobStats.packetsReceived, 50)
+        XCTAssertEqual(bobStats.packetsLost, 0)
+        // RTCP went both ways through SRTCP: the round trip is known.
+        XCTAssertNotNil(aliceStats.roundTripMilliseconds)
+        XCTAssertNotNil(bobStats.roundTripMilliseconds)
+        print("media loopback: alice \(aliceStats), jitter buffer \(call.alice.jitterCounters)")
+    }
+
+    func testToneSurvivesTenPercentLoss() throws {
+        let call = try makeCall(loss: 0.10, profiles: [.aeadAES128GCM])
+        defer { call.devices.remove() }
+        Thread.sleep(forTimeInterval: 2.5)
+        let bobStats = call.bob.statistics
+        let counters = call.bob.jitterCounters
+        call.stop()
+        let aliceHeard = try lastSecond(call, "alice")
+        let bobHeard = try lastSecond(call, "bob")
+        XCTAssertEqual(ToneAnalysis.dominantFrequency(aliceHeard, sampleRate: 48000), 880, accuracy: 3)
+        XCTAssertEqual(ToneAnalysis.dominantFrequency(bobHeard, sampleRate: 48000), 440, accuracy: 3)
+        // Loss was really there, and repaired by FEC or concealment.
+        XCTAssertGreaterThan(bobStats.packetsLost, 0)
+        XCTAssertGreaterThan(counters.fecRecovered + counters.concealed, 0)
+        print("media loopback with loss: bob \(bobStats), jitter buffer \(counters)")
+    }
+}
