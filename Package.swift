@@ -74,6 +74,8 @@ let package = Package(
         .executableTarget(name: "StoreBench", dependencies: ["DialtoneStore"], path: "Benchmarks/StoreBench"),
         // Time to a nominated pair on loopback and checks per second; Scripts/bench-ice runs it.
         .executableTarget(name: "ICEBench", dependencies: ["DialtoneICE"], path: "Benchmarks/ICEBench"),
+        // Media pipeline CPU per frame; Scripts/bench-media builds it in release and runs it.
+        .executableTarget(name: "MediaBench", dependencies: ["DialtoneMedia", "DialtoneTLS"], path: "Benchmarks/MediaBench"),
 
         .testTarget(name: "DialtoneXMLTests", dependencies: ["DialtoneXML"]),
         .testTarget(name: "DialtoneTLSTests", dependencies: ["DialtoneTLS"]),

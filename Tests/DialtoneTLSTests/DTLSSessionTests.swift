@@ -10,16 +10,18 @@ struct DTLSPair {
 
     init(aliceRole: DTLSRole, bobPins: [UInt8]? = nil, alicePins: [UInt8]? = nil,
          aliceProfiles: [SRTPProtectionProfile] = [.aes128CMHMACSHA1_80, .aeadAES128GCM],
-         bobProfiles: [SRTPProtectionProfile] = [.aes128CMHMACSHA1_80, .aeadAES128GCM]) throws {
+         bobProfiles: [SRTPProtectionProfile] = [.aes128CMHMACSHA1_80, .aeadAES128GCM], mtu: Int = 1200) throws {
         let aliceIdentity = try TLSIdentity.selfSigned(commonName: "alice")
         let bobIdentity = try TLSIdentity.selfSigned(commonName: "bob")
         alice = try DTLSSession(role: aliceRole, identity: aliceIdentity,
                                 remoteFingerprint: alicePins ?? bobIdentity.sha256Fingerprint, profiles: aliceProfiles,
-                                initialRetransmit: .milliseconds(20))
+                                mtu: mtu, initialRetransmit: .milliseconds(20))
         bob = try DTLSSession(role: aliceRole == .active ? .passive : .active, identity: bobIdentity,
                               remoteFingerprint: bobPins ?? aliceIdentity.sha256Fingerprint, profiles: bobProfiles,
-                              initialRetransmit: .milliseconds(20))
+                              mtu: mtu, initialRetransmit: .milliseconds(20))
     }
+
+    var largestDatagram = 0
 
     /// Runs the handshake; `drop` says which of alice's datagrams (by count) get lost.
     mutating func run(dropAlice: Set<Int> = [], rounds: Int = 20) {
@@ -30,12 +32,14 @@ struct DTLSPair {
             var moved = false
             for datagram in alice.takeDatagrams() {
                 moved = true
+                largestDatagram = max(largestDatagram, datagram.count)
                 aliceSent += 1
                 if dropAlice.contains(aliceSent) { continue }
                 if bobError == nil { do { try bob.feed(datagram: datagram) } catch { bobError = error } }
             }
             for datagram in bob.takeDatagrams() {
                 moved = true
+                largestDatagram = max(largestDatagram, datagram.count)
                 if aliceError == nil { do { try alice.feed(datagram: datagram) } catch { aliceError = error } }
             }
             if !moved {
@@ -111,6 +115,15 @@ final class DTLSSessionTests: XCTestCase {
         XCTAssertTrue(pair.alice.isHandshakeComplete)
         XCTAssertTrue(pair.bob.isHandshakeComplete)
         XCTAssertEqual(pair.alice.keyingMaterial, pair.bob.keyingMaterial)
+    }
+
+    func testFlightsFitTheMTU() throws {
+        var pair = try DTLSPair(aliceRole: .passive, mtu: 300)
+        pair.run()
+        XCTAssertTrue(pair.alice.isHandshakeComplete)
+        XCTAssertEqual(pair.alice.keyingMaterial, pair.bob.keyingMaterial)
+        XCTAssertLessThanOrEqual(pair.largestDatagram, 300)
+        XCTAssertGreaterThan(pair.largestDatagram, 100)
     }
 
     func testRolesFromSignalling() {
