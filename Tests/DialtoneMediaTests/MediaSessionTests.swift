@@ -78,6 +78,17 @@ final class MediaSessionTests: XCTestCase {
         return Call(devices: devices, alice: alice, bob: bob, aliceTransport: aliceTransport, bobTransport: bobTransport, bobDigits: digits)
     }
 
+    /// Polls until `done` or a generous deadline, so a loaded machine only makes it slower.
+    func wait(upTo seconds: Double = 15, until done: () -> Bool) {
+        let deadline = monotonicNanoseconds() + Int64(seconds * 1e9)
+        while !done() && monotonicNanoseconds() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+    }
+
+    /// Enough played on both sides to analyse a second of it, and past the start-up.
+    func playedTwoSeconds(_ call: Call) -> Bool {
+        (call.alice.playbackCounters?.frames ?? 0) >= 100 && (call.bob.playbackCounters?.frames ?? 0) >= 100
+    }
+
     /// The last second of what a side played.
     func lastSecond(_ call: Call, _ name: String) throws -> [Int16] {
         let samples = try call.devices.readSamples("\(name)-out.raw")
@@ -90,7 +101,8 @@ final class MediaSessionTests: XCTestCase {
         defer { call.devices.remove() }
         Thread.sleep(forTimeInterval: 0.3)
         XCTAssertEqual(call.alice.sendDTMF("12#"), [])
-        Thread.sleep(forTimeInterval: 2.2)
+        wait { call.bobDigits.all.count >= 3 && playedTwoSeconds(call) }
+        Thread.sleep(forTimeInterval: 0.6)   // one more report interval, for RTT both ways
         let aliceStats = call.alice.statistics
         let bobStats = call.bob.statistics
         call.stop()
@@ -114,7 +126,7 @@ final class MediaSessionTests: XCTestCase {
     func testToneSurvivesTenPercentLoss() throws {
         let call = try makeCall(loss: 0.10, profiles: [.aeadAES128GCM])
         defer { call.devices.remove() }
-        Thread.sleep(forTimeInterval: 2.5)
+        wait { playedTwoSeconds(call) }
         let bobStats = call.bob.statistics
         let counters = call.bob.jitterCounters
         call.stop()

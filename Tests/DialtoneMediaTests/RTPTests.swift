@@ -160,4 +160,18 @@ final class RTCPTests: XCTestCase {
         XCTAssertEqual(alice.statistics.packetsSent, 50)
         XCTAssertEqual(alice.statistics.codec, "opus")
     }
+
+    /// Threads read the clock in either order: a report built with a time just before the
+    /// SR's arrival was stamped must not trap, and says the SR was held for no time.
+    func testReportWithAClockReadBeforeTheSRArrived() throws {
+        var alice = RTCPSession(localSSRC: 0xA, clockRate: 48000, cname: "a", codec: "opus")
+        var bob = RTCPSession(localSSRC: 0xB, clockRate: 48000, cname: "b", codec: "opus")
+        alice.noteSent(rtpTimestamp: 0, payloadBytes: 10, now: 1_000)
+        bob.noteReceived(RTPHeader(payloadType: 111, sequenceNumber: 1, timestamp: 0, ssrc: 0xA), payloadBytes: 10, now: 2_000)
+        try bob.handleRTCP(alice.makeReport(now: 5_000_000), now: 9_000_000)
+        let report = try RTCPPacket.parseCompound(bob.makeReport(now: 8_000_000))
+        guard case .receiverReport(_, let blocks)? = report.first else { return XCTFail("\(report)") }
+        XCTAssertEqual(blocks.first?.delaySinceLastSR, 0)
+        XCTAssertNotEqual(blocks.first?.lastSR, 0)
+    }
 }

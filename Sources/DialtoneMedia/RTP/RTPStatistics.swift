@@ -226,8 +226,10 @@ public struct RTCPSession: Sendable {
         if let remote = remoteSSRC {
             let loss = reception.takeIntervalLoss()
             fractionLost = Double(loss.fraction) / 256
-            let delay: UInt32 = lastSRArrival == 0 && lastSRCompact == 0
-                ? 0 : UInt32(truncatingIfNeeded: (now - lastSRArrival) * 65536 / 1_000_000_000)
+            // Saturating: the receive thread may have stamped the SR's arrival just after the
+            // sending thread read its clock.
+            let held = now > lastSRArrival ? now - lastSRArrival : 0
+            let delay = UInt32(truncatingIfNeeded: held * 65536 / 1_000_000_000)
             blocks.append(RTCPReportBlock(
                 ssrc: remote, fractionLost: loss.fraction, cumulativeLost: loss.cumulative,
                 extendedHighestSequence: reception.sequence.extendedMax, jitter: reception.jitter,
@@ -237,7 +239,7 @@ public struct RTCPSession: Sendable {
         var packets: [RTCPPacket] = []
         if sentSinceLastReport {
             // The SR's RTP timestamp must be the same instant as its NTP time: extrapolate.
-            let elapsed = (now &- lastRTPSendTime) / 1000 * UInt64(clockRate) / 1_000_000
+            let elapsed = (now > lastRTPSendTime ? now - lastRTPSendTime : 0) / 1000 * UInt64(clockRate) / 1_000_000
             let rtpNow = lastRTPTimestampSent &+ UInt32(truncatingIfNeeded: elapsed)
             packets.append(.senderReport(
                 ssrc: localSSRC, ntpTimestamp: ntp(now).value, rtpTimestamp: rtpNow,
