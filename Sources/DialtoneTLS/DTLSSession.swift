@@ -128,6 +128,19 @@ public final class DTLSSession {
         self.networkOut = networkOut
     }
 
+    /// With a fresh self-signed ECDSA P-256 certificate, as each call should have: nothing
+    /// ties two calls together, and the peer checks the fingerprint we signal, not a chain.
+    public convenience init(role: DTLSRole, remoteFingerprint: [UInt8],
+                            profiles: [SRTPProtectionProfile] = [.aes128CMHMACSHA1_80, .aeadAES128GCM]) throws(DTLSError) {
+        let identity: TLSIdentity
+        do {
+            identity = try TLSIdentity.selfSigned(commonName: "dialtone")
+        } catch {
+            throw .invalidCredentials(error.description)
+        }
+        try self.init(role: role, identity: identity, remoteFingerprint: remoteFingerprint, profiles: profiles)
+    }
+
     deinit {
         SSL_free(ssl)
         SSL_CTX_free(context)

@@ -126,6 +126,13 @@ final class DTLSSessionTests: XCTestCase {
         XCTAssertGreaterThan(pair.largestDatagram, 100)
     }
 
+    func testFreshIdentityPerSession() throws {
+        let first = try DTLSSession(role: .active, remoteFingerprint: [UInt8](repeating: 1, count: 32))
+        let second = try DTLSSession(role: .active, remoteFingerprint: [UInt8](repeating: 1, count: 32))
+        XCTAssertEqual(first.localFingerprint.count, 32)
+        XCTAssertNotEqual(first.localFingerprint, second.localFingerprint)
+    }
+
     func testRolesFromSignalling() {
         XCTAssertEqual(DTLSRole.answering(offered: "actpass"), .active)
         XCTAssertEqual(DTLSRole.answering(offered: "active"), .passive)

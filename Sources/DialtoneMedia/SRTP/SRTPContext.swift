@@ -503,10 +503,12 @@ public final class SRTPContext {
                      aadRanges: (Range<Int>, Range<Int>?), text: Range<Int>, tag: Range<Int>) -> Bool {
         // The AAD may be two pieces (SRTCP header + trailer); gather it into scratch.
         var aadLength = 0
-        for range in [aadRanges.0, aadRanges.1].compactMap({ $0 }) {
+        func gather(_ range: Range<Int>) {
             if scratch.count < aadLength + range.count { scratch.append(contentsOf: repeatElement(0, count: aadLength + range.count - scratch.count)) }
             for i in range { scratch[aadLength] = packet[i]; aadLength += 1 }
         }
+        gather(aadRanges.0)
+        if let second = aadRanges.1 { gather(second) }
         return iv.withUnsafeBytes { ivRaw in
             scratch.withUnsafeBytes { aad in
                 packet.withUnsafeMutableBytes { raw in
