@@ -36,7 +36,7 @@ public struct MediaSessionConfiguration: Sendable {
 /// statistics are shared, each behind its own lock.
 public final class MediaSession: Sendable {
     private let configuration: MediaSessionConfiguration
-    private let transport: any MediaTransport
+    private let transport: any MediaPacketOutput
     private let sender: SendPath
     private let receiver: ReceivePath
     private let shared: Shared
@@ -58,7 +58,7 @@ public final class MediaSession: Sendable {
         }
     }
 
-    public init(configuration: MediaSessionConfiguration, transport: any MediaTransport,
+    public init(configuration: MediaSessionConfiguration, transport: any MediaPacketOutput,
                 onDigit: @escaping @Sendable (Character) -> Void = { _ in }) throws {
         self.configuration = configuration
         self.transport = transport
@@ -121,7 +121,7 @@ private final class SendPath: @unchecked Sendable {
     let encoder: OpusEncoder
     let srtp: SRTPContext
     let shared: MediaSession.Shared
-    let transport: any MediaTransport
+    let transport: any MediaPacketOutput
     let configuration: MediaSessionConfiguration
     let packetsSent = Atomic<Int>(0)
     var sequence = UInt16.random(in: 0...UInt16.max)
@@ -133,7 +133,7 @@ private final class SendPath: @unchecked Sendable {
     var random = SystemRandomNumberGenerator()
 
     init(configuration: MediaSessionConfiguration, key: [UInt8], salt: [UInt8], shared: MediaSession.Shared,
-         transport: any MediaTransport) throws {
+         transport: any MediaPacketOutput) throws {
         encoder = try OpusEncoder(settings: configuration.opus)
         srtp = try SRTPContext(profile: configuration.keys.profile, masterKey: key, masterSalt: salt)
         self.shared = shared

@@ -3,9 +3,10 @@ import Glibc
 #endif
 import Synchronization
 
-/// Where a media session's packets go. DialtoneICE's socket (with its STUN/DTLS/RTP
-/// demultiplexer) takes this role in calls; `UDPTransport` stands in for it on loopback.
-public protocol MediaTransport: Sendable {
+/// Where a media session's packets go, called synchronously from the capture thread (which
+/// must not wait). In calls an adapter hands them to DialtoneICE's agent (whose own
+/// `MediaTransport` is async); `UDPTransport` stands in for it on loopback.
+public protocol MediaPacketOutput: Sendable {
     func send(_ datagram: UnsafeRawBufferPointer)
 }
 
@@ -15,7 +16,7 @@ public enum TransportError: Error, Sendable, Equatable {
 
 /// A plain UDP socket on 127.0.0.1 with a receive thread. Not for calls across networks:
 /// no ICE, no NAT traversal; it exists so media can be tested before and apart from ICE.
-public final class UDPTransport: MediaTransport {
+public final class UDPTransport: MediaPacketOutput {
     public let port: UInt16
     private let descriptor: Int32
     private let remote: Mutex<sockaddr_in?> = Mutex(nil)
