@@ -167,6 +167,25 @@ final class SRTPBehaviourTests: XCTestCase {
         }
     }
 
+    /// Found by Scripts/fuzz-rtp: in the first cycle a sequence number far above the highest
+    /// must not be guessed as ROC - 1 (which wrapped to 2^32 - 1 and moved the replay window
+    /// so far that every later packet was refused as too old).
+    func testFirstCycleHasNoPreviousCycle() throws {
+        for profile in SRTPProtectionProfile.allCases {
+            let (sender, receiver) = try pair(profile)
+            for seq: UInt16 in [100, 60000, 200] {
+                let plain = rtp(seq)
+                var packet = plain
+                try sender.protectRTP(&packet)
+                XCTAssertNoThrow(try receiver.unprotectRTP(&packet), "\(profile) seq \(seq)")
+                XCTAssertEqual(packet, plain)
+            }
+            // 200 after 60000 reads as the next cycle (RFC 3711 3.3.1), on both sides alike.
+            XCTAssertEqual(sender.rolloverCounter(ssrc: 0x5555), 1)
+            XCTAssertEqual(receiver.rolloverCounter(ssrc: 0x5555), 1)
+        }
+    }
+
     func testReceiverWithKnownRolloverAcceptsLatePacketFromPreviousCycle() throws {
         let (sender, receiver) = try pair(.aes128CMHMACSHA1_80)
         sender.setRolloverCounter(4, highestSequence: 65000, ssrc: 0x5555)

@@ -1,5 +1,8 @@
 import COpenSSL
+// Scripts/fuzz-rtp compiles these sources and SRTPProtectionProfile.swift into one module.
+#if canImport(DialtoneTLS)
 import DialtoneTLS
+#endif
 
 public enum SRTPError: Error, Sendable, Equatable, CustomStringConvertible {
     case tooShort
@@ -243,7 +246,9 @@ struct StreamState {
     func estimate(_ sequence: UInt16) -> UInt32 {
         guard started else { return rollover }
         if highestSequence < 32768 {
-            if Int(sequence) - Int(highestSequence) > 32768 { return rollover &- 1 }
+            // From the previous cycle; in the first cycle there is none (ROC - 1 would wrap to
+            // 2^32 - 1, and the replay window would leap past every later packet).
+            if Int(sequence) - Int(highestSequence) > 32768 && rollover > 0 { return rollover - 1 }
             return rollover
         }
         if Int(highestSequence) - 32768 > Int(sequence) { return rollover &+ 1 }
