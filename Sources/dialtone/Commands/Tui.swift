@@ -4,7 +4,7 @@ import DialtoneTUI
 
 struct Tui: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The terminal interface: conversations, messages and commands (the default).")
+        abstract: "The terminal interface: conversations, messages and commands.")
 
     @OptionGroup var options: GlobalOptions
 
