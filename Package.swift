@@ -62,10 +62,12 @@ let package = Package(
                 .product(name: "SwiftCSV", package: "SwiftCSV"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // Curses rendering and input only; everything it knows of the account comes through DialtoneCore.
+        .target(name: "DialtoneTUI", dependencies: ["DialtoneCore", "CNcursesw"]),
         .executableTarget(
             name: "dialtone",
             dependencies: [
-                "DialtoneCore",
+                "DialtoneCore", "DialtoneTUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -91,6 +93,7 @@ let package = Package(
         .testTarget(name: "DialtoneMediaTests", dependencies: ["DialtoneMedia", "DialtoneTLS"], exclude: ["Peers", "Fuzz"]),
         .testTarget(name: "DialtoneStoreTests", dependencies: ["DialtoneStore"]),
         .testTarget(name: "DialtoneCoreTests", dependencies: ["DialtoneCore", "DialtoneXMPP", "DialtoneStore"], exclude: ["Fixtures"]),
+        .testTarget(name: "DialtoneTUITests", dependencies: ["DialtoneTUI", "DialtoneCore"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

@@ -1,0 +1,11 @@
+// The value types front ends draw and pass back. Re-exported one by one so that the TUI
+// sees these and nothing else of the protocol and store modules.
+@_exported import struct DialtoneStore.StoredMessage
+@_exported import struct DialtoneStore.Conversation
+@_exported import struct DialtoneStore.Attachment
+@_exported import struct DialtoneStore.Contact
+@_exported import struct DialtoneStore.AddressBookEntry
+@_exported import class DialtoneStore.Store
+@_exported import struct DialtoneXMPP.JID
+@_exported import enum DialtoneXMPP.ConnectionState
+@_exported import struct DialtoneXMPP.PresenceUpdate

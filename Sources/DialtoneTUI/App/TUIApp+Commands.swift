@@ -1,0 +1,82 @@
+import DialtoneCore
+import Foundation
+
+extension TUIApp {
+    func run(_ command: CommandSpec.Name, arguments: String) {
+        switch command {
+        case .msg: message(arguments)
+        case .group: group(arguments)
+        case .close:
+            guard let peer = view?.peer else { return }
+            list.close(peer)
+            view = nil
+            if let next = list.selectedPeer { open(next) }
+        case .search: search(arguments)
+        case .theme: show(notice: "Themes are not available yet.")
+        case .help: overlay = HelpText.lines(for: arguments.trimmingCharacters(in: .whitespaces))
+        case .quit: running = false
+        }
+    }
+
+    /// /msg TO [TEXT]: TO may be several words ("Alice Liddell", "+1 555 123 4567"), so the
+    /// longest leading words that name a recipient are TO and the rest is the text.
+    private func message(_ arguments: String) {
+        let words = arguments.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        guard !words.isEmpty else { show(error: CommandTable.spec(named: "msg")!.usage); return }
+        let contacts = (try? session.store.contacts()) ?? []
+        let book = (try? session.store.addressBook()) ?? []
+        var split = 1
+        for count in stride(from: words.count, through: 1, by: -1) {
+            if (try? session.recipients.parse(words[..<count].joined(separator: " "), contacts: contacts, addressBook: book)) != nil {
+                split = count
+                break
+            }
+        }
+        let recipient = words[..<split].joined(separator: " ")
+        let text = words[split...].joined(separator: " ")
+        let session = self.session
+        Task { @MainActor in
+            do {
+                let jid = try await session.resolveRecipient(recipient)
+                self.open(jid.bare.description)
+                if !text.isEmpty { self.send(text, to: jid.bare.description) }
+            } catch {
+                self.show(error: "\(recipient): \(error)")
+            }
+            self.redraw()
+        }
+    }
+
+    private func group(_ arguments: String) {
+        let people = arguments.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard people.count >= 2 else { show(error: "A group text needs at least two people: /group TO, TO, …"); return }
+        let session = self.session
+        Task { @MainActor in
+            do {
+                let jid = try await session.resolveGroup(people)
+                self.open(jid.bare.description)
+            } catch {
+                self.show(error: "Cannot start the group: \(error)")
+            }
+            self.redraw()
+        }
+    }
+
+    private func search(_ words: String) {
+        guard !words.isEmpty else { show(error: "/search WORDS"); return }
+        do {
+            let found = try session.store.search(words)
+            let width = layout.messageWidth
+            var lines = [StyledLine([TextRun("\(found.count) found for “\(Sanitizer.plain(words))” — Esc closes", .notice)])]
+            for (peer, message) in found.reversed() {
+                let who = Sanitizer.plain(names.name(for: peer))
+                let day = message.timestamp.formatted(date: .numeric, time: .shortened)
+                lines += StyledWrapper.wrap([TextRun(day + " ", .timestamp), TextRun(who + ": ", .peerName),
+                                             TextRun(Sanitizer.plain(message.body ?? ""))], width: width, indent: "  ")
+            }
+            overlay = lines
+        } catch {
+            show(error: "Search failed: \(error)")
+        }
+    }
+}

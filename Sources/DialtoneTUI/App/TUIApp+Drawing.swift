@@ -1,0 +1,47 @@
+import DialtoneCore
+
+extension TUIApp {
+    /// Draws every pane from the models; curses sends the terminal only what changed.
+    func redraw() {
+        terminal.clear()
+        let height = layout.messageHeight
+        if layout.listWidth > 0 {
+            let rows = list.rows(width: layout.listWidth, height: height + 1)
+            for (index, row) in rows.enumerated() { terminal.draw(row, row: index, column: 0, width: layout.listWidth) }
+            for row in 0..<(height + 1) {
+                terminal.draw(StyledLine([TextRun("│", .border)]), row: row, column: layout.listWidth, width: 1)
+            }
+        }
+        let title = view.map { Sanitizer.plain(names.name(for: $0.peer)) } ?? "No conversation — /msg TO to start one"
+        terminal.draw(StyledLine([TextRun(" " + title, .statusBar)]), row: 0, column: layout.messageColumn,
+                      width: layout.messageWidth, fill: .statusBar)
+        let body: [StyledLine]
+        if let overlay { body = Array(overlay.suffix(height)) } else { body = Array(view?.visibleLines(height: height) ?? []) }
+        // Bottom-aligned, as chat reads: the newest row sits just above the status bar.
+        let top = 1 + height - body.count
+        for (index, line) in body.enumerated() {
+            terminal.draw(line, row: top + index, column: layout.messageColumn, width: layout.messageWidth)
+        }
+        drawStatusBar()
+        let prompt = "> "
+        let (text, cursor) = editor.view(width: max(2, layout.columns - prompt.count))
+        terminal.draw(StyledLine([TextRun(prompt, .input), TextRun(text, .input)]), row: layout.inputRow, column: 0,
+                      width: layout.columns, fill: .input)
+        terminal.placeCursor(row: layout.inputRow, column: prompt.count + cursor)
+        terminal.refresh()
+    }
+
+    private func drawStatusBar() {
+        let state: TextRun
+        switch connection {
+        case .online: state = TextRun("online", .statusOnline)
+        case .connecting: state = TextRun(connection.description, .statusBar)
+        case .waitingToReconnect, .offline: state = TextRun(Sanitizer.plain(connection.description), .statusOffline)
+        }
+        var runs = [TextRun(" \(session.account.description) ", .statusBar), state]
+        let unread = list.totalUnread
+        if unread > 0 { runs.append(TextRun(" · \(unread) unread", .statusBar)) }
+        if let notice { runs += [TextRun(" · ", .statusBar), notice] }
+        terminal.draw(StyledLine(runs), row: layout.statusRow, column: 0, width: layout.columns, fill: .statusBar)
+    }
+}

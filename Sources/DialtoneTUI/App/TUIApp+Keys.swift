@@ -1,0 +1,80 @@
+import DialtoneCore
+
+extension TUIApp {
+    func handle(_ key: Key) {
+        let page = max(1, layout.messageHeight - 1)
+        switch key {
+        case .text(let text), .paste(let text): editor.insert(text)
+        case .enter: submit()
+        case .backspace, .control("h"): editor.backspace()
+        case .delete, .control("d"): editor.deleteForward()
+        case .left, .control("b"): editor.left()
+        case .right, .control("f"): editor.right()
+        case .home, .control("a"): editor.home()
+        case .end, .control("e"): editor.end()
+        case .control("k"): editor.killToEnd()
+        case .control("u"): editor.killToStart()
+        case .control("w"): editor.killWordBackward()
+        case .control("y"): editor.yank()
+        case .meta("b"): editor.wordBackward()
+        case .meta("f"): editor.wordForward()
+        case .up: walkHistory(older: true)
+        case .down: walkHistory(older: false)
+        case .metaDown, .control("n"): switchConversation(1)
+        case .metaUp, .control("p"): switchConversation(-1)
+        case .pageUp: view?.scroll(by: page, height: layout.messageHeight)
+        case .pageDown: view?.scroll(by: -page, height: layout.messageHeight)
+        case .tab: complete()
+        case .escape: overlay = nil; notice = nil
+        case .control("l"): resize()
+        case .control("c"): running = false
+        case .resize: resize()
+        default: break
+        }
+    }
+
+    private var historyKey: String { list.selectedPeer ?? "" }
+
+    private func walkHistory(older: Bool) {
+        var history = histories[historyKey] ?? InputHistory()
+        let entry = older ? history.older(current: editor.text) : history.newer()
+        histories[historyKey] = history
+        if let entry { editor.set(entry) }
+    }
+
+    private func switchConversation(_ offset: Int) {
+        list.move(offset)
+        if let peer = list.selectedPeer, peer != view?.peer { open(peer) }
+    }
+
+    private func complete() {
+        let candidates = list.entries.map { Sanitizer.plain(names.name(for: $0.peer)) }
+        if let completed = Completion.complete(editor.text, names: candidates) { editor.set(completed) }
+    }
+
+    private func submit() {
+        let text = editor.submit()
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return }
+        var history = histories[historyKey] ?? InputHistory()
+        history.record(text)
+        histories[historyKey] = history
+        notice = nil
+        switch InputLine(text) {
+        case .message(let body): send(body)
+        case .command(let name, let arguments): run(name, arguments: arguments)
+        case .unknownCommand(let word): show(error: "No command /\(word). Type /help for the list.")
+        }
+    }
+
+    func send(_ body: String, to peer: String? = nil) {
+        guard let peer = peer ?? view?.peer, let jid = try? JID(peer) else {
+            show(error: "No conversation is open: /msg TO starts one.")
+            return
+        }
+        view?.scrollToBottom()
+        let session = self.session
+        Task { @MainActor in
+            do { try await session.sendMessage(to: jid, body: body) } catch { self.show(error: "Not sent: \(error)"); self.redraw() }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import DialtoneCore
+import Foundation
+import Logging
+
+/// The terminal front end: owns the screen and the view models, turns keys into core calls
+/// and core events into redraws. Everything here runs on the main actor, curses included.
+@MainActor
+public final class TUIApp {
+    enum Event: Sendable {
+        case input, resize, core(CoreEvent)
+    }
+
+    let session: AccountSession
+    let logger: Logger
+    let terminal = Terminal()
+    private let waiter = InputWaiter()
+    private var decoder = KeyDecoder()
+    var palette: Palette
+    var names: any NameSource
+    var list: ConversationListModel
+    var view: MessageViewModel?
+    var editor = LineEditor()
+    var histories: [String: InputHistory] = [:]
+    /// Help or search results shown in place of the conversation until Escape.
+    var overlay: [StyledLine]?
+    var notice: TextRun?
+    var connection: ConnectionState = .offline(reason: nil)
+    var layout = ScreenLayout(rows: 24, columns: 80)
+    var running = true
+    private let format: MessageFormat
+
+    public init(session: AccountSession, palette: Palette = .builtInDark, logger: Logger = Logger(label: "dialtone.tui")) {
+        self.session = session
+        self.logger = logger
+        self.palette = palette
+        let names: any NameSource = (try? session.displayNames()) ?? FixedNames()
+        self.names = names
+        self.list = ConversationListModel(names: names)
+        self.format = MessageFormat(ownName: "me")
+    }
+
+    /// Runs until /quit: sets up the terminal, connects, and handles events as they come.
+    public func run() async {
+        TerminalWidth.prepareLocale()
+        let (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .unbounded)
+        waiter.installResizeHandler()
+        terminal.start(palette: palette)
+        defer { terminal.stop() }
+        layout = ScreenLayout(rows: Int(terminal.rows), columns: Int(terminal.columns))
+
+        loadConversations()
+        if let peer = list.selectedPeer { open(peer) }
+        let coreEvents = await session.events()
+        let forwarding = Task {
+            for await event in coreEvents { continuation.yield(.core(event)) }
+        }
+        waiter.start { signal in
+            continuation.yield(signal == .input ? .input : .resize)
+        }
+        await session.start()
+        connection = await session.connectionState
+        redraw()
+
+        for await event in events {
+            switch event {
+            case .input: readKeys()
+            case .resize: resize()
+            case .core(let event): handle(event)
+            }
+            if !running { break }
+            redraw()
+        }
+        forwarding.cancel()
+        terminal.stop()
+        await session.stop()
+    }
+
+    private func readKeys() {
+        let keys = decoder.decode(terminal.readAvailable())
+        waiter.inputDrained()
+        for key in keys { handle(key) }
+    }
+
+    func resize() {
+        terminal.updateSize()
+        layout = ScreenLayout(rows: Int(terminal.rows), columns: Int(terminal.columns))
+        view?.resize(width: layout.messageWidth)
+    }
+
+    // MARK: Conversations
+
+    func loadConversations() {
+        do {
+            list.replace(try session.store.conversations().map(ConversationEntry.init))
+        } catch {
+            show(error: "Cannot read conversations: \(error)")
+        }
+    }
+
+    func open(_ peer: String) {
+        list.select(peer)
+        overlay = nil
+        var model = MessageViewModel(peer: peer, width: layout.messageWidth, names: names, format: format)
+        do { model.show(try session.store.history(peer: peer, limit: 500)) } catch {
+            show(error: "Cannot read history: \(error)")
+        }
+        view = model
+        markSeen(peer)
+    }
+
+    private func markSeen(_ peer: String) {
+        guard let jid = try? JID(peer) else { return }
+        let session = self.session
+        Task { try? await session.markSeen(jid) }
+    }
+
+    func handle(_ event: CoreEvent) {
+        switch event {
+        case .connection(let state):
+            connection = state
+        case .message(let peer, let message):
+            list.noteActivity(peer: peer, at: message.timestamp, incoming: message.direction == .incoming)
+            if peer == view?.peer {
+                view?.upsert(message)
+                if message.direction == .incoming { markSeen(peer) }
+            } else if list.selectedPeer == nil || view == nil {
+                open(peer)
+            }
+        case .corrected(let peer, let message):
+            if peer == view?.peer { view?.upsert(message) }
+        case .status(let id, let status):
+            view?.setStatus(status, forMessage: id)
+        case .contactsChanged:
+            names = (try? session.displayNames()) ?? names
+            list.names = names
+            view?.names = names
+            view?.relayout()
+        case .chatState, .presence, .rejected:
+            break
+        }
+    }
+
+    func show(notice text: String) { notice = TextRun(text, .notice) }
+    func show(error text: String) {
+        logger.info("shown to the user: \(text)")
+        notice = TextRun(text, .error)
+    }
+}

@@ -1,0 +1,63 @@
+/// One slash command as data: /help and tab completion read this table, so a command's
+/// documentation and its name cannot drift apart.
+public struct CommandSpec: Sendable, Equatable {
+    public enum Name: String, Sendable, CaseIterable {
+        case msg, group, close, search, theme, help, quit
+    }
+
+    public let name: Name
+    public let arguments: String
+    public let synopsis: String
+    public let help: String
+
+    public var usage: String { arguments.isEmpty ? "/\(name.rawValue)" : "/\(name.rawValue) \(arguments)" }
+}
+
+public enum CommandTable {
+    public static let all: [CommandSpec] = [
+        CommandSpec(name: .msg, arguments: "TO [TEXT]", synopsis: "Open a conversation, and send TEXT if given.",
+                    help: "TO is an address, a contact's name, or a phone number in any common form; numbers go through the account's gateway."),
+        CommandSpec(name: .group, arguments: "TO, TO, …", synopsis: "Open a group text with several people.",
+                    help: "Each TO is an address, a contact's name or a phone number, separated by commas."),
+        CommandSpec(name: .close, arguments: "", synopsis: "Close the open conversation.",
+                    help: "Removes it from the list; its history stays and it comes back when someone writes."),
+        CommandSpec(name: .search, arguments: "WORDS", synopsis: "Search all stored messages.",
+                    help: "Shows the newest messages containing WORDS, with their conversations."),
+        CommandSpec(name: .theme, arguments: "NAME", synopsis: "Switch the colour theme.",
+                    help: "Themes ship in Themes/ and may be added in $XDG_CONFIG_HOME/dialtone/themes/."),
+        CommandSpec(name: .help, arguments: "[CMD]", synopsis: "List commands, or explain one.",
+                    help: "Keys: Ctrl-n/Ctrl-p or Alt-Up/Alt-Down switch conversations, PgUp/PgDn scroll, Tab completes, Enter sends."),
+        CommandSpec(name: .quit, arguments: "", synopsis: "Leave Dialtone.", help: "Unsent messages stay in the outbox and go on the next start."),
+    ]
+
+    public static func spec(named name: String) -> CommandSpec? {
+        let bare = name.hasPrefix("/") ? String(name.dropFirst()) : name
+        return all.first { $0.name.rawValue == bare.lowercased() }
+    }
+
+    /// Command names starting with what was typed after the slash.
+    public static func completions(for prefix: String) -> [String] {
+        all.map { $0.name.rawValue }.filter { $0.hasPrefix(prefix.lowercased()) }
+    }
+}
+
+/// A line typed at the input: a message, or a command with the rest of the line.
+public enum InputLine: Sendable, Equatable {
+    case message(String)
+    case command(CommandSpec.Name, arguments: String)
+    case unknownCommand(String)
+
+    /// A leading "/" starts a command; "//" sends text that starts with one slash.
+    public init(_ text: String) {
+        guard text.hasPrefix("/") else { self = .message(text); return }
+        if text.hasPrefix("//") { self = .message(String(text.dropFirst())); return }
+        let body = text.dropFirst()
+        let word = body.prefix { !$0.isWhitespace }
+        let rest = body.dropFirst(word.count).drop { $0 == " " }
+        if let spec = CommandTable.spec(named: String(word)) {
+            self = .command(spec.name, arguments: String(rest))
+        } else {
+            self = .unknownCommand(String(word))
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import DialtoneCore
+import Foundation
+
+/// One row of the conversation list, independent of how the store keeps it.
+public struct ConversationEntry: Sendable, Equatable {
+    public var peer: String
+    public var lastActivity: Date
+    public var unread: Int
+
+    public init(peer: String, lastActivity: Date, unread: Int = 0) {
+        self.peer = peer
+        self.lastActivity = lastActivity
+        self.unread = unread
+    }
+
+    public init(_ conversation: Conversation) {
+        self.init(peer: conversation.peer, lastActivity: conversation.lastActivity, unread: conversation.unread)
+    }
+}
+
+/// The left pane: conversations, most recent first, with names and unread counts, and which
+/// one is open. The selection follows its peer, not its row, as activity reorders the list.
+public struct ConversationListModel: Sendable {
+    public private(set) var entries: [ConversationEntry] = []
+    public private(set) var selectedPeer: String?
+    public var names: any NameSource
+
+    public init(names: any NameSource) { self.names = names }
+
+    public mutating func replace(_ entries: [ConversationEntry]) {
+        self.entries = entries.sorted(by: Self.newestFirst)
+        if selectedPeer == nil { selectedPeer = self.entries.first?.peer }
+    }
+
+    /// A message came or went: the conversation moves to the top, counting it unread unless
+    /// it is the open one.
+    public mutating func noteActivity(peer: String, at date: Date, incoming: Bool) {
+        var entry = entries.first(where: { $0.peer == peer }) ?? ConversationEntry(peer: peer, lastActivity: date)
+        entry.lastActivity = max(entry.lastActivity, date)
+        if incoming && peer != selectedPeer { entry.unread += 1 }
+        entries.removeAll { $0.peer == peer }
+        entries.append(entry)
+        entries.sort(by: Self.newestFirst)
+    }
+
+    /// Opens `peer`, adding it when it has no history yet (a new /msg), and clears its count.
+    public mutating func select(_ peer: String) {
+        if !entries.contains(where: { $0.peer == peer }) {
+            entries.insert(ConversationEntry(peer: peer, lastActivity: Date()), at: 0)
+            entries.sort(by: Self.newestFirst)
+        }
+        selectedPeer = peer
+        markRead(peer)
+    }
+
+    public mutating func markRead(_ peer: String) {
+        if let index = entries.firstIndex(where: { $0.peer == peer }) { entries[index].unread = 0 }
+    }
+
+    /// Drops `peer` from the list (/close); its history stays in the store.
+    public mutating func close(_ peer: String) {
+        let index = entries.firstIndex(where: { $0.peer == peer })
+        entries.removeAll { $0.peer == peer }
+        if selectedPeer == peer {
+            selectedPeer = index.flatMap { entries.indices.contains($0) ? entries[$0].peer : entries.last?.peer }
+        }
+    }
+
+    /// The next (`offset` 1) or previous (-1) conversation, wrapping around.
+    public mutating func move(_ offset: Int) {
+        guard !entries.isEmpty else { return }
+        let current = selectedIndex ?? 0
+        let next = ((current + offset) % entries.count + entries.count) % entries.count
+        select(entries[next].peer)
+    }
+
+    public var selectedIndex: Int? { entries.firstIndex { $0.peer == selectedPeer } }
+    public var totalUnread: Int { entries.reduce(0) { $0 + $1.unread } }
+
+    /// The pane's rows for `width` columns and `height` rows, scrolled to keep the selection in view.
+    public func rows(width: Int, height: Int) -> [StyledLine] {
+        guard height > 0, width > 0 else { return [] }
+        let first = max(0, (selectedIndex ?? 0) - height + 1)
+        return entries.dropFirst(first).prefix(height).map { entry in
+            let count = entry.unread > 0 ? " \(entry.unread)" : ""
+            let name = Sanitizer.plain(names.name(for: entry.peer))
+            let label = TerminalWidth.truncate(name, to: width - 1 - count.count)
+            let padding = String(repeating: " ", count: max(0, width - 1 - TerminalWidth.columns(of: label) - count.count))
+            let role: StyleRole = entry.peer == selectedPeer ? .listSelected : entry.unread > 0 ? .listUnread : .listItem
+            return StyledLine([TextRun(" " + label + padding, role), TextRun(count, entry.peer == selectedPeer ? .listSelected : .listUnread)])
+        }
+    }
+
+    private static func newestFirst(_ a: ConversationEntry, _ b: ConversationEntry) -> Bool {
+        a.lastActivity != b.lastActivity ? a.lastActivity > b.lastActivity : a.peer < b.peer
+    }
+}

@@ -1,0 +1,93 @@
+import DialtoneCore
+import Foundation
+
+/// How one message looks as rows: "12:34 Alice: text", later rows indented under the text's
+/// start column, attachments on rows of their own, our messages with their delivery mark.
+/// Everything from the network passes the Sanitizer here, before it can reach the screen.
+public struct MessageFormat: Sendable {
+    public var calendar: Calendar
+    public var locale: Locale
+    /// What our own messages are signed with.
+    public var ownName: String
+
+    public init(calendar: Calendar = .current, locale: Locale = .current, ownName: String = "me") {
+        self.calendar = calendar
+        self.locale = locale
+        self.ownName = ownName
+    }
+
+    static let timestampWidth = 6  // "HH:mm "
+
+    public func lines(for message: StoredMessage, peer: String, names: any NameSource, width: Int) -> [StyledLine] {
+        let time = calendar.dateComponents([.hour, .minute], from: message.timestamp)
+        let stamp = String(format: "%02d:%02d ", time.hour ?? 0, time.minute ?? 0)
+        let outgoing = message.direction == .outgoing
+        let sender = outgoing ? ownName : Sanitizer.plain(names.name(for: message.sender.isEmpty ? peer : message.sender))
+        var head: [TextRun] = [TextRun(stamp, .timestamp), TextRun(sender, outgoing ? .ownName : .peerName), TextRun(": ", .text)]
+        if let subject = message.subject.map(Sanitizer.plain), !subject.isEmpty {
+            head.append(TextRun("[\(subject)] ", .subject))
+        }
+        let indent = String(repeating: " ", count: Self.timestampWidth)
+        var tail: [TextRun] = []
+        if message.editedAt != nil { tail.append(TextRun(" (edited)", .edited)) }
+        if outgoing, let mark = Self.mark(for: message.status) { tail.append(TextRun(" " + mark.text, mark.role)) }
+
+        let body = message.body.map(Sanitizer.multiline) ?? ""
+        var paragraphs = body.isEmpty ? [] : body.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // A message that is only an attachment link says so on its attachment row.
+        if paragraphs.count == 1, message.attachments.contains(where: { $0.url == paragraphs[0] }) { paragraphs = [] }
+        var rows: [StyledLine] = []
+        let attachmentRows = message.attachments.map { attachment -> [TextRun] in
+            let name = Sanitizer.plain(attachment.name ?? attachment.url.split(separator: "/").last.map(String.init) ?? attachment.url)
+            let type = attachment.mediaType.map { " (\(Sanitizer.plain($0)))" } ?? ""
+            return [TextRun("📎 \(name)\(type)", .attachment)]
+        }
+        if paragraphs.isEmpty {
+            // Header alone, or header with the first attachment beside it.
+            var first = head
+            if let attachment = attachmentRows.first { first += attachment }
+            rows += StyledWrapper.wrap(first + (attachmentRows.count <= 1 ? tail : []), width: width, indent: indent)
+            for (index, row) in attachmentRows.dropFirst().enumerated() {
+                let last = index == attachmentRows.count - 2
+                rows += StyledWrapper.wrap([TextRun(indent)] + row + (last ? tail : []), width: width, indent: indent)
+            }
+            return rows
+        }
+        for (index, paragraph) in paragraphs.enumerated() {
+            let isLast = index == paragraphs.count - 1
+            let lead = index == 0 ? head : [TextRun(indent)]
+            let end = isLast && attachmentRows.isEmpty ? tail : []
+            rows += StyledWrapper.wrap(lead + [TextRun(paragraph, .text)] + end, width: width, indent: indent)
+        }
+        for (index, row) in attachmentRows.enumerated() {
+            let end = index == attachmentRows.count - 1 ? tail : []
+            rows += StyledWrapper.wrap([TextRun(indent)] + row + end, width: width, indent: indent)
+        }
+        return rows
+    }
+
+    public static func mark(for status: StoredMessage.Status) -> TextRun? {
+        switch status {
+        case .pending: TextRun("…", .statusPending)
+        case .sent: TextRun("✓", .statusSent)
+        case .delivered: TextRun("✓✓", .statusDelivered)
+        case .read: TextRun("✓✓", .statusRead)
+        case .failed: TextRun("✗", .statusFailed)
+        case .received: nil
+        }
+    }
+
+    /// "──── Monday, March 3, 2025 ────", centred in the pane.
+    public func daySeparator(for date: Date, width: Int) -> StyledLine {
+        let formatter = DateFormatter()
+        formatter.calendar = calendar
+        formatter.timeZone = calendar.timeZone
+        formatter.locale = locale
+        formatter.dateStyle = .full
+        formatter.timeStyle = .none
+        let label = TerminalWidth.truncate(" \(formatter.string(from: date)) ", to: max(0, width - 2))
+        let rest = max(0, width - TerminalWidth.columns(of: label))
+        let left = rest / 2
+        return StyledLine([TextRun(String(repeating: "─", count: left) + label + String(repeating: "─", count: rest - left), .daySeparator)])
+    }
+}

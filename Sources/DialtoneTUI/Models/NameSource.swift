@@ -1,0 +1,18 @@
+import DialtoneCore
+
+/// Where on-screen names come from; the address book in the app, a dictionary in tests.
+public protocol NameSource: Sendable {
+    func name(for address: String) -> String
+}
+
+extension DisplayNames: NameSource {}
+
+/// Names from a fixed table, falling back to the address itself.
+public struct FixedNames: NameSource {
+    public var names: [String: String]
+    public init(_ names: [String: String] = [:]) { self.names = names }
+    public func name(for address: String) -> String {
+        let bare = address.split(separator: "/", maxSplits: 1).first.map(String.init) ?? address
+        return names[bare] ?? bare
+    }
+}

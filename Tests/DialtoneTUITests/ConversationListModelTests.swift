@@ -1,0 +1,50 @@
+import DialtoneCore
+import DialtoneTUI
+import XCTest
+
+final class ConversationListModelTests: XCTestCase {
+    private let names = FixedNames(["alice@example.org": "Alice", "+15551234567,+15557654321@sms.example": "Alice, Bob"])
+
+    func testMostRecentFirstWithNamesAndUnreadCounts() {
+        var list = ConversationListModel(names: names)
+        list.replace([
+            ConversationEntry(peer: "carol@example.org", lastActivity: Date(timeIntervalSince1970: 100)),
+            ConversationEntry(peer: "alice@example.org", lastActivity: Date(timeIntervalSince1970: 300), unread: 2),
+            ConversationEntry(peer: "+15551234567,+15557654321@sms.example", lastActivity: Date(timeIntervalSince1970: 200)),
+        ])
+        XCTAssertEqual(list.selectedPeer, "alice@example.org")
+        let rows = list.rows(width: 24, height: 10).map(\.text)
+        XCTAssertEqual(rows, [" Alice                 2", " Alice, Bob             ", " carol@example.org      "])
+        XCTAssertEqual(list.totalUnread, 2)
+
+        list.select("carol@example.org")
+        XCTAssertEqual(list.totalUnread, 2, "opening one conversation does not clear another's count")
+        list.noteActivity(peer: "+15551234567,+15557654321@sms.example", at: Date(timeIntervalSince1970: 400), incoming: true)
+        list.noteActivity(peer: "carol@example.org", at: Date(timeIntervalSince1970: 350), incoming: true)
+        XCTAssertEqual(list.entries.map(\.peer), ["+15551234567,+15557654321@sms.example", "carol@example.org", "alice@example.org"])
+        XCTAssertEqual(list.entries.map(\.unread), [1, 0, 2], "the open conversation counts nothing unread")
+        XCTAssertEqual(list.selectedPeer, "carol@example.org", "the selection follows its peer as rows move")
+    }
+
+    func testSwitchingWrapsAndCloseSelectsANeighbour() {
+        var list = ConversationListModel(names: names)
+        list.replace((1...3).map { ConversationEntry(peer: "p\($0)@x", lastActivity: Date(timeIntervalSince1970: Double($0))) })
+        list.move(-1)
+        XCTAssertEqual(list.selectedPeer, "p1@x")
+        list.move(1)
+        XCTAssertEqual(list.selectedPeer, "p3@x")
+        list.close("p3@x")
+        XCTAssertEqual(list.selectedPeer, "p2@x")
+        list.select("new@x")
+        XCTAssertEqual(list.entries.first?.peer, "new@x")
+    }
+
+    func testNamesFromTheNetworkAreSanitizedAndTruncated() {
+        var list = ConversationListModel(names: FixedNames(["evil@x": "Eve\u{1B}]0;owned\u{07}李小龍李小龍李小龍李小龍"]))
+        list.replace([ConversationEntry(peer: "evil@x", lastActivity: Date())])
+        let row = list.rows(width: 16, height: 1)[0].text
+        XCTAssertFalse(row.unicodeScalars.contains { $0.value < 0x20 })
+        XCTAssertEqual(TerminalWidth.columns(of: row), 16)
+        XCTAssertTrue(row.contains("…"))
+    }
+}

@@ -1,0 +1,38 @@
+import DialtoneTUI
+import XCTest
+
+final class KeyAndCommandTests: XCTestCase {
+    func testBracketedPasteSpanningReadsIsOneKey() {
+        var decoder = KeyDecoder()
+        let first = decoder.decode([.scalar("h"), .scalar("i"), .key(.pasteStart), .scalar("a"), .key(.enter)])
+        XCTAssertEqual(first, [.text("hi")])
+        let second = decoder.decode([.scalar("b"), .scalar("\r"), .scalar("c"), .key(.pasteEnd), .scalar("\r")])
+        XCTAssertEqual(second, [.paste("a\nb\nc"), .enter])
+    }
+
+    func testEscapePrefixMeansAlt() {
+        var decoder = KeyDecoder()
+        XCTAssertEqual(decoder.decode([.scalar("\u{1B}"), .scalar("b"), .scalar("\u{01}"), .scalar("\u{1B}"), .key(.up)]),
+                       [.meta("b"), .control("a"), .metaUp])
+        XCTAssertEqual(decoder.decode([.scalar("\u{1B}")]), [.escape])
+        XCTAssertEqual(decoder.decode([.scalar("\u{7F}"), .key(.resize)]), [.backspace, .resize])
+    }
+
+    func testInputLinesBecomeCommandsOrMessages() {
+        XCTAssertEqual(InputLine("/msg +1 555 123 4567 hello there"), .command(.msg, arguments: "+1 555 123 4567 hello there"))
+        XCTAssertEqual(InputLine("/QUIT"), .command(.quit, arguments: ""))
+        XCTAssertEqual(InputLine("//not a command"), .message("/not a command"))
+        XCTAssertEqual(InputLine("/frob x"), .unknownCommand("frob"))
+        XCTAssertEqual(InputLine("hello"), .message("hello"))
+    }
+
+    func testHelpAndCompletionReadTheSameTable() {
+        XCTAssertEqual(Set(CommandTable.all.map(\.name)), Set(CommandSpec.Name.allCases))
+        for spec in CommandTable.all { XCTAssertFalse(spec.synopsis.isEmpty) }
+        XCTAssertEqual(Completion.complete("/ms", names: []), "/msg ")
+        XCTAssertEqual(Completion.complete("/msg Al", names: ["Alice Liddell", "Bob"]), "/msg Alice Liddell ")
+        XCTAssertEqual(Completion.complete("/group Bob, al", names: ["Alice", "Bob"]), "/group Bob, Alice, ")
+        XCTAssertNil(Completion.complete("/q x", names: []))
+        XCTAssertEqual(Completion.complete("/msg A", names: ["Anna", "Annie"]), "/msg Ann")
+    }
+}

@@ -1,0 +1,72 @@
+import DialtoneCore
+import DialtoneTUI
+import XCTest
+
+final class MessageViewModelTests: XCTestCase {
+    override func setUp() { TerminalWidth.prepareLocale() }
+
+    private var format: MessageFormat {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return MessageFormat(calendar: calendar, locale: Locale(identifier: "en_US_POSIX"), ownName: "me")
+    }
+
+    private func message(_ id: Int64, _ direction: StoredMessage.Direction, _ body: String?, at seconds: TimeInterval,
+                         status: StoredMessage.Status = .received, subject: String? = nil,
+                         attachments: [Attachment] = [], sender: String = "alice@example.org/phone") -> StoredMessage {
+        StoredMessage(id: id, direction: direction, sender: direction == .outgoing ? "me@example.org" : sender, body: body,
+                      subject: subject, stanzaID: "s\(id)", dedupeKey: nil, timestamp: Date(timeIntervalSince1970: seconds),
+                      status: status, attachments: attachments)
+    }
+
+    func testLayoutWithDaySeparatorsNamesSubjectsAttachmentsAndMarks() {
+        var view = MessageViewModel(peer: "alice@example.org", width: 40, names: FixedNames(["alice@example.org": "Alice"]), format: format)
+        let day = 86_400.0 * 20_000  // 2024-10-04, a Friday
+        view.show([
+            message(1, .incoming, "Hi", at: day + 9 * 3600 + 5 * 60, subject: "Lunch"),
+            message(2, .outgoing, "Sure", at: day + 9 * 3600 + 6 * 60, status: .delivered),
+            message(3, .incoming, nil, at: day + 86_400 + 60,
+                    attachments: [Attachment(url: "https://x/y/cat.jpg", mediaType: "image/jpeg", name: "cat.jpg")]),
+            message(4, .outgoing, "ok", at: day + 86_400 + 120, status: .pending),
+        ])
+        XCTAssertEqual(view.lines.map(\.text), [
+            "─────── Friday, October 4, 2024 ────────",
+            "09:05 Alice: [Lunch] Hi",
+            "09:06 me: Sure ✓✓",
+            "────── Saturday, October 5, 2024 ───────",
+            "00:01 Alice: 📎 cat.jpg (image/jpeg)",
+            "00:02 me: ok …",
+        ])
+        XCTAssertEqual(view.lines[1].spans.first { $0.text.contains("Lunch") }?.role, .subject)
+
+        view.setStatus(.read, forMessage: 2)
+        XCTAssertEqual(view.lines[2].spans.last, TextRun(" ✓✓", .statusRead), "read looks different from delivered")
+        var corrected = view.messages[1]
+        corrected.body = "Sure thing"
+        corrected.editedAt = Date()
+        view.upsert(corrected)
+        XCTAssertEqual(view.lines[2].text, "09:06 me: Sure thing (edited) ✓✓")
+    }
+
+    func testWrapsByColumnsWithAHangingIndentAndRelaysOnResize() {
+        var view = MessageViewModel(peer: "alice@example.org", width: 24, names: FixedNames(["alice@example.org": "Alice"]), format: format)
+        view.show([message(1, .incoming, "the quick brown fox 李小龍李小龍 jumps\nsecond", at: 0)])
+        let wrapped = view.lines.dropFirst().map(\.text)
+        XCTAssertEqual(wrapped, ["00:00 Alice: the quick", "      brown fox", "      李小龍李小龍 jumps", "      second"])
+        for line in view.lines { XCTAssertLessThanOrEqual(line.columns, 24) }
+        view.resize(width: 60)
+        XCTAssertEqual(view.lines.dropFirst().map(\.text), ["00:00 Alice: the quick brown fox 李小龍李小龍 jumps", "      second"])
+    }
+
+    func testScrollingAndSanitizing() {
+        var view = MessageViewModel(peer: "alice@example.org", width: 40, names: FixedNames(), format: format)
+        view.show((1...30).map { message(Int64($0), .incoming, "line \($0)\u{1B}[2J", at: Double($0)) })
+        XCTAssertEqual(view.visibleLines(height: 5).last?.text, "00:00 alice@example.org: line 30\u{FFFD}[2J")
+        view.scroll(by: 10, height: 5)
+        XCTAssertEqual(view.visibleLines(height: 5).last?.text, "00:00 alice@example.org: line 20\u{FFFD}[2J")
+        view.upsert(message(99, .incoming, "new", at: 100))
+        XCTAssertEqual(view.visibleLines(height: 5).last?.text, "00:00 alice@example.org: line 20\u{FFFD}[2J", "reading back, the page stays put")
+        view.scroll(by: -1000, height: 5)
+        XCTAssertEqual(view.visibleLines(height: 5).last?.text, "00:01 alice@example.org: new")
+    }
+}
