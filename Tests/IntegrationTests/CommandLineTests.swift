@@ -16,6 +16,9 @@ final class CommandLineTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// Quotes, backslashes, a newline, a tab, a line separator and an emoji: what JSON must escape or keep.
+    static let hostileText = "Hello \"there\" \\ from\nthe\tcommand line \u{2028} 👋"
+
     private var binary: String {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("dialtone").path
     }
@@ -61,7 +64,7 @@ final class CommandLineTests: XCTestCase {
         let listener = try ChildProcess([binary, "listen", "--json"] + bobArguments, environment: self.environment(for: "bob"))
         try await eventually("the listener is online") { self.jsonLines(listener.output).contains { $0["state"] as? String == "online" } }
 
-        let send = try await ChildProcess.run([binary, "send"] + aliceArguments + [bob.jid.description, "Hello from the command line"],
+        let send = try await ChildProcess.run([binary, "send"] + aliceArguments + [bob.jid.description, Self.hostileText],
                                               environment: self.environment(for: "alice"))
         XCTAssertEqual(send.status, 0, send.stderr)
 
@@ -69,7 +72,7 @@ final class CommandLineTests: XCTestCase {
             self.jsonLines(listener.output).contains { $0["type"] as? String == "message" }
         }
         let message = try XCTUnwrap(jsonLines(listener.output).first { $0["type"] as? String == "message" })
-        XCTAssertEqual(message["body"] as? String, "Hello from the command line")
+        XCTAssertEqual(message["body"] as? String, Self.hostileText, "JSON escaping round-trips")
         XCTAssertEqual((message["from"] as? String).flatMap { try? JID($0) }?.bare, alice.jid)
         XCTAssertEqual(message["to"] as? String, bob.jid.description)
         XCTAssertEqual(message["direction"] as? String, "incoming")

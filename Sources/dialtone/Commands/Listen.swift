@@ -146,9 +146,68 @@ struct EventPrinter: Sendable {
     }
 }
 
+/// One JSON object per line on standard output, keys sorted.
+///
+/// Our own writer: Foundation's JSONSerialization cost a third of the listener's CPU during a
+/// burst of 10,000 messages, and our objects are flat (strings, numbers, booleans, null, lists).
 enum JSONLines {
     static func write(_ object: [String: Any]) {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
+        var text = ""
+        text.reserveCapacity(512)
+        append(object, to: &text)
+        text.append("\n")
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    static func encode(_ object: [String: Any]) -> String {
+        var text = ""
+        append(object, to: &text)
+        return text
+    }
+
+    private static func append(_ value: Any, to text: inout String) {
+        switch value {
+        case let string as String: appendString(string, to: &text)
+        case let bool as Bool: text += bool ? "true" : "false"
+        case let int as Int: text += String(int)
+        case let int as Int64: text += String(int)
+        case let double as Double: text += double.isFinite ? String(double) : "null"
+        case let list as [Any]:
+            text.append("[")
+            for (index, element) in list.enumerated() {
+                if index > 0 { text.append(",") }
+                append(element, to: &text)
+            }
+            text.append("]")
+        case let dictionary as [String: Any]:
+            text.append("{")
+            for (index, key) in dictionary.keys.sorted().enumerated() {
+                if index > 0 { text.append(",") }
+                appendString(key, to: &text)
+                text.append(":")
+                append(dictionary[key]!, to: &text)
+            }
+            text.append("}")
+        default: text += "null"
+        }
+    }
+
+    private static func appendString(_ string: String, to text: inout String) {
+        text.append("\"")
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            case "\u{08}": text += "\\b"
+            case "\u{0C}": text += "\\f"
+            case "\u{00}"..."\u{1F}", "\u{2028}", "\u{2029}":
+                text += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+            default: text.unicodeScalars.append(scalar)
+            }
+        }
+        text.append("\"")
     }
 }
