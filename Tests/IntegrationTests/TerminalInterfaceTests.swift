@@ -1,0 +1,102 @@
+import DialtoneCore
+import DialtoneXMPP
+import Foundation
+import XCTest
+
+/// The real `dialtone` binary's terminal interface under tmux, against the private Prosody:
+/// typed with send-keys, read with capture-pane.
+final class TerminalInterfaceTests: XCTestCase {
+    private var directory: URL!
+    private let socket = "dialtone-tui-test-\(UUID().uuidString.prefix(8))"
+
+    override func setUp() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux") else {
+            if ProcessInfo.processInfo.environment["CI"] != nil { throw TestEnvironmentError("tmux is missing") }
+            throw XCTSkip("tmux is not installed")
+        }
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("dialtone-tui-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() async throws {
+        _ = try? await tmux(["kill-server"])
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private var binary: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("dialtone").path
+    }
+
+    @discardableResult
+    private func tmux(_ arguments: [String]) async throws -> String {
+        let result = try await ChildProcess.run(["/usr/bin/tmux", "-L", socket, "-f", "/dev/null"] + arguments, timeout: .seconds(20))
+        return result.stdout
+    }
+
+    private func screen() async throws -> String { try await tmux(["capture-pane", "-p", "-t", "tui"]) }
+
+    private func waitForScreen(_ what: String, timeout: Duration = .seconds(20), _ condition: @escaping (String) -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var last = ""
+        while ContinuousClock.now < deadline {
+            last = try await screen()
+            if condition(last) { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        XCTFail("timed out waiting for \(what); the screen was:\n\(last)")
+        throw TestEnvironmentError("timed out waiting for \(what)")
+    }
+
+    func testMessagingFromTheTerminalInterface() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try environment.newAccount("alice")
+        let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
+        try await bob.connect()
+
+        let passwordFile = directory.appendingPathComponent("alice.password").path
+        _ = FileManager.default.createFile(atPath: passwordFile, contents: Data((alice.password + "\n").utf8),
+                                           attributes: [.posixPermissions: 0o600])
+        let config = directory.appendingPathComponent("alice.toml").path
+        try """
+            [[account]]
+            jid = "\(alice.jid)"
+            password_file = "\(passwordFile)"
+            server = "\(environment.server)"
+            port = \(environment.port)
+            ca_file = "\(environment.caFile)"
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let command = "env TERM=xterm-256color LANG=C.UTF-8 XDG_DATA_HOME=\(directory.path)/data XDG_STATE_HOME=\(directory.path)/state "
+            + "\(binary) --config \(config)"
+        try await tmux(["new-session", "-d", "-s", "tui", "-x", "80", "-y", "24", command])
+        try await waitForScreen("online") { $0.contains("online") }
+
+        try await tmux(["send-keys", "-t", "tui", "-l", "/msg \(bob.jid) Hello from the terminal 👋"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await eventually("bob receives it") {
+            try bob.store.history(peer: alice.jid.description).contains { $0.body == "Hello from the terminal 👋" }
+        }
+        try await waitForScreen("our message with its mark") { $0.contains("Hello from the terminal") && $0.contains("✓") }
+
+        _ = try await bob.session.sendMessage(to: alice.jid, body: "Hi back from bob")
+        try await waitForScreen("bob's reply") { $0.contains("Hi back from bob") }
+
+        // A pasted multi-line text is one message, not one per line (bracketed paste).
+        try await tmux(["set-buffer", "-b", "p", "first line\nsecond line"])
+        try await tmux(["paste-buffer", "-p", "-b", "p", "-t", "tui"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await eventually("bob receives the paste as one message") {
+            try bob.store.history(peer: alice.jid.description).contains { $0.body == "first line\nsecond line" }
+        }
+        XCTAssertFalse(try bob.store.history(peer: alice.jid.description).contains { $0.body == "first line" })
+
+        // A smaller window: the conversation is laid out again, nothing is lost from view.
+        try await tmux(["resize-window", "-t", "tui", "-x", "50", "-y", "14"])
+        try await waitForScreen("the re-laid screen") { screen in
+            screen.contains("Hi back from bob") && screen.split(separator: "\n").allSatisfy { $0.count <= 50 }
+        }
+
+        try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        await bob.stop()
+    }
+}
