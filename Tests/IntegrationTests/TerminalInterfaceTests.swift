@@ -99,4 +99,39 @@ final class TerminalInterfaceTests: XCTestCase {
         try await tmux(["send-keys", "-t", "tui", "Enter"])
         await bob.stop()
     }
+
+    func testTextingAPhoneNumberFromTheTerminalInterface() async throws {
+        let environment = try TestEnvironment.current()
+        guard let gateway = ProcessInfo.processInfo.environment["DIALTONE_TEST_GATEWAY"], !gateway.isEmpty else {
+            if ProcessInfo.processInfo.environment["CI"] != nil { throw TestEnvironmentError("the simulated gateway is not running") }
+            throw XCTSkip("the simulated gateway is not running")
+        }
+        let alice = try environment.newAccount("alice")
+        let passwordFile = directory.appendingPathComponent("alice.password").path
+        _ = FileManager.default.createFile(atPath: passwordFile, contents: Data((alice.password + "\n").utf8),
+                                           attributes: [.posixPermissions: 0o600])
+        let config = directory.appendingPathComponent("alice.toml").path
+        try """
+            [[account]]
+            jid = "\(alice.jid)"
+            password_file = "\(passwordFile)"
+            server = "\(environment.server)"
+            port = \(environment.port)
+            ca_file = "\(environment.caFile)"
+            gateway = "\(gateway)"
+            country = "US"
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let command = "env TERM=xterm-256color LANG=C.UTF-8 XDG_DATA_HOME=\(directory.path)/data XDG_STATE_HOME=\(directory.path)/state "
+            + "\(binary) --config \(config)"
+        try await tmux(["new-session", "-d", "-s", "tui", "-x", "80", "-y", "24", command])
+        try await waitForScreen("online") { $0.contains("online") }
+        try await tmux(["send-keys", "-t", "tui", "-l", "/msg (555) 010-7777 Running late"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        // The number is shown as people write it, never as number@gateway, and the echo threads in.
+        try await waitForScreen("the gateway's echo in the number's conversation") { screen in
+            screen.contains("Echo: Running late") && screen.contains("(555) 010-7777") && !screen.contains("@\(gateway)")
+        }
+        try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+    }
 }
