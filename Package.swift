@@ -64,7 +64,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // Curses rendering and input only; everything it knows of the account comes through DialtoneCore.
-        .target(name: "DialtoneTUI", dependencies: ["DialtoneCore", "CNcursesw"]),
+        .target(name: "DialtoneTUI", dependencies: ["DialtoneCore", "CNcursesw", .product(name: "TOMLKit", package: "TOMLKit")]),
         .executableTarget(
             name: "dialtone",
             dependencies: [

@@ -89,6 +89,10 @@ final class TerminalInterfaceTests: XCTestCase {
         }
         XCTAssertFalse(try bob.store.history(peer: alice.jid.description).contains { $0.body == "first line" })
 
+        try await tmux(["send-keys", "-t", "tui", "-l", "/theme high-contrast"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await waitForScreen("the theme switched live") { $0.contains("Theme high-contrast.") }
+
         // A smaller window: the conversation is laid out again, nothing is lost from view.
         try await tmux(["resize-window", "-t", "tui", "-x", "50", "-y", "14"])
         try await waitForScreen("the re-laid screen") { screen in

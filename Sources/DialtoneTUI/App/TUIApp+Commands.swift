@@ -12,7 +12,7 @@ extension TUIApp {
             view = nil
             if let next = list.selectedPeer { open(next) }
         case .search: search(arguments)
-        case .theme: show(notice: "Themes are not available yet.")
+        case .theme: switchTheme(arguments.trimmingCharacters(in: .whitespaces))
         case .help: overlay = HelpText.lines(for: arguments.trimmingCharacters(in: .whitespaces))
         case .quit: running = false
         }
@@ -77,6 +77,23 @@ extension TUIApp {
             overlay = lines
         } catch {
             show(error: "Search failed: \(error)")
+        }
+    }
+}
+
+extension TUIApp {
+    /// Loads a theme by name and repaints with it at once.
+    func switchTheme(_ name: String) {
+        guard !name.isEmpty else {
+            show(notice: "Themes: " + Theme.available().joined(separator: ", "))
+            return
+        }
+        do {
+            palette = try Theme.load(named: name)
+            terminal.apply(palette)
+            show(notice: "Theme \(name).")
+        } catch {
+            show(error: error.description)
         }
     }
 }
