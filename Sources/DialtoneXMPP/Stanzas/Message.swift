@@ -92,7 +92,15 @@ public struct OutOfBandData: Sendable, Equatable, Codable {
 
 /// Unique, unguessable ids for stanzas we originate.
 public func newStanzaID() -> String {
-    SecureRandom.bytes(12).map { String(format: "%02x", $0) }.joined()
+    // A table, not String(format:): that builds a locale per byte, 5 % of a burst's CPU.
+    let digits = Array("0123456789abcdef".utf8)
+    var text = [UInt8]()
+    text.reserveCapacity(24)
+    for byte in SecureRandom.bytes(12) {
+        text.append(digits[Int(byte >> 4)])
+        text.append(digits[Int(byte & 0x0F)])
+    }
+    return String(decoding: text, as: UTF8.self)
 }
 
 /// XEP-0082 date-times, as delays and archives carry them.

@@ -22,3 +22,14 @@ final class ReconnectPolicyTests: XCTestCase {
         XCTAssertLessThanOrEqual(policy.delay(afterFailures: 10_000), .seconds(120))
     }
 }
+
+final class StanzaIDTests: XCTestCase {
+    func testIDsAre24LowercaseHexDigitsAndDistinct() {
+        let ids = (0..<1000).map { _ in newStanzaID() }
+        XCTAssertEqual(Set(ids).count, 1000)
+        for id in ids.prefix(50) {
+            XCTAssertEqual(id.count, 24)
+            XCTAssertTrue(id.allSatisfy { "0123456789abcdef".contains($0) }, id)
+        }
+    }
+}
