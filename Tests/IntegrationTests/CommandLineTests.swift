@@ -26,21 +26,8 @@ final class CommandLineTests: XCTestCase {
     /// Writes a config for `account` with its own data directory; returns the arguments that select it.
     private func configure(_ account: (jid: JID, password: String), environment: TestEnvironment,
                            passwordMode: Int = 0o600, extra: String = "") throws -> [String] {
-        let name = account.jid.local!
-        let passwordFile = directory.appendingPathComponent("\(name).password").path
-        _ = FileManager.default.createFile(atPath: passwordFile, contents: Data((account.password + "\n").utf8),
-                                       attributes: [.posixPermissions: passwordMode])
-        let config = directory.appendingPathComponent("\(name).toml").path
-        try """
-            [[account]]
-            jid = "\(account.jid)"
-            password_file = "\(passwordFile)"
-            server = "\(environment.server)"
-            port = \(environment.port)
-            ca_file = "\(environment.caFile)"
-            \(extra)
-            """.write(toFile: config, atomically: true, encoding: .utf8)
-        return ["--config", config, "--log-file", directory.appendingPathComponent("\(name).log").path]
+        let config = try environment.writeConfiguration(for: account, in: directory, passwordMode: passwordMode, extra: extra)
+        return ["--config", config, "--log-file", directory.appendingPathComponent("\(account.jid.local ?? "account").log").path]
     }
 
     private func environment(for name: String) -> [String: String] {

@@ -47,27 +47,21 @@ final class TerminalInterfaceTests: XCTestCase {
         throw TestEnvironmentError("timed out waiting for \(what)")
     }
 
+    /// Runs the real binary's interface for `account` in an 80×24 tmux window.
+    private func startInterface(for account: (jid: JID, password: String), environment: TestEnvironment, extra: String = "") async throws {
+        let config = try environment.writeConfiguration(for: account, in: directory, extra: extra)
+        let command = "env TERM=xterm-256color LANG=C.UTF-8 XDG_DATA_HOME=\(directory.path)/data XDG_STATE_HOME=\(directory.path)/state "
+            + "\(binary) --config \(config)"
+        try await tmux(["new-session", "-d", "-s", "tui", "-x", "80", "-y", "24", command])
+    }
+
     func testMessagingFromTheTerminalInterface() async throws {
         let environment = try TestEnvironment.current()
         let alice = try environment.newAccount("alice")
         let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
         try await bob.connect()
 
-        let passwordFile = directory.appendingPathComponent("alice.password").path
-        _ = FileManager.default.createFile(atPath: passwordFile, contents: Data((alice.password + "\n").utf8),
-                                           attributes: [.posixPermissions: 0o600])
-        let config = directory.appendingPathComponent("alice.toml").path
-        try """
-            [[account]]
-            jid = "\(alice.jid)"
-            password_file = "\(passwordFile)"
-            server = "\(environment.server)"
-            port = \(environment.port)
-            ca_file = "\(environment.caFile)"
-            """.write(toFile: config, atomically: true, encoding: .utf8)
-        let command = "env TERM=xterm-256color LANG=C.UTF-8 XDG_DATA_HOME=\(directory.path)/data XDG_STATE_HOME=\(directory.path)/state "
-            + "\(binary) --config \(config)"
-        try await tmux(["new-session", "-d", "-s", "tui", "-x", "80", "-y", "24", command])
+        try await startInterface(for: alice, environment: environment)
         try await waitForScreen("online") { $0.contains("online") }
 
         try await tmux(["send-keys", "-t", "tui", "-l", "/msg \(bob.jid) Hello from the terminal 👋"])
@@ -111,23 +105,7 @@ final class TerminalInterfaceTests: XCTestCase {
             throw XCTSkip("the simulated gateway is not running")
         }
         let alice = try environment.newAccount("alice")
-        let passwordFile = directory.appendingPathComponent("alice.password").path
-        _ = FileManager.default.createFile(atPath: passwordFile, contents: Data((alice.password + "\n").utf8),
-                                           attributes: [.posixPermissions: 0o600])
-        let config = directory.appendingPathComponent("alice.toml").path
-        try """
-            [[account]]
-            jid = "\(alice.jid)"
-            password_file = "\(passwordFile)"
-            server = "\(environment.server)"
-            port = \(environment.port)
-            ca_file = "\(environment.caFile)"
-            gateway = "\(gateway)"
-            country = "US"
-            """.write(toFile: config, atomically: true, encoding: .utf8)
-        let command = "env TERM=xterm-256color LANG=C.UTF-8 XDG_DATA_HOME=\(directory.path)/data XDG_STATE_HOME=\(directory.path)/state "
-            + "\(binary) --config \(config)"
-        try await tmux(["new-session", "-d", "-s", "tui", "-x", "80", "-y", "24", command])
+        try await startInterface(for: alice, environment: environment, extra: "gateway = \"\(gateway)\"\ncountry = \"US\"")
         try await waitForScreen("online") { $0.contains("online") }
         try await tmux(["send-keys", "-t", "tui", "-l", "/msg (555) 010-7777 Running late"])
         try await tmux(["send-keys", "-t", "tui", "Enter"])

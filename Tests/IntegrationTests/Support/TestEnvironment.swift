@@ -39,6 +39,27 @@ struct TestEnvironment {
         return (try JID("\(name)@\(domain)"), password)
     }
 
+    /// Writes a configuration file for `account` (password in a file of `passwordMode`) into
+    /// `directory` and returns its path: what the real binary reads in CLI and TUI tests.
+    func writeConfiguration(for account: (jid: JID, password: String), in directory: URL,
+                            passwordMode: Int = 0o600, extra: String = "") throws -> String {
+        let name = account.jid.local ?? "account"
+        let passwordFile = directory.appendingPathComponent("\(name).password").path
+        _ = FileManager.default.createFile(atPath: passwordFile, contents: Data((account.password + "\n").utf8),
+                                           attributes: [.posixPermissions: passwordMode])
+        let config = directory.appendingPathComponent("\(name).toml").path
+        try """
+            [[account]]
+            jid = "\(account.jid)"
+            password_file = "\(passwordFile)"
+            server = "\(server)"
+            port = \(port)
+            ca_file = "\(caFile)"
+            \(extra)
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        return config
+    }
+
     func clientConfiguration(_ account: (jid: JID, password: String), resource: String = "test",
                              port: Int? = nil, tls: XMPPClientConfiguration.TLSMode = .starttls,
                              trustTestCA: Bool = true) -> XMPPClientConfiguration {
