@@ -74,6 +74,20 @@ final class TerminalInterfaceTests: XCTestCase {
         _ = try await bob.session.sendMessage(to: alice.jid, body: "Hi back from bob")
         try await waitForScreen("bob's reply") { $0.contains("Hi back from bob") }
 
+        // A message from someone else, while bob's conversation is open: counted in the title.
+        let carol = try await TestAccount(environment.clientConfiguration(try environment.newAccount("carol")))
+        try await carol.connect()
+        _ = try await carol.session.sendMessage(to: alice.jid, body: "Are you there?")
+        let deadline = ContinuousClock.now + .seconds(20)
+        var title = ""
+        while ContinuousClock.now < deadline {
+            title = try await tmux(["display-message", "-p", "-t", "tui", "#{pane_title}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            if title == "Dialtone (1)" { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        XCTAssertEqual(title, "Dialtone (1)", "the unread count shows in the terminal title")
+        await carol.stop()
+
         // A pasted multi-line text is one message, not one per line (bracketed paste).
         try await tmux(["set-buffer", "-b", "p", "first line\nsecond line"])
         try await tmux(["paste-buffer", "-p", "-b", "p", "-t", "tui"])

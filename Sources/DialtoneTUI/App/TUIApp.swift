@@ -106,6 +106,7 @@ public final class TUIApp {
         }
         view = model
         markSeen(peer)
+        updateTitle()
     }
 
     private func markSeen(_ peer: String) {
@@ -125,7 +126,11 @@ public final class TUIApp {
                 if message.direction == .incoming { markSeen(peer) }
             } else if list.selectedPeer == nil || view == nil {
                 open(peer)
+            } else if message.direction == .incoming {
+                // Something new where the user is not looking: ring the terminal's bell.
+                terminal.bell()
             }
+            updateTitle()
         case .corrected(let peer, let message):
             if peer == view?.peer { view?.upsert(message) }
         case .status(let id, let status):
@@ -138,6 +143,12 @@ public final class TUIApp {
         case .chatState, .presence, .rejected:
             break
         }
+    }
+
+    /// "Dialtone (3)" while there are unread messages, so a tab or window list shows them.
+    func updateTitle() {
+        let unread = list.totalUnread
+        terminal.setTitle(unread > 0 ? "Dialtone (\(unread))" : "Dialtone")
     }
 
     func show(notice text: String) { notice = TextRun(text, .notice) }

@@ -35,10 +35,19 @@ final class Terminal {
 
     func stop() {
         guard started else { return }
+        setTitle("")
         writeRaw("\u{1B}[?2004l")
         endwin()
         started = false
     }
+
+    /// The terminal's title (OSC 0). Only our own text goes here, never a sender's: a title is
+    /// one more place an escape sequence could hide.
+    func setTitle(_ title: String) {
+        writeRaw("\u{1B}]0;" + title.filter { $0.isLetter || $0.isNumber || $0 == " " || $0 == "(" || $0 == ")" } + "\u{07}")
+    }
+
+    func bell() { beep() }
 
     private func writeRaw(_ sequence: String) {
         // Straight to the terminal: curses has no call for private modes it does not know.
