@@ -124,6 +124,16 @@ public final class Store: Sendable {
         return migrator
     }
 
+    /// A read, its failure as the one error type front ends show.
+    private func reading<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do { return try database.read(body) } catch { throw .readFailed(String(describing: error)) }
+    }
+
+    /// A write in one transaction, its failure as the one error type front ends show.
+    private func writing<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do { return try database.write(body) } catch { throw .writeFailed(String(describing: error)) }
+    }
+
     // MARK: Messages
 
     public enum InsertOutcome: Sendable, Equatable {
@@ -136,41 +146,37 @@ public final class Store: Sendable {
     /// ones already stored. An outgoing copy of a message still in our outbox settles it as sent.
     @discardableResult
     public func record(_ messages: [(peer: String, message: StoredMessage)], archiveCursor: String? = nil) throws(StoreError) -> [InsertOutcome] {
-        do {
-            return try database.write { db in
-                let statements = try RecordStatements(db)
-                var outcomes: [InsertOutcome] = []
-                outcomes.reserveCapacity(messages.count)
-                var conversations: [String: Int64] = [:]
-                // Conversation activity is summed over the batch and written once per conversation.
-                var touched: [Int64: (time: Date, unread: Int)] = [:]
-                for (peer, var message) in messages {
-                    if let known = conversations[peer] {
-                        message.conversationID = known
-                    } else {
-                        message.conversationID = try Self.conversation(for: peer, in: db, touching: nil, unread: false)
-                        conversations[peer] = message.conversationID
-                    }
-                    if let existing = try statements.existing(message) {
-                        if message.direction == .outgoing { try statements.settle.execute(arguments: [existing]) }
-                        if let archiveID = message.archiveID { try statements.fillArchiveID.execute(arguments: [archiveID, existing]) }
-                        outcomes.append(.duplicate(existing))
-                        continue
-                    }
-                    let id = try statements.insert(message, in: db)
-                    let unread = message.direction == .incoming && message.body != nil ? 1 : 0
-                    let previous = touched[message.conversationID]
-                    touched[message.conversationID] = (max(previous?.time ?? message.timestamp, message.timestamp), (previous?.unread ?? 0) + unread)
-                    outcomes.append(.inserted(id))
+        return try writing { db in
+            let statements = try RecordStatements(db)
+            var outcomes: [InsertOutcome] = []
+            outcomes.reserveCapacity(messages.count)
+            var conversations: [String: Int64] = [:]
+            // Conversation activity is summed over the batch and written once per conversation.
+            var touched: [Int64: (time: Date, unread: Int)] = [:]
+            for (peer, var message) in messages {
+                if let known = conversations[peer] {
+                    message.conversationID = known
+                } else {
+                    message.conversationID = try Self.conversation(for: peer, in: db, touching: nil, unread: false)
+                    conversations[peer] = message.conversationID
                 }
-                for (conversation, activity) in touched {
-                    try Self.touch(conversation, at: activity.time, unreadBy: activity.unread, in: db)
+                if let existing = try statements.existing(message) {
+                    if message.direction == .outgoing { try statements.settle.execute(arguments: [existing]) }
+                    if let archiveID = message.archiveID { try statements.fillArchiveID.execute(arguments: [archiveID, existing]) }
+                    outcomes.append(.duplicate(existing))
+                    continue
                 }
-                if let archiveCursor { try Self.setState("archiveCursor", archiveCursor, in: db) }
-                return outcomes
+                let id = try statements.insert(message, in: db)
+                let unread = message.direction == .incoming && message.body != nil ? 1 : 0
+                let previous = touched[message.conversationID]
+                touched[message.conversationID] = (max(previous?.time ?? message.timestamp, message.timestamp), (previous?.unread ?? 0) + unread)
+                outcomes.append(.inserted(id))
             }
-        } catch {
-            throw StoreError.writeFailed(String(describing: error))
+            for (conversation, activity) in touched {
+                try Self.touch(conversation, at: activity.time, unreadBy: activity.unread, in: db)
+            }
+            if let archiveCursor { try Self.setState("archiveCursor", archiveCursor, in: db) }
+            return outcomes
         }
     }
 
@@ -239,31 +245,23 @@ public final class Store: Sendable {
 
     /// Puts a message we are sending into the outbox (status pending) and returns it with its row id.
     public func enqueue(_ message: StoredMessage, to peer: String) throws(StoreError) -> StoredMessage {
-        do {
-            return try database.write { db in
-                var message = message
-                message.conversationID = try Self.conversation(for: peer, in: db, touching: message.timestamp, unread: false)
-                message.status = .pending
-                try message.insert(db)
-                return message
-            }
-        } catch {
-            throw StoreError.writeFailed(String(describing: error))
+        return try writing { db in
+            var message = message
+            message.conversationID = try Self.conversation(for: peer, in: db, touching: message.timestamp, unread: false)
+            message.status = .pending
+            try message.insert(db)
+            return message
         }
     }
 
     /// Marks outbox messages sent once the server confirmed them, by stanza id.
     public func markSent(stanzaIDs: [String]) throws(StoreError) {
         guard !stanzaIDs.isEmpty else { return }
-        do {
-            try database.write { db in
-                for id in stanzaIDs {
-                    try db.execute(sql: "UPDATE message SET status = 'sent' WHERE stanzaID = ? AND status = 'pending' AND direction = 'outgoing'",
-                                   arguments: [id])
-                }
+        try writing { db in
+            for id in stanzaIDs {
+                try db.execute(sql: "UPDATE message SET status = 'sent' WHERE stanzaID = ? AND status = 'pending' AND direction = 'outgoing'",
+                               arguments: [id])
             }
-        } catch {
-            throw StoreError.writeFailed(String(describing: error))
         }
     }
 
@@ -271,89 +269,63 @@ public final class Store: Sendable {
     /// if that changed its status.
     @discardableResult
     public func markDelivered(stanzaID: String, peer: String) throws(StoreError) -> Int64? {
-        do {
-            return try database.write { db in
-                let id = try Int64.fetchOne(db, sql: """
-                    SELECT id FROM message WHERE stanzaID = ? AND direction = 'outgoing' AND status != 'delivered'
-                    AND conversationID = (SELECT id FROM conversation WHERE peer = ?)
-                    """, arguments: [stanzaID, peer])
-                if let id { try db.execute(sql: "UPDATE message SET status = 'delivered' WHERE id = ?", arguments: [id]) }
-                return id
-            }
-        } catch {
-            throw StoreError.writeFailed(String(describing: error))
+        return try writing { db in
+            let id = try Int64.fetchOne(db, sql: """
+                SELECT id FROM message WHERE stanzaID = ? AND direction = 'outgoing' AND status != 'delivered'
+                AND conversationID = (SELECT id FROM conversation WHERE peer = ?)
+                """, arguments: [stanzaID, peer])
+            if let id { try db.execute(sql: "UPDATE message SET status = 'delivered' WHERE id = ?", arguments: [id]) }
+            return id
         }
     }
 
     /// Our messages with these stanza ids (to report their new status).
     public func recentOutgoing(stanzaIDs: [String]) throws(StoreError) -> [StoredMessage] {
-        do {
-            return try database.read { db in
-                try StoredMessage.filter(stanzaIDs.contains(Column("stanzaID")) && Column("direction") == "outgoing").fetchAll(db)
-            }
-        } catch {
-            throw StoreError.readFailed(String(describing: error))
+        return try reading { db in
+            try StoredMessage.filter(stanzaIDs.contains(Column("stanzaID")) && Column("direction") == "outgoing").fetchAll(db)
         }
     }
 
     /// Messages still waiting for the server's confirmation, oldest first, with their peers.
     public func outbox() throws(StoreError) -> [(peer: String, message: StoredMessage)] {
-        do {
-            return try database.read { db in
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT message.*, conversation.peer AS peer FROM message JOIN conversation ON conversation.id = message.conversationID
-                    WHERE message.status = 'pending' ORDER BY message.id
-                    """)
-                return try rows.map { row in (peer: row["peer"], message: try StoredMessage(row: row)) }
-            }
-        } catch {
-            throw StoreError.readFailed(String(describing: error))
+        return try reading { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT message.*, conversation.peer AS peer FROM message JOIN conversation ON conversation.id = message.conversationID
+                WHERE message.status = 'pending' ORDER BY message.id
+                """)
+            return try rows.map { row in (peer: row["peer"], message: try StoredMessage(row: row)) }
         }
     }
 
     public func message(id: Int64) throws(StoreError) -> StoredMessage? {
-        do { return try database.read { db in try StoredMessage.fetchOne(db, key: id) } } catch {
-            throw StoreError.readFailed(String(describing: error))
-        }
+        return try reading { db in try StoredMessage.fetchOne(db, key: id) }
     }
 
     /// The newest `limit` messages with `peer`, oldest first (as a conversation reads).
     public func history(peer: String, limit: Int = 100) throws(StoreError) -> [StoredMessage] {
-        do {
-            return try database.read { db in
-                let newest = try StoredMessage.fetchAll(db, sql: """
-                    SELECT message.* FROM message JOIN conversation ON conversation.id = message.conversationID
-                    WHERE conversation.peer = ? ORDER BY message.timestamp DESC, message.id DESC LIMIT ?
-                    """, arguments: [peer, limit])
-                return newest.reversed()
-            }
-        } catch {
-            throw StoreError.readFailed(String(describing: error))
+        return try reading { db in
+            let newest = try StoredMessage.fetchAll(db, sql: """
+                SELECT message.* FROM message JOIN conversation ON conversation.id = message.conversationID
+                WHERE conversation.peer = ? ORDER BY message.timestamp DESC, message.id DESC LIMIT ?
+                """, arguments: [peer, limit])
+            return newest.reversed()
         }
     }
 
     public func messageCount(peer: String? = nil) throws(StoreError) -> Int {
-        do {
-            return try database.read { db in
-                if let peer {
-                    return try Int.fetchOne(db, sql: """
-                        SELECT COUNT(*) FROM message JOIN conversation ON conversation.id = message.conversationID WHERE conversation.peer = ?
-                        """, arguments: [peer]) ?? 0
-                }
-                return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM message") ?? 0
+        return try reading { db in
+            if let peer {
+                return try Int.fetchOne(db, sql: """
+                    SELECT COUNT(*) FROM message JOIN conversation ON conversation.id = message.conversationID WHERE conversation.peer = ?
+                    """, arguments: [peer]) ?? 0
             }
-        } catch {
-            throw StoreError.readFailed(String(describing: error))
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM message") ?? 0
         }
     }
 
     public func conversations() throws(StoreError) -> [Conversation] {
-        do {
-            return try database.read { db in
-                try Conversation.fetchAll(db, sql: "SELECT * FROM conversation ORDER BY lastActivity DESC")
-            }
-        } catch {
-            throw StoreError.readFailed(String(describing: error))
+        return try reading { db in
+            try Conversation.fetchAll(db, sql: "SELECT * FROM conversation ORDER BY lastActivity DESC")
         }
     }
 
@@ -361,35 +333,25 @@ public final class Store: Sendable {
 
     /// Replaces the roster with the server's full copy.
     public func replaceContacts(_ contacts: [Contact]) throws(StoreError) {
-        do {
-            try database.write { db in
-                try Contact.deleteAll(db)
-                for contact in contacts { try contact.insert(db) }
-            }
-        } catch {
-            throw StoreError.writeFailed(String(describing: error))
+        try writing { db in
+            try Contact.deleteAll(db)
+            for contact in contacts { try contact.insert(db) }
         }
     }
 
     /// Applies one roster push; subscription "remove" deletes the contact.
     public func apply(contact: Contact) throws(StoreError) {
-        do {
-            try database.write { db in
-                if contact.subscription == "remove" {
-                    _ = try Contact.deleteOne(db, key: contact.jid)
-                } else {
-                    try contact.save(db)
-                }
+        try writing { db in
+            if contact.subscription == "remove" {
+                _ = try Contact.deleteOne(db, key: contact.jid)
+            } else {
+                try contact.save(db)
             }
-        } catch {
-            throw StoreError.writeFailed(String(describing: error))
         }
     }
 
     public func contacts() throws(StoreError) -> [Contact] {
-        do { return try database.read { db in try Contact.order(Column("jid")).fetchAll(db) } } catch {
-            throw StoreError.readFailed(String(describing: error))
-        }
+        return try reading { db in try Contact.order(Column("jid")).fetchAll(db) }
     }
 
     // MARK: Corrections and markers
@@ -398,74 +360,58 @@ public final class Store: Sendable {
     /// conversation; the old text is kept. A correction of someone else's message finds nothing.
     /// Returns the corrected message.
     public func correct(stanzaID: String, sender: String, peer: String, body: String?, at time: Date) throws(StoreError) -> StoredMessage? {
-        do {
-            return try database.write { db in
-                let senderBare = sender.split(separator: "/").first.map(String.init) ?? sender
-                guard var message = try StoredMessage.fetchOne(db, sql: """
-                    SELECT message.* FROM message JOIN conversation ON conversation.id = message.conversationID
-                    WHERE conversation.peer = ? AND (message.stanzaID = ? OR message.dedupeKey = ?)
-                    AND (message.sender = ? OR message.sender LIKE ? ESCAPE '\\')
-                    ORDER BY message.id DESC LIMIT 1
-                    """, arguments: [peer, stanzaID, stanzaID, senderBare, Self.likeEscaped(senderBare) + "/%"]) else { return nil }
-                try db.execute(sql: "INSERT INTO message_edit(messageID, body, replacedAt) VALUES (?, ?, ?)",
-                               arguments: [message.id, message.body, time])
-                message.body = body
-                message.editedAt = time
-                try message.update(db)
-                return message
-            }
-        } catch {
-            throw StoreError.writeFailed(String(describing: error))
+        return try writing { db in
+            let senderBare = sender.split(separator: "/").first.map(String.init) ?? sender
+            guard var message = try StoredMessage.fetchOne(db, sql: """
+                SELECT message.* FROM message JOIN conversation ON conversation.id = message.conversationID
+                WHERE conversation.peer = ? AND (message.stanzaID = ? OR message.dedupeKey = ?)
+                AND (message.sender = ? OR message.sender LIKE ? ESCAPE '\\')
+                ORDER BY message.id DESC LIMIT 1
+                """, arguments: [peer, stanzaID, stanzaID, senderBare, Self.likeEscaped(senderBare) + "/%"]) else { return nil }
+            try db.execute(sql: "INSERT INTO message_edit(messageID, body, replacedAt) VALUES (?, ?, ?)",
+                           arguments: [message.id, message.body, time])
+            message.body = body
+            message.editedAt = time
+            try message.update(db)
+            return message
         }
     }
 
     /// Earlier texts of a corrected message, oldest first.
     public func edits(of messageID: Int64) throws(StoreError) -> [String?] {
-        do {
-            return try database.read { db in
-                try String?.fetchAll(db, sql: "SELECT body FROM message_edit WHERE messageID = ? ORDER BY id", arguments: [messageID])
-            }
-        } catch {
-            throw StoreError.readFailed(String(describing: error))
+        return try reading { db in
+            try String?.fetchAll(db, sql: "SELECT body FROM message_edit WHERE messageID = ? ORDER BY id", arguments: [messageID])
         }
     }
 
     /// The peer showed our message `stanzaID` (XEP-0333): it and everything we sent before it
     /// in that conversation count as read. Returns the ids that changed.
     public func markRead(upTo stanzaID: String, peer: String) throws(StoreError) -> [Int64] {
-        do {
-            return try database.write { db in
-                guard let row = try Row.fetchOne(db, sql: """
-                    SELECT message.id, message.conversationID FROM message JOIN conversation ON conversation.id = message.conversationID
-                    WHERE conversation.peer = ? AND message.direction = 'outgoing' AND (message.stanzaID = ? OR message.dedupeKey = ?)
-                    """, arguments: [peer, stanzaID, stanzaID]) else { return [] }
-                let id: Int64 = row["id"]
-                let conversation: Int64 = row["conversationID"]
-                let changed = try Int64.fetchAll(db, sql: """
-                    SELECT id FROM message WHERE conversationID = ? AND direction = 'outgoing' AND id <= ? AND status != 'read'
-                    """, arguments: [conversation, id])
-                try db.execute(sql: "UPDATE message SET status = 'read' WHERE conversationID = ? AND direction = 'outgoing' AND id <= ?",
-                               arguments: [conversation, id])
-                return changed
-            }
-        } catch {
-            throw StoreError.writeFailed(String(describing: error))
+        return try writing { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT message.id, message.conversationID FROM message JOIN conversation ON conversation.id = message.conversationID
+                WHERE conversation.peer = ? AND message.direction = 'outgoing' AND (message.stanzaID = ? OR message.dedupeKey = ?)
+                """, arguments: [peer, stanzaID, stanzaID]) else { return [] }
+            let id: Int64 = row["id"]
+            let conversation: Int64 = row["conversationID"]
+            let changed = try Int64.fetchAll(db, sql: """
+                SELECT id FROM message WHERE conversationID = ? AND direction = 'outgoing' AND id <= ? AND status != 'read'
+                """, arguments: [conversation, id])
+            try db.execute(sql: "UPDATE message SET status = 'read' WHERE conversationID = ? AND direction = 'outgoing' AND id <= ?",
+                           arguments: [conversation, id])
+            return changed
         }
     }
 
     /// The user has seen `peer`'s conversation: clears its unread count and returns the newest
     /// incoming message, whose id a chat marker names.
     public func markConversationSeen(peer: String) throws(StoreError) -> StoredMessage? {
-        do {
-            return try database.write { db in
-                try db.execute(sql: "UPDATE conversation SET unread = 0 WHERE peer = ?", arguments: [peer])
-                return try StoredMessage.fetchOne(db, sql: """
-                    SELECT message.* FROM message JOIN conversation ON conversation.id = message.conversationID
-                    WHERE conversation.peer = ? AND message.direction = 'incoming' ORDER BY message.timestamp DESC, message.id DESC LIMIT 1
-                    """, arguments: [peer])
-            }
-        } catch {
-            throw StoreError.writeFailed(String(describing: error))
+        return try writing { db in
+            try db.execute(sql: "UPDATE conversation SET unread = 0 WHERE peer = ?", arguments: [peer])
+            return try StoredMessage.fetchOne(db, sql: """
+                SELECT message.* FROM message JOIN conversation ON conversation.id = message.conversationID
+                WHERE conversation.peer = ? AND message.direction = 'incoming' ORDER BY message.timestamp DESC, message.id DESC LIMIT 1
+                """, arguments: [peer])
         }
     }
 
@@ -483,21 +429,17 @@ public final class Store: Sendable {
         let words = text.split(whereSeparator: { $0.isWhitespace || $0.isPunctuation })
         guard !words.isEmpty else { return [] }
         let query = words.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"*" }.joined(separator: " ")
-        do {
-            return try database.read { db in
-                // FTS5 walks its rowids newest first without sorting every match; rows are
-                // inserted in arrival order, so that is (nearly) newest by time, and cheap.
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT message.*, conversation.peer AS peer FROM
-                    (SELECT rowid FROM message_fts WHERE message_fts MATCH ? ORDER BY rowid DESC LIMIT ?) AS hit
-                    JOIN message ON message.id = hit.rowid
-                    JOIN conversation ON conversation.id = message.conversationID
-                    ORDER BY message.timestamp DESC
-                    """, arguments: [query, limit])
-                return try rows.map { row in (peer: row["peer"], message: try StoredMessage(row: row)) }
-            }
-        } catch {
-            throw StoreError.readFailed(String(describing: error))
+        return try reading { db in
+            // FTS5 walks its rowids newest first without sorting every match; rows are
+            // inserted in arrival order, so that is (nearly) newest by time, and cheap.
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT message.*, conversation.peer AS peer FROM
+                (SELECT rowid FROM message_fts WHERE message_fts MATCH ? ORDER BY rowid DESC LIMIT ?) AS hit
+                JOIN message ON message.id = hit.rowid
+                JOIN conversation ON conversation.id = message.conversationID
+                ORDER BY message.timestamp DESC
+                """, arguments: [query, limit])
+            return try rows.map { row in (peer: row["peer"], message: try StoredMessage(row: row)) }
         }
     }
 
@@ -505,35 +447,25 @@ public final class Store: Sendable {
 
     /// Adds or replaces entries by UID, in one transaction (a re-import changes nothing twice).
     public func saveAddressBook(_ entries: [AddressBookEntry]) throws(StoreError) {
-        do { try database.write { db in for entry in entries { try entry.save(db) } } } catch {
-            throw StoreError.writeFailed(String(describing: error))
-        }
+        try writing { db in for entry in entries { try entry.save(db) } }
     }
 
     public func addressBook() throws(StoreError) -> [AddressBookEntry] {
-        do {
-            return try database.read { db in
-                try AddressBookEntry.order(Column("name").collating(.localizedCaseInsensitiveCompare)).fetchAll(db)
-            }
-        } catch {
-            throw StoreError.readFailed(String(describing: error))
+        return try reading { db in
+            try AddressBookEntry.order(Column("name").collating(.localizedCaseInsensitiveCompare)).fetchAll(db)
         }
     }
 
     @discardableResult
     public func removeAddressBookEntry(uid: String) throws(StoreError) -> Bool {
-        do { return try database.write { db in try AddressBookEntry.deleteOne(db, key: uid) } } catch {
-            throw StoreError.writeFailed(String(describing: error))
-        }
+        return try writing { db in try AddressBookEntry.deleteOne(db, key: uid) }
     }
 
     // MARK: State
 
     /// The SQLite journal mode ("wal" for an on-disk store).
     public func journalMode() throws(StoreError) -> String {
-        do { return try database.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" } } catch {
-            throw StoreError.readFailed(String(describing: error))
-        }
+        return try reading { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
     }
 
     public var archiveCursor: String? {
@@ -543,17 +475,11 @@ public final class Store: Sendable {
     public func setArchiveCursor(_ value: String) throws(StoreError) { try setState("archiveCursor", value) }
 
     public func state(_ key: String) throws(StoreError) -> String? {
-        do {
-            return try database.read { db in try String.fetchOne(db, sql: "SELECT value FROM state WHERE key = ?", arguments: [key]) }
-        } catch {
-            throw StoreError.readFailed(String(describing: error))
-        }
+        try reading { db in try String.fetchOne(db, sql: "SELECT value FROM state WHERE key = ?", arguments: [key]) }
     }
 
     public func setState(_ key: String, _ value: String) throws(StoreError) {
-        do { try database.write { db in try Self.setState(key, value, in: db) } } catch {
-            throw StoreError.writeFailed(String(describing: error))
-        }
+        try writing { db in try Self.setState(key, value, in: db) }
     }
 
     private static func setState(_ key: String, _ value: String, in db: Database) throws {
