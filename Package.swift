@@ -54,11 +54,18 @@ let package = Package(
                 "COpus", "CALSA", "COpenSSL", "DialtoneTLS",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        .target(
+            name: "DialtoneJingle",
+            dependencies: [
+                "DialtoneXML", "DialtoneXMPP", "DialtoneICE", "DialtoneMedia", "DialtoneTLS",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
         .target(name: "DialtoneStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "DialtoneCore",
             dependencies: [
-                "DialtoneXMPP", "DialtoneStore", "CPhoneNumbers",
+                "DialtoneXMPP", "DialtoneStore", "DialtoneJingle", "DialtoneICE", "CPhoneNumbers",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "SwiftCSV", package: "SwiftCSV"),
                 .product(name: "Logging", package: "swift-log"),
@@ -92,16 +99,18 @@ let package = Package(
             ],
             exclude: ["Peers", "Fuzz"]),
         .testTarget(name: "DialtoneMediaTests", dependencies: ["DialtoneMedia", "DialtoneTLS"], exclude: ["Peers", "Fuzz"]),
+        .testTarget(name: "DialtoneJingleTests", dependencies: ["DialtoneJingle", "DialtoneXMPP", "DialtoneXML"]),
         .testTarget(name: "DialtoneStoreTests", dependencies: ["DialtoneStore"]),
         .testTarget(name: "DialtoneCoreTests", dependencies: ["DialtoneCore", "DialtoneXMPP", "DialtoneStore"], exclude: ["Fixtures"]),
         .testTarget(name: "DialtoneTUITests", dependencies: ["DialtoneTUI", "DialtoneCore"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "DialtoneCore", "DialtoneXMPP", "DialtoneStore",
+                "DialtoneCore", "DialtoneXMPP", "DialtoneStore", "DialtoneJingle",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]),
+            ],
+            exclude: ["Peers"]),
     ],
     swiftLanguageModes: [.v6]
 )

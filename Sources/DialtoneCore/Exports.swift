@@ -9,3 +9,6 @@
 @_exported import struct DialtoneXMPP.JID
 @_exported import enum DialtoneXMPP.ConnectionState
 @_exported import struct DialtoneXMPP.PresenceUpdate
+@_exported import struct DialtoneJingle.CallInfo
+@_exported import class DialtoneJingle.CallManager
+@_exported import struct DialtoneJingle.CallMediaConfiguration

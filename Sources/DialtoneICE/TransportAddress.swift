@@ -67,3 +67,14 @@ public struct TransportAddress: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { ip.isIPv4 ? "\(ip):\(port)" : "[\(ip)]:\(port)" }
 }
+
+extension TransportAddress {
+    /// "192.0.2.1:3478" or "[2001:db8::1]:3478", as config files write servers.
+    public init?(ipAndPort text: String) {
+        var host = Substring(text)
+        guard let colon = host.lastIndex(of: ":"), let port = UInt16(host[host.index(after: colon)...]) else { return nil }
+        host = host[..<colon]
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        self.init(String(host), port)
+    }
+}

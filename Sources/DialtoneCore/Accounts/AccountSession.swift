@@ -1,3 +1,5 @@
+import DialtoneICE
+import DialtoneJingle
 import DialtoneStore
 import DialtoneTLS
 import DialtoneXML
@@ -31,8 +33,26 @@ public actor AccountSession {
     private let interpreter: MessageInterpreter
     private var gatewayAnswers: [String: JID] = [:]
 
-    public init(configuration: XMPPClientConfiguration, store: Store, recipients: RecipientResolver? = nil,
+    /// Calls: XEP-0353 messages and Jingle requests go through one ordered queue, so that a
+    /// propose is seen before its retract and a session-initiate before its transport-info,
+    /// and so that the manager's own requests never hold up the stream that answers them.
+    public nonisolated let calls: CallManager
+    private let callInbox: AsyncStream<CallInput>.Continuation
+    private let callInputs: AsyncStream<CallInput>
+    private var callWorkers: [Task<Void, Never>] = []
+
+    enum CallInput: Sendable {
+        case initiation(MessageInitiation, ReceivedMessage)
+        case request(XMLElement)
+        case archiveCaughtUp
+    }
+
+    public init(configuration original: XMPPClientConfiguration, store: Store, recipients: RecipientResolver? = nil,
+                calls callConfiguration: CallManager.Configuration = CallManager.Configuration(),
                 logger: Logger = Logger(label: "dialtone.core")) {
+        var configuration = original
+        configuration.extraFeatures += JingleNamespace.features
+        configuration.delegatedRequestNamespaces.insert(JingleNamespace.jingle)
         self.account = configuration.jid
         self.store = store
         self.recipients = recipients ?? RecipientResolver(gateway: nil, country: RecipientResolver.defaultCountry())
@@ -40,24 +60,67 @@ public actor AccountSession {
         self.http = HTTPTransfer(nameserver: configuration.nameserver, caFile: configuration.caFile)
         self.logger = logger
         let relay = self.relay
-        self.client = XMPPClient(configuration: configuration, logger: logger) { events in try await relay.forward(events) }
+        let client = XMPPClient(configuration: configuration, logger: logger) { events in try await relay.forward(events) }
+        self.client = client
+        calls = CallManager(signalling: CallSignalling(client: client), configuration: callConfiguration, logger: logger)
+        (callInputs, callInbox) = AsyncStream.makeStream(of: CallInput.self)
         relay.connect { [weak self] events in try await self?.handle(events) }
     }
 
     /// Opens the account's own store and builds its client from a config entry.
-    public static func open(_ account: AccountConfiguration, logger: Logger = Logger(label: "dialtone.core")) throws -> AccountSession {
+    public static func open(_ account: AccountConfiguration, calls: CallManager.Configuration? = nil,
+                            logger: Logger = Logger(label: "dialtone.core")) throws -> AccountSession {
         let configuration = try account.clientConfiguration()
         let store = try Store(path: Paths.database(for: configuration.jid.description))
-        return AccountSession(configuration: configuration, store: store, recipients: try account.recipientResolver(), logger: logger)
+        return AccountSession(configuration: configuration, store: store, recipients: try account.recipientResolver(),
+                              calls: calls ?? account.callConfiguration(), logger: logger)
     }
 
     public func events() -> AsyncStream<CoreEvent> { broadcaster.subscribe() }
 
-    public func start() async { await client.start() }
+    public func start() async {
+        if callWorkers.isEmpty { startCallWorkers() }
+        await client.start()
+    }
 
     public func stop() async {
+        await calls.hangUpAll()
         await client.stop()
+        callInbox.finish()
+        for worker in callWorkers { worker.cancel() }
         broadcaster.finish()
+    }
+
+    private func startCallWorkers() {
+        let calls = self.calls
+        let inputs = callInputs
+        callWorkers.append(Task {
+            for await input in inputs {
+                switch input {
+                case .initiation(let initiation, let received):
+                    let origin: CallManager.Origin = switch received.source {
+                    case .live: .live
+                    case .carbon: .carbon
+                    case .archive: .archive
+                    }
+                    await calls.handle(initiation, from: received.message.from, to: received.message.to,
+                                       outgoing: received.direction == .outgoing, origin: origin, at: received.timestamp)
+                case .request(let iq):
+                    await calls.handle(request: iq)
+                case .archiveCaughtUp:
+                    await calls.archiveCaughtUp()
+                }
+            }
+        })
+        let broadcaster = self.broadcaster
+        callWorkers.append(Task {
+            for await event in await calls.events() {
+                switch event {
+                case .updated(let info): broadcaster.publish(.call(info))
+                case .digit(let id, let digit): broadcaster.publish(.callDigit(callID: id, digit))
+                }
+            }
+        })
     }
 
     /// For tests and `/disconnect --drop`: cut the link as a network failure would.
@@ -234,6 +297,9 @@ public actor AccountSession {
         for event in events {
             switch event {
             case .message(let received):
+                if let initiation = MessageInitiation(message: received.message.element) {
+                    callInbox.yield(.initiation(initiation, received))
+                }
                 try applyLifecycle(of: received)
                 guard let record = interpreter.interpret(received) else { continue }
                 if let original = received.message.element.child("replace", namespace: Namespace.correction)?[attribute: "id"] {
@@ -273,6 +339,8 @@ public actor AccountSession {
                     let from = try store.archiveCursor
                     Task { await self.catchUp(from: from) }
                 }
+            case .request(let iq):
+                callInbox.yield(.request(iq))
             case .rejected(let reason, let stanza):
                 rejectedCount += 1
                 logger.warning("rejected stanza: \(reason): \(stanza.serialized().prefix(300))")
@@ -355,6 +423,7 @@ public actor AccountSession {
         } catch {
             logger.warning("archive catch-up failed: \(error)")
         }
+        callInbox.yield(.archiveCaughtUp)
         await flushOutbox()
     }
 
@@ -375,6 +444,20 @@ extension AccountConfiguration {
             }
         }
         return RecipientResolver(gateway: gatewayJID, country: country?.uppercased() ?? RecipientResolver.defaultCountry())
+    }
+
+    /// The call settings: ICE servers, devices, loopback-only ICE for tests.
+    public func callConfiguration() -> CallManager.Configuration {
+        var calls = CallManager.Configuration()
+        calls.media.ice.loopbackOnly = iceLoopbackOnly ?? false
+        if calls.media.ice.loopbackOnly { calls.media.ice.useIPv6 = false }
+        calls.media.ice.stunServer = stun.flatMap(TransportAddress.init(ipAndPort:))
+        if let turn = turn.flatMap(TransportAddress.init(ipAndPort:)), let turnUsername, let turnPassword {
+            calls.media.ice.turnServer = TURNServerConfiguration(address: turn, username: turnUsername, password: turnPassword)
+        }
+        if let capture { calls.media.captureDevice = capture }
+        if let playback { calls.media.playbackDevice = playback }
+        return calls
     }
 
     /// The connection settings, with the password read from its source.

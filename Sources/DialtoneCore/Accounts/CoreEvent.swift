@@ -1,4 +1,5 @@
 import Synchronization
+import DialtoneJingle
 import DialtoneStore
 import DialtoneXMPP
 
@@ -15,6 +16,10 @@ public enum CoreEvent: Sendable {
     case status(messageID: Int64, StoredMessage.Status)
     case contactsChanged
     case presence(PresenceUpdate)
+    /// A call was created or changed state (ended calls carry their outcome).
+    case call(CallInfo)
+    /// A DTMF digit (RFC 4733) arrived on a call.
+    case callDigit(callID: String, Character)
     /// Something arrived that failed validation and was dropped.
     case rejected(reason: String)
 }

@@ -1,3 +1,4 @@
+import DialtoneICE
 import Foundation
 import TOMLKit
 
@@ -82,9 +83,21 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
     public var resource: String?
     /// A nameserver for SRV look-ups ("127.0.0.1:5353"), instead of resolv.conf's.
     public var nameserver: String?
+    /// Calls: STUN and TURN servers as "IP:port" (ICE never resolves names), TURN's
+    /// long-term credentials, the audio devices, and host candidates on loopback only (tests).
+    public var stun: String?
+    public var turn: String?
+    public var turnUsername: String?
+    public var turnPassword: String?
+    public var capture: String?
+    public var playback: String?
+    public var iceLoopbackOnly: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case jid, server, port, tls, gateway, country, resource, nameserver, fingerprint
+        case jid, server, port, tls, gateway, country, resource, nameserver, fingerprint, stun, turn, capture, playback
+        case turnUsername = "turn_username"
+        case turnPassword = "turn_password"
+        case iceLoopbackOnly = "ice_loopback_only"
         case passwordCommand = "password_command"
         case passwordFile = "password_file"
         case caFile = "ca_file"
@@ -110,6 +123,14 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
         }
         if let port, !(1...65535).contains(port) {
             throw .invalid(path: path, detail: "account \(jid): port \(port) is out of range")
+        }
+        for (key, value) in [("stun", stun), ("turn", turn)] {
+            if let value, TransportAddress(ipAndPort: value) == nil {
+                throw .invalid(path: path, detail: "account \(jid): \(key) must be an IP address and port (\"192.0.2.1:3478\"), not \"\(value)\"")
+            }
+        }
+        if turn != nil && (turnUsername == nil || turnPassword == nil) {
+            throw .invalid(path: path, detail: "account \(jid): turn needs turn_username and turn_password")
         }
     }
 }

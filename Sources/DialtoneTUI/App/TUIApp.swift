@@ -140,6 +140,9 @@ public final class TUIApp {
             list.names = names
             view?.names = names
             view?.relayout()
+        case .call, .callDigit:
+            // The call view and banner land with the dialer slice.
+            break
         case .chatState, .presence, .rejected:
             break
         }

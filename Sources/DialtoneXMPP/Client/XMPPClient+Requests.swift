@@ -46,7 +46,7 @@ extension XMPPClient {
             logger.info("carbons not enabled: \(error)")
         }
         var presence = XMLElement("presence", namespace: Namespace.client)
-        presence.append(ServiceDiscovery.capsElement(name: configuration.softwareName))
+        presence.append(ServiceDiscovery.capsElement(name: configuration.softwareName, extra: configuration.extraFeatures))
         try? send(presence)
         // A stop or a drop while we were asking: this session never really started.
         guard isOnline, !stopRequested, let boundJID else { return }

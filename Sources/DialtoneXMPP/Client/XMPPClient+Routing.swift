@@ -134,13 +134,18 @@ extension XMPPClient {
             batch.replies.append(stanza.iqReply())
         case (Namespace.discoInfo, "query", false):
             let node = payload[attribute: "node"]
-            if node == nil || node == ServiceDiscovery.node(for: configuration.softwareName) {
-                batch.replies.append(stanza.iqReply(payload: ServiceDiscovery.infoQuery(node: node, name: configuration.softwareName)))
+            if node == nil || node == ServiceDiscovery.node(for: configuration.softwareName, extra: configuration.extraFeatures) {
+                batch.replies.append(stanza.iqReply(payload: ServiceDiscovery.infoQuery(node: node, name: configuration.softwareName, extra: configuration.extraFeatures)))
             } else {
                 batch.replies.append(stanza.iqError(.init(type: "cancel", condition: "item-not-found")))
             }
         default:
-            batch.replies.append(stanza.iqError(.serviceUnavailable))
+            if configuration.delegatedRequestNamespaces.contains(payload.namespace) {
+                // The layer above answers these (Jingle); it must validate the sender itself.
+                batch.events.append(.request(stanza))
+            } else {
+                batch.replies.append(stanza.iqError(.serviceUnavailable))
+            }
         }
     }
 

@@ -35,6 +35,10 @@ public struct XMPPClientConfiguration: Sendable {
     public var keepaliveTimeout: Duration = .seconds(20)
     public var reconnect: ReconnectPolicy = ReconnectPolicy()
     public var softwareName = "Dialtone"
+    /// Features the layers above implement, announced in service discovery and caps.
+    public var extraFeatures: [String] = []
+    /// iq get/set payload namespaces handed up as `.request` events instead of refused.
+    public var delegatedRequestNamespaces: Set<String> = []
 
     public init(jid: JID, password: String, server: String? = nil, port: Int? = nil, tls: TLSMode = .starttls,
                 caFile: String? = nil, pinnedCertificateSHA256: [UInt8]? = nil, resource: String? = nil) {

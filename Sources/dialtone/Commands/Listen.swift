@@ -29,7 +29,7 @@ struct Listen: AsyncParsableCommand {
         }
         let permanentFailure = await withTaskGroup(of: String?.self) { group in
             group.addTask { await printing.value }
-            group.addTask { await stop.value; return nil }
+            group.addTask { await withTaskCancellationHandler { await stop.value } onCancel: { stop.cancel() }; return nil }
             let first = await group.next() ?? nil
             // The group waits for both children: the printer must stop before it can end.
             printing.cancel()
@@ -86,7 +86,26 @@ struct EventPrinter: Sendable {
             return object
         case .chatState(let peer, let state):
             return ["type": "chat_state", "peer": peer, "state": state]
+        case .call(let info):
+            return callObject(info)
+        case .callDigit(let id, let digit):
+            return ["type": "dtmf", "call": id, "digit": String(digit)]
         }
+    }
+
+    static func callObject(_ info: CallInfo) -> [String: Any] {
+        var object: [String: Any] = [
+            "type": "call", "call": info.id, "peer": info.peer.description, "direction": info.direction.rawValue,
+            "state": info.state.rawValue, "started": XMPPDateTime.format(info.startedAt),
+        ]
+        if let remote = info.remote { object["remote"] = remote.description }
+        if let outcome = info.outcome { object["outcome"] = outcome.rawValue }
+        if let reason = info.reason { object["reason"] = reason }
+        if let path = info.path { object["path"] = path }
+        if let codec = info.codec { object["codec"] = codec }
+        if let duration = info.duration() { object["duration"] = (duration * 1000).rounded() / 1000 }
+        if let ended = info.endedAt { object["ended"] = XMPPDateTime.format(ended) }
+        return object
     }
 
     static func messageObject(peer: String, _ message: StoredMessage, account: String) -> [String: Any] {
@@ -141,6 +160,8 @@ struct EventPrinter: Sendable {
             }
             return line
         case .rejected(let reason): return "-- rejected: \(reason)"
+        case .call(let info): return "-- " + CallText.line(info, name: Sanitizer.plain(names?.name(for: info.peer.description) ?? info.peer.description))
+        case .callDigit(_, let digit): return "-- DTMF \(digit)"
         default: return nil
         }
     }

@@ -21,8 +21,8 @@ struct CommandRuntime {
         }
     }
 
-    func openSession() throws -> AccountSession {
-        do { return try AccountSession.open(account, logger: Logger(label: "dialtone")) } catch {
+    func openSession(calls: CallManager.Configuration? = nil) throws -> AccountSession {
+        do { return try AccountSession.open(account, calls: calls, logger: Logger(label: "dialtone")) } catch {
             throw CLIError(String(describing: error))
         }
     }

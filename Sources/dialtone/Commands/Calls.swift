@@ -1,0 +1,252 @@
+import ArgumentParser
+import DialtoneCore
+import DialtoneXMPP
+import Foundation
+
+/// Device and ICE options shared by `call` and `answer`.
+struct CallOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("ALSA capture PCM (default: the account's capture, else \"default\").", valueName: "pcm"))
+    var capture: String?
+
+    @Option(help: ArgumentHelp("ALSA playback PCM (default: the account's playback, else \"default\").", valueName: "pcm"))
+    var playback: String?
+
+    @Option(help: ArgumentHelp("Look the PCMs up in this asoundrc file instead of the system's ALSA configuration.", valueName: "file"))
+    var alsaConfig: String?
+
+    @Flag(help: "Host candidates on 127.0.0.1 only, no STUN or TURN: for tests on one machine.")
+    var iceLoopback = false
+
+    @Flag(help: "One JSON object per line for each state change, digit and the final statistics.")
+    var json = false
+
+    func configuration(for account: AccountConfiguration) throws -> CallManager.Configuration {
+        var calls = account.callConfiguration()
+        if let capture { calls.media.captureDevice = capture }
+        if let playback { calls.media.playbackDevice = playback }
+        if let alsaConfig {
+            do { calls.media.alsaConfiguration = try String(contentsOfFile: alsaConfig, encoding: .utf8) } catch {
+                throw CLIError("Cannot read the ALSA configuration \(alsaConfig).")
+            }
+        }
+        if iceLoopback {
+            calls.media.ice.loopbackOnly = true
+            calls.media.ice.useIPv6 = false
+            calls.media.ice.stunServer = nil
+            calls.media.ice.turnServer = nil
+        }
+        return calls
+    }
+}
+
+struct PlaceCall: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "call",
+        abstract: "Call an address, contact or phone number; exits 0 when the call connected and ended normally.")
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var call: CallOptions
+
+    @Argument(help: "Whom to call: an address, a contact's name, or a phone number, optionally followed by DTMF (\"+18005551234,,1234#\": each comma pauses 2 s).")
+    var to: String
+
+    @Option(help: ArgumentHelp("Hang up after this many seconds connected (default: stay until the other side hangs up).", valueName: "seconds"))
+    var duration: Double?
+
+    @Option(help: ArgumentHelp("Send these DTMF digits (0-9, *, #, A-D) once connected.", valueName: "digits"))
+    var dtmf: String?
+
+    @Option(help: ArgumentHelp("Wait this long after connecting before the digits.", valueName: "seconds"))
+    var dtmfDelay: Double = 1
+
+    @Option(help: ArgumentHelp("Give up when the call has not connected after this many seconds.", valueName: "seconds"))
+    var timeout: Double = 60
+
+    func run() async throws {
+        let runtime = try CommandRuntime(options)
+        let session = try runtime.openSession(calls: try call.configuration(for: runtime.account))
+        let dial = DialString.hasDTMF(to) ? DialString(to) : DialString(number: to, steps: [])
+        _ = try parseRecipient(dial.number, in: session)
+        var steps = dial.steps
+        if let dtmf { steps += [.pause(seconds: dtmfDelay), .digits(dtmf)] } else if !steps.isEmpty { steps.insert(.pause(seconds: dtmfDelay), at: 0) }
+        let runner = CallRunner(session: session, json: call.json, duration: duration, timeout: timeout, dtmf: steps)
+        try await runner.run { session in
+            let peer = try await session.resolveRecipient(dial.number)
+            return try await session.calls.place(to: peer)
+        }
+    }
+}
+
+struct AnswerCall: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "answer",
+        abstract: "Wait for a call and answer it; exits 0 when the call connected and ended normally.")
+
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var call: CallOptions
+
+    @Flag(help: "Answer the first call at once (otherwise: Enter answers, \"n\" and Enter declines).")
+    var auto = false
+
+    @Option(help: ArgumentHelp("Hang up after this many seconds connected.", valueName: "seconds"))
+    var duration: Double?
+
+    @Option(help: ArgumentHelp("Send these DTMF digits once connected.", valueName: "digits"))
+    var dtmf: String?
+
+    @Option(help: ArgumentHelp("Wait this long after connecting before the digits.", valueName: "seconds"))
+    var dtmfDelay: Double = 1
+
+    @Option(help: ArgumentHelp("Give up when no call has connected after this many seconds.", valueName: "seconds"))
+    var timeout: Double = 300
+
+    func run() async throws {
+        let runtime = try CommandRuntime(options)
+        let session = try runtime.openSession(calls: try call.configuration(for: runtime.account))
+        let steps: [DialString.Step] = dtmf.map { [.pause(seconds: dtmfDelay), .digits($0)] } ?? []
+        let runner = CallRunner(session: session, json: call.json, duration: duration, timeout: timeout, dtmf: steps)
+        try await runner.run(incoming: auto ? .answer : .ask)
+    }
+}
+
+/// Drives one call from the command line: prints its states, sends its digits, hangs up on
+/// time or on SIGINT/SIGTERM, and turns its outcome into the exit status.
+struct CallRunner: Sendable {
+    let session: AccountSession
+    let json: Bool
+    let duration: Double?
+    let timeout: Double
+    let dtmf: [DialString.Step]
+
+    enum Incoming: Sendable { case answer, ask }
+
+    func run(place: @escaping @Sendable (AccountSession) async throws -> String) async throws {
+        try await drive(incoming: nil, place: place)
+    }
+
+    func run(incoming: Incoming) async throws {
+        try await drive(incoming: incoming, place: nil)
+    }
+
+    private func drive(incoming: Incoming?, place: (@Sendable (AccountSession) async throws -> String)?) async throws {
+        let events = await session.events()
+        let stop = SignalWaiter.waitForTermination()
+        let printer = EventPrinter(json: json, account: session.account.description, names: { [session] in try? session.displayNames() })
+        await session.start()
+        let session = self.session
+        let outcome: Result<CallInfo, CLIError> = await withTaskGroup(of: Result<CallInfo, CLIError>?.self) { group in
+            group.addTask {
+                var callID: String?
+                var connected = false
+                for await event in events {
+                    switch event {
+                    case .connection(.online) where callID == nil && place != nil:
+                        do { callID = try await place?(session) } catch {
+                            return .failure(CLIError("\(error)"))
+                        }
+                    case .connection(.offline(let reason?)) where !connected:
+                        return .failure(CLIError(reason))
+                    case .call(let info):
+                        if callID == nil, incoming != nil, info.direction == .incoming, info.state == .incoming {
+                            callID = info.id
+                            printer.print(event)
+                            if incoming == .ask, !Self.askToAnswer(info) {
+                                try? await session.calls.decline(info.id)
+                                continue
+                            }
+                            do { try await session.calls.answer(info.id) } catch {
+                                return .failure(CLIError("\(error)"))
+                            }
+                            continue
+                        }
+                        guard info.id == callID else { continue }
+                        printer.print(event)
+                        if info.state == .connected && !connected {
+                            connected = true
+                            startScript(for: info.id)
+                        }
+                        if info.state == .ended { return .success(info) }
+                    case .callDigit(let id, _) where id == callID:
+                        printer.print(event)
+                    default:
+                        continue
+                    }
+                }
+                return .failure(CLIError("The session ended during the call."))
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(timeout))
+                // Only a call that never connected times out here.
+                let connected = await session.calls.activeCalls.contains { $0.state == .connected }
+                if connected { try? await Task.sleep(for: .seconds(86_400 * 365)) }
+                return Task.isCancelled ? nil : .failure(CLIError("No call connected within \(Int(timeout)) s."))
+            }
+            group.addTask {
+                // Cancelling the waiter ends it: the group must not wait for a signal forever.
+                await withTaskCancellationHandler { await stop.value } onCancel: { stop.cancel() }
+                if Task.isCancelled { return nil }
+                for call in await session.calls.activeCalls { try? await session.calls.hangUp(call.id) }
+                // The first task reports the ended state; this one only asks for it.
+                try? await Task.sleep(for: .seconds(5))
+                return Task.isCancelled ? nil : .failure(CLIError("Interrupted."))
+            }
+            var result: Result<CallInfo, CLIError>?
+            while result == nil, let next = await group.next() { result = next }
+            group.cancelAll()
+            return result ?? .failure(CLIError("interrupted"))
+        }
+        if case .success(let info) = outcome {
+            let statistics = await session.calls.statistics(info.id)
+            if json {
+                var object: [String: Any] = ["type": "statistics", "call": info.id, "outcome": info.outcome?.rawValue ?? "ended"]
+                if let duration = info.duration() { object["duration"] = (duration * 1000).rounded() / 1000 }
+                if let statistics {
+                    object["codec"] = statistics.codec
+                    object["packets_sent"] = Int(statistics.packetsSent)
+                    object["packets_received"] = Int(statistics.packetsReceived)
+                    object["packets_lost"] = Int(statistics.packetsLost)
+                    object["jitter_ms"] = statistics.jitterMilliseconds
+                    if let rtt = statistics.roundTripMilliseconds { object["rtt_ms"] = rtt }
+                }
+                JSONLines.write(object)
+            } else if let statistics {
+                print("-- \(statistics.packetsSent) packets sent, \(statistics.packetsReceived) received, \(statistics.packetsLost) lost")
+            }
+        }
+        for call in await session.calls.activeCalls { try? await session.calls.hangUp(call.id) }
+        await session.stop()
+        switch outcome {
+        case .failure(let error): throw error
+        case .success(let info):
+            guard info.outcome == .completed else { throw CLIError("The call ended: \(info.reason ?? info.outcome?.rawValue ?? "failed").") }
+        }
+    }
+
+    /// DTMF steps, then the hang-up when a duration was given.
+    private func startScript(for id: String) {
+        let session = self.session
+        let steps = dtmf
+        let duration = self.duration
+        Task {
+            for step in steps {
+                switch step {
+                case .pause(let seconds): try? await Task.sleep(for: .seconds(seconds))
+                case .waitForUser: _ = readLine()
+                case .digits(let digits): _ = try? await session.calls.sendDTMF(id, digits: digits)
+                }
+            }
+        }
+        if let duration {
+            Task {
+                try? await Task.sleep(for: .seconds(duration))
+                try? await session.calls.hangUp(id)
+            }
+        }
+    }
+
+    private static func askToAnswer(_ info: CallInfo) -> Bool {
+        FileHandle.standardError.write(Data("Answer the call from \(info.peer)? [Y/n] ".utf8))
+        let reply = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? "n"
+        return reply.isEmpty || reply.hasPrefix("y")
+    }
+}
