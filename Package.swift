@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "DialtoneCore", "DialtoneXMPP", "DialtoneStore", "DialtoneJingle",
+                "DialtoneCore", "DialtoneXMPP", "DialtoneStore", "DialtoneJingle", "DialtoneMedia",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

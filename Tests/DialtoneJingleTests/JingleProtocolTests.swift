@@ -62,8 +62,10 @@ final class JingleProtocolTests: XCTestCase {
     }
 
     func testRoundTripsThroughXML() throws {
-        let action = try JingleAction(iq: try XMLElement(parsing: conversationsInitiate))
+        var action = try JingleAction(iq: try XMLElement(parsing: conversationsInitiate))
         let reparsed = try JingleAction(try XMLElement(parsing: action.element.serialized()))
+        // The unreadable (TCP) candidate is not written back.
+        action.contents[0].transport?.unreadableCandidates = 0
         XCTAssertEqual(reparsed, action)
     }
 

@@ -139,6 +139,7 @@ struct CallRunner: Sendable {
                 var callID: String?
                 var connected = false
                 for await event in events {
+                    if case .connection = event { printer.print(event) }
                     switch event {
                     case .connection(.online) where callID == nil && place != nil:
                         do { callID = try await place?(session) } catch {
