@@ -560,7 +560,6 @@ public actor CallManager {
             }
             try? await signalling.send(MessageInitiation(id: id, action: .finish(reason)).message(to: call.info.peer, stanzaID: newStanzaID()))
         }
-        await stopMedia(call)
     }
 
     private func stopMedia(_ call: ActiveCall) async {
@@ -569,6 +568,10 @@ public actor CallManager {
         let media = call.media
         call.media = nil
         if let media, let statistics = await media.statistics { call.lastStatistics = statistics }
+        // A remote learnt as peer-reflexive may have been signalled since: name it as it is now.
+        if let media, let pair = await media.agent.selectedPair {
+            call.info.path = "\(pair.local.type.rawValue) → \(pair.remote.type.rawValue)"
+        }
         await media?.stop()
     }
 

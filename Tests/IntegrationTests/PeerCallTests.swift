@@ -1,0 +1,185 @@
+import DialtoneXMPP
+import Foundation
+import XCTest
+
+/// Calls between `dialtone` and an implementation we did not write: slixmpp for XMPP and
+/// aiortc (aioice, its DTLS-SRTP, libopus through PyAV) for media, joined by our test glue
+/// (Tests/IntegrationTests/Peers/jingle_peer.py), as Conversations joins Jingle to libwebrtc.
+final class PeerCallTests: XCTestCase {
+    private var harness: CallHarness!
+    private var environment: TestEnvironment!
+    private var children: [ChildProcess] = []
+
+    override func setUp() async throws {
+        environment = try TestEnvironment.current()
+        harness = try CallHarness(environment: environment)
+    }
+
+    override func tearDown() async throws {
+        for child in children where child.isRunning { child.signal(SIGKILL) }
+        harness.remove()
+    }
+
+    private func python() throws -> String {
+        let candidates = [ProcessInfo.processInfo.environment["DIALTONE_PYTHON"],
+                          NSHomeDirectory() + "/.cache/dialtone-venv/bin/python"].compactMap { $0 }
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw XCTSkip("no interop venv (Scripts/install-deps --python)")
+        }
+        return found
+    }
+
+    /// Starts the Python peer as `account`; `mode` is ["answer"] or ["call", JID].
+    private func peer(_ account: (jid: JID, password: String), _ mode: [String], _ options: [String] = []) throws -> ChildProcess {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers/jingle_peer.py").path
+        let child = try ChildProcess([try python(), script, "--jid", account.jid.description, "--password", account.password,
+                                      "--port", String(environment.port), "--ca-file", environment.caFile] + options + mode)
+        children.append(child)
+        return child
+    }
+
+    private func events(_ child: ChildProcess) -> [[String: Any]] { CallHarness.jsonLines(child.output) }
+
+    private func event(_ name: String, in child: ChildProcess) -> [String: Any]? {
+        events(child).first { $0["event"] as? String == name }
+    }
+
+    private func waitForPeer(_ child: ChildProcess) async throws {
+        try await eventually("the peer is online") { self.event("ready", in: child) != nil || !child.isRunning }
+        XCTAssertTrue(child.isRunning, child.output + child.errors)
+    }
+
+    private func dialtone(_ name: String, _ arguments: [String]) throws -> ChildProcess {
+        let child = try harness.start(name, arguments)
+        children.append(child)
+        return child
+    }
+
+    /// Dialtone calls the peer: tones both ways, our digits reach it as RFC 4733 events.
+    private func callPeer(peerOptions: [String] = [], digits: String = "4#", check: (ChildProcess, String) -> Void = { _, _ in }) async throws {
+        let us = try environment.newAccount("dt")
+        let them = try environment.newAccount("peer")
+        let arguments = try harness.arguments("dt", for: us, tone: 440)
+        let remote = try peer(them, ["answer"], ["--tone", "880", "--timeout", "40"] + peerOptions)
+        try await waitForPeer(remote)
+        let call = try await ChildProcess.run(
+            [harness.binary, "call", them.jid.description, "--duration", "4", "--dtmf", digits] + arguments,
+            environment: harness.processEnvironment(for: "dt"), timeout: .seconds(60))
+        _ = try? await remote.wait(timeout: .seconds(15))
+        let transcript = "dialtone:\n\(call.stdout)\(call.stderr)\npeer:\n\(remote.output)\(remote.errors.suffix(3000))"
+        XCTAssertEqual(call.status, 0, transcript)
+        XCTAssertEqual(CallHarness.final(call.stdout)?["outcome"] as? String, "completed", transcript)
+        XCTAssertEqual(event("heard", in: remote)?["frequency"] as? Double, 440, "the peer hears our tone\n\(transcript)")
+        XCTAssertEqual(try harness.heard(by: "dt").frequency, 880, "we hear the peer's tone\n\(transcript)")
+        let received = events(remote).filter { $0["event"] as? String == "dtmf" }.compactMap { $0["digit"] as? String }.joined()
+        XCTAssertEqual(received, digits, transcript)
+        check(remote, call.stdout)
+    }
+
+    func testDialtoneCallsThePeer() async throws {
+        try await callPeer()
+    }
+
+    /// A peer that does not trickle (urn:ietf:rfc:3264, as JMP's Asterisk bridge) gets every
+    /// candidate inside the session-initiate and never a transport-info.
+    func testPeerThatDoesNotTrickleGetsEveryCandidateInTheInitiate() async throws {
+        try await callPeer(peerOptions: ["--no-trickle"]) { remote, _ in
+            let initiate = self.event("session-initiate", in: remote)
+            XCTAssertGreaterThanOrEqual(initiate?["candidates"] as? Int ?? 0, 1, remote.output)
+            XCTAssertNil(self.event("transport-info", in: remote), "no trickling to a no-trickle peer:\n\(remote.output)")
+        }
+    }
+
+    /// Component-2 candidates trickled before the answer are ignored under rtcp-mux.
+    func testComponentTwoCandidatesBeforeTheAnswerDoNotDisturbTheCall() async throws {
+        try await callPeer(peerOptions: ["--component2"])
+    }
+
+    func testPeerCallsDialtone() async throws {
+        let us = try environment.newAccount("dt")
+        let them = try environment.newAccount("peer")
+        let arguments = try harness.arguments("dt", for: us, tone: 660)
+        let answer = try dialtone("dt", ["answer", "--auto", "--timeout", "60"] + arguments)
+        try await eventually("dialtone is online") { CallHarness.jsonLines(answer.output).contains { $0["state"] as? String == "online" } }
+        let remote = try peer(them, ["call", us.jid.description], ["--tone", "1200", "--duration", "4", "--send-dtmf", "2580"])
+        let status = try await answer.wait(timeout: .seconds(40))
+        _ = try? await remote.wait(timeout: .seconds(15))
+        let transcript = "dialtone:\n\(answer.output)\(answer.errors)\npeer:\n\(remote.output)\(remote.errors.suffix(3000))"
+        XCTAssertEqual(status, 0, transcript)
+        XCTAssertEqual(CallHarness.states(answer.output), ["incoming", "connecting", "connected", "ended"], transcript)
+        XCTAssertEqual(event("heard", in: remote)?["frequency"] as? Double, 660, transcript)
+        XCTAssertEqual(try harness.heard(by: "dt").frequency, 1200, transcript)
+        XCTAssertEqual(CallHarness.digits(answer.output), "2580", "the peer's RFC 4733 digits reach us\n\(transcript)")
+    }
+
+    /// Through coturn, relay-only on the peer's side.
+    func testRelayOnlyThroughTURN() async throws {
+        let variables = ProcessInfo.processInfo.environment
+        guard let port = variables["DIALTONE_TEST_TURN_PORT"], let secret = variables["DIALTONE_TEST_TURN_SECRET"] else {
+            throw XCTSkip("no coturn in this test environment")
+        }
+        try await callPeer(peerOptions: ["--turn", "127.0.0.1:\(port)", "--turn-secret", secret]) { remote, ours in
+            // Our pair ends at the peer's relayed address: the audio went through coturn.
+            XCTAssertEqual(CallHarness.final(ours)?["path"] as? String, "host → relay", ours + remote.output)
+        }
+    }
+
+    func testBusyPeerEndsTheCallAsBusy() async throws {
+        let us = try environment.newAccount("dt")
+        let them = try environment.newAccount("peer")
+        let arguments = try harness.arguments("dt", for: us, tone: 440)
+        let remote = try peer(them, ["answer"], ["--busy", "--timeout", "30"])
+        try await waitForPeer(remote)
+        let call = try await ChildProcess.run([harness.binary, "call", them.jid.description] + arguments,
+                                              environment: harness.processEnvironment(for: "dt"), timeout: .seconds(40))
+        XCTAssertNotEqual(call.status, 0, "a refused call is no success")
+        XCTAssertEqual(CallHarness.final(call.stdout)?["outcome"] as? String, "busy", call.stdout + remote.output)
+        XCTAssertTrue(call.stderr.contains("busy"), call.stderr)
+    }
+
+    func testDeclinedByThePeer() async throws {
+        let us = try environment.newAccount("dt")
+        let them = try environment.newAccount("peer")
+        let arguments = try harness.arguments("dt", for: us, tone: 440)
+        let remote = try peer(them, ["answer"], ["--reject", "--timeout", "30"])
+        try await waitForPeer(remote)
+        let call = try await ChildProcess.run([harness.binary, "call", them.jid.description] + arguments,
+                                              environment: harness.processEnvironment(for: "dt"), timeout: .seconds(40))
+        XCTAssertNotEqual(call.status, 0)
+        XCTAssertEqual(CallHarness.final(call.stdout)?["outcome"] as? String, "declined", call.stdout + remote.output)
+    }
+
+    /// A propose retracted before we answer is a missed call, live…
+    func testRetractedProposeIsAMissedCall() async throws {
+        let us = try environment.newAccount("dt")
+        let them = try environment.newAccount("peer")
+        let arguments = try harness.arguments("dt", for: us, tone: 440)
+        let listen = try dialtone("dt", ["listen", "--json"] + arguments.prefix(6))
+        try await eventually("dialtone is online") { CallHarness.jsonLines(listen.output).contains { $0["state"] as? String == "online" } }
+        let remote = try peer(them, ["call", us.jid.description], ["--retract-after", "1.5"])
+        _ = try await remote.wait(timeout: .seconds(20))
+        try await eventually("the missed call shows") {
+            CallHarness.jsonLines(listen.output).contains { $0["type"] as? String == "call" && $0["outcome"] as? String == "missed" }
+        }
+        let states = CallHarness.states(listen.output)
+        XCTAssertEqual(states, ["incoming", "ended"], listen.output)
+    }
+
+    /// …and found in the archive after being offline.
+    func testProposeWhileOfflineIsAMissedCallAfterwards() async throws {
+        let us = try environment.newAccount("dt")
+        let them = try environment.newAccount("peer")
+        let arguments = try harness.arguments("dt", for: us, tone: 440)
+        // Known to the server (and its archive) before the call: a first login.
+        let first = try await ChildProcess.run([harness.binary, "roster"] + arguments.prefix(6),
+                                               environment: harness.processEnvironment(for: "dt"), timeout: .seconds(30))
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let remote = try peer(them, ["call", us.jid.description], ["--retract-after", "1.5"])
+        _ = try await remote.wait(timeout: .seconds(20))
+        let listen = try dialtone("dt", ["listen", "--json"] + arguments.prefix(6))
+        try await eventually("the missed call shows after catching up") {
+            CallHarness.jsonLines(listen.output).contains { $0["type"] as? String == "call" && $0["outcome"] as? String == "missed" }
+        }
+        XCTAssertFalse(CallHarness.states(listen.output).contains("incoming"), "an old propose never rings:\n\(listen.output)")
+    }
+}
