@@ -12,3 +12,5 @@
 @_exported import struct DialtoneJingle.CallInfo
 @_exported import class DialtoneJingle.CallManager
 @_exported import struct DialtoneJingle.CallMediaConfiguration
+@_exported import struct DialtoneStore.CallRecord
+@_exported import struct DialtoneStore.CallLogEntry

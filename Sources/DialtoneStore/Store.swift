@@ -121,16 +121,29 @@ public final class Store: Sendable {
                 t.column("replacedAt", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v6: call log") { db in
+            try db.create(table: "call") { t in
+                t.primaryKey("id", .text)
+                t.belongsTo("conversation", onDelete: .cascade).notNull()
+                t.column("direction", .text).notNull()
+                t.column("outcome", .text)
+                t.column("reason", .text)
+                t.column("startedAt", .datetime).notNull()
+                t.column("connectedAt", .datetime)
+                t.column("endedAt", .datetime)
+            }
+            try db.create(index: "call_by_time", on: "call", columns: ["startedAt"])
+        }
         return migrator
     }
 
     /// A read, its failure as the one error type front ends show.
-    private func reading<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+    func reading<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
         do { return try database.read(body) } catch { throw .readFailed(String(describing: error)) }
     }
 
     /// A write in one transaction, its failure as the one error type front ends show.
-    private func writing<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+    func writing<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
         do { return try database.write(body) } catch { throw .writeFailed(String(describing: error)) }
     }
 
@@ -224,7 +237,7 @@ public final class Store: Sendable {
         }
     }
 
-    private static func conversation(for peer: String, in db: Database, touching time: Date?, unread: Bool) throws -> Int64 {
+    static func conversation(for peer: String, in db: Database, touching time: Date?, unread: Bool) throws -> Int64 {
         if let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM conversation WHERE peer = ?"), arguments: [peer]) {
             if let time { try touch(id, at: time, unread: unread, in: db) }
             return id

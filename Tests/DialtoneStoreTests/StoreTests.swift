@@ -121,3 +121,31 @@ final class SearchTests: XCTestCase {
         XCTAssertEqual(try store.search("   ").count, 0)
     }
 }
+
+final class CallLogStoreTests: XCTestCase {
+    func testCallsAreLoggedAndAMissedCallCountsAsUnreadOnce() throws {
+        let store = try Store()
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        var call = CallRecord(id: "s1", direction: "incoming", outcome: nil, reason: nil, startedAt: start, connectedAt: nil, endedAt: nil)
+        try store.recordCall(call, peer: "+15551234567@gw")
+        call.outcome = "missed"
+        call.endedAt = start.addingTimeInterval(20)
+        try store.recordCall(call, peer: "+15551234567@gw")
+        try store.recordCall(call, peer: "+15551234567@gw") // written again: still one missed call
+        var answered = CallRecord(id: "s2", direction: "outgoing", outcome: "completed", reason: "hung up",
+                                  startedAt: start.addingTimeInterval(60), connectedAt: start.addingTimeInterval(65),
+                                  endedAt: start.addingTimeInterval(265))
+        try store.recordCall(answered, peer: "bob@example.org")
+        answered.reason = "hung up"
+        try store.recordCall(answered, peer: "bob@example.org")
+
+        let log = try store.calls()
+        XCTAssertEqual(log.map(\.call.id), ["s2", "s1"])
+        XCTAssertEqual(log.map(\.peer), ["bob@example.org", "+15551234567@gw"])
+        XCTAssertEqual(try store.calls(peer: "bob@example.org").count, 1)
+        let conversations = try store.conversations()
+        XCTAssertEqual(conversations.first { $0.peer == "+15551234567@gw" }?.unread, 1)
+        XCTAssertEqual(conversations.first { $0.peer == "bob@example.org" }?.unread, 0)
+        XCTAssertEqual(conversations.first?.peer, "bob@example.org", "the latest call's conversation is on top")
+    }
+}

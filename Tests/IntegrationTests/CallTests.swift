@@ -41,5 +41,17 @@ final class CallTests: XCTestCase {
         XCTAssertEqual(callerHeard.frequency, 880, "the caller hears the callee's tone")
         XCTAssertEqual(calleeHeard.frequency, 440, "the callee hears the caller's tone")
         XCTAssertGreaterThan(callerHeard.samples, 48_000 * 2)
+
+        // Both call logs keep it, with its duration.
+        for (name, arguments, peer) in [("caller", callerArguments, callee.jid), ("callee", calleeArguments, caller.jid)] {
+            let log = try await ChildProcess.run([harness.binary, "calls", "--json"] + arguments.prefix(6),
+                                                 environment: harness.processEnvironment(for: name))
+            XCTAssertEqual(log.status, 0, log.stderr)
+            let entries = CallHarness.jsonLines(log.stdout)
+            XCTAssertEqual(entries.count, 1, log.stdout)
+            XCTAssertEqual(entries.first?["peer"] as? String, peer.description)
+            XCTAssertEqual(entries.first?["outcome"] as? String, "completed")
+            XCTAssertEqual(entries.first?["duration"] as? Double ?? 0, 4, accuracy: 1.5)
+        }
     }
 }

@@ -163,6 +163,8 @@ final class PeerCallTests: XCTestCase {
         }
         let states = CallHarness.states(listen.output)
         XCTAssertEqual(states, ["incoming", "ended"], listen.output)
+        let log = try await ChildProcess.run([harness.binary, "calls"] + arguments.prefix(6), environment: harness.processEnvironment(for: "dt"))
+        XCTAssertTrue(log.stdout.contains("Missed call from"), log.stdout + log.stderr)
     }
 
     /// …and found in the archive after being offline.

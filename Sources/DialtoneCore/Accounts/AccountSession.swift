@@ -116,10 +116,17 @@ public actor AccountSession {
             }
         })
         let broadcaster = self.broadcaster
+        let store = self.store
+        let logger = self.logger
         callWorkers.append(Task {
             for await event in await calls.events() {
                 switch event {
-                case .updated(let info): broadcaster.publish(.call(info))
+                case .updated(let info):
+                    // Stored first, as messages are: the front ends may read the log at once.
+                    do { try store.recordCall(Self.record(of: info), peer: info.peer.description) } catch {
+                        logger.error("cannot store call \(info.id): \(error)")
+                    }
+                    broadcaster.publish(.call(info))
                 case .digit(let id, let digit): broadcaster.publish(.callDigit(callID: id, digit))
                 }
             }
@@ -431,6 +438,11 @@ public actor AccountSession {
     }
 
     // MARK: Mapping
+
+    static func record(of call: CallInfo) -> CallRecord {
+        CallRecord(id: call.id, direction: call.direction.rawValue, outcome: call.outcome?.rawValue, reason: call.reason,
+                   startedAt: call.startedAt, connectedAt: call.connectedAt, endedAt: call.endedAt)
+    }
 
     static func contact(_ item: RosterItem) -> Contact {
         Contact(jid: item.jid.bare.description, name: item.name, subscription: item.subscription, groups: item.groups)

@@ -1,4 +1,5 @@
 import DialtoneJingle
+import DialtoneStore
 import Foundation
 
 /// Calls in words, the same in the TUI, the call log and `dialtone listen`.
@@ -21,6 +22,17 @@ public enum CallText {
                 return "\(outgoing ? "Outgoing" : "Incoming") call \(outgoing ? "to" : "from") \(name) · \(call.reason ?? call.outcome?.rawValue ?? "ended")"
             }
         }
+    }
+
+    /// A stored call: "Outgoing call to Alice · 3:21", "Missed call from Bob".
+    public static func logLine(_ call: CallRecord, name: String) -> String {
+        let outgoing = call.direction == "outgoing"
+        if call.outcome == "missed" { return "Missed call from \(name)" }
+        let head = "\(outgoing ? "Outgoing" : "Incoming") call \(outgoing ? "to" : "from") \(name)"
+        if call.outcome == "completed", let connected = call.connectedAt, let ended = call.endedAt {
+            return head + " · " + duration(ended.timeIntervalSince(connected))
+        }
+        return head + " · " + (call.reason ?? call.outcome ?? "in progress")
     }
 
     /// "0:07", "3:21", "1:02:03".

@@ -251,3 +251,49 @@ struct CallRunner: Sendable {
         return reply.isEmpty || reply.hasPrefix("y")
     }
 }
+
+struct CallLog: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calls", abstract: "Print the call log, newest first (no connection needed).")
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: "How many of the newest calls.")
+    var limit = 50
+
+    @Flag(help: "Print JSON lines.")
+    var json = false
+
+    @Argument(help: "Only calls with this party: an address, a contact's name or a phone number.")
+    var with: String?
+
+    func run() async throws {
+        let runtime = try CommandRuntime(options)
+        let session = try runtime.openSession()
+        var peer: String?
+        if let with {
+            do { peer = try session.recipients.localAddress(for: parseRecipient(with, in: session)).bare.description } catch let error as RecipientError {
+                throw CLIError(error.description)
+            }
+        }
+        let names = try? session.displayNames()
+        for entry in try session.store.calls(peer: peer, limit: limit) {
+            let call = entry.call
+            if json {
+                var object: [String: Any] = ["type": "call", "call": call.id, "peer": entry.peer, "direction": call.direction,
+                                             "started": XMPPDateTime.format(call.startedAt)]
+                if let outcome = call.outcome { object["outcome"] = outcome }
+                if let reason = call.reason { object["reason"] = reason }
+                if let connected = call.connectedAt { object["connected"] = XMPPDateTime.format(connected) }
+                if let ended = call.endedAt { object["ended"] = XMPPDateTime.format(ended) }
+                if let connected = call.connectedAt, let ended = call.endedAt {
+                    object["duration"] = (ended.timeIntervalSince(connected) * 1000).rounded() / 1000
+                }
+                JSONLines.write(object)
+            } else {
+                let name = Sanitizer.plain(names?.name(for: entry.peer) ?? entry.peer)
+                print("[\(call.startedAt.formatted(date: .abbreviated, time: .shortened))] " + CallText.logLine(call, name: name))
+            }
+        }
+    }
+}
