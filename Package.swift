@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "DialtoneCore",
             dependencies: [
-                "DialtoneXMPP", "DialtoneStore", "DialtoneJingle", "DialtoneICE", "CPhoneNumbers",
+                "DialtoneXMPP", "DialtoneStore", "DialtoneJingle", "DialtoneICE", "DialtoneMedia", "CPhoneNumbers",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "SwiftCSV", package: "SwiftCSV"),
                 .product(name: "Logging", package: "swift-log"),

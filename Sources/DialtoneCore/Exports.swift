@@ -14,3 +14,4 @@
 @_exported import struct DialtoneJingle.CallMediaConfiguration
 @_exported import struct DialtoneStore.CallRecord
 @_exported import struct DialtoneStore.CallLogEntry
+@_exported import struct DialtoneMedia.CallStatistics

@@ -130,4 +130,45 @@ final class TerminalInterfaceTests: XCTestCase {
         try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
         try await tmux(["send-keys", "-t", "tui", "Enter"])
     }
+
+    /// The dialer: /call from the interface to a `dialtone answer`, the call panel with its
+    /// timer, digits typed on the keypad arriving as RFC 4733 events, Alt-h hanging up, and the
+    /// call's line in the conversation.
+    func testCallingFromTheTerminalInterface() async throws {
+        let environment = try TestEnvironment.current()
+        let harness = try CallHarness(environment: environment)
+        defer { harness.remove() }
+        let alice = try environment.newAccount("alice")
+        let bob = try environment.newAccount("bob")
+        let bobArguments = try harness.arguments("bob", for: bob, tone: 880)
+        // The interface's account gets the same file-backed devices through its config.
+        _ = try harness.arguments("alice", for: alice, tone: 440)
+        let answer = try harness.start("bob", ["answer", "--auto", "--timeout", "90"] + bobArguments)
+        defer { if answer.isRunning { answer.signal(SIGKILL) } }
+        try await eventually("bob is online") { CallHarness.jsonLines(answer.output).contains { $0["state"] as? String == "online" } }
+
+        try await startInterface(for: alice, environment: environment, extra: """
+            ice_loopback_only = true
+            capture = "cap"
+            playback = "play"
+            alsa_config = "\(harness.path("alice.asoundrc"))"
+            """)
+        try await waitForScreen("online") { $0.contains("online") }
+        try await tmux(["send-keys", "-t", "tui", "-l", "/call \(bob.jid)"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await waitForScreen("the connected call with its timer") { $0.contains("Call with") && $0.contains("0:0") && $0.contains("mic") }
+        // Digits on an empty line are the keypad.
+        try await tmux(["send-keys", "-t", "tui", "-l", "42#"])
+        try await waitForScreen("the digits shown as typed") { $0.contains("42#") }
+        try await eventually("bob receives the digits") { CallHarness.digits(answer.output) == "42#" }
+        try await tmux(["send-keys", "-t", "tui", "M-h"])
+        let status = try await answer.wait(timeout: .seconds(20))
+        XCTAssertEqual(status, 0, answer.output + answer.errors)
+        XCTAssertEqual(CallHarness.final(answer.output)?["outcome"] as? String, "completed", answer.output)
+        try await waitForScreen("the call's line in the conversation") { $0.contains("☎ Outgoing call to") }
+        XCTAssertEqual(try harness.heard(by: "bob").frequency, 440, "bob heard the interface's microphone")
+
+        try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+    }
 }

@@ -472,6 +472,7 @@ extension AccountConfiguration {
         }
         if let capture { calls.media.captureDevice = capture }
         if let playback { calls.media.playbackDevice = playback }
+        if let alsaConfig { calls.media.alsaConfiguration = try? String(contentsOfFile: alsaConfig, encoding: .utf8) }
         return calls
     }
 

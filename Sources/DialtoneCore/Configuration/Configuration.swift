@@ -92,12 +92,15 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
     public var capture: String?
     public var playback: String?
     public var iceLoopbackOnly: Bool?
+    /// An asoundrc file to look `capture` and `playback` up in, instead of ALSA's own configuration.
+    public var alsaConfig: String?
 
     enum CodingKeys: String, CodingKey {
         case jid, server, port, tls, gateway, country, resource, nameserver, fingerprint, stun, turn, capture, playback
         case turnUsername = "turn_username"
         case turnPassword = "turn_password"
         case iceLoopbackOnly = "ice_loopback_only"
+        case alsaConfig = "alsa_config"
         case passwordCommand = "password_command"
         case passwordFile = "password_file"
         case caFile = "ca_file"

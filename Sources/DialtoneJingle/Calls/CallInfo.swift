@@ -53,6 +53,8 @@ public struct CallInfo: Sendable, Equatable {
     /// "host → host", "relay → srflx"… once ICE selected a pair.
     public var path: String?
     public var codec: String?
+    public var muted = false
+    public var held = false
 
     public init(id: String, peer: JID, direction: Direction, state: State, startedAt: Date = Date()) {
         self.id = id

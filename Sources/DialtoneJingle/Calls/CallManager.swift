@@ -158,6 +158,50 @@ public actor CallManager {
         return await media.sendDTMF(digits)
     }
 
+    /// Sends silence instead of the microphone (and tells the peer, XEP-0167 session-info).
+    public func setMuted(_ id: String, _ muted: Bool) async throws {
+        let call = try existing(id)
+        guard call.info.state == .connected, let media = call.media else { throw CallError.notConnected }
+        await media.setMuted(muted || call.info.held)
+        call.info.muted = muted
+        publish(call)
+        await sendInfo(muted ? "mute" : "unmute", content: true, for: call)
+    }
+
+    /// Hold: silence both ways, and the peer is told (it may play music or show "on hold").
+    public func setHeld(_ id: String, _ held: Bool) async throws {
+        let call = try existing(id)
+        guard call.info.state == .connected, let media = call.media else { throw CallError.notConnected }
+        await media.setHeld(held)
+        call.info.held = held
+        publish(call)
+        await sendInfo(held ? "hold" : "active", content: false, for: call)
+    }
+
+    /// Moves the call's audio to other PCMs, e.g. to a headset plugged in mid-call.
+    public func switchDevices(_ id: String, capture: String?, playback: String?) async throws {
+        let call = try existing(id)
+        guard call.info.state == .connected, let media = call.media else { throw CallError.notConnected }
+        try await media.switchDevices(capture: capture, playback: playback)
+    }
+
+    /// Capture and playback levels (0…1) of a connected call.
+    public func levels(_ id: String) async -> (capture: Double, playback: Double)? {
+        await calls[id]?.media?.levels
+    }
+
+    private func sendInfo(_ name: String, content: Bool, for call: ActiveCall) async {
+        guard let remote = call.info.remote else { return }
+        var element = XMLElement(name, namespace: JingleNamespace.rtpInfo)
+        if content {
+            element[attribute: "creator"] = call.contentCreator
+            element[attribute: "name"] = call.contentName
+        }
+        var jingle = JingleAction(.sessionInfo, sid: call.info.id, initiator: call.initiator).element
+        jingle.append(element)
+        _ = try? await signalling.request(.iq(.set, id: newStanzaID(), to: remote, payload: jingle))
+    }
+
     /// Ends every call (the account is going away).
     public func hangUpAll() async {
         for id in calls.keys { try? await hangUp(id) }

@@ -126,6 +126,19 @@ public actor CallMedia {
 
     public var statistics: CallStatistics? { session?.statistics }
 
+    /// Levels of the last frames (0…1), for the call view's meters.
+    public var levels: (capture: Double, playback: Double)? { session?.levels }
+
+    public func setMuted(_ muted: Bool) { session?.isMuted = muted }
+    public func setHeld(_ held: Bool) { session?.isHeld = held }
+
+    public func switchDevices(capture: String?, playback: String?) throws {
+        guard let session else { throw CallMediaError.closed }
+        do { try session.switchDevices(capture: capture, playback: playback) } catch {
+            throw CallMediaError.audio("\(error)")
+        }
+    }
+
     public func stop() async {
         session?.stop()
         session = nil

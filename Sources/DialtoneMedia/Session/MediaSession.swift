@@ -44,6 +44,12 @@ public final class MediaSession: Sendable {
     private let playback: Mutex<AudioPlayback?> = Mutex(nil)
 
     final class Shared: Sendable {
+        /// Controls the UI flips from its own thread and the audio threads read each frame.
+        let muted = Atomic<Bool>(false)
+        let held = Atomic<Bool>(false)
+        /// RMS of the last captured and played frame, 0…32767, for level meters.
+        let captureLevel = Atomic<Int>(0)
+        let playbackLevel = Atomic<Int>(0)
         let jitter: Mutex<JitterBuffer>
         let dtmf: Mutex<DTMFSender>
         let rtcp: Mutex<RTCPSession>
@@ -78,17 +84,54 @@ public final class MediaSession: Sendable {
 
     /// Opens the devices and starts the audio threads.
     public func start() throws {
+        try openPlayback(configuration.playbackDevice)
+        try openCapture(configuration.captureDevice)
+    }
+
+    private func openPlayback(_ device: String) throws {
         let playbackPath = try PlaybackPath(shared: shared, frameSamples: configuration.opus.frameSamples)
-        playback.withLock { $0 = nil }
-        let player = try AudioPlayback(device: configuration.playbackDevice, configuration: configuration.alsaConfiguration) { frame in
+        let player = try AudioPlayback(device: device, configuration: configuration.alsaConfiguration) { frame in
             playbackPath.fill(frame)
         }
         playback.withLock { $0 = player }
+    }
+
+    private func openCapture(_ device: String) throws {
         let sender = self.sender
-        let recorder = try AudioCapture(device: configuration.captureDevice, configuration: configuration.alsaConfiguration) { frame in
+        let recorder = try AudioCapture(device: device, configuration: configuration.alsaConfiguration) { frame in
             sender.send(frame)
         }
         capture.withLock { $0 = recorder }
+    }
+
+    /// Moves capture or playback to another PCM mid-call (a headset plugged in). The stream
+    /// goes on: RTP timing and the decoder's state are the session's, not the device's.
+    public func switchDevices(capture captureDevice: String?, playback playbackDevice: String?) throws {
+        if let playbackDevice {
+            playback.withLock { $0 }?.stop()
+            try openPlayback(playbackDevice)
+        }
+        if let captureDevice {
+            capture.withLock { $0 }?.stop()
+            try openCapture(captureDevice)
+        }
+    }
+
+    /// Muted: we send silence (the stream keeps its timing, so the peer sees no gap).
+    public var isMuted: Bool {
+        get { shared.muted.load(ordering: .relaxed) }
+        set { shared.muted.store(newValue, ordering: .relaxed) }
+    }
+
+    /// On hold: silence both ways.
+    public var isHeld: Bool {
+        get { shared.held.load(ordering: .relaxed) }
+        set { shared.held.store(newValue, ordering: .relaxed) }
+    }
+
+    /// Levels of the last frames, 0…1, for meters.
+    public var levels: (capture: Double, playback: Double) {
+        (Double(shared.captureLevel.load(ordering: .relaxed)) / 32767, Double(shared.playbackLevel.load(ordering: .relaxed)) / 32767)
     }
 
     public func stop() {
@@ -142,9 +185,24 @@ private final class SendPath: @unchecked Sendable {
         packet.reserveCapacity(1600)
     }
 
-    func send(_ frame: UnsafeBufferPointer<Int16>) {
+    var silence: [Int16] = []
+
+    func send(_ captured: UnsafeBufferPointer<Int16>) {
         let now = UInt64(monotonicNanoseconds())
-        defer { timestamp &+= UInt32(frame.count) }
+        defer { timestamp &+= UInt32(captured.count) }
+        shared.captureLevel.store(Self.rms(captured), ordering: .relaxed)
+        if silence.count != captured.count { silence = [Int16](repeating: 0, count: captured.count) }
+        let quiet = shared.muted.load(ordering: .relaxed) || shared.held.load(ordering: .relaxed)
+        silence.withUnsafeBufferPointer { zeros in send(quiet ? zeros : captured, now: now) }
+    }
+
+    static func rms(_ frame: UnsafeBufferPointer<Int16>) -> Int {
+        var sum = 0.0
+        for sample in frame { sum += Double(sample) * Double(sample) }
+        return Int((sum / Double(max(1, frame.count))).squareRoot())
+    }
+
+    private func send(_ frame: UnsafeBufferPointer<Int16>, now: UInt64) {
         if let event = shared.dtmf.withLock({ $0.tick(timestamp: timestamp) }) {
             let header = RTPHeader(payloadType: configuration.telephoneEventPayloadType, sequenceNumber: sequence,
                                    timestamp: event.timestamp, ssrc: configuration.localSSRC, marker: event.marker)
@@ -264,8 +322,11 @@ private final class PlaybackPath: @unchecked Sendable {
             produced = 0
         }
         for i in produced..<frame.count { frame[i] = 0 }
-        var sum = 0.0
-        for s in frame { sum += Double(s) * Double(s) }
-        quiet = (sum / Double(max(1, frame.count))).squareRoot() < 300
+        let level = SendPath.rms(UnsafeBufferPointer(frame))
+        quiet = level < 300
+        if shared.held.load(ordering: .relaxed) {
+            for i in 0..<frame.count { frame[i] = 0 }
+        }
+        shared.playbackLevel.store(shared.held.load(ordering: .relaxed) ? 0 : level, ordering: .relaxed)
     }
 }

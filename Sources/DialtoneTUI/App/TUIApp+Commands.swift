@@ -12,6 +12,16 @@ extension TUIApp {
             view = nil
             if let next = list.selectedPeer { open(next) }
         case .search: search(arguments)
+        case .call: placeCall(arguments)
+        case .answer: answer()
+        case .decline: decline(busy: arguments.trimmingCharacters(in: .whitespaces) == "busy")
+        case .hangup: hangUp()
+        case .mute: setMuted(true)
+        case .unmute: setMuted(false)
+        case .hold: setHeld(nil)
+        case .dtmf: sendDigits(arguments.filter { !$0.isWhitespace })
+        case .device: switchDevice(arguments)
+        case .calls: showCallLog()
         case .theme: switchTheme(arguments.trimmingCharacters(in: .whitespaces))
         case .help: overlay = HelpText.lines(for: arguments.trimmingCharacters(in: .whitespaces))
         case .quit: running = false

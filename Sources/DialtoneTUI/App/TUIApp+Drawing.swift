@@ -15,8 +15,15 @@ extension TUIApp {
         let title = view.map { Sanitizer.plain(names.name(for: $0.peer)) } ?? "No conversation — /msg TO to start one"
         terminal.draw(StyledLine([TextRun(" " + title, .statusBar)]), row: 0, column: layout.messageColumn,
                       width: layout.messageWidth, fill: .statusBar)
+        // The call panel takes rows under the title; the conversation keeps the rest.
+        let panel = Array(callPanel(width: layout.messageWidth).prefix(max(0, height - 1)))
+        for (index, line) in panel.enumerated() {
+            terminal.draw(line, row: 1 + index, column: layout.messageColumn, width: layout.messageWidth,
+                          fill: index == 0 && ringingCall != nil ? .callBanner : .callPanel)
+        }
+        let messageRows = height - panel.count
         let body: [StyledLine]
-        if let overlay { body = Array(overlay.suffix(height)) } else { body = Array(view?.visibleLines(height: height) ?? []) }
+        if let overlay { body = Array(overlay.suffix(messageRows)) } else { body = Array(view?.visibleLines(height: messageRows) ?? []) }
         // Bottom-aligned, as chat reads: the newest row sits just above the status bar.
         let top = 1 + height - body.count
         for (index, line) in body.enumerated() {
@@ -41,6 +48,7 @@ extension TUIApp {
         var runs = [TextRun(" \(session.account.description) ", .statusBar), state]
         let unread = list.totalUnread
         if unread > 0 { runs.append(TextRun(" · \(unread) unread", .statusBar)) }
+        if let callStatus { runs.append(TextRun(" · \(callStatus)", .statusBar)) }
         if let notice { runs += [TextRun(" · ", .statusBar), notice] }
         terminal.draw(StyledLine(runs), row: layout.statusRow, column: 0, width: layout.columns, fill: .statusBar)
     }

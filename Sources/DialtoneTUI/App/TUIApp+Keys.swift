@@ -3,6 +3,7 @@ import DialtoneCore
 extension TUIApp {
     func handle(_ key: Key) {
         let page = max(1, layout.messageHeight - 1)
+        if handleCallKey(key) { return }
         switch key {
         case .text(let text), .paste(let text): editor.insert(text)
         case .enter: submit()

@@ -8,6 +8,8 @@ import Logging
 public final class TUIApp {
     enum Event: Sendable {
         case input, resize, core(CoreEvent)
+        /// Call timer and meters: a few times a second, only while a call is up.
+        case tick
     }
 
     let session: AccountSession
@@ -28,6 +30,15 @@ public final class TUIApp {
     var layout = ScreenLayout(rows: 24, columns: 80)
     var running = true
     private let format: MessageFormat
+    /// Calls by id, as the core last reported them.
+    var calls: [String: CallInfo] = [:]
+    /// While a call is connected, digits typed on an empty line go out as DTMF.
+    var keypad = true
+    var typedDigits = ""
+    var callLevels: (capture: Double, playback: Double)?
+    var callStatistics: CallStatistics?
+    var ticker: Task<Void, Never>?
+    var eventSink: AsyncStream<Event>.Continuation?
 
     public init(session: AccountSession, palette: Palette = .builtInDark, logger: Logger = Logger(label: "dialtone.tui")) {
         self.session = session
@@ -43,6 +54,7 @@ public final class TUIApp {
     public func run() async {
         TerminalWidth.prepareLocale()
         let (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .unbounded)
+        eventSink = continuation
         waiter.installResizeHandler()
         terminal.start(palette: palette)
         defer { terminal.stop() }
@@ -66,11 +78,13 @@ public final class TUIApp {
             case .input: readKeys()
             case .resize: resize()
             case .core(let event): handle(event)
+            case .tick: await refreshCallFigures()
             }
             if !running { break }
             redraw()
         }
         forwarding.cancel()
+        ticker?.cancel()
         terminal.stop()
         await session.stop()
     }
@@ -101,6 +115,7 @@ public final class TUIApp {
         list.select(peer)
         overlay = nil
         var model = MessageViewModel(peer: peer, width: layout.messageWidth, names: names, format: format)
+        if let log = try? session.store.calls(peer: peer, limit: 200) { model.show(calls: log.map(\.call)) }
         do { model.show(try session.store.history(peer: peer, limit: 500)) } catch {
             show(error: "Cannot read history: \(error)")
         }
@@ -140,8 +155,9 @@ public final class TUIApp {
             list.names = names
             view?.names = names
             view?.relayout()
-        case .call, .callDigit:
-            // The call view and banner land with the dialer slice.
+        case .call(let info):
+            handle(call: info)
+        case .callDigit:
             break
         case .chatState, .presence, .rejected:
             break

@@ -2,7 +2,7 @@
 /// documentation and its name cannot drift apart.
 public struct CommandSpec: Sendable, Equatable {
     public enum Name: String, Sendable, CaseIterable {
-        case msg, group, close, search, theme, help, quit
+        case msg, group, close, search, call, answer, decline, hangup, mute, unmute, hold, dtmf, device, calls, theme, help, quit
     }
 
     public let name: Name
@@ -23,6 +23,21 @@ public enum CommandTable {
                     help: "Removes it from the list; its history stays and it comes back when someone writes."),
         CommandSpec(name: .search, arguments: "WORDS", synopsis: "Search all stored messages.",
                     help: "Shows the newest messages containing WORDS, with their conversations."),
+        CommandSpec(name: .call, arguments: "TO", synopsis: "Call an address, a contact or a phone number.",
+                    help: "Digits after the number are dialled once connected: \"/call +1 800 555 1234,,1234#\" (each comma waits 2 s; a semicolon stops for you to type the rest). While connected, digits typed on an empty line are sent as DTMF at once (Alt-k turns the keypad off)."),
+        CommandSpec(name: .answer, arguments: "", synopsis: "Answer the ringing call (Alt-a).",
+                    help: "While in another call, that call ends first."),
+        CommandSpec(name: .decline, arguments: "[busy]", synopsis: "Decline the ringing call (Alt-d).",
+                    help: "\"busy\" tells the caller you are in another call (Alt-d does so when you are)."),
+        CommandSpec(name: .hangup, arguments: "", synopsis: "End the call (Alt-h).", help: "Also cancels a call still ringing."),
+        CommandSpec(name: .mute, arguments: "", synopsis: "Mute your microphone (Alt-m toggles).", help: "The other side hears silence and is told."),
+        CommandSpec(name: .unmute, arguments: "", synopsis: "Unmute your microphone.", help: "See /mute."),
+        CommandSpec(name: .hold, arguments: "", synopsis: "Put the call on hold, or take it off.", help: "Silence both ways until /hold again."),
+        CommandSpec(name: .dtmf, arguments: "DIGITS", synopsis: "Send DTMF digits (0-9 * # A-D).",
+                    help: "As RFC 4733 telephone events, for phone menus. On an empty line, typing digits does the same."),
+        CommandSpec(name: .device, arguments: "capture|playback PCM", synopsis: "Move the call's audio to another ALSA device.",
+                    help: "PCM is an ALSA name, such as default or plughw:CARD=Headset. `dialtone audio devices` lists them."),
+        CommandSpec(name: .calls, arguments: "", synopsis: "Show the call log.", help: "Incoming, outgoing and missed calls, newest last; Esc closes."),
         CommandSpec(name: .theme, arguments: "[NAME]", synopsis: "Switch the colour theme, or list the themes.",
                     help: "Shipped: dark, light, high-contrast, monochrome (Themes/); your own go in $XDG_CONFIG_HOME/dialtone/themes/NAME.toml. NO_COLOR keeps only attributes."),
         CommandSpec(name: .help, arguments: "[CMD]", synopsis: "List commands, or explain one.",

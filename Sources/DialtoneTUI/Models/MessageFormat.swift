@@ -66,6 +66,17 @@ public struct MessageFormat: Sendable {
         return rows
     }
 
+    /// "12:34 ☎ Outgoing call · 3:21", "12:40 ☎ Missed call from Alice".
+    public func lines(for call: CallRecord, peer: String, names: any NameSource, width: Int) -> [StyledLine] {
+        let time = calendar.dateComponents([.hour, .minute], from: call.startedAt)
+        let stamp = String(format: "%02d:%02d ", time.hour ?? 0, time.minute ?? 0)
+        let name = Sanitizer.plain(names.name(for: peer))
+        let text = CallText.logLine(call, name: name)
+        let indent = String(repeating: " ", count: Self.timestampWidth)
+        return StyledWrapper.wrap([TextRun(stamp, .timestamp), TextRun("☎ " + text, call.isMissed ? .missedCall : .callEvent)],
+                                  width: width, indent: indent)
+    }
+
     public static func mark(for status: StoredMessage.Status) -> TextRun? {
         switch status {
         case .pending: TextRun("…", .statusPending)

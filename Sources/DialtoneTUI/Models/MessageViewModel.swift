@@ -6,6 +6,8 @@ import Foundation
 public struct MessageViewModel: Sendable {
     public private(set) var peer: String
     public private(set) var messages: [StoredMessage] = []
+    /// The conversation's calls, shown among the messages at the time they started.
+    public private(set) var calls: [CallRecord] = []
     public private(set) var width: Int
     public private(set) var lines: [StyledLine] = []
     /// Rows scrolled back from the bottom; 0 follows new messages.
@@ -22,6 +24,20 @@ public struct MessageViewModel: Sendable {
 
     public mutating func show(_ messages: [StoredMessage]) {
         self.messages = messages.sorted { $0.timestamp < $1.timestamp }
+        relayout()
+    }
+
+    public mutating func show(calls: [CallRecord]) {
+        self.calls = calls.sorted { $0.startedAt < $1.startedAt }
+        relayout()
+    }
+
+    /// A call's row appears when it starts and changes as it goes (duration, outcome).
+    public mutating func upsert(call: CallRecord) {
+        if let index = calls.firstIndex(where: { $0.id == call.id }) { calls[index] = call } else {
+            calls.append(call)
+            calls.sort { $0.startedAt < $1.startedAt }
+        }
         relayout()
     }
 
@@ -55,14 +71,27 @@ public struct MessageViewModel: Sendable {
     public mutating func relayout() {
         var result: [StyledLine] = []
         var previousDay: DateComponents?
-        for message in messages {
-            let day = format.calendar.dateComponents([.year, .month, .day], from: message.timestamp)
+        var callIndex = 0
+        func separate(_ time: Date) {
+            let day = format.calendar.dateComponents([.year, .month, .day], from: time)
             if day != previousDay {
-                result.append(format.daySeparator(for: message.timestamp, width: width))
+                result.append(format.daySeparator(for: time, width: width))
                 previousDay = day
             }
+        }
+        func callsBefore(_ time: Date?) {
+            while callIndex < calls.count, time.map({ calls[callIndex].startedAt <= $0 }) ?? true {
+                separate(calls[callIndex].startedAt)
+                result += format.lines(for: calls[callIndex], peer: peer, names: names, width: width)
+                callIndex += 1
+            }
+        }
+        for message in messages {
+            callsBefore(message.timestamp)
+            separate(message.timestamp)
             result += format.lines(for: message, peer: peer, names: names, width: width)
         }
+        callsBefore(nil)
         lines = result
         scrollBack = min(scrollBack, maxScroll(height: 1))
     }

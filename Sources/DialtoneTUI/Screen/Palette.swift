@@ -44,5 +44,7 @@ public struct Palette: Sendable, Equatable {
         .listSelected: Style(reverse: true), .listUnread: Style(.yellow, bold: true), .listGroup: Style(.magenta),
         .statusBar: Style(.white, on: .blue), .statusOnline: Style(.green, on: .blue, bold: true),
         .statusOffline: Style(.red, on: .blue, bold: true), .border: Style(.blue),
+        .callEvent: Style(.green), .missedCall: Style(.red, bold: true), .callBanner: Style(.black, on: .yellow, bold: true),
+        .callPanel: Style(.white, on: .black), .meter: Style(.green, on: .black),
     ])
 }

@@ -5,6 +5,8 @@ public enum StyleRole: String, Sendable, CaseIterable {
     case statusPending, statusSent, statusDelivered, statusRead, statusFailed
     case listItem, listSelected, listUnread, listGroup
     case statusBar, statusOnline, statusOffline, input, border
+    /// Calls: log lines in conversations, missed calls, the ringing banner, the call panel, meters.
+    case callEvent, missedCall, callBanner, callPanel, meter
 }
 
 /// A run of text in one role.

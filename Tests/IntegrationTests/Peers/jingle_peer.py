@@ -25,6 +25,10 @@ XEP-0166/0167 RTP audio over XEP-0176 ICE-UDP with XEP-0320 DTLS-SRTP fingerprin
                          (secret default turn-secret)
   --send-dtmf DIGITS     send RFC 4733 events (0-9 * # A-D) 1 s after connecting
   --timeout S            give up after S s (default 60; exit 1, retract or terminate first)
+  --nomination-attribute when ICE-controlling (the caller), nominate as libwebrtc's
+                         renomination does: checks carry STUN NOMINATION (0xC001, uint32 1)
+                         instead of USE-CANDIDATE; when controlled, a check carrying it counts
+                         as a nomination (an unpatched aioice ignores it)
   --verbose              slixmpp debug log, every stanza, on stderr
 
 Output: one JSON object per line on stdout, "event" plus fields:
@@ -36,6 +40,8 @@ Output: one JSON object per line on stdout, "event" plus fields:
   finish{reason} terminated{reason,by:us|peer} error{message}
 Exit 0 when the call flow ended normally (including reject, retract and missed).
 
+The media side lives in Scripts/peers/jingle_media.py, shared with the simulated gateway.
+
 Network: loopback only. aioice is patched to offer only a 127.0.0.1 host candidate, there
 are no STUN servers, mDNS is switched off, and remote candidates that are not loopback
 addresses are dropped.
@@ -45,341 +51,36 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
-import math
-import random
+import os
 import secrets
-import struct
 import sys
 import time
 
-import aioice.ice
-import aiortc.codecs
 import slixmpp
 from aiortc import (RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription)
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
-from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
-from aiortc.rtcdtlstransport import RTCDtlsTransport
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtp import RtpPacket, is_rtcp
-from aiortc.sdp import SessionDescription, candidate_from_sdp
+from aiortc.sdp import candidate_from_sdp
 from slixmpp.xmlstream import ET
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
-NS_JINGLE = "urn:xmpp:jingle:1"
-NS_RTP = "urn:xmpp:jingle:apps:rtp:1"
-NS_ICE = "urn:xmpp:jingle:transports:ice-udp:1"
-NS_DTLS = "urn:xmpp:jingle:apps:dtls:0"
-NS_JMI = "urn:xmpp:jingle-message:0"
-NS_ERRORS = "urn:xmpp:jingle:errors:1"
-FEATURES = [NS_JINGLE, NS_RTP, "urn:xmpp:jingle:apps:rtp:audio", NS_ICE, NS_DTLS, NS_JMI]
-NO_TRICKLE = "urn:ietf:rfc:3264"
-PROBES = [300, 440, 660, 880, 1200]
-DTMF_DIGITS = "0123456789*#ABCD"  # RFC 4733 event codes 0-15
+# The media side (loopback-only ICE, Jingle <-> SDP, RFC 4733, tones) is shared with the
+# simulated phone gateway: Scripts/peers/jingle_media.py in this repository.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "..", "Scripts", "peers"))
+import jingle_media  # noqa: E402
+from jingle_media import (DTMF_DIGITS, FEATURES, NO_TRICKLE, NS_ERRORS, NS_JINGLE,  # noqa: E402
+                          NS_JMI, NS_RTP, RtpStream, Tone, candidate_sdp, content_element,
+                          describe, listen, local_media, parse_content, q, reason_element,
+                          reason_of, remote_sdp, usable_candidates)
+
+jingle_media.install()
 
 
 def emit(event, **fields):
     print(json.dumps({"event": event, **fields}), flush=True)
-
-
-# ---- loopback-only ICE --------------------------------------------------------------------
-# aioice gathers host candidates from every interface *except* loopback; the tests need the
-# opposite, so its module-level helper (looked up at call time by gather_candidates) is
-# replaced. With iceServers=[] aiortc configures no STUN server. aioice only uses mDNS to
-# resolve remote ".local" candidates; we drop those anyway and make the lookup fail loudly.
-aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
-
-
-async def _no_mdns(*_args, **_kwargs):
-    raise ConnectionError("mDNS is disabled in jingle_peer")
-
-
-aioice.ice.get_or_create_mdns_protocol = _no_mdns
-
-
-def is_loopback(address):
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False  # a hostname, e.g. an mDNS .local name
-
-
-# ---- codecs -------------------------------------------------------------------------------
-# aiortc offers Opus as 96 plus G.722/PCMU/PCMA; Conversations-style offers use 111 and 101.
-# Listing telephone-event here makes aiortc negotiate it in its offers and answers; its
-# packets never reach aiortc's decoder because the receive hook below takes them first.
-# (aiortc sends with codecs[0], so remote SDP we build always lists telephone-event last.)
-aiortc.codecs.CODECS["audio"][:] = [
-    RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111,
-                          parameters={"minptime": 10, "useinbandfec": 1}),
-    RTCRtpCodecParameters(mimeType="audio/telephone-event", clockRate=8000, payloadType=101),
-]
-
-
-# ---- RFC 4733 telephone-event, hooked into aiortc's DTLS transport -------------------------
-class Rtp:
-    """State of this process's single call: the payload types that carry telephone-events,
-    our outgoing stream (renumbered here so DTMF packets can share its SSRC and sequence)."""
-    dtmf_rx = {101: 8000}  # payload type -> clock rate
-    dtmf_tx = (101, 8000)
-    seq = random.getrandbits(16)
-    ssrc = None
-    timestamp = None
-    seen_events = set()
-
-
-_original_handle_rtp = RTCDtlsTransport._handle_rtp_data
-_original_send_rtp = RTCDtlsTransport._send_rtp
-
-
-async def _handle_rtp_data(self, data, arrival_time_ms):
-    # Called with decrypted SRTP. aiortc has no telephone-event decoder, so catch them here.
-    if len(data) >= 12 and (data[1] & 0x7F) in Rtp.dtmf_rx:
-        packet = RtpPacket.parse(data)
-        if len(packet.payload) >= 4:
-            code, flags, duration = struct.unpack("!BBH", packet.payload[:4])
-            key = (packet.ssrc, packet.timestamp)
-            # The end packet is sent three times; report each event once.
-            if flags & 0x80 and key not in Rtp.seen_events:
-                Rtp.seen_events.add(key)
-                clock = Rtp.dtmf_rx[packet.payload_type]
-                digit = DTMF_DIGITS[code] if code < 16 else str(code)
-                emit("dtmf", digit=digit, duration=duration,
-                     duration_ms=round(duration * 1000 / clock), volume=flags & 0x3F)
-        return
-    await _original_handle_rtp(self, data, arrival_time_ms)
-
-
-async def _send_rtp(self, data):
-    # Renumber every RTP packet we send so inserted DTMF packets keep one gapless sequence.
-    if not is_rtcp(data) and len(data) >= 12:
-        data = bytearray(data)
-        struct.pack_into("!H", data, 2, Rtp.seq)
-        Rtp.seq = (Rtp.seq + 1) & 0xFFFF
-        if (data[1] & 0x7F) != Rtp.dtmf_tx[0]:
-            Rtp.timestamp, Rtp.ssrc = struct.unpack_from("!II", data, 4)
-        data = bytes(data)
-    await _original_send_rtp(self, data)
-
-
-RTCDtlsTransport._handle_rtp_data = _handle_rtp_data
-RTCDtlsTransport._send_rtp = _send_rtp
-
-
-async def send_dtmf(transport, digits):
-    """Each digit: 100 ms of event packets every 20 ms, then the end packet three times.
-    The timestamp is the audio stream's current one; durations count in the
-    telephone-event clock that was negotiated."""
-    pt, clock = Rtp.dtmf_tx
-    step = clock // 50
-    for digit in digits:
-        code = DTMF_DIGITS.index(digit.upper())
-        timestamp = Rtp.timestamp or 0
-        for i in range(1, 9):
-            end = i > 5
-            payload = struct.pack("!BBH", code, (0x80 if end else 0) | 10, min(i, 5) * step)
-            header = struct.pack("!BBHII", 0x80, (0x80 if i == 1 else 0) | pt, 0, timestamp,
-                                 Rtp.ssrc or 0)
-            await transport._send_rtp(header + payload)
-            if i < 5:
-                await asyncio.sleep(0.02)
-        emit("dtmf-sent", digit=digit)
-        await asyncio.sleep(0.1)
-
-
-# ---- audio ----------------------------------------------------------------------------------
-class Tone(AudioStreamTrack):
-    """aiortc's silence track (8 kHz mono, paced in real time) with a sine written in."""
-
-    def __init__(self, frequency):
-        super().__init__()
-        self.frequency = frequency
-
-    async def recv(self):
-        frame = await super().recv()
-        rate, start = frame.sample_rate, frame.pts
-        samples = [int(8000 * math.sin(2 * math.pi * self.frequency * (start + i) / rate))
-                   for i in range(frame.samples)]
-        frame.planes[0].update(struct.pack(f"<{len(samples)}h", *samples))
-        return frame
-
-
-def goertzel(samples, frequency, rate):
-    coefficient = 2 * math.cos(2 * math.pi * frequency / rate)
-    s1 = s2 = 0.0
-    for x in samples:
-        s1, s2 = x + coefficient * s1 - s2, s1
-    return s1 * s1 + s2 * s2 - coefficient * s1 * s2
-
-
-async def listen(track):
-    """Skip 0.5 s of start-up, analyse 2 s of the first channel, then keep draining."""
-    heard, rate, frames = [], 48000, 0
-    try:
-        while True:
-            frame = await track.recv()
-            frames += 1
-            if frames <= 25 or heard is None:
-                continue
-            channels = len(frame.layout.channels)
-            rate = frame.sample_rate
-            data = bytes(frame.planes[0])[: frame.samples * 2 * channels]
-            heard.extend(struct.unpack(f"<{len(data) // 2}h", data)[::channels])
-            if len(heard) >= 2 * rate:
-                powers = sorted(((goertzel(heard, f, rate), f) for f in PROBES), reverse=True)
-                emit("heard", frequency=powers[0][1],
-                     ratio=round(powers[0][0] / max(powers[1][0], 1e-9), 1))
-                heard = None
-    except MediaStreamError:
-        pass
-
-
-# ---- Jingle <-> SDP -------------------------------------------------------------------------
-def q(ns, name):
-    return f"{{{ns}}}{name}"
-
-
-def parse_content(content):
-    """The parts of a Jingle <content> we use, as plain data."""
-    out = {"name": content.get("name", "0"), "senders": content.get("senders", "both"),
-           "payload_types": [], "rtcp_mux": False, "ufrag": None, "pwd": None,
-           "fingerprint": None, "candidates": []}
-    desc = content.find(q(NS_RTP, "description"))
-    if desc is not None:
-        out["rtcp_mux"] = desc.find(q(NS_RTP, "rtcp-mux")) is not None
-        for pt in desc.findall(q(NS_RTP, "payload-type")):
-            params = {p.get("name"): p.get("value") for p in pt.findall(q(NS_RTP, "parameter"))}
-            out["payload_types"].append({
-                "id": int(pt.get("id")), "name": pt.get("name", ""),
-                "clockrate": int(pt.get("clockrate") or 8000),
-                "channels": int(pt.get("channels") or 1), "parameters": params})
-    transport = content.find(q(NS_ICE, "transport"))
-    if transport is not None:
-        out["ufrag"], out["pwd"] = transport.get("ufrag"), transport.get("pwd")
-        fp = transport.find(q(NS_DTLS, "fingerprint"))
-        if fp is not None:
-            out["fingerprint"] = (fp.get("hash", "sha-256"), (fp.text or "").strip(),
-                                  fp.get("setup", "actpass"))
-        out["candidates"] = [dict(c.attrib) for c in transport.findall(q(NS_ICE, "candidate"))]
-    return out
-
-
-def candidate_sdp(c):
-    line = (f"{c.get('foundation', '1')} {c.get('component', '1')} "
-            f"{c.get('protocol', 'udp').lower()} {c.get('priority', '1')} {c.get('ip')} "
-            f"{c.get('port')} typ {c.get('type', 'host')}")
-    if c.get("rel-addr") and c.get("rel-port"):
-        line += f" raddr {c['rel-addr']} rport {c['rel-port']}"
-    return line
-
-
-def usable_candidates(content):
-    """Component 1 (rtcp-mux: we never use component 2), loopback addresses only."""
-    wanted = [c for c in content["candidates"] if c.get("component", "1") == "1"
-              or not content["rtcp_mux"]]
-    return [c for c in wanted if is_loopback(c.get("ip", ""))]
-
-
-def remote_sdp(content, remote_is_initiator):
-    """Jingle content (offer or answer) -> the SDP aiortc wants for setRemoteDescription."""
-    pts = sorted(content["payload_types"], key=lambda p: p["name"].lower() == "telephone-event")
-    remote_role = "initiator" if remote_is_initiator else "responder"
-    senders = content["senders"]
-    sends, receives = senders in ("both", remote_role), senders in ("both", "responder"
-                                                                   if remote_is_initiator
-                                                                   else "initiator")
-    direction = {(True, True): "sendrecv", (True, False): "sendonly",
-                 (False, True): "recvonly"}.get((sends, receives), "inactive")
-    mid = content["name"]
-    lines = ["v=0", f"o=- {random.getrandbits(40)} 1 IN IP4 0.0.0.0", "s=-", "t=0 0",
-             f"a=group:BUNDLE {mid}",
-             f"m=audio 9 UDP/TLS/RTP/SAVPF {' '.join(str(p['id']) for p in pts)}",
-             "c=IN IP4 0.0.0.0", f"a=mid:{mid}", f"a={direction}"]
-    if content["rtcp_mux"]:
-        lines.append("a=rtcp-mux")
-    lines += [f"a=ice-ufrag:{content['ufrag']}", f"a=ice-pwd:{content['pwd']}"]
-    if content["fingerprint"]:
-        algorithm, value, setup = content["fingerprint"]
-        lines += [f"a=fingerprint:{algorithm} {value}", f"a=setup:{setup}"]
-    for p in pts:
-        channels = f"/{p['channels']}" if p["channels"] > 1 else ""
-        lines.append(f"a=rtpmap:{p['id']} {p['name']}/{p['clockrate']}{channels}")
-        if p["parameters"]:
-            fmtp = ";".join(f"{k}={v}" for k, v in p["parameters"].items())
-            lines.append(f"a=fmtp:{p['id']} {fmtp}")
-    lines += [f"a=candidate:{candidate_sdp(c)}" for c in usable_candidates(content)]
-    return "\r\n".join(lines) + "\r\n"
-
-
-def local_media(pc):
-    """aiortc's local SDP -> what goes into our Jingle contents."""
-    media = SessionDescription.parse(pc.localDescription.sdp).media[0]
-    fingerprint = next(f for f in media.dtls.fingerprints if f.algorithm == "sha-256")
-    candidates = [{"component": str(c.component), "foundation": c.foundation,
-                   "generation": "0", "id": secrets.token_hex(5), "ip": c.ip,
-                   "port": str(c.port), "priority": str(c.priority),
-                   "protocol": c.protocol.lower(), "type": c.type, "network": "0",
-                   **({"rel-addr": c.relatedAddress, "rel-port": str(c.relatedPort)}
-                      if c.relatedAddress else {})}
-                  for c in media.ice_candidates]
-    setup = {"auto": "actpass", "client": "active", "server": "passive"}[media.dtls.role]
-    return {"name": media.rtp.muxId or "0", "codecs": media.rtp.codecs,
-            "ufrag": media.ice.usernameFragment, "pwd": media.ice.password,
-            "fingerprint": fingerprint.value, "setup": setup, "candidates": candidates}
-
-
-def content_element(local, candidates, description=True):
-    # The one content is always the initiator's, whoever sends it.
-    content = ET.Element(q(NS_JINGLE, "content"), creator="initiator", name=local["name"])
-    if description:
-        content.set("senders", "both")
-        desc = ET.SubElement(content, q(NS_RTP, "description"), media="audio")
-        for codec in local["codecs"]:
-            name = codec.mimeType.split("/", 1)[1]
-            pt = ET.SubElement(desc, q(NS_RTP, "payload-type"), id=str(codec.payloadType),
-                               name=name, clockrate=str(codec.clockRate))
-            if codec.channels:
-                pt.set("channels", str(codec.channels))
-            for key, value in (codec.parameters or {}).items():
-                ET.SubElement(pt, q(NS_RTP, "parameter"), name=key, value=str(value))
-        ET.SubElement(desc, q(NS_RTP, "rtcp-mux"))
-    transport = ET.SubElement(content, q(NS_ICE, "transport"), ufrag=local["ufrag"],
-                              pwd=local["pwd"])
-    if description:
-        fp = ET.SubElement(transport, q(NS_DTLS, "fingerprint"), hash="sha-256",
-                           setup=local["setup"])
-        fp.text = local["fingerprint"]
-    for c in candidates:
-        ET.SubElement(transport, q(NS_ICE, "candidate"), c)
-    return content
-
-
-def describe(content):
-    pts = [f"{p['id']}:{p['name']}/{p['clockrate']}" + (f"/{p['channels']}"
-           if p["channels"] > 1 else "") for p in content["payload_types"]]
-    return {"candidates": len(content["candidates"]), "payload_types": pts,
-            "types": sorted({c.get("type", "?") for c in content["candidates"]}),
-            "setup": content["fingerprint"][2] if content["fingerprint"] else None,
-            "rtcp_mux": content["rtcp_mux"]}
-
-
-def reason_element(condition, text=None):
-    reason = ET.Element(q(NS_JINGLE, "reason"))
-    ET.SubElement(reason, q(NS_JINGLE, condition))
-    if text:
-        ET.SubElement(reason, q(NS_JINGLE, "text")).text = text
-    return reason
-
-
-def reason_of(parent):
-    reason = parent.find(q(NS_JINGLE, "reason")) if parent is not None else None
-    if reason is None:
-        return None
-    names = [c.tag.split("}")[-1] for c in reason if c.tag.split("}")[-1] != "text"]
-    return names[0] if names else None
 
 
 # ---- the peer -------------------------------------------------------------------------------
@@ -393,6 +94,7 @@ class Peer(slixmpp.ClientXMPP):
         self.remote_set = False
         self.pending = []  # remote candidates that came before the remote description
         self.jingle_queue = asyncio.Queue()
+        self.rtp = RtpStream(on_dtmf=lambda **event: emit("dtmf", **event))
         self.worker = None
         self.trickle = args.candidates == "trickle" and not args.no_trickle
         self.register_plugin("xep_0030")
@@ -555,16 +257,13 @@ class Peer(slixmpp.ClientXMPP):
             self.finish(0)
 
     async def apply_remote(self, content, kind):
-        telephone = {p["id"]: p["clockrate"] for p in content["payload_types"]
-                     if p["name"].lower() == "telephone-event"}
-        if telephone:
-            Rtp.dtmf_rx = telephone
-            Rtp.dtmf_tx = next(iter(telephone.items()))
+        self.rtp.negotiated(content)
         if not any(p["name"].lower() == "opus" for p in content["payload_types"]):
             await self.hang_up("failed-application", "no Opus offered")
             return
         sdp = remote_sdp(content, remote_is_initiator=(kind == "offer"))
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
+        self.rtp.attach(self.pc)
         self.remote_set = True
         pending, self.pending = self.pending, []
         for content_ in pending:
@@ -592,7 +291,9 @@ class Peer(slixmpp.ClientXMPP):
             policy = RTCIceTransportPolicy.RELAY
         pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
         pc.addTrack(Tone(self.args.tone))
-        pc.on("track", lambda track: asyncio.ensure_future(listen(track)))
+        self.rtp.attach(pc)
+        pc.on("track", lambda track: asyncio.ensure_future(
+            listen(track, lambda **heard: emit("heard", **heard))))
         pc.on("iceconnectionstatechange", lambda: emit("ice", state=pc.iceConnectionState))
         pc.on("connectionstatechange", lambda: asyncio.ensure_future(
             self.guard(self.on_state(pc.connectionState))))
@@ -612,11 +313,13 @@ class Peer(slixmpp.ClientXMPP):
 
     async def dtmf_soon(self):
         await asyncio.sleep(1)
-        await send_dtmf(self.pc.getSenders()[0].transport, self.args.send_dtmf)
+        await self.rtp.send_dtmf(self.pc.getSenders()[0].transport, self.args.send_dtmf,
+                                 lambda digit: emit("dtmf-sent", digit=digit))
 
     async def start_call(self):
         self.pc = self.make_pc()
         await self.pc.setLocalDescription(await self.pc.createOffer())
+        self.rtp.attach(self.pc)
         local = local_media(self.pc)
         await self.send_jingle("session-initiate", local,
                                [] if self.trickle else local["candidates"])
@@ -631,6 +334,7 @@ class Peer(slixmpp.ClientXMPP):
         if self.done.done():
             return
         await self.pc.setLocalDescription(await self.pc.createAnswer())
+        self.rtp.attach(self.pc)
         local = local_media(self.pc)
         local["name"] = offer["name"]
         if self.args.component2:
@@ -702,6 +406,8 @@ def main():
     parser.add_argument("--turn-secret", default="turn-secret")
     parser.add_argument("--send-dtmf", metavar="DIGITS", default="")
     parser.add_argument("--timeout", type=float, default=60)
+    parser.add_argument("--nomination-attribute", action="store_true",
+                        help="nominate with STUN NOMINATION (0xC001) instead of USE-CANDIDATE")
     parser.add_argument("--verbose", action="store_true", help="log stanzas to stderr")
     sub = parser.add_subparsers(dest="mode", required=True)
     sub.add_parser("call").add_argument("to")
@@ -712,6 +418,8 @@ def main():
 
     if args.verbose:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    if args.nomination_attribute:
+        jingle_media.use_nomination_attribute(1)
     peer = Peer(args)
     peer.ca_certs = args.ca_file
     peer.connect(host="127.0.0.1", port=args.port)  # loopback only

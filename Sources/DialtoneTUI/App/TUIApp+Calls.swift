@@ -1,0 +1,296 @@
+import DialtoneCore
+import Foundation
+
+/// Calls in the TUI: the ringing banner, the call panel with timer, meters and quality, the
+/// DTMF keypad, and the call commands.
+extension TUIApp {
+    /// The call the panel shows and the keys act on: a connected one first, then any other
+    /// that is not over (the incoming banner is separate).
+    var activeCall: CallInfo? {
+        let live = calls.values.filter { $0.state != .ended && $0.state != .incoming }
+        return live.first { $0.state == .connected } ?? live.min { $0.startedAt < $1.startedAt }
+    }
+
+    var ringingCall: CallInfo? {
+        calls.values.filter { $0.state == .incoming }.min { $0.startedAt < $1.startedAt }
+    }
+
+    func handle(call info: CallInfo) {
+        let previous = calls[info.id]
+        calls[info.id] = info
+        let peer = info.peer.description
+        if info.state == .incoming && previous == nil {
+            // Rings: the bell now, the banner until answered or gone.
+            terminal.bell()
+            show(notice: "Incoming call from \(Sanitizer.plain(names.name(for: peer))) — Alt-a answers, Alt-d declines")
+        }
+        if info.state == .connected && previous?.state != .connected { typedDigits = "" }
+        if let record = try? session.store.calls(peer: peer, limit: 5).first(where: { $0.call.id == info.id })?.call {
+            if view?.peer == peer { view?.upsert(call: record) }
+        }
+        if info.state == .ended {
+            list.noteActivity(peer: peer, at: info.endedAt ?? Date(), incoming: info.outcome == .missed)
+            if info.outcome == .missed && view?.peer != peer { terminal.bell() }
+            show(notice: CallText.line(info, name: Sanitizer.plain(names.name(for: peer))))
+            calls[info.id] = nil
+            updateTitle()
+        } else {
+            list.noteActivity(peer: peer, at: info.startedAt, incoming: false)
+        }
+        updateTicker()
+    }
+
+    /// A tick a few times a second while a call is up; none otherwise (no idle wake-ups).
+    private func updateTicker() {
+        let needed = activeCall != nil
+        if needed && ticker == nil {
+            let sink = eventSink
+            ticker = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(250))
+                    sink?.yield(.tick)
+                }
+            }
+        } else if !needed {
+            ticker?.cancel()
+            ticker = nil
+            callLevels = nil
+            callStatistics = nil
+        }
+    }
+
+    func refreshCallFigures() async {
+        guard let call = activeCall, call.state == .connected else { return }
+        callLevels = await session.calls.levels(call.id)
+        callStatistics = await session.calls.statistics(call.id)
+    }
+
+    // MARK: Panel
+
+    /// Rows above the conversation while a call is ringing or up.
+    func callPanel(width: Int) -> [StyledLine] {
+        var rows: [StyledLine] = []
+        if let ringing = ringingCall {
+            let name = Sanitizer.plain(names.name(for: ringing.peer.description))
+            let busy = activeCall != nil ? " (busy: Alt-d declines as busy)" : ""
+            rows.append(StyledLine([TextRun(" ☎ Incoming call from \(name) — Alt-a answer · Alt-d decline\(busy)", .callBanner)]))
+        }
+        guard let call = activeCall else { return rows }
+        let name = Sanitizer.plain(names.name(for: call.peer.description))
+        var head = " ☎ " + CallText.line(call, name: name)
+        if let path = call.path, call.state == .connected { head += " · \(path)" }
+        if call.muted { head += " · muted" }
+        if call.held { head += " · on hold" }
+        rows.append(StyledLine([TextRun(head, .callPanel)]))
+        if call.state == .connected {
+            var runs = [TextRun(" mic ", .callPanel), TextRun(Self.meter(callLevels?.capture ?? 0), .meter),
+                        TextRun("  out ", .callPanel), TextRun(Self.meter(callLevels?.playback ?? 0), .meter)]
+            if let stats = callStatistics {
+                var quality = "  \(call.codec ?? stats.codec)"
+                if let rtt = stats.roundTripMilliseconds { quality += String(format: " · rtt %.0f ms", rtt) }
+                quality += String(format: " · loss %.1f %% · jitter %.1f ms", stats.fractionLost * 100, stats.jitterMilliseconds)
+                runs.append(TextRun(quality, .callPanel))
+            }
+            rows.append(StyledLine(runs))
+            let pad = keypad ? "keypad on: digits dial" : "keypad off"
+            rows.append(StyledLine([TextRun(" \(pad)  \(typedDigits.suffix(max(0, width / 2)))   Alt-h hang up · Alt-m mute · Alt-k keypad", .callPanel)]))
+        } else {
+            rows.append(StyledLine([TextRun(" Alt-h hangs up", .callPanel)]))
+        }
+        return rows
+    }
+
+    /// "▮▮▮▯▯▯▯▯" for a level 0…1 on a loudness scale (speech sits around a third).
+    static func meter(_ level: Double, cells: Int = 8) -> String {
+        let decibels = 20 * log10(max(level, 1e-5))
+        let filled = Int(((decibels + 60) / 60 * Double(cells)).rounded())
+        let count = min(cells, max(0, filled))
+        return String(repeating: "▮", count: count) + String(repeating: "▯", count: cells - count)
+    }
+
+    /// "☎ Alice 1:05" for the status bar.
+    var callStatus: String? {
+        guard let call = activeCall else { return ringingCall.map { "☎ ringing: \(Sanitizer.plain(names.name(for: $0.peer.description)))" } }
+        let name = Sanitizer.plain(names.name(for: call.peer.description))
+        switch call.state {
+        case .connected: return "☎ \(name) \(CallText.duration(call.duration() ?? 0))"
+        default: return "☎ \(name) \(call.state.rawValue)"
+        }
+    }
+
+    // MARK: Keys
+
+    /// Keys that act on calls; true when the key was used. Only keys that cannot be typing:
+    /// Alt combinations, and digits on an empty line while the keypad is on.
+    func handleCallKey(_ key: Key) -> Bool {
+        switch key {
+        case .meta("a"):
+            guard let ringing = ringingCall else { return false }
+            answer(ringing.id)
+        case .meta("d"):
+            guard let ringing = ringingCall else { return false }
+            decline(ringing.id, busy: activeCall != nil)
+        case .meta("h"):
+            guard let call = activeCall ?? ringingCall else { return false }
+            hangUp(call.id)
+        case .meta("m"):
+            guard let call = activeCall, call.state == .connected else { return false }
+            setMuted(!call.muted)
+        case .meta("k"):
+            guard activeCall != nil else { return false }
+            keypad.toggle()
+        case .text(let text) where keypad && editor.text.isEmpty && text.allSatisfy({ "0123456789*#".contains($0) }):
+            guard let call = activeCall, call.state == .connected else { return false }
+            sendDigits(text, on: call.id)
+        default:
+            return false
+        }
+        return true
+    }
+
+    // MARK: Commands
+
+    func placeCall(_ arguments: String) {
+        let text = arguments.trimmingCharacters(in: .whitespaces)
+        guard !text.isEmpty else { show(error: "/call TO — an address, a contact or a phone number"); return }
+        let dial = DialString.hasDTMF(text) ? DialString(text) : DialString(number: text, steps: [])
+        let session = self.session
+        Task { @MainActor in
+            do {
+                let peer = try await session.resolveRecipient(dial.number)
+                let id = try await session.calls.place(to: peer)
+                self.open(peer.bare.description)
+                if !dial.steps.isEmpty { self.runDialSteps(dial.steps, on: id) }
+            } catch {
+                self.show(error: "Cannot call \(Sanitizer.plain(dial.number)): \(error)")
+            }
+            self.redraw()
+        }
+    }
+
+    /// Digits after the number: sent once connected, `,` pausing 2 s; `;` waits for Enter… here,
+    /// for the keypad: the rest is left for the user to type.
+    private func runDialSteps(_ steps: [DialString.Step], on id: String) {
+        let session = self.session
+        Task { @MainActor in
+            for await event in await session.events() {
+                guard case .call(let info) = event, info.id == id else { continue }
+                if info.state == .ended { return }
+                if info.state == .connected { break }
+            }
+            try? await Task.sleep(for: .seconds(1))
+            for step in steps {
+                switch step {
+                case .pause(let seconds): try? await Task.sleep(for: .seconds(seconds))
+                case .waitForUser:
+                    self.show(notice: "Dial string paused: type the rest on the keypad.")
+                    self.redraw()
+                    return
+                case .digits(let digits): self.sendDigits(digits, on: id)
+                }
+            }
+        }
+    }
+
+    func answer(_ id: String? = nil) {
+        guard let id = id ?? ringingCall?.id else { show(error: "No call is ringing."); return }
+        let session = self.session
+        Task { @MainActor in
+            // A second call is answered after the first ends: hang that one up first.
+            for call in self.calls.values where call.id != id && call.state != .ended && call.state != .incoming {
+                try? await session.calls.hangUp(call.id)
+            }
+            do { try await session.calls.answer(id) } catch { self.show(error: "\(error)") }
+            self.redraw()
+        }
+    }
+
+    func decline(_ id: String? = nil, busy: Bool = false) {
+        guard let id = id ?? ringingCall?.id else { show(error: "No call is ringing."); return }
+        let session = self.session
+        Task { @MainActor in
+            do { try await session.calls.decline(id, busy: busy) } catch { self.show(error: "\(error)") }
+            self.redraw()
+        }
+    }
+
+    func hangUp(_ id: String? = nil) {
+        guard let id = id ?? activeCall?.id ?? ringingCall?.id else { show(error: "No call to hang up."); return }
+        let session = self.session
+        Task { @MainActor in
+            do { try await session.calls.hangUp(id) } catch { self.show(error: "\(error)") }
+            self.redraw()
+        }
+    }
+
+    func setMuted(_ muted: Bool) {
+        guard let call = activeCall else { show(error: "No call is connected."); return }
+        let session = self.session
+        Task { @MainActor in
+            do { try await session.calls.setMuted(call.id, muted) } catch { self.show(error: "\(error)") }
+            self.redraw()
+        }
+    }
+
+    func setHeld(_ held: Bool?) {
+        guard let call = activeCall else { show(error: "No call is connected."); return }
+        let session = self.session
+        Task { @MainActor in
+            do { try await session.calls.setHeld(call.id, held ?? !call.held) } catch { self.show(error: "\(error)") }
+            self.redraw()
+        }
+    }
+
+    func sendDigits(_ digits: String, on id: String? = nil) {
+        guard let id = id ?? activeCall?.id else { show(error: "No call is connected."); return }
+        typedDigits += digits
+        let session = self.session
+        Task { @MainActor in
+            do {
+                let refused = try await session.calls.sendDTMF(id, digits: digits)
+                if !refused.isEmpty { self.show(error: "Not DTMF digits: \(String(refused))") }
+            } catch {
+                self.show(error: "\(error)")
+            }
+            self.redraw()
+        }
+    }
+
+    /// /device capture PCM | playback PCM
+    func switchDevice(_ arguments: String) {
+        let words = arguments.split(separator: " ").map(String.init)
+        guard words.count == 2, ["capture", "playback"].contains(words[0]) else {
+            show(error: "/device capture PCM | /device playback PCM")
+            return
+        }
+        guard let call = activeCall else { show(error: "No call is connected."); return }
+        let session = self.session
+        Task { @MainActor in
+            do {
+                try await session.calls.switchDevices(call.id, capture: words[0] == "capture" ? words[1] : nil,
+                                                      playback: words[0] == "playback" ? words[1] : nil)
+                self.show(notice: "\(words[0].capitalized) now on \(Sanitizer.plain(words[1])).")
+            } catch {
+                self.show(error: "\(error)")
+            }
+            self.redraw()
+        }
+    }
+
+    /// /calls: the call log in place of the conversation, until Escape.
+    func showCallLog() {
+        do {
+            let log = try session.store.calls(limit: 200)
+            var lines = [StyledLine([TextRun("Calls — Esc closes", .notice)])]
+            for entry in log.reversed() {
+                let day = entry.call.startedAt.formatted(date: .numeric, time: .shortened)
+                let text = CallText.logLine(entry.call, name: Sanitizer.plain(names.name(for: entry.peer)))
+                lines += StyledWrapper.wrap([TextRun(day + " ", .timestamp), TextRun(text, entry.call.isMissed ? .missedCall : .callEvent)],
+                                            width: layout.messageWidth, indent: "  ")
+            }
+            overlay = lines
+        } catch {
+            show(error: "Cannot read the call log: \(error)")
+        }
+    }
+}
