@@ -185,3 +185,43 @@ final class PeerCallTests: XCTestCase {
         XCTAssertFalse(CallHarness.states(listen.output).contains("incoming"), "an old propose never rings:\n\(listen.output)")
     }
 }
+
+extension PeerCallTests {
+    /// While in a call, a second caller hears busy; the first call goes on.
+    func testSecondCallerHearsBusyWhileInACall() async throws {
+        let us = try environment.newAccount("dt")
+        let first = try environment.newAccount("peer")
+        let second = try environment.newAccount("peer")
+        let arguments = try harness.arguments("dt", for: us, tone: 660)
+        let answer = try dialtone("dt", ["answer", "--auto", "--timeout", "60"] + arguments)
+        try await eventually("dialtone is online") { CallHarness.jsonLines(answer.output).contains { $0["state"] as? String == "online" } }
+        let caller = try peer(first, ["call", us.jid.description], ["--tone", "880", "--duration", "6"])
+        try await eventually("the first call connects") { CallHarness.states(answer.output).contains("connected") }
+        let intruder = try peer(second, ["call", us.jid.description], ["--timeout", "20"])
+        _ = try await intruder.wait(timeout: .seconds(25))
+        XCTAssertEqual(events(intruder).first { $0["event"] as? String == "reject" }?["reason"] as? String, "busy", intruder.output)
+        let status = try await answer.wait(timeout: .seconds(30))
+        _ = try? await caller.wait(timeout: .seconds(10))
+        XCTAssertEqual(status, 0, answer.output + answer.errors)
+        XCTAssertEqual(CallHarness.final(answer.output)?["outcome"] as? String, "completed", "the first call was not disturbed")
+    }
+
+    /// The peer vanishes mid-call (no hang-up, no network): consent checks go unanswered and
+    /// the call ends with a reason, instead of hanging on with dead audio.
+    func testVanishedPeerEndsTheCallThroughConsentFreshness() async throws {
+        let us = try environment.newAccount("dt")
+        let them = try environment.newAccount("peer")
+        let arguments = try harness.arguments("dt", for: us, tone: 440, extra: "ice_consent_timeout = 3")
+        let remote = try peer(them, ["answer"], ["--tone", "880", "--timeout", "60"])
+        try await waitForPeer(remote)
+        let call = try dialtone("dt", ["call", them.jid.description] + arguments)
+        try await eventually("connected") { CallHarness.states(call.output).contains("connected") || !call.isRunning }
+        XCTAssertTrue(call.isRunning, call.output + call.errors)
+        remote.signal(SIGKILL)
+        let status = try await call.wait(timeout: .seconds(30))
+        XCTAssertEqual(status, 1, call.output + call.errors)
+        let final = try XCTUnwrap(CallHarness.final(call.output), call.output)
+        XCTAssertEqual(final["outcome"] as? String, "failed")
+        XCTAssertTrue((final["reason"] as? String ?? "").contains("connection failed"), call.output)
+    }
+}

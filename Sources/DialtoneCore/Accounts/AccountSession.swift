@@ -472,6 +472,10 @@ extension AccountConfiguration {
         }
         if let capture { calls.media.captureDevice = capture }
         if let playback { calls.media.playbackDevice = playback }
+        if let timeout = iceConsentTimeout?.value, timeout > 0 {
+            calls.media.ice.consentTimeout = .milliseconds(Int(timeout * 1000))
+            calls.media.ice.consentInterval = min(calls.media.ice.consentInterval, .milliseconds(Int(timeout * 250)))
+        }
         if let alsaConfig { calls.media.alsaConfiguration = try? String(contentsOfFile: alsaConfig, encoding: .utf8) }
         return calls
     }

@@ -94,6 +94,8 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
     public var iceLoopbackOnly: Bool?
     /// An asoundrc file to look `capture` and `playback` up in, instead of ALSA's own configuration.
     public var alsaConfig: String?
+    /// Seconds without answers to ICE consent checks before a call counts as cut off (RFC 7675: 30).
+    public var iceConsentTimeout: Seconds?
 
     enum CodingKeys: String, CodingKey {
         case jid, server, port, tls, gateway, country, resource, nameserver, fingerprint, stun, turn, capture, playback
@@ -101,6 +103,7 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
         case turnPassword = "turn_password"
         case iceLoopbackOnly = "ice_loopback_only"
         case alsaConfig = "alsa_config"
+        case iceConsentTimeout = "ice_consent_timeout"
         case passwordCommand = "password_command"
         case passwordFile = "password_file"
         case caFile = "ca_file"
@@ -182,4 +185,16 @@ public enum Paths {
 
     /// Where fetched attachments go: `$XDG_DATA_HOME/dialtone/downloads`.
     public static var downloads: String { dataHome + "/dialtone/downloads" }
+}
+
+/// A number of seconds in the config file, written as an integer or a decimal (`30`, `2.5`).
+public struct Seconds: Sendable, Decodable, Equatable {
+    public var value: Double
+
+    public init(_ value: Double) { self.value = value }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let integer = try? container.decode(Int.self) { value = Double(integer) } else { value = try container.decode(Double.self) }
+    }
 }

@@ -160,6 +160,11 @@ struct CallRunner: Sendable {
                             }
                             continue
                         }
+                        if info.id != callID, info.direction == .incoming, info.state == .incoming {
+                            // One call at a time here: another caller hears busy.
+                            try? await session.calls.decline(info.id, busy: true)
+                            continue
+                        }
                         guard info.id == callID else { continue }
                         printer.print(event)
                         if info.state == .connected && !connected {
