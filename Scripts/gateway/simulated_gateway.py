@@ -13,19 +13,51 @@ Control: a chat message to control@GATEWAY from any local user, one JSON object 
   {"op": "voicemail", "to": "alice@…", "from": "+1555…", "url": "https://…/vm.ogg", "subject": "…", "body": "…"}
   {"op": "mms", "to": "alice@…", "from": "+1555…", "url": "https://…/cat.jpg", "body": "caption"}
   {"op": "missed-call", "to": "alice@…", "from": "+1555…"}
+  {"op": "hangup", "number": "+1555…"}   the far end hangs up every call to that number
 Everything the gateway receives for a phone JID is appended to the --log file as JSON lines
 ({"to": …, "from": …, "body": …, "delivered_to": [numbers]}), so tests can see what "reached" whom.
+
+Voice calls, the way JMP's SIP bridge answers them: a XEP-0353 <propose> to a +1 phone JID gets
+<ringing>, then --answer-delay s later <proceed> from NUMBER@GATEWAY/voice to the caller's full
+JID; the caller's Jingle session-initiate to that JID is answered by a session-accept that
+carries every candidate (setup active, no trickle: the phone JIDs advertise urn:ietf:rfc:3264
+and the gateway never sends transport-info). The far end is a "voice menu": it plays a 600 Hz
+prompt tone, logs each RFC 4733 digit it receives and the tone it hears. Numbers outside +1 get
+<reject> with <failed-application/> "number not served", +15550000486 is busy (<busy/>). Media
+is aiortc on loopback only (Scripts/peers/jingle_media.py). Call lines in the --log file
+(each also carries "sid"):
+  {"type": "call", "number": N, "caller": FULL_JID, "state": "proposed"}
+  {"type": "call", …, "state": "rejected", "reason": "busy"|"failed-application"}
+  {"type": "call", …, "state": "initiated", "candidates": n}   (candidates in session-initiate)
+  {"type": "transport-info", "number": N, "caller": FULL_JID, "candidates": n}
+  {"type": "call", …, "state": "connected"}
+  {"type": "dtmf", "number": N, "caller": FULL_JID, "digit": "1"}
+  {"type": "heard", "number": N, "frequency": F, "ratio": R}    (about 2.5 s after connecting)
+  {"type": "call", …, "state": "ended", "reason": R, "by": "caller"|"gateway"}
 """
 import argparse
+import asyncio
 import json
 import logging
+import os
 import re
+import sys
 import uuid
 
-from slixmpp import ComponentXMPP
+from slixmpp import JID, ComponentXMPP
 from slixmpp.xmlstream import ET
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers"))
+try:  # calls need aiortc; without it the gateway still does everything else
+    import jingle_media as media
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+    from aiortc.sdp import candidate_from_sdp
+    media.install()
+except ImportError as error:  # pragma: no cover - the venv has aiortc
+    media = None
+    MEDIA_ERROR = str(error)
 
 GATEWAY_NS = "jabber:iq:gateway"
 DISCO_INFO = "http://jabber.org/protocol/disco#info"
@@ -33,19 +65,36 @@ ADDRESS_NS = "http://jabber.org/protocol/address"
 FALLBACK_NS = "urn:xmpp:fallback:0"
 OOB_NS = "jabber:x:oob"
 JMI_NS = "urn:xmpp:jingle-message:0"
+JINGLE_NS = "urn:xmpp:jingle:1"
+JINGLE_ERRORS_NS = "urn:xmpp:jingle:errors:1"
+RTP_NS = "urn:xmpp:jingle:apps:rtp:1"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+NORTH_AMERICAN = re.compile(r"^\+1\d{10}$")
+BUSY_NUMBER = "+15550000486"
+VOICE_RESOURCE = "voice"
+PROMPT_TONE = 600
+PHONE_FEATURES = ["urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:rtp:1", "urn:xmpp:jingle:apps:rtp:audio",
+                  "urn:xmpp:jingle:transports:ice-udp:1", "urn:xmpp:jingle:apps:dtls:0",
+                  "urn:xmpp:jingle-message:0", "urn:ietf:rfc:3264"]
 
 
 class Gateway(ComponentXMPP):
-    def __init__(self, jid, secret, host, port, log_path, ready_path=None):
+    def __init__(self, jid, secret, host, port, log_path, ready_path=None, answer_delay=0.3,
+                 call_limit=300):
         super().__init__(jid, secret, host, port)
         self.log_path = log_path
         self.ready_path = ready_path
+        self.answer_delay = answer_delay
+        self.call_limit = call_limit
+        self.calls = {}  # sid -> Call
         self.add_event_handler("session_start", self.on_ready)
         ns = self.default_ns
         self.register_handler(Callback("gateway", MatchXPath(f"{{{ns}}}iq/{{{GATEWAY_NS}}}query"), self.on_gateway))
         self.register_handler(Callback("disco", MatchXPath(f"{{{ns}}}iq/{{{DISCO_INFO}}}query"), self.on_disco))
         self.add_event_handler("message", self.on_message)
+        # slixmpp's "message" event needs a <body>; XEP-0353 messages have none.
+        self.register_handler(Callback("jmi", MatchXPath(f"{{{ns}}}message"), self.on_jmi))
+        self.register_handler(Callback("jingle", MatchXPath(f"{{{ns}}}iq/{{{JINGLE_NS}}}jingle"), self.on_jingle))
 
     def on_ready(self, _event):
         if self.ready_path:
@@ -65,7 +114,12 @@ class Gateway(ComponentXMPP):
         else:
             ET.SubElement(query, f"{{{DISCO_INFO}}}identity", category="gateway", type="sms", name="Simulated SMS gateway")
             ET.SubElement(query, f"{{{DISCO_INFO}}}identity", category="gateway", type="pstn", name="Simulated voice gateway")
-        for feature in (DISCO_INFO, GATEWAY_NS, "urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:rtp:audio"):
+        features = [DISCO_INFO, GATEWAY_NS, "urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:rtp:audio"]
+        if media is not None and E164.match(node_to.user or ""):
+            # A phone number answers calls the way JMP's bridge does: Jingle RTP over
+            # ICE-UDP/DTLS, no trickle (RFC 3264: every candidate in the offer/answer).
+            features += [f for f in PHONE_FEATURES if f not in features]
+        for feature in features:
             ET.SubElement(query, f"{{{DISCO_INFO}}}feature", var=feature)
         reply.send()
 
@@ -99,6 +153,8 @@ class Gateway(ComponentXMPP):
             return
         if msg["type"] == "error" or not msg["body"]:
             return
+        if any(child.tag.startswith(f"{{{JMI_NS}}}") for child in msg.xml):
+            return  # call signalling with a fallback body: on_jmi's
         numbers = to.user.split(",")
         self.record({"to": to.bare, "from": msg["from"].bare, "body": msg["body"], "delivered_to": numbers,
                      "id": msg["id"]})
@@ -112,6 +168,12 @@ class Gateway(ComponentXMPP):
         try:
             order = json.loads(msg["body"])
             op = order["op"]
+            if op == "hangup":
+                ended = [call for call in self.calls.values() if call.number == order["number"]]
+                for call in ended:
+                    asyncio.ensure_future(self.hang_up(call, "success"))
+                msg.reply(f"ok: {len(ended)} call(s)").send()
+                return
             to = order["to"]
             if op == "sms":
                 self.send_text(to, self.phone(order["from"]), order["body"])
@@ -168,10 +230,273 @@ class Gateway(ComponentXMPP):
             message["id"] = f"jm-{kind}-{session}"
             message.send()
 
+    # -- Voice calls (XEP-0353, then XEP-0166/0167/0176/0320) ----------------------------------
+
+    def on_jmi(self, msg):
+        if msg["type"] == "error" or msg.xml.find("{urn:xmpp:delay}delay") is not None:
+            return  # bounces, and offline storage from an earlier call
+        for element in msg.xml:
+            if not element.tag.startswith(f"{{{JMI_NS}}}"):
+                continue
+            action, sid = element.tag.split("}")[1], element.get("id")
+            if not sid:
+                continue
+            if action == "propose":
+                self.on_propose(msg, sid)
+                continue
+            call = self.calls.get(sid)
+            if call is None or call.caller != msg["from"]:
+                continue
+            if action in ("retract", "finish") and not call.initiated:
+                # The caller gave up before its session-initiate arrived.
+                self.end_call(call, media_reason(element) or "cancel", by="caller")
+
+    def on_propose(self, msg, sid):
+        caller, to = msg["from"], msg["to"]
+        if sid in self.calls or not caller.resource:
+            return  # a copy of a propose we already have, or nobody to ring back
+        number = to.user
+        if not number:
+            return  # the gateway itself takes no calls
+        if msg.xml.find("{urn:xmpp:receipts}request") is not None and msg["id"]:
+            receipt = self.make_message(mto=caller, mfrom=to.bare)
+            ET.SubElement(receipt.xml, "{urn:xmpp:receipts}received", id=msg["id"])
+            receipt.send()
+        phone = f"{number}@{self.boundjid.bare}/{VOICE_RESOURCE}"
+        entry = {"type": "call", "number": number, "caller": str(caller)}
+        self.record({**entry, "state": "proposed", "sid": sid})
+        reason = None
+        if media is None:
+            reason = ("failed-application", f"voice is not available here ({MEDIA_ERROR})")
+        elif not E164.match(number or ""):
+            reason = ("failed-application", "not a phone number")
+        elif not NORTH_AMERICAN.match(number):
+            reason = ("failed-application", "number not served")
+        elif number == BUSY_NUMBER:
+            reason = ("busy", None)
+        elif not any(d.get("media") == "audio" for d in element_children(msg, JMI_NS, "propose", RTP_NS, "description")):
+            reason = ("failed-application", "this number takes voice calls only")
+        if reason is not None:
+            self.jmi_send(phone, caller, "reject", sid, *reason)
+            self.record({**entry, "state": "rejected", "reason": reason[0], "sid": sid})
+            return
+        call = Call(self, sid, number, caller, phone)
+        self.calls[sid] = call
+        self.jmi_send(phone, caller, "ringing", sid)
+        call.timer = self.loop.call_later(self.answer_delay, self.proceed, call)
+
+    def proceed(self, call):
+        if call.ended:
+            return
+        call.proceeded = True
+        self.jmi_send(call.phone, call.caller, "proceed", call.sid)
+        # The caller now sends its session-initiate; a caller that never does is forgotten.
+        call.timer = self.loop.call_later(30, lambda: asyncio.ensure_future(self.hang_up(call, "timeout")))
+
+    def jmi_send(self, sender, to, action, sid, condition=None, text=None):
+        message = self.make_message(mto=to, mfrom=sender, mtype="chat")
+        element = ET.SubElement(message.xml, f"{{{JMI_NS}}}{action}", id=sid)
+        if condition:
+            element.append(jingle_reason(condition, text))
+        ET.SubElement(message.xml, "{urn:xmpp:hints}store")
+        message["id"] = str(uuid.uuid4())
+        message.send()
+
+    def on_jingle(self, iq):
+        if iq["type"] != "set":
+            return  # results and errors of our own sets are slixmpp's
+        jingle = iq.xml.find(f"{{{JINGLE_NS}}}jingle")
+        action, sid = jingle.get("action"), jingle.get("sid")
+        call = self.calls.get(sid)
+        if call is None and action == "session-initiate" and media is not None:
+            call = self.direct_call(iq, sid)  # Jingle without XEP-0353 first
+            if call is None:
+                return
+        if call is None or call.caller != iq["from"] or iq["to"].bare != call.phone.bare:
+            self.jingle_error(iq, "cancel", "item-not-found", "unknown-session")
+            return
+        if action == "session-initiate" and call.initiated:
+            self.jingle_error(iq, "cancel", "bad-request", "out-of-order")
+            return
+        if action == "session-initiate":
+            call.initiated = True
+            call.phone = iq["to"]  # answer from the resource the caller chose
+            if call.timer is not None:
+                call.timer.cancel()
+        iq.reply(clear=True).send()  # every Jingle set is acknowledged at once
+        call.queue.put_nowait((action, jingle))
+
+    def direct_call(self, iq, sid):
+        number, caller = iq["to"].user, iq["from"]
+        if not (number and NORTH_AMERICAN.match(number)) or number == BUSY_NUMBER or not caller.resource:
+            iq.reply(clear=True).send()
+            condition = "busy" if number == BUSY_NUMBER else "failed-application"
+            terminate = self.make_iq_set(ito=caller, ifrom=iq["to"])
+            ET.SubElement(terminate.xml, f"{{{JINGLE_NS}}}jingle", action="session-terminate", sid=sid).append(
+                jingle_reason(condition, None if condition == "busy" else "number not served"))
+            terminate.send()
+            self.record({"type": "call", "number": number, "caller": str(caller), "state": "rejected",
+                         "reason": condition, "sid": sid})
+            return None
+        call = Call(self, sid, number, caller, iq["to"])
+        self.calls[sid] = call
+        return call
+
+    def jingle_error(self, iq, kind, condition, jingle_condition):
+        error = iq.reply(clear=True)
+        error["type"] = "error"
+        error["error"]["type"] = kind
+        error["error"]["condition"] = condition
+        error["error"].xml.append(ET.Element(f"{{{JINGLE_ERRORS_NS}}}{jingle_condition}"))
+        error.send()
+
+    async def call_worker(self, call):
+        # One Jingle action at a time, in arrival order: a transport-info must not overtake
+        # the session-initiate whose remote description it needs.
+        while not call.ended:
+            action, jingle = await call.queue.get()
+            try:
+                await self.handle_jingle(call, action, jingle)
+            except Exception as error:  # a broken call ends; the gateway keeps running
+                logging.exception("call %s", call.sid)
+                await self.hang_up(call, "failed-application", f"{type(error).__name__}: {error}")
+
+    async def handle_jingle(self, call, action, jingle):
+        contents = [media.parse_content(c) for c in jingle.findall(f"{{{JINGLE_NS}}}content")]
+        if action == "session-initiate":
+            await self.answer(call, contents)
+        elif action == "transport-info":
+            for content in contents:
+                call.record("transport-info", candidates=len(content["candidates"]))
+                await call.add_candidates(content)
+        elif action == "session-terminate":
+            self.end_call(call, media.reason_of(jingle) or "success", by="caller")
+
+    async def answer(self, call, contents):
+        audio = [c for c in contents if c["media"] == "audio"]
+        call.record("call", state="initiated", candidates=sum(len(c["candidates"]) for c in contents))
+        if not audio or not any(p["name"].lower() == "opus" for p in audio[0]["payload_types"]):
+            await self.hang_up(call, "failed-application" if audio else "unsupported-applications",
+                               "the bridge speaks Opus audio")
+            return
+        offer = audio[0]
+        call.pc = pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.addTrack(media.Tone(PROMPT_TONE))
+        call.rtp.attach(pc)
+        pc.on("track", lambda track: asyncio.ensure_future(media.listen(
+            track, lambda frequency, ratio: call.record("heard", frequency=frequency, ratio=ratio))))
+        pc.on("connectionstatechange", lambda: asyncio.ensure_future(self.on_media_state(call)))
+        call.rtp.negotiated(offer)
+        await pc.setRemoteDescription(RTCSessionDescription(media.remote_sdp(offer, remote_is_initiator=True), "offer"))
+        call.rtp.attach(pc)
+        call.remote_set = True
+        pending, call.pending = call.pending, []
+        for content in pending:
+            await call.add_candidates(content)
+        await pc.setLocalDescription(await pc.createAnswer())  # gathers every candidate first
+        call.rtp.attach(pc)
+        if call.ended:
+            return
+        local = media.local_media(pc)
+        local["name"] = offer["name"]
+        # Like JMP's bridge: setup active, every candidate inside the accept, no transport-info.
+        await self.send_jingle(call, "session-accept", media.content_element(local, local["candidates"]))
+
+    async def on_media_state(self, call):
+        state = call.pc.connectionState if call.pc is not None else "closed"
+        if state == "connected" and not call.connected:
+            call.connected = True
+            call.record("call", state="connected")
+            call.limit = self.loop.call_later(self.call_limit, lambda: asyncio.ensure_future(
+                self.hang_up(call, "success", "call limit reached")))
+        elif state == "failed":
+            await self.hang_up(call, "connectivity-error", "ICE/DTLS failed")
+
+    async def send_jingle(self, call, action, *children):
+        iq = self.make_iq_set(ito=call.caller, ifrom=call.phone)
+        jingle = ET.SubElement(iq.xml, f"{{{JINGLE_NS}}}jingle", action=action, sid=call.sid)
+        if action == "session-accept":
+            jingle.set("responder", str(call.phone))
+        for child in children:
+            jingle.append(child)
+        await iq.send(timeout=10)
+
+    async def hang_up(self, call, condition, text=None):
+        if call.ended:
+            return
+        if call.initiated:
+            try:
+                await self.send_jingle(call, "session-terminate", jingle_reason(condition, text))
+            except Exception:  # the caller may be gone already
+                pass
+        else:
+            self.jmi_send(call.phone, call.caller, "finish" if call.proceeded else "reject", call.sid, condition, text)
+        self.end_call(call, condition, by="gateway")
+
+    def end_call(self, call, reason, by):
+        if call.ended:
+            return
+        call.ended = True
+        for timer in (call.timer, call.limit):
+            if timer is not None:
+                timer.cancel()
+        self.calls.pop(call.sid, None)
+        call.record("call", state="ended", reason=reason, by=by)
+        if call.worker is not None and call.worker is not asyncio.current_task():
+            call.worker.cancel()
+        if call.pc is not None:
+            asyncio.ensure_future(call.pc.close())
+
     def record(self, entry):
         if self.log_path:
             with open(self.log_path, "a", encoding="utf-8") as log:
                 log.write(json.dumps(entry) + "\n")
+
+
+class Call:
+    """One call to a phone number, from the propose (or a bare session-initiate) to the end."""
+
+    def __init__(self, gateway, sid, number, caller, phone):
+        self.gateway, self.sid, self.number, self.caller = gateway, sid, number, caller
+        self.phone = JID(phone)
+        self.pc = self.timer = self.limit = None
+        self.proceeded = self.initiated = self.connected = self.ended = self.remote_set = False
+        self.pending = []  # caller candidates that came before its session-initiate was applied
+        self.queue = asyncio.Queue()
+        self.rtp = media.RtpStream(on_dtmf=lambda digit, **_: self.record("dtmf", digit=digit))
+        self.worker = asyncio.ensure_future(gateway.call_worker(self))
+
+    def record(self, kind, **fields):
+        self.gateway.record({"type": kind, "number": self.number, "caller": str(self.caller), **fields,
+                             "sid": self.sid})
+
+    async def add_candidates(self, content):
+        if not self.remote_set:
+            self.pending.append(content)
+            return
+        for c in media.usable_candidates(content):
+            candidate = candidate_from_sdp(media.candidate_sdp(c))
+            candidate.sdpMid = content["name"]
+            await self.pc.addIceCandidate(candidate)
+
+
+def jingle_reason(condition, text=None):
+    reason = ET.Element(f"{{{JINGLE_NS}}}reason")
+    ET.SubElement(reason, f"{{{JINGLE_NS}}}{condition}")
+    if text:
+        ET.SubElement(reason, f"{{{JINGLE_NS}}}text").text = text
+    return reason
+
+
+def media_reason(element):
+    reason = element.find(f"{{{JINGLE_NS}}}reason")
+    names = [c.tag.split("}")[-1] for c in (reason if reason is not None else [])]
+    return next((n for n in names if n != "text"), None)
+
+
+def element_children(msg, ns, name, child_ns, child_name):
+    parent = msg.xml.find(f"{{{ns}}}{name}")
+    return [] if parent is None else parent.findall(f"{{{child_ns}}}{child_name}")
 
 
 def normalise(text):
@@ -197,10 +522,13 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log", default=None, help="JSON lines of what the gateway received")
     parser.add_argument("--ready", default=None, help="a file written once the server accepted the component")
+    parser.add_argument("--answer-delay", type=float, default=0.3, help="s from <ringing> to <proceed>")
+    parser.add_argument("--call-limit", type=float, default=300, help="the far end hangs up after S s connected")
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(message)s")
-    gateway = Gateway(args.jid, args.secret, args.host, args.port, args.log, args.ready)
+    gateway = Gateway(args.jid, args.secret, args.host, args.port, args.log, args.ready,
+                      answer_delay=args.answer_delay, call_limit=args.call_limit)
     gateway.connect()
     gateway.loop.run_until_complete(gateway.disconnected)
 

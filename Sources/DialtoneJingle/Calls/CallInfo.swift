@@ -49,6 +49,8 @@ public struct CallInfo: Sendable, Equatable {
     public var reason: String?
     public var startedAt: Date
     public var connectedAt: Date?
+    /// When the session was agreed (session-accept sent or received): ICE and DTLS start here.
+    public var acceptedAt: Date?
     public var endedAt: Date?
     /// "host → host", "relay → srflx"… once ICE selected a pair.
     public var path: String?

@@ -492,6 +492,7 @@ public actor CallManager {
             return
         }
         call.acceptSent = true
+        call.info.acceptedAt = Date()
         let late = call.pendingCandidates
         call.pendingCandidates = []
         if !late.isEmpty { await sendCandidates(late, for: call) }
@@ -502,6 +503,7 @@ public actor CallManager {
     /// Outgoing: the callee's session-accept.
     private func applyAnswer(_ answer: JingleAction, to call: ActiveCall) async {
         call.sessionReceived = true
+        call.info.acceptedAt = Date()
         call.timer?.cancel()
         guard let media = call.media else { return }
         guard let content = answer.audio, let description = content.description, let opus = description.opus,

@@ -105,6 +105,12 @@ struct EventPrinter: Sendable {
         if let codec = info.codec { object["codec"] = codec }
         if let duration = info.duration() { object["duration"] = (duration * 1000).rounded() / 1000 }
         if let ended = info.endedAt { object["ended"] = XMPPDateTime.format(ended) }
+        if let connected = info.connectedAt { object["connected"] = XMPPDateTime.format(connected) }
+        if let accepted = info.acceptedAt { object["accepted"] = XMPPDateTime.format(accepted) }
+        if info.muted { object["muted"] = true }
+        if info.held { object["held"] = true }
+        // When this state was reported, for scripts that time calls.
+        object["at"] = XMPPDateTime.format(Date())
         return object
     }
 

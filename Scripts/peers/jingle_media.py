@@ -1,0 +1,418 @@
+"""Jingle audio media on aiortc, shared by Dialtone's Python call peers.
+
+Used by Tests/IntegrationTests/Peers/jingle_peer.py (a Conversations-like call peer) and
+Scripts/gateway/simulated_gateway.py (a JMP-like phone gateway that answers calls). It holds:
+
+  install()                  the process-wide patches every user needs: loopback-only ICE
+                             (no STUN servers, no mDNS, only a 127.0.0.1 host candidate),
+                             Opus 111 + telephone-event 101 as aiortc's codecs, and the RFC 4733
+                             hooks in aiortc's DTLS transport
+  use_nomination_attribute() ICE nomination with libwebrtc's NOMINATION attribute (0xC001)
+                             instead of USE-CANDIDATE
+  RtpStream                  per-call RFC 4733 state: telephone-events received (a callback per
+                             digit) and sent (send_dtmf) inside the call's own RTP stream
+  Tone, goertzel, listen     a sine track to send, tone detection on the track received
+  parse_content, remote_sdp, local_media, content_element, describe, reason_element, reason_of
+                             Jingle RTP/ICE-UDP/DTLS <content> <-> the SDP aiortc speaks
+
+Nothing here prints or talks XMPP; the callers do that.
+"""
+import asyncio
+import ipaddress
+import math
+import random
+import secrets
+import struct
+
+import aioice.ice
+import aioice.stun
+import aiortc.codecs
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RtpPacket, is_rtcp
+from aiortc.sdp import SessionDescription
+from slixmpp.xmlstream import ET
+
+NS_JINGLE = "urn:xmpp:jingle:1"
+NS_RTP = "urn:xmpp:jingle:apps:rtp:1"
+NS_ICE = "urn:xmpp:jingle:transports:ice-udp:1"
+NS_DTLS = "urn:xmpp:jingle:apps:dtls:0"
+NS_JMI = "urn:xmpp:jingle-message:0"
+NS_ERRORS = "urn:xmpp:jingle:errors:1"
+FEATURES = [NS_JINGLE, NS_RTP, "urn:xmpp:jingle:apps:rtp:audio", NS_ICE, NS_DTLS, NS_JMI]
+NO_TRICKLE = "urn:ietf:rfc:3264"
+PROBES = [300, 440, 600, 660, 880, 1200]  # the frequencies listen() tells apart
+DTMF_DIGITS = "0123456789*#ABCD"  # RFC 4733 event codes 0-15
+NOMINATION = 0xC001  # libwebrtc's STUN attribute for (re)nomination, a uint32
+
+
+def q(ns, name):
+    return f"{{{ns}}}{name}"
+
+
+def is_loopback(address):
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False  # a hostname, e.g. an mDNS .local name
+
+
+# ---- process-wide patches ---------------------------------------------------------------------
+_installed = False
+
+
+async def _no_mdns(*_args, **_kwargs):
+    raise ConnectionError("mDNS is disabled for Dialtone's test peers")
+
+
+def install():
+    """Apply the patches below once per process (calling it again does nothing).
+
+    Loopback-only ICE: aioice gathers host candidates from every interface *except* loopback;
+    the tests need the opposite, so its module-level helper (looked up at call time by
+    gather_candidates) is replaced. With iceServers=[] aiortc configures no STUN server.
+    aioice only uses mDNS to resolve remote ".local" candidates; usable_candidates() drops
+    those anyway and the lookup fails loudly.
+
+    Codecs: aiortc offers Opus as 96 plus G.722/PCMU/PCMA; Conversations-style offers use
+    111 and 101. Listing telephone-event makes aiortc negotiate it in its offers and answers;
+    its packets never reach aiortc's decoder because the receive hook takes them first.
+    (aiortc sends with codecs[0], so remote_sdp() always lists telephone-event last.)
+
+    RFC 4733: see RtpStream."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+    aioice.ice.get_or_create_mdns_protocol = _no_mdns
+    aiortc.codecs.CODECS["audio"][:] = [
+        RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2,
+                              payloadType=111, parameters={"minptime": 10, "useinbandfec": 1}),
+        RTCRtpCodecParameters(mimeType="audio/telephone-event", clockRate=8000, payloadType=101),
+    ]
+    original_handle_rtp = RTCDtlsTransport._handle_rtp_data
+    original_send_rtp = RTCDtlsTransport._send_rtp
+
+    async def handle_rtp_data(self, data, arrival_time_ms):
+        # Called with decrypted SRTP. aiortc has no telephone-event decoder: catch them here.
+        stream = getattr(self, "_dialtone_rtp", None)
+        if stream is not None and len(data) >= 12 and (data[1] & 0x7F) in stream.dtmf_rx:
+            stream.received_event(RtpPacket.parse(data))
+            return
+        await original_handle_rtp(self, data, arrival_time_ms)
+
+    async def send_rtp(self, data):
+        stream = getattr(self, "_dialtone_rtp", None)
+        if stream is not None:
+            data = stream.renumber(data)
+        await original_send_rtp(self, data)
+
+    RTCDtlsTransport._handle_rtp_data = handle_rtp_data
+    RTCDtlsTransport._send_rtp = send_rtp
+
+
+def use_nomination_attribute(value=1):
+    """Nominate the way libwebrtc's renomination does: the controlling agent's checks carry
+    NOMINATION (0xC001, uint32 `value`) instead of USE-CANDIDATE. aioice nominates
+    aggressively (every check of the controlling agent nominates), so every check that would
+    have carried USE-CANDIDATE carries NOMINATION instead. As the controlled agent, a check
+    carrying NOMINATION is taken as a nomination too (as libwebrtc does), so two peers that
+    both use this still connect; an unpatched aioice ignores the attribute."""
+    if "NOMINATION" not in aioice.stun.ATTRIBUTES_BY_NAME:
+        entry = (NOMINATION, "NOMINATION", aioice.stun.pack_unsigned, aioice.stun.unpack_unsigned)
+        aioice.stun.ATTRIBUTES.append(entry)
+        aioice.stun.ATTRIBUTES_BY_TYPE[NOMINATION] = entry
+        aioice.stun.ATTRIBUTES_BY_NAME["NOMINATION"] = entry
+    connection = aioice.ice.Connection
+    if getattr(connection, "_dialtone_nomination", None) is not None:
+        connection._dialtone_nomination = value
+        return
+    connection._dialtone_nomination = value
+    original_build = connection.build_request
+    original_incoming = connection.check_incoming
+
+    def build_request(self, pair, nominate):
+        request = original_build(self, pair, nominate)
+        if "USE-CANDIDATE" in request.attributes:
+            del request.attributes["USE-CANDIDATE"]
+            request.attributes["NOMINATION"] = connection._dialtone_nomination
+        return request
+
+    def check_incoming(self, message, addr, protocol):
+        if "NOMINATION" in message.attributes and not self.ice_controlling:
+            message.attributes["USE-CANDIDATE"] = None
+        return original_incoming(self, message, addr, protocol)
+
+    connection.build_request = build_request
+    connection.check_incoming = check_incoming
+
+
+# ---- RFC 4733 telephone-event ------------------------------------------------------------------
+class RtpStream:
+    """One call's RTP as the telephone-event hooks see it: the payload types that carry
+    telephone-events each way, and our outgoing stream, renumbered here so that inserted DTMF
+    packets share its SSRC and one gapless sequence.
+
+    on_dtmf(digit=, duration=, duration_ms=, volume=) is called once per received event."""
+
+    def __init__(self, on_dtmf=None):
+        self.on_dtmf = on_dtmf
+        self.dtmf_rx = {101: 8000}  # payload type -> clock rate
+        self.dtmf_tx = (101, 8000)
+        self.seq = random.getrandbits(16)
+        self.ssrc = None
+        self.timestamp = None
+        self.seen_events = set()
+
+    def attach(self, pc):
+        """Hook this stream into the DTLS transports of an RTCPeerConnection. Call it after
+        addTrack and again after each set*Description (aiortc may swap transports then)."""
+        for transceiver in pc.getTransceivers():
+            for transport in (transceiver.sender.transport, transceiver.receiver.transport):
+                if transport is not None:
+                    transport._dialtone_rtp = self
+
+    def negotiated(self, content):
+        """Take the telephone-event payload types from the remote Jingle content."""
+        telephone = {p["id"]: p["clockrate"] for p in content["payload_types"]
+                     if p["name"].lower() == "telephone-event"}
+        if telephone:
+            self.dtmf_rx = telephone
+            self.dtmf_tx = next(iter(telephone.items()))
+
+    def received_event(self, packet):
+        if len(packet.payload) < 4:
+            return
+        code, flags, duration = struct.unpack("!BBH", packet.payload[:4])
+        key = (packet.ssrc, packet.timestamp)
+        # The end packet is sent three times; report each event once.
+        if flags & 0x80 and key not in self.seen_events:
+            self.seen_events.add(key)
+            clock = self.dtmf_rx[packet.payload_type]
+            digit = DTMF_DIGITS[code] if code < 16 else str(code)
+            if self.on_dtmf is not None:
+                self.on_dtmf(digit=digit, duration=duration,
+                             duration_ms=round(duration * 1000 / clock), volume=flags & 0x3F)
+
+    def renumber(self, data):
+        if is_rtcp(data) or len(data) < 12:
+            return data
+        data = bytearray(data)
+        struct.pack_into("!H", data, 2, self.seq)
+        self.seq = (self.seq + 1) & 0xFFFF
+        if (data[1] & 0x7F) != self.dtmf_tx[0]:
+            self.timestamp, self.ssrc = struct.unpack_from("!II", data, 4)
+        return bytes(data)
+
+    async def send_dtmf(self, transport, digits, on_sent=None):
+        """Each digit: 100 ms of event packets every 20 ms, then the end packet three times.
+        The timestamp is the audio stream's current one; durations count in the
+        telephone-event clock that was negotiated. on_sent(digit) after each digit."""
+        pt, clock = self.dtmf_tx
+        step = clock // 50
+        for digit in digits:
+            code = DTMF_DIGITS.index(digit.upper())
+            timestamp = self.timestamp or 0
+            for i in range(1, 9):
+                end = i > 5
+                payload = struct.pack("!BBH", code, (0x80 if end else 0) | 10, min(i, 5) * step)
+                header = struct.pack("!BBHII", 0x80, (0x80 if i == 1 else 0) | pt, 0, timestamp,
+                                     self.ssrc or 0)
+                await transport._send_rtp(header + payload)
+                if i < 5:
+                    await asyncio.sleep(0.02)
+            if on_sent is not None:
+                on_sent(digit)
+            await asyncio.sleep(0.1)
+
+
+# ---- audio ---------------------------------------------------------------------------------------
+class Tone(AudioStreamTrack):
+    """aiortc's silence track (8 kHz mono, paced in real time) with a sine written in."""
+
+    def __init__(self, frequency):
+        super().__init__()
+        self.frequency = frequency
+
+    async def recv(self):
+        frame = await super().recv()
+        rate, start = frame.sample_rate, frame.pts
+        samples = [int(8000 * math.sin(2 * math.pi * self.frequency * (start + i) / rate))
+                   for i in range(frame.samples)]
+        frame.planes[0].update(struct.pack(f"<{len(samples)}h", *samples))
+        return frame
+
+
+def goertzel(samples, frequency, rate):
+    coefficient = 2 * math.cos(2 * math.pi * frequency / rate)
+    s1 = s2 = 0.0
+    for x in samples:
+        s1, s2 = x + coefficient * s1 - s2, s1
+    return s1 * s1 + s2 * s2 - coefficient * s1 * s2
+
+
+async def listen(track, on_heard, probes=PROBES):
+    """Skip 0.5 s of start-up, analyse 2 s of the first channel, call
+    on_heard(frequency=, ratio=) with the strongest probe and its power over the runner-up's,
+    then keep draining the track until it ends."""
+    heard, rate, frames = [], 48000, 0
+    try:
+        while True:
+            frame = await track.recv()
+            frames += 1
+            if frames <= 25 or heard is None:
+                continue
+            channels = len(frame.layout.channels)
+            rate = frame.sample_rate
+            data = bytes(frame.planes[0])[: frame.samples * 2 * channels]
+            heard.extend(struct.unpack(f"<{len(data) // 2}h", data)[::channels])
+            if len(heard) >= 2 * rate:
+                powers = sorted(((goertzel(heard, f, rate), f) for f in probes), reverse=True)
+                heard = None
+                on_heard(frequency=powers[0][1],
+                         ratio=round(powers[0][0] / max(powers[1][0], 1e-9), 1))
+    except MediaStreamError:
+        pass
+
+
+# ---- Jingle <-> SDP --------------------------------------------------------------------------------
+def parse_content(content):
+    """The parts of a Jingle <content> we use, as plain data."""
+    out = {"name": content.get("name", "0"), "senders": content.get("senders", "both"),
+           "media": None, "payload_types": [], "rtcp_mux": False, "ufrag": None, "pwd": None,
+           "fingerprint": None, "candidates": []}
+    desc = content.find(q(NS_RTP, "description"))
+    if desc is not None:
+        out["media"] = desc.get("media")
+        out["rtcp_mux"] = desc.find(q(NS_RTP, "rtcp-mux")) is not None
+        for pt in desc.findall(q(NS_RTP, "payload-type")):
+            params = {p.get("name"): p.get("value") for p in pt.findall(q(NS_RTP, "parameter"))}
+            out["payload_types"].append({
+                "id": int(pt.get("id")), "name": pt.get("name", ""),
+                "clockrate": int(pt.get("clockrate") or 8000),
+                "channels": int(pt.get("channels") or 1), "parameters": params})
+    transport = content.find(q(NS_ICE, "transport"))
+    if transport is not None:
+        out["ufrag"], out["pwd"] = transport.get("ufrag"), transport.get("pwd")
+        fp = transport.find(q(NS_DTLS, "fingerprint"))
+        if fp is not None:
+            out["fingerprint"] = (fp.get("hash", "sha-256"), (fp.text or "").strip(),
+                                  fp.get("setup", "actpass"))
+        out["candidates"] = [dict(c.attrib) for c in transport.findall(q(NS_ICE, "candidate"))]
+    return out
+
+
+def candidate_sdp(c):
+    line = (f"{c.get('foundation', '1')} {c.get('component', '1')} "
+            f"{c.get('protocol', 'udp').lower()} {c.get('priority', '1')} {c.get('ip')} "
+            f"{c.get('port')} typ {c.get('type', 'host')}")
+    if c.get("rel-addr") and c.get("rel-port"):
+        line += f" raddr {c['rel-addr']} rport {c['rel-port']}"
+    return line
+
+
+def usable_candidates(content):
+    """Component 1 (rtcp-mux: we never use component 2), loopback addresses only."""
+    wanted = [c for c in content["candidates"] if c.get("component", "1") == "1"
+              or not content["rtcp_mux"]]
+    return [c for c in wanted if is_loopback(c.get("ip", ""))]
+
+
+def remote_sdp(content, remote_is_initiator):
+    """Jingle content (offer or answer) -> the SDP aiortc wants for setRemoteDescription."""
+    pts = sorted(content["payload_types"], key=lambda p: p["name"].lower() == "telephone-event")
+    remote_role = "initiator" if remote_is_initiator else "responder"
+    local_role = "responder" if remote_is_initiator else "initiator"
+    senders = content["senders"]
+    sends, receives = senders in ("both", remote_role), senders in ("both", local_role)
+    direction = {(True, True): "sendrecv", (True, False): "sendonly",
+                 (False, True): "recvonly"}.get((sends, receives), "inactive")
+    mid = content["name"]
+    lines = ["v=0", f"o=- {random.getrandbits(40)} 1 IN IP4 0.0.0.0", "s=-", "t=0 0",
+             f"a=group:BUNDLE {mid}",
+             f"m=audio 9 UDP/TLS/RTP/SAVPF {' '.join(str(p['id']) for p in pts)}",
+             "c=IN IP4 0.0.0.0", f"a=mid:{mid}", f"a={direction}"]
+    if content["rtcp_mux"]:
+        lines.append("a=rtcp-mux")
+    lines += [f"a=ice-ufrag:{content['ufrag']}", f"a=ice-pwd:{content['pwd']}"]
+    if content["fingerprint"]:
+        algorithm, value, setup = content["fingerprint"]
+        lines += [f"a=fingerprint:{algorithm} {value}", f"a=setup:{setup}"]
+    for p in pts:
+        channels = f"/{p['channels']}" if p["channels"] > 1 else ""
+        lines.append(f"a=rtpmap:{p['id']} {p['name']}/{p['clockrate']}{channels}")
+        if p["parameters"]:
+            fmtp = ";".join(f"{k}={v}" for k, v in p["parameters"].items())
+            lines.append(f"a=fmtp:{p['id']} {fmtp}")
+    lines += [f"a=candidate:{candidate_sdp(c)}" for c in usable_candidates(content)]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def local_media(pc):
+    """aiortc's local SDP -> what goes into our Jingle contents."""
+    media = SessionDescription.parse(pc.localDescription.sdp).media[0]
+    fingerprint = next(f for f in media.dtls.fingerprints if f.algorithm == "sha-256")
+    candidates = [{"component": str(c.component), "foundation": c.foundation,
+                   "generation": "0", "id": secrets.token_hex(5), "ip": c.ip,
+                   "port": str(c.port), "priority": str(c.priority),
+                   "protocol": c.protocol.lower(), "type": c.type, "network": "0",
+                   **({"rel-addr": c.relatedAddress, "rel-port": str(c.relatedPort)}
+                      if c.relatedAddress else {})}
+                  for c in media.ice_candidates]
+    setup = {"auto": "actpass", "client": "active", "server": "passive"}[media.dtls.role]
+    return {"name": media.rtp.muxId or "0", "codecs": media.rtp.codecs,
+            "ufrag": media.ice.usernameFragment, "pwd": media.ice.password,
+            "fingerprint": fingerprint.value, "setup": setup, "candidates": candidates}
+
+
+def content_element(local, candidates, description=True):
+    # The one content is always the initiator's, whoever sends it.
+    content = ET.Element(q(NS_JINGLE, "content"), creator="initiator", name=local["name"])
+    if description:
+        content.set("senders", "both")
+        desc = ET.SubElement(content, q(NS_RTP, "description"), media="audio")
+        for codec in local["codecs"]:
+            name = codec.mimeType.split("/", 1)[1]
+            pt = ET.SubElement(desc, q(NS_RTP, "payload-type"), id=str(codec.payloadType),
+                               name=name, clockrate=str(codec.clockRate))
+            if codec.channels:
+                pt.set("channels", str(codec.channels))
+            for key, value in (codec.parameters or {}).items():
+                ET.SubElement(pt, q(NS_RTP, "parameter"), name=key, value=str(value))
+        ET.SubElement(desc, q(NS_RTP, "rtcp-mux"))
+    transport = ET.SubElement(content, q(NS_ICE, "transport"), ufrag=local["ufrag"],
+                              pwd=local["pwd"])
+    if description:
+        fp = ET.SubElement(transport, q(NS_DTLS, "fingerprint"), hash="sha-256",
+                           setup=local["setup"])
+        fp.text = local["fingerprint"]
+    for c in candidates:
+        ET.SubElement(transport, q(NS_ICE, "candidate"), c)
+    return content
+
+
+def describe(content):
+    pts = [f"{p['id']}:{p['name']}/{p['clockrate']}" + (f"/{p['channels']}"
+           if p["channels"] > 1 else "") for p in content["payload_types"]]
+    return {"candidates": len(content["candidates"]), "payload_types": pts,
+            "types": sorted({c.get("type", "?") for c in content["candidates"]}),
+            "setup": content["fingerprint"][2] if content["fingerprint"] else None,
+            "rtcp_mux": content["rtcp_mux"]}
+
+
+def reason_element(condition, text=None):
+    reason = ET.Element(q(NS_JINGLE, "reason"))
+    ET.SubElement(reason, q(NS_JINGLE, condition))
+    if text:
+        ET.SubElement(reason, q(NS_JINGLE, "text")).text = text
+    return reason
+
+
+def reason_of(parent):
+    reason = parent.find(q(NS_JINGLE, "reason")) if parent is not None else None
+    if reason is None:
+        return None
+    names = [c.tag.split("}")[-1] for c in reason if c.tag.split("}")[-1] != "text"]
+    return names[0] if names else None
