@@ -225,3 +225,63 @@ extension PeerCallTests {
         XCTAssertTrue((final["reason"] as? String ?? "").contains("connection failed"), call.output)
     }
 }
+
+extension PeerCallTests {
+    /// A call to a phone number through the simulated gateway, which answers like JMP's
+    /// Asterisk bridge (no trickle: every candidate in the initiate) with a voice menu; the
+    /// digits of the dial string reach it as RFC 4733 events.
+    func testCallingAPhoneNumberThroughTheGatewayReachesItsVoiceMenu() async throws {
+        guard let gateway = ProcessInfo.processInfo.environment["DIALTONE_TEST_GATEWAY"], !gateway.isEmpty,
+              let logPath = ProcessInfo.processInfo.environment["DIALTONE_TEST_GATEWAY_LOG"] else {
+            if ProcessInfo.processInfo.environment["CI"] != nil { throw TestEnvironmentError("the simulated gateway is not running") }
+            throw XCTSkip("the simulated gateway is not running")
+        }
+        let us = try environment.newAccount("dt")
+        let arguments = try harness.arguments("dt", for: us, tone: 440, extra: "gateway = \"\(gateway)\"\ncountry = \"US\"")
+        let call = try await ChildProcess.run(
+            [harness.binary, "call", "(555) 012-3456,,7#", "--duration", "7", "--dtmf-delay", "0.5"] + arguments,
+            environment: harness.processEnvironment(for: "dt"), timeout: .seconds(60))
+        let log = ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+        let number = "+15550123456"
+        let entries = CallHarness.jsonLines(log).filter { $0["number"] as? String == number && ($0["caller"] as? String ?? "").hasPrefix(us.jid.description) }
+        let transcript = call.stdout + call.stderr + "\ngateway:\n" + entries.map { "\($0)" }.joined(separator: "\n")
+        XCTAssertEqual(call.status, 0, transcript)
+        XCTAssertEqual(CallHarness.final(call.stdout)?["peer"] as? String, "\(number)@\(gateway)")
+        XCTAssertEqual(try harness.heard(by: "dt").frequency, 600, "we hear the voice menu\n\(transcript)")
+        XCTAssertEqual(entries.filter { $0["type"] as? String == "dtmf" }.compactMap { $0["digit"] as? String }.joined(), "7#", transcript)
+        XCTAssertEqual(entries.first { $0["type"] as? String == "heard" }?["frequency"] as? Double, 440, transcript)
+        let initiated = entries.first { $0["type"] as? String == "call" && $0["state"] as? String == "initiated" }
+        XCTAssertGreaterThanOrEqual(initiated?["candidates"] as? Int ?? 0, 1, "every candidate in the initiate\n\(transcript)")
+        XCTAssertFalse(entries.contains { $0["type"] as? String == "transport-info" }, "nothing trickled to a no-trickle gateway\n\(transcript)")
+    }
+
+    /// The gateway's busy number.
+    func testBusyPhoneNumber() async throws {
+        guard let gateway = ProcessInfo.processInfo.environment["DIALTONE_TEST_GATEWAY"], !gateway.isEmpty else {
+            throw XCTSkip("the simulated gateway is not running")
+        }
+        let us = try environment.newAccount("dt")
+        let arguments = try harness.arguments("dt", for: us, tone: 440, extra: "gateway = \"\(gateway)\"\ncountry = \"US\"")
+        let call = try await ChildProcess.run([harness.binary, "call", "+1 555 000 0486"] + arguments,
+                                              environment: harness.processEnvironment(for: "dt"), timeout: .seconds(40))
+        XCTAssertEqual(call.status, 1)
+        XCTAssertEqual(CallHarness.final(call.stdout)?["outcome"] as? String, "busy", call.stdout + call.stderr)
+    }
+
+    /// libwebrtc's way to nominate (the NOMINATION attribute, 0xC001, instead of USE-CANDIDATE)
+    /// counts as a nomination when the peer calls us.
+    func testPeerNominatingWithTheNominationAttribute() async throws {
+        let us = try environment.newAccount("dt")
+        let them = try environment.newAccount("peer")
+        let arguments = try harness.arguments("dt", for: us, tone: 660)
+        let answer = try dialtone("dt", ["answer", "--auto", "--timeout", "60"] + arguments)
+        try await eventually("dialtone is online") { CallHarness.jsonLines(answer.output).contains { $0["state"] as? String == "online" } }
+        let remote = try peer(them, ["call", us.jid.description], ["--tone", "880", "--duration", "3", "--nomination-attribute"])
+        let status = try await answer.wait(timeout: .seconds(40))
+        _ = try? await remote.wait(timeout: .seconds(15))
+        let transcript = "dialtone:\n\(answer.output)\(answer.errors)\npeer:\n\(remote.output)\(remote.errors.suffix(2000))"
+        XCTAssertEqual(status, 0, transcript)
+        XCTAssertEqual(event("heard", in: remote)?["frequency"] as? Double, 660, transcript)
+        XCTAssertEqual(try harness.heard(by: "dt").frequency, 880, transcript)
+    }
+}

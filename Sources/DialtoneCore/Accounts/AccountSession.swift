@@ -32,6 +32,7 @@ public actor AccountSession {
     private let http: HTTPTransfer
     private let interpreter: MessageInterpreter
     private var gatewayAnswers: [String: JID] = [:]
+    private var gatewayCarriesVoice: Bool?
 
     /// Calls: XEP-0353 messages and Jingle requests go through one ordered queue, so that a
     /// propose is seen before its retract and a session-initiate before its transport-info,
@@ -137,6 +138,21 @@ public actor AccountSession {
     public func dropConnection() async { await client.dropConnection() }
 
     public var xmppClient: XMPPClient { client }
+
+    // MARK: Calls
+
+    /// Places a call. A number's gateway must say it carries voice (XEP-0030 identity
+    /// gateway/pstn); a contact needs no presence: the propose rings whatever devices it has.
+    public func placeCall(to peer: JID) async throws -> String {
+        if let gateway = recipients.gateway, peer.domain == gateway.domain, peer.local != nil {
+            if gatewayCarriesVoice == nil {
+                let identities = try await client.identities(of: gateway)
+                gatewayCarriesVoice = identities.contains { $0.category == "gateway" && $0.type == "pstn" }
+            }
+            guard gatewayCarriesVoice == true else { throw CallPlacementError.noVoiceGateway(gateway.description) }
+        }
+        return try await calls.place(to: peer)
+    }
 
     // MARK: Recipients
 
@@ -511,6 +527,16 @@ public enum AttachmentError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .unreadable(let path): "Cannot read \(path)."
         case .unwritable(let path): "Cannot write \(path)."
+        }
+    }
+}
+
+public enum CallPlacementError: Error, Sendable, CustomStringConvertible {
+    case noVoiceGateway(String)
+
+    public var description: String {
+        switch self {
+        case .noVoiceGateway(let gateway): "The gateway \(gateway) does not carry voice calls (it has no gateway/pstn identity)."
         }
     }
 }

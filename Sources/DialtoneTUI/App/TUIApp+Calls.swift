@@ -158,7 +158,7 @@ extension TUIApp {
         Task { @MainActor in
             do {
                 let peer = try await session.resolveRecipient(dial.number)
-                let id = try await session.calls.place(to: peer)
+                let id = try await session.placeCall(to: peer)
                 self.open(peer.bare.description)
                 if !dial.steps.isEmpty { self.runDialSteps(dial.steps, on: id) }
             } catch {

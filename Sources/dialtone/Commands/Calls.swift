@@ -72,7 +72,7 @@ struct PlaceCall: AsyncParsableCommand {
         let runner = CallRunner(session: session, json: call.json, duration: duration, timeout: timeout, dtmf: steps)
         try await runner.run { session in
             let peer = try await session.resolveRecipient(dial.number)
-            return try await session.calls.place(to: peer)
+            return try await session.placeCall(to: peer)
         }
     }
 }

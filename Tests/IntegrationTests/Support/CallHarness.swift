@@ -53,7 +53,7 @@ final class CallHarness: @unchecked Sendable {
         let samples = data.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
         guard samples.count >= 48_000 else { return (0, samples.count) }
         let last = Array(samples.suffix(48_000))
-        let probes: [Double] = [300, 440, 660, 880, 1200]
+        let probes: [Double] = [300, 440, 600, 660, 880, 1200]
         let strongest = probes.max { ToneAnalysis.power(of: last, at: $0, sampleRate: 48_000) < ToneAnalysis.power(of: last, at: $1, sampleRate: 48_000) }
         return (strongest ?? 0, samples.count)
     }
