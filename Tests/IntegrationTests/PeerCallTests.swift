@@ -285,3 +285,24 @@ extension PeerCallTests {
         XCTAssertEqual(try harness.heard(by: "dt").frequency, 880, transcript)
     }
 }
+
+extension PeerCallTests {
+    /// Our account answers on another device: here the ringing stops as answered elsewhere.
+    func testAnsweredOnAnotherDeviceStopsRingingHere() async throws {
+        let us = try environment.newAccount("dt")
+        let caller = try environment.newAccount("peer")
+        let arguments = try harness.arguments("dt", for: us, tone: 440)
+        let listen = try dialtone("dt", ["listen", "--json"] + arguments.prefix(6))
+        try await eventually("dialtone is online") { CallHarness.jsonLines(listen.output).contains { $0["state"] as? String == "online" } }
+        // Our other device: the same account, another resource, answering.
+        let otherDevice = try peer(us, ["answer"], ["--tone", "880", "--answer-delay", "1", "--timeout", "30"])
+        try await waitForPeer(otherDevice)
+        let remote = try peer(caller, ["call", us.jid.description], ["--tone", "440", "--duration", "2"])
+        try await eventually("the call ends here as answered elsewhere") {
+            CallHarness.jsonLines(listen.output).contains { $0["type"] as? String == "call" && $0["outcome"] as? String == "elsewhere" }
+        }
+        XCTAssertEqual(CallHarness.states(listen.output), ["incoming", "ended"], listen.output)
+        _ = try? await remote.wait(timeout: .seconds(20))
+        XCTAssertNotNil(event("connected", in: remote), "the other device took the call:\n\(remote.output)")
+    }
+}
