@@ -24,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
+        .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         // crc32 for the STUN FINGERPRINT attribute.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
@@ -51,7 +52,7 @@ let package = Package(
         .target(
             name: "DialtoneMedia",
             dependencies: [
-                "COpus", "CALSA", "COpenSSL", "DialtoneTLS",
+                "COpus", "CALSA", "CSndfile", "COpenSSL", "DialtoneTLS",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(
@@ -98,7 +99,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["Peers", "Fuzz"]),
-        .testTarget(name: "DialtoneMediaTests", dependencies: ["DialtoneMedia", "DialtoneTLS"], exclude: ["Peers", "Fuzz"]),
+        .testTarget(name: "DialtoneMediaTests", dependencies: ["DialtoneMedia", "DialtoneTLS", "CSndfile"], exclude: ["Peers", "Fuzz"]),
         .testTarget(name: "DialtoneJingleTests", dependencies: ["DialtoneJingle", "DialtoneXMPP", "DialtoneXML"]),
         .testTarget(name: "DialtoneStoreTests", dependencies: ["DialtoneStore"]),
         .testTarget(name: "DialtoneCoreTests", dependencies: ["DialtoneCore", "DialtoneXMPP", "DialtoneStore"], exclude: ["Fixtures"]),

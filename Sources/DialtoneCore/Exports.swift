@@ -15,3 +15,5 @@
 @_exported import struct DialtoneStore.CallRecord
 @_exported import struct DialtoneStore.CallLogEntry
 @_exported import struct DialtoneMedia.CallStatistics
+@_exported import struct DialtoneMedia.DecodedAudio
+@_exported import class DialtoneMedia.AudioFilePlayer

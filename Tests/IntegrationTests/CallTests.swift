@@ -1,3 +1,4 @@
+import DialtoneMedia
 import DialtoneXMPP
 import Foundation
 import XCTest
@@ -53,5 +54,42 @@ final class CallTests: XCTestCase {
             XCTAssertEqual(entries.first?["outcome"] as? String, "completed")
             XCTAssertEqual(entries.first?["duration"] as? Double ?? 0, 4, accuracy: 1.5)
         }
+    }
+}
+
+extension CallTests {
+    /// A voicemail (an 8 kHz WAV, as phone gateways send them) plays through the account's
+    /// playback device.
+    func testPlayingAVoicemail() async throws {
+        let environment = try TestEnvironment.current()
+        let harness = try CallHarness(environment: environment)
+        defer { harness.remove() }
+        let account = try environment.newAccount("vm")
+        let arguments = try harness.arguments("vm", for: account, tone: 440)
+        // A RIFF/WAVE header and one second of a 500 Hz tone at 8 kHz.
+        let samples = (0..<8_000).map { Int16(8_000 * sin(2 * Double.pi * 500 * Double($0) / 8_000)) }
+        var wav = Data("RIFF".utf8)
+        func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { wav.append(contentsOf: $0) } }
+        append(UInt32(36 + samples.count * 2))
+        wav.append(contentsOf: Array("WAVEfmt ".utf8))
+        append(UInt32(16)); append(UInt16(1)); append(UInt16(1)); append(UInt32(8_000)); append(UInt32(16_000)); append(UInt16(2)); append(UInt16(16))
+        wav.append(contentsOf: Array("data".utf8))
+        append(UInt32(samples.count * 2))
+        for sample in samples { append(sample) }
+        try wav.write(to: URL(fileURLWithPath: harness.path("voicemail.wav")))
+
+        let play = try await ChildProcess.run(
+            [harness.binary, "play", harness.path("voicemail.wav"), "--playback", "play", "--alsa-config", harness.path("vm.asoundrc")]
+                + arguments.prefix(4), environment: harness.processEnvironment(for: "vm"), timeout: .seconds(20))
+        XCTAssertEqual(play.status, 0, play.stderr)
+        let data = try Data(contentsOf: URL(fileURLWithPath: harness.path("vm.out.raw")))
+        let played = data.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
+        XCTAssertGreaterThanOrEqual(played.count, 8_000)
+        XCTAssertEqual(ToneAnalysis.dominantFrequency(Array(played.prefix(8_000)), sampleRate: 8_000), 500, accuracy: 10)
+
+        let refused = try await ChildProcess.run([harness.binary, "play", harness.path("vm.asoundrc")] + arguments.prefix(4),
+                                                 environment: harness.processEnvironment(for: "vm"), timeout: .seconds(20))
+        XCTAssertEqual(refused.status, 1, "a file that is not audio is refused with a reason")
+        XCTAssertTrue(refused.stderr.contains("Cannot play"), refused.stderr)
     }
 }

@@ -38,6 +38,8 @@ public actor AccountSession {
     /// propose is seen before its retract and a session-initiate before its transport-info,
     /// and so that the manager's own requests never hold up the stream that answers them.
     public nonisolated let calls: CallManager
+    /// Devices and ICE settings calls (and voicemail playback) use.
+    public nonisolated let callConfiguration: CallManager.Configuration
     private let callInbox: AsyncStream<CallInput>.Continuation
     private let callInputs: AsyncStream<CallInput>
     private var callWorkers: [Task<Void, Never>] = []
@@ -64,6 +66,7 @@ public actor AccountSession {
         let client = XMPPClient(configuration: configuration, logger: logger) { events in try await relay.forward(events) }
         self.client = client
         calls = CallManager(signalling: CallSignalling(client: client), configuration: callConfiguration, logger: logger)
+        self.callConfiguration = callConfiguration
         (callInputs, callInbox) = AsyncStream.makeStream(of: CallInput.self)
         relay.connect { [weak self] events in try await self?.handle(events) }
     }

@@ -40,9 +40,11 @@ extension TUIApp {
         updateTicker()
     }
 
-    /// A tick a few times a second while a call is up; none otherwise (no idle wake-ups).
+    func updatePlaybackTicker() { updateTicker() }
+
+    /// A tick a few times a second while a call is up or audio plays; none otherwise (no idle wake-ups).
     private func updateTicker() {
-        let needed = activeCall != nil
+        let needed = activeCall != nil || player != nil
         if needed && ticker == nil {
             let sink = eventSink
             ticker = Task {
@@ -139,6 +141,9 @@ extension TUIApp {
         case .meta("k"):
             guard activeCall != nil else { return false }
             keypad.toggle()
+        case .meta("s"):
+            guard player != nil else { return false }
+            stopPlaying()
         case .text(let text) where keypad && editor.text.isEmpty && text.allSatisfy({ "0123456789*#".contains($0) }):
             guard let call = activeCall, call.state == .connected else { return false }
             sendDigits(text, on: call.id)

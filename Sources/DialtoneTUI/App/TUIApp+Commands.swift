@@ -12,6 +12,8 @@ extension TUIApp {
             view = nil
             if let next = list.selectedPeer { open(next) }
         case .search: search(arguments)
+        case .play: play(arguments)
+        case .stop: stopPlaying()
         case .call: placeCall(arguments)
         case .answer: answer()
         case .decline: decline(busy: arguments.trimmingCharacters(in: .whitespaces) == "busy")

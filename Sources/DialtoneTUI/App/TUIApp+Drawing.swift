@@ -49,6 +49,7 @@ extension TUIApp {
         let unread = list.totalUnread
         if unread > 0 { runs.append(TextRun(" · \(unread) unread", .statusBar)) }
         if let callStatus { runs.append(TextRun(" · \(callStatus)", .statusBar)) }
+        if let playbackStatus { runs.append(TextRun(" · \(playbackStatus)", .statusBar)) }
         if let notice { runs += [TextRun(" · ", .statusBar), notice] }
         terminal.draw(StyledLine(runs), row: layout.statusRow, column: 0, width: layout.columns, fill: .statusBar)
     }

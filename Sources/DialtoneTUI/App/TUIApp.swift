@@ -39,6 +39,8 @@ public final class TUIApp {
     var callStatistics: CallStatistics?
     var ticker: Task<Void, Never>?
     var eventSink: AsyncStream<Event>.Continuation?
+    var player: AudioFilePlayer?
+    var playingName: String?
 
     public init(session: AccountSession, palette: Palette = .builtInDark, logger: Logger = Logger(label: "dialtone.tui")) {
         self.session = session
@@ -78,13 +80,16 @@ public final class TUIApp {
             case .input: readKeys()
             case .resize: resize()
             case .core(let event): handle(event)
-            case .tick: await refreshCallFigures()
+            case .tick:
+                checkPlayback()
+                await refreshCallFigures()
             }
             if !running { break }
             redraw()
         }
         forwarding.cancel()
         ticker?.cancel()
+        stopPlaying()
         terminal.stop()
         await session.stop()
     }

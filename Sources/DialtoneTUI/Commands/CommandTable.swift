@@ -2,7 +2,7 @@
 /// documentation and its name cannot drift apart.
 public struct CommandSpec: Sendable, Equatable {
     public enum Name: String, Sendable, CaseIterable {
-        case msg, group, close, search, call, answer, decline, hangup, mute, unmute, hold, dtmf, device, calls, theme, help, quit
+        case msg, group, close, search, play, stop, call, answer, decline, hangup, mute, unmute, hold, dtmf, device, calls, theme, help, quit
     }
 
     public let name: Name
@@ -23,6 +23,9 @@ public enum CommandTable {
                     help: "Removes it from the list; its history stays and it comes back when someone writes."),
         CommandSpec(name: .search, arguments: "WORDS", synopsis: "Search all stored messages.",
                     help: "Shows the newest messages containing WORDS, with their conversations."),
+        CommandSpec(name: .play, arguments: "[N]", synopsis: "Play the newest voicemail or audio attachment here (or the Nth newest).",
+                    help: "It is fetched, decoded (WAV, Ogg Opus or Vorbis, FLAC, MP3) and played on the account's playback device; the status bar shows the position. Alt-s or /stop stops it."),
+        CommandSpec(name: .stop, arguments: "", synopsis: "Stop playing (Alt-s).", help: "See /play."),
         CommandSpec(name: .call, arguments: "TO", synopsis: "Call an address, a contact or a phone number.",
                     help: "Digits after the number are dialled once connected: \"/call +1 800 555 1234,,1234#\" (each comma waits 2 s; a semicolon stops for you to type the rest). While connected, digits typed on an empty line are sent as DTMF at once (Alt-k turns the keypad off)."),
         CommandSpec(name: .answer, arguments: "", synopsis: "Answer the ringing call (Alt-a).",
