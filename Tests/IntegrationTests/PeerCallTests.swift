@@ -306,3 +306,25 @@ extension PeerCallTests {
         XCTAssertNotNil(event("connected", in: remote), "the other device took the call:\n\(remote.output)")
     }
 }
+
+extension PeerCallTests {
+    /// No TURN in our configuration: the server's (XEP-0215, Prosody's external_services with
+    /// coturn's shared secret) is used, here relay-only, so the audio must go through it.
+    func testTURNFromTheServerThroughExternalServiceDiscovery() async throws {
+        guard ProcessInfo.processInfo.environment["DIALTONE_TEST_TURN_PORT"] != nil else { throw XCTSkip("no coturn") }
+        let us = try environment.newAccount("dt")
+        let them = try environment.newAccount("peer")
+        let arguments = try harness.arguments("dt", for: us, tone: 440, extra: "ice_loopback_only = true\nice_relay_only = true")
+            .filter { $0 != "--ice-loopback" }
+        let remote = try peer(them, ["answer"], ["--tone", "880", "--timeout", "40"])
+        try await waitForPeer(remote)
+        let call = try await ChildProcess.run([harness.binary, "call", them.jid.description, "--duration", "3"] + arguments,
+                                              environment: harness.processEnvironment(for: "dt"), timeout: .seconds(60))
+        _ = try? await remote.wait(timeout: .seconds(15))
+        let transcript = call.stdout + call.stderr + "\npeer:\n" + remote.output
+        XCTAssertEqual(call.status, 0, transcript)
+        XCTAssertEqual(CallHarness.final(call.stdout)?["path"] as? String, "relay → host", transcript)
+        XCTAssertEqual(event("heard", in: remote)?["frequency"] as? Double, 440, transcript)
+        XCTAssertEqual(try harness.heard(by: "dt").frequency, 880, transcript)
+    }
+}

@@ -495,6 +495,8 @@ extension AccountConfiguration {
             calls.media.ice.consentTimeout = .milliseconds(Int(timeout * 1000))
             calls.media.ice.consentInterval = min(calls.media.ice.consentInterval, .milliseconds(Int(timeout * 250)))
         }
+        calls.media.ice.relayOnly = iceRelayOnly ?? false
+        calls.useExternalServices = externalServices ?? true
         if let alsaConfig { calls.media.alsaConfiguration = try? String(contentsOfFile: alsaConfig, encoding: .utf8) }
         return calls
     }

@@ -96,6 +96,10 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
     public var alsaConfig: String?
     /// Seconds without answers to ICE consent checks before a call counts as cut off (RFC 7675: 30).
     public var iceConsentTimeout: Seconds?
+    /// Offer only the relayed candidate: hides our addresses from the peer (and proves TURN in tests).
+    public var iceRelayOnly: Bool?
+    /// Ask our server for STUN and TURN (XEP-0215) where `stun`/`turn` are not set (default true).
+    public var externalServices: Bool?
 
     enum CodingKeys: String, CodingKey {
         case jid, server, port, tls, gateway, country, resource, nameserver, fingerprint, stun, turn, capture, playback
@@ -104,6 +108,8 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
         case iceLoopbackOnly = "ice_loopback_only"
         case alsaConfig = "alsa_config"
         case iceConsentTimeout = "ice_consent_timeout"
+        case iceRelayOnly = "ice_relay_only"
+        case externalServices = "external_services"
         case passwordCommand = "password_command"
         case passwordFile = "password_file"
         case caFile = "ca_file"

@@ -19,6 +19,8 @@ public actor CallManager {
         public var ringTimeout: Duration = .seconds(30)
         /// How long after proceed (or accept) the session may take to be set up.
         public var setupTimeout: Duration = .seconds(30)
+        /// Take STUN and TURN servers from our server (XEP-0215) where the configuration names none.
+        public var useExternalServices = true
         public init() {}
     }
 
@@ -385,7 +387,7 @@ public actor CallManager {
     }
 
     private func startMedia(_ call: ActiveCall, role: ICERole) async throws {
-        let media = try CallMedia(role: role, configuration: configuration.media, logger: logger)
+        let media = try CallMedia(role: role, configuration: await mediaConfiguration(), logger: logger)
         call.media = media
         try await media.start()
         let id = call.info.id
@@ -395,6 +397,25 @@ public actor CallManager {
                 await self?.iceEvent(event, call: id)
             }
         }
+    }
+
+    /// The configured media settings, with the server's STUN and TURN filling what is missing.
+    private func mediaConfiguration() async -> CallMediaConfiguration {
+        var media = configuration.media
+        guard configuration.useExternalServices, media.ice.stunServer == nil || media.ice.turnServer == nil else { return media }
+        let services = await signalling.externalServices()
+        if media.ice.stunServer == nil,
+           let stun = services.first(where: { $0.type == "stun" && $0.transport == "udp" }),
+           let address = TransportAddress(stun.address, stun.port) {
+            media.ice.stunServer = address
+        }
+        if media.ice.turnServer == nil,
+           let turn = services.first(where: { $0.type == "turn" && $0.transport == "udp" && $0.username != nil && $0.password != nil }),
+           let address = TransportAddress(turn.address, turn.port), let username = turn.username, let password = turn.password {
+            media.ice.turnServer = TURNServerConfiguration(address: address, username: username, password: password)
+        }
+        if !services.isEmpty { logger.debug("ICE servers from XEP-0215: stun \(media.ice.stunServer.map { "\($0)" } ?? "-"), turn \(media.ice.turnServer.map { "\($0.address)" } ?? "-")") }
+        return media
     }
 
     private func iceEvent(_ event: ICEEvent, call id: String) async {
@@ -496,8 +517,8 @@ public actor CallManager {
         let late = call.pendingCandidates
         call.pendingCandidates = []
         if !late.isEmpty { await sendCandidates(late, for: call) }
-        await connectMedia(call, NegotiatedMedia(opus: opus, telephoneEvent: telephoneEvent,
-                                                 remoteFingerprint: fingerprint.value, dtlsRole: role))
+        startConnecting(call.info.id, NegotiatedMedia(opus: opus, telephoneEvent: telephoneEvent,
+                                                      remoteFingerprint: fingerprint.value, dtlsRole: role))
     }
 
     /// Outgoing: the callee's session-accept.
@@ -517,8 +538,8 @@ public actor CallManager {
         }
         await media.agent.setRemoteCredentials(ufrag: transport.ufrag ?? "", password: transport.password ?? "")
         for candidate in transport.candidates { await media.agent.addRemoteCandidate(candidate) }
-        await connectMedia(call, NegotiatedMedia(opus: opus, telephoneEvent: description.telephoneEvent,
-                                                 remoteFingerprint: fingerprint.value, dtlsRole: role))
+        startConnecting(call.info.id, NegotiatedMedia(opus: opus, telephoneEvent: description.telephoneEvent,
+                                                      remoteFingerprint: fingerprint.value, dtlsRole: role))
     }
 
     private func addRemoteCandidates(_ action: JingleAction, to call: ActiveCall) async {
@@ -533,9 +554,14 @@ public actor CallManager {
         }
     }
 
-    private func connectMedia(_ call: ActiveCall, _ negotiated: NegotiatedMedia) async {
-        guard let media = call.media else { return }
-        let id = call.info.id
+    /// ICE and DTLS run on their own: the stanzas that let them finish (trickled candidates)
+    /// must still be handled meanwhile.
+    private func startConnecting(_ id: String, _ negotiated: NegotiatedMedia) {
+        Task { await self.connectMedia(id, negotiated) }
+    }
+
+    private func connectMedia(_ id: String, _ negotiated: NegotiatedMedia) async {
+        guard let call = calls[id], let media = call.media else { return }
         call.info.codec = "opus/48000" + (negotiated.telephoneEvent.map { ", telephone-event/\($0.clockRate)" } ?? "")
         do {
             try await media.connect(negotiated) { [weak self] digit in

@@ -11,14 +11,19 @@ public struct CallSignalling: Sendable {
     public var request: @Sendable (XMLElement) async throws -> XMLElement
     /// The features a peer's device announces (for `urn:ietf:rfc:3264`: no trickle).
     public var features: @Sendable (JID) async -> Set<String>
+    /// The STUN and TURN servers our server recommends (XEP-0215), fetched per call: TURN
+    /// credentials from there are time-limited.
+    public var externalServices: @Sendable () async -> [ExternalService]
 
     public init(ownAddress: @escaping @Sendable () async -> JID?, send: @escaping @Sendable (XMLElement) async throws -> Void,
                 request: @escaping @Sendable (XMLElement) async throws -> XMLElement,
-                features: @escaping @Sendable (JID) async -> Set<String>) {
+                features: @escaping @Sendable (JID) async -> Set<String>,
+                externalServices: @escaping @Sendable () async -> [ExternalService] = { [] }) {
         self.ownAddress = ownAddress
         self.send = send
         self.request = request
         self.features = features
+        self.externalServices = externalServices
     }
 }
 
@@ -28,6 +33,7 @@ extension CallSignalling {
             ownAddress: { await client.boundJID },
             send: { try await client.send($0) },
             request: { try await client.request($0, timeout: .seconds(15)) },
-            features: { (try? await client.features(of: $0, timeout: .seconds(3))) ?? [] })
+            features: { (try? await client.features(of: $0, timeout: .seconds(3))) ?? [] },
+            externalServices: { (try? await client.externalServices()) ?? [] })
     }
 }

@@ -36,4 +36,5 @@ public enum Namespace {
     public static let chatStates = "http://jabber.org/protocol/chatstates"
     public static let markers = "urn:xmpp:chat-markers:0"
     public static let correction = "urn:xmpp:message-correct:0"
+    public static let externalServices = "urn:xmpp:extdisco:2"
 }

@@ -14,7 +14,7 @@ struct CallOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Look the PCMs up in this asoundrc file instead of the system's ALSA configuration.", valueName: "file"))
     var alsaConfig: String?
 
-    @Flag(help: "Host candidates on 127.0.0.1 only, no STUN or TURN: for tests on one machine.")
+    @Flag(help: "Host candidates on 127.0.0.1 only, no STUN or TURN (not even the server's): for tests on one machine.")
     var iceLoopback = false
 
     @Flag(help: "One JSON object per line for each state change, digit and the final statistics.")
@@ -34,6 +34,7 @@ struct CallOptions: ParsableArguments {
             calls.media.ice.useIPv6 = false
             calls.media.ice.stunServer = nil
             calls.media.ice.turnServer = nil
+            calls.useExternalServices = false
         }
         return calls
     }
