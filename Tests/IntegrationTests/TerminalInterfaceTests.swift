@@ -48,9 +48,10 @@ final class TerminalInterfaceTests: XCTestCase {
     }
 
     /// Runs the real binary's interface for `account` in an 80×24 tmux window.
-    private func startInterface(for account: (jid: JID, password: String), environment: TestEnvironment, extra: String = "") async throws {
+    private func startInterface(for account: (jid: JID, password: String), environment: TestEnvironment, extra: String = "",
+                                variables: String = "") async throws {
         let config = try environment.writeConfiguration(for: account, in: directory, extra: extra)
-        let command = "env TERM=xterm-256color LANG=C.UTF-8 XDG_DATA_HOME=\(directory.path)/data XDG_STATE_HOME=\(directory.path)/state "
+        let command = "env TERM=xterm-256color LANG=C.UTF-8 XDG_DATA_HOME=\(directory.path)/data XDG_STATE_HOME=\(directory.path)/state \(variables) "
             + "\(binary) --config \(config)"
         try await tmux(["new-session", "-d", "-s", "tui", "-x", "80", "-y", "24", command])
     }
@@ -170,5 +171,39 @@ final class TerminalInterfaceTests: XCTestCase {
 
         try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
         try await tmux(["send-keys", "-t", "tui", "Enter"])
+    }
+
+    /// With `notify = "notify-send"`, a message in a conversation not in view becomes a desktop
+    /// notification (a stand-in notify-send records its arguments), stripped of escapes.
+    func testDesktopNotificationForAMessageOutOfView() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try environment.newAccount("alice")
+        let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
+        try await bob.connect()
+        let bin = directory.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let record = directory.appendingPathComponent("notified").path
+        let script = bin.appendingPathComponent("notify-send").path
+        try "#!/bin/sh\nprintf '%s|' \"$@\" >> \(record)\necho >> \(record)\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+
+        try await startInterface(for: alice, environment: environment, extra: "notify = \"notify-send\"",
+                                 variables: "PATH=\(bin.path):/usr/bin:/bin")
+        try await waitForScreen("online") { $0.contains("online") }
+        // Another conversation is in view.
+        try await tmux(["send-keys", "-t", "tui", "-l", "/msg carol@\(environment.domain)"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await waitForScreen("carol's conversation") { $0.contains("carol@") }
+        _ = try await bob.session.sendMessage(to: alice.jid, body: "Dinner at eight?\u{1B}]0;owned\u{07}")
+        try await eventually("the notification went out") {
+            ((try? String(contentsOfFile: record, encoding: .utf8)) ?? "").contains("Dinner at eight?")
+        }
+        let line = try String(contentsOfFile: record, encoding: .utf8)
+        XCTAssertTrue(line.contains("--app-name=Dialtone"), line)
+        XCTAssertFalse(line.contains("\u{1B}"), "no escape reaches the notification: \(line)")
+        XCTAssertTrue(line.contains(bob.jid.description) || line.contains("bob"), line)
+        try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        await bob.stop()
     }
 }

@@ -100,9 +100,11 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
     public var iceRelayOnly: Bool?
     /// Ask our server for STUN and TURN (XEP-0215) where `stun`/`turn` are not set (default true).
     public var externalServices: Bool?
+    /// Desktop notifications in the terminal interface: "none" (default), "osc777", "osc9", "notify-send".
+    public var notify: String?
 
     enum CodingKeys: String, CodingKey {
-        case jid, server, port, tls, gateway, country, resource, nameserver, fingerprint, stun, turn, capture, playback
+        case jid, server, port, tls, gateway, country, resource, nameserver, fingerprint, stun, turn, capture, playback, notify
         case turnUsername = "turn_username"
         case turnPassword = "turn_password"
         case iceLoopbackOnly = "ice_loopback_only"
@@ -140,6 +142,9 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
             if let value, TransportAddress(ipAndPort: value) == nil {
                 throw .invalid(path: path, detail: "account \(jid): \(key) must be an IP address and port (\"192.0.2.1:3478\"), not \"\(value)\"")
             }
+        }
+        if let notify, !["none", "osc777", "osc9", "notify-send"].contains(notify) {
+            throw .invalid(path: path, detail: "account \(jid): notify must be \"none\", \"osc777\", \"osc9\" or \"notify-send\", not \"\(notify)\"")
         }
         if turn != nil && (turnUsername == nil || turnPassword == nil) {
             throw .invalid(path: path, detail: "account \(jid): turn needs turn_username and turn_password")

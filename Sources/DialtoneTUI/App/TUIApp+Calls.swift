@@ -22,6 +22,7 @@ extension TUIApp {
         if info.state == .incoming && previous == nil {
             // Rings: the bell now, the banner until answered or gone.
             terminal.bell()
+            notifier.notify(title: "Incoming call", body: names.name(for: peer))
             show(notice: "Incoming call from \(Sanitizer.plain(names.name(for: peer))) — Alt-a answers, Alt-d declines")
         }
         if info.state == .connected && previous?.state != .connected { typedDigits = "" }
@@ -30,7 +31,10 @@ extension TUIApp {
         }
         if info.state == .ended {
             list.noteActivity(peer: peer, at: info.endedAt ?? Date(), incoming: info.outcome == .missed)
-            if info.outcome == .missed && view?.peer != peer { terminal.bell() }
+            if info.outcome == .missed && view?.peer != peer {
+                terminal.bell()
+                notifier.notify(title: "Missed call", body: names.name(for: peer))
+            }
             show(notice: CallText.line(info, name: Sanitizer.plain(names.name(for: peer))))
             calls[info.id] = nil
             updateTitle()

@@ -42,8 +42,12 @@ public final class TUIApp {
     var player: AudioFilePlayer?
     var playingName: String?
 
-    public init(session: AccountSession, palette: Palette = .builtInDark, logger: Logger = Logger(label: "dialtone.tui")) {
+    let notifier: Notifier
+
+    public init(session: AccountSession, palette: Palette = .builtInDark, notifications: NotificationStyle = .none,
+                logger: Logger = Logger(label: "dialtone.tui")) {
         self.session = session
+        self.notifier = Notifier(style: notifications)
         self.logger = logger
         self.palette = palette
         let names: any NameSource = (try? session.displayNames()) ?? FixedNames()
@@ -149,6 +153,8 @@ public final class TUIApp {
             } else if message.direction == .incoming {
                 // Something new where the user is not looking: ring the terminal's bell.
                 terminal.bell()
+                let text = message.body ?? message.subject ?? (message.attachments.isEmpty ? "" : "📎 attachment")
+                notifier.notify(title: names.name(for: message.sender.isEmpty ? peer : message.sender), body: text)
             }
             updateTitle()
         case .corrected(let peer, let message):

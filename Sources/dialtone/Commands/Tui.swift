@@ -12,11 +12,12 @@ struct Tui: AsyncParsableCommand {
         // Logs go to the file before anything can print: the screen belongs to curses.
         let runtime = try CommandRuntime(options)
         let session = try runtime.openSession()
-        await runTUI(session)
+        let style = runtime.account.notify.flatMap(NotificationStyle.init(rawValue:)) ?? .none
+        await runTUI(session, notifications: style)
     }
 
     @MainActor
-    private func runTUI(_ session: AccountSession) async {
-        await TUIApp(session: session).run()
+    private func runTUI(_ session: AccountSession, notifications: NotificationStyle) async {
+        await TUIApp(session: session, notifications: notifications).run()
     }
 }
