@@ -1,3 +1,4 @@
+import DialtoneXML
 import DialtoneXMPP
 import Foundation
 import XCTest
@@ -326,5 +327,51 @@ extension PeerCallTests {
         XCTAssertEqual(CallHarness.final(call.stdout)?["path"] as? String, "relay → host", transcript)
         XCTAssertEqual(event("heard", in: remote)?["frequency"] as? Double, 440, transcript)
         XCTAssertEqual(try harness.heard(by: "dt").frequency, 880, transcript)
+    }
+}
+
+extension PeerCallTests {
+    /// Someone else (on the same server) sends Jingle for our running call — a terminate with
+    /// its session id, a bogus transport-info — and malformed Jingle: each gets an error reply,
+    /// and the call goes on to end normally.
+    func testJingleFromAnyoneButThePeerIsRefusedAndTheCallGoesOn() async throws {
+        let us = try environment.newAccount("dt")
+        let them = try environment.newAccount("peer")
+        let arguments = try harness.arguments("dt", for: us, tone: 660, extra: "resource = \"phone\"")
+        let answer = try dialtone("dt", ["answer", "--auto", "--timeout", "60"] + arguments)
+        try await eventually("dialtone is online") { CallHarness.jsonLines(answer.output).contains { $0["state"] as? String == "online" } }
+        let remote = try peer(them, ["call", us.jid.description], ["--tone", "880", "--duration", "5"])
+        try await eventually("connected") { CallHarness.states(answer.output).contains("connected") }
+        let sid = try XCTUnwrap(CallHarness.jsonLines(answer.output).first { $0["type"] as? String == "call" }?["call"] as? String)
+
+        let mallory = try await TestAccount(environment.clientConfiguration(try environment.newAccount("mallory")))
+        try await mallory.connect()
+        defer { Task { await mallory.stop() } }
+        let target = try us.jid.with(resource: "phone")
+        func send(_ jingle: String) async -> StanzaError? {
+            do {
+                let element = try XMLElement(parsing: jingle)
+                _ = try await mallory.session.xmppClient.request(.iq(.set, id: newStanzaID(), to: target, payload: element))
+                return nil
+            } catch let error as StanzaError {
+                return error
+            } catch {
+                return StanzaError(type: "cancel", condition: "\(error)")
+            }
+        }
+        let terminate = await send(#"<jingle xmlns="urn:xmpp:jingle:1" action="session-terminate" sid="\#(sid)"><reason><success/></reason></jingle>"#)
+        XCTAssertEqual(terminate?.condition, "item-not-found", "a terminate from a stranger is refused")
+        let candidate = await send(#"<jingle xmlns="urn:xmpp:jingle:1" action="transport-info" sid="\#(sid)"><content creator="initiator" name="0"><transport xmlns="urn:xmpp:jingle:transports:ice-udp:1"><candidate component="1" foundation="1" generation="0" id="x" ip="127.0.0.1" port="9" priority="1" protocol="udp" type="host" network="0"/></transport></content></jingle>"#)
+        XCTAssertEqual(candidate?.condition, "item-not-found")
+        let malformed = await send(#"<jingle xmlns="urn:xmpp:jingle:1" action="session-accept"/>"#)
+        XCTAssertEqual(malformed?.condition, "bad-request")
+        let unknown = await send(#"<jingle xmlns="urn:xmpp:jingle:1" action="no-such-action" sid="x"/>"#)
+        XCTAssertEqual(unknown?.condition, "bad-request")
+
+        let status = try await answer.wait(timeout: .seconds(30))
+        _ = try? await remote.wait(timeout: .seconds(10))
+        XCTAssertEqual(status, 0, answer.output + answer.errors)
+        XCTAssertEqual(CallHarness.final(answer.output)?["outcome"] as? String, "completed", answer.output)
+        XCTAssertGreaterThan(CallHarness.final(answer.output)?["duration"] as? Double ?? 0, 4, "the call was not cut short")
     }
 }

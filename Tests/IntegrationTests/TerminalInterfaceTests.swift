@@ -1,4 +1,5 @@
 import DialtoneCore
+import DialtoneMedia
 import DialtoneXMPP
 import Foundation
 import XCTest
@@ -205,5 +206,60 @@ final class TerminalInterfaceTests: XCTestCase {
         try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
         try await tmux(["send-keys", "-t", "tui", "Enter"])
         await bob.stop()
+    }
+
+    /// An incoming call in the interface: the banner, the ring tone on its own device, Alt-a
+    /// answers, audio both ways, Alt-h hangs up.
+    func testAnsweringACallInTheTerminalInterface() async throws {
+        let environment = try TestEnvironment.current()
+        let python = [ProcessInfo.processInfo.environment["DIALTONE_PYTHON"], NSHomeDirectory() + "/.cache/dialtone-venv/bin/python"]
+            .compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let python else { throw XCTSkip("no interop venv") }
+        let harness = try CallHarness(environment: environment)
+        defer { harness.remove() }
+        let alice = try environment.newAccount("alice")
+        let caller = try environment.newAccount("caller")
+        _ = try harness.arguments("alice", for: alice, tone: 440)
+        let ring = harness.path("ring.raw")
+        let asoundrc = try String(contentsOfFile: harness.path("alice.asoundrc"), encoding: .utf8)
+            + "\npcm.ring { type file; slave.pcm { type null }; file \"\(ring)\"; format \"raw\" }\n"
+        try asoundrc.write(toFile: harness.path("alice.asoundrc"), atomically: true, encoding: .utf8)
+        try await startInterface(for: alice, environment: environment, extra: """
+            ice_loopback_only = true
+            capture = "cap"
+            playback = "play"
+            ring_device = "ring"
+            alsa_config = "\(harness.path("alice.asoundrc"))"
+            """)
+        try await waitForScreen("online") { $0.contains("online") }
+
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers/jingle_peer.py").path
+        let peer = try ChildProcess([python, script, "--jid", caller.jid.description, "--password", caller.password,
+                                     "--port", String(environment.port), "--ca-file", environment.caFile,
+                                     "--tone", "880", "--duration", "30", "--timeout", "60", "call", alice.jid.description])
+        defer { if peer.isRunning { peer.signal(SIGKILL) } }
+        try await waitForScreen("the ringing banner") { $0.contains("Incoming call from") && $0.contains("Alt-a") }
+        try await eventually("the ring tone plays on its own device") {
+            let data = (try? Data(contentsOf: URL(fileURLWithPath: ring))) ?? Data()
+            guard data.count > 16_000 * 2 else { return false }
+            let samples = data.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
+            let first = Array(samples.prefix(8_000))
+            return ToneAnalysis.power(of: first, at: 440, sampleRate: 8_000) > 100 * ToneAnalysis.power(of: first, at: 1_000, sampleRate: 8_000)
+        }
+        try await tmux(["send-keys", "-t", "tui", "M-a"])
+        try await waitForScreen("the connected call") { $0.contains("Call with") && $0.contains("mic") }
+        let ringLength = (try? Data(contentsOf: URL(fileURLWithPath: ring)).count) ?? 0
+        try await eventually("the peer hears the interface") {
+            CallHarness.jsonLines(peer.output).contains { $0["event"] as? String == "heard" }
+        }
+        XCTAssertEqual(CallHarness.jsonLines(peer.output).first { $0["event"] as? String == "heard" }?["frequency"] as? Double, 440)
+        try await tmux(["send-keys", "-t", "tui", "M-h"])
+        _ = try await peer.wait(timeout: .seconds(20))
+        XCTAssertTrue(CallHarness.jsonLines(peer.output).contains { $0["event"] as? String == "terminated" }, peer.output)
+        try await waitForScreen("the call's line in the conversation") { $0.contains("☎ Incoming call from") }
+        let later = (try? Data(contentsOf: URL(fileURLWithPath: ring)).count) ?? 0
+        XCTAssertLessThanOrEqual(later - ringLength, 8_000 * 2 / 5, "the ring stopped once answered")
+        try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
     }
 }

@@ -496,6 +496,7 @@ extension AccountConfiguration {
             calls.media.ice.consentInterval = min(calls.media.ice.consentInterval, .milliseconds(Int(timeout * 250)))
         }
         calls.media.ice.relayOnly = iceRelayOnly ?? false
+        calls.ringDevice = ringDevice
         calls.useExternalServices = externalServices ?? true
         if let alsaConfig { calls.media.alsaConfiguration = try? String(contentsOfFile: alsaConfig, encoding: .utf8) }
         return calls

@@ -102,6 +102,8 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
     public var externalServices: Bool?
     /// Desktop notifications in the terminal interface: "none" (default), "osc777", "osc9", "notify-send".
     public var notify: String?
+    /// An ALSA PCM to play a ring tone on for incoming calls in the terminal interface.
+    public var ringDevice: String?
 
     enum CodingKeys: String, CodingKey {
         case jid, server, port, tls, gateway, country, resource, nameserver, fingerprint, stun, turn, capture, playback, notify
@@ -111,6 +113,7 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
         case alsaConfig = "alsa_config"
         case iceConsentTimeout = "ice_consent_timeout"
         case iceRelayOnly = "ice_relay_only"
+        case ringDevice = "ring_device"
         case externalServices = "external_services"
         case passwordCommand = "password_command"
         case passwordFile = "password_file"

@@ -21,6 +21,8 @@ public actor CallManager {
         public var setupTimeout: Duration = .seconds(30)
         /// Take STUN and TURN servers from our server (XEP-0215) where the configuration names none.
         public var useExternalServices = true
+        /// An ALSA PCM to ring on for incoming calls (a speaker while the headset is on); nil: the bell only.
+        public var ringDevice: String?
         public init() {}
     }
 

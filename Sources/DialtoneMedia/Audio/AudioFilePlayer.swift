@@ -1,3 +1,4 @@
+import Foundation
 import CSndfile
 import Synchronization
 
@@ -40,7 +41,23 @@ public struct DecodedAudio: Sendable {
         sampleRate = Int(info.samplerate)
     }
 
+    public init(samples: [Int16], sampleRate: Int) {
+        self.samples = samples
+        self.sampleRate = sampleRate
+    }
+
     public var duration: Double { Double(samples.count) / Double(sampleRate) }
+
+    /// A ring as North American phones make it: 440 + 480 Hz, two seconds on, four off.
+    public static func ringTone(seconds: Double = 30, sampleRate: Int = 8_000) -> DecodedAudio {
+        let count = Int(seconds * Double(sampleRate))
+        var samples = [Int16](repeating: 0, count: count)
+        for i in 0..<count where (i / sampleRate) % 6 < 2 {
+            let t = Double(i) / Double(sampleRate)
+            samples[i] = Int16(4_000 * (sin(2 * .pi * 440 * t) + sin(2 * .pi * 480 * t)))
+        }
+        return DecodedAudio(samples: samples, sampleRate: sampleRate)
+    }
 }
 
 /// Plays decoded audio on an ALSA device at the file's rate (ALSA's plug layer converts for

@@ -26,6 +26,7 @@ extension TUIApp {
             show(notice: "Incoming call from \(Sanitizer.plain(names.name(for: peer))) — Alt-a answers, Alt-d declines")
         }
         if info.state == .connected && previous?.state != .connected { typedDigits = "" }
+        defer { updateRinger() }
         if let record = try? session.store.calls(peer: peer, limit: 5).first(where: { $0.call.id == info.id })?.call {
             if view?.peer == peer { view?.upsert(call: record) }
         }
@@ -45,6 +46,21 @@ extension TUIApp {
     }
 
     func updatePlaybackTicker() { updateTicker() }
+
+    /// The ring tone on its own device while a call rings here (when `ring_device` is set).
+    func updateRinger() {
+        let ringing = calls.values.contains { $0.state == .incoming }
+        if ringing, ringer == nil, let device = session.callConfiguration.ringDevice {
+            do {
+                ringer = try AudioFilePlayer(audio: .ringTone(), device: device, configuration: session.callConfiguration.media.alsaConfiguration)
+            } catch {
+                show(error: "Cannot ring on \(Sanitizer.plain(device)): \(error)")
+            }
+        } else if !ringing, let current = ringer {
+            current.stop()
+            ringer = nil
+        }
+    }
 
     /// A tick a few times a second while a call is up or audio plays; none otherwise (no idle wake-ups).
     private func updateTicker() {

@@ -40,6 +40,7 @@ public final class TUIApp {
     var ticker: Task<Void, Never>?
     var eventSink: AsyncStream<Event>.Continuation?
     var player: AudioFilePlayer?
+    var ringer: AudioFilePlayer?
     var playingName: String?
 
     let notifier: Notifier
@@ -94,6 +95,7 @@ public final class TUIApp {
         forwarding.cancel()
         ticker?.cancel()
         stopPlaying()
+        ringer?.stop()
         terminal.stop()
         await session.stop()
     }
