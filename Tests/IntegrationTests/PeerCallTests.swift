@@ -194,7 +194,7 @@ extension PeerCallTests {
         let first = try environment.newAccount("peer")
         let second = try environment.newAccount("peer")
         let arguments = try harness.arguments("dt", for: us, tone: 660)
-        let answer = try dialtone("dt", ["answer", "--auto", "--timeout", "60"] + arguments)
+        let answer = try dialtone("dt", ["answer", "--auto", "--busy", "--timeout", "60"] + arguments)
         try await eventually("dialtone is online") { CallHarness.jsonLines(answer.output).contains { $0["state"] as? String == "online" } }
         let caller = try peer(first, ["call", us.jid.description], ["--tone", "880", "--duration", "6"])
         try await eventually("the first call connects") { CallHarness.states(answer.output).contains("connected") }
@@ -373,5 +373,21 @@ extension PeerCallTests {
         XCTAssertEqual(status, 0, answer.output + answer.errors)
         XCTAssertEqual(CallHarness.final(answer.output)?["outcome"] as? String, "completed", answer.output)
         XCTAssertGreaterThan(CallHarness.final(answer.output)?["duration"] as? Double ?? 0, 4, "the call was not cut short")
+    }
+}
+
+extension PeerCallTests {
+    /// By default only contacts ring: a stranger's propose gets nothing back, not even
+    /// "ringing", which would tell them we are online.
+    func testStrangersDoNotRingByDefault() async throws {
+        let us = try environment.newAccount("dt")
+        let them = try environment.newAccount("peer")
+        let config = try environment.writeConfiguration(for: us, in: harness.directory)
+        let listen = try dialtone("dt", ["listen", "--json", "--config", config, "--log-file", harness.path("dt.log")])
+        try await eventually("dialtone is online") { CallHarness.jsonLines(listen.output).contains { $0["state"] as? String == "online" } }
+        let remote = try peer(them, ["call", us.jid.description], ["--timeout", "4"])
+        _ = try await remote.wait(timeout: .seconds(15))
+        XCTAssertFalse(events(remote).contains { $0["event"] as? String == "ringing" }, remote.output)
+        XCTAssertFalse(CallHarness.jsonLines(listen.output).contains { $0["type"] as? String == "call" }, listen.output)
     }
 }

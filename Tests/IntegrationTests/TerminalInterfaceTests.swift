@@ -225,6 +225,7 @@ final class TerminalInterfaceTests: XCTestCase {
             + "\npcm.ring { type file; slave.pcm { type null }; file \"\(ring)\"; format \"raw\" }\n"
         try asoundrc.write(toFile: harness.path("alice.asoundrc"), atomically: true, encoding: .utf8)
         try await startInterface(for: alice, environment: environment, extra: """
+            calls_from = "anyone"
             ice_loopback_only = true
             capture = "cap"
             playback = "play"

@@ -65,7 +65,9 @@ public actor AccountSession {
         let relay = self.relay
         let client = XMPPClient(configuration: configuration, logger: logger) { events in try await relay.forward(events) }
         self.client = client
-        calls = CallManager(signalling: CallSignalling(client: client), configuration: callConfiguration, logger: logger)
+        let callers = CallerPolicy(store: store, gateway: self.recipients.gateway, anyone: callConfiguration.callsFromAnyone)
+        calls = CallManager(signalling: CallSignalling(client: client, mayCall: { callers.mayCall($0) }),
+                            configuration: callConfiguration, logger: logger)
         self.callConfiguration = callConfiguration
         (callInputs, callInbox) = AsyncStream.makeStream(of: CallInput.self)
         relay.connect { [weak self] events in try await self?.handle(events) }
@@ -88,10 +90,12 @@ public actor AccountSession {
     }
 
     public func stop() async {
+        // Calls end first, and their last states reach the store before the streams close.
         await calls.hangUpAll()
-        await client.stop()
+        await calls.closeEvents()
         callInbox.finish()
-        for worker in callWorkers { worker.cancel() }
+        for worker in callWorkers { await worker.value }
+        await client.stop()
         broadcaster.finish()
     }
 
@@ -497,6 +501,7 @@ extension AccountConfiguration {
         }
         calls.media.ice.relayOnly = iceRelayOnly ?? false
         calls.ringDevice = ringDevice
+        calls.callsFromAnyone = callsFrom == "anyone"
         calls.useExternalServices = externalServices ?? true
         if let alsaConfig { calls.media.alsaConfiguration = try? String(contentsOfFile: alsaConfig, encoding: .utf8) }
         return calls
@@ -534,6 +539,22 @@ public enum AttachmentError: Error, Sendable, CustomStringConvertible {
         case .unreadable(let path): "Cannot read \(path)."
         case .unwritable(let path): "Cannot write \(path)."
         }
+    }
+}
+
+/// Who may ring us: contacts (roster and address book), numbers through our gateway, or
+/// anyone when the account says so.
+struct CallerPolicy: Sendable {
+    let store: Store
+    let gateway: JID?
+    let anyone: Bool
+
+    func mayCall(_ peer: JID) -> Bool {
+        if anyone { return true }
+        if let gateway, peer.domain == gateway.domain { return true }
+        let address = peer.bare.description
+        if (try? store.contacts().contains { $0.jid == address }) == true { return true }
+        return (try? store.addressBook().contains { $0.jids.contains(address) }) == true
     }
 }
 

@@ -104,6 +104,8 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
     public var notify: String?
     /// An ALSA PCM to play a ring tone on for incoming calls in the terminal interface.
     public var ringDevice: String?
+    /// Who may ring: "contacts" (default: roster, address book, numbers through the gateway) or "anyone".
+    public var callsFrom: String?
 
     enum CodingKeys: String, CodingKey {
         case jid, server, port, tls, gateway, country, resource, nameserver, fingerprint, stun, turn, capture, playback, notify
@@ -114,6 +116,7 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
         case iceConsentTimeout = "ice_consent_timeout"
         case iceRelayOnly = "ice_relay_only"
         case ringDevice = "ring_device"
+        case callsFrom = "calls_from"
         case externalServices = "external_services"
         case passwordCommand = "password_command"
         case passwordFile = "password_file"
@@ -145,6 +148,9 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
             if let value, TransportAddress(ipAndPort: value) == nil {
                 throw .invalid(path: path, detail: "account \(jid): \(key) must be an IP address and port (\"192.0.2.1:3478\"), not \"\(value)\"")
             }
+        }
+        if let callsFrom, !["contacts", "anyone"].contains(callsFrom) {
+            throw .invalid(path: path, detail: "account \(jid): calls_from must be \"contacts\" or \"anyone\", not \"\(callsFrom)\"")
         }
         if let notify, !["none", "osc777", "osc9", "notify-send"].contains(notify) {
             throw .invalid(path: path, detail: "account \(jid): notify must be \"none\", \"osc777\", \"osc9\" or \"notify-send\", not \"\(notify)\"")

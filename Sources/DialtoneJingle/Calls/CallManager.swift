@@ -23,6 +23,10 @@ public actor CallManager {
         public var useExternalServices = true
         /// An ALSA PCM to ring on for incoming calls (a speaker while the headset is on); nil: the bell only.
         public var ringDevice: String?
+        /// How long an incoming call rings here before it counts as missed.
+        public var incomingRingTimeout: Duration = .seconds(60)
+        /// Ring for proposes from anyone, not only contacts (see `CallSignalling.mayCall`).
+        public var callsFromAnyone = false
         public init() {}
     }
 
@@ -35,6 +39,9 @@ public actor CallManager {
     /// Proposes seen while catching up on the archive, by id, until something settles them.
     private var archivedProposals: [String: CallInfo] = [:]
     private var settledInArchive: Set<String> = []
+    /// Calls whose media is being stopped before their ended state goes out.
+    private var settling: [String: Task<Void, Never>] = [:]
+    private var recentlyEnded: Set<String> = []
 
     public init(signalling: CallSignalling, configuration: Configuration = Configuration(),
                 logger: Logger = Logger(label: "dialtone.calls")) {
@@ -80,8 +87,18 @@ public actor CallManager {
             end(call, outcome: .failed, reason: "\(error)")
             throw error
         }
+        // Hung up while the sockets opened: nothing goes out.
+        guard call.info.state == .proposing else {
+            await stopMedia(call)
+            throw CallError.wrongState("The call was ended before it rang.")
+        }
         let propose = MessageInitiation(id: id, action: .propose(media: ["audio"]))
-        try await signalling.send(propose.message(to: peer.bare, stanzaID: newStanzaID()))
+        do {
+            try await signalling.send(propose.message(to: peer.bare, stanzaID: newStanzaID()))
+        } catch {
+            end(call, outcome: .failed, reason: "\(error)")
+            throw error
+        }
         call.timer = Task { [weak self, ringTimeout = configuration.ringTimeout] in
             try? await Task.sleep(for: ringTimeout)
             guard !Task.isCancelled else { return }
@@ -101,19 +118,37 @@ public actor CallManager {
         call.timer?.cancel()
         call.info.state = .connecting
         publish(call)
+        armSetupTimer(call)
         do {
             try await startMedia(call, role: .controlled)
         } catch {
             await terminate(call, reason: JingleReason(.failedApplication, text: "\(error)"), outcome: .failed)
             throw error
         }
+        // Retracted (or taken elsewhere) while the sockets opened.
+        guard call.info.state == .connecting else {
+            await stopMedia(call)
+            throw CallError.wrongState("The call ended before it could be answered.")
+        }
         if let offer = call.pendingOffer {
             call.pendingOffer = nil
             await acceptOffer(offer, for: call)
             return
         }
-        try await signalling.send(MessageInitiation(id: id, action: .accept).message(to: own.bare, stanzaID: newStanzaID()))
-        try await signalling.send(MessageInitiation(id: id, action: .proceed).message(to: remote, stanzaID: newStanzaID()))
+        do {
+            try await signalling.send(MessageInitiation(id: id, action: .accept).message(to: own.bare, stanzaID: newStanzaID()))
+            try await signalling.send(MessageInitiation(id: id, action: .proceed).message(to: remote, stanzaID: newStanzaID()))
+        } catch {
+            end(call, outcome: .failed, reason: "\(error)")
+            throw error
+        }
+    }
+
+    /// Set-up (proceed or accept → audio) has a deadline, ICE and DTLS included: a path that
+    /// never works ends the call instead of leaving it connecting.
+    private func armSetupTimer(_ call: ActiveCall) {
+        call.timer?.cancel()
+        let id = call.info.id
         call.timer = Task { [weak self, setupTimeout = configuration.setupTimeout] in
             try? await Task.sleep(for: setupTimeout)
             guard !Task.isCancelled else { return }
@@ -145,10 +180,18 @@ public actor CallManager {
             return
         case .incoming:
             try await decline(id)
-        case .proposing where !call.sessionSent, .ringing where !call.sessionSent:
+        case .proposing where !call.sessionSent, .ringing where !call.sessionSent,
+             .connecting where call.info.direction == .outgoing && !call.sessionSent:
+            // No session yet: the propose is withdrawn (Conversations ignores a finish here).
+            end(call, outcome: .cancelled, reason: "cancelled")
             let reason = JingleReason(.cancel)
             try? await signalling.send(MessageInitiation(id: id, action: .retract(reason)).message(to: call.info.peer, stanzaID: newStanzaID()))
+        case .connecting where call.info.direction == .incoming && !call.sessionReceived && call.pendingOffer == nil:
+            // Accepted but no session yet: the callee reconsidered.
             end(call, outcome: .cancelled, reason: "cancelled")
+            if let remote = call.info.remote {
+                try? await signalling.send(MessageInitiation(id: id, action: .reject(JingleReason(.cancel))).message(to: remote, stanzaID: newStanzaID()))
+            }
         default:
             await terminate(call, reason: JingleReason(.success), outcome: call.info.connectedAt == nil ? .cancelled : .completed)
         }
@@ -207,8 +250,27 @@ public actor CallManager {
     }
 
     /// Ends every call (the account is going away).
+    /// Ends every call (the account is going away). A call still ringing here is left to ring
+    /// on our other devices: it ends here as missed, and nothing is sent.
     public func hangUpAll() async {
+        for call in calls.values where call.info.state == .incoming {
+            end(call, outcome: .missed, reason: "not answered here")
+        }
         for id in calls.keys { try? await hangUp(id) }
+        await settle()
+    }
+
+    /// Waits until ended calls have stopped their media and reported their last state.
+    public func settle() async {
+        while let (_, task) = settling.first {
+            await task.value
+        }
+    }
+
+    /// Ends the event streams (after `hangUpAll`), so listeners finish what they hold and stop.
+    public func closeEvents() {
+        for continuation in subscribers.values { continuation.finish() }
+        subscribers = [:]
     }
 
     // MARK: Incoming stanzas
@@ -233,11 +295,37 @@ public actor CallManager {
         guard from.bare != own.bare else { return } // our own echo
         switch initiation.action {
         case .propose(let media):
-            guard calls[initiation.id] == nil, media.contains("audio"), from.isFull else { return }
+            // Audio only: answering a video call with audio alone would fail on the other side.
+            guard calls[initiation.id] == nil, !recentlyEnded.contains(initiation.id), !media.isEmpty,
+                  media.allSatisfy({ $0 == "audio" }), from.isFull else { return }
+            // Strangers get nothing back, not even "ringing": that would tell them we are online.
+            guard await signalling.mayCall(from.bare) else {
+                logger.info("ignored a call from \(from.bare), who is not a contact")
+                return
+            }
+            // Both sides called each other at once (XEP-0353 tie-break): the lower id wins.
+            if let ours = calls.values.first(where: { $0.info.direction == .outgoing && $0.info.peer == from.bare
+                && ($0.info.state == .proposing || $0.info.state == .ringing) }) {
+                if initiation.id < ours.info.id {
+                    end(ours, outcome: .cancelled, reason: "the other side called at the same time")
+                    try? await signalling.send(MessageInitiation(id: ours.info.id, action: .retract(JingleReason(.expired, text: "tie-break")))
+                        .message(to: ours.info.peer, stanzaID: newStanzaID()))
+                    let call = ActiveCall(info: CallInfo(id: initiation.id, peer: from.bare, direction: .incoming, state: .incoming))
+                    call.info.remote = from
+                    calls[initiation.id] = call
+                    publish(call)
+                    try? await answer(initiation.id)
+                } else {
+                    try? await signalling.send(MessageInitiation(id: initiation.id, action: .reject(JingleReason(.expired, text: "tie-break")))
+                        .message(to: from, stanzaID: newStanzaID()))
+                }
+                return
+            }
             let call = ActiveCall(info: CallInfo(id: initiation.id, peer: from.bare, direction: .incoming, state: .incoming))
             call.info.remote = from
             calls[initiation.id] = call
             publish(call)
+            armRingTimer(call)
             try? await signalling.send(MessageInitiation(id: initiation.id, action: .ringing).message(to: from, stanzaID: newStanzaID()))
         case .ringing:
             guard let call = calls[initiation.id], call.info.direction == .outgoing, from.bare == call.info.peer,
@@ -247,14 +335,14 @@ public actor CallManager {
         case .proceed:
             guard let call = calls[initiation.id], call.info.direction == .outgoing, from.bare == call.info.peer,
                   call.info.state == .proposing || call.info.state == .ringing, from.isFull else { return }
-            call.timer?.cancel()
             call.info.remote = from
             call.info.state = .connecting
             publish(call)
+            armSetupTimer(call)
             await initiateSession(call)
         case .reject(let reason):
             guard let call = calls[initiation.id], call.info.direction == .outgoing, from.bare == call.info.peer,
-                  call.info.state != .ended, !call.sessionSent else { return }
+                  call.info.state != .ended, !call.sessionSent, call.info.remote == nil || call.info.remote == from else { return }
             let busy = reason?.condition == .busy
             end(call, outcome: busy ? .busy : .declined, reason: (reason ?? JingleReason(.decline)).description)
         case .retract(let reason):
@@ -262,7 +350,8 @@ public actor CallManager {
                   call.info.state == .incoming || (call.info.state == .connecting && !call.sessionReceived) else { return }
             end(call, outcome: .missed, reason: reason.map { "missed (\($0.description))" } ?? "missed")
         case .finish(let reason):
-            guard let call = calls[initiation.id], from.bare == call.info.peer, call.info.state != .ended else { return }
+            guard let call = calls[initiation.id], from.bare == call.info.peer, call.info.state != .ended,
+                  call.info.remote == nil || call.info.remote == from else { return }
             await terminate(call, reason: reason ?? JingleReason(.success), outcome: call.info.connectedAt == nil ? .failed : .completed, notify: false)
         case .accept:
             return
@@ -300,6 +389,16 @@ public actor CallManager {
             try? await signalling.send(iq.iqReply())
             await applyAnswer(action, to: call)
         case .transportInfo:
+            let restart = action.contents.contains { content in
+                guard let ufrag = content.transport?.ufrag, let known = call.remoteUfrag else { return false }
+                return ufrag != known && call.sessionReceived
+            }
+            if restart {
+                // An ICE restart (new credentials) we cannot follow yet: refused, so the peer
+                // keeps the credentials both sides use instead of half-switching.
+                try? await signalling.send(iq.jingleError(StanzaError(type: "cancel", condition: "feature-not-implemented")))
+                return
+            }
             try? await signalling.send(iq.iqReply())
             await addRemoteCandidates(action, to: call)
         case .sessionTerminate:
@@ -312,7 +411,7 @@ public actor CallManager {
             case .cancel, .gone, .timeout, .expired: call.info.connectedAt == nil ? (call.info.direction == .incoming ? .missed : .unanswered) : .completed
             default: .failed
             }
-            await stopMedia(call)
+            // Ended first: the media stopping below must not look like a failure of ours.
             end(call, outcome: outcome, reason: reason.description)
         case .sessionInfo:
             if action.info.contains("ringing"), call.info.state == .proposing {
@@ -349,11 +448,15 @@ public actor CallManager {
                 return
             }
             try? await signalling.send(iq.iqReply())
-            call.timer?.cancel()
             await acceptOffer(action, for: call)
             return
         }
-        // A session without a propose (older clients, gateways): it rings like one.
+        // A session without a propose (older clients, gateways): it rings like one, for
+        // those who may call us.
+        guard await signalling.mayCall(from.bare), !recentlyEnded.contains(action.sid) else {
+            try? await signalling.send(iq.jingleError(.serviceUnavailable))
+            return
+        }
         try? await signalling.send(iq.iqReply())
         let call = ActiveCall(info: CallInfo(id: action.sid, peer: from.bare, direction: .incoming, state: .incoming))
         call.info.remote = from
@@ -364,8 +467,10 @@ public actor CallManager {
             await terminate(call, reason: refusal, outcome: .failed)
             return
         }
+        armRingTimer(call)
+        // Sent, not awaited: a peer that never answers must not hold up the call queue.
         let ringing = JingleAction(.sessionInfo, sid: action.sid, initiator: action.initiator, info: ["ringing"])
-        _ = try? await signalling.request(ringing.iq(to: from, id: newStanzaID()))
+        try? await signalling.send(ringing.iq(to: from, id: newStanzaID()))
     }
 
     /// Why an offer cannot be taken, if it cannot: no audio we decode, no fingerprint to check
@@ -447,8 +552,10 @@ public actor CallManager {
         let features = await signalling.features(remote)
         call.trickle = !features.contains(JingleNamespace.noTrickle)
         let candidates = call.trickle ? await media.agent.localCandidates : await media.agent.gatherAll()
-        call.pendingCandidates = []
         let credentials = await media.agent.localCredentials
+        // Hung up meanwhile: no session is started.
+        guard call.info.state == .connecting, !call.sessionSent else { return }
+        call.pendingCandidates = call.pendingCandidates.filter { !candidates.contains($0) }
         let transport = ICEUDPTransport(ufrag: credentials.ufrag, password: credentials.password, candidates: candidates,
                                         fingerprint: DTLSFingerprint(setup: "actpass", value: media.identity.sha256Fingerprint))
         let content = JingleContent(creator: "initiator", name: "0", senders: "both",
@@ -458,15 +565,9 @@ public actor CallManager {
         call.contentName = "0"
         call.contentCreator = "initiator"
         call.sessionSent = true
-        call.timer = Task { [weak self, id = call.info.id, setupTimeout = configuration.setupTimeout] in
-            try? await Task.sleep(for: setupTimeout)
-            guard !Task.isCancelled else { return }
-            await self?.setupTimedOut(id)
-        }
         do {
             _ = try await signalling.request(initiate.iq(to: remote, id: newStanzaID()))
         } catch {
-            await stopMedia(call)
             end(call, outcome: .failed, reason: "the other side refused the session: \(error)")
             return
         }
@@ -486,7 +587,11 @@ public actor CallManager {
         guard let remote = call.info.remote, let media = call.media, let own = await signalling.ownAddress(),
               let content = offer.audio, let description = content.description, let opus = description.opus,
               let transport = content.transport, let fingerprint = transport.fingerprint,
-              let role = DTLSRole.answering(offered: fingerprint.setup) else { return }
+              let role = DTLSRole.answering(offered: fingerprint.setup) else {
+            await terminate(call, reason: JingleReason(.generalError, text: "the session could not be answered"), outcome: .failed)
+            return
+        }
+        call.remoteUfrag = transport.ufrag
         call.initiator = offer.initiator ?? remote
         call.contentName = content.name
         call.contentCreator = content.creator
@@ -496,8 +601,9 @@ public actor CallManager {
         let features = await signalling.features(remote)
         call.trickle = !features.contains(JingleNamespace.noTrickle)
         let candidates = call.trickle ? await media.agent.localCandidates : await media.agent.gatherAll()
-        call.pendingCandidates = []
         let credentials = await media.agent.localCredentials
+        guard call.info.state == .connecting else { return }
+        call.pendingCandidates = call.pendingCandidates.filter { !candidates.contains($0) }
         let telephoneEvent = description.telephoneEvent
         let answer = JingleContent(
             creator: content.creator, name: content.name, senders: content.senders ?? "both",
@@ -510,7 +616,6 @@ public actor CallManager {
         do {
             _ = try await signalling.request(accept.iq(to: remote, id: newStanzaID()))
         } catch {
-            await stopMedia(call)
             end(call, outcome: .failed, reason: "the caller refused our answer: \(error)")
             return
         }
@@ -527,17 +632,18 @@ public actor CallManager {
     private func applyAnswer(_ answer: JingleAction, to call: ActiveCall) async {
         call.sessionReceived = true
         call.info.acceptedAt = Date()
-        call.timer?.cancel()
         guard let media = call.media else { return }
         guard let content = answer.audio, let description = content.description, let opus = description.opus,
               let transport = content.transport else {
             await terminate(call, reason: JingleReason(.incompatibleParameters, text: "no Opus audio in the answer"), outcome: .failed)
             return
         }
-        guard let fingerprint = transport.fingerprint, let role = DTLSRole.offering(answered: fingerprint.setup) else {
+        guard let fingerprint = transport.fingerprint, fingerprint.hash == "sha-256", fingerprint.value.count == 32,
+              let role = DTLSRole.offering(answered: fingerprint.setup) else {
             await terminate(call, reason: JingleReason(.securityError, text: "no usable DTLS fingerprint in the answer"), outcome: .failed)
             return
         }
+        call.remoteUfrag = transport.ufrag ?? call.remoteUfrag
         await media.agent.setRemoteCredentials(ufrag: transport.ufrag ?? "", password: transport.password ?? "")
         for candidate in transport.candidates { await media.agent.addRemoteCandidate(candidate) }
         startConnecting(call.info.id, NegotiatedMedia(opus: opus, telephoneEvent: description.telephoneEvent,
@@ -548,8 +654,9 @@ public actor CallManager {
         guard let media = call.media else { return }
         for content in action.contents {
             guard let transport = content.transport else { continue }
-            if let ufrag = transport.ufrag, let password = transport.password, !call.sessionReceived || call.info.direction == .incoming {
+            if let ufrag = transport.ufrag, let password = transport.password, call.remoteUfrag == nil {
                 // Credentials may come with the first trickled candidates, before the accept.
+                call.remoteUfrag = ufrag
                 await media.agent.setRemoteCredentials(ufrag: ufrag, password: password)
             }
             for candidate in transport.candidates { await media.agent.addRemoteCandidate(candidate) }
@@ -580,7 +687,12 @@ public actor CallManager {
             await terminate(call, reason: JingleReason(condition, text: "\(error)"), outcome: .failed)
             return
         }
-        guard let call = calls[id], call.info.state != .ended else { return }
+        guard let call = calls[id], call.info.state != .ended else {
+            // Ended while connecting: its media must not outlive it.
+            await media.stop()
+            return
+        }
+        call.timer?.cancel()
         call.info.state = .connected
         call.info.connectedAt = Date()
         if let pair = await media.agent.selectedPair {
@@ -610,10 +722,9 @@ public actor CallManager {
     private func ringTimedOut(_ id: String) async {
         guard let call = calls[id], call.info.direction == .outgoing,
               call.info.state == .proposing || call.info.state == .ringing else { return }
+        end(call, outcome: .unanswered, reason: "no answer")
         let reason = JingleReason(.timeout)
         try? await signalling.send(MessageInitiation(id: id, action: .retract(reason)).message(to: call.info.peer, stanzaID: newStanzaID()))
-        await stopMedia(call)
-        end(call, outcome: .unanswered, reason: "no answer")
     }
 
     private func setupTimedOut(_ id: String) async {
@@ -631,8 +742,12 @@ public actor CallManager {
             let terminate = JingleAction(.sessionTerminate, sid: id, initiator: call.initiator, reason: reason)
             if call.sessionSent || call.sessionReceived || call.pendingOffer != nil {
                 try? await signalling.send(terminate.iq(to: remote, id: newStanzaID()))
+                try? await signalling.send(MessageInitiation(id: id, action: .finish(reason)).message(to: call.info.peer, stanzaID: newStanzaID()))
+            } else if call.info.direction == .outgoing {
+                try? await signalling.send(MessageInitiation(id: id, action: .retract(reason)).message(to: call.info.peer, stanzaID: newStanzaID()))
+            } else {
+                try? await signalling.send(MessageInitiation(id: id, action: .reject(reason)).message(to: remote, stanzaID: newStanzaID()))
             }
-            try? await signalling.send(MessageInitiation(id: id, action: .finish(reason)).message(to: call.info.peer, stanzaID: newStanzaID()))
         }
     }
 
@@ -656,19 +771,50 @@ public actor CallManager {
         call.info.outcome = outcome
         call.info.reason = reason
         call.info.endedAt = Date()
+        let id = call.info.id
         if call.media != nil {
             // Statistics are kept before the media goes, and the ended state goes out after.
-            let id = call.info.id
-            Task { await self.stopMediaAndPublish(id) }
+            settling[id] = Task { await self.stopMediaAndPublish(id) }
         } else {
             publish(call)
+            forgetEnded()
         }
     }
 
     private func stopMediaAndPublish(_ id: String) async {
+        defer { settling[id] = nil }
         guard let call = calls[id] else { return }
         await stopMedia(call)
         publish(call)
+        forgetEnded()
+    }
+
+    /// Ended calls stay a while for their statistics; beyond a few, the oldest go, their ids
+    /// remembered so that a late or repeated propose with one of them rings nothing.
+    private func forgetEnded() {
+        let ended = calls.values.filter { $0.info.state == .ended && $0.media == nil && settling[$0.info.id] == nil }
+        guard ended.count > 16 else { return }
+        for call in ended.sorted(by: { ($0.info.endedAt ?? .distantPast) < ($1.info.endedAt ?? .distantPast) }).prefix(ended.count - 16) {
+            calls[call.info.id] = nil
+            recentlyEnded.insert(call.info.id)
+        }
+        if recentlyEnded.count > 1_000 { recentlyEnded.removeAll() }
+    }
+
+    /// An incoming call rings here for a while, then counts as missed (nothing is sent: the
+    /// caller may still be ringing our other devices).
+    private func armRingTimer(_ call: ActiveCall) {
+        let id = call.info.id
+        call.timer = Task { [weak self, ringTimeout = configuration.incomingRingTimeout] in
+            try? await Task.sleep(for: ringTimeout)
+            guard !Task.isCancelled else { return }
+            await self?.incomingRingTimedOut(id)
+        }
+    }
+
+    private func incomingRingTimedOut(_ id: String) {
+        guard let call = calls[id], call.info.state == .incoming else { return }
+        end(call, outcome: .missed, reason: "missed")
     }
 
     private func ourOtherDevice(did initiation: MessageInitiation) {
@@ -681,6 +827,17 @@ public actor CallManager {
     }
 
     private func noteArchived(_ initiation: MessageInitiation, from: JID?, to: JID?, outgoing: Bool, at timestamp: Date) {
+        // A live call that rang while the connection was down may have been settled meanwhile.
+        if let call = calls[initiation.id], call.info.state == .incoming, let from {
+            switch initiation.action {
+            case .retract where from.bare == call.info.peer, .finish where from.bare == call.info.peer:
+                end(call, outcome: .missed, reason: "missed")
+            case .accept where outgoing, .proceed where outgoing, .reject where outgoing:
+                end(call, outcome: .elsewhere, reason: "taken on another device")
+            default:
+                break
+            }
+        }
         switch initiation.action {
         case .propose(let media):
             guard !outgoing, let from, media.contains("audio") else { return }
@@ -736,6 +893,8 @@ final class ActiveCall {
     /// A session-initiate that came without a propose, waiting for the user.
     var pendingOffer: JingleAction?
     var lastStatistics: CallStatistics?
+    /// The peer's ICE ufrag as agreed: a different one later is a restart.
+    var remoteUfrag: String?
 
     init(info: CallInfo) {
         self.info = info

@@ -14,26 +14,32 @@ public struct CallSignalling: Sendable {
     /// The STUN and TURN servers our server recommends (XEP-0215), fetched per call: TURN
     /// credentials from there are time-limited.
     public var externalServices: @Sendable () async -> [ExternalService]
+    /// Whether this address may ring us (XEP-0353 warns that answering strangers' proposes
+    /// tells them we are online).
+    public var mayCall: @Sendable (JID) async -> Bool
 
     public init(ownAddress: @escaping @Sendable () async -> JID?, send: @escaping @Sendable (XMLElement) async throws -> Void,
                 request: @escaping @Sendable (XMLElement) async throws -> XMLElement,
                 features: @escaping @Sendable (JID) async -> Set<String>,
-                externalServices: @escaping @Sendable () async -> [ExternalService] = { [] }) {
+                externalServices: @escaping @Sendable () async -> [ExternalService] = { [] },
+                mayCall: @escaping @Sendable (JID) async -> Bool = { _ in true }) {
         self.ownAddress = ownAddress
         self.send = send
         self.request = request
         self.features = features
         self.externalServices = externalServices
+        self.mayCall = mayCall
     }
 }
 
 extension CallSignalling {
-    public init(client: XMPPClient) {
+    public init(client: XMPPClient, mayCall: @escaping @Sendable (JID) async -> Bool = { _ in true }) {
         self.init(
             ownAddress: { await client.boundJID },
             send: { try await client.send($0) },
             request: { try await client.request($0, timeout: .seconds(15)) },
             features: { (try? await client.features(of: $0, timeout: .seconds(3))) ?? [] },
-            externalServices: { (try? await client.externalServices()) ?? [] })
+            externalServices: { (try? await client.externalServices()) ?? [] },
+            mayCall: mayCall)
     }
 }

@@ -72,6 +72,8 @@ public actor CallMedia {
     private var digitSink: (@Sendable (Character) -> Void)?
     /// DTLS that arrived before we knew the peer's fingerprint.
     private var early: [[UInt8]] = []
+    /// Set first thing in `stop()`: a `connect` resuming after it must not open devices.
+    private var stopped = false
 
     public init(role: ICERole, configuration: CallMediaConfiguration, logger: Logger = Logger(label: "dialtone.call.media")) throws {
         do {
@@ -111,11 +113,13 @@ public actor CallMedia {
         for datagram in early { await receive(MediaPacket(kind: .dtls, bytes: datagram)) }
         early = []
         do { try await agent.connected() } catch { throw CallMediaError.ice("\(error)") }
+        guard !stopped else { throw CallMediaError.closed }
         do { try session.start() } catch { throw CallMediaError.dtls(error) }
         await flushDTLS()
         let timer = Task { [weak self] in await self?.driveRetransmissions() }
         defer { timer.cancel() }
         try await waitForHandshake()
+        guard !stopped else { throw CallMediaError.closed }
         guard let keys = session.keyingMaterial else { throw CallMediaError.handshakeTimedOut }
         try startAudio(keys: keys, media: media)
     }
@@ -140,6 +144,8 @@ public actor CallMedia {
     }
 
     public func stop() async {
+        stopped = true
+        fail(.closed)
         session?.stop()
         session = nil
         if let dtls {

@@ -93,9 +93,12 @@ extension TUIApp {
     func callPanel(width: Int) -> [StyledLine] {
         var rows: [StyledLine] = []
         if let ringing = ringingCall {
-            let name = Sanitizer.plain(names.name(for: ringing.peer.description))
-            let busy = activeCall != nil ? " (busy: Alt-d declines as busy)" : ""
-            rows.append(StyledLine([TextRun(" ☎ Incoming call from \(name) — Alt-a answer · Alt-d decline\(busy)", .callBanner)]))
+            // The keys must stay in view at any width: the name gives way first.
+            let keys = " · Alt-a answer · Alt-d decline" + (activeCall != nil ? " (busy)" : "")
+            let lead = " ☎ Incoming call from "
+            let room = max(4, width - TerminalWidth.columns(of: lead + keys))
+            let name = TerminalWidth.truncate(Sanitizer.plain(names.name(for: ringing.peer.description)), to: room)
+            rows.append(StyledLine([TextRun(lead + name + keys, .callBanner)]))
         }
         guard let call = activeCall else { return rows }
         let name = Sanitizer.plain(names.name(for: call.peer.description))
@@ -219,6 +222,8 @@ extension TUIApp {
 
     func answer(_ id: String? = nil) {
         guard let id = id ?? ringingCall?.id else { show(error: "No call is ringing."); return }
+        // The caller's conversation comes into view with the call.
+        if let peer = calls[id]?.peer.description, view?.peer != peer { open(peer) }
         let session = self.session
         Task { @MainActor in
             // A second call is answered after the first ends: hang that one up first.

@@ -63,6 +63,10 @@ struct PlaceCall: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Give up when the call has not connected after this many seconds.", valueName: "seconds"))
     var timeout: Double = 60
 
+    func validate() throws {
+        try validateSeconds(["--timeout": timeout, "--duration": duration, "--dtmf-delay": dtmfDelay])
+    }
+
     func run() async throws {
         let runtime = try CommandRuntime(options)
         let session = try runtime.openSession(calls: try call.configuration(for: runtime.account))
@@ -89,6 +93,13 @@ struct AnswerCall: AsyncParsableCommand {
     @Flag(help: "Answer the first call at once (otherwise: Enter answers, \"n\" and Enter declines).")
     var auto = false
 
+    @Flag(help: "While in the call, decline other callers as busy (on all your devices) instead of leaving them to ring elsewhere.")
+    var busy = false
+
+    func validate() throws {
+        try validateSeconds(["--timeout": timeout, "--duration": duration, "--dtmf-delay": dtmfDelay])
+    }
+
     @Option(help: ArgumentHelp("Hang up after this many seconds connected.", valueName: "seconds"))
     var duration: Double?
 
@@ -105,7 +116,8 @@ struct AnswerCall: AsyncParsableCommand {
         let runtime = try CommandRuntime(options)
         let session = try runtime.openSession(calls: try call.configuration(for: runtime.account))
         let steps: [DialString.Step] = dtmf.map { [.pause(seconds: dtmfDelay), .digits($0)] } ?? []
-        let runner = CallRunner(session: session, json: call.json, duration: duration, timeout: timeout, dtmf: steps)
+        var runner = CallRunner(session: session, json: call.json, duration: duration, timeout: timeout, dtmf: steps)
+        runner.busyWhileInCall = busy
         try await runner.run(incoming: auto ? .answer : .ask)
     }
 }
@@ -118,6 +130,7 @@ struct CallRunner: Sendable {
     let duration: Double?
     let timeout: Double
     let dtmf: [DialString.Step]
+    var busyWhileInCall = false
 
     enum Incoming: Sendable { case answer, ask }
 
@@ -152,7 +165,7 @@ struct CallRunner: Sendable {
                         if callID == nil, incoming != nil, info.direction == .incoming, info.state == .incoming {
                             callID = info.id
                             printer.print(event)
-                            if incoming == .ask, !Self.askToAnswer(info) {
+                            if incoming == .ask, await !Self.askToAnswer(info) {
                                 try? await session.calls.decline(info.id)
                                 continue
                             }
@@ -162,8 +175,9 @@ struct CallRunner: Sendable {
                             continue
                         }
                         if info.id != callID, info.direction == .incoming, info.state == .incoming {
-                            // One call at a time here: another caller hears busy.
-                            try? await session.calls.decline(info.id, busy: true)
+                            // One call at a time here. With --busy another caller hears busy (on
+                            // all our devices); otherwise it may ring on one of them.
+                            if busyWhileInCall { try? await session.calls.decline(info.id, busy: true) }
                             continue
                         }
                         guard info.id == callID else { continue }
@@ -238,7 +252,7 @@ struct CallRunner: Sendable {
             for step in steps {
                 switch step {
                 case .pause(let seconds): try? await Task.sleep(for: .seconds(seconds))
-                case .waitForUser: _ = readLine()
+                case .waitForUser: _ = await StandardInput.line()
                 case .digits(let digits): _ = try? await session.calls.sendDTMF(id, digits: digits)
                 }
             }
@@ -251,9 +265,9 @@ struct CallRunner: Sendable {
         }
     }
 
-    private static func askToAnswer(_ info: CallInfo) -> Bool {
+    private static func askToAnswer(_ info: CallInfo) async -> Bool {
         FileHandle.standardError.write(Data("Answer the call from \(info.peer)? [Y/n] ".utf8))
-        let reply = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? "n"
+        let reply = await StandardInput.line()?.trimmingCharacters(in: .whitespaces).lowercased() ?? "n"
         return reply.isEmpty || reply.hasPrefix("y")
     }
 }
@@ -300,6 +314,63 @@ struct CallLog: AsyncParsableCommand {
                 let name = Sanitizer.plain(names?.name(for: entry.peer) ?? entry.peer)
                 print("[\(call.startedAt.formatted(date: .abbreviated, time: .shortened))] " + CallText.logLine(call, name: name))
             }
+        }
+    }
+}
+
+/// Durations must be finite and not negative (zero delay is fine; a zero timeout is not).
+func validateSeconds(_ values: [String: Double?]) throws {
+    for (name, value) in values {
+        guard let value else { continue }
+        guard value.isFinite, value >= 0, name == "--dtmf-delay" || value > 0 else {
+            throw ValidationError("\(name) must be a number of seconds above zero.")
+        }
+    }
+}
+
+/// Lines from standard input without blocking a concurrency thread: each read runs on a
+/// thread of its own, and a cancelled waiter returns at once (the read ends with the process).
+enum StandardInput {
+    static func line() async -> String? {
+        let box = LineBox()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                box.set(continuation)
+                Thread.detachNewThread { box.resume(readLine()) }
+            }
+        } onCancel: {
+            box.resume(nil)
+        }
+    }
+
+    /// Resumes its continuation once, whichever comes first: the line or the cancellation.
+    final class LineBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var continuation: CheckedContinuation<String?, Never>?
+        private var early: String??
+
+        func set(_ continuation: CheckedContinuation<String?, Never>) {
+            lock.lock()
+            if let early {
+                lock.unlock()
+                continuation.resume(returning: early)
+                return
+            }
+            self.continuation = continuation
+            lock.unlock()
+        }
+
+        func resume(_ value: String?) {
+            lock.lock()
+            guard let continuation else {
+                if early == nil { early = .some(value) }
+                lock.unlock()
+                return
+            }
+            self.continuation = nil
+            early = .some(value)
+            lock.unlock()
+            continuation.resume(returning: value)
         }
     }
 }
