@@ -143,8 +143,13 @@ final class TerminalInterfaceTests: XCTestCase {
         let alice = try environment.newAccount("alice")
         let bob = try environment.newAccount("bob")
         let bobArguments = try harness.arguments("bob", for: bob, tone: 880)
-        // The interface's account gets the same file-backed devices through its config.
+        // The interface's account gets the same file-backed devices through its config, and a
+        // second playback device to move to mid-call.
         _ = try harness.arguments("alice", for: alice, tone: 440)
+        let headset = harness.path("headset.raw")
+        try (try String(contentsOfFile: harness.path("alice.asoundrc"), encoding: .utf8)
+            + "\npcm.headset { type file; slave.pcm { type null }; file \"\(headset)\"; format \"raw\" }\n")
+            .write(toFile: harness.path("alice.asoundrc"), atomically: true, encoding: .utf8)
         let answer = try harness.start("bob", ["answer", "--auto", "--timeout", "90"] + bobArguments)
         defer { if answer.isRunning { answer.signal(SIGKILL) } }
         try await eventually("bob is online") { CallHarness.jsonLines(answer.output).contains { $0["state"] as? String == "online" } }
@@ -163,12 +168,23 @@ final class TerminalInterfaceTests: XCTestCase {
         try await tmux(["send-keys", "-t", "tui", "-l", "42#"])
         try await waitForScreen("the digits shown as typed") { $0.contains("42#") }
         try await eventually("bob receives the digits") { CallHarness.digits(answer.output) == "42#" }
+        // A headset plugged in mid-call: playback moves, the call goes on.
+        try await tmux(["send-keys", "-t", "tui", "-l", "/device playback headset"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await waitForScreen("the device switched") { $0.contains("Playback now on headset") }
+        try await eventually("the headset plays bob's tone") {
+            let data = (try? Data(contentsOf: URL(fileURLWithPath: headset))) ?? Data()
+            guard data.count >= 48_000 * 2 else { return false }
+            let samples = data.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
+            return ToneAnalysis.dominantFrequency(Array(samples.suffix(24_000)), sampleRate: 48_000) == 880
+        }
         try await tmux(["send-keys", "-t", "tui", "M-h"])
         let status = try await answer.wait(timeout: .seconds(20))
         XCTAssertEqual(status, 0, answer.output + answer.errors)
         XCTAssertEqual(CallHarness.final(answer.output)?["outcome"] as? String, "completed", answer.output)
         try await waitForScreen("the call's line in the conversation") { $0.contains("☎ Outgoing call to") }
         XCTAssertEqual(try harness.heard(by: "bob").frequency, 440, "bob heard the interface's microphone")
+        XCTAssertEqual(CallHarness.final(answer.output)?["outcome"] as? String, "completed", "the device switch did not end the call")
 
         try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
         try await tmux(["send-keys", "-t", "tui", "Enter"])

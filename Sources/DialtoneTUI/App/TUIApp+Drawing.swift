@@ -21,11 +21,18 @@ extension TUIApp {
             terminal.draw(line, row: 1 + index, column: layout.messageColumn, width: layout.messageWidth,
                           fill: index == 0 && ringingCall != nil ? .callBanner : .callPanel)
         }
-        let messageRows = height - panel.count
+        // A notice gets a row of its own above the status bar, so it is never cut by the
+        // account name and call timer beside it.
+        let noticeRows = notice == nil ? 0 : 1
+        if let notice, height - panel.count > 0 {
+            terminal.draw(StyledLine([TextRun(" ", notice.role), TextRun(TerminalWidth.truncate(notice.text, to: max(1, layout.columns - 1)), notice.role)]),
+                          row: layout.statusRow - 1, column: 0, width: layout.columns)
+        }
+        let messageRows = max(0, height - panel.count - noticeRows)
         let body: [StyledLine]
         if let overlay { body = Array(overlay.suffix(messageRows)) } else { body = Array(view?.visibleLines(height: messageRows) ?? []) }
         // Bottom-aligned, as chat reads: the newest row sits just above the status bar.
-        let top = 1 + height - body.count
+        let top = 1 + height - noticeRows - body.count
         for (index, line) in body.enumerated() {
             terminal.draw(line, row: top + index, column: layout.messageColumn, width: layout.messageWidth)
         }
@@ -50,7 +57,6 @@ extension TUIApp {
         if unread > 0 { runs.append(TextRun(" · \(unread) unread", .statusBar)) }
         if let callStatus { runs.append(TextRun(" · \(callStatus)", .statusBar)) }
         if let playbackStatus { runs.append(TextRun(" · \(playbackStatus)", .statusBar)) }
-        if let notice { runs += [TextRun(" · ", .statusBar), notice] }
         terminal.draw(StyledLine(runs), row: layout.statusRow, column: 0, width: layout.columns, fill: .statusBar)
     }
 }
