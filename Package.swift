@@ -25,6 +25,7 @@ let package = Package(
         .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CSpeexDSP", pkgConfig: "speexdsp", providers: [.apt(["libspeexdsp-dev"])]),
         // crc32 for the STUN FINGERPRINT attribute.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
@@ -52,7 +53,7 @@ let package = Package(
         .target(
             name: "DialtoneMedia",
             dependencies: [
-                "COpus", "CALSA", "CSndfile", "COpenSSL", "DialtoneTLS",
+                "COpus", "CALSA", "CSndfile", "CSpeexDSP", "COpenSSL", "DialtoneTLS",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(
@@ -76,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "dialtone",
             dependencies: [
-                "DialtoneCore", "DialtoneTUI",
+                "DialtoneCore", "DialtoneTUI", "DialtoneMedia",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -93,3 +93,29 @@ extension CallTests {
         XCTAssertTrue(refused.stderr.contains("Cannot play"), refused.stderr)
     }
 }
+
+extension CallTests {
+    /// `dialtone audio test` records from the capture device and plays it back; `audio devices`
+    /// lists PCMs (at least ALSA's own default).
+    func testAudioTestRecordsAndPlaysBack() async throws {
+        let environment = try TestEnvironment.current()
+        let harness = try CallHarness(environment: environment)
+        defer { harness.remove() }
+        let account = try environment.newAccount("mic")
+        _ = try harness.arguments("mic", for: account, tone: 660)
+        let test = try await ChildProcess.run(
+            [harness.binary, "audio", "test", "--seconds", "1", "--capture", "cap", "--playback", "play",
+             "--alsa-config", harness.path("mic.asoundrc"), "--config", "/nonexistent.toml"],
+            environment: harness.processEnvironment(for: "mic"), timeout: .seconds(20))
+        XCTAssertEqual(test.status, 0, test.stderr)
+        XCTAssertTrue(test.stdout.contains("recorded 1."), test.stdout)
+        let data = try Data(contentsOf: URL(fileURLWithPath: harness.path("mic.out.raw")))
+        let played = data.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
+        XCTAssertGreaterThanOrEqual(played.count, 48_000)
+        XCTAssertEqual(ToneAnalysis.dominantFrequency(Array(played.prefix(48_000)), sampleRate: 48_000), 660, accuracy: 3)
+
+        let devices = try await ChildProcess.run([harness.binary, "audio", "devices", "--json"], timeout: .seconds(20))
+        XCTAssertEqual(devices.status, 0, devices.stderr)
+        XCTAssertTrue(CallHarness.jsonLines(devices.stdout).contains { $0["name"] as? String == "default" }, devices.stdout)
+    }
+}

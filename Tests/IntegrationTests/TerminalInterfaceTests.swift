@@ -265,6 +265,10 @@ final class TerminalInterfaceTests: XCTestCase {
         }
         try await tmux(["send-keys", "-t", "tui", "M-a"])
         try await waitForScreen("the connected call") { $0.contains("Call with") && $0.contains("mic") }
+        // Libraries' warnings (speexdsp, ALSA) go to the log, never across the screen.
+        try await Task.sleep(for: .milliseconds(500))
+        let screen = try await self.screen()
+        XCTAssertFalse(screen.contains("warning"), "stray library output on the screen:\n\(screen)")
         let ringLength = (try? Data(contentsOf: URL(fileURLWithPath: ring)).count) ?? 0
         try await eventually("the peer hears the interface") {
             CallHarness.jsonLines(peer.output).contains { $0["event"] as? String == "heard" }

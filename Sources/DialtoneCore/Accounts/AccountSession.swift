@@ -502,6 +502,9 @@ extension AccountConfiguration {
         calls.media.ice.relayOnly = iceRelayOnly ?? false
         calls.ringDevice = ringDevice
         calls.callsFromAnyone = callsFrom == "anyone"
+        if let echoCancellation { calls.media.voice.echoCancellation = echoCancellation }
+        if let noiseSuppression { calls.media.voice.noiseSuppression = noiseSuppression }
+        if let autoGain { calls.media.voice.automaticGain = autoGain }
         calls.useExternalServices = externalServices ?? true
         if let alsaConfig { calls.media.alsaConfiguration = try? String(contentsOfFile: alsaConfig, encoding: .utf8) }
         return calls

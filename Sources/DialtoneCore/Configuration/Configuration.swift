@@ -106,6 +106,10 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
     public var ringDevice: String?
     /// Who may ring: "contacts" (default: roster, address book, numbers through the gateway) or "anyone".
     public var callsFrom: String?
+    /// Voice processing on the microphone: each on (true) or off; see VoiceProcessingSettings.
+    public var echoCancellation: Bool?
+    public var noiseSuppression: Bool?
+    public var autoGain: Bool?
 
     enum CodingKeys: String, CodingKey {
         case jid, server, port, tls, gateway, country, resource, nameserver, fingerprint, stun, turn, capture, playback, notify
@@ -117,6 +121,9 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
         case iceRelayOnly = "ice_relay_only"
         case ringDevice = "ring_device"
         case callsFrom = "calls_from"
+        case echoCancellation = "echo_cancellation"
+        case noiseSuppression = "noise_suppression"
+        case autoGain = "auto_gain"
         case externalServices = "external_services"
         case passwordCommand = "password_command"
         case passwordFile = "password_file"

@@ -15,6 +15,7 @@ public struct CallMediaConfiguration: Sendable {
     public var opus = OpusEncoderSettings()
     /// Drops this fraction of outgoing packets at random (tests of loss).
     public var outgoingLossRate = 0.0
+    public var voice = VoiceProcessingSettings()
     /// How long the DTLS handshake may take once ICE is connected.
     public var handshakeTimeout: Duration = .seconds(10)
 
@@ -174,6 +175,7 @@ public actor CallMedia {
         settings.playbackDevice = configuration.playbackDevice
         settings.alsaConfiguration = configuration.alsaConfiguration
         settings.outgoingLossRate = configuration.outgoingLossRate
+        settings.voice = configuration.voice
         let output = AgentOutput(agent: agent)
         self.output = output
         let digits = digitSink ?? { _ in }

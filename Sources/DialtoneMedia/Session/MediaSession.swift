@@ -22,6 +22,8 @@ public struct MediaSessionConfiguration: Sendable {
     public var reportInterval = 5.0
     /// Drops this fraction of outgoing packets at random: for tests and demos of loss.
     public var outgoingLossRate = 0.0
+    /// Echo cancellation, noise suppression, gain control on what the microphone hears.
+    public var voice = VoiceProcessingSettings()
 
     public init(keys: SRTPKeyingMaterial, role: DTLSRole) {
         self.keys = keys
@@ -53,7 +55,11 @@ public final class MediaSession: Sendable {
         let jitter: Mutex<JitterBuffer>
         let dtmf: Mutex<DTMFSender>
         let rtcp: Mutex<RTCPSession>
+        let voice: VoiceProcessor?
         init(configuration: MediaSessionConfiguration) {
+            voice = configuration.voice.isActive
+                ? try? VoiceProcessor(settings: configuration.voice, frameSamples: configuration.opus.frameSamples)
+                : nil
             var jitterConfiguration = JitterBufferConfiguration()
             jitterConfiguration.frameTicks = configuration.opus.frameSamples
             jitter = Mutex(JitterBuffer(configuration: jitterConfiguration))
@@ -186,14 +192,25 @@ private final class SendPath: @unchecked Sendable {
     }
 
     var silence: [Int16] = []
+    var cleaned: [Int16] = []
 
     func send(_ captured: UnsafeBufferPointer<Int16>) {
         let now = UInt64(monotonicNanoseconds())
         defer { timestamp &+= UInt32(captured.count) }
         shared.captureLevel.store(Self.rms(captured), ordering: .relaxed)
-        if silence.count != captured.count { silence = [Int16](repeating: 0, count: captured.count) }
+        if silence.count != captured.count {
+            silence = [Int16](repeating: 0, count: captured.count)
+            cleaned = silence
+        }
         let quiet = shared.muted.load(ordering: .relaxed) || shared.held.load(ordering: .relaxed)
-        silence.withUnsafeBufferPointer { zeros in send(quiet ? zeros : captured, now: now) }
+        if let voice = shared.voice {
+            // Processed even while muted, so the echo canceller stays in step with playback.
+            cleaned.withUnsafeMutableBufferPointer { voice.process(captured, into: $0) }
+            let source = quiet ? silence : cleaned
+            source.withUnsafeBufferPointer { send($0, now: now) }
+        } else {
+            silence.withUnsafeBufferPointer { zeros in send(quiet ? zeros : captured, now: now) }
+        }
     }
 
     static func rms(_ frame: UnsafeBufferPointer<Int16>) -> Int {
@@ -328,5 +345,6 @@ private final class PlaybackPath: @unchecked Sendable {
             for i in 0..<frame.count { frame[i] = 0 }
         }
         shared.playbackLevel.store(shared.held.load(ordering: .relaxed) ? 0 : level, ordering: .relaxed)
+        shared.voice?.played(UnsafeBufferPointer(frame))
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import DialtoneCore
 import DialtoneTUI
 
@@ -12,6 +13,9 @@ struct Tui: AsyncParsableCommand {
         // Logs go to the file before anything can print: the screen belongs to curses.
         let runtime = try CommandRuntime(options)
         let session = try runtime.openSession()
+        // The screen belongs to curses: whatever a C library prints on standard error (speexdsp
+        // and ALSA warn there) goes to the log file instead of across the interface.
+        redirectStandardError(to: options.logFile ?? Paths.logFile)
         let style = runtime.account.notify.flatMap(NotificationStyle.init(rawValue:)) ?? .none
         await runTUI(session, notifications: style)
     }
@@ -20,4 +24,12 @@ struct Tui: AsyncParsableCommand {
     private func runTUI(_ session: AccountSession, notifications: NotificationStyle) async {
         await TUIApp(session: session, notifications: notifications).run()
     }
+}
+
+/// Points file descriptor 2 at `path` (appending), so stray library output lands in the log.
+func redirectStandardError(to path: String) {
+    let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o600)
+    guard descriptor >= 0 else { return }
+    dup2(descriptor, STDERR_FILENO)
+    close(descriptor)
 }
