@@ -112,3 +112,30 @@ for complexity in [Int32(5), 10] {
               + "\(fixed(percent(median(full)), 2)) % of a core (best \(fixed(percent(full.min()!), 2)) %)")
     }
 }
+
+/// Voice processing alone (speexdsp), per frame: what echo cancellation and noise suppression add
+/// to the pipeline above. The far end is the same speech-like input, its echo mixed into the capture.
+func voiceProcessing(_ settings: VoiceProcessingSettings) throws -> Double {
+    let processor = try VoiceProcessor(settings: settings, frameSamples: 960)
+    var out = [Int16](repeating: 0, count: 960)
+    var captured = [Int16](repeating: 0, count: 960)
+    let start = cpuNanoseconds()
+    for f in 0..<frames {
+        let far = input[f % input.count]
+        let near = input[(f + 25) % input.count]
+        for i in 0..<960 { captured[i] = Int16(clamping: Int(near[i]) / 2 + Int(far[i]) / 3) }
+        far.withUnsafeBufferPointer { processor.played($0) }
+        captured.withUnsafeBufferPointer { c in out.withUnsafeMutableBufferPointer { processor.process(c, into: $0) } }
+    }
+    return Double(cpuNanoseconds() - start) / Double(frames)
+}
+
+var echoOnly = VoiceProcessingSettings()
+echoOnly.noiseSuppression = false
+var noiseOnly = VoiceProcessingSettings()
+noiseOnly.echoCancellation = false
+for (name, settings) in [("echo cancellation + noise suppression (default)", VoiceProcessingSettings()),
+                         ("echo cancellation alone", echoOnly), ("noise suppression alone", noiseOnly)] {
+    let cost = try (0..<rounds).map { _ in try voiceProcessing(settings) }
+    print("speexdsp \(name): \(fixed(median(cost) / 1000, 1)) µs/frame = \(fixed(percent(median(cost)), 2)) % of a core")
+}
