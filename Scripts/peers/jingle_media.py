@@ -87,11 +87,7 @@ def install():
     _installed = True
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
     aioice.ice.get_or_create_mdns_protocol = _no_mdns
-    aiortc.codecs.CODECS["audio"][:] = [
-        RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2,
-                              payloadType=111, parameters={"minptime": 10, "useinbandfec": 1}),
-        RTCRtpCodecParameters(mimeType="audio/telephone-event", clockRate=8000, payloadType=101),
-    ]
+    set_codec("opus")
     original_handle_rtp = RTCDtlsTransport._handle_rtp_data
     original_send_rtp = RTCDtlsTransport._send_rtp
 
@@ -111,6 +107,21 @@ def install():
 
     RTCDtlsTransport._handle_rtp_data = handle_rtp_data
     RTCDtlsTransport._send_rtp = send_rtp
+
+
+def set_codec(codec):
+    """The one audio codec this peer takes, plus telephone-event: "opus" (111, as Conversations
+    offers it), or "pcmu" (0) / "pcma" (8), as a telephone gateway without Opus would."""
+    audio = {
+        "opus": RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2,
+                                      payloadType=111, parameters={"minptime": 10, "useinbandfec": 1}),
+        "pcmu": RTCRtpCodecParameters(mimeType="audio/PCMU", clockRate=8000, channels=1, payloadType=0),
+        "pcma": RTCRtpCodecParameters(mimeType="audio/PCMA", clockRate=8000, channels=1, payloadType=8),
+    }[codec]
+    aiortc.codecs.CODECS["audio"][:] = [
+        audio,
+        RTCRtpCodecParameters(mimeType="audio/telephone-event", clockRate=8000, payloadType=101),
+    ]
 
 
 def use_nomination_attribute(value=1):

@@ -87,7 +87,10 @@ final class JingleProtocolTests: XCTestCase {
 
         action = try JingleAction(iq: try XMLElement(parsing: conversationsInitiate))
         action.contents[0].description?.payloadTypes.removeAll { $0.isOpus }
-        XCTAssertEqual(CallManager.refusal(of: action)?.condition, .incompatibleParameters)
+        XCTAssertNil(CallManager.refusal(of: action), "G.711 alone will do (a gateway without Opus)")
+        XCTAssertEqual(action.audio?.description?.preferredAudio?.name, "PCMU")
+        action.contents[0].description?.payloadTypes.removeAll { $0.isG711 }
+        XCTAssertEqual(CallManager.refusal(of: action)?.condition, .incompatibleParameters, "G.722 alone is not enough")
 
         action = try JingleAction(iq: try XMLElement(parsing: conversationsInitiate))
         action.contents[0].transport = nil

@@ -391,3 +391,25 @@ extension PeerCallTests {
         XCTAssertFalse(CallHarness.jsonLines(listen.output).contains { $0["type"] as? String == "call" }, listen.output)
     }
 }
+
+extension PeerCallTests {
+    /// A peer that takes only G.711 (as a telephone gateway without Opus): the call runs on
+    /// PCMU at 8 kHz, devices included, tones and digits both ways.
+    func testG711WithAPeerThatDoesNotTakeOpus() async throws {
+        let us = try environment.newAccount("dt")
+        let them = try environment.newAccount("peer")
+        let arguments = try harness.arguments("dt", for: us, tone: 440, extra: "noise_suppression = false", sampleRate: 8_000)
+        let remote = try peer(them, ["answer"], ["--tone", "880", "--codec", "pcmu", "--send-dtmf", "9", "--timeout", "40"])
+        try await waitForPeer(remote)
+        let call = try await ChildProcess.run([harness.binary, "call", them.jid.description, "--duration", "4", "--dtmf", "3"] + arguments,
+                                              environment: harness.processEnvironment(for: "dt"), timeout: .seconds(60))
+        _ = try? await remote.wait(timeout: .seconds(15))
+        let transcript = call.stdout + call.stderr + "\npeer:\n" + remote.output + remote.errors.suffix(2000)
+        XCTAssertEqual(call.status, 0, transcript)
+        XCTAssertEqual(CallHarness.final(call.stdout)?["codec"] as? String, "PCMU/8000, telephone-event/8000", transcript)
+        XCTAssertEqual(event("heard", in: remote)?["frequency"] as? Double, 440, transcript)
+        XCTAssertEqual(try harness.heard(by: "dt", sampleRate: 8_000).frequency, 880, transcript)
+        XCTAssertEqual(events(remote).filter { $0["event"] as? String == "dtmf" }.compactMap { $0["digit"] as? String }.joined(), "3", transcript)
+        XCTAssertEqual(CallHarness.digits(call.stdout), "9", transcript)
+    }
+}

@@ -479,7 +479,7 @@ public actor CallManager {
         guard let content = offer.audio, let description = content.description else {
             return JingleReason(.unsupportedApplications, text: "no audio content")
         }
-        guard description.opus != nil else { return JingleReason(.incompatibleParameters, text: "no Opus") }
+        guard description.preferredAudio != nil else { return JingleReason(.incompatibleParameters, text: "neither Opus nor G.711") }
         guard let transport = content.transport else { return JingleReason(.unsupportedTransports, text: "no ICE-UDP transport") }
         guard let fingerprint = transport.fingerprint, fingerprint.hash == "sha-256", fingerprint.value.count == 32 else {
             return JingleReason(.securityError, text: "no DTLS fingerprint")
@@ -559,7 +559,7 @@ public actor CallManager {
         let transport = ICEUDPTransport(ufrag: credentials.ufrag, password: credentials.password, candidates: candidates,
                                         fingerprint: DTLSFingerprint(setup: "actpass", value: media.identity.sha256Fingerprint))
         let content = JingleContent(creator: "initiator", name: "0", senders: "both",
-                                    description: RTPDescription(payloadTypes: [.opus, .telephoneEvent]), transport: transport)
+                                    description: RTPDescription(payloadTypes: [.opus, .pcmu, .pcma, .telephoneEvent]), transport: transport)
         let initiate = JingleAction(.sessionInitiate, sid: call.info.id, initiator: own, contents: [content], bundle: ["0"])
         call.initiator = own
         call.contentName = "0"
@@ -585,7 +585,7 @@ public actor CallManager {
             return
         }
         guard let remote = call.info.remote, let media = call.media, let own = await signalling.ownAddress(),
-              let content = offer.audio, let description = content.description, let opus = description.opus,
+              let content = offer.audio, let description = content.description, let opus = description.preferredAudio,
               let transport = content.transport, let fingerprint = transport.fingerprint,
               let role = DTLSRole.answering(offered: fingerprint.setup) else {
             await terminate(call, reason: JingleReason(.generalError, text: "the session could not be answered"), outcome: .failed)
@@ -624,7 +624,7 @@ public actor CallManager {
         let late = call.pendingCandidates
         call.pendingCandidates = []
         if !late.isEmpty { await sendCandidates(late, for: call) }
-        startConnecting(call.info.id, NegotiatedMedia(opus: opus, telephoneEvent: telephoneEvent,
+        startConnecting(call.info.id, NegotiatedMedia(audio: opus, telephoneEvent: telephoneEvent,
                                                       remoteFingerprint: fingerprint.value, dtlsRole: role))
     }
 
@@ -633,9 +633,9 @@ public actor CallManager {
         call.sessionReceived = true
         call.info.acceptedAt = Date()
         guard let media = call.media else { return }
-        guard let content = answer.audio, let description = content.description, let opus = description.opus,
+        guard let content = answer.audio, let description = content.description, let opus = description.preferredAudio,
               let transport = content.transport else {
-            await terminate(call, reason: JingleReason(.incompatibleParameters, text: "no Opus audio in the answer"), outcome: .failed)
+            await terminate(call, reason: JingleReason(.incompatibleParameters, text: "no Opus or G.711 audio in the answer"), outcome: .failed)
             return
         }
         guard let fingerprint = transport.fingerprint, fingerprint.hash == "sha-256", fingerprint.value.count == 32,
@@ -646,7 +646,7 @@ public actor CallManager {
         call.remoteUfrag = transport.ufrag ?? call.remoteUfrag
         await media.agent.setRemoteCredentials(ufrag: transport.ufrag ?? "", password: transport.password ?? "")
         for candidate in transport.candidates { await media.agent.addRemoteCandidate(candidate) }
-        startConnecting(call.info.id, NegotiatedMedia(opus: opus, telephoneEvent: description.telephoneEvent,
+        startConnecting(call.info.id, NegotiatedMedia(audio: opus, telephoneEvent: description.telephoneEvent,
                                                       remoteFingerprint: fingerprint.value, dtlsRole: role))
     }
 
@@ -671,7 +671,7 @@ public actor CallManager {
 
     private func connectMedia(_ id: String, _ negotiated: NegotiatedMedia) async {
         guard let call = calls[id], let media = call.media else { return }
-        call.info.codec = "opus/48000" + (negotiated.telephoneEvent.map { ", telephone-event/\($0.clockRate)" } ?? "")
+        call.info.codec = "\(negotiated.audio.name)/\(negotiated.audio.clockRate)" + (negotiated.telephoneEvent.map { ", telephone-event/\($0.clockRate)" } ?? "")
         do {
             try await media.connect(negotiated) { [weak self] digit in
                 Task { await self?.broadcast(.digit(callID: id, digit)) }

@@ -24,13 +24,14 @@ public struct CallMediaConfiguration: Sendable {
 
 /// What the media of a call agreed on in signalling.
 public struct NegotiatedMedia: Sendable, Equatable {
-    public var opus: PayloadType
+    /// Opus, PCMU or PCMA, with the payload type the peer uses.
+    public var audio: PayloadType
     public var telephoneEvent: PayloadType?
     public var remoteFingerprint: [UInt8]
     public var dtlsRole: DTLSRole
 
-    public init(opus: PayloadType, telephoneEvent: PayloadType?, remoteFingerprint: [UInt8], dtlsRole: DTLSRole) {
-        self.opus = opus
+    public init(audio: PayloadType, telephoneEvent: PayloadType?, remoteFingerprint: [UInt8], dtlsRole: DTLSRole) {
+        self.audio = audio
         self.telephoneEvent = telephoneEvent
         self.remoteFingerprint = remoteFingerprint
         self.dtlsRole = dtlsRole
@@ -165,7 +166,8 @@ public actor CallMedia {
 
     private func startAudio(keys: SRTPKeyingMaterial, media: NegotiatedMedia) throws {
         var settings = MediaSessionConfiguration(keys: keys, role: media.dtlsRole)
-        settings.opusPayloadType = media.opus.id
+        settings.opusPayloadType = media.audio.id
+        settings.codec = media.audio.isOpus ? .opus : (media.audio.name.lowercased() == "pcma" ? .pcma : .pcmu)
         if let event = media.telephoneEvent {
             settings.telephoneEventPayloadType = event.id
             settings.telephoneEventClockRate = event.clockRate

@@ -25,11 +25,16 @@ public struct PayloadType: Sendable, Equatable {
     public func parameter(_ name: String) -> String? { parameters.first { $0.name == name }?.value }
 
     public var isOpus: Bool { name.lowercased() == "opus" && clockRate == 48_000 }
+    /// G.711 µ-law or A-law at 8 kHz.
+    public var isG711: Bool { ["pcmu", "pcma"].contains(name.lowercased()) && clockRate == 8_000 }
     public var isTelephoneEvent: Bool { name.lowercased() == "telephone-event" }
 
     /// What we offer: Opus as WebRTC peers expect it (2 channels signalled, mono sent), with FEC.
     public static let opus = PayloadType(id: 111, name: "opus", clockRate: 48_000, channels: 2,
                                          parameters: [("minptime", "10"), ("useinbandfec", "1")])
+    /// G.711, for gateways that do not take Opus.
+    public static let pcmu = PayloadType(id: 0, name: "PCMU", clockRate: 8_000)
+    public static let pcma = PayloadType(id: 8, name: "PCMA", clockRate: 8_000)
     public static let telephoneEvent = PayloadType(id: 101, name: "telephone-event", clockRate: 8_000,
                                                    parameters: [("events", "0-15")])
 
@@ -91,6 +96,8 @@ public struct RTPDescription: Sendable, Equatable {
 
     /// The first Opus payload type of the peer's list (its preference order).
     public var opus: PayloadType? { payloadTypes.first { $0.isOpus } }
+    /// The audio codec to use: Opus when offered, else the first G.711 in the peer's order.
+    public var preferredAudio: PayloadType? { opus ?? payloadTypes.first { $0.isG711 } }
     /// telephone-event at 8 kHz if offered (what phone gateways expect), else at any rate.
     public var telephoneEvent: PayloadType? {
         payloadTypes.first { $0.isTelephoneEvent && $0.clockRate == 8_000 } ?? payloadTypes.first { $0.isTelephoneEvent }

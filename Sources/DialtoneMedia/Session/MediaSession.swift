@@ -6,6 +6,8 @@ import Synchronization
 public struct MediaSessionConfiguration: Sendable {
     public var localSSRC: UInt32 = UInt32.random(in: 1...UInt32.max)
     public var opusPayloadType: UInt8 = 111
+    /// The codec the call agreed on: Opus, or G.711 for gateways that do not take Opus.
+    public var codec: AudioCodec = .opus
     public var telephoneEventPayloadType: UInt8 = 101
     /// The telephone-event clock; 48 kHz keeps it on the Opus stream's timeline.
     public var telephoneEventClockRate = 48_000
@@ -29,6 +31,26 @@ public struct MediaSessionConfiguration: Sendable {
         self.keys = keys
         self.role = role
     }
+
+    /// The audio clock: devices, RTP timestamps and frames all run at the codec's rate.
+    public var sampleRate: Int { codec == .opus ? 48_000 : 8_000 }
+    public var frameSamples: Int { sampleRate / 1000 * opus.frameMilliseconds }
+    public var frameMilliseconds: Int { opus.frameMilliseconds }
+
+    /// The device format for this codec (ALSA's plug layer converts for hardware that differs).
+    var deviceFormat: AudioFormat {
+        var format = AudioFormat()
+        format.sampleRate = sampleRate
+        format.frameSamples = frameSamples
+        return format
+    }
+}
+
+/// The audio codecs a call can use.
+public enum AudioCodec: String, Sendable, Equatable {
+    case opus
+    /// G.711 µ-law and A-law at 8 kHz: what every telephone gateway takes.
+    case pcmu, pcma
 }
 
 /// One call's audio, wired: capture → Opus → RTP → SRTP → transport on the capture thread;
@@ -58,15 +80,18 @@ public final class MediaSession: Sendable {
         let voice: VoiceProcessor?
         init(configuration: MediaSessionConfiguration) {
             voice = configuration.voice.isActive
-                ? try? VoiceProcessor(settings: configuration.voice, frameSamples: configuration.opus.frameSamples)
+                ? try? VoiceProcessor(settings: configuration.voice, frameSamples: configuration.frameSamples,
+                                      sampleRate: configuration.sampleRate)
                 : nil
             var jitterConfiguration = JitterBufferConfiguration()
-            jitterConfiguration.frameTicks = configuration.opus.frameSamples
+            jitterConfiguration.frameTicks = configuration.frameSamples
             jitter = Mutex(JitterBuffer(configuration: jitterConfiguration))
             dtmf = Mutex(DTMFSender(clockRate: configuration.telephoneEventClockRate,
                                     frameMilliseconds: configuration.opus.frameMilliseconds))
-            rtcp = Mutex(RTCPSession(localSSRC: configuration.localSSRC, clockRate: 48_000, cname: configuration.cname,
-                                     codec: "opus/48000/\(configuration.opus.bitrate / 1000)k"))
+            let codecName = configuration.codec == .opus ? "opus/48000/\(configuration.opus.bitrate / 1000)k"
+                : "\(configuration.codec.rawValue.uppercased())/8000"
+            rtcp = Mutex(RTCPSession(localSSRC: configuration.localSSRC, clockRate: UInt32(configuration.sampleRate), cname: configuration.cname,
+                                     codec: codecName))
         }
     }
 
@@ -95,8 +120,9 @@ public final class MediaSession: Sendable {
     }
 
     private func openPlayback(_ device: String) throws {
-        let playbackPath = try PlaybackPath(shared: shared, frameSamples: configuration.opus.frameSamples)
-        let player = try AudioPlayback(device: device, configuration: configuration.alsaConfiguration) { frame in
+        let playbackPath = try PlaybackPath(shared: shared, frameSamples: configuration.frameSamples, codec: configuration.codec)
+        let player = try AudioPlayback(device: device, configuration: configuration.alsaConfiguration,
+                                       format: configuration.deviceFormat) { frame in
             playbackPath.fill(frame)
         }
         playback.withLock { $0 = player }
@@ -104,7 +130,8 @@ public final class MediaSession: Sendable {
 
     private func openCapture(_ device: String) throws {
         let sender = self.sender
-        let recorder = try AudioCapture(device: device, configuration: configuration.alsaConfiguration) { frame in
+        let recorder = try AudioCapture(device: device, configuration: configuration.alsaConfiguration,
+                                        format: configuration.deviceFormat) { frame in
             sender.send(frame)
         }
         capture.withLock { $0 = recorder }
@@ -225,9 +252,20 @@ private final class SendPath: @unchecked Sendable {
                                    timestamp: event.timestamp, ssrc: configuration.localSSRC, marker: event.marker)
             transmit(header: header, payload: event.payload.encode(), now: now)
         } else {
-            guard let length = try? encoded.withUnsafeMutableBytes({ try encoder.encode(frame, into: $0) }) else { return }
-            // DTX: a 1–2 byte frame means "nothing worth sending".
-            if configuration.opus.dtx && length <= 2 { return }
+            let length: Int
+            switch configuration.codec {
+            case .opus:
+                guard let encodedLength = try? encoded.withUnsafeMutableBytes({ try encoder.encode(frame, into: $0) }) else { return }
+                // DTX: a 1–2 byte frame means "nothing worth sending".
+                if configuration.opus.dtx && encodedLength <= 2 { return }
+                length = encodedLength
+            case .pcmu, .pcma:
+                let aLaw = configuration.codec == .pcma
+                for (index, sample) in frame.enumerated() {
+                    encoded[index] = aLaw ? G711.encodeALaw(sample) : G711.encodeMuLaw(sample)
+                }
+                length = frame.count
+            }
             let header = RTPHeader(payloadType: configuration.opusPayloadType, sequenceNumber: sequence,
                                    timestamp: timestamp, ssrc: configuration.localSSRC, marker: firstPacket)
             firstPacket = false
@@ -316,29 +354,51 @@ private final class PlaybackPath: @unchecked Sendable {
     let decoder: OpusDecoder
     let shared: MediaSession.Shared
     let frameSamples: Int
+    let codec: AudioCodec
     var quiet = true
+    /// G.711's concealment: the last frame again, fading, for a lost packet or two.
+    var previous: [Int16] = []
 
-    init(shared: MediaSession.Shared, frameSamples: Int) throws {
+    init(shared: MediaSession.Shared, frameSamples: Int, codec: AudioCodec) throws {
         decoder = try OpusDecoder()
         self.shared = shared
         self.frameSamples = frameSamples
+        self.codec = codec
+        previous = [Int16](repeating: 0, count: frameSamples)
+    }
+
+    /// G.711 needs no decoder state: a byte a sample.
+    private func decodeG711(_ payload: [UInt8], into frame: UnsafeMutableBufferPointer<Int16>) -> Int {
+        let count = min(payload.count, frame.count)
+        let aLaw = codec == .pcma
+        for i in 0..<count { frame[i] = aLaw ? G711.decodeALaw(payload[i]) : G711.decodeMuLaw(payload[i]) }
+        return count
     }
 
     func fill(_ frame: UnsafeMutableBufferPointer<Int16>) {
         let now = monotonicNanoseconds()
         let decision = shared.jitter.withLock { $0.pull(now: now, quiet: quiet) }
         var produced = 0
-        switch decision {
-        case .packet(let payload):
+        switch (decision, codec) {
+        case (.packet(let payload), .opus):
             produced = (try? payload.withUnsafeBytes { try decoder.decode($0, into: frame) }) ?? 0
-        case .fec(let next):
+        case (.fec(let next), .opus):
             produced = (try? next.withUnsafeBytes { try decoder.decodeFEC(from: $0, into: frame) }) ?? 0
-        case .conceal:
+        case (.conceal, .opus):
             produced = (try? decoder.conceal(into: frame)) ?? 0
-        case .silence:
+        case (.packet(let payload), _):
+            produced = decodeG711(Array(payload), into: frame)
+        case (.fec, _), (.conceal, _):
+            // No FEC in G.711: the previous frame at half level covers a short gap.
+            for i in 0..<min(frame.count, previous.count) { frame[i] = previous[i] / 2 }
+            produced = min(frame.count, previous.count)
+        case (.silence, _):
             produced = 0
         }
         for i in produced..<frame.count { frame[i] = 0 }
+        if codec != .opus {
+            for i in 0..<min(frame.count, previous.count) { previous[i] = frame[i] }
+        }
         let level = SendPath.rms(UnsafeBufferPointer(frame))
         quiet = level < 300
         if shared.held.load(ordering: .relaxed) {

@@ -24,6 +24,7 @@ XEP-0166/0167 RTP audio over XEP-0176 ICE-UDP with XEP-0320 DTLS-SRTP fingerprin
                          relay-only ICE through coturn with REST credentials
                          (secret default turn-secret)
   --send-dtmf DIGITS     send RFC 4733 events (0-9 * # A-D) 1 s after connecting
+  --codec opus|pcmu|pcma the one audio codec offered and accepted (default opus)
   --timeout S            give up after S s (default 60; exit 1, retract or terminate first)
   --nomination-attribute when ICE-controlling (the caller), nominate as libwebrtc's
                          renomination does: checks carry STUN NOMINATION (0xC001, uint32 1)
@@ -409,10 +410,13 @@ def main():
     parser.add_argument("--nomination-attribute", action="store_true",
                         help="nominate with STUN NOMINATION (0xC001) instead of USE-CANDIDATE")
     parser.add_argument("--verbose", action="store_true", help="log stanzas to stderr")
+    parser.add_argument("--codec", choices=["opus", "pcmu", "pcma"], default="opus",
+                        help="the one audio codec offered and accepted (G.711 as a gateway without Opus)")
     sub = parser.add_subparsers(dest="mode", required=True)
     sub.add_parser("call").add_argument("to")
     sub.add_parser("answer")
     args = parser.parse_args()
+    jingle_media.set_codec(args.codec)
     if any(d.upper() not in DTMF_DIGITS for d in args.send_dtmf):
         parser.error("--send-dtmf takes 0-9, *, #, A-D")
 

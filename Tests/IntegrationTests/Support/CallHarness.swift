@@ -24,10 +24,13 @@ final class CallHarness: @unchecked Sendable {
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     /// Config, asoundrc (capture plays `frequency`, playback records) and the call options.
-    func arguments(_ name: String, for account: (jid: JID, password: String), tone frequency: Double, extra: String = "") throws -> [String] {
+    /// `sampleRate`: the rate the call's codec opens the devices at (the file plugin does not
+    /// convert, so the tone file is written at it).
+    func arguments(_ name: String, for account: (jid: JID, password: String), tone frequency: Double, extra: String = "",
+                   sampleRate: Double = 48_000) throws -> [String] {
         // The test peers are not in each other's rosters: anyone may ring.
         let config = try environment.writeConfiguration(for: account, in: directory, extra: "calls_from = \"anyone\"\n" + extra)
-        let tone = ToneAnalysis.sine(frequency: frequency, sampleRate: 48_000, count: 48_000 * 30)
+        let tone = ToneAnalysis.sine(frequency: frequency, sampleRate: sampleRate, count: Int(sampleRate) * 30)
         try tone.withUnsafeBytes { Data($0) }.write(to: directory.appendingPathComponent("\(name).in.raw"))
         try """
             pcm.cap { type file; slave.pcm { type null }; file "\(path("\(name).copy.raw"))"; infile "\(path("\(name).in.raw"))"; format "raw" }
@@ -49,13 +52,14 @@ final class CallHarness: @unchecked Sendable {
     }
 
     /// The strongest of a few probe frequencies in the last second of what `name` played out.
-    func heard(by name: String) throws -> (frequency: Double, samples: Int) {
+    func heard(by name: String, sampleRate: Double = 48_000) throws -> (frequency: Double, samples: Int) {
         let data = try Data(contentsOf: directory.appendingPathComponent("\(name).out.raw"))
         let samples = data.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
-        guard samples.count >= 48_000 else { return (0, samples.count) }
-        let last = Array(samples.suffix(48_000))
+        let second = Int(sampleRate)
+        guard samples.count >= second else { return (0, samples.count) }
+        let last = Array(samples.suffix(second))
         let probes: [Double] = [300, 440, 600, 660, 880, 1200]
-        let strongest = probes.max { ToneAnalysis.power(of: last, at: $0, sampleRate: 48_000) < ToneAnalysis.power(of: last, at: $1, sampleRate: 48_000) }
+        let strongest = probes.max { ToneAnalysis.power(of: last, at: $0, sampleRate: sampleRate) < ToneAnalysis.power(of: last, at: $1, sampleRate: sampleRate) }
         return (strongest ?? 0, samples.count)
     }
 
