@@ -221,8 +221,15 @@ private final class SendPath: @unchecked Sendable {
     var silence: [Int16] = []
     var cleaned: [Int16] = []
 
+    var started = false
+
     func send(_ captured: UnsafeBufferPointer<Int16>) {
         let now = UInt64(monotonicNanoseconds())
+        if !started {
+            started = true
+            // For latency measurements: when the first frame came off the microphone.
+            Logger(label: "dialtone.media").info("capture: first frame at \(now) ns (monotonic)")
+        }
         defer { timestamp &+= UInt32(captured.count) }
         shared.captureLevel.store(Self.rms(captured), ordering: .relaxed)
         if silence.count != captured.count {
@@ -375,8 +382,15 @@ private final class PlaybackPath: @unchecked Sendable {
         return count
     }
 
+    var started = false
+
     func fill(_ frame: UnsafeMutableBufferPointer<Int16>) {
         let now = monotonicNanoseconds()
+        if !started {
+            started = true
+            // For latency measurements: when the first frame went to the speaker.
+            Logger(label: "dialtone.media").info("playback: first frame at \(now) ns (monotonic)")
+        }
         let decision = shared.jitter.withLock { $0.pull(now: now, quiet: quiet) }
         var produced = 0
         switch (decision, codec) {
