@@ -48,3 +48,25 @@ final class ConversationListModelTests: XCTestCase {
         XCTAssertTrue(row.contains("…"))
     }
 }
+
+final class ConversationJumpTests: XCTestCase {
+    func testNextUnreadWrapsAndAltDigitsCountFromTheTop() {
+        var list = ConversationListModel(names: FixedNames([:]))
+        list.replace([
+            ConversationEntry(peer: "a@x", lastActivity: Date(timeIntervalSince1970: 400)),
+            ConversationEntry(peer: "b@x", lastActivity: Date(timeIntervalSince1970: 300), unread: 1),
+            ConversationEntry(peer: "c@x", lastActivity: Date(timeIntervalSince1970: 200)),
+            ConversationEntry(peer: "d@x", lastActivity: Date(timeIntervalSince1970: 100), unread: 3),
+        ])
+        list.select("c@x")
+        XCTAssertEqual(list.nextUnread, "d@x")
+        list.select("d@x")
+        XCTAssertEqual(list.nextUnread, "b@x", "wraps past the end")
+        XCTAssertEqual(list.peer(at: 1), "a@x")
+        XCTAssertEqual(list.peer(at: 4), "d@x")
+        XCTAssertNil(list.peer(at: 5))
+        list.select("b@x")
+        list.select("d@x")
+        XCTAssertNil(list.nextUnread, "nothing unread left")
+    }
+}

@@ -1,4 +1,4 @@
-import DialtoneTUI
+@testable import DialtoneTUI
 import XCTest
 
 final class KeyAndCommandTests: XCTestCase {
@@ -34,5 +34,15 @@ final class KeyAndCommandTests: XCTestCase {
         XCTAssertEqual(Completion.complete("/group Bob, al", names: ["Alice", "Bob"]), "/group Bob, Alice, ")
         XCTAssertNil(Completion.complete("/q x", names: []))
         XCTAssertEqual(Completion.complete("/msg A", names: ["Anna", "Annie"]), "/msg Ann")
+    }
+}
+
+final class CommandWordsTests: XCTestCase {
+    func testQuotedWordsKeepTheirSpaces() {
+        XCTAssertEqual(TUIApp.words(#""Alice Liddell" +1 555 123 4567, alice@example.org"#),
+                       ["Alice Liddell", "+1", "555", "123", "4567,", "alice@example.org"])
+        XCTAssertEqual(TUIApp.words(#""Alice Liddell" "Alice L.""#), ["Alice Liddell", "Alice L."])
+        XCTAssertEqual(TUIApp.words("  cat.jpg   look at this "), ["cat.jpg", "look", "at", "this"])
+        XCTAssertEqual(TUIApp.words(""), [])
     }
 }

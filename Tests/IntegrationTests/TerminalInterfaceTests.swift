@@ -283,4 +283,45 @@ final class TerminalInterfaceTests: XCTestCase {
         try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
         try await tmux(["send-keys", "-t", "tui", "Enter"])
     }
+
+    /// The address book and account from the interface: /add with a quoted name, the name
+    /// showing in the list, /contacts, /account, /status, Alt-1, /disconnect and /connect.
+    func testAddressBookAndAccountCommands() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try environment.newAccount("alice")
+        let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
+        try await bob.connect()
+        try await startInterface(for: alice, environment: environment)
+        try await waitForScreen("online") { $0.contains("online") }
+        _ = try await bob.session.sendMessage(to: alice.jid, body: "Hello from bob")
+        try await waitForScreen("bob's message") { $0.contains("Hello from bob") }
+
+        func command(_ text: String) async throws {
+            try await tmux(["send-keys", "-t", "tui", "-l", text])
+            try await tmux(["send-keys", "-t", "tui", "Enter"])
+        }
+        try await command("/add \"Bob Builder\" \(bob.jid)")
+        try await waitForScreen("bob's name from the address book") { $0.contains("Bob Builder") && $0.contains("Added Bob Builder") }
+        try await command("/contacts")
+        try await waitForScreen("the contacts overlay") { $0.contains("Contacts — Esc closes") && $0.contains(bob.jid.description) }
+        try await tmux(["send-keys", "-t", "tui", "Escape"])
+        // An Escape and a key in the same read are Alt+key (as in every terminal program).
+        try await Task.sleep(for: .milliseconds(300))
+        try await command("/account")
+        try await waitForScreen("the account overlay") { $0.contains("address") && $0.contains(alice.jid.description) }
+        try await tmux(["send-keys", "-t", "tui", "Escape"])
+        try await Task.sleep(for: .milliseconds(300))
+        try await command("/status away Out for lunch")
+        try await waitForScreen("the status set") { $0.contains("Status: away — Out for lunch") }
+        try await command("/msg carol@\(environment.domain)")
+        try await waitForScreen("carol's conversation") { $0.contains("carol@") }
+        try await tmux(["send-keys", "-t", "tui", "M-2"])
+        try await waitForScreen("Alt-2 opened bob's conversation again") { $0.contains("Hello from bob") }
+        try await command("/disconnect")
+        try await waitForScreen("offline") { $0.contains("offline") }
+        try await command("/connect")
+        try await waitForScreen("online again") { $0.contains("online") }
+        try await command("/quit")
+        await bob.stop()
+    }
 }

@@ -141,6 +141,17 @@ public actor AccountSession {
         })
     }
 
+    /// `/disconnect`: closes the stream politely and stops reconnecting until `connect()`.
+    public func disconnect() async { await client.stop() }
+
+    /// `/connect`: connects again after `disconnect()` (or a permanent failure).
+    public func connect() async { await client.start() }
+
+    /// Availability (nil, "away", "dnd", "xa", "chat") and a status text, kept across reconnects.
+    public func setPresence(show: String?, status: String?) async throws {
+        try await client.setPresence(show: show, status: status)
+    }
+
     /// For tests and `/disconnect --drop`: cut the link as a network failure would.
     public func dropConnection() async { await client.dropConnection() }
 

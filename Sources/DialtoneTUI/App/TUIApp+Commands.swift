@@ -12,6 +12,17 @@ extension TUIApp {
             view = nil
             if let next = list.selectedPeer { open(next) }
         case .search: search(arguments)
+        case .contacts: showContacts()
+        case .add: addContact(arguments)
+        case .rename: renameContact(arguments)
+        case .import: importContacts(arguments)
+        case .attach: attach(arguments)
+        case .open: openAttachment(arguments)
+        case .account: showAccount()
+        case .connect: connect()
+        case .disconnect: disconnect()
+        case .status: setStatus(arguments)
+        case .set: setOption(arguments)
         case .play: play(arguments)
         case .stop: stopPlaying()
         case .call: placeCall(arguments)

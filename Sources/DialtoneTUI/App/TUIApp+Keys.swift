@@ -21,6 +21,13 @@ extension TUIApp {
         case .meta("f"): editor.wordForward()
         case .up: walkHistory(older: true)
         case .down: walkHistory(older: false)
+        case .meta(let digit) where digit.isNumber:
+            // Alt-1…Alt-9: the conversation at that place in the list; Alt-0 the tenth.
+            let position = digit == "0" ? 10 : Int(String(digit)) ?? 0
+            if let peer = list.peer(at: position) { open(peer) }
+        case .meta("a"), .meta("u"):
+            // The next conversation with unread messages (Alt-a as in irssi, when no call rings).
+            if let peer = list.nextUnread { open(peer) }
         case .metaDown, .control("n"): switchConversation(1)
         case .metaUp, .control("p"): switchConversation(-1)
         case .pageUp: view?.scroll(by: page, height: layout.messageHeight)

@@ -43,7 +43,9 @@ public final class TUIApp {
     var ringer: AudioFilePlayer?
     var playingName: String?
 
-    let notifier: Notifier
+    var notifier: Notifier
+    var presenceShow: String?
+    var presenceStatus: String?
 
     public init(session: AccountSession, palette: Palette = .builtInDark, notifications: NotificationStyle = .none,
                 logger: Logger = Logger(label: "dialtone.tui")) {

@@ -2,7 +2,7 @@
 /// documentation and its name cannot drift apart.
 public struct CommandSpec: Sendable, Equatable {
     public enum Name: String, Sendable, CaseIterable {
-        case msg, group, close, search, play, stop, call, answer, decline, hangup, mute, unmute, hold, dtmf, device, calls, theme, help, quit
+        case msg, group, close, search, contacts, add, rename, `import`, attach, open, play, stop, call, answer, decline, hangup, mute, unmute, hold, dtmf, device, calls, account, connect, disconnect, status, set, theme, help, quit
     }
 
     public let name: Name
@@ -23,6 +23,17 @@ public enum CommandTable {
                     help: "Removes it from the list; its history stays and it comes back when someone writes."),
         CommandSpec(name: .search, arguments: "WORDS", synopsis: "Search all stored messages.",
                     help: "Shows the newest messages containing WORDS, with their conversations."),
+        CommandSpec(name: .contacts, arguments: "", synopsis: "Show the address book and roster.", help: "Names, numbers and addresses; Esc closes."),
+        CommandSpec(name: .add, arguments: "NAME ADDRESS[, ADDRESS…]", synopsis: "Add a person (or more numbers) to the address book.",
+                    help: "Quote a name with spaces: /add \"Alice Liddell\" +1 555 123 4567, alice@example.org"),
+        CommandSpec(name: .rename, arguments: "NAME NEW-NAME", synopsis: "Rename a person in the address book.",
+                    help: "Quote names with spaces: /rename \"Alice Liddell\" \"Alice L.\""),
+        CommandSpec(name: .import, arguments: "PATH", synopsis: "Import vCard or CSV contacts (a file or a vdir).",
+                    help: "As `dialtone contacts import`: importing again changes nothing."),
+        CommandSpec(name: .attach, arguments: "FILE [CAPTION]", synopsis: "Upload a file and send its link here (MMS through a gateway).",
+                    help: "Through the server's HTTP upload (XEP-0363); quote a file name with spaces."),
+        CommandSpec(name: .open, arguments: "[N]", synopsis: "Fetch the newest (or Nth newest) attachment here and open it.",
+                    help: "Saved under $XDG_DATA_HOME/dialtone/downloads and opened with xdg-open."),
         CommandSpec(name: .play, arguments: "[N]", synopsis: "Play the newest voicemail or audio attachment here (or the Nth newest).",
                     help: "It is fetched, decoded (WAV, Ogg Opus or Vorbis, FLAC, MP3) and played on the account's playback device; the status bar shows the position. Alt-s or /stop stops it."),
         CommandSpec(name: .stop, arguments: "", synopsis: "Stop playing (Alt-s).", help: "See /play."),
@@ -41,6 +52,13 @@ public enum CommandTable {
         CommandSpec(name: .device, arguments: "capture|playback PCM", synopsis: "Move the call's audio to another ALSA device.",
                     help: "PCM is an ALSA name, such as default or plughw:CARD=Headset. `dialtone audio devices` lists them."),
         CommandSpec(name: .calls, arguments: "", synopsis: "Show the call log.", help: "Incoming, outgoing and missed calls, newest last; Esc closes."),
+        CommandSpec(name: .account, arguments: "", synopsis: "Show the account and its connection.", help: "Address, state, presence, gateway and country."),
+        CommandSpec(name: .connect, arguments: "", synopsis: "Connect again after /disconnect.", help: "Reconnecting after a lost connection is automatic."),
+        CommandSpec(name: .disconnect, arguments: "", synopsis: "Close the connection until /connect.", help: "Messages you write meanwhile wait in the outbox."),
+        CommandSpec(name: .status, arguments: "available|away|dnd|xa|chat [TEXT]", synopsis: "Set your presence and status text.",
+                    help: "Kept across reconnects."),
+        CommandSpec(name: .set, arguments: "NAME VALUE", synopsis: "Change a setting for this run.",
+                    help: "notify none|osc777|osc9|notify-send (desktop notifications); keypad on|off (digits as DTMF during calls)."),
         CommandSpec(name: .theme, arguments: "[NAME]", synopsis: "Switch the colour theme, or list the themes.",
                     help: "Shipped: dark, light, high-contrast, monochrome (Themes/); your own go in $XDG_CONFIG_HOME/dialtone/themes/NAME.toml. NO_COLOR keeps only attributes."),
         CommandSpec(name: .help, arguments: "[CMD]", synopsis: "List commands, or explain one.",

@@ -77,6 +77,22 @@ public struct ConversationListModel: Sendable {
     public var selectedIndex: Int? { entries.firstIndex { $0.peer == selectedPeer } }
     public var totalUnread: Int { entries.reduce(0) { $0 + $1.unread } }
 
+    /// The next conversation with unread messages after the selected one, wrapping around.
+    public var nextUnread: String? {
+        guard !entries.isEmpty else { return nil }
+        let start = selectedIndex ?? -1
+        for step in 1...entries.count {
+            let entry = entries[((start + step) % entries.count + entries.count) % entries.count]
+            if entry.unread > 0 { return entry.peer }
+        }
+        return nil
+    }
+
+    /// The conversation at `position` (1 is the top of the list), for Alt-1…Alt-9.
+    public func peer(at position: Int) -> String? {
+        entries.indices.contains(position - 1) ? entries[position - 1].peer : nil
+    }
+
     /// The pane's rows for `width` columns and `height` rows, scrolled to keep the selection in view.
     public func rows(width: Int, height: Int) -> [StyledLine] {
         guard height > 0, width > 0 else { return [] }

@@ -45,9 +45,7 @@ extension XMPPClient {
         } catch {
             logger.info("carbons not enabled: \(error)")
         }
-        var presence = XMLElement("presence", namespace: Namespace.client)
-        presence.append(ServiceDiscovery.capsElement(name: configuration.softwareName, extra: configuration.extraFeatures))
-        try? send(presence)
+        try? send(presenceStanza())
         // A stop or a drop while we were asking: this session never really started.
         guard isOnline, !stopRequested, let boundJID else { return }
         sessionSetUp = true
@@ -102,4 +100,25 @@ extension XMPPClient {
         let received = first == nil ? 0 : (count.map { min($0, pageSize) } ?? pageSize)
         return ArchivePage(count: received, last: last, complete: complete)
     }
+}
+
+extension XMPPClient {
+    /// Our presence as it is set now: availability (`away`, `dnd`, `xa`, `chat`, or nil for
+    /// plain available), a status text, and our capabilities.
+    func presenceStanza() -> XMLElement {
+        var presence = XMLElement("presence", namespace: Namespace.client)
+        if let show = presenceShow { presence.append(.textElement("show", namespace: Namespace.client, show)) }
+        if let status = presenceStatus { presence.append(.textElement("status", namespace: Namespace.client, status)) }
+        presence.append(ServiceDiscovery.capsElement(name: configuration.softwareName, extra: configuration.extraFeatures))
+        return presence
+    }
+
+    /// Sets and broadcasts our presence; it is sent again on every new session.
+    public func setPresence(show: String?, status: String?) throws(XMPPConnectionError) {
+        presenceShow = show
+        presenceStatus = status.flatMap { $0.isEmpty ? nil : $0 }
+        if isOnline { try send(presenceStanza()) }
+    }
+
+    public var presence: (show: String?, status: String?) { (presenceShow, presenceStatus) }
 }

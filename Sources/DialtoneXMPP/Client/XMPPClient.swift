@@ -32,6 +32,8 @@ public actor XMPPClient {
     var streamManagementEnabled = false
     var acknowledgementRequested = false
     public internal(set) var boundJID: JID?
+    var presenceShow: String?
+    var presenceStatus: String?
     /// The SASL mechanism of the last login (SCRAM-SHA-1-PLUS, …), for diagnostics.
     public internal(set) var authenticationMechanism: String?
 

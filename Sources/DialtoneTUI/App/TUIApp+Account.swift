@@ -1,0 +1,213 @@
+import DialtoneCore
+import Foundation
+
+/// Commands for the account, the address book and files.
+extension TUIApp {
+    /// Words of a command line, with "double quotes" keeping spaces together.
+    nonisolated static func words(_ text: String) -> [String] {
+        var words: [String] = []
+        var current = ""
+        var quoted = false
+        for character in text {
+            if character == "\"" {
+                quoted.toggle()
+                if !quoted { words.append(current); current = "" }
+            } else if character == " " && !quoted {
+                if !current.isEmpty { words.append(current); current = "" }
+            } else {
+                current.append(character)
+            }
+        }
+        if !current.isEmpty { words.append(current) }
+        return words
+    }
+
+    private var addressBook: AddressBook { AddressBook(store: session.store, country: session.recipients.country) }
+
+    /// /contacts: the address book and roster in place of the conversation.
+    func showContacts() {
+        do {
+            var lines = [StyledLine([TextRun("Contacts — Esc closes; /msg NAME or /call NAME", .notice)])]
+            for entry in try session.store.addressBook() {
+                let numbers = entry.phones.compactMap { PhoneNumber(e164: $0)?.formatted(for: session.recipients.country) }
+                lines += StyledWrapper.wrap([TextRun(Sanitizer.plain(entry.name), .peerName),
+                                             TextRun("  " + (numbers + entry.jids.map(Sanitizer.plain)).joined(separator: ", "))],
+                                            width: layout.messageWidth, indent: "    ")
+            }
+            let book = Set(try session.store.addressBook().flatMap(\.jids))
+            for contact in try session.store.contacts() where !book.contains(contact.jid) {
+                lines += StyledWrapper.wrap([TextRun(Sanitizer.plain(contact.name ?? contact.jid), .peerName),
+                                             TextRun("  " + Sanitizer.plain(contact.jid) + " (roster)")],
+                                            width: layout.messageWidth, indent: "    ")
+            }
+            overlay = lines
+        } catch {
+            show(error: "Cannot read contacts: \(error)")
+        }
+    }
+
+    /// /add NAME ADDRESS[, ADDRESS…] — a quoted name may have spaces; numbers may too.
+    func addContact(_ arguments: String) {
+        let words = Self.words(arguments)
+        guard words.count >= 2 else { show(error: "/add NAME NUMBER-OR-ADDRESS[, …] (quote a name with spaces)"); return }
+        let addresses = words.dropFirst().joined(separator: " ").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        do {
+            try addressBook.add(name: words[0], addresses: addresses)
+            refreshNames()
+            show(notice: "Added \(Sanitizer.plain(words[0])).")
+        } catch {
+            show(error: "\(error)")
+        }
+    }
+
+    /// /rename NAME NEW-NAME (quote names with spaces).
+    func renameContact(_ arguments: String) {
+        let words = Self.words(arguments)
+        guard words.count == 2 else { show(error: "/rename NAME NEW-NAME (quote names with spaces)"); return }
+        do {
+            try addressBook.rename(words[0], to: words[1])
+            refreshNames()
+            show(notice: "Renamed to \(Sanitizer.plain(words[1])).")
+        } catch {
+            show(error: "\(error)")
+        }
+    }
+
+    /// /import PATH: vCard, a vdir or CSV.
+    func importContacts(_ arguments: String) {
+        let path = (arguments.trimmingCharacters(in: .whitespaces) as NSString).expandingTildeInPath
+        guard !path.isEmpty else { show(error: "/import FILE-OR-DIRECTORY"); return }
+        do {
+            let result = try addressBook.importContacts(from: path)
+            refreshNames()
+            show(notice: "Imported \(result.cards) contacts with \(result.numbers) numbers" + (result.skipped.isEmpty ? "." : "; \(result.skipped.count) skipped."))
+        } catch {
+            show(error: "\(error)")
+        }
+    }
+
+    func refreshNames() {
+        names = (try? session.displayNames()) ?? names
+        list.names = names
+        view?.names = names
+        view?.relayout()
+    }
+
+    /// /attach PATH [CAPTION]: uploads a file and sends its link to the open conversation.
+    func attach(_ arguments: String) {
+        let words = Self.words(arguments)
+        guard let first = words.first else { show(error: "/attach FILE [CAPTION] (quote a file name with spaces)"); return }
+        guard let peer = view?.peer, let jid = try? JID(peer) else { show(error: "No conversation is open: /msg TO first."); return }
+        let path = (first as NSString).expandingTildeInPath
+        let caption = words.dropFirst().joined(separator: " ")
+        let session = self.session
+        show(notice: "Uploading \(Sanitizer.plain((path as NSString).lastPathComponent))…")
+        Task { @MainActor in
+            do {
+                _ = try await session.sendAttachment(path: path, to: jid, caption: caption.isEmpty ? nil : caption)
+                self.show(notice: "Sent \(Sanitizer.plain((path as NSString).lastPathComponent)).")
+            } catch {
+                self.show(error: "Not sent: \(error)")
+            }
+            self.redraw()
+        }
+    }
+
+    /// /open [N]: fetches the newest (or Nth newest) attachment here and opens it with xdg-open.
+    func openAttachment(_ arguments: String) {
+        let index = Int(arguments.trimmingCharacters(in: .whitespaces)) ?? 1
+        let found = (view?.messages ?? []).reversed().flatMap(\.attachments)
+        guard index >= 1, index <= found.count else {
+            show(error: found.isEmpty ? "No attachment in this conversation." : "There are \(found.count) attachments here.")
+            return
+        }
+        let attachment = found[index - 1]
+        let session = self.session
+        show(notice: "Fetching \(Sanitizer.plain(attachment.name ?? "the attachment"))…")
+        Task { @MainActor in
+            do {
+                let path = try await session.download(attachment.url)
+                Self.launch(["xdg-open", path])
+                self.show(notice: "Saved to \(Sanitizer.plain(path)); opening it.")
+            } catch {
+                self.show(error: "Cannot fetch it: \(error)")
+            }
+            self.redraw()
+        }
+    }
+
+    /// Starts a program detached from the screen: its output goes nowhere near curses.
+    static func launch(_ arguments: [String]) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try? process.run()
+    }
+
+    /// /account: who we are and how we are connected.
+    func showAccount() {
+        let presence = "\(presenceShow ?? "available")" + (presenceStatus.map { " — \(Sanitizer.plain($0))" } ?? "")
+        overlay = [
+            StyledLine([TextRun("Account — Esc closes", .notice)]),
+            StyledLine([TextRun("address  ", .timestamp), TextRun(session.account.description)]),
+            StyledLine([TextRun("state    ", .timestamp), TextRun(Sanitizer.plain(connection.description))]),
+            StyledLine([TextRun("presence ", .timestamp), TextRun(presence)]),
+            StyledLine([TextRun("gateway  ", .timestamp), TextRun(session.recipients.gateway?.description ?? "none")]),
+            StyledLine([TextRun("country  ", .timestamp), TextRun(session.recipients.country)]),
+        ]
+    }
+
+    func connect() {
+        let session = self.session
+        Task { @MainActor in await session.connect(); self.redraw() }
+    }
+
+    func disconnect() {
+        let session = self.session
+        Task { @MainActor in await session.disconnect(); self.redraw() }
+    }
+
+    /// /status [available|away|dnd|xa|chat] [TEXT]
+    func setStatus(_ arguments: String) {
+        let words = arguments.split(separator: " ", maxSplits: 1).map(String.init)
+        let kinds = ["available", "away", "dnd", "xa", "chat"]
+        guard let first = words.first, kinds.contains(first.lowercased()) else {
+            show(error: "/status available|away|dnd|xa|chat [TEXT]")
+            return
+        }
+        let show = first.lowercased() == "available" ? nil : first.lowercased()
+        let text = words.count > 1 ? words[1] : nil
+        presenceShow = show
+        presenceStatus = text
+        let session = self.session
+        Task { @MainActor in
+            do {
+                try await session.setPresence(show: show, status: text)
+                self.show(notice: "Status: \(first.lowercased())" + (text.map { " — \(Sanitizer.plain($0))" } ?? "") + ".")
+            } catch {
+                self.show(notice: "Status set; it goes out when connected.")
+            }
+            self.redraw()
+        }
+    }
+
+    /// /set NAME VALUE for this run: notify (none, osc777, osc9, notify-send), keypad (on, off).
+    func setOption(_ arguments: String) {
+        let words = arguments.split(separator: " ").map(String.init)
+        guard words.count == 2 else { show(error: "/set notify none|osc777|osc9|notify-send, /set keypad on|off"); return }
+        switch (words[0], words[1]) {
+        case ("notify", let value):
+            guard let style = NotificationStyle(rawValue: value) else { show(error: "notify: none, osc777, osc9 or notify-send"); return }
+            notifier = Notifier(style: style)
+            show(notice: "Notifications: \(value).")
+        case ("keypad", "on"), ("keypad", "off"):
+            keypad = words[1] == "on"
+            show(notice: "Keypad \(words[1]).")
+        default:
+            show(error: "/set notify none|osc777|osc9|notify-send, /set keypad on|off")
+        }
+    }
+}
