@@ -34,6 +34,16 @@ is aiortc on loopback only (Scripts/peers/jingle_media.py). Call lines in the --
   {"type": "dtmf", "number": N, "caller": FULL_JID, "digit": "1"}
   {"type": "heard", "number": N, "frequency": F, "ratio": R}    (about 2.5 s after connecting)
   {"type": "call", …, "state": "ended", "reason": R, "by": "caller"|"gateway"}
+
+Ad-hoc commands (XEP-0050), the way JMP's account bot offers them, on the gateway's own JID:
+disco#items node http://jabber.org/protocol/commands lists "account" (Account settings) and
+"balance" (Check balance). balance completes at once with an info note and a jabber:x:oob
+link. account is a two-step session: a form with a field of every XEP-0004 type, then (after a
+valid 4-digit PIN) a summary with prev/complete and a "confirm" boolean; complete with
+confirm=1 ends in a result form (fields, and a reported/item table of the notify channels).
+Every request in a session (each action after the first execute) is logged:
+  {"type": "command", "node": "account", "action": A, "values": {var: [values]},
+   "sessionid": S, "from": FULL_JID}     (values: the submitted form's, {} without one)
 """
 import argparse
 import asyncio
@@ -68,6 +78,12 @@ JMI_NS = "urn:xmpp:jingle-message:0"
 JINGLE_NS = "urn:xmpp:jingle:1"
 JINGLE_ERRORS_NS = "urn:xmpp:jingle:errors:1"
 RTP_NS = "urn:xmpp:jingle:apps:rtp:1"
+DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
+COMMANDS_NS = "http://jabber.org/protocol/commands"
+DATA_NS = "jabber:x:data"
+STANZAS_NS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+COMMANDS = [("account", "Account settings"), ("balance", "Check balance")]
+ACCOUNT_NUMBER = "+15551234567"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 NORTH_AMERICAN = re.compile(r"^\+1\d{10}$")
 BUSY_NUMBER = "+15550000486"
@@ -87,10 +103,13 @@ class Gateway(ComponentXMPP):
         self.answer_delay = answer_delay
         self.call_limit = call_limit
         self.calls = {}  # sid -> Call
+        self.command_sessions = {}  # sessionid -> CommandSession
         self.add_event_handler("session_start", self.on_ready)
         ns = self.default_ns
         self.register_handler(Callback("gateway", MatchXPath(f"{{{ns}}}iq/{{{GATEWAY_NS}}}query"), self.on_gateway))
         self.register_handler(Callback("disco", MatchXPath(f"{{{ns}}}iq/{{{DISCO_INFO}}}query"), self.on_disco))
+        self.register_handler(Callback("items", MatchXPath(f"{{{ns}}}iq/{{{DISCO_ITEMS}}}query"), self.on_items))
+        self.register_handler(Callback("command", MatchXPath(f"{{{ns}}}iq/{{{COMMANDS_NS}}}command"), self.on_command))
         self.add_event_handler("message", self.on_message)
         # slixmpp's "message" event needs a <body>; XEP-0353 messages have none.
         self.register_handler(Callback("jmi", MatchXPath(f"{{{ns}}}message"), self.on_jmi))
@@ -109,6 +128,17 @@ class Gateway(ComponentXMPP):
         reply = iq.reply(clear=True)
         query = ET.SubElement(reply.xml, f"{{{DISCO_INFO}}}query")
         node_to = iq["to"]
+        node = iq.xml.find(f"{{{DISCO_INFO}}}query").get("node")
+        names = dict(COMMANDS)
+        if not node_to.user and node in names:
+            # XEP-0050 2.3: a command node describes itself.
+            query.set("node", node)
+            ET.SubElement(query, f"{{{DISCO_INFO}}}identity", category="automation", type="command-node",
+                          name=names[node])
+            for feature in (COMMANDS_NS, DATA_NS):
+                ET.SubElement(query, f"{{{DISCO_INFO}}}feature", var=feature)
+            reply.send()
+            return
         if node_to.user:
             ET.SubElement(query, f"{{{DISCO_INFO}}}identity", category="client", type="sms", name="Phone number")
         else:
@@ -119,6 +149,8 @@ class Gateway(ComponentXMPP):
             # A phone number answers calls the way JMP's bridge does: Jingle RTP over
             # ICE-UDP/DTLS, no trickle (RFC 3264: every candidate in the offer/answer).
             features += [f for f in PHONE_FEATURES if f not in features]
+        if not node_to.user:
+            features.append(COMMANDS_NS)
         for feature in features:
             ET.SubElement(query, f"{{{DISCO_INFO}}}feature", var=feature)
         reply.send()
@@ -143,6 +175,114 @@ class Gateway(ComponentXMPP):
             return
         ET.SubElement(query, f"{{{GATEWAY_NS}}}jid").text = f"{number}@{self.boundjid.bare}"
         reply.send()
+
+    # -- XEP-0050 ad-hoc commands, like JMP's account bot ------------------------
+
+    def on_items(self, iq):
+        if iq["type"] != "get":
+            return
+        node = iq.xml.find(f"{{{DISCO_ITEMS}}}query").get("node")
+        reply = iq.reply(clear=True)
+        query = ET.SubElement(reply.xml, f"{{{DISCO_ITEMS}}}query")
+        if node:
+            query.set("node", node)
+        if node == COMMANDS_NS and not iq["to"].user:
+            for command, name in COMMANDS:
+                ET.SubElement(query, f"{{{DISCO_ITEMS}}}item", jid=self.boundjid.bare, node=command, name=name)
+        reply.send()
+
+    def on_command(self, iq):
+        if iq["type"] != "set":
+            return
+        command = iq.xml.find(f"{{{COMMANDS_NS}}}command")
+        node, sessionid = command.get("node"), command.get("sessionid")
+        action = command.get("action") or "execute"
+        if iq["to"].user or node not in dict(COMMANDS):
+            self.command_error(iq, "cancel", "item-not-found")
+            return
+        if action not in ("execute", "next", "prev", "complete", "cancel"):
+            self.command_error(iq, "modify", "bad-request", "malformed-action")
+            return
+        form = command.find(f"{{{DATA_NS}}}x")
+        values = form_values(form) if form is not None and form.get("type", "submit") == "submit" else None
+        if sessionid is None:
+            if action != "execute":
+                self.command_error(iq, "modify", "bad-request", "bad-action")
+            elif node == "balance":
+                self.command_balance(iq)
+            else:
+                session = CommandSession(uuid.uuid4().hex, node, iq["from"])
+                self.command_sessions[session.sid] = session
+                self.command_reply(iq, session, "executing", account_form(session.values), actions=("next",))
+            return
+        session = self.command_sessions.get(sessionid)
+        if session is None or session.node != node or session.owner != iq["from"]:
+            self.command_error(iq, "modify", "bad-request", "bad-sessionid")
+            return
+        self.record({"type": "command", "node": node, "action": action, "values": values or {},
+                     "sessionid": sessionid, "from": str(iq["from"])})
+        if action == "cancel":
+            del self.command_sessions[sessionid]
+            self.command_reply(iq, session, "canceled")
+            return
+        if action == "execute":
+            action = "next" if session.step == 1 else "complete"
+        if session.step == 1 and action == "next":
+            if values:
+                session.values.update(values)
+            pin = session.values.get("pin", [])
+            if len(pin) != 1 or not re.fullmatch(r"\d{4}", pin[0]):
+                session.values["pin"] = []
+                self.command_reply(iq, session, "executing", account_form(session.values), actions=("next",),
+                                   notes=[("error", "PIN must be 4 digits")])
+                return
+            session.step = 2
+            self.command_reply(iq, session, "executing", summary_form(session.values), actions=("prev", "complete"))
+        elif session.step == 2 and action == "prev":
+            session.step = 1
+            self.command_reply(iq, session, "executing", account_form(session.values), actions=("next",))
+        elif session.step == 2 and action == "complete":
+            if not is_true((values or {}).get("confirm")):
+                self.command_reply(iq, session, "executing", summary_form(session.values),
+                                   actions=("prev", "complete"), notes=[("error", "Tick confirm to save, or cancel")])
+                return
+            del self.command_sessions[sessionid]
+            self.command_reply(iq, session, "completed", result_form(session.values), notes=[("info", "Saved")])
+        else:
+            self.command_error(iq, "modify", "bad-request", "bad-action")
+
+    def command_balance(self, iq):
+        reply = iq.reply(clear=True)
+        command = ET.SubElement(reply.xml, f"{{{COMMANDS_NS}}}command", node="balance",
+                                sessionid=uuid.uuid4().hex, status="completed")
+        ET.SubElement(command, f"{{{COMMANDS_NS}}}note", type="info").text = "Your balance is $4.20"
+        oob = ET.SubElement(command, f"{{{OOB_NS}}}x")
+        ET.SubElement(oob, f"{{{OOB_NS}}}url").text = "https://example.invalid/topup"
+        ET.SubElement(oob, f"{{{OOB_NS}}}desc").text = "Top up"
+        reply.send()
+
+    def command_reply(self, iq, session, status, form=None, actions=(), notes=()):
+        reply = iq.reply(clear=True)
+        command = ET.SubElement(reply.xml, f"{{{COMMANDS_NS}}}command", node=session.node,
+                                sessionid=session.sid, status=status)
+        if actions:
+            element = ET.SubElement(command, f"{{{COMMANDS_NS}}}actions", execute=actions[-1])
+            for action in actions:
+                ET.SubElement(element, f"{{{COMMANDS_NS}}}{action}")
+        for kind, text in notes:
+            ET.SubElement(command, f"{{{COMMANDS_NS}}}note", type=kind).text = text
+        if form is not None:
+            command.append(form)
+        reply.send()
+
+    def command_error(self, iq, kind, condition, specific=None):
+        error = iq.reply(clear=True)
+        error["type"] = "error"
+        error["error"]["type"] = kind
+        error["error"]["condition"] = condition
+        if specific:
+            error["error"].xml.append(ET.Element(f"{{{COMMANDS_NS}}}{specific}"))
+        error.send()
 
     # -- Messages ---------------------------------------------------------------
 
@@ -478,6 +618,117 @@ class Call:
             candidate = candidate_from_sdp(media.candidate_sdp(c))
             candidate.sdpMid = content["name"]
             await self.pc.addIceCandidate(candidate)
+
+
+class CommandSession:
+    """One run of the account command: whose it is, which step it is at, what it holds."""
+
+    def __init__(self, sid, node, owner):
+        self.sid, self.node, self.owner = sid, node, owner
+        self.step = 1
+        self.values = {var: list(values) for var, values in ACCOUNT_DEFAULTS.items()}
+
+
+# var -> (type, label, options); None for fields without one.
+ACCOUNT_FIELDS = [
+    ("nickname", "text-single", "Display name", None),
+    ("pin", "text-private", "Voicemail PIN", None),
+    ("voicemail", "boolean", "Voicemail on", None),
+    ("forward", "list-single", "Forward calls to",
+     [("none", "Don't forward"), ("sip", "SIP address"), ("phone", "Another phone")]),
+    ("notify", "list-multi", "Notify me by", [("sms", None), ("email", None), ("xmpp", None)]),
+    ("greeting", "text-multi", "Greeting", None),
+    ("sipjid", "jid-single", "SIP JID", None),
+    ("allowed", "jid-multi", "Allowed callers", None),
+]
+ACCOUNT_LABELS = {var: label for var, _, label, _ in ACCOUNT_FIELDS}
+ACCOUNT_DEFAULTS = {
+    "nickname": ["Alice"], "pin": [], "voicemail": ["1"], "forward": ["none"], "notify": ["xmpp"],
+    "greeting": ["Hi, this is Alice.", "Leave a message after the tone."], "sipjid": [], "allowed": [],
+}
+
+
+def data_form(kind, title=None, instructions=None):
+    form = ET.Element(f"{{{DATA_NS}}}x", type=kind)
+    if title:
+        ET.SubElement(form, f"{{{DATA_NS}}}title").text = title
+    if instructions:
+        ET.SubElement(form, f"{{{DATA_NS}}}instructions").text = instructions
+    return form
+
+
+def data_field(parent, var=None, kind=None, label=None, values=(), options=None, required=False, desc=None):
+    field = ET.SubElement(parent, f"{{{DATA_NS}}}field")
+    for name, value in (("var", var), ("type", kind), ("label", label)):
+        if value is not None:
+            field.set(name, value)
+    if desc:
+        ET.SubElement(field, f"{{{DATA_NS}}}desc").text = desc
+    if required:
+        ET.SubElement(field, f"{{{DATA_NS}}}required")
+    for value in values:
+        ET.SubElement(field, f"{{{DATA_NS}}}value").text = value
+    for value, option_label in options or []:
+        option = ET.SubElement(field, f"{{{DATA_NS}}}option")
+        if option_label:
+            option.set("label", option_label)
+        ET.SubElement(option, f"{{{DATA_NS}}}value").text = value
+    return field
+
+
+def account_form(values):
+    """Step 1: a field of every XEP-0004 type, prefilled with `values`."""
+    form = data_form("form", "Account settings", "Choose how calls reach you")
+    data_field(form, kind="fixed", values=[f"Settings for {ACCOUNT_NUMBER}"])
+    data_field(form, "step", "hidden", values=["1"])
+    for var, kind, label, options in ACCOUNT_FIELDS:
+        data_field(form, var, kind, label, values.get(var, []), options, required=(var == "pin"),
+                   desc="Four digits" if var == "pin" else None)
+    return form
+
+
+def summary_form(values):
+    """Step 2: what was submitted, as fixed lines, and a confirm box."""
+    form = data_form("form", "Confirm account settings", "Check these, then complete to save")
+    for var, kind, label, _ in ACCOUNT_FIELDS:
+        shown = values.get(var, [])
+        if kind == "text-private":
+            shown = ["\u2022" * len(v) for v in shown]
+        elif kind == "boolean":
+            shown = ["yes" if is_true(shown) else "no"]
+        text = " / ".join(shown) if kind == "text-multi" else ", ".join(shown)
+        data_field(form, kind="fixed", values=[f"{label}: {text or '(none)'}"])
+    data_field(form, "step", "hidden", values=["2"])
+    data_field(form, "confirm", "boolean", "Save these settings", ["0"])
+    return form
+
+
+def result_form(values):
+    """The end: the saved values, and the notify channels as a reported/item table."""
+    form = data_form("result", "Account settings saved")
+    for var, kind, label, _ in ACCOUNT_FIELDS:
+        if var == "notify":
+            continue
+        shown = values.get(var, [])
+        if kind == "boolean":
+            shown = ["1" if is_true(shown) else "0"]
+        data_field(form, var, kind, label, shown)
+    reported = ET.SubElement(form, f"{{{DATA_NS}}}reported")
+    data_field(reported, "channel", label="Channel")
+    for channel in values.get("notify", []):
+        item = ET.SubElement(form, f"{{{DATA_NS}}}item")
+        data_field(item, "channel", values=[channel])
+    return form
+
+
+def form_values(form):
+    """A submitted form's fields: var -> [values]."""
+    return {field.get("var"): [value.text or "" for value in field.findall(f"{{{DATA_NS}}}value")]
+            for field in form.findall(f"{{{DATA_NS}}}field") if field.get("var")}
+
+
+def is_true(values):
+    return bool(values) and values[0].strip().lower() in ("1", "true")
 
 
 def jingle_reason(condition, text=None):

@@ -324,4 +324,50 @@ final class TerminalInterfaceTests: XCTestCase {
         try await command("/quit")
         await bob.stop()
     }
+
+    /// A gateway's account bot (XEP-0050) from the interface: the command list, a multi-step
+    /// form with every field type, a refused PIN, /prev, and completion with a result table.
+    func testGatewayCommandsFromTheTerminalInterface() async throws {
+        let environment = try TestEnvironment.current()
+        guard let gateway = ProcessInfo.processInfo.environment["DIALTONE_TEST_GATEWAY"], !gateway.isEmpty,
+              let logPath = ProcessInfo.processInfo.environment["DIALTONE_TEST_GATEWAY_LOG"] else {
+            if ProcessInfo.processInfo.environment["CI"] != nil { throw TestEnvironmentError("the simulated gateway is not running") }
+            throw XCTSkip("the simulated gateway is not running")
+        }
+        let alice = try environment.newAccount("alice")
+        try await startInterface(for: alice, environment: environment, extra: "gateway = \"\(gateway)\"\ncountry = \"US\"")
+        try await waitForScreen("online") { $0.contains("online") }
+        func command(_ text: String) async throws {
+            try await tmux(["send-keys", "-t", "tui", "-l", text])
+            try await tmux(["send-keys", "-t", "tui", "Enter"])
+        }
+        try await command("/cmd")
+        try await waitForScreen("the gateway's commands") { $0.contains("Account settings") && $0.contains("Check balance") }
+        try await command("/cmd 2")
+        try await waitForScreen("the balance with its link") { $0.contains("Your balance is $4.20") && $0.contains("Top up") }
+        try await command("/cmd 1")
+        try await waitForScreen("the account form") { $0.contains("Voicemail PIN") && $0.contains("[secret, required]") && $0.contains("Forward calls to") }
+        try await command("/field 1 Bob")
+        try await command("/field 2 12")
+        try await command("/field 4 SIP address")
+        try await command("/next")
+        try await waitForScreen("the PIN refused") { $0.contains("PIN must be 4 digits") }
+        try await command("/field 2 1234")
+        try await command("/next")
+        try await waitForScreen("the summary step") { $0.contains("Display name: Bob") && $0.contains("/complete") }
+        try await command("/prev")
+        try await waitForScreen("back at the form, filled in") { $0.contains("Voicemail PIN") && $0.contains("Bob") }
+        try await command("/next")
+        try await waitForScreen("the summary again") { $0.contains("Display name: Bob") }
+        try await command("/field 1 yes")
+        try await command("/complete")
+        try await waitForScreen("saved, with the result table") { $0.contains("Saved") && $0.contains("Channel") && $0.contains("completed") }
+        let log = ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+        let sent = log.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["type"] as? String == "command" && ($0["from"] as? String ?? "").hasPrefix(alice.jid.description) }
+        let accepted = sent.first { ($0["values"] as? [String: [String]])?["pin"] == ["1234"] }
+        XCTAssertEqual((accepted?["values"] as? [String: [String]])?["forward"], ["sip"], "the choice by its label went as its value")
+        XCTAssertEqual(sent.last?["action"] as? String, "complete")
+        try await command("/quit")
+    }
 }

@@ -155,7 +155,7 @@ public actor AccountSession {
     /// For tests and `/disconnect --drop`: cut the link as a network failure would.
     public func dropConnection() async { await client.dropConnection() }
 
-    public var xmppClient: XMPPClient { client }
+    public nonisolated var xmppClient: XMPPClient { client }
 
     // MARK: Calls
 

@@ -45,6 +45,8 @@ public final class TUIApp {
 
     var notifier: Notifier
     var presenceShow: String?
+    var commandList: [AdHocCommand] = []
+    var commandSession: CommandSessionState?
     var presenceStatus: String?
 
     public init(session: AccountSession, palette: Palette = .builtInDark, notifications: NotificationStyle = .none,

@@ -2,7 +2,7 @@
 /// documentation and its name cannot drift apart.
 public struct CommandSpec: Sendable, Equatable {
     public enum Name: String, Sendable, CaseIterable {
-        case msg, group, close, search, contacts, add, rename, `import`, attach, open, play, stop, call, answer, decline, hangup, mute, unmute, hold, dtmf, device, calls, account, connect, disconnect, status, set, theme, help, quit
+        case msg, group, close, search, contacts, add, rename, `import`, attach, open, play, stop, call, answer, decline, hangup, mute, unmute, hold, dtmf, device, calls, cmd, field, next, prev, complete, cancel, account, connect, disconnect, status, set, theme, help, quit
     }
 
     public let name: Name
@@ -52,6 +52,14 @@ public enum CommandTable {
         CommandSpec(name: .device, arguments: "capture|playback PCM", synopsis: "Move the call's audio to another ALSA device.",
                     help: "PCM is an ALSA name, such as default or plughw:CARD=Headset. `dialtone audio devices` lists them."),
         CommandSpec(name: .calls, arguments: "", synopsis: "Show the call log.", help: "Incoming, outgoing and missed calls, newest last; Esc closes."),
+        CommandSpec(name: .cmd, arguments: "[ADDRESS | N]", synopsis: "List a bot's commands (the gateway's by default), or run the Nth.",
+                    help: "Ad-hoc commands (XEP-0050), such as JMP's account settings: each step's form shows numbered fields; /field N VALUE fills one in, then /next, /prev, /complete or /cancel."),
+        CommandSpec(name: .field, arguments: "N VALUE", synopsis: "Fill in field N of the command's form.",
+                    help: "yes/no for a checkbox; a choice by its number, value or label; several separated by commas; \\n for a new line in multi-line text."),
+        CommandSpec(name: .next, arguments: "", synopsis: "Send the form and go to the command's next step.", help: "See /cmd."),
+        CommandSpec(name: .prev, arguments: "", synopsis: "Go back a step in the command.", help: "See /cmd."),
+        CommandSpec(name: .complete, arguments: "", synopsis: "Send the form and finish the command.", help: "See /cmd."),
+        CommandSpec(name: .cancel, arguments: "", synopsis: "Abandon the command.", help: "See /cmd."),
         CommandSpec(name: .account, arguments: "", synopsis: "Show the account and its connection.", help: "Address, state, presence, gateway and country."),
         CommandSpec(name: .connect, arguments: "", synopsis: "Connect again after /disconnect.", help: "Reconnecting after a lost connection is automatic."),
         CommandSpec(name: .disconnect, arguments: "", synopsis: "Close the connection until /connect.", help: "Messages you write meanwhile wait in the outbox."),

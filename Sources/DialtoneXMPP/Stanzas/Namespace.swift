@@ -37,4 +37,5 @@ public enum Namespace {
     public static let markers = "urn:xmpp:chat-markers:0"
     public static let correction = "urn:xmpp:message-correct:0"
     public static let externalServices = "urn:xmpp:extdisco:2"
+    public static let commands = "http://jabber.org/protocol/commands"
 }
