@@ -6,3 +6,4 @@
 // _XOPEN_SOURCE, which the Glibc module is not built with; this repeats its prototype.
 #include <wchar.h>
 extern int wcwidth(wchar_t c);
+static inline int dt_colors(void) { return COLORS; }

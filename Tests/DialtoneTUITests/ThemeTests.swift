@@ -44,3 +44,36 @@ final class ThemeTests: XCTestCase {
         }
     }
 }
+
+final class ExtendedColourTests: XCTestCase {
+    func testHexAndIndexedColoursFallBackToTheEight() throws {
+        let palette = try Theme.parse("""
+            [styles]
+            timestamp = { fg = "#ff8700", bg = "236" }
+            peerName = { fg = "color21" }
+            ownName = { fg = "green" }
+            """)
+        let timestamp = palette.style(for: .timestamp)
+        XCTAssertEqual(timestamp.extendedForeground, .rgb(0xFF, 0x87, 0x00))
+        XCTAssertEqual(timestamp.extendedForeground?.index256, 208, "xterm's 208 is #ff8700")
+        XCTAssertEqual(timestamp.foreground, .yellow, "the nearest corner of the RGB cube")
+        XCTAssertEqual(timestamp.extendedBackground, .indexed(236))
+        XCTAssertEqual(timestamp.background, .black, "a dark grey falls back to black")
+        XCTAssertEqual(palette.style(for: .peerName).extendedForeground?.index256, 21)
+        XCTAssertEqual(palette.style(for: .peerName).foreground, .blue)
+        XCTAssertNil(palette.style(for: .ownName).extendedForeground)
+        XCTAssertThrowsError(try Theme.parse("[styles]\ntimestamp = { fg = \"#12345\" }"))
+        XCTAssertThrowsError(try Theme.parse("[styles]\ntimestamp = { fg = \"300\" }"))
+    }
+
+    func testTheTerminalGetsWhatItCanShow() {
+        let orange = Palette.ExtendedColor.rgb(0xFF, 0x87, 0x00)
+        XCTAssertEqual(Palette.ExtendedColor.rgb(0, 0, 0).index256, 16)
+        XCTAssertEqual(Palette.ExtendedColor.rgb(255, 255, 255).index256, 231)
+        XCTAssertEqual(Palette.ExtendedColor.rgb(128, 128, 128).index256, 244)
+        XCTAssertEqual(Terminal.number(.red, orange, colours: 8), Int32(1), "eight colours: the fallback")
+        XCTAssertEqual(Terminal.number(.red, orange, colours: 256), 208)
+        XCTAssertEqual(Terminal.number(.red, orange, colours: 0x100_0000), 0xFF8700, "direct colour: the RGB itself")
+        XCTAssertEqual(Terminal.number(.default, nil, colours: 256), -1)
+    }
+}

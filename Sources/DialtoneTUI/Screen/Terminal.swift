@@ -87,7 +87,8 @@ final class Terminal {
             if style.underline { attributes |= attr_t(NCURSES_BITS(1, 9)) }
             var pair: Int16 = 0
             if colour && has_colors() && (style.foreground != .default || style.background != .default) {
-                init_pair(next, Self.number(style.foreground), Self.number(style.background))
+                init_extended_pair(Int32(next), Self.number(style.foreground, style.extendedForeground, colours: Int(dt_colors())),
+                                   Self.number(style.background, style.extendedBackground, colours: Int(dt_colors())))
                 pair = next
                 next += 1
             }
@@ -97,7 +98,17 @@ final class Terminal {
 
     private func NCURSES_BITS(_ mask: UInt32, _ shift: UInt32) -> UInt32 { mask << (shift + 8) }
 
-    private static func number(_ colour: Palette.Color) -> Int16 {
+    /// The colour number for what the terminal has: direct RGB (xterm-direct), 256 colours, or
+    /// the eight.
+    nonisolated static func number(_ colour: Palette.Color, _ extended: Palette.ExtendedColor?, colours: Int) -> Int32 {
+        if let extended {
+            if colours >= 0x100_0000, extended.direct >= 0 { return Int32(extended.direct) }
+            if colours >= 256 { return Int32(extended.index256) }
+        }
+        return Int32(number(colour))
+    }
+
+    nonisolated private static func number(_ colour: Palette.Color) -> Int16 {
         switch colour {
         case .default: -1
         case .black: Int16(COLOR_BLACK)

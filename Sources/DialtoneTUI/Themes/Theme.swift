@@ -35,10 +35,22 @@ public enum Theme {
             for (attribute, setting) in entry {
                 switch attribute {
                 case "fg", "bg":
-                    guard let name = setting.string, let colour = Palette.Color(rawValue: name) else {
-                        throw .malformed(file, "\(key).\(attribute) must be one of \(Palette.Color.allCases.map(\.rawValue).joined(separator: ", "))")
+                    let name = setting.string ?? setting.int.map(String.init) ?? ""
+                    if let colour = Palette.Color(rawValue: name) {
+                        if attribute == "fg" { style.foreground = colour } else { style.background = colour }
+                    } else if let extended = Palette.ExtendedColor(name) {
+                        // 256-colour or 24-bit: kept for terminals that have them, with the
+                        // nearest of the eight as the fallback.
+                        if attribute == "fg" {
+                            style.extendedForeground = extended
+                            style.foreground = extended.basic
+                        } else {
+                            style.extendedBackground = extended
+                            style.background = extended.basic
+                        }
+                    } else {
+                        throw .malformed(file, "\(key).\(attribute) must be one of \(Palette.Color.allCases.map(\.rawValue).joined(separator: ", ")), a colour number 0–255 or \"#rrggbb\"")
                     }
-                    if attribute == "fg" { style.foreground = colour } else { style.background = colour }
                 case "bold": style.bold = setting.bool ?? false
                 case "dim": style.dim = setting.bool ?? false
                 case "reverse": style.reverse = setting.bool ?? false
