@@ -50,10 +50,11 @@ final class TerminalInterfaceTests: XCTestCase {
 
     /// Runs the real binary's interface for `account` in an 80×24 tmux window.
     private func startInterface(for account: (jid: JID, password: String), environment: TestEnvironment, extra: String = "",
-                                variables: String = "") async throws {
+                                variables: String = "", statusFile: String? = nil) async throws {
         let config = try environment.writeConfiguration(for: account, in: directory, extra: extra)
-        let command = "env TERM=xterm-256color LANG=C.UTF-8 XDG_DATA_HOME=\(directory.path)/data XDG_STATE_HOME=\(directory.path)/state \(variables) "
+        var command = "env TERM=xterm-256color LANG=C.UTF-8 XDG_DATA_HOME=\(directory.path)/data XDG_STATE_HOME=\(directory.path)/state \(variables) "
             + "\(binary) --config \(config)"
+        if let statusFile { command = "sh -c '\(command); echo $? > \(statusFile)'" }
         try await tmux(["new-session", "-d", "-s", "tui", "-x", "80", "-y", "24", command])
     }
 
@@ -369,5 +370,22 @@ final class TerminalInterfaceTests: XCTestCase {
         XCTAssertEqual((accepted?["values"] as? [String: [String]])?["forward"], ["sip"], "the choice by its label went as its value")
         XCTAssertEqual(sent.last?["action"] as? String, "complete")
         try await command("/quit")
+    }
+
+    /// SIGTERM ends the interface as /quit does: the terminal is given back and it exits 0.
+    func testSIGTERMRestoresTheTerminalAndExitsCleanly() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try environment.newAccount("alice")
+        let status = directory.appendingPathComponent("status").path
+        try await startInterface(for: alice, environment: environment, statusFile: status)
+        try await waitForScreen("online") { $0.contains("online") }
+        let shell = try await tmux(["display-message", "-p", "-t", "tui", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let child = try await ChildProcess.run(["/usr/bin/pgrep", "-P", shell, "-f", "dialtone"], timeout: .seconds(5))
+        let pid = try XCTUnwrap(Int32(child.stdout.split(separator: "\n").first ?? ""), child.stdout + child.stderr)
+        kill(pid, SIGTERM)
+        try await eventually("the interface exits") { FileManager.default.fileExists(atPath: status) && !((try? String(contentsOfFile: status, encoding: .utf8)) ?? "").isEmpty }
+        // 0 only through the interface's own way out, which ends curses (endwin) before exiting;
+        // killed by the signal, the shell would report 143.
+        XCTAssertEqual(try String(contentsOfFile: status, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), "0")
     }
 }

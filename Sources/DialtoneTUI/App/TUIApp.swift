@@ -7,7 +7,7 @@ import Logging
 @MainActor
 public final class TUIApp {
     enum Event: Sendable {
-        case input, resize, core(CoreEvent)
+        case input, resize, terminate, core(CoreEvent)
         /// Call timer and meters: a few times a second, only while a call is up.
         case tick
     }
@@ -78,7 +78,11 @@ public final class TUIApp {
             for await event in coreEvents { continuation.yield(.core(event)) }
         }
         waiter.start { signal in
-            continuation.yield(signal == .input ? .input : .resize)
+            switch signal {
+            case .input: continuation.yield(.input)
+            case .resize: continuation.yield(.resize)
+            case .terminate: continuation.yield(.terminate)
+            }
         }
         await session.start()
         connection = await session.connectionState
@@ -88,6 +92,7 @@ public final class TUIApp {
             switch event {
             case .input: readKeys()
             case .resize: resize()
+            case .terminate: running = false
             case .core(let event): handle(event)
             case .tick:
                 checkPlayback()

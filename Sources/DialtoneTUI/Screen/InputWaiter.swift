@@ -7,7 +7,7 @@ import Foundation
 /// it only learns that standard input is readable (poll) and tells the main actor, which
 /// reads the keys with curses itself. Idle, it sleeps in poll — no CPU, no timers.
 final class InputWaiter: @unchecked Sendable {
-    enum Signal: Sendable { case input, resize }
+    enum Signal: Sendable { case input, resize, terminate }
 
     /// The write end of the SIGWINCH self-pipe: writing a byte is all a handler may safely do.
     nonisolated(unsafe) private static var resizeWriteEnd: Int32 = -1
@@ -29,6 +29,14 @@ final class InputWaiter: @unchecked Sendable {
             _ = write(InputWaiter.resizeWriteEnd, &byte, 1)
         }
         signal(SIGWINCH, handler)
+        // SIGTERM and SIGHUP end the interface the way /quit does, so the terminal is given
+        // back as it was (curses' endwin) and the session closes politely.
+        let terminate: @convention(c) (Int32) -> Void = { _ in
+            var byte: UInt8 = 2
+            _ = write(InputWaiter.resizeWriteEnd, &byte, 1)
+        }
+        signal(SIGTERM, terminate)
+        signal(SIGHUP, terminate)
     }
 
     func start(_ notify: @escaping @Sendable (Signal) -> Void) {
@@ -44,10 +52,19 @@ final class InputWaiter: @unchecked Sendable {
                 if count < 0 { if errno == EINTR { continue } else { return } }
                 if fds[1].revents & Int16(POLLIN) != 0 {
                     var buffer = [UInt8](repeating: 0, count: 64)
-                    _ = read(resizeEnd, &buffer, buffer.count)
+                    let count = read(resizeEnd, &buffer, buffer.count)
+                    let bytes = buffer.prefix(max(0, count))
+                    if bytes.contains(2) {
+                        notify(.terminate)
+                        return
+                    }
                     notify(.resize)
                 }
-                if fds[0].revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 && fds[0].revents & Int16(POLLIN) == 0 { return }
+                if fds[0].revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 && fds[0].revents & Int16(POLLIN) == 0 {
+                    // The terminal went away: nothing more will be typed.
+                    notify(.terminate)
+                    return
+                }
                 if fds[0].revents & Int16(POLLIN) != 0 {
                     notify(.input)
                     // Until the main actor has read the keys, stdin stays readable: wait for
