@@ -1,4 +1,5 @@
 import DialtoneICE
+import DialtoneMedia
 @testable import DialtoneJingle
 import DialtoneXML
 import DialtoneXMPP
@@ -138,5 +139,23 @@ final class JingleProtocolTests: XCTestCase {
         XCTAssertEqual(reason.condition, .connectivityError)
         XCTAssertEqual(reason.description, "connection failed: ICE failed")
         XCTAssertEqual(JingleReason(try XMLElement(parsing: #"<reason xmlns="urn:xmpp:jingle:1"><whatever/></reason>"#))?.condition, .generalError)
+    }
+}
+
+final class OpusParameterTests: XCTestCase {
+    func testThePeersOpusParametersShapeOurEncoder() throws {
+        var defaults = OpusEncoderSettings()
+        defaults.frameMilliseconds = 20
+        let narrow = PayloadType(id: 111, name: "opus", clockRate: 48_000, channels: 2,
+                                 parameters: [("maxplaybackrate", "16000"), ("useinbandfec", "0")], maxptime: 10)
+        let applied = narrow.applied(to: defaults)
+        XCTAssertEqual(applied.maxPlaybackRate, 16_000)
+        XCTAssertFalse(applied.inbandFEC)
+        XCTAssertEqual(applied.frameMilliseconds, 10, "a maxptime below our frame shortens it")
+        XCTAssertEqual(PayloadType.opus.applied(to: defaults), defaults, "our own offer changes nothing")
+        let element = try XMLElement(parsing: #"<payload-type xmlns="urn:xmpp:jingle:apps:rtp:1" id="111" name="opus" clockrate="48000" ptime="20" maxptime="40"/>"#)
+        let parsed = try XCTUnwrap(PayloadType(element))
+        XCTAssertEqual(parsed.ptime, 20)
+        XCTAssertEqual(parsed.maxptime, 40)
     }
 }

@@ -172,7 +172,7 @@ public actor CallMedia {
             settings.telephoneEventPayloadType = event.id
             settings.telephoneEventClockRate = event.clockRate
         }
-        settings.opus = configuration.opus
+        settings.opus = media.audio.isOpus ? media.audio.applied(to: configuration.opus) : configuration.opus
         settings.captureDevice = configuration.captureDevice
         settings.playbackDevice = configuration.playbackDevice
         settings.alsaConfiguration = configuration.alsaConfiguration

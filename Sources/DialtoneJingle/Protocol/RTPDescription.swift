@@ -1,3 +1,4 @@
+import DialtoneMedia
 import DialtoneXML
 
 /// One codec of an RTP description (XEP-0167 `<payload-type/>`).
@@ -8,8 +9,14 @@ public struct PayloadType: Sendable, Equatable {
     public var channels: Int
     /// fmtp parameters in the order given (`useinbandfec=1`, `minptime=10`, …).
     public var parameters: [(name: String, value: String)]
+    /// XEP-0167's ptime and maxptime attributes: the packet duration the peer asks for.
+    public var ptime: Int?
+    public var maxptime: Int?
 
-    public init(id: UInt8, name: String, clockRate: Int, channels: Int = 1, parameters: [(name: String, value: String)] = []) {
+    public init(id: UInt8, name: String, clockRate: Int, channels: Int = 1, parameters: [(name: String, value: String)] = [],
+                ptime: Int? = nil, maxptime: Int? = nil) {
+        self.ptime = ptime
+        self.maxptime = maxptime
         self.id = id
         self.name = name
         self.clockRate = clockRate
@@ -18,7 +25,7 @@ public struct PayloadType: Sendable, Equatable {
     }
 
     public static func == (lhs: PayloadType, rhs: PayloadType) -> Bool {
-        lhs.id == rhs.id && lhs.name == rhs.name && lhs.clockRate == rhs.clockRate && lhs.channels == rhs.channels
+        lhs.ptime == rhs.ptime && lhs.maxptime == rhs.maxptime && lhs.id == rhs.id && lhs.name == rhs.name && lhs.clockRate == rhs.clockRate && lhs.channels == rhs.channels
             && lhs.parameters.map(\.name) == rhs.parameters.map(\.name) && lhs.parameters.map(\.value) == rhs.parameters.map(\.value)
     }
 
@@ -28,6 +35,21 @@ public struct PayloadType: Sendable, Equatable {
     /// G.711 µ-law or A-law at 8 kHz.
     public var isG711: Bool { ["pcmu", "pcma"].contains(name.lowercased()) && clockRate == 8_000 }
     public var isTelephoneEvent: Bool { name.lowercased() == "telephone-event" }
+
+    /// What the peer asked of our Opus stream (RFC 7587 fmtp and XEP-0167), applied to our
+    /// encoder settings: FEC, the bandwidth worth encoding, and a shorter packet when the
+    /// peer's maxptime is below ours. (Our frames keep one duration both ways, as the playback
+    /// path decodes one frame per device period; 20 ms is what every peer takes.)
+    public func applied(to settings: OpusEncoderSettings) -> OpusEncoderSettings {
+        var settings = settings
+        if let longest = maxptime ?? parameter("maxptime").flatMap(Int.init), longest < settings.frameMilliseconds,
+           let shorter = [10, 20, 40].last(where: { $0 <= longest }) {
+            settings.frameMilliseconds = shorter
+        }
+        if parameter("useinbandfec") == "0" { settings.inbandFEC = false }
+        if let rate = parameter("maxplaybackrate").flatMap(Int32.init), rate > 0 { settings.maxPlaybackRate = rate }
+        return settings
+    }
 
     /// What we offer: Opus as WebRTC peers expect it (2 channels signalled, mono sent), with FEC.
     public static let opus = PayloadType(id: 111, name: "opus", clockRate: 48_000, channels: 2,
@@ -44,6 +66,8 @@ public struct PayloadType: Sendable, Equatable {
         name = element[attribute: "name"] ?? ""
         clockRate = element[attribute: "clockrate"].flatMap(Int.init) ?? 8_000
         channels = element[attribute: "channels"].flatMap(Int.init) ?? 1
+        ptime = element[attribute: "ptime"].flatMap(Int.init)
+        maxptime = element[attribute: "maxptime"].flatMap(Int.init)
         parameters = element.children("parameter", namespace: JingleNamespace.rtp).compactMap { parameter in
             guard let name = parameter[attribute: "name"] else { return nil }
             return (name, parameter[attribute: "value"] ?? "")
@@ -53,6 +77,7 @@ public struct PayloadType: Sendable, Equatable {
     var element: XMLElement {
         var element = XMLElement("payload-type", namespace: JingleNamespace.rtp, attributes: [
             "id": String(id), "name": name, "clockrate": String(clockRate), "channels": channels == 1 ? nil : String(channels),
+            "ptime": ptime.map(String.init), "maxptime": maxptime.map(String.init),
         ])
         for (name, value) in parameters {
             element.append(XMLElement("parameter", namespace: JingleNamespace.rtp, attributes: [XMLAttribute("name", name), XMLAttribute("value", value)]))

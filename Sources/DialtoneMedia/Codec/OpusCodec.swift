@@ -26,6 +26,9 @@ public struct OpusEncoderSettings: Sendable, Equatable {
     /// Discontinuous transmission: during silence a packet every 400 ms only.
     public var dtx = false
     public var frameMilliseconds = 20
+    /// The highest audio rate the receiver will play (RFC 7587 maxplaybackrate): above it the
+    /// encoder spends no bits.
+    public var maxPlaybackRate: Int32 = 48_000
 
     public init() {}
 
@@ -53,6 +56,7 @@ public final class OpusEncoder {
             ("loss percentage", dt_opus_set_packet_loss_perc(encoder, settings.expectedLossPercent)),
             ("DTX", dt_opus_set_dtx(encoder, settings.dtx ? 1 : 0)),
             ("signal type", dt_opus_set_signal_voice(encoder)),
+            ("maximum bandwidth", dt_opus_set_max_bandwidth(encoder, Self.bandwidth(forPlaybackRate: settings.maxPlaybackRate))),
         ] where result != OPUS_OK {
             opus_encoder_destroy(encoder)
             throw .opus(what, result)
@@ -60,6 +64,17 @@ public final class OpusEncoder {
     }
 
     deinit { opus_encoder_destroy(encoder) }
+
+    /// RFC 7587 6.1: the narrowest Opus bandwidth that covers the receiver's playback rate.
+    static func bandwidth(forPlaybackRate rate: Int32) -> Int32 {
+        switch rate {
+        case ..<12_000: OPUS_BANDWIDTH_NARROWBAND
+        case ..<16_000: OPUS_BANDWIDTH_MEDIUMBAND
+        case ..<24_000: OPUS_BANDWIDTH_WIDEBAND
+        case ..<48_000: OPUS_BANDWIDTH_SUPERWIDEBAND
+        default: OPUS_BANDWIDTH_FULLBAND
+        }
+    }
 
     /// Samples of algorithmic delay (look-ahead), for latency accounting.
     public var lookahead: Int {
