@@ -30,6 +30,8 @@ public actor ICEAgent: MediaTransport {
     private let logger: Logger
     private let origin = ContinuousClock.now
     private var channels: [Int: any Channel] = [:]
+    /// The TCP connection to the TURN server, when configured so.
+    private var turnStream: (any Channel)?
     private var addressCache: [TransportAddress: SocketAddress] = [:]
     private var wakeAt: ICETime?
     private var gatheringWaiters: [CheckedContinuation<Void, Never>] = []
@@ -87,6 +89,9 @@ public actor ICEAgent: MediaTransport {
             }
         }
         guard !channels.isEmpty else { throw ICEError.noUsableInterface }
+        if let server = core.configuration.turnServer, server.transport == .tcp {
+            await openTURNStream(to: server.address)
+        }
         core.startGathering(now: now)
         Task { await self.run() }
         flush()
@@ -146,6 +151,8 @@ public actor ICEAgent: MediaTransport {
         flush()
         for channel in channels.values { try? await channel.close() }
         channels.removeAll()
+        try? await turnStream?.close()
+        turnStream = nil
         inputSink.finish()
         incomingSink.finish()
         eventSink.finish()
@@ -210,7 +217,37 @@ public actor ICEAgent: MediaTransport {
         }
     }
 
+    /// Connects to the TURN server over TCP; its messages come back framed, as datagrams from it.
+    private func openTURNStream(to server: TransportAddress) async {
+        let sink = inputSink
+        do {
+            let address = try server.socketAddress()
+            turnStream = try await ClientBootstrap(group: group)
+                .connectTimeout(.seconds(5))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(TURNStreamFramer()))
+                        try channel.pipeline.syncOperations.addHandler(TURNStreamHandler(server: server, sink: sink))
+                    }
+                }
+                .connect(to: address).get()
+        } catch {
+            // No relayed candidate then; host and server-reflexive ones still work.
+            logger.info("cannot reach the TURN server \(server) over TCP: \(error)")
+        }
+    }
+
     private func write(_ bytes: [UInt8], socket: Int, to destination: TransportAddress) {
+        if socket == ICEAgentCore.turnStreamSocket {
+            guard let turnStream else { return }
+            var framed = bytes
+            // ChannelData over a stream is padded to a multiple of four (RFC 8656 12.5).
+            if let first = framed.first, PacketKind(firstByte: first) == .turnChannelData {
+                while framed.count % 4 != 0 { framed.append(0) }
+            }
+            turnStream.writeAndFlush(ByteBuffer(bytes: framed), promise: nil)
+            return
+        }
         guard let channel = channels[socket] else { return }
         let address: SocketAddress
         if let cached = addressCache[destination] {
@@ -267,5 +304,42 @@ final class DatagramHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // ICMP port-unreachable and the like surface here for UDP; a dead pair fails by timeout instead.
+    }
+}
+
+/// Cuts the TCP stream from a TURN server back into messages: STUN (20-byte header plus its
+/// length) and ChannelData (4-byte header plus its length, padded to four).
+struct TURNStreamFramer: ByteToMessageDecoder {
+    typealias InboundOut = [UInt8]
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard buffer.readableBytes >= 4, let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
+              let length = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt16.self) else { return .needMoreData }
+        let total: Int
+        switch first >> 6 {
+        case 0: total = 20 + Int(length)
+        case 1: total = (4 + Int(length) + 3) / 4 * 4
+        default: throw ICEError.failed("the TURN server sent something that is neither STUN nor ChannelData")
+        }
+        guard buffer.readableBytes >= total, let message = buffer.readBytes(length: total) else { return .needMoreData }
+        // ChannelData's padding is not part of the message.
+        let trimmed = first >> 6 == 1 ? Array(message.prefix(4 + Int(length))) : message
+        context.fireChannelRead(NIOAny(trimmed))
+        return .continue
+    }
+}
+
+final class TURNStreamHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = [UInt8]
+    let server: TransportAddress
+    let sink: AsyncStream<ICEAgent.Input>.Continuation
+
+    init(server: TransportAddress, sink: AsyncStream<ICEAgent.Input>.Continuation) {
+        self.server = server
+        self.sink = sink
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        sink.yield(.datagram(socket: ICEAgentCore.turnStreamSocket, from: server, bytes: unwrapInboundIn(data)))
     }
 }

@@ -52,14 +52,22 @@ public struct ICEConfiguration: Sendable {
     public init() {}
 }
 
+/// How we reach the TURN server: UDP, or TCP where UDP is blocked (RFC 8656 3.1); the relayed
+/// candidate is UDP towards the peers either way.
+public enum TURNTransport: String, Sendable, Equatable {
+    case udp, tcp
+}
+
 public struct TURNServerConfiguration: Sendable, Equatable {
     public var address: TransportAddress
     public var username: String
     public var password: String
-    public init(address: TransportAddress, username: String, password: String) {
+    public var transport: TURNTransport
+    public init(address: TransportAddress, username: String, password: String, transport: TURNTransport = .udp) {
         self.address = address
         self.username = username
         self.password = password
+        self.transport = transport
     }
 }
 
@@ -172,6 +180,9 @@ public struct ICEAgentCore: Sendable {
 
     /// The id the relayed candidate uses in place of a socket.
     public static let relaySocket = -1
+    /// The TCP connection to the TURN server, when it is reached over TCP: the agent frames
+    /// messages on it and hands them in as if they were datagrams.
+    public static let turnStreamSocket = -2
 
     public init(role: ICERole, configuration: ICEConfiguration = ICEConfiguration(),
                 ufrag: String? = nil, password: String? = nil, tieBreaker: UInt64? = nil) {
@@ -241,7 +252,14 @@ public struct ICEAgentCore: Sendable {
                 actions.append(.send(socket: id, to: server, bytes: bytes))
             }
         }
-        if let server = configuration.turnServer,
+        if let server = configuration.turnServer, server.transport == .tcp {
+            var client = TURNClientCore(server: server.address, username: server.username, password: server.password)
+            client.software = configuration.software
+            turnAllocation = client.allocate(now: now)
+            turn = client
+            turnSocket = Self.turnStreamSocket
+            flushTURN(now: now)
+        } else if let server = configuration.turnServer,
            let (id, _) = sockets.sorted(by: { $0.key < $1.key }).first(where: { $0.value.ip.isIPv4 == server.address.ip.isIPv4 }) {
             var client = TURNClientCore(server: server.address, username: server.username, password: server.password)
             client.software = configuration.software

@@ -135,6 +135,17 @@ final class TURNServerTests: XCTestCase {
 /// Two of our ICE agents that may only use relayed candidates, through coturn.
 final class ICERelayTests: XCTestCase {
     func testRelayOnlyAgentsConnectThroughCoturn() async throws {
+        try await relayOnlyCall(callerTransport: .udp, calleeTransport: .udp)
+    }
+
+    /// Where UDP to the TURN server is blocked: the allocation is made over TCP (the relayed
+    /// candidate is still UDP towards the peer), here on one side and on both.
+    func testRelayOverTCPToCoturn() async throws {
+        try await relayOnlyCall(callerTransport: .tcp, calleeTransport: .udp)
+        try await relayOnlyCall(callerTransport: .tcp, calleeTransport: .tcp)
+    }
+
+    func relayOnlyCall(callerTransport: TURNTransport, calleeTransport: TURNTransport) async throws {
         let environment = ProcessInfo.processInfo.environment
         guard let portText = environment["DIALTONE_TEST_TURN_PORT"], let port = UInt16(portText),
               let secret = environment["DIALTONE_TEST_TURN_SECRET"] else {
@@ -142,16 +153,17 @@ final class ICERelayTests: XCTestCase {
             throw XCTSkip("DIALTONE_TEST_TURN_PORT unset; Scripts/test starts coturn")
         }
         let expiry = Int(Date().timeIntervalSince1970) + 3600
-        func configuration(_ name: String) -> ICEConfiguration {
+        func configuration(_ name: String, _ transport: TURNTransport) -> ICEConfiguration {
             let credentials = TURNClientCore.restCredentials(secret: secret, name: name, expiry: expiry)
             return loopbackConfiguration {
                 $0.turnServer = TURNServerConfiguration(address: TransportAddress(ip: .loopbackV4, port: port),
-                                                        username: credentials.username, password: credentials.password)
+                                                        username: credentials.username, password: credentials.password,
+                                                        transport: transport)
                 $0.relayOnly = true
             }
         }
-        let caller = ICEAgent(role: .controlling, configuration: configuration("caller"))
-        let callee = ICEAgent(role: .controlled, configuration: configuration("callee"))
+        let caller = ICEAgent(role: .controlling, configuration: configuration("caller", callerTransport))
+        let callee = ICEAgent(role: .controlled, configuration: configuration("callee", calleeTransport))
         try await caller.start()
         try await callee.start()
         let callerCandidates = await caller.gatherAll()

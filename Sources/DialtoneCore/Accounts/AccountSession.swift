@@ -502,7 +502,8 @@ extension AccountConfiguration {
         if calls.media.ice.loopbackOnly { calls.media.ice.useIPv6 = false }
         calls.media.ice.stunServer = stun.flatMap(TransportAddress.init(ipAndPort:))
         if let turn = turn.flatMap(TransportAddress.init(ipAndPort:)), let turnUsername, let turnPassword {
-            calls.media.ice.turnServer = TURNServerConfiguration(address: turn, username: turnUsername, password: turnPassword)
+            calls.media.ice.turnServer = TURNServerConfiguration(address: turn, username: turnUsername, password: turnPassword,
+                                                                 transport: turnTransport == "tcp" ? .tcp : .udp)
         }
         if let capture { calls.media.captureDevice = capture }
         if let playback { calls.media.playbackDevice = playback }

@@ -89,6 +89,8 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
     public var turn: String?
     public var turnUsername: String?
     public var turnPassword: String?
+    /// "udp" (default) or "tcp": how the TURN server is reached (TCP where UDP is blocked).
+    public var turnTransport: String?
     public var capture: String?
     public var playback: String?
     public var iceLoopbackOnly: Bool?
@@ -115,6 +117,7 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
         case jid, server, port, tls, gateway, country, resource, nameserver, fingerprint, stun, turn, capture, playback, notify
         case turnUsername = "turn_username"
         case turnPassword = "turn_password"
+        case turnTransport = "turn_transport"
         case iceLoopbackOnly = "ice_loopback_only"
         case alsaConfig = "alsa_config"
         case iceConsentTimeout = "ice_consent_timeout"
@@ -161,6 +164,9 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
         }
         if let notify, !["none", "osc777", "osc9", "notify-send"].contains(notify) {
             throw .invalid(path: path, detail: "account \(jid): notify must be \"none\", \"osc777\", \"osc9\" or \"notify-send\", not \"\(notify)\"")
+        }
+        if let turnTransport, !["udp", "tcp"].contains(turnTransport) {
+            throw .invalid(path: path, detail: "account \(jid): turn_transport must be \"udp\" or \"tcp\", not \"\(turnTransport)\"")
         }
         if turn != nil && (turnUsername == nil || turnPassword == nil) {
             throw .invalid(path: path, detail: "account \(jid): turn needs turn_username and turn_password")
