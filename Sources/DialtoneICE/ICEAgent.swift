@@ -58,6 +58,7 @@ public actor ICEAgent: MediaTransport {
     public var statistics: ICEStatistics { core.statistics }
     public var selectedPair: ICEPairSnapshot? { core.selectedPair }
     public var pairs: [ICEPairSnapshot] { core.pairSnapshots }
+    public var relayChannelBound: Bool { core.relayChannelBound }
 
     /// Binds a socket per usable address and starts gathering. Host candidates appear at once
     /// (as events too); srflx ones follow, bounded by `gatheringTimeout`.

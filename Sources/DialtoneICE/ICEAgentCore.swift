@@ -175,6 +175,14 @@ public struct ICEAgentCore: Sendable {
     /// The relayed candidate's traffic goes through this client, on `turnSocket`, to the server.
     var turn: TURNClientCore?
     var turnSocket: Int?
+    /// Peers we bound a TURN channel to, and when.
+    var channels: [TransportAddress: ICETime] = [:]
+
+    /// True when media on the selected pair goes through the relay as ChannelData.
+    public var relayChannelBound: Bool {
+        guard let selected, locals[pairs[selected].local].socket == Self.relaySocket, let turn else { return false }
+        return turn.hasChannel(to: remotes[pairs[selected].remote].address)
+    }
     var turnAllocation: TURNClientCore.Operation?
     var permissions: [IPAddress: ICETime] = [:]
 
@@ -600,6 +608,13 @@ public struct ICEAgentCore: Sendable {
         if pairs[best].nextConsent == nil { pairs[best].nextConsent = now + jittered(configuration.consentInterval) }
         actions.append(.selectedPair(local: locals[pairs[best].local].candidate, remote: remotes[pairs[best].remote]))
         if state != .connected { setState(.connected) }
+        // Media through the relay: a channel saves the 36 bytes of a Send indication per packet.
+        if locals[pairs[best].local].socket == Self.relaySocket, turn != nil {
+            let peer = remotes[pairs[best].remote].address
+            channels[peer] = now
+            turn!.bindChannel(to: peer, now: now)
+            flushTURN(now: now)
+        }
     }
 
     func jittered(_ interval: Duration) -> Duration {
@@ -667,6 +682,11 @@ public struct ICEAgentCore: Sendable {
             turn!.tick(now: now)
             // Permissions last 300 s (RFC 8656 9); renew well before.
             for (ip, granted) in permissions where now >= granted + .seconds(240) { permit(ip, now: now, renew: true) }
+            // Channels last 600 s (RFC 8656 12); rebinding refreshes them.
+            for (peer, bound) in channels where now >= bound + .seconds(480) {
+                channels[peer] = now
+                turn!.bindChannel(to: peer, now: now)
+            }
             flushTURN(now: now)
         }
         checkGatheringDone(now: now)

@@ -102,6 +102,11 @@ public struct TURNClientCore: Sendable {
         return request(.channelBind(number, peer), now: now)
     }
 
+    /// Whether data to `peer` goes as ChannelData (a channel is bound).
+    public func hasChannel(to peer: TransportAddress) -> Bool {
+        channelByPeer[peer].map { peerByChannel[$0] == peer } ?? false
+    }
+
     /// Wraps application data for the server: ChannelData on a bound channel, else a Send indication.
     public func wrap(_ data: [UInt8], to peer: TransportAddress) -> [UInt8] {
         if let channel = channelByPeer[peer], peerByChannel[channel] == peer {

@@ -198,6 +198,20 @@ final class ICERelayTests: XCTestCase {
         }
         XCTAssertEqual(got.0?.bytes, rtp)
         XCTAssertEqual(got.1?.bytes, reply)
+
+        // Once selected, the relayed pair gets a channel, and media goes as ChannelData
+        // (padded to four bytes over TCP: this payload is 21 bytes long).
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline, !(await caller.relayChannelBound) { try await Task.sleep(for: .milliseconds(20)) }
+        let callerBound = await caller.relayChannelBound
+        XCTAssertTrue(callerBound, "a channel was bound for the selected relayed pair")
+        let odd: [UInt8] = [0x80, 0x6F, 0, 11] + Array("over the channel!".utf8)
+        try await caller.send(odd)
+        let again = try await withHangGuard(.seconds(10)) { () -> MediaPacket? in
+            var a = callee.incoming.makeAsyncIterator()
+            return await a.next()
+        }
+        XCTAssertEqual(again?.bytes, odd)
         await caller.close()
         await callee.close()
     }
