@@ -91,6 +91,8 @@ public struct ICEStatistics: Sendable, Equatable {
     public var rejected = STUNRejectionCounters()
     /// Responses to transactions we do not have (late, duplicate or forged).
     public var unmatchedResponses = 0
+    /// Local peer-reflexive candidates learnt from check responses (a NAT we did not know of).
+    public var localPeerReflexive = 0
     /// Media from an address no validated pair leads to.
     public var mediaDropped = 0
     public var remoteCandidatesIgnored = 0
@@ -214,8 +216,9 @@ public struct ICEAgentCore: Sendable {
         return actions
     }
 
+    /// What we signal: never our peer-reflexive candidates, which only the checks reveal.
     public var localCandidates: [ICECandidate] {
-        locals.filter { !configuration.relayOnly || $0.candidate.type == .relayed }.map(\.candidate)
+        locals.filter { $0.candidate.type != .peerReflexive && (!configuration.relayOnly || $0.candidate.type == .relayed) }.map(\.candidate)
     }
     public var remoteCandidates: [ICECandidate] { remotes }
 
@@ -573,6 +576,7 @@ public struct ICEAgentCore: Sendable {
             }
             pairs[index].lastConsent = now
             if consent { return }
+            learnLocalPeerReflexive(response.xorMappedAddress, pair: index)
             let wasValid = pairs[index].state == .succeeded
             pairs[index].state = .succeeded
             if !wasValid {
@@ -615,6 +619,25 @@ public struct ICEAgentCore: Sendable {
             turn!.bindChannel(to: peer, now: now)
             flushTURN(now: now)
         }
+    }
+
+    /// RFC 8445 7.2.5.3.1: the peer saw our check come from an address we did not know (a NAT
+    /// between us): that address becomes a local peer-reflexive candidate, the pair's local
+    /// side. It shares the socket, so nothing about sending changes; it is not signalled.
+    mutating func learnLocalPeerReflexive(_ mapped: TransportAddress?, pair index: Int) {
+        let local = locals[pairs[index].local]
+        guard let mapped, local.socket != Self.relaySocket, mapped != local.candidate.address else { return }
+        if let known = locals.firstIndex(where: { $0.socket == local.socket && $0.candidate.address == mapped }) {
+            pairs[index].local = known
+            return
+        }
+        let candidate = ICECandidate(
+            foundation: foundation(type: .peerReflexive, base: local.candidate.address.ip, server: nil), component: 1,
+            priority: ICECandidate.priority(type: .peerReflexive, localPreference: local.localPreference, component: 1),
+            address: mapped, type: .peerReflexive, relatedAddress: local.candidate.address)
+        locals.append(LocalCandidate(candidate: candidate, socket: local.socket, localPreference: local.localPreference))
+        pairs[index].local = locals.count - 1
+        statistics.localPeerReflexive += 1
     }
 
     func jittered(_ interval: Duration) -> Duration {

@@ -409,3 +409,27 @@ final class ICEAgentCoreTests: XCTestCase {
         XCTAssertEqual(agent.pairPriority(local: 20, remote: 10), (1 << 32) * 10 + 2 * 20 + 1)
     }
 }
+
+final class LocalPeerReflexiveTests: XCTestCase {
+    /// A NAT we did not know of: the peer reports our check's source as another address. It
+    /// becomes the pair's local peer-reflexive candidate, is counted, and is never signalled.
+    func testAnUnknownMappedAddressBecomesALocalPeerReflexiveCandidate() throws {
+        var agent = makeCore(.controlling)
+        agent.addSocket(id: 0, address: addrA, now: .zero)
+        agent.startGathering(now: .zero)
+        agent.setRemoteCredentials(ufrag: "peer", password: "peerpasswordpeerpassword", now: .zero)
+        agent.addRemoteCandidate(ICECandidate(foundation: "9", priority: 2_000_000_000, address: addrB, type: .host), now: .zero)
+        var t: Duration = .zero
+        for _ in 0..<40 {
+            t += .milliseconds(50)
+            agent.tick(now: t)
+            answerChecks(&agent, at: t)   // the "peer" maps us to addrB's address
+        }
+        XCTAssertEqual(agent.statistics.localPeerReflexive, 1)
+        let pair = try XCTUnwrap(agent.pairSnapshots.first { $0.state == .succeeded })
+        XCTAssertEqual(pair.local.type, .peerReflexive)
+        XCTAssertEqual(pair.local.address, addrB)
+        XCTAssertEqual(pair.local.relatedAddress, addrA)
+        XCTAssertFalse(agent.localCandidates.contains { $0.type == .peerReflexive }, "never signalled")
+    }
+}
