@@ -264,6 +264,7 @@ public actor ICEAgent: MediaTransport {
     /// Addresses for host candidates: every interface's, minus loopback and link-local, IPv6
     /// first; or only loopback when the configuration asks (tests).
     static func hostAddresses(_ configuration: ICEConfiguration) throws -> [IPAddress] {
+        if let chosen = configuration.hostAddresses { return chosen }
         if configuration.loopbackOnly {
             var addresses: [IPAddress] = []
             if configuration.useIPv6 { addresses.append(.loopbackV6) }

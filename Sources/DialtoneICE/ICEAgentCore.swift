@@ -29,6 +29,9 @@ public struct ICEConfiguration: Sendable {
     /// Host candidates on 127.0.0.1 (and ::1 with `useIPv6`) only: for tests, which must not
     /// send anywhere else.
     public var loopbackOnly = false
+    /// Host candidates on exactly these addresses, instead of every interface's (a chosen
+    /// interface, or test networks in namespaces the test made).
+    public var hostAddresses: [IPAddress]?
     public var useIPv4 = true
     public var useIPv6 = true
     /// Server-reflexive candidates come from here; nil means host candidates only.

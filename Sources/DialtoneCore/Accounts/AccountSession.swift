@@ -512,6 +512,7 @@ extension AccountConfiguration {
             calls.media.ice.consentInterval = min(calls.media.ice.consentInterval, .milliseconds(Int(timeout * 250)))
         }
         calls.media.ice.relayOnly = iceRelayOnly ?? false
+        if let iceAddresses { calls.media.ice.hostAddresses = iceAddresses.compactMap(IPAddress.init) }
         calls.ringDevice = ringDevice
         calls.callsFromAnyone = callsFrom == "anyone"
         if let echoCancellation { calls.media.voice.echoCancellation = echoCancellation }

@@ -100,6 +100,8 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
     public var iceConsentTimeout: Seconds?
     /// Offer only the relayed candidate: hides our addresses from the peer (and proves TURN in tests).
     public var iceRelayOnly: Bool?
+    /// Host candidates on exactly these addresses (["192.0.2.5"]), instead of every interface's.
+    public var iceAddresses: [String]?
     /// Ask our server for STUN and TURN (XEP-0215) where `stun`/`turn` are not set (default true).
     public var externalServices: Bool?
     /// Desktop notifications in the terminal interface: "none" (default), "osc777", "osc9", "notify-send".
@@ -122,6 +124,7 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
         case alsaConfig = "alsa_config"
         case iceConsentTimeout = "ice_consent_timeout"
         case iceRelayOnly = "ice_relay_only"
+        case iceAddresses = "ice_addresses"
         case ringDevice = "ring_device"
         case callsFrom = "calls_from"
         case echoCancellation = "echo_cancellation"
@@ -158,6 +161,9 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
             if let value, TransportAddress(ipAndPort: value) == nil {
                 throw .invalid(path: path, detail: "account \(jid): \(key) must be an IP address and port (\"192.0.2.1:3478\"), not \"\(value)\"")
             }
+        }
+        for address in iceAddresses ?? [] where IPAddress(address) == nil {
+            throw .invalid(path: path, detail: "account \(jid): ice_addresses takes IP addresses, not \"\(address)\"")
         }
         if let callsFrom, !["contacts", "anyone"].contains(callsFrom) {
             throw .invalid(path: path, detail: "account \(jid): calls_from must be \"contacts\" or \"anyone\", not \"\(callsFrom)\"")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An aioice peer for DialtoneICETests, on 127.0.0.1 only.
+"""An aioice peer for DialtoneICETests, on 127.0.0.1 (or --host, a test network's address).
 
 Talks JSON lines. Out (stdout): {"ufrag","pwd"}, then {"candidate": sdp} one at a time,
 {"end": true}, later {"connected": true}, {"received": hex} for each datagram and {"done": true}.
@@ -25,13 +25,30 @@ async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--role", choices=["controlling", "controlled"], required=True)
     parser.add_argument("--count", type=int, default=3)
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="the one host address (a test network's, inside its namespace)")
+    parser.add_argument("--stun", metavar="HOST:PORT", help="a STUN server for a server-reflexive candidate")
+    parser.add_argument("--turn", metavar="HOST:PORT", help="a TURN server; with it, relayed candidates only")
+    parser.add_argument("--turn-username")
+    parser.add_argument("--turn-password")
     args = parser.parse_args()
 
-    # aioice leaves loopback out of its host candidates; the tests must use nothing else.
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+    # aioice leaves loopback out of its host candidates and would take every interface's;
+    # the tests must use nothing but the address they give.
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [args.host]
 
+    stun = None
+    if args.stun:
+        host, port = args.stun.rsplit(":", 1)
+        stun = (host, int(port))
+    turn = None
+    if args.turn:
+        host, port = args.turn.rsplit(":", 1)
+        turn = (host, int(port))
     conn = aioice.Connection(ice_controlling=args.role == "controlling", components=1,
-                             use_ipv4=True, use_ipv6=False)
+                             use_ipv4=True, use_ipv6=False, stun_server=stun, turn_server=turn,
+                             turn_username=args.turn_username, turn_password=args.turn_password,
+                             transport_policy=aioice.ice.TransportPolicy.RELAY if turn else aioice.ice.TransportPolicy.ALL)
     await conn.gather_candidates()
     emit({"ufrag": conn.local_username, "pwd": conn.local_password})
     for candidate in conn.local_candidates:

@@ -136,6 +136,19 @@ final class PipedChild: @unchecked Sendable {
         throw PeerError("peer \(pid) did not exit within \(timeout)")
     }
 
+    /// Blocks until the child exits: for clean-up in a `defer`, where nothing may be awaited.
+    @discardableResult
+    func waitSynchronously() -> Int32 {
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        exited = true
+        return (status >> 8) & 0xFF
+    }
+
+    func terminate() {
+        if !exited { kill(pid, SIGTERM) }
+    }
+
     var errors: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 }
 
