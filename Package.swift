@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "DialtoneICE",
             dependencies: [
-                "COpenSSL", "CZlib",
+                "COpenSSL", "CZlib", "DialtoneTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import DialtoneTLS
 import Logging
 import NIOCore
 import NIOPosix
@@ -90,8 +91,8 @@ public actor ICEAgent: MediaTransport {
             }
         }
         guard !channels.isEmpty else { throw ICEError.noUsableInterface }
-        if let server = core.configuration.turnServer, server.transport == .tcp {
-            await openTURNStream(to: server.address)
+        if let server = core.configuration.turnServer, server.transport != .udp {
+            await openTURNStream(to: server)
         }
         core.startGathering(now: now)
         Task { await self.run() }
@@ -218,15 +219,29 @@ public actor ICEAgent: MediaTransport {
         }
     }
 
-    /// Connects to the TURN server over TCP; its messages come back framed, as datagrams from it.
-    private func openTURNStream(to server: TransportAddress) async {
+    /// Connects to the TURN server over TCP (and TLS); its messages come back framed, as
+    /// datagrams from it.
+    private func openTURNStream(to configuration: TURNServerConfiguration) async {
         let sink = inputSink
+        let server = configuration.address
+        var tls: TLSSession?
+        if configuration.transport == .tls {
+            var settings = TLSConfiguration(serverName: configuration.serverName ?? server.ip.description,
+                                            trust: configuration.caFile.map { .caFile($0) } ?? .system)
+            settings.alpn = []
+            do { tls = try TLSSession(client: settings) } catch {
+                logger.info("cannot set up TLS to the TURN server \(server): \(error)")
+                return
+            }
+        }
+        let session = tls.map(TLSStreamHandler.init)
         do {
             let address = try server.socketAddress()
             turnStream = try await ClientBootstrap(group: group)
                 .connectTimeout(.seconds(5))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let session { try channel.pipeline.syncOperations.addHandler(session) }
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(TURNStreamFramer()))
                         try channel.pipeline.syncOperations.addHandler(TURNStreamHandler(server: server, sink: sink))
                     }
@@ -234,7 +249,7 @@ public actor ICEAgent: MediaTransport {
                 .connect(to: address).get()
         } catch {
             // No relayed candidate then; host and server-reflexive ones still work.
-            logger.info("cannot reach the TURN server \(server) over TCP: \(error)")
+            logger.info("cannot reach the TURN server \(server) over \(configuration.transport.rawValue): \(error)")
         }
     }
 
@@ -343,5 +358,61 @@ final class TURNStreamHandler: ChannelInboundHandler, Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         sink.yield(.datagram(socket: ICEAgentCore.turnStreamSocket, from: server, bytes: unwrapInboundIn(data)))
+    }
+}
+
+/// TLS between the TCP socket and the framer, through DialtoneTLS's memory-BIO session: what
+/// arrives is decrypted before framing, what we write is encrypted (queued until the
+/// handshake is done, which the session does by itself). Confined to the channel's loop.
+final class TLSStreamHandler: ChannelDuplexHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let session: TLSSession
+
+    init(_ session: TLSSession) {
+        self.session = session
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        do { try session.startHandshake() } catch {
+            context.close(promise: nil)
+            return
+        }
+        flushNetwork(context)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        do {
+            let plaintext = try session.feed(network: bytes)
+            flushNetwork(context)
+            if !plaintext.isEmpty { context.fireChannelRead(wrapInboundOut(ByteBuffer(bytes: plaintext))) }
+        } catch {
+            // A certificate that does not verify, or garbage: the alert goes out, then we close.
+            flushNetwork(context)
+            context.close(promise: nil)
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        var buffer = unwrapOutboundIn(data)
+        do {
+            try session.write(plaintext: buffer.readBytes(length: buffer.readableBytes) ?? [])
+            promise?.succeed(())
+        } catch {
+            promise?.fail(error)
+        }
+        flushNetwork(context)
+    }
+
+    private func flushNetwork(_ context: ChannelHandlerContext) {
+        let outgoing = session.takeOutgoing()
+        guard !outgoing.isEmpty else { return }
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: outgoing)), promise: nil)
     }
 }

@@ -59,6 +59,8 @@ public struct ICEConfiguration: Sendable {
 /// candidate is UDP towards the peers either way.
 public enum TURNTransport: String, Sendable, Equatable {
     case udp, tcp
+    /// TCP with TLS ("turns:"), for networks that only let HTTPS-like traffic out.
+    case tls
 }
 
 public struct TURNServerConfiguration: Sendable, Equatable {
@@ -66,11 +68,18 @@ public struct TURNServerConfiguration: Sendable, Equatable {
     public var username: String
     public var password: String
     public var transport: TURNTransport
-    public init(address: TransportAddress, username: String, password: String, transport: TURNTransport = .udp) {
+    /// For TLS: the name the certificate must carry (the IP address when nil) and the CA file
+    /// to trust instead of the system's.
+    public var serverName: String?
+    public var caFile: String?
+    public init(address: TransportAddress, username: String, password: String, transport: TURNTransport = .udp,
+                serverName: String? = nil, caFile: String? = nil) {
         self.address = address
         self.username = username
         self.password = password
         self.transport = transport
+        self.serverName = serverName
+        self.caFile = caFile
     }
 }
 
@@ -266,7 +275,7 @@ public struct ICEAgentCore: Sendable {
                 actions.append(.send(socket: id, to: server, bytes: bytes))
             }
         }
-        if let server = configuration.turnServer, server.transport == .tcp {
+        if let server = configuration.turnServer, server.transport != .udp {
             var client = TURNClientCore(server: server.address, username: server.username, password: server.password)
             client.software = configuration.software
             turnAllocation = client.allocate(now: now)

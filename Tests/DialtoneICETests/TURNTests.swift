@@ -145,6 +145,31 @@ final class ICERelayTests: XCTestCase {
         try await relayOnlyCall(callerTransport: .tcp, calleeTransport: .tcp)
     }
 
+    /// TURN over TLS ("turns:"), the server's certificate checked against the test CA.
+    func testRelayOverTLSToCoturn() async throws {
+        try await relayOnlyCall(callerTransport: .tls, calleeTransport: .udp)
+    }
+
+    /// A certificate from a CA we do not trust: no relayed candidate, so nothing connects.
+    func testTURNOverTLSRefusesAnUntrustedCertificate() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let tlsPort = environment["DIALTONE_TEST_TURN_TLS_PORT"].flatMap(UInt16.init),
+              let untrusted = environment["DIALTONE_TEST_UNTRUSTED_CA"], let secret = environment["DIALTONE_TEST_TURN_SECRET"] else {
+            throw XCTSkip("no coturn TLS listener; Scripts/test starts one")
+        }
+        let credentials = TURNClientCore.restCredentials(secret: secret, name: "x", expiry: Int(Date().timeIntervalSince1970) + 3600)
+        let agent = ICEAgent(role: .controlling, configuration: loopbackConfiguration {
+            $0.turnServer = TURNServerConfiguration(address: TransportAddress(ip: .loopbackV4, port: tlsPort),
+                                                    username: credentials.username, password: credentials.password,
+                                                    transport: .tls, caFile: untrusted)
+            $0.relayOnly = true
+        })
+        try await agent.start()
+        let candidates = await agent.gatherAll()
+        XCTAssertTrue(candidates.isEmpty, "no relay through a server whose certificate does not verify: \(candidates)")
+        await agent.close()
+    }
+
     func relayOnlyCall(callerTransport: TURNTransport, calleeTransport: TURNTransport) async throws {
         let environment = ProcessInfo.processInfo.environment
         guard let portText = environment["DIALTONE_TEST_TURN_PORT"], let port = UInt16(portText),
@@ -155,10 +180,11 @@ final class ICERelayTests: XCTestCase {
         let expiry = Int(Date().timeIntervalSince1970) + 3600
         func configuration(_ name: String, _ transport: TURNTransport) -> ICEConfiguration {
             let credentials = TURNClientCore.restCredentials(secret: secret, name: name, expiry: expiry)
+            let tlsPort = environment["DIALTONE_TEST_TURN_TLS_PORT"].flatMap(UInt16.init) ?? port + 10
             return loopbackConfiguration {
-                $0.turnServer = TURNServerConfiguration(address: TransportAddress(ip: .loopbackV4, port: port),
+                $0.turnServer = TURNServerConfiguration(address: TransportAddress(ip: .loopbackV4, port: transport == .tls ? tlsPort : port),
                                                         username: credentials.username, password: credentials.password,
-                                                        transport: transport)
+                                                        transport: transport, caFile: environment["DIALTONE_TEST_CA"])
                 $0.relayOnly = true
             }
         }

@@ -503,7 +503,8 @@ extension AccountConfiguration {
         calls.media.ice.stunServer = stun.flatMap(TransportAddress.init(ipAndPort:))
         if let turn = turn.flatMap(TransportAddress.init(ipAndPort:)), let turnUsername, let turnPassword {
             calls.media.ice.turnServer = TURNServerConfiguration(address: turn, username: turnUsername, password: turnPassword,
-                                                                 transport: turnTransport == "tcp" ? .tcp : .udp)
+                                                                 transport: turnTransport.flatMap(TURNTransport.init(rawValue:)) ?? .udp,
+                                                                 caFile: caFile)
         }
         if let capture { calls.media.captureDevice = capture }
         if let playback { calls.media.playbackDevice = playback }

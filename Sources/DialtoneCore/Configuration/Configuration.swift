@@ -171,8 +171,8 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
         if let notify, !["none", "osc777", "osc9", "notify-send"].contains(notify) {
             throw .invalid(path: path, detail: "account \(jid): notify must be \"none\", \"osc777\", \"osc9\" or \"notify-send\", not \"\(notify)\"")
         }
-        if let turnTransport, !["udp", "tcp"].contains(turnTransport) {
-            throw .invalid(path: path, detail: "account \(jid): turn_transport must be \"udp\" or \"tcp\", not \"\(turnTransport)\"")
+        if let turnTransport, !["udp", "tcp", "tls"].contains(turnTransport) {
+            throw .invalid(path: path, detail: "account \(jid): turn_transport must be \"udp\", \"tcp\" or \"tls\", not \"\(turnTransport)\"")
         }
         if turn != nil && (turnUsername == nil || turnPassword == nil) {
             throw .invalid(path: path, detail: "account \(jid): turn needs turn_username and turn_password")

@@ -516,13 +516,16 @@ public actor CallManager {
            let address = TransportAddress(stun.address, stun.port) {
             media.ice.stunServer = address
         }
-        // UDP to the TURN server when offered, else TCP (for networks that block UDP).
-        let usable = services.filter { $0.type == "turn" && $0.username != nil && $0.password != nil }
+        // UDP to the TURN server when offered, else TCP, else TLS ("turns", for networks that
+        // let little but TLS out); a TLS server's certificate must carry its announced name.
+        let usable = services.filter { ($0.type == "turn" || $0.type == "turns") && $0.username != nil && $0.password != nil }
         if media.ice.turnServer == nil,
-           let turn = usable.first(where: { $0.transport == "udp" }) ?? usable.first(where: { $0.transport == "tcp" }),
+           let turn = usable.first(where: { $0.type == "turn" && $0.transport == "udp" })
+               ?? usable.first(where: { $0.type == "turn" && $0.transport == "tcp" }) ?? usable.first(where: { $0.type == "turns" }),
            let address = TransportAddress(turn.address, turn.port), let username = turn.username, let password = turn.password {
+            let transport: TURNTransport = turn.type == "turns" ? .tls : (turn.transport == "tcp" ? .tcp : .udp)
             media.ice.turnServer = TURNServerConfiguration(address: address, username: username, password: password,
-                                                           transport: turn.transport == "tcp" ? .tcp : .udp)
+                                                           transport: transport, serverName: turn.host)
         }
         if !services.isEmpty { logger.debug("ICE servers from XEP-0215: stun \(media.ice.stunServer.map { "\($0)" } ?? "-"), turn \(media.ice.turnServer.map { "\($0.address)" } ?? "-")") }
         return media
