@@ -1,3 +1,4 @@
+import Dispatch
 import CALSA
 #if canImport(Glibc)
 import Glibc
@@ -225,11 +226,17 @@ public final class AudioPlayback: Sendable {
     private let failure = Mutex<AudioError?>(nil)
     private let thread: Mutex<MediaThread?> = Mutex(nil)
 
-    public init(device: String, configuration: String? = nil, format: AudioFormat = AudioFormat(),
+    /// With a `gate`, the device is opened now (so a wrong name fails at once) but its clock
+    /// starts only when the gate opens: a call's playback starts with the first packet, so
+    /// the playback clock's phase is the packets' and not a random one (up to a frame saved).
+    public init(device: String, configuration: String? = nil, format: AudioFormat = AudioFormat(), gate: StartGate? = nil,
                 fill: @escaping @Sendable (UnsafeMutableBufferPointer<Int16>) -> Void) throws(AudioError) {
         self.device = device
         let pcm = try SendablePCM(ALSAPCM(name: device, direction: .playback, format: format, configuration: configuration))
         let started = try MediaThread(name: "dt-playback") { [self] in
+            if let gate {
+                while !gate.wait(milliseconds: 50) { if !running.load(ordering: .relaxed) { return } }
+            }
             run(pcm: pcm.pcm, format: format, fill: fill)
         }
         thread.withLock { $0 = started }
@@ -283,4 +290,28 @@ public final class AudioPlayback: Sendable {
 private struct SendablePCM: @unchecked Sendable {
     let pcm: ALSAPCM
     init(_ pcm: ALSAPCM) { self.pcm = pcm }
+}
+
+/// Opened once, from any thread; waited for by a device thread.
+public final class StartGate: Sendable {
+    private let opened = Atomic<Bool>(false)
+    private let semaphore = DispatchSemaphore(value: 0)
+
+    public init() {}
+
+    public func open() {
+        if !opened.exchange(true, ordering: .acquiringAndReleasing) { semaphore.signal() }
+    }
+
+    public var isOpen: Bool { opened.load(ordering: .acquiring) }
+
+    /// True once open; false after `milliseconds` without.
+    func wait(milliseconds: Int) -> Bool {
+        if isOpen { return true }
+        if semaphore.wait(timeout: .now() + .milliseconds(milliseconds)) == .success {
+            semaphore.signal()
+            return true
+        }
+        return isOpen
+    }
 }

@@ -74,6 +74,8 @@ public final class MediaSession: Sendable {
         /// RMS of the last captured and played frame, 0…32767, for level meters.
         let captureLevel = Atomic<Int>(0)
         let playbackLevel = Atomic<Int>(0)
+        /// Opened by the first audio packet: the playback clock starts then.
+        let firstPacket = StartGate()
         let jitter: Mutex<JitterBuffer>
         let dtmf: Mutex<DTMFSender>
         let rtcp: Mutex<RTCPSession>
@@ -122,7 +124,7 @@ public final class MediaSession: Sendable {
     private func openPlayback(_ device: String) throws {
         let playbackPath = try PlaybackPath(shared: shared, frameSamples: configuration.frameSamples, codec: configuration.codec)
         let player = try AudioPlayback(device: device, configuration: configuration.alsaConfiguration,
-                                       format: configuration.deviceFormat) { frame in
+                                       format: configuration.deviceFormat, gate: shared.firstPacket) { frame in
             playbackPath.fill(frame)
         }
         playback.withLock { $0 = player }
@@ -351,6 +353,7 @@ private final class ReceivePath: @unchecked Sendable {
                 let payload = UnsafeRawBufferPointer(rebasing: raw[offset...])
                 shared.jitter.withLock { $0.insert(timestamp: header.timestamp, payload: payload, arrival: now) }
             }
+            shared.firstPacket.open()
         }
     }
 }
