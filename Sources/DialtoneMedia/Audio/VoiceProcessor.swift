@@ -36,6 +36,9 @@ public enum VoiceProcessingError: Error, Sendable, Equatable {
 public final class VoiceProcessor: @unchecked Sendable {
     public let settings: VoiceProcessingSettings
     public let frameSamples: Int
+    /// speexdsp works in blocks of 10 ms: its preprocessor hands back the previous block, so
+    /// a smaller block is less delay (10 ms instead of a whole 20 ms frame).
+    let blockSamples: Int
     private let echo: OpaquePointer?
     private let preprocess: OpaquePointer?
     private let lock = Mutex(())
@@ -43,9 +46,11 @@ public final class VoiceProcessor: @unchecked Sendable {
     public init(settings: VoiceProcessingSettings, frameSamples: Int, sampleRate: Int = 48_000) throws(VoiceProcessingError) {
         self.settings = settings
         self.frameSamples = frameSamples
+        let tenMilliseconds = sampleRate / 100
+        blockSamples = frameSamples % tenMilliseconds == 0 ? tenMilliseconds : frameSamples
         var rate = Int32(sampleRate)
         if settings.echoCancellation {
-            guard let state = speex_echo_state_init(Int32(frameSamples), Int32(sampleRate * settings.echoTailMilliseconds / 1000)) else {
+            guard let state = speex_echo_state_init(Int32(blockSamples), Int32(sampleRate * settings.echoTailMilliseconds / 1000)) else {
                 throw .cannotCreate
             }
             speex_echo_ctl(state, SPEEX_ECHO_SET_SAMPLING_RATE, &rate)
@@ -57,7 +62,7 @@ public final class VoiceProcessor: @unchecked Sendable {
             preprocess = nil
             return
         }
-        guard let pre = speex_preprocess_state_init(Int32(frameSamples), Int32(sampleRate)) else {
+        guard let pre = speex_preprocess_state_init(Int32(blockSamples), Int32(sampleRate)) else {
             if let echo { speex_echo_state_destroy(echo) }
             throw .cannotCreate
         }
@@ -80,7 +85,9 @@ public final class VoiceProcessor: @unchecked Sendable {
     /// A frame just handed to the speaker (the far end's voice): what the echo will sound like.
     public func played(_ frame: UnsafeBufferPointer<Int16>) {
         guard let echo, frame.count == frameSamples, let base = frame.baseAddress else { return }
-        lock.withLock { _ in speex_echo_playback(echo, base) }
+        lock.withLock { _ in
+            for start in stride(from: 0, to: frameSamples, by: blockSamples) { speex_echo_playback(echo, base + start) }
+        }
     }
 
     /// Cleans one captured frame into `output` (same size).
@@ -91,12 +98,14 @@ public final class VoiceProcessor: @unchecked Sendable {
             return
         }
         lock.withLock { _ in
-            if let echo {
-                speex_echo_capture(echo, input, out)
-            } else {
-                out.update(from: input, count: frameSamples)
+            for start in stride(from: 0, to: frameSamples, by: blockSamples) {
+                if let echo {
+                    speex_echo_capture(echo, input + start, out + start)
+                } else {
+                    (out + start).update(from: input + start, count: blockSamples)
+                }
+                if let preprocess { _ = speex_preprocess_run(preprocess, out + start) }
             }
-            if let preprocess { _ = speex_preprocess_run(preprocess, out) }
         }
     }
 
@@ -109,8 +118,10 @@ public final class VoiceProcessor: @unchecked Sendable {
             return
         }
         lock.withLock { _ in
-            speex_echo_cancellation(echo, input, far, out)
-            if let preprocess { _ = speex_preprocess_run(preprocess, out) }
+            for start in stride(from: 0, to: frameSamples, by: blockSamples) {
+                speex_echo_cancellation(echo, input + start, far + start, out + start)
+                if let preprocess { _ = speex_preprocess_run(preprocess, out + start) }
+            }
         }
     }
 }
