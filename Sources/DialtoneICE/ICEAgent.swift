@@ -197,6 +197,9 @@ public actor ICEAgent: MediaTransport {
                 eventSink.yield(.selectedPair(local: local, remote: remote))
             case .roleChanged(let role):
                 eventSink.yield(.roleChanged(role))
+            case .turnFallback(let server):
+                logger.info("TURN server unreachable as configured; trying \(server.address) over \(server.transport.rawValue)")
+                Task { await self.fallBack(to: server) }
             }
         }
         guard let deadline = core.nextDeadline else { return }
@@ -217,6 +220,17 @@ public actor ICEAgent: MediaTransport {
             for waiter in gatheringWaiters { waiter.resume() }
             gatheringWaiters.removeAll()
         }
+    }
+
+    private func fallBack(to server: TURNServerConfiguration) async {
+        guard core.state != .closed else { return }
+        if server.transport != .udp {
+            try? await turnStream?.close()
+            turnStream = nil
+            await openTURNStream(to: server)
+        }
+        core.beginTURN(server, now: now)
+        flush()
     }
 
     /// Connects to the TURN server over TCP (and TLS); its messages come back framed, as

@@ -49,6 +49,11 @@ public struct ICEConfiguration: Sendable {
     public var software: String? = "Dialtone"
     /// A TURN server for a relayed candidate (RFC 8656), with its long-term credentials.
     public var turnServer: TURNServerConfiguration?
+    /// Tried in order when the TURN server cannot be reached as configured (UDP blocked:
+    /// the same server over TCP, then TLS).
+    public var turnFallbacks: [TURNServerConfiguration] = []
+    /// Retransmissions to the TURN server before it counts as unreachable (about 9.5 s).
+    public var turnRetransmission = STUNRetransmissionTimer.Parameters(rto: .milliseconds(500), rc: 5, rm: 4)
     /// Offer and pair only the relayed candidate (to prove the relay path, or to hide addresses).
     public var relayOnly = false
 
@@ -94,6 +99,9 @@ public enum ICEAction: Sendable, Equatable {
     /// The nominated pair media now uses.
     case selectedPair(local: ICECandidate, remote: ICECandidate)
     case roleChanged(ICERole)
+    /// The TURN server could not be reached this way: try the next one (the agent opens the
+    /// TCP or TLS connection first, then calls `beginTURN`).
+    case turnFallback(TURNServerConfiguration)
 }
 
 public struct ICEStatistics: Sendable, Equatable {
@@ -189,6 +197,7 @@ public struct ICEAgentCore: Sendable {
     /// The relayed candidate's traffic goes through this client, on `turnSocket`, to the server.
     var turn: TURNClientCore?
     var turnSocket: Int?
+    var pendingTURNFallbacks: [TURNServerConfiguration] = []
     /// Peers we bound a TURN channel to, and when.
     var channels: [TransportAddress: ICETime] = [:]
 
@@ -275,25 +284,31 @@ public struct ICEAgentCore: Sendable {
                 actions.append(.send(socket: id, to: server, bytes: bytes))
             }
         }
-        if let server = configuration.turnServer, server.transport != .udp {
-            var client = TURNClientCore(server: server.address, username: server.username, password: server.password)
-            client.software = configuration.software
-            turnAllocation = client.allocate(now: now)
-            turn = client
-            turnSocket = Self.turnStreamSocket
-            flushTURN(now: now)
-        } else if let server = configuration.turnServer,
-           let (id, _) = sockets.sorted(by: { $0.key < $1.key }).first(where: { $0.value.ip.isIPv4 == server.address.ip.isIPv4 }) {
-            var client = TURNClientCore(server: server.address, username: server.username, password: server.password)
-            client.software = configuration.software
-            turnAllocation = client.allocate(now: now)
-            turn = client
-            turnSocket = id
-            flushTURN(now: now)
-        }
+        pendingTURNFallbacks = configuration.turnFallbacks
+        if let server = configuration.turnServer { beginTURN(server, now: now) }
         gatheringDeadline = now + configuration.gatheringTimeout
         if state == .new { setState(.checking) }
         checkGatheringDone(now: now)
+    }
+
+    /// Starts an allocation on `server`: on its stream (TCP, TLS: the agent has connected it)
+    /// or on the UDP socket of its address family.
+    public mutating func beginTURN(_ server: TURNServerConfiguration, now: ICETime) {
+        let socket: Int
+        if server.transport != .udp {
+            socket = Self.turnStreamSocket
+        } else if let (id, _) = sockets.sorted(by: { $0.key < $1.key }).first(where: { $0.value.ip.isIPv4 == server.address.ip.isIPv4 }) {
+            socket = id
+        } else {
+            return
+        }
+        var client = TURNClientCore(server: server.address, username: server.username, password: server.password)
+        client.software = configuration.software
+        client.retransmission = configuration.turnRetransmission
+        turnAllocation = client.allocate(now: now)
+        turn = client
+        turnSocket = socket
+        flushTURN(now: now)
     }
 
     mutating func checkGatheringDone(now: ICETime) {
@@ -839,8 +854,13 @@ public struct ICEAgentCore: Sendable {
                 for remote in remotes.indices { formPairs(remote: remote, onlySocket: Self.relaySocket, now: now) }
                 turnAllocation = nil
                 checkGatheringDone(now: now)
-            case .failed(let operation, _) where operation == turnAllocation:
+            case .failed(let operation, let reason) where operation == turnAllocation:
                 turnAllocation = nil
+                if !pendingTURNFallbacks.isEmpty {
+                    // The relayed candidate comes later, trickled, if another way works.
+                    actions.append(.turnFallback(pendingTURNFallbacks.removeFirst()))
+                    _ = reason
+                }
                 checkGatheringDone(now: now)
             case .data(let peer, let bytes):
                 receive(bytes, from: peer, socket: Self.relaySocket, now: now)

@@ -150,6 +150,36 @@ final class ICERelayTests: XCTestCase {
         try await relayOnlyCall(callerTransport: .tls, calleeTransport: .udp)
     }
 
+    /// UDP to the TURN server is blocked (here: a port where nothing answers UDP): after the
+    /// retransmissions the same server is tried over TCP, and the relayed candidate comes then.
+    func testFallsBackToTCPWhenUDPToTheTURNServerIsBlocked() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let port = environment["DIALTONE_TEST_TURN_PORT"].flatMap(UInt16.init),
+              let tlsPort = environment["DIALTONE_TEST_TURN_TLS_PORT"].flatMap(UInt16.init),
+              let secret = environment["DIALTONE_TEST_TURN_SECRET"] else {
+            throw XCTSkip("no coturn; Scripts/test starts one")
+        }
+        let credentials = TURNClientCore.restCredentials(secret: secret, name: "fb", expiry: Int(Date().timeIntervalSince1970) + 3600)
+        let agent = ICEAgent(role: .controlling, configuration: loopbackConfiguration {
+            // coturn's TLS port takes TCP only: UDP sent there is never answered.
+            $0.turnServer = TURNServerConfiguration(address: TransportAddress(ip: .loopbackV4, port: tlsPort),
+                                                    username: credentials.username, password: credentials.password)
+            $0.turnFallbacks = [TURNServerConfiguration(address: TransportAddress(ip: .loopbackV4, port: port),
+                                                        username: credentials.username, password: credentials.password, transport: .tcp)]
+            $0.turnRetransmission = .init(rto: .milliseconds(100), rc: 2, rm: 2)
+            $0.relayOnly = true
+        })
+        try await agent.start()
+        let relayed = try await withHangGuard(.seconds(15)) { () -> ICECandidate? in
+            for await event in agent.events {
+                if case .localCandidate(let candidate) = event, candidate.type == .relayed { return candidate }
+            }
+            return nil
+        }
+        XCTAssertEqual(relayed?.type, .relayed, "the relayed candidate arrives, trickled, after the fallback")
+        await agent.close()
+    }
+
     /// A certificate from a CA we do not trust: no relayed candidate, so nothing connects.
     func testTURNOverTLSRefusesAnUntrustedCertificate() async throws {
         let environment = ProcessInfo.processInfo.environment

@@ -502,9 +502,15 @@ extension AccountConfiguration {
         if calls.media.ice.loopbackOnly { calls.media.ice.useIPv6 = false }
         calls.media.ice.stunServer = stun.flatMap(TransportAddress.init(ipAndPort:))
         if let turn = turn.flatMap(TransportAddress.init(ipAndPort:)), let turnUsername, let turnPassword {
+            let transport = turnTransport.flatMap(TURNTransport.init(rawValue:)) ?? .udp
             calls.media.ice.turnServer = TURNServerConfiguration(address: turn, username: turnUsername, password: turnPassword,
-                                                                 transport: turnTransport.flatMap(TURNTransport.init(rawValue:)) ?? .udp,
-                                                                 caFile: caFile)
+                                                                 transport: transport, caFile: caFile)
+            // A server reached over UDP is tried over TCP on the same port where UDP is blocked
+            // (coturn and most servers listen on both).
+            if transport == .udp {
+                calls.media.ice.turnFallbacks = [TURNServerConfiguration(address: turn, username: turnUsername, password: turnPassword,
+                                                                         transport: .tcp, caFile: caFile)]
+            }
         }
         if let capture { calls.media.captureDevice = capture }
         if let playback { calls.media.playbackDevice = playback }

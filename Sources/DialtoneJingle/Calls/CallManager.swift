@@ -526,6 +526,14 @@ public actor CallManager {
             let transport: TURNTransport = turn.type == "turns" ? .tls : (turn.transport == "tcp" ? .tcp : .udp)
             media.ice.turnServer = TURNServerConfiguration(address: address, username: username, password: password,
                                                            transport: transport, serverName: turn.host)
+            // Where UDP turns out to be blocked, the other ways the server announced, in order.
+            media.ice.turnFallbacks = usable.filter { $0 != turn }.compactMap { other in
+                guard let address = TransportAddress(other.address, other.port), let username = other.username,
+                      let password = other.password else { return nil }
+                let transport: TURNTransport = other.type == "turns" ? .tls : (other.transport == "tcp" ? .tcp : .udp)
+                return transport == .udp ? nil : TURNServerConfiguration(address: address, username: username, password: password,
+                                                                          transport: transport, serverName: other.host)
+            }
         }
         if !services.isEmpty { logger.debug("ICE servers from XEP-0215: stun \(media.ice.stunServer.map { "\($0)" } ?? "-"), turn \(media.ice.turnServer.map { "\($0.address)" } ?? "-")") }
         return media
