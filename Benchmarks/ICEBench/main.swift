@@ -1,4 +1,5 @@
 import DialtoneICE
+import Foundation
 
 // Two figures for docs/benchmarks.md's ICE section:
 //  1. time from both agents holding each other's candidates to both having a nominated pair,
@@ -16,17 +17,23 @@ func median(_ values: [Double]) -> Double {
     return sorted[sorted.count / 2]
 }
 
-func loopbackConfiguration(aggressive: Bool) -> ICEConfiguration {
+func loopbackConfiguration(aggressive: Bool, turn: TURNServerConfiguration? = nil) -> ICEConfiguration {
     var configuration = ICEConfiguration()
     configuration.loopbackOnly = true
     configuration.useIPv6 = false
     configuration.aggressiveNomination = aggressive
+    if let turn {
+        configuration.turnServer = turn
+        configuration.relayOnly = true
+    }
     return configuration
 }
 
-func timeToNomination(aggressive: Bool) async throws -> Double {
-    let a = ICEAgent(role: .controlling, configuration: loopbackConfiguration(aggressive: aggressive))
-    let b = ICEAgent(role: .controlled, configuration: loopbackConfiguration(aggressive: aggressive))
+/// The clock starts once both have gathered (a relayed candidate included: the allocation is
+/// not counted), as for the loopback figure.
+func timeToNomination(aggressive: Bool, turn: TURNServerConfiguration? = nil) async throws -> Double {
+    let a = ICEAgent(role: .controlling, configuration: loopbackConfiguration(aggressive: aggressive, turn: turn))
+    let b = ICEAgent(role: .controlled, configuration: loopbackConfiguration(aggressive: aggressive, turn: turn))
     try await a.start()
     try await b.start()
     let ca = await a.gatherAll()
@@ -53,6 +60,22 @@ for aggressive in [false, true] {
     let label = aggressive ? "aggressive nomination" : "regular nomination"
     print("loopback, candidates to nominated pair (\(label)): median \(ms(median(times))) ms, "
         + "min \(ms(times.min()!)) ms, max \(ms(times.max()!)) ms over \(rounds) rounds")
+}
+
+// Through coturn (Scripts/bench-ice starts one): relay-only on both sides, TURN over UDP and TCP.
+let environment = ProcessInfo.processInfo.environment
+if let port = environment["DIALTONE_TEST_TURN_PORT"].flatMap(UInt16.init), let secret = environment["DIALTONE_TEST_TURN_SECRET"] {
+    let credentials = TURNClientCore.restCredentials(secret: secret, name: "bench", expiry: Int(Date().timeIntervalSince1970) + 3600)
+    for transport in [TURNTransport.udp, .tcp] {
+        let server = TURNServerConfiguration(address: TransportAddress(ip: .loopbackV4, port: port), username: credentials.username,
+                                             password: credentials.password, transport: transport)
+        var times: [Double] = []
+        for _ in 0..<rounds { times.append(try await timeToNomination(aggressive: false, turn: server)) }
+        print("through TURN (\(transport.rawValue) to coturn, relay-only both sides), candidates to nominated pair: median "
+            + "\(ms(median(times))) ms, min \(ms(times.min()!)) ms, max \(ms(times.max()!)) ms over \(rounds) rounds")
+    }
+} else {
+    print("through TURN: skipped (no DIALTONE_TEST_TURN_PORT; Scripts/bench-ice starts coturn)")
 }
 
 // Checks answered per second.
