@@ -40,6 +40,29 @@ struct CallOptions: ParsableArguments {
     }
 }
 
+/// What `call` and `answer` do once connected: digits to send, when to hang up.
+struct CallScriptOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Hang up after this many seconds connected (default: stay until the other side hangs up).", valueName: "seconds"))
+    var duration: Double?
+
+    @Option(help: ArgumentHelp("Send these DTMF digits (0-9, *, #, A-D) once connected.", valueName: "digits"))
+    var dtmf: String?
+
+    @Option(help: ArgumentHelp("Wait this long after connecting before the digits.", valueName: "seconds"))
+    var dtmfDelay: Double = 1
+
+    func validate() throws {
+        try validateSeconds(["--duration": duration, "--dtmf-delay": dtmfDelay])
+    }
+
+    /// A dial string's own steps, then --dtmf; the delay comes first whenever there are digits.
+    func steps(after dialed: [DialString.Step]) -> [DialString.Step] {
+        var steps = dialed
+        if let dtmf { steps += [.digits(dtmf)] }
+        return steps.isEmpty ? [] : [.pause(seconds: dtmfDelay)] + steps
+    }
+}
+
 struct PlaceCall: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "call",
@@ -51,20 +74,13 @@ struct PlaceCall: AsyncParsableCommand {
     @Argument(help: "Whom to call: an address, a contact's name, or a phone number, optionally followed by DTMF (\"+18005551234,,1234#\": each comma pauses 2 s).")
     var to: String
 
-    @Option(help: ArgumentHelp("Hang up after this many seconds connected (default: stay until the other side hangs up).", valueName: "seconds"))
-    var duration: Double?
-
-    @Option(help: ArgumentHelp("Send these DTMF digits (0-9, *, #, A-D) once connected.", valueName: "digits"))
-    var dtmf: String?
-
-    @Option(help: ArgumentHelp("Wait this long after connecting before the digits.", valueName: "seconds"))
-    var dtmfDelay: Double = 1
+    @OptionGroup var script: CallScriptOptions
 
     @Option(help: ArgumentHelp("Give up when the call has not connected after this many seconds.", valueName: "seconds"))
     var timeout: Double = 60
 
     func validate() throws {
-        try validateSeconds(["--timeout": timeout, "--duration": duration, "--dtmf-delay": dtmfDelay])
+        try validateSeconds(["--timeout": timeout])
     }
 
     func run() async throws {
@@ -72,9 +88,8 @@ struct PlaceCall: AsyncParsableCommand {
         let session = try runtime.openSession(calls: try call.configuration(for: runtime.account))
         let dial = DialString.hasDTMF(to) ? DialString(to) : DialString(number: to, steps: [])
         _ = try parseRecipient(dial.number, in: session)
-        var steps = dial.steps
-        if let dtmf { steps += [.pause(seconds: dtmfDelay), .digits(dtmf)] } else if !steps.isEmpty { steps.insert(.pause(seconds: dtmfDelay), at: 0) }
-        let runner = CallRunner(session: session, json: call.json, duration: duration, timeout: timeout, dtmf: steps)
+        let runner = CallRunner(session: session, json: call.json, duration: script.duration, timeout: timeout,
+                                dtmf: script.steps(after: dial.steps))
         try await runner.run { session in
             let peer = try await session.resolveRecipient(dial.number)
             return try await session.placeCall(to: peer)
@@ -96,27 +111,20 @@ struct AnswerCall: AsyncParsableCommand {
     @Flag(help: "While in the call, decline other callers as busy (on all your devices) instead of leaving them to ring elsewhere.")
     var busy = false
 
-    func validate() throws {
-        try validateSeconds(["--timeout": timeout, "--duration": duration, "--dtmf-delay": dtmfDelay])
-    }
-
-    @Option(help: ArgumentHelp("Hang up after this many seconds connected.", valueName: "seconds"))
-    var duration: Double?
-
-    @Option(help: ArgumentHelp("Send these DTMF digits once connected.", valueName: "digits"))
-    var dtmf: String?
-
-    @Option(help: ArgumentHelp("Wait this long after connecting before the digits.", valueName: "seconds"))
-    var dtmfDelay: Double = 1
+    @OptionGroup var script: CallScriptOptions
 
     @Option(help: ArgumentHelp("Give up when no call has connected after this many seconds.", valueName: "seconds"))
     var timeout: Double = 300
 
+    func validate() throws {
+        try validateSeconds(["--timeout": timeout])
+    }
+
     func run() async throws {
         let runtime = try CommandRuntime(options)
         let session = try runtime.openSession(calls: try call.configuration(for: runtime.account))
-        let steps: [DialString.Step] = dtmf.map { [.pause(seconds: dtmfDelay), .digits($0)] } ?? []
-        var runner = CallRunner(session: session, json: call.json, duration: duration, timeout: timeout, dtmf: steps)
+        var runner = CallRunner(session: session, json: call.json, duration: script.duration, timeout: timeout,
+                                dtmf: script.steps(after: []))
         runner.busyWhileInCall = busy
         try await runner.run(incoming: auto ? .answer : .ask)
     }
