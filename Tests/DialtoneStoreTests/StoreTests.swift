@@ -149,3 +149,22 @@ final class CallLogStoreTests: XCTestCase {
         XCTAssertEqual(conversations.first?.peer, "bob@example.org", "the latest call's conversation is on top")
     }
 }
+
+final class RosterStoreTests: XCTestCase {
+    func testAWholeRosterIsStoredAndReadBackAsGiven() throws {
+        let store = try Store()
+        let roster = (0..<300).map { i in
+            Contact(jid: "c\(i)@example.org", name: i % 3 == 0 ? nil : "Ñame \"\(i)\"", subscription: "both",
+                    groups: i % 2 == 0 ? [] : ["Friends", "Ünïcode \(i)", "quote\"s"])
+        }
+        try store.replaceContacts(roster)
+        try store.replaceContacts(roster) // again: replaced, not doubled
+        let stored = try store.contacts()
+        XCTAssertEqual(stored.count, 300)
+        XCTAssertEqual(Set(stored.map(\.jid)), Set(roster.map(\.jid)))
+        XCTAssertEqual(stored.first { $0.jid == "c1@example.org" }, roster[1])
+        XCTAssertEqual(stored.first { $0.jid == "c3@example.org" }?.name, nil)
+        try store.replaceContacts([roster[5]])
+        XCTAssertEqual(try store.contacts(), [roster[5]], "the new roster replaces the old one")
+    }
+}

@@ -76,8 +76,20 @@ public struct JID: Sendable, Hashable, Codable, CustomStringConvertible, Compara
     /// RFC 7622 3.3.1: these may not appear in a local part (XEP-0106 escapes them).
     private static let forbiddenInLocal: Set<Character> = ["\"", "&", "'", "/", ":", "<", ">", "@"]
 
+    /// ASCII needs neither normalisation forms nor Unicode tables: lower-case it byte by
+    /// byte (a roster of thousands is parsed at login; this is most of them).
+    private static func asciiLowercased(_ raw: String) -> String? {
+        var bytes = Array(raw.utf8)
+        for index in bytes.indices {
+            let byte = bytes[index]
+            guard byte < 0x80 else { return nil }
+            if byte >= 0x41 && byte <= 0x5A { bytes[index] = byte + 0x20 }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     private static func normaliseLocal(_ raw: String) throws(JIDError) -> String {
-        let value = raw.precomposedStringWithCanonicalMapping.lowercased()
+        let value = asciiLowercased(raw) ?? raw.precomposedStringWithCanonicalMapping.lowercased()
         guard !value.isEmpty else { throw .emptyPart("local part") }
         guard value.utf8.count <= maximumPartBytes else { throw .tooLong("local part") }
         for scalar in value.unicodeScalars {
@@ -89,7 +101,7 @@ public struct JID: Sendable, Hashable, Codable, CustomStringConvertible, Compara
     }
 
     private static func normaliseDomain(_ raw: String) throws(JIDError) -> String {
-        var value = raw.precomposedStringWithCanonicalMapping.lowercased()
+        var value = asciiLowercased(raw) ?? raw.precomposedStringWithCanonicalMapping.lowercased()
         if value.hasSuffix(".") { value.removeLast() }  // RFC 7622 3.2: a trailing dot is stripped
         guard !value.isEmpty else { throw .emptyPart("domain") }
         guard value.utf8.count <= maximumPartBytes else { throw .tooLong("domain") }
