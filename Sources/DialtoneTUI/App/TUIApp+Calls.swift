@@ -45,8 +45,6 @@ extension TUIApp {
         updateTicker()
     }
 
-    func updatePlaybackTicker() { updateTicker() }
-
     /// The ring tone on its own device while a call rings here (when `ring_device` is set).
     func updateRinger() {
         let ringing = calls.values.contains { $0.state == .incoming }
@@ -63,7 +61,7 @@ extension TUIApp {
     }
 
     /// A tick a few times a second while a call is up or audio plays; none otherwise (no idle wake-ups).
-    private func updateTicker() {
+    func updateTicker() {
         let needed = activeCall != nil || player != nil
         if needed && ticker == nil {
             let sink = eventSink
@@ -220,69 +218,53 @@ extension TUIApp {
         }
     }
 
+    /// Runs a call operation off the key handler; its failure becomes the error line.
+    private func callOperation(_ body: @escaping @MainActor (CallManager) async throws -> Void) {
+        let calls = session.calls
+        Task { @MainActor in
+            do { try await body(calls) } catch { self.show(error: "\(error)") }
+            self.redraw()
+        }
+    }
+
     func answer(_ id: String? = nil) {
         guard let id = id ?? ringingCall?.id else { show(error: "No call is ringing."); return }
         // The caller's conversation comes into view with the call.
         if let peer = calls[id]?.peer.description, view?.peer != peer { open(peer) }
-        let session = self.session
-        Task { @MainActor in
-            // A second call is answered after the first ends: hang that one up first.
-            for call in self.calls.values where call.id != id && call.state != .ended && call.state != .incoming {
-                try? await session.calls.hangUp(call.id)
-            }
-            do { try await session.calls.answer(id) } catch { self.show(error: "\(error)") }
-            self.redraw()
+        // A second call is answered after the first ends: hang that one up first.
+        let others = calls.values.filter { $0.id != id && $0.state != .ended && $0.state != .incoming }.map(\.id)
+        callOperation { calls in
+            for other in others { try? await calls.hangUp(other) }
+            try await calls.answer(id)
         }
     }
 
     func decline(_ id: String? = nil, busy: Bool = false) {
         guard let id = id ?? ringingCall?.id else { show(error: "No call is ringing."); return }
-        let session = self.session
-        Task { @MainActor in
-            do { try await session.calls.decline(id, busy: busy) } catch { self.show(error: "\(error)") }
-            self.redraw()
-        }
+        callOperation { try await $0.decline(id, busy: busy) }
     }
 
     func hangUp(_ id: String? = nil) {
         guard let id = id ?? activeCall?.id ?? ringingCall?.id else { show(error: "No call to hang up."); return }
-        let session = self.session
-        Task { @MainActor in
-            do { try await session.calls.hangUp(id) } catch { self.show(error: "\(error)") }
-            self.redraw()
-        }
+        callOperation { try await $0.hangUp(id) }
     }
 
     func setMuted(_ muted: Bool) {
         guard let call = activeCall else { show(error: "No call is connected."); return }
-        let session = self.session
-        Task { @MainActor in
-            do { try await session.calls.setMuted(call.id, muted) } catch { self.show(error: "\(error)") }
-            self.redraw()
-        }
+        callOperation { try await $0.setMuted(call.id, muted) }
     }
 
     func setHeld(_ held: Bool?) {
         guard let call = activeCall else { show(error: "No call is connected."); return }
-        let session = self.session
-        Task { @MainActor in
-            do { try await session.calls.setHeld(call.id, held ?? !call.held) } catch { self.show(error: "\(error)") }
-            self.redraw()
-        }
+        callOperation { try await $0.setHeld(call.id, held ?? !call.held) }
     }
 
     func sendDigits(_ digits: String, on id: String? = nil) {
         guard let id = id ?? activeCall?.id else { show(error: "No call is connected."); return }
         typedDigits += digits
-        let session = self.session
-        Task { @MainActor in
-            do {
-                let refused = try await session.calls.sendDTMF(id, digits: digits)
-                if !refused.isEmpty { self.show(error: "Not DTMF digits: \(String(refused))") }
-            } catch {
-                self.show(error: "\(error)")
-            }
-            self.redraw()
+        callOperation { calls in
+            let refused = try await calls.sendDTMF(id, digits: digits)
+            if !refused.isEmpty { self.show(error: "Not DTMF digits: \(String(refused))") }
         }
     }
 

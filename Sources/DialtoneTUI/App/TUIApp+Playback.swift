@@ -36,7 +36,7 @@ extension TUIApp {
                 self.player = try AudioFilePlayer(audio: audio, device: media.playbackDevice, configuration: media.alsaConfiguration)
                 self.playingName = Sanitizer.plain(attachment.name ?? URL(string: attachment.url)?.lastPathComponent ?? "audio")
                 self.notice = nil
-                self.updatePlaybackTicker()
+                self.updateTicker()
             } catch {
                 self.show(error: "Cannot play it: \(error)")
             }
@@ -48,7 +48,7 @@ extension TUIApp {
         player?.stop()
         player = nil
         playingName = nil
-        updatePlaybackTicker()
+        updateTicker()
     }
 
     /// "▶ voicemail.ogg 0:03 / 0:12 · Alt-s stops" for the status bar.
