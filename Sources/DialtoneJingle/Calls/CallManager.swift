@@ -518,25 +518,24 @@ public actor CallManager {
         }
         // UDP to the TURN server when offered, else TCP, else TLS ("turns", for networks that
         // let little but TLS out); a TLS server's certificate must carry its announced name.
-        let usable = services.filter { ($0.type == "turn" || $0.type == "turns") && $0.username != nil && $0.password != nil }
-        if media.ice.turnServer == nil,
-           let turn = usable.first(where: { $0.type == "turn" && $0.transport == "udp" })
-               ?? usable.first(where: { $0.type == "turn" && $0.transport == "tcp" }) ?? usable.first(where: { $0.type == "turns" }),
-           let address = TransportAddress(turn.address, turn.port), let username = turn.username, let password = turn.password {
-            let transport: TURNTransport = turn.type == "turns" ? .tls : (turn.transport == "tcp" ? .tcp : .udp)
-            media.ice.turnServer = TURNServerConfiguration(address: address, username: username, password: password,
-                                                           transport: transport, serverName: turn.host)
-            // Where UDP turns out to be blocked, the other ways the server announced, in order.
-            media.ice.turnFallbacks = usable.filter { $0 != turn }.compactMap { other in
-                guard let address = TransportAddress(other.address, other.port), let username = other.username,
-                      let password = other.password else { return nil }
-                let transport: TURNTransport = other.type == "turns" ? .tls : (other.transport == "tcp" ? .tcp : .udp)
-                return transport == .udp ? nil : TURNServerConfiguration(address: address, username: username, password: password,
-                                                                          transport: transport, serverName: other.host)
-            }
+        // Where UDP turns out to be blocked, the other ways the server announced, in order.
+        let turns = services.compactMap(Self.turnConfiguration).enumerated()
+            .sorted { ($0.element.transport.preference, $0.offset) < ($1.element.transport.preference, $1.offset) }.map(\.element)
+        if media.ice.turnServer == nil, let primary = turns.first {
+            media.ice.turnServer = primary
+            media.ice.turnFallbacks = turns.dropFirst().filter { $0.transport != .udp }
         }
         if !services.isEmpty { logger.debug("ICE servers from XEP-0215: stun \(media.ice.stunServer.map { "\($0)" } ?? "-"), turn \(media.ice.turnServer.map { "\($0.address)" } ?? "-")") }
         return media
+    }
+
+    /// A XEP-0215 TURN service (`turn` over UDP or TCP, `turns`) with its credentials, as ICE takes it.
+    static func turnConfiguration(_ service: ExternalService) -> TURNServerConfiguration? {
+        guard service.type == "turn" || service.type == "turns", let username = service.username, let password = service.password,
+              let address = TransportAddress(service.address, service.port) else { return nil }
+        let transport: TURNTransport = service.type == "turns" ? .tls : (service.transport == "tcp" ? .tcp : .udp)
+        return TURNServerConfiguration(address: address, username: username, password: password, transport: transport,
+                                       serverName: service.host)
     }
 
     private func iceEvent(_ event: ICEEvent, call id: String) async {
@@ -884,6 +883,17 @@ public actor CallManager {
         var generator = SystemRandomNumberGenerator()
         let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
         return String((0..<20).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] })
+    }
+}
+
+extension TURNTransport {
+    /// The order in which a server's ways are tried: plain UDP first.
+    var preference: Int {
+        switch self {
+        case .udp: 0
+        case .tcp: 1
+        case .tls: 2
+        }
     }
 }
 
