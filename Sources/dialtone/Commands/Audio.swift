@@ -52,11 +52,7 @@ struct AudioTest: AsyncParsableCommand {
         let account = try? options.loadAccount()
         let calls = account?.callConfiguration() ?? CallManager.Configuration()
         var alsa = calls.media.alsaConfiguration
-        if let alsaConfig {
-            do { alsa = try String(contentsOfFile: alsaConfig, encoding: .utf8) } catch {
-                throw CLIError("Cannot read the ALSA configuration \(alsaConfig).")
-            }
-        }
+        if let alsaConfig { alsa = try readALSAConfiguration(alsaConfig) }
         let tty = isatty(2) == 1
         let recorder: AudioRecorder
         do { recorder = try AudioRecorder(device: capture ?? calls.media.captureDevice, configuration: alsa) } catch {

@@ -24,11 +24,7 @@ struct CallOptions: ParsableArguments {
         var calls = account.callConfiguration()
         if let capture { calls.media.captureDevice = capture }
         if let playback { calls.media.playbackDevice = playback }
-        if let alsaConfig {
-            do { calls.media.alsaConfiguration = try String(contentsOfFile: alsaConfig, encoding: .utf8) } catch {
-                throw CLIError("Cannot read the ALSA configuration \(alsaConfig).")
-            }
-        }
+        if let alsaConfig { calls.media.alsaConfiguration = try readALSAConfiguration(alsaConfig) }
         if iceLoopback {
             calls.media.ice.loopbackOnly = true
             calls.media.ice.useIPv6 = false

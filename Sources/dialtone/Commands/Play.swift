@@ -28,11 +28,7 @@ struct Play: AsyncParsableCommand {
         }
         let calls = runtime.account.callConfiguration()
         var configuration = calls.media.alsaConfiguration
-        if let alsaConfig {
-            do { configuration = try String(contentsOfFile: alsaConfig, encoding: .utf8) } catch {
-                throw CLIError("Cannot read the ALSA configuration \(alsaConfig).")
-            }
-        }
+        if let alsaConfig { configuration = try readALSAConfiguration(alsaConfig) }
         let audio: DecodedAudio
         do { audio = try DecodedAudio(path: path) } catch { throw CLIError(error.description) }
         let player: AudioFilePlayer

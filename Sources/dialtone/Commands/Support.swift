@@ -28,6 +28,13 @@ struct CommandRuntime {
     }
 }
 
+/// The asoundrc text of `--alsa-config FILE`, for the audio subcommands.
+func readALSAConfiguration(_ path: String) throws -> String {
+    do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
+        throw CLIError("Cannot read the ALSA configuration \(path).")
+    }
+}
+
 /// Checks a typed recipient without the network (a typo fails before connecting).
 func parseRecipient(_ text: String, in session: AccountSession) throws -> RecipientResolver.Parsed {
     do { return try session.recipients.parse(text, contacts: session.store.contacts(), addressBook: session.store.addressBook()) } catch {
