@@ -26,28 +26,8 @@ final class AioiceInteropTests: XCTestCase {
 
         let received = try await withHangGuard(.seconds(60)) { () -> [String] in
             // Our side first, trickled: credentials, each candidate, then end-of-candidates.
-            let (ufrag, password) = await agent.localCredentials
-            try peer.writeJSON(["ufrag": ufrag, "pwd": password])
-            for candidate in await agent.gatherAll() {
-                try peer.writeJSON(["candidate": candidate.sdp])
-            }
-            try peer.writeJSON(["end": true])
-
-            var peerConnected = false
+            try await exchangeCandidates(agent, with: peer)
             var fromPeer: [String] = []
-            while !peerConnected {
-                guard let message = try await peer.readJSON() else { throw PeerError("peer ended early: \(peer.errors)") }
-                if let remoteUfrag = message["ufrag"] as? String, let remotePassword = message["pwd"] as? String {
-                    await agent.setRemoteCredentials(ufrag: remoteUfrag, password: remotePassword)
-                } else if let sdp = message["candidate"] as? String {
-                    guard let candidate = ICECandidate(sdp: sdp) else { throw PeerError("unparsable candidate \(sdp)") }
-                    await agent.addRemoteCandidate(candidate)
-                } else if message["end"] != nil {
-                    await agent.endOfRemoteCandidates()
-                } else if message["connected"] != nil {
-                    peerConnected = true
-                }
-            }
             try await agent.connected()
             for i in 0..<3 {
                 try await agent.send([0x80, UInt8(i)] + Array("from-dialtone".utf8))

@@ -79,25 +79,7 @@ final class NATTests: XCTestCase {
         let agent = ICEAgent(role: .controlling, configuration: configuration)
         try await agent.start()
         let peerCandidates = try await withHangGuard(.seconds(60)) { () -> [ICECandidate] in
-            var peerCandidates: [ICECandidate] = []
-            let (ufrag, password) = await agent.localCredentials
-            try peer.writeJSON(["ufrag": ufrag, "pwd": password])
-            for candidate in await agent.gatherAll() { try peer.writeJSON(["candidate": candidate.sdp]) }
-            try peer.writeJSON(["end": true])
-            var connected = false
-            while !connected {
-                guard let message = try await peer.readJSON() else { throw PeerError("peer ended early: \(peer.errors)") }
-                if let remoteUfrag = message["ufrag"] as? String, let remotePassword = message["pwd"] as? String {
-                    await agent.setRemoteCredentials(ufrag: remoteUfrag, password: remotePassword)
-                } else if let sdp = message["candidate"] as? String, let candidate = ICECandidate(sdp: sdp) {
-                    peerCandidates.append(candidate)
-                    await agent.addRemoteCandidate(candidate)
-                } else if message["end"] != nil {
-                    await agent.endOfRemoteCandidates()
-                } else if message["connected"] != nil {
-                    connected = true
-                }
-            }
+            let peerCandidates = try await exchangeCandidates(agent, with: peer)
             try await agent.connected()
             for i in 0..<2 { try await agent.send([0x80, UInt8(i)] + Array("across the NAT".utf8)) }
             var iterator = agent.incoming.makeAsyncIterator()
