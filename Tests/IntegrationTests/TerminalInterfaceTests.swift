@@ -50,8 +50,8 @@ final class TerminalInterfaceTests: XCTestCase {
 
     /// Runs the real binary's interface for `account` in an 80×24 tmux window.
     private func startInterface(for account: (jid: JID, password: String), environment: TestEnvironment, extra: String = "",
-                                variables: String = "", statusFile: String? = nil) async throws {
-        let config = try environment.writeConfiguration(for: account, in: directory, extra: extra)
+                                variables: String = "", statusFile: String? = nil, configuration: String? = nil) async throws {
+        let config = try configuration ?? environment.writeConfiguration(for: account, in: directory, extra: extra)
         var command = "env TERM=xterm-256color LANG=C.UTF-8 XDG_DATA_HOME=\(directory.path)/data XDG_STATE_HOME=\(directory.path)/state \(variables) "
             + "\(binary) --config \(config)"
         if let statusFile { command = "sh -c '\(command); echo $? > \(statusFile)'" }
@@ -109,6 +109,53 @@ final class TerminalInterfaceTests: XCTestCase {
         try await waitForScreen("the re-laid screen") { screen in
             screen.contains("Hi back from bob") && screen.split(separator: "\n").allSatisfy { $0.count <= 50 }
         }
+
+        try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        await bob.stop()
+    }
+
+    /// Two accounts in one interface: the one out of view stays connected and counts what
+    /// arrives, Ctrl-x brings it into view, a reply goes out from it, /account switches back.
+    func testTwoAccountsInOneInterface() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try environment.newAccount("alice")
+        let dave = try environment.newAccount("dave")
+        let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
+        try await bob.connect()
+        let both = directory.appendingPathComponent("both.toml").path
+        let first = try String(contentsOfFile: try environment.writeConfiguration(for: alice, in: directory), encoding: .utf8)
+        let second = try String(contentsOfFile: try environment.writeConfiguration(for: dave, in: directory), encoding: .utf8)
+        try (first + "\n" + second).write(toFile: both, atomically: true, encoding: .utf8)
+
+        try await startInterface(for: alice, environment: environment, configuration: both)
+        try await waitForScreen("online") { $0.contains("online") && $0.contains(alice.jid.description) }
+        _ = try await bob.session.sendMessage(to: dave.jid, body: "For the second number")
+        try await waitForScreen("the other account's count") { $0.contains("\(dave.jid.description) 1 new") }
+        let firstView = try await screen()
+        XCTAssertFalse(firstView.contains("For the second number"), "the first account's view stays")
+
+        try await tmux(["send-keys", "-t", "tui", "C-x"])
+        try await waitForScreen("the second account in view") { screen in
+            screen.contains("For the second number") && !screen.contains("1 new")
+        }
+        try await tmux(["send-keys", "-t", "tui", "-l", "Answered from the second"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await eventually("bob hears from the second account") {
+            try bob.store.history(peer: dave.jid.description).contains { $0.body == "Answered from the second" }
+        }
+        XCTAssertFalse(try bob.store.history(peer: alice.jid.description).contains { $0.body == "Answered from the second" })
+
+        _ = try await bob.session.sendMessage(to: alice.jid, body: "Back to the first")
+        try await waitForScreen("the first account's count") { $0.contains("\(alice.jid.description) 1 new") }
+        try await tmux(["send-keys", "-t", "tui", "-l", "/account"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await waitForScreen("both accounts listed") { $0.contains("1  \(alice.jid.description)") && $0.contains("2  \(dave.jid.description)") }
+        try await tmux(["send-keys", "-t", "tui", "Escape"])
+        try await Task.sleep(for: .milliseconds(300))
+        try await tmux(["send-keys", "-t", "tui", "-l", "/account 1"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await waitForScreen("the first account again") { $0.contains("Back to the first") }
 
         try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
         try await tmux(["send-keys", "-t", "tui", "Enter"])

@@ -158,6 +158,13 @@ extension TUIApp {
             StyledLine([TextRun("gateway  ", .timestamp), TextRun(session.recipients.gateway?.description ?? "none")]),
             StyledLine([TextRun("country  ", .timestamp), TextRun(session.recipients.country)]),
         ]
+        guard sessions.count > 1 else { return }
+        overlay?.append(StyledLine([TextRun("Accounts — /account N or Ctrl-x switches", .notice)]))
+        for (index, account) in sessions.enumerated() {
+            let state = index == current ? "in view" : parked[index].map { Sanitizer.plain($0.connection.description) } ?? ""
+            overlay?.append(StyledLine([TextRun("\(index + 1)  ", .timestamp), TextRun(account.account.bare.description + "  "),
+                                        TextRun(state, .timestamp)]))
+        }
     }
 
     func connect() {

@@ -15,32 +15,45 @@ extension TUIApp {
         calls.values.filter { $0.state == .incoming }.min { $0.startedAt < $1.startedAt }
     }
 
-    func handle(call info: CallInfo) {
+    func handle(call info: CallInfo, account: Int) {
         let previous = calls[info.id]
         calls[info.id] = info
         let peer = info.peer.description
+        let names = names(ofAccount: account)
+        let inView = account == current
         if info.state == .incoming && previous == nil {
-            // Rings: the bell now, the banner until answered or gone.
+            // Rings: the bell now, the banner until answered or gone, on whichever account.
             terminal.bell()
-            notifier.notify(title: "Incoming call", body: names.name(for: peer))
-            show(notice: "Incoming call from \(Sanitizer.plain(names.name(for: peer))) — Alt-a answers, Alt-d declines")
+            let via = inView ? "" : " on \(sessions[account].account.bare.description)"
+            notifier.notify(title: "Incoming call" + via, body: names.name(for: peer))
+            show(notice: "Incoming call from \(Sanitizer.plain(names.name(for: peer)))\(via) — Alt-a answers, Alt-d declines")
         }
         if info.state == .connected && previous?.state != .connected { typedDigits = "" }
         defer { updateRinger() }
-        if let record = try? session.store.calls(peer: peer, limit: 5).first(where: { $0.call.id == info.id })?.call {
-            if view?.peer == peer { view?.upsert(call: record) }
+        if inView, view?.peer == peer,
+           let record = try? session.store.calls(peer: peer, limit: 5).first(where: { $0.call.id == info.id })?.call {
+            view?.upsert(call: record)
         }
         if info.state == .ended {
-            list.noteActivity(peer: peer, at: info.endedAt ?? Date(), incoming: info.outcome == .missed)
-            if info.outcome == .missed && view?.peer != peer {
+            let missed = info.outcome == .missed
+            if inView {
+                list.noteActivity(peer: peer, at: info.endedAt ?? Date(), incoming: missed)
+            } else {
+                parked[account]?.list.noteActivity(peer: peer, at: info.endedAt ?? Date(), incoming: missed)
+                if missed { parked[account]?.arrived += 1 }
+            }
+            if missed && (view?.peer != peer || !inView) {
                 terminal.bell()
                 notifier.notify(title: "Missed call", body: names.name(for: peer))
             }
             show(notice: CallText.line(info, name: Sanitizer.plain(names.name(for: peer))))
             calls[info.id] = nil
+            callOwners[info.id] = nil
             updateTitle()
-        } else {
+        } else if inView {
             list.noteActivity(peer: peer, at: info.startedAt, incoming: false)
+        } else {
+            parked[account]?.list.noteActivity(peer: peer, at: info.startedAt, incoming: false)
         }
         updateTicker()
     }
@@ -81,8 +94,9 @@ extension TUIApp {
 
     func refreshCallFigures() async {
         guard let call = activeCall, call.state == .connected else { return }
-        callLevels = await session.calls.levels(call.id)
-        callStatistics = await session.calls.statistics(call.id)
+        let manager = callManager(for: call.id)
+        callLevels = await manager.levels(call.id)
+        callStatistics = await manager.statistics(call.id)
     }
 
     // MARK: Panel
@@ -219,8 +233,8 @@ extension TUIApp {
     }
 
     /// Runs a call operation off the key handler; its failure becomes the error line.
-    private func callOperation(_ body: @escaping @MainActor (CallManager) async throws -> Void) {
-        let calls = session.calls
+    private func callOperation(on id: String, _ body: @escaping @MainActor (CallManager) async throws -> Void) {
+        let calls = callManager(for: id)
         Task { @MainActor in
             do { try await body(calls) } catch { self.show(error: "\(error)") }
             self.redraw()
@@ -229,40 +243,42 @@ extension TUIApp {
 
     func answer(_ id: String? = nil) {
         guard let id = id ?? ringingCall?.id else { show(error: "No call is ringing."); return }
-        // The caller's conversation comes into view with the call.
+        // The caller's conversation comes into view with the call, on the call's account.
+        if let owner = callOwners[id], owner != current { switchAccount(to: owner) }
         if let peer = calls[id]?.peer.description, view?.peer != peer { open(peer) }
         // A second call is answered after the first ends: hang that one up first.
-        let others = calls.values.filter { $0.id != id && $0.state != .ended && $0.state != .incoming }.map(\.id)
-        callOperation { calls in
-            for other in others { try? await calls.hangUp(other) }
+        let others = calls.values.filter { $0.id != id && $0.state != .ended && $0.state != .incoming }
+            .map { (id: $0.id, manager: callManager(for: $0.id)) }
+        callOperation(on: id) { calls in
+            for other in others { try? await other.manager.hangUp(other.id) }
             try await calls.answer(id)
         }
     }
 
     func decline(_ id: String? = nil, busy: Bool = false) {
         guard let id = id ?? ringingCall?.id else { show(error: "No call is ringing."); return }
-        callOperation { try await $0.decline(id, busy: busy) }
+        callOperation(on: id) { try await $0.decline(id, busy: busy) }
     }
 
     func hangUp(_ id: String? = nil) {
         guard let id = id ?? activeCall?.id ?? ringingCall?.id else { show(error: "No call to hang up."); return }
-        callOperation { try await $0.hangUp(id) }
+        callOperation(on: id) { try await $0.hangUp(id) }
     }
 
     func setMuted(_ muted: Bool) {
         guard let call = activeCall else { show(error: "No call is connected."); return }
-        callOperation { try await $0.setMuted(call.id, muted) }
+        callOperation(on: call.id) { try await $0.setMuted(call.id, muted) }
     }
 
     func setHeld(_ held: Bool?) {
         guard let call = activeCall else { show(error: "No call is connected."); return }
-        callOperation { try await $0.setHeld(call.id, held ?? !call.held) }
+        callOperation(on: call.id) { try await $0.setHeld(call.id, held ?? !call.held) }
     }
 
     func sendDigits(_ digits: String, on id: String? = nil) {
         guard let id = id ?? activeCall?.id else { show(error: "No call is connected."); return }
         typedDigits += digits
-        callOperation { calls in
+        callOperation(on: id) { calls in
             let refused = try await calls.sendDTMF(id, digits: digits)
             if !refused.isEmpty { self.show(error: "Not DTMF digits: \(String(refused))") }
         }
@@ -276,10 +292,10 @@ extension TUIApp {
             return
         }
         guard let call = activeCall else { show(error: "No call is connected."); return }
-        let session = self.session
+        let manager = callManager(for: call.id)
         Task { @MainActor in
             do {
-                try await session.calls.switchDevices(call.id, capture: words[0] == "capture" ? words[1] : nil,
+                try await manager.switchDevices(call.id, capture: words[0] == "capture" ? words[1] : nil,
                                                       playback: words[0] == "playback" ? words[1] : nil)
                 self.show(notice: "\(words[0].capitalized) now on \(Sanitizer.plain(words[1])).")
             } catch {

@@ -24,7 +24,7 @@ extension TUIApp {
         case .prev: commandAction("prev")
         case .complete: commandAction("complete")
         case .cancel: commandAction("cancel")
-        case .account: showAccount()
+        case .account: account(arguments)
         case .connect: connect()
         case .disconnect: disconnect()
         case .status: setStatus(arguments)

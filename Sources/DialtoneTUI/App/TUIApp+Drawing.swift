@@ -55,6 +55,7 @@ extension TUIApp {
         var runs = [TextRun(" \(session.account.description) ", .statusBar), state]
         let unread = list.totalUnread
         if unread > 0 { runs.append(TextRun(" · \(unread) unread", .statusBar)) }
+        if let others = otherAccountsStatus { runs.append(TextRun(" · + \(others)", .statusBar)) }
         if let callStatus { runs.append(TextRun(" · \(callStatus)", .statusBar)) }
         if let playbackStatus { runs.append(TextRun(" · \(playbackStatus)", .statusBar)) }
         terminal.draw(StyledLine(runs), row: layout.statusRow, column: 0, width: layout.columns, fill: .statusBar)

@@ -34,6 +34,7 @@ extension TUIApp {
         case .pageDown: view?.scroll(by: -page, height: layout.messageHeight)
         case .tab: complete()
         case .escape: overlay = nil; notice = nil
+        case .control("x"): if sessions.count > 1 { switchAccount(to: (current + 1) % sessions.count) }
         case .control("l"): resize()
         case .control("c"): running = false
         case .resize: resize()

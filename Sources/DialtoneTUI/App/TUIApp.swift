@@ -7,12 +7,23 @@ import Logging
 @MainActor
 public final class TUIApp {
     enum Event: Sendable {
-        case input, resize, terminate, core(CoreEvent)
+        case input, resize, terminate
+        /// Something from the account at this place in `sessions`.
+        case core(CoreEvent, account: Int)
         /// Call timer and meters: a few times a second, only while a call is up.
         case tick
     }
 
-    let session: AccountSession
+    /// Every configured account, each with its own connection and store.
+    let sessions: [AccountSession]
+    /// The account in view: the list, the open conversation and the commands are its.
+    var current = 0
+    var session: AccountSession { sessions[current] }
+    /// The accounts not in view, by their place in `sessions`.
+    var parked: [Int: ParkedAccount] = [:]
+    /// Which account each call belongs to: a call rings and is answered on its own account,
+    /// whichever is in view.
+    var callOwners: [String: Int] = [:]
     let logger: Logger
     let terminal = Terminal()
     private let waiter = InputWaiter()
@@ -49,9 +60,17 @@ public final class TUIApp {
     var commandSession: CommandSessionState?
     var presenceStatus: String?
 
-    public init(session: AccountSession, palette: Palette = .builtInDark, notifications: NotificationStyle = .none,
+    public convenience init(session: AccountSession, palette: Palette = .builtInDark, notifications: NotificationStyle = .none,
+                            logger: Logger = Logger(label: "dialtone.tui")) {
+        self.init(sessions: [session], palette: palette, notifications: notifications, logger: logger)
+    }
+
+    /// One interface over several accounts (numbers); the first is in view at the start.
+    public init(sessions: [AccountSession], palette: Palette = .builtInDark, notifications: NotificationStyle = .none,
                 logger: Logger = Logger(label: "dialtone.tui")) {
-        self.session = session
+        precondition(!sessions.isEmpty, "the interface needs an account")
+        self.sessions = sessions
+        let session = sessions[0]
         self.notifier = Notifier(style: notifications)
         self.logger = logger
         self.palette = palette
@@ -59,6 +78,13 @@ public final class TUIApp {
         self.names = names
         self.list = ConversationListModel(names: names)
         self.format = MessageFormat(ownName: "me")
+        for index in sessions.indices.dropFirst() {
+            let names: any NameSource = (try? sessions[index].displayNames()) ?? FixedNames()
+            var list = ConversationListModel(names: names)
+            list.replace((try? sessions[index].store.conversations().map(ConversationEntry.init)) ?? [])
+            parked[index] = ParkedAccount(names: names, list: list, openPeer: list.selectedPeer,
+                                          connection: .offline(reason: nil), commandList: [])
+        }
     }
 
     /// Runs until /quit: sets up the terminal, connects, and handles events as they come.
@@ -73,9 +99,12 @@ public final class TUIApp {
 
         loadConversations()
         if let peer = list.selectedPeer { open(peer) }
-        let coreEvents = await session.events()
-        let forwarding = Task {
-            for await event in coreEvents { continuation.yield(.core(event)) }
+        var forwarding: [Task<Void, Never>] = []
+        for (index, account) in sessions.enumerated() {
+            let coreEvents = await account.events()
+            forwarding.append(Task {
+                for await event in coreEvents { continuation.yield(.core(event, account: index)) }
+            })
         }
         waiter.start { signal in
             switch signal {
@@ -84,7 +113,7 @@ public final class TUIApp {
             case .terminate: continuation.yield(.terminate)
             }
         }
-        await session.start()
+        for account in sessions { await account.start() }
         connection = await session.connectionState
         redraw()
 
@@ -93,7 +122,7 @@ public final class TUIApp {
             case .input: readKeys()
             case .resize: resize()
             case .terminate: running = false
-            case .core(let event): handle(event)
+            case .core(let event, let account): handle(event, from: account)
             case .tick:
                 checkPlayback()
                 await refreshCallFigures()
@@ -101,12 +130,12 @@ public final class TUIApp {
             if !running { break }
             redraw()
         }
-        forwarding.cancel()
+        for task in forwarding { task.cancel() }
         ticker?.cancel()
         stopPlaying()
         ringer?.stop()
         terminal.stop()
-        await session.stop()
+        for account in sessions { await account.stop() }
     }
 
     private func readKeys() {
@@ -150,6 +179,19 @@ public final class TUIApp {
         Task { try? await session.markSeen(jid) }
     }
 
+    /// Calls go to the call code whichever account they belong to; anything else of an account
+    /// not in view only updates what is kept of it.
+    func handle(_ event: CoreEvent, from account: Int) {
+        if case .call(let info) = event {
+            callOwners[info.id] = account
+            handle(call: info, account: account)
+        } else if account == current {
+            handle(event)
+        } else {
+            handleParked(event, account: account)
+        }
+    }
+
     func handle(_ event: CoreEvent) {
         switch event {
         case .connection(let state):
@@ -178,7 +220,7 @@ public final class TUIApp {
             view?.names = names
             view?.relayout()
         case .call(let info):
-            handle(call: info)
+            handle(call: info, account: current)
         case .callDigit:
             break
         case .chatState, .presence, .rejected:
@@ -188,7 +230,7 @@ public final class TUIApp {
 
     /// "Dialtone (3)" while there are unread messages, so a tab or window list shows them.
     func updateTitle() {
-        let unread = list.totalUnread
+        let unread = list.totalUnread + parked.values.reduce(0) { $0 + $1.list.totalUnread }
         terminal.setTitle(unread > 0 ? "Dialtone (\(unread))" : "Dialtone")
     }
 

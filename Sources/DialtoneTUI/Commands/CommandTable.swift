@@ -60,7 +60,8 @@ public enum CommandTable {
         CommandSpec(name: .prev, arguments: "", synopsis: "Go back a step in the command.", help: "See /cmd."),
         CommandSpec(name: .complete, arguments: "", synopsis: "Send the form and finish the command.", help: "See /cmd."),
         CommandSpec(name: .cancel, arguments: "", synopsis: "Abandon the command.", help: "See /cmd."),
-        CommandSpec(name: .account, arguments: "", synopsis: "Show the account and its connection.", help: "Address, state, presence, gateway and country."),
+        CommandSpec(name: .account, arguments: "[N | ADDRESS]", synopsis: "Show the accounts, or switch to one (Ctrl-x: the next).",
+                    help: "Without an argument: address, state, presence, gateway and country of the account in view, and the other accounts by number. With one: that account (by its number or the start of its address) comes into view; the others stay connected, ring and notify."),
         CommandSpec(name: .connect, arguments: "", synopsis: "Connect again after /disconnect.", help: "Reconnecting after a lost connection is automatic."),
         CommandSpec(name: .disconnect, arguments: "", synopsis: "Close the connection until /connect.", help: "Messages you write meanwhile wait in the outbox."),
         CommandSpec(name: .status, arguments: "available|away|dnd|xa|chat [TEXT]", synopsis: "Set your presence and status text.",
@@ -70,7 +71,7 @@ public enum CommandTable {
         CommandSpec(name: .theme, arguments: "[NAME]", synopsis: "Switch the colour theme, or list the themes.",
                     help: "Shipped: dark, light, high-contrast, monochrome (Themes/); your own go in $XDG_CONFIG_HOME/dialtone/themes/NAME.toml. NO_COLOR keeps only attributes."),
         CommandSpec(name: .help, arguments: "[CMD]", synopsis: "List commands, or explain one.",
-                    help: "Keys: Ctrl-n/Ctrl-p or Alt-Up/Alt-Down switch conversations, PgUp/PgDn scroll, Tab completes, Enter sends."),
+                    help: "Keys: Ctrl-n/Ctrl-p or Alt-Up/Alt-Down switch conversations, Ctrl-x the account, PgUp/PgDn scroll, Tab completes, Enter sends."),
         CommandSpec(name: .quit, arguments: "", synopsis: "Leave Dialtone.", help: "Unsent messages stay in the outbox and go on the next start."),
     ]
 

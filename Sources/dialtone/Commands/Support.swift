@@ -13,8 +13,10 @@ struct CLIError: Error, CustomStringConvertible {
 /// What every subcommand sets up first: logging to a file, the account, its session.
 struct CommandRuntime {
     let account: AccountConfiguration
+    let options: GlobalOptions
 
     init(_ options: GlobalOptions) throws {
+        self.options = options
         FileLogging.bootstrap(path: options.logFile ?? Paths.logFile, level: Logger.Level(rawValue: options.logLevel) ?? .info)
         do { account = try options.loadAccount() } catch let error as ConfigurationError {
             throw CLIError(error.description)
@@ -22,8 +24,19 @@ struct CommandRuntime {
     }
 
     func openSession(calls: CallManager.Configuration? = nil) throws -> AccountSession {
+        try Self.openSession(for: account, calls: calls)
+    }
+
+    static func openSession(for account: AccountConfiguration, calls: CallManager.Configuration? = nil) throws -> AccountSession {
         do { return try AccountSession.open(account, calls: calls, logger: Logger(label: "dialtone")) } catch {
             throw CLIError(String(describing: error))
+        }
+    }
+
+    /// Every account of the configuration, in its order (the TUI runs them side by side).
+    func allAccounts() throws -> [AccountConfiguration] {
+        do { return try Configuration.load(from: options.configurationPath).accounts } catch let error as ConfigurationError {
+            throw CLIError(error.description)
         }
     }
 }

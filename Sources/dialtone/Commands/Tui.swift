@@ -12,17 +12,19 @@ struct Tui: AsyncParsableCommand {
     func run() async throws {
         // Logs go to the file before anything can print: the screen belongs to curses.
         let runtime = try CommandRuntime(options)
-        let session = try runtime.openSession()
+        // Every configured account at once, unless --account names one.
+        let accounts = options.account == nil ? try runtime.allAccounts() : [runtime.account]
+        let sessions = try accounts.map { try CommandRuntime.openSession(for: $0) }
         // The screen belongs to curses: whatever a C library prints on standard error (speexdsp
         // and ALSA warn there) goes to the log file instead of across the interface.
         redirectStandardError(to: options.logFile ?? Paths.logFile)
         let style = runtime.account.notify.flatMap(NotificationStyle.init(rawValue:)) ?? .none
-        await runTUI(session, notifications: style)
+        await runTUI(sessions, notifications: style)
     }
 
     @MainActor
-    private func runTUI(_ session: AccountSession, notifications: NotificationStyle) async {
-        await TUIApp(session: session, notifications: notifications).run()
+    private func runTUI(_ sessions: [AccountSession], notifications: NotificationStyle) async {
+        await TUIApp(sessions: sessions, notifications: notifications).run()
     }
 }
 
