@@ -20,6 +20,8 @@ public actor ICEAgent: MediaTransport {
     }
 
     public nonisolated let incoming: AsyncStream<MediaPacket>
+    /// The selected pair for the media threads, kept up to date by `flush()`.
+    public nonisolated let directRoute = DirectMediaRoute()
     public nonisolated let events: AsyncStream<ICEEvent>
     private let incomingSink: AsyncStream<MediaPacket>.Continuation
     private let eventSink: AsyncStream<ICEEvent>.Continuation
@@ -68,6 +70,7 @@ public actor ICEAgent: MediaTransport {
         started = true
         let addresses = try Self.hostAddresses(core.configuration)
         var id = 0
+        let route = directRoute
         for address in addresses {
             let sink = inputSink
             let socketID = id
@@ -75,7 +78,7 @@ public actor ICEAgent: MediaTransport {
                 let channel = try await DatagramBootstrap(group: group)
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(DatagramHandler(socket: socketID, sink: sink))
+                            try channel.pipeline.syncOperations.addHandler(DatagramHandler(socket: socketID, sink: sink, route: route))
                         }
                     }
                     .bind(host: address.description, port: 0).get()
@@ -151,6 +154,8 @@ public actor ICEAgent: MediaTransport {
         guard core.state != .closed else { return }
         core.close()
         flush()
+        directRoute.update(nil)
+        directRoute.setReceiver(nil)
         for channel in channels.values { try? await channel.close() }
         channels.removeAll()
         try? await turnStream?.close()
@@ -202,6 +207,7 @@ public actor ICEAgent: MediaTransport {
                 Task { await self.fallBack(to: server) }
             }
         }
+        updateDirectRoute()
         guard let deadline = core.nextDeadline else { return }
         if let wake = wakeAt, wake <= deadline { return }
         wakeAt = deadline
@@ -211,6 +217,22 @@ public actor ICEAgent: MediaTransport {
             if delay > .zero { try? await Task.sleep(for: delay) }
             sink.yield(.tick)
         }
+    }
+
+    /// The nominated pair, when it is one of our UDP sockets, for `directRoute`; a relayed pair
+    /// (TURN wrapping), a fallback route before nomination, or none at all leave media to `send`.
+    private func updateDirectRoute() {
+        var wanted: (socket: Int, remote: TransportAddress)?
+        if core.state == .connected, core.selectedPair != nil, let route = core.mediaRoute(), channels[route.socket] != nil {
+            wanted = (route.socket, route.to)
+        }
+        let current = directRoute.current
+        guard current?.socket != wanted?.socket || current?.remote != wanted?.remote else { return }
+        guard let wanted, let channel = channels[wanted.socket], let destination = try? wanted.remote.socketAddress() else {
+            directRoute.update(nil)
+            return
+        }
+        directRoute.update(DirectMediaRoute.Pair(socket: wanted.socket, channel: channel, remote: wanted.remote, destination: destination))
     }
 
     private func resumeWaiters() {
@@ -321,14 +343,17 @@ final class DatagramHandler: ChannelInboundHandler {
 
     let socket: Int
     let sink: AsyncStream<ICEAgent.Input>.Continuation
+    let route: DirectMediaRoute?
 
-    init(socket: Int, sink: AsyncStream<ICEAgent.Input>.Continuation) {
+    init(socket: Int, sink: AsyncStream<ICEAgent.Input>.Continuation, route: DirectMediaRoute? = nil) {
         self.socket = socket
         self.sink = sink
+        self.route = route
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
+        if let route, route.deliver(envelope.data, socket: socket, from: envelope.remoteAddress) { return }
         guard let from = TransportAddress(envelope.remoteAddress) else { return }
         sink.yield(.datagram(socket: socket, from: from, bytes: Array(envelope.data.readableBytesView)))
     }

@@ -1,3 +1,5 @@
+import NIOCore
+import NIOPosix
 import XCTest
 @testable import DialtoneICE
 
@@ -67,6 +69,67 @@ final class ICEAgentSocketTests: XCTestCase {
     }
 
     /// Enumerating interfaces sends nothing; it only checks what would become a host candidate.
+    /// Once a pair is nominated, RTP goes socket to socket without the agents' actors: the
+    /// caller's direct route writes it, the callee's event loop hands it to the receiver. DTLS
+    /// and RTP from an address that is not the selected pair still go through the agent.
+    func testSelectedPairCarriesRTPDirectlyAndNothingElse() async throws {
+        let caller = ICEAgent(role: .controlling, configuration: loopbackConfiguration())
+        let callee = ICEAgent(role: .controlled, configuration: loopbackConfiguration())
+        try await caller.start()
+        try await callee.start()
+        XCTAssertFalse(caller.directRoute.send(UnsafeRawBufferPointer(start: nil, count: 0)), "no route before a pair is nominated")
+        let (callerUfrag, callerPassword) = await caller.localCredentials
+        let (calleeUfrag, calleePassword) = await callee.localCredentials
+        await caller.setRemoteCredentials(ufrag: calleeUfrag, password: calleePassword)
+        await callee.setRemoteCredentials(ufrag: callerUfrag, password: callerPassword)
+        for candidate in await callee.gatherAll() { await caller.addRemoteCandidate(candidate) }
+        for candidate in await caller.gatherAll() { await callee.addRemoteCandidate(candidate) }
+        await caller.endOfRemoteCandidates()
+        await callee.endOfRemoteCandidates()
+        try await withHangGuard(.seconds(20)) {
+            try await caller.connected()
+            try await callee.connected()
+        }
+
+        let (received, sink) = AsyncStream<[UInt8]>.makeStream()
+        callee.directRoute.setReceiver { sink.yield(Array($0)) }
+        let rtp: [UInt8] = [0x80, 0x6F, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1] + Array("direct".utf8)
+        // The nomination reaches the route with the agent's next flush; give it a moment.
+        var sent = false
+        for _ in 0..<100 where !sent {
+            sent = rtp.withUnsafeBytes { caller.directRoute.send($0) }
+            if !sent { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        XCTAssertTrue(sent, "the caller's direct route takes RTP once connected")
+        let direct = try await withHangGuard(.seconds(10)) { () -> [UInt8]? in
+            var iterator = received.makeAsyncIterator()
+            return await iterator.next()
+        }
+        XCTAssertEqual(direct, rtp)
+
+        // DTLS on the same pair is the agent's, as is RTP from a socket that is no pair at all.
+        let dtls: [UInt8] = [22, 0xFE, 0xFD] + Array("late flight".utf8)
+        XCTAssertTrue(dtls.withUnsafeBytes { caller.directRoute.send($0) })
+        let stray = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let calleePair = await callee.selectedPair
+        let calleeAddress = try XCTUnwrap(calleePair?.local.address)
+        var buffer = stray.allocator.buffer(capacity: rtp.count)
+        buffer.writeBytes(rtp)
+        try await stray.writeAndFlush(AddressedEnvelope(remoteAddress: try calleeAddress.socketAddress(), data: buffer))
+        let viaAgent = try await withHangGuard(.seconds(10)) { () -> MediaPacket? in
+            var iterator = callee.incoming.makeAsyncIterator()
+            return await iterator.next()
+        }
+        XCTAssertEqual(viaAgent, MediaPacket(kind: .dtls, bytes: dtls), "DTLS goes through the agent")
+        try await Task.sleep(for: .milliseconds(200))
+        let dropped = await callee.statistics.mediaDropped
+        XCTAssertEqual(dropped, 1, "the stranger's RTP met the agent's check and was dropped")
+        try await stray.close()
+        await caller.close()
+        await callee.close()
+        XCTAssertFalse(rtp.withUnsafeBytes { caller.directRoute.send($0) }, "no route after close")
+    }
+
     func testHostAddressesLeaveOutLoopbackAndLinkLocal() throws {
         var configuration = ICEConfiguration()
         configuration.useIPv6 = true

@@ -148,6 +148,7 @@ public actor CallMedia {
     public func stop() async {
         stopped = true
         fail(.closed)
+        agent.directRoute.setReceiver(nil)
         session?.stop()
         session = nil
         if let dtls {
@@ -185,6 +186,9 @@ public actor CallMedia {
             let session = try MediaSession(configuration: settings, transport: output, onDigit: digits)
             try session.start()
             self.session = session
+            // The peer's RTP on the selected pair now goes straight from the socket's event
+            // loop to the session (the pump still brings DTLS and anything from other pairs).
+            agent.directRoute.setReceiver { datagram in session.receive(datagram: datagram) }
         } catch {
             throw CallMediaError.audio("\(error)")
         }
@@ -256,14 +260,17 @@ public actor CallMedia {
     }
 }
 
-/// The media session's way out: the capture thread must not wait, so packets go into a
-/// bounded queue that a task drains into the (async) ICE agent. When the queue is full the
-/// oldest packets go: late audio is worth less than current audio.
+/// The media session's way out: straight onto the selected pair's socket when the agent's
+/// direct route has one; otherwise (before nomination, relayed pairs) into a bounded queue that
+/// a task drains into the (async) ICE agent, so the capture thread never waits. When the queue
+/// is full the oldest packets go: late audio is worth less than current audio.
 final class AgentOutput: MediaPacketOutput {
     private let queue: AsyncStream<[UInt8]>.Continuation
     private let drain: Task<Void, Never>
+    private let route: DirectMediaRoute
 
     init(agent: ICEAgent) {
+        route = agent.directRoute
         let (stream, continuation) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .bufferingNewest(32))
         queue = continuation
         drain = Task {
@@ -272,6 +279,7 @@ final class AgentOutput: MediaPacketOutput {
     }
 
     func send(_ datagram: UnsafeRawBufferPointer) {
+        if route.send(datagram) { return }
         queue.yield(Array(datagram))
     }
 

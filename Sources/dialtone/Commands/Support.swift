@@ -35,7 +35,7 @@ struct CommandRuntime {
 
     /// Every account of the configuration, in its order (the TUI runs them side by side).
     func allAccounts() throws -> [AccountConfiguration] {
-        do { return try Configuration.load(from: options.configurationPath).accounts } catch let error as ConfigurationError {
+        do { return try Configuration.load(from: options.configurationPath).accounts } catch {
             throw CLIError(error.description)
         }
     }
