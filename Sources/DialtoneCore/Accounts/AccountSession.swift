@@ -18,10 +18,18 @@ public actor AccountSession {
     private let broadcaster = EventBroadcaster()
     private let logger: Logger
 
-    /// Stanza ids sent in the current server session: not to be sent again by the outbox.
-    private var inFlight: Set<String> = []
+    // No mirror of which outbox rows are "in flight": the client alone knows what its session
+    // still holds (see `transmit`). A set kept here went stale whenever a resumption failed or
+    // a send raced a reconnect, and the rows it named were never sent again.
     /// While catching up on the archive, live messages must not move the cursor past the gap.
-    private var catchingUp = false
+    /// A count, not a flag: catch-ups of two sessions may overlap, and the first to end must
+    /// not let live messages move the cursor while the other is still paging.
+    private var catchUpsRunning = 0
+    private var catchingUp: Bool { catchUpsRunning > 0 }
+    /// Ids the server confirmed while an outbox flush runs: the flush works from a snapshot
+    /// of the outbox and must not send those again.
+    private var confirmedDuringFlush: Set<String> = []
+    private var flushesRunning = 0
     private var liveCursorDuringCatchUp: String?
     public private(set) var connectionState: ConnectionState = .offline(reason: nil)
     public private(set) var rejectedCount = 0
@@ -309,24 +317,34 @@ public actor AccountSession {
         try? await client.send(marker)
     }
 
+    /// Sends an outbox row unless the client's session already holds it unconfirmed (it
+    /// resends those itself after a resume). The check is the client's, made where the send
+    /// is, so no state here can say "in flight" about a stanza a dead session threw away.
     private func transmit(_ stanza: XMLElement) async {
         guard let id = stanza[attribute: "id"] else { return }
         do {
-            try await client.send(stanza)
-            inFlight.insert(id)
+            try await client.sendUnlessUnacknowledged(stanza)
         } catch {
             logger.info("message \(id) waits in the outbox: \(error)")
         }
     }
 
+    /// Sends every outbox row the current session does not hold. Safe to run at any time and
+    /// concurrently with itself; a row the server confirms while the flush runs is skipped
+    /// (and should one still go twice, the recipient drops the copy by its origin-id).
     private func flushOutbox() async {
         let pending: [(peer: String, message: StoredMessage)]
         do { pending = try store.outbox() } catch {
             logger.error("cannot read the outbox: \(error)")
             return
         }
+        flushesRunning += 1
+        defer {
+            flushesRunning -= 1
+            if flushesRunning == 0 { confirmedDuringFlush = [] }
+        }
         for (_, message) in pending {
-            guard let id = message.stanzaID, !inFlight.contains(id), let xml = message.stanzaXML,
+            guard let id = message.stanzaID, !confirmedDuringFlush.contains(id), let xml = message.stanzaXML,
                   let stanza = try? XMLElement(parsing: xml) else { continue }
             await transmit(stanza)
         }
@@ -360,7 +378,7 @@ public actor AccountSession {
                 if received.source == .live, let id = received.archiveID { cursor = id }
             case .acknowledged(let ids):
                 try store.markSent(stanzaIDs: ids)
-                for id in ids { inFlight.remove(id) }
+                if flushesRunning > 0 { confirmedDuringFlush.formUnion(ids) }
                 publishStatusChanges(ids)
             case .roster(.full(let items)):
                 try store.replaceContacts(items.map(Self.contact))
@@ -379,7 +397,6 @@ public actor AccountSession {
                     // were away never left the outbox.
                     Task { await self.flushOutbox() }
                 } else {
-                    inFlight = []
                     let from = try store.archiveCursor
                     Task { await self.catchUp(from: from) }
                 }
@@ -438,9 +455,9 @@ public actor AccountSession {
     /// Catches up on what the archive holds since the last message we stored, then resends
     /// what the outbox still holds (the archive may have shown some of it already arrived).
     private func catchUp(from cursor: String?) async {
-        catchingUp = true
-        liveCursorDuringCatchUp = nil
-        defer { catchingUp = false }
+        if catchUpsRunning == 0 { liveCursorDuringCatchUp = nil }
+        catchUpsRunning += 1
+        defer { catchUpsRunning -= 1 }
         do {
             var after = cursor
             var total = 0
@@ -462,7 +479,8 @@ public actor AccountSession {
                 if page.complete || page.count == 0 || after == nil { break }
                 after = page.last
             }
-            if let live = liveCursorDuringCatchUp { try store.setArchiveCursor(live) }
+            // Only the last catch-up to end knows no gap remains before the live messages.
+            if catchUpsRunning == 1, let live = liveCursorDuringCatchUp { try store.setArchiveCursor(live) }
             logger.info("archive catch-up: \(total) messages")
         } catch {
             logger.warning("archive catch-up failed: \(error)")

@@ -169,12 +169,39 @@ extension XMPPClient {
         try await authenticate(features)
         features = try await openStream()
 
-        if features.child("sm", namespace: Namespace.streamManagement) != nil, let previous = streamManagement.resumptionID,
-           boundJID != nil {
+        let offersStreamManagement = features.child("sm", namespace: Namespace.streamManagement) != nil
+        if offersStreamManagement, streamManagement.resumptionID != nil, boundJID != nil, !streamManagement.mayResume {
+            // Resuming this session failed again and again without a <failed/>: give it up.
+            // What it did not confirm is the outbox's to resend in the new session.
+            logger.warning("stream resumption failed \(streamManagement.unconfirmedResumptions) times; starting a new session")
+            _ = streamManagement.reset()
+        }
+        if offersStreamManagement, let previous = streamManagement.resumptionID, boundJID != nil {
+            streamManagement.resumptionAttempted()
             write(XMLElement("resume", namespace: Namespace.streamManagement, attributes: [
                 XMLAttribute("previd", previous), XMLAttribute("h", String(streamManagement.inboundHandled)),
             ]))
-            let answer = try await nextElement()
+            let answer: XMLElement
+            do {
+                answer = try await nextElement()
+            } catch let error as XMPPConnectionError {
+                // A stream error instead of <resumed/> or <failed/> (Prosody's not-well-formed, say):
+                // the server will not resume this session on this footing, and trying the same
+                // resume again could keep us offline for good, with the outbox never sent. Give
+                // it up now: tearing the connection down then ends the session, the next
+                // connection binds a new one, and the outbox resends all that was not confirmed.
+                // (A plain drop mid-resume is retried, up to `maximumUnconfirmedResumptions`.)
+                if case .streamError = error {
+                    logger.warning("stream resumption answered with an error (\(error)); the next connection starts a new session")
+                    _ = streamManagement.reset()
+                }
+                throw error
+            } catch let error as XMLStreamError {
+                // Our parser refused the answer: the same, from our side.
+                logger.warning("stream resumption answered with bad XML (\(error)); the next connection starts a new session")
+                _ = streamManagement.reset()
+                throw error
+            }
             if answer.name == "resumed" {
                 try await finishResumption(answer)
                 return
@@ -195,12 +222,23 @@ extension XMPPClient {
     private func finishResumption(_ resumed: XMLElement) async throws {
         var acknowledged: [String] = []
         if let h = resumed[attribute: "h"].flatMap(UInt32.init) {
-            acknowledged = try streamManagement.acknowledge(h).compactMap { $0[attribute: "id"] }
+            let acked: [XMLElement]
+            do {
+                acked = try streamManagement.acknowledge(h)
+            } catch {
+                // Out of step: resuming again would fail the same way on every reconnect, and we
+                // would never be online again. A new session (and the outbox) starts clean.
+                _ = streamManagement.reset()
+                throw XMPPConnectionError.protocolViolation(String(describing: error))
+            }
+            acknowledged = acked.compactMap { $0[attribute: "id"] }
         }
         isOnline = true
         // What the server did not get goes again, in order, still counted as sent.
         for stanza in streamManagement.unacknowledged { write(raw: stanza.serialized(parentNamespace: Namespace.client)) }
-        if !streamManagement.unacknowledged.isEmpty { requestAcknowledgement() }
+        // Always ask: the server's <a/> is what shows this resumed stream works (and resets
+        // the count of failed resumptions).
+        requestAcknowledgement()
         logger.info("stream resumed; resent \(streamManagement.unacknowledged.count) stanzas")
         var events: [XMPPEvent] = [.connectionState(.online)]
         if !acknowledged.isEmpty { events.append(.acknowledged(ids: acknowledged)) }

@@ -248,7 +248,16 @@ public actor XMPPClient {
                                          attributes: [XMLAttribute("h", String(streamManagement.inboundHandled))]))
                     case "a":
                         if let h = element[attribute: "h"].flatMap(UInt32.init) {
-                            let acked = try streamManagement.acknowledge(h)
+                            let acked: [XMLElement]
+                            do {
+                                acked = try streamManagement.acknowledge(h)
+                            } catch {
+                                // Out of step: a resume would carry the same error into every
+                                // reconnect. Give the session up so that the next one is new.
+                                _ = streamManagement.reset()
+                                throw XMPPConnectionError.protocolViolation(String(describing: error))
+                            }
+                            streamManagement.confirmedByServer()
                             let ids = acked.compactMap { $0[attribute: "id"] }
                             if !ids.isEmpty { batch.events.append(.acknowledged(ids: ids)) }
                         }
@@ -312,6 +321,20 @@ public actor XMPPClient {
         guard isOnline else { throw .notConnected }
         write(stanza)
         requestAcknowledgement()
+    }
+
+    /// Sends a stanza unless one with the same id is already waiting for the server's
+    /// confirmation in this session; returns whether it went now. The check and the send are
+    /// one step on this actor, so the outbox can call this for every row it holds, at any
+    /// time, from any number of tasks: what this session holds is resent by the client after
+    /// a resume, and everything else (including what a refused resumption or a new session
+    /// threw away) goes again here. Nothing above has to mirror the session's state.
+    @discardableResult
+    public func sendUnlessUnacknowledged(_ stanza: XMLElement) throws(XMPPConnectionError) -> Bool {
+        guard isOnline else { throw .notConnected }
+        if let id = stanza[attribute: "id"], streamManagement.isUnacknowledged(id: id) { return false }
+        try send(stanza)
+        return true
     }
 
     /// Asks the server to confirm what we sent; one request covers a burst of sends.

@@ -13,8 +13,28 @@ public struct StreamManagementState: Sendable {
     public private(set) var outboundAcknowledged: UInt32 = 0
     /// Stanzas sent and not yet confirmed, oldest first.
     public private(set) var unacknowledged: [XMLElement] = []
+    /// Resumptions tried since the server last confirmed anything (`<a/>`). A session whose
+    /// resumption keeps failing without a `<failed/>` (a stream error such as not-well-formed,
+    /// the link dropping mid-resume, the stream dying right after `<resumed/>`) would otherwise
+    /// be tried forever, and nothing queued after it would ever go out.
+    public private(set) var unconfirmedResumptions = 0
+    public static let maximumUnconfirmedResumptions = 2
 
     public init() {}
+
+    /// Whether to try `<resume/>` rather than give the session up for a new one.
+    public var mayResume: Bool { resumptionID != nil && unconfirmedResumptions < Self.maximumUnconfirmedResumptions }
+
+    public mutating func resumptionAttempted() { unconfirmedResumptions += 1 }
+
+    /// The server confirmed something on the current connection: the stream works.
+    public mutating func confirmedByServer() { unconfirmedResumptions = 0 }
+
+    /// Whether a stanza with this id was sent in this session and is not confirmed yet: the
+    /// client resends it itself after a resume, so no one else should send it again.
+    public func isUnacknowledged(id: String) -> Bool {
+        unacknowledged.contains { $0[attribute: "id"] == id }
+    }
 
     public var outboundSent: UInt32 { outboundAcknowledged &+ UInt32(truncatingIfNeeded: unacknowledged.count) }
 

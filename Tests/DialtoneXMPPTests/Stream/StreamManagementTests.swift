@@ -46,4 +46,44 @@ final class StreamManagementTests: XCTestCase {
         XCTAssertNil(state.resumptionID)
         XCTAssertEqual(state.outboundSent, 0)
     }
+
+    /// The outbox skips exactly what the session will resend itself: sent and not confirmed.
+    func testUnacknowledgedIDsAreThoseTheSessionWillResend() throws {
+        var state = StreamManagementState()
+        state.enabled(resumptionID: "abc", location: nil)
+        state.sent(stanza("a"))
+        state.sent(stanza("b"))
+        XCTAssertTrue(state.isUnacknowledged(id: "a"))
+        XCTAssertFalse(state.isUnacknowledged(id: "never-sent"))
+        _ = try state.acknowledge(1)
+        XCTAssertFalse(state.isUnacknowledged(id: "a"), "confirmed")
+        XCTAssertTrue(state.isUnacknowledged(id: "b"))
+        _ = state.reset()
+        XCTAssertFalse(state.isUnacknowledged(id: "b"), "a refused resumption threw it away: the outbox must send it again")
+    }
+
+    /// A resumption that keeps failing without <failed/> (stream errors, drops mid-resume) is
+    /// given up after a few tries, or the client would never be online again.
+    func testResumptionIsGivenUpAfterAttemptsTheServerNeverConfirmed() {
+        var state = StreamManagementState()
+        XCTAssertFalse(state.mayResume, "nothing to resume before a session was enabled")
+        state.enabled(resumptionID: "abc", location: nil)
+        for _ in 0..<StreamManagementState.maximumUnconfirmedResumptions {
+            XCTAssertTrue(state.mayResume)
+            state.resumptionAttempted()
+        }
+        XCTAssertFalse(state.mayResume)
+    }
+
+    func testAConfirmationShowsTheResumedStreamWorks() {
+        var state = StreamManagementState()
+        state.enabled(resumptionID: "abc", location: nil)
+        for _ in 0..<StreamManagementState.maximumUnconfirmedResumptions { state.resumptionAttempted() }
+        state.confirmedByServer()
+        XCTAssertTrue(state.mayResume, "a resumed stream the server acknowledged on counts as working")
+        XCTAssertEqual(state.unconfirmedResumptions, 0)
+        state.resumptionAttempted()
+        _ = state.reset()
+        XCTAssertEqual(state.unconfirmedResumptions, 0, "a new session starts counting afresh")
+    }
 }
