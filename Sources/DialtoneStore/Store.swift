@@ -347,8 +347,11 @@ public final class Store: Sendable {
     /// Replaces the roster with the server's full copy.
     /// The whole roster, as fetched at login: one transaction, one prepared statement (a roster
     /// of thousands is stored in milliseconds, not through a record encoder per row).
-    public func replaceContacts(_ contacts: [Contact]) throws(StoreError) {
+    /// The whole roster, and the server's version of it (kept in the same transaction, so a
+    /// version never names a roster that was not stored).
+    public func replaceContacts(_ contacts: [Contact], version: String? = nil) throws(StoreError) {
         try writing { db in
+            try Self.setRosterVersion(version, in: db)
             try Contact.deleteAll(db)
             let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO contact (jid, name, subscription, groups) VALUES (?, ?, ?, ?)")
             let encoder = JSONEncoder()
@@ -360,9 +363,11 @@ public final class Store: Sendable {
         }
     }
 
-    /// Applies one roster push; subscription "remove" deletes the contact.
-    public func apply(contact: Contact) throws(StoreError) {
+    /// Applies one roster push; subscription "remove" deletes the contact. A push without a
+    /// version (from a server that does not keep them) forgets the stored one.
+    public func apply(contact: Contact, version: String? = nil) throws(StoreError) {
         try writing { db in
+            try Self.setRosterVersion(version, in: db)
             if contact.subscription == "remove" {
                 _ = try Contact.deleteOne(db, key: contact.jid)
             } else {
@@ -494,6 +499,19 @@ public final class Store: Sendable {
     }
 
     public func setArchiveCursor(_ value: String) throws(StoreError) { try setState("archiveCursor", value) }
+
+    /// The server's version of the stored roster (RFC 6121 2.6), if it keeps versions.
+    public var rosterVersion: String? {
+        get throws(StoreError) { try state("rosterVersion") }
+    }
+
+    private static func setRosterVersion(_ version: String?, in db: Database) throws {
+        if let version {
+            try setState("rosterVersion", version, in: db)
+        } else {
+            try db.execute(sql: "DELETE FROM state WHERE key = 'rosterVersion'")
+        }
+    }
 
     public func state(_ key: String) throws(StoreError) -> String? {
         try reading { db in try String.fetchOne(db, sql: "SELECT value FROM state WHERE key = ?", arguments: [key]) }

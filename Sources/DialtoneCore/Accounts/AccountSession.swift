@@ -94,6 +94,8 @@ public actor AccountSession {
 
     public func start() async {
         if callWorkers.isEmpty { startCallWorkers() }
+        // The roster we hold: a versioning server then sends it only when it changed.
+        await client.setRosterVersion(try? store.rosterVersion)
         await client.start()
     }
 
@@ -380,11 +382,14 @@ public actor AccountSession {
                 try store.markSent(stanzaIDs: ids)
                 if flushesRunning > 0 { confirmedDuringFlush.formUnion(ids) }
                 publishStatusChanges(ids)
-            case .roster(.full(let items)):
-                try store.replaceContacts(items.map(Self.contact))
+            case .roster(.full(let items, let version)):
+                try store.replaceContacts(items.map(Self.contact), version: version)
                 broadcaster.publish(.contactsChanged)
-            case .roster(.push(let item)):
-                try store.apply(contact: Self.contact(item))
+            case .roster(.push(let item, let version)):
+                try store.apply(contact: Self.contact(item), version: version)
+                broadcaster.publish(.contactsChanged)
+            case .roster(.unchanged):
+                // The stored roster is current; front ends waiting for it may show it now.
                 broadcaster.publish(.contactsChanged)
             case .presence(let presence):
                 broadcaster.publish(.presence(presence))

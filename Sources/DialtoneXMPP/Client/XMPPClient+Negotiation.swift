@@ -169,6 +169,7 @@ extension XMPPClient {
         try await authenticate(features)
         features = try await openStream()
 
+        serverVersionsRoster = features.child("ver", namespace: Namespace.rosterVersioning) != nil
         let offersStreamManagement = features.child("sm", namespace: Namespace.streamManagement) != nil
         if offersStreamManagement, streamManagement.resumptionID != nil, boundJID != nil, !streamManagement.mayResume {
             // Resuming this session failed again and again without a <failed/>: give it up.

@@ -32,9 +32,20 @@ extension XMPPClient {
     /// everything before our presence and live delivery everything after.
     func afterLogin() async {
         do {
-            let roster = try await request(.iq(.get, id: newStanzaID(), payload: XMLElement("query", namespace: Namespace.roster)))
-            if let query = roster.child("query", namespace: Namespace.roster) {
-                await emit([.roster(.full(Self.rosterItems(query)))])
+            // With roster versioning the server answers "unchanged" with an empty result when
+            // the stored roster is current: a 5,000-contact roster is not sent again each login.
+            var query = XMLElement("query", namespace: Namespace.roster)
+            if serverVersionsRoster { query[attribute: "ver"] = rosterVersion ?? "" }
+            let roster = try await request(.iq(.get, id: newStanzaID(), payload: query))
+            if let answer = roster.child("query", namespace: Namespace.roster) {
+                let items = Self.rosterItems(answer)
+                // Prosody 0.12 gives a new account's empty roster the version its first change
+                // will have: an empty roster's version is not kept (asking again costs nothing).
+                let version = serverVersionsRoster && !items.isEmpty ? answer[attribute: "ver"] : nil
+                rosterVersion = version
+                await emit([.roster(.full(items, version: version))])
+            } else if serverVersionsRoster {
+                await emit([.roster(.unchanged)])
             }
         } catch {
             guard !stopRequested else { return }

@@ -128,7 +128,9 @@ extension XMPPClient {
                 batch.replies.append(stanza.iqError(.serviceUnavailable))
                 return
             }
-            for item in Self.rosterItems(payload) { batch.events.append(.roster(.push(item))) }
+            let version = serverVersionsRoster ? payload[attribute: "ver"] : nil
+            if let version { rosterVersion = version }
+            for item in Self.rosterItems(payload) { batch.events.append(.roster(.push(item, version: version))) }
             batch.replies.append(stanza.iqReply())
         case (Namespace.ping, "ping", false):
             batch.replies.append(stanza.iqReply())

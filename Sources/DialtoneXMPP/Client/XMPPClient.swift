@@ -32,6 +32,11 @@ public actor XMPPClient {
     var streamManagementEnabled = false
     var acknowledgementRequested = false
     public internal(set) var boundJID: JID?
+    /// The version of the roster the layer above has stored (RFC 6121 2.6); sent with the
+    /// roster request when the server keeps versions, and kept current from its answers.
+    public internal(set) var rosterVersion: String?
+    /// Whether this stream's server announced roster versioning.
+    var serverVersionsRoster = false
     var presenceShow: String?
     var presenceStatus: String?
     /// The SASL mechanism of the last login (SCRAM-SHA-1-PLUS, …), for diagnostics.
@@ -335,6 +340,11 @@ public actor XMPPClient {
         if let id = stanza[attribute: "id"], streamManagement.isUnacknowledged(id: id) { return false }
         try send(stanza)
         return true
+    }
+
+    /// What the store holds of the roster, before the next login asks for it.
+    public func setRosterVersion(_ version: String?) {
+        rosterVersion = version
     }
 
     /// Asks the server to confirm what we sent; one request covers a burst of sends.

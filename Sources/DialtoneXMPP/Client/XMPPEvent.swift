@@ -76,10 +76,14 @@ public struct RosterItem: Sendable, Equatable, Codable {
 }
 
 public enum RosterUpdate: Sendable, Equatable {
-    /// The whole roster, as fetched at login.
-    case full([RosterItem])
-    /// One item changed (a push); subscription "remove" means it is gone.
-    case push(RosterItem)
+    /// The whole roster, as fetched at login, with the server's version of it (RFC 6121 2.6)
+    /// when it keeps versions.
+    case full([RosterItem], version: String?)
+    /// One item changed (a push); subscription "remove" means it is gone. A versioning server
+    /// gives the roster's new version with it.
+    case push(RosterItem, version: String?)
+    /// The roster is as the version we asked with: what is stored is current.
+    case unchanged
 }
 
 public struct PresenceUpdate: Sendable, Equatable {

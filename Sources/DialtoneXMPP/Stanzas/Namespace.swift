@@ -1,5 +1,7 @@
 /// The XML namespaces Dialtone speaks, in one place so a typo cannot hide in a string.
 public enum Namespace {
+    /// The stream feature that says the server keeps roster versions (RFC 6121 2.6).
+    public static let rosterVersioning = "urn:xmpp:features:rosterver"
     public static let client = "jabber:client"
     public static let stream = "http://etherx.jabber.org/streams"
     public static let streamErrors = "urn:ietf:params:xml:ns:xmpp-streams"
