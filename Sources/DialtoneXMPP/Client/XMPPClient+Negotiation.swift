@@ -258,7 +258,10 @@ extension XMPPClient {
         var bindElement = XMLElement("bind", namespace: Namespace.bind)
         bindElement.append(.textElement("resource", namespace: Namespace.bind, configuration.resource))
         write(.iq(.set, id: id, payload: bindElement))
+        let asked = ContinuousClock.now
         let answer = try await nextElement()
+        // The server's share of a login, for benchmarks (Prosody loads the roster at bind).
+        logger.debug("bind answered in \(Self.milliseconds(since: asked)) ms")
         guard answer.name == "iq", answer[attribute: "id"] == id else {
             throw XMPPConnectionError.protocolViolation("unexpected <\(answer.name)> while binding")
         }

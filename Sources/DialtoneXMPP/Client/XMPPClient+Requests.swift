@@ -22,6 +22,12 @@ extension XMPPClient {
         }
     }
 
+    /// Whole milliseconds since `start`, for log lines.
+    static func milliseconds(since start: ContinuousClock.Instant) -> Int {
+        let elapsed = ContinuousClock.now - start
+        return Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+    }
+
     private func timeOut(_ id: String, generation: Int) {
         guard generation == sessionGeneration, let pending = pendingRequests.removeValue(forKey: id) else { return }
         pending.continuation.resume(throwing: XMPPConnectionError.timeout("request \(id)"))
@@ -36,7 +42,9 @@ extension XMPPClient {
             // the stored roster is current: a 5,000-contact roster is not sent again each login.
             var query = XMLElement("query", namespace: Namespace.roster)
             if serverVersionsRoster { query[attribute: "ver"] = rosterVersion ?? "" }
+            let asked = ContinuousClock.now
             let roster = try await request(.iq(.get, id: newStanzaID(), payload: query))
+            logger.debug("roster answered in \(Self.milliseconds(since: asked)) ms")
             if let answer = roster.child("query", namespace: Namespace.roster) {
                 let items = Self.rosterItems(answer)
                 // Prosody 0.12 gives a new account's empty roster the version its first change
