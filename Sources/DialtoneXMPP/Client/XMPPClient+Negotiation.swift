@@ -223,16 +223,7 @@ extension XMPPClient {
     private func finishResumption(_ resumed: XMLElement) async throws {
         var acknowledged: [String] = []
         if let h = resumed[attribute: "h"].flatMap(UInt32.init) {
-            let acked: [XMLElement]
-            do {
-                acked = try streamManagement.acknowledge(h)
-            } catch {
-                // Out of step: resuming again would fail the same way on every reconnect, and we
-                // would never be online again. A new session (and the outbox) starts clean.
-                _ = streamManagement.reset()
-                throw XMPPConnectionError.protocolViolation(String(describing: error))
-            }
-            acknowledged = acked.compactMap { $0[attribute: "id"] }
+            acknowledged = try acknowledgeOrGiveUpSession(h).compactMap { $0[attribute: "id"] }
         }
         isOnline = true
         // What the server did not get goes again, in order, still counted as sent.

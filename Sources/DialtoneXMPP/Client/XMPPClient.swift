@@ -253,15 +253,7 @@ public actor XMPPClient {
                                          attributes: [XMLAttribute("h", String(streamManagement.inboundHandled))]))
                     case "a":
                         if let h = element[attribute: "h"].flatMap(UInt32.init) {
-                            let acked: [XMLElement]
-                            do {
-                                acked = try streamManagement.acknowledge(h)
-                            } catch {
-                                // Out of step: a resume would carry the same error into every
-                                // reconnect. Give the session up so that the next one is new.
-                                _ = streamManagement.reset()
-                                throw XMPPConnectionError.protocolViolation(String(describing: error))
-                            }
+                            let acked = try acknowledgeOrGiveUpSession(h)
                             streamManagement.confirmedByServer()
                             let ids = acked.compactMap { $0[attribute: "id"] }
                             if !ids.isEmpty { batch.events.append(.acknowledged(ids: ids)) }
@@ -340,6 +332,18 @@ public actor XMPPClient {
         if let id = stanza[attribute: "id"], streamManagement.isUnacknowledged(id: id) { return false }
         try send(stanza)
         return true
+    }
+
+    /// The server's count `h` settles what it received. Out of step with what we sent, the
+    /// session is given up: resuming it would carry the same error into every reconnect and
+    /// we would never be online again; a new session (and the outbox) starts clean.
+    func acknowledgeOrGiveUpSession(_ h: UInt32) throws(XMPPConnectionError) -> [XMLElement] {
+        do {
+            return try streamManagement.acknowledge(h)
+        } catch {
+            _ = streamManagement.reset()
+            throw .protocolViolation(String(describing: error))
+        }
     }
 
     /// What the store holds of the roster, before the next login asks for it.
