@@ -48,6 +48,41 @@ final class MessageViewModelTests: XCTestCase {
         XCTAssertEqual(view.lines[2].text, "09:06 me: Sure thing (edited) ✓✓")
     }
 
+    /// Messages as they arrive (most at the end, some late, a status change, a call, a new
+    /// day) give the same rows as laying the whole conversation out at once.
+    func testArrivingMessagesLayOutAsTheWholeConversationDoes() {
+        let names = FixedNames(["alice@example.org": "Alice"])
+        let day = 86_400.0 * 20_000
+        var arriving = MessageViewModel(peer: "alice@example.org", width: 30, names: names, format: format)
+        var all: [StoredMessage] = []
+        for id in Int64(1)...40 {
+            // Every fifth message is late (older than the newest shown); day changes at 30.
+            let seconds = day + Double(id) * 600 + (id % 5 == 0 ? -1_500 : 0) + (id >= 30 ? 86_400 : 0)
+            let next = message(id, id % 3 == 0 ? .outgoing : .incoming, "message number \(id) with some words to wrap",
+                               at: seconds, status: id % 3 == 0 ? .pending : .received)
+            all.append(next)
+            arriving.upsert(next)
+            if id == 12 {
+                let call = CallRecord(id: "c1", direction: "incoming", outcome: "missed", reason: nil,
+                                      startedAt: Date(timeIntervalSince1970: day + 7_000), connectedAt: nil,
+                                      endedAt: Date(timeIntervalSince1970: day + 7_010))
+                arriving.upsert(call: call)
+                var whole = MessageViewModel(peer: "alice@example.org", width: 30, names: names, format: format)
+                whole.show(calls: [call])
+                whole.show(all)
+                XCTAssertEqual(arriving.lines.map(\.text), whole.lines.map(\.text), "with a call among them")
+            }
+        }
+        arriving.setStatus(.delivered, forMessage: 9)
+        all[8].status = .delivered
+        var whole = MessageViewModel(peer: "alice@example.org", width: 30, names: names, format: format)
+        whole.show(calls: arriving.calls)
+        whole.show(all)
+        XCTAssertEqual(arriving.lines.map(\.text), whole.lines.map(\.text))
+        XCTAssertTrue(arriving.lines.contains { $0.text.contains("message number 9") || $0.text.contains("✓✓") })
+        XCTAssertEqual(arriving.lines.filter { $0.text.contains("2024") }.count, 2, "one separator a day")
+    }
+
     func testWrapsByColumnsWithAHangingIndentAndRelaysOnResize() {
         var view = MessageViewModel(peer: "alice@example.org", width: 24, names: FixedNames(["alice@example.org": "Alice"]), format: format)
         view.show([message(1, .incoming, "the quick brown fox 李小龍李小龍 jumps\nsecond", at: 0)])

@@ -12,6 +12,8 @@ public final class TUIApp {
         case core(CoreEvent, account: Int)
         /// Call timer and meters: a few times a second, only while a call is up.
         case tick
+        /// Draw what the events before it changed (one redraw for a burst of them).
+        case redraw
     }
 
     /// Every configured account, each with its own connection and store.
@@ -59,6 +61,8 @@ public final class TUIApp {
     var commandList: [AdHocCommand] = []
     var commandSession: CommandSessionState?
     var presenceStatus: String?
+    /// Conversations (by account and peer) whose read mark is about to go out.
+    var seenPending: Set<String> = []
 
     public convenience init(session: AccountSession, palette: Palette = .builtInDark, notifications: NotificationStyle = .none,
                             logger: Logger = Logger(label: "dialtone.tui")) {
@@ -117,6 +121,7 @@ public final class TUIApp {
         connection = await session.connectionState
         redraw()
 
+        var redrawQueued = false
         for await event in events {
             switch event {
             case .input: readKeys()
@@ -126,9 +131,21 @@ public final class TUIApp {
             case .tick:
                 checkPlayback()
                 await refreshCallFigures()
+            case .redraw: redrawQueued = false
             }
             if !running { break }
-            redraw()
+            switch event {
+            case .input, .resize, .redraw:
+                // What the user typed shows at once.
+                redraw()
+            case .core, .tick, .terminate:
+                // Network events come in bursts (100 messages a second, a roster, an archive
+                // page): one redraw after those already queued, not one each.
+                if !redrawQueued {
+                    redrawQueued = true
+                    continuation.yield(.redraw)
+                }
+            }
         }
         for task in forwarding { task.cancel() }
         ticker?.cancel()
@@ -173,10 +190,18 @@ public final class TUIApp {
         updateTitle()
     }
 
+    /// Marks the conversation read (and tells the sender it was displayed) a moment after
+    /// the last message of a burst, not once for each of a hundred messages a second.
     private func markSeen(_ peer: String) {
         guard let jid = try? JID(peer) else { return }
         let session = self.session
-        Task { try? await session.markSeen(jid) }
+        let key = "\(current) \(peer)"
+        guard seenPending.insert(key).inserted else { return }
+        Task { @MainActor in
+            try? await Task.sleep(for: .milliseconds(300))
+            self.seenPending.remove(key)
+            try? await session.markSeen(jid)
+        }
     }
 
     /// Calls go to the call code whichever account they belong to; anything else of an account

@@ -35,12 +35,14 @@ public struct ConversationListModel: Sendable {
     /// A message came or went: the conversation moves to the top, counting it unread unless
     /// it is the open one.
     public mutating func noteActivity(peer: String, at date: Date, incoming: Bool) {
-        var entry = entries.first(where: { $0.peer == peer }) ?? ConversationEntry(peer: peer, lastActivity: date)
+        var entry = ConversationEntry(peer: peer, lastActivity: date)
+        if let index = entries.firstIndex(where: { $0.peer == peer }) { entry = entries.remove(at: index) }
         entry.lastActivity = max(entry.lastActivity, date)
         if incoming && peer != selectedPeer { entry.unread += 1 }
-        entries.removeAll { $0.peer == peer }
-        entries.append(entry)
-        entries.sort(by: Self.newestFirst)
+        // Into its place in the sorted list (nearly always the top): no sort of the whole
+        // list for each message of a busy conversation.
+        let place = entries.firstIndex { !Self.newestFirst($0, entry) } ?? entries.count
+        entries.insert(entry, at: place)
     }
 
     /// Opens `peer`, adding it when it has no history yet (a new /msg), and clears its count.

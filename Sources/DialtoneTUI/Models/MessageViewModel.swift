@@ -12,8 +12,21 @@ public struct MessageViewModel: Sendable {
     public private(set) var lines: [StyledLine] = []
     /// Rows scrolled back from the bottom; 0 follows new messages.
     public private(set) var scrollBack = 0
-    public var names: any NameSource
-    public var format: MessageFormat
+    public var names: any NameSource { didSet { forgetRendering() } }
+    public var format: MessageFormat { didSet { forgetRendering() } }
+
+    /// The rows of a message or call as last laid out, with the day it falls on. Laying out
+    /// (measuring, wrapping, naming) is the costly part, and a busy conversation gets a
+    /// message many times a second: only what changed is laid out again.
+    private struct Rendered: Sendable {
+        var lines: [StyledLine]
+        var day: Int
+    }
+    private var renderedMessages: [Int64: (message: StoredMessage, rendered: Rendered)] = [:]
+    private var renderedCalls: [String: (call: CallRecord, rendered: Rendered)] = [:]
+    /// The day of the newest row laid out, so that a message appended at the end knows
+    /// whether it needs a day separator.
+    private var lastDay: Int?
 
     public init(peer: String, width: Int, names: any NameSource, format: MessageFormat = MessageFormat()) {
         self.peer = peer
@@ -43,20 +56,29 @@ public struct MessageViewModel: Sendable {
 
     /// A new or changed message (a correction, a status); new ones go in time order.
     public mutating func upsert(_ message: StoredMessage) {
-        if let id = message.id, let index = messages.firstIndex(where: { $0.id == id }) {
+        if let id = message.id, let index = messages.lastIndex(where: { $0.id == id }) {
             messages[index] = message
-        } else {
-            let index = messages.lastIndex(where: { $0.timestamp <= message.timestamp }).map { $0 + 1 } ?? 0
-            messages.insert(message, at: index)
-            // Someone reading back should not have the page move under them.
-            if scrollBack > 0 { scrollBack += format.lines(for: message, peer: peer, names: names, width: width).count }
+            relayout()
+            return
         }
-        relayout()
+        let index = messages.lastIndex(where: { $0.timestamp <= message.timestamp }).map { $0 + 1 } ?? 0
+        messages.insert(message, at: index)
+        let rendered = render(message)
+        // Someone reading back should not have the page move under them.
+        if scrollBack > 0 { scrollBack += rendered.lines.count }
+        // The usual case, a message newer than everything shown: its rows go at the end.
+        if index == messages.count - 1, calls.last.map({ $0.startedAt <= message.timestamp }) ?? true {
+            if rendered.day != lastDay { lines.append(format.daySeparator(for: message.timestamp, width: width)) }
+            lines += rendered.lines
+            lastDay = rendered.day
+        } else {
+            relayout()
+        }
     }
 
     @discardableResult
     public mutating func setStatus(_ status: StoredMessage.Status, forMessage id: Int64) -> Bool {
-        guard let index = messages.firstIndex(where: { $0.id == id }) else { return false }
+        guard let index = messages.lastIndex(where: { $0.id == id }) else { return false }
         messages[index].status = status
         relayout()
         return true
@@ -65,35 +87,66 @@ public struct MessageViewModel: Sendable {
     public mutating func resize(width: Int) {
         guard width != self.width else { return }
         self.width = width
+        forgetRendering()
         relayout()
     }
 
+    /// Lays the whole conversation out again, from the rows kept of whatever did not change.
     public mutating func relayout() {
         var result: [StyledLine] = []
-        var previousDay: DateComponents?
+        var previousDay: Int?
         var callIndex = 0
-        func separate(_ time: Date) {
-            let day = format.calendar.dateComponents([.year, .month, .day], from: time)
+        func separate(_ day: Int, _ time: Date) {
             if day != previousDay {
                 result.append(format.daySeparator(for: time, width: width))
                 previousDay = day
             }
         }
-        func callsBefore(_ time: Date?) {
-            while callIndex < calls.count, time.map({ calls[callIndex].startedAt <= $0 }) ?? true {
-                separate(calls[callIndex].startedAt)
-                result += format.lines(for: calls[callIndex], peer: peer, names: names, width: width)
+        for message in messages {
+            while callIndex < calls.count, calls[callIndex].startedAt <= message.timestamp {
+                let call = render(calls[callIndex])
+                separate(call.day, calls[callIndex].startedAt)
+                result += call.lines
                 callIndex += 1
             }
+            let rendered = render(message)
+            separate(rendered.day, message.timestamp)
+            result += rendered.lines
         }
-        for message in messages {
-            callsBefore(message.timestamp)
-            separate(message.timestamp)
-            result += format.lines(for: message, peer: peer, names: names, width: width)
+        while callIndex < calls.count {
+            let call = render(calls[callIndex])
+            separate(call.day, calls[callIndex].startedAt)
+            result += call.lines
+            callIndex += 1
         }
-        callsBefore(nil)
         lines = result
+        lastDay = previousDay
         scrollBack = min(scrollBack, maxScroll(height: 1))
+    }
+
+    private mutating func render(_ message: StoredMessage) -> Rendered {
+        if let id = message.id, let kept = renderedMessages[id], kept.message == message { return kept.rendered }
+        let rendered = Rendered(lines: format.lines(for: message, peer: peer, names: names, width: width),
+                                day: dayNumber(message.timestamp))
+        if let id = message.id { renderedMessages[id] = (message, rendered) }
+        return rendered
+    }
+
+    private mutating func render(_ call: CallRecord) -> Rendered {
+        if let kept = renderedCalls[call.id], kept.call == call { return kept.rendered }
+        let rendered = Rendered(lines: format.lines(for: call, peer: peer, names: names, width: width), day: dayNumber(call.startedAt))
+        renderedCalls[call.id] = (call, rendered)
+        return rendered
+    }
+
+    private func dayNumber(_ date: Date) -> Int {
+        let day = format.calendar.dateComponents([.year, .month, .day], from: date)
+        return (day.year ?? 0) * 10_000 + (day.month ?? 0) * 100 + (day.day ?? 0)
+    }
+
+    private mutating func forgetRendering() {
+        renderedMessages.removeAll(keepingCapacity: true)
+        renderedCalls.removeAll(keepingCapacity: true)
     }
 
     /// The rows to draw in a pane `height` rows high, oldest first, bottom-aligned.
