@@ -1,9 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import Synchronization
 
 /// The selected pair as the media threads use it, without the agent's actor in between: the
-/// capture thread writes its packets straight to the pair's socket, and the socket's event loop
-/// hands the peer's RTP straight to the media receiver.
+/// capture thread sends its packets on the pair's socket itself (no hop to the event loop, no
+/// wake-up of it), and the socket's event loop hands the peer's RTP straight to the media
+/// receiver.
 ///
 /// Each packet through the actor cost two task hops and a copy each way, about as much CPU as
 /// the Opus encoder. The agent stays the authority: it rewrites this route whenever its media
@@ -12,7 +16,10 @@ import Synchronization
 public final class DirectMediaRoute: Sendable {
     struct Pair: Sendable {
         let socket: Int
-        let channel: any Channel
+        /// The socket's descriptor; NIO's channel reads it and closes it after the agent has
+        /// cleared this route (under the same lock a send holds, so no send can use a closed
+        /// and reused descriptor).
+        let descriptor: CInt
         let remote: TransportAddress
         let destination: SocketAddress
     }
@@ -25,11 +32,15 @@ public final class DirectMediaRoute: Sendable {
     /// Sends on the selected pair; false when there is none this route can use (the caller
     /// then goes through the agent).
     public func send(_ datagram: UnsafeRawBufferPointer) -> Bool {
-        guard let current = pair.withLock({ $0 }) else { return false }
-        var buffer = current.channel.allocator.buffer(capacity: datagram.count)
-        buffer.writeBytes(datagram)
-        current.channel.writeAndFlush(AddressedEnvelope(remoteAddress: current.destination, data: buffer), promise: nil)
-        return true
+        pair.withLock { pair in
+            guard let pair else { return false }
+            let sent = pair.destination.withSockAddr { address, length in
+                sendto(pair.descriptor, datagram.baseAddress, datagram.count, Int32(MSG_DONTWAIT), address, socklen_t(length))
+            }
+            // A full send buffer drops this packet, as the network would; anything else is
+            // the agent's to deal with (it sees the socket fail its checks).
+            return sent >= 0 || errno == EAGAIN || errno == EWOULDBLOCK
+        }
     }
 
     /// Where the peer's RTP and RTCP go once the media session runs; nil stops it.
@@ -47,6 +58,20 @@ public final class DirectMediaRoute: Sendable {
               let body = receiver.withLock({ $0 }) else { return false }
         bytes.withUnsafeReadableBytes { body($0) }
         return true
+    }
+
+    /// A UDP socket bound to `address` on a free port, for NIO to adopt.
+    static func boundSocket(_ address: IPAddress) throws -> CInt {
+        let local = try SocketAddress(ipAddress: address.description, port: 0)
+        let descriptor = socket(local.protocol == .inet6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { throw ICEError.failed("cannot open a UDP socket: \(String(cString: strerror(errno)))") }
+        let bound = local.withSockAddr { bind(descriptor, $0, socklen_t($1)) }
+        guard bound == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            throw ICEError.failed("cannot bind \(address): \(reason)")
+        }
+        return descriptor
     }
 
     func update(_ new: Pair?) {

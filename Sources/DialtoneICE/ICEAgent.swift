@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import DialtoneTLS
 import Logging
 import NIOCore
@@ -33,6 +36,8 @@ public actor ICEAgent: MediaTransport {
     private let logger: Logger
     private let origin = ContinuousClock.now
     private var channels: [Int: any Channel] = [:]
+    /// The file descriptors of `channels` (NIO owns and closes them).
+    private var descriptors: [Int: CInt] = [:]
     /// The TCP connection to the TURN server, when configured so.
     private var turnStream: (any Channel)?
     private var addressCache: [TransportAddress: SocketAddress] = [:]
@@ -75,18 +80,28 @@ public actor ICEAgent: MediaTransport {
             let sink = inputSink
             let socketID = id
             do {
-                let channel = try await DatagramBootstrap(group: group)
-                    .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(DatagramHandler(socket: socketID, sink: sink, route: route))
+                // Our own socket, handed to NIO: the media threads may then send on it
+                // themselves (DirectMediaRoute) while the event loop reads it.
+                let descriptor = try DirectMediaRoute.boundSocket(address)
+                let channel: any Channel
+                do {
+                    channel = try await DatagramBootstrap(group: group)
+                        .channelInitializer { channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(DatagramHandler(socket: socketID, sink: sink, route: route))
+                            }
                         }
-                    }
-                    .bind(host: address.description, port: 0).get()
+                        .withBoundSocket(descriptor).get()
+                } catch {
+                    Glibc.close(descriptor)
+                    throw error
+                }
                 guard let bound = channel.localAddress.flatMap(TransportAddress.init) else {
                     try? await channel.close()
                     continue
                 }
                 channels[socketID] = channel
+                descriptors[socketID] = descriptor
                 core.addSocket(id: socketID, address: bound, now: now)
                 id += 1
             } catch {
@@ -228,11 +243,11 @@ public actor ICEAgent: MediaTransport {
         }
         let current = directRoute.current
         guard current?.socket != wanted?.socket || current?.remote != wanted?.remote else { return }
-        guard let wanted, let channel = channels[wanted.socket], let destination = try? wanted.remote.socketAddress() else {
+        guard let wanted, let descriptor = descriptors[wanted.socket], let destination = try? wanted.remote.socketAddress() else {
             directRoute.update(nil)
             return
         }
-        directRoute.update(DirectMediaRoute.Pair(socket: wanted.socket, channel: channel, remote: wanted.remote, destination: destination))
+        directRoute.update(DirectMediaRoute.Pair(socket: wanted.socket, descriptor: descriptor, remote: wanted.remote, destination: destination))
     }
 
     private func resumeWaiters() {
