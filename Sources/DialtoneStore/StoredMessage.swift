@@ -90,4 +90,19 @@ public struct Contact: Codable, Sendable, Equatable, FetchableRecord, Persistabl
         self.subscription = subscription
         self.groups = groups
     }
+
+    /// Read by hand, not through Codable: a 5,000-contact roster is read at every start, and
+    /// the generic decoder was most of that time. Groups are a JSON array, as the record
+    /// encoder writes them; most contacts have none.
+    public init(row: Row) throws {
+        jid = row["jid"]
+        name = row["name"]
+        subscription = row["subscription"]
+        let groupsText: String? = row["groups"]
+        if let groupsText, groupsText != "[]" {
+            groups = try JSONDecoder().decode([String].self, from: Data(groupsText.utf8))
+        } else {
+            groups = []
+        }
+    }
 }

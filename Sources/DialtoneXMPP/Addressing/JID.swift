@@ -88,10 +88,24 @@ public struct JID: Sendable, Hashable, Codable, CustomStringConvertible, Compara
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The first byte of an ASCII part that is a space, a control or one of `forbidden`, or nil
+    /// when there is none: the Unicode property tables are only needed beyond ASCII.
+    private static func firstForbiddenASCII(_ value: String, _ forbidden: StaticString) -> UInt8? {
+        let banned = UnsafeBufferPointer(start: forbidden.utf8Start, count: forbidden.utf8CodeUnitCount)
+        return value.utf8.first { $0 <= 0x20 || $0 == 0x7F || banned.contains($0) }
+    }
+
     private static func normaliseLocal(_ raw: String) throws(JIDError) -> String {
-        let value = asciiLowercased(raw) ?? raw.precomposedStringWithCanonicalMapping.lowercased()
+        let ascii = asciiLowercased(raw)
+        let value = ascii ?? raw.precomposedStringWithCanonicalMapping.lowercased()
         guard !value.isEmpty else { throw .emptyPart("local part") }
         guard value.utf8.count <= maximumPartBytes else { throw .tooLong("local part") }
+        if ascii != nil {
+            if let byte = firstForbiddenASCII(value, "\"&'/:<>@") {
+                throw .invalidCharacter(part: "local part", character: Character(Unicode.Scalar(byte)))
+            }
+            return value
+        }
         for scalar in value.unicodeScalars {
             if forbiddenInLocal.contains(Character(scalar)) || scalar.properties.isWhitespace || isControl(scalar) {
                 throw .invalidCharacter(part: "local part", character: Character(scalar))
@@ -109,8 +123,13 @@ public struct JID: Sendable, Hashable, Codable, CustomStringConvertible, Compara
             guard value.hasSuffix("]") else { throw .invalidCharacter(part: "domain", character: "[") }
             return value
         }
-        for scalar in value.unicodeScalars {
-            if scalar.properties.isWhitespace || isControl(scalar) || "@/\\<>\"'&,;:[]".unicodeScalars.contains(scalar) {
+        if value.utf8.allSatisfy({ $0 < 0x80 }) {
+            if let byte = firstForbiddenASCII(value, "@/\\<>\"'&,;:[]") {
+                throw .invalidCharacter(part: "domain", character: Character(Unicode.Scalar(byte)))
+            }
+        } else {
+            for scalar in value.unicodeScalars
+            where scalar.properties.isWhitespace || isControl(scalar) || "@/\\<>\"'&,;:[]".unicodeScalars.contains(scalar) {
                 throw .invalidCharacter(part: "domain", character: Character(scalar))
             }
         }
