@@ -17,16 +17,28 @@ func cpuNanoseconds() -> Int64 {
 let arguments = CommandLine.arguments
 let frames = arguments.count > 1 ? Int(arguments[1]) ?? 3000 : 3000
 let rounds = arguments.count > 2 ? Int(arguments[2]) ?? 5 : 5
+/// "speech" (default): a tone with a slow vibrato and some noise, so Opus does real work.
+/// "call": what Scripts/bench-call-media feeds both ends (a quiet 440 Hz tone, amplitude 1000,
+/// with a 5 ms 2 kHz click at 16000 every 2 s), to read that bench's figures against.
+let inputKind = arguments.count > 3 ? arguments[3] : "speech"
 
-// Speech-like input: a tone with a slow vibrato and some noise, so Opus does real work.
 var random = SystemRandomNumberGenerator()
-let input: [[Int16]] = (0..<50).map { f in
-    (0..<960).map { i in
-        let t = Double(f * 960 + i) / 48000
-        let s = 6000 * sin(2 * Double.pi * (220 + 30 * sin(2 * Double.pi * 3 * t)) * t) + Double(Int.random(in: -300...300, using: &random))
-        return Int16(s)
+let input: [[Int16]] = inputKind == "call"
+    ? (0..<100).map { f in
+        (0..<960).map { i in
+            let n = f * 960 + i
+            let tone = 1000 * sin(2 * Double.pi * 440 * Double(n) / 48000)
+            let click = n < 240 ? 16000 * sin(2 * Double.pi * 2000 * Double(n) / 48000) : 0
+            return Int16(tone + click)
+        }
     }
-}
+    : (0..<50).map { f in
+        (0..<960).map { i in
+            let t = Double(f * 960 + i) / 48000
+            let s = 6000 * sin(2 * Double.pi * (220 + 30 * sin(2 * Double.pi * 3 * t)) * t) + Double(Int.random(in: -300...300, using: &random))
+            return Int16(s)
+        }
+    }
 
 func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
@@ -101,7 +113,7 @@ func pipeline(complexity: Int32, profile: SRTPProtectionProfile) throws -> Doubl
     return Double(cpuNanoseconds() - start) / Double(frames)
 }
 
-print("frames per round: \(frames) (\(frames / 50) s of audio), rounds: \(rounds), Opus 48 kHz mono 28 kbit/s 20 ms, FEC on")
+print("frames per round: \(frames) (\(frames / 50) s of audio), rounds: \(rounds), input: \(inputKind), Opus 48 kHz mono 28 kbit/s 20 ms, FEC on")
 for complexity in [Int32(5), 10] {
     let floor = try (0..<rounds).map { _ in try opusOnly(complexity: complexity) }
     print("complexity \(complexity)  libopus encode+decode alone: \(fixed(median(floor) / 1000, 1)) µs/frame = "
