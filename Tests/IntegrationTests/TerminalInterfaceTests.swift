@@ -332,6 +332,55 @@ final class TerminalInterfaceTests: XCTestCase {
         try await tmux(["send-keys", "-t", "tui", "Enter"])
     }
 
+    /// A call to the account out of view rings there too, says which account it is for, and
+    /// answering it brings that account into view; the call connects on it.
+    func testAnsweringACallOnTheAccountOutOfView() async throws {
+        let environment = try TestEnvironment.current()
+        let python = [ProcessInfo.processInfo.environment["DIALTONE_PYTHON"], NSHomeDirectory() + "/.cache/dialtone-venv/bin/python"]
+            .compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let python else { throw XCTSkip("no interop venv") }
+        let harness = try CallHarness(environment: environment)
+        defer { harness.remove() }
+        let alice = try environment.newAccount("alice")
+        let dave = try environment.newAccount("dave")
+        let caller = try environment.newAccount("caller")
+        _ = try harness.arguments("dave", for: dave, tone: 440)
+        let both = directory.appendingPathComponent("both.toml").path
+        let first = try String(contentsOfFile: try environment.writeConfiguration(for: alice, in: directory), encoding: .utf8)
+        let second = try String(contentsOfFile: try environment.writeConfiguration(for: dave, in: directory, extra: """
+            calls_from = "anyone"
+            ice_loopback_only = true
+            capture = "cap"
+            playback = "play"
+            alsa_config = "\(harness.path("dave.asoundrc"))"
+            """), encoding: .utf8)
+        try (first + "\n" + second).write(toFile: both, atomically: true, encoding: .utf8)
+        try await startInterface(for: alice, environment: environment, configuration: both)
+        try await waitForScreen("online, the first account in view") { $0.contains("online") && $0.contains(" \(alice.jid.description) ") }
+
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers/jingle_peer.py").path
+        let peer = try ChildProcess([python, script, "--jid", caller.jid.description, "--password", caller.password,
+                                     "--port", String(environment.port), "--ca-file", environment.caFile,
+                                     "--tone", "880", "--duration", "30", "--timeout", "60", "call", dave.jid.description])
+        defer { if peer.isRunning { peer.signal(SIGKILL) } }
+        try await waitForScreen("the ringing banner, naming the account") { screen in
+            screen.contains("Incoming call from") && screen.contains("on \(dave.jid.local ?? "")") && screen.contains("Alt-a answer")
+        }
+        try await tmux(["send-keys", "-t", "tui", "M-a"])
+        try await waitForScreen("the call connected on the second account, now in view") { screen in
+            screen.contains("Call with") && screen.contains("mic") && screen.contains(" \(dave.jid.description) ")
+        }
+        try await eventually("the peer hears the second account's microphone") {
+            CallHarness.jsonLines(peer.output).contains { $0["event"] as? String == "heard" }
+        }
+        XCTAssertEqual(CallHarness.jsonLines(peer.output).first { $0["event"] as? String == "heard" }?["frequency"] as? Double, 440)
+        try await tmux(["send-keys", "-t", "tui", "M-h"])
+        _ = try await peer.wait(timeout: .seconds(20))
+        XCTAssertTrue(CallHarness.jsonLines(peer.output).contains { $0["event"] as? String == "terminated" }, peer.output)
+        try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+    }
+
     /// The address book and account from the interface: /add with a quoted name, the name
     /// showing in the list, /contacts, /account, /status, Alt-1, /disconnect and /connect.
     func testAddressBookAndAccountCommands() async throws {

@@ -108,9 +108,13 @@ extension TUIApp {
             // The keys must stay in view at any width: the name gives way first.
             let keys = " · Alt-a answer · Alt-d decline" + (activeCall != nil ? " (busy)" : "")
             let lead = " ☎ Incoming call from "
-            let room = max(4, width - TerminalWidth.columns(of: lead + keys))
-            let name = TerminalWidth.truncate(Sanitizer.plain(names.name(for: ringing.peer.description)), to: room)
-            rows.append(StyledLine([TextRun(lead + name + keys, .callBanner)]))
+            // A call to an account out of view says which account it rings on.
+            let owner = callOwners[ringing.id] ?? current
+            let free = width - TerminalWidth.columns(of: lead + keys)
+            let via = owner == current ? "" : TerminalWidth.truncate(" on " + sessions[owner].account.bare.description, to: max(0, free - 8))
+            let room = max(4, free - TerminalWidth.columns(of: via))
+            let name = TerminalWidth.truncate(Sanitizer.plain(names(ofAccount: owner).name(for: ringing.peer.description)), to: room)
+            rows.append(StyledLine([TextRun(lead + name + via + keys, .callBanner)]))
         }
         guard let call = activeCall else { return rows }
         let name = Sanitizer.plain(names.name(for: call.peer.description))
