@@ -1,5 +1,6 @@
 import DialtoneCore
 import DialtoneMedia
+import DialtoneXML
 import DialtoneXMPP
 import Foundation
 import XCTest
@@ -74,8 +75,14 @@ final class TerminalInterfaceTests: XCTestCase {
         }
         try await waitForScreen("our message with its mark") { $0.contains("Hello from the terminal") && $0.contains("✓") }
 
+        // Bob starts typing (XEP-0085): the conversation's title says so until his message comes.
+        var composing = DialtoneXML.XMLElement("message", namespace: Namespace.client,
+                                               attributes: ["to": alice.jid.description, "type": "chat", "id": "typing-1"])
+        composing.append(DialtoneXML.XMLElement("composing", namespace: Namespace.chatStates))
+        try await bob.session.xmppClient.send(composing)
+        try await waitForScreen("bob typing") { $0.contains("typing…") }
         _ = try await bob.session.sendMessage(to: alice.jid, body: "Hi back from bob")
-        try await waitForScreen("bob's reply") { $0.contains("Hi back from bob") }
+        try await waitForScreen("bob's reply, no longer typing") { $0.contains("Hi back from bob") && !$0.contains("typing…") }
 
         // A message from someone else, while bob's conversation is open: counted in the title.
         let carol = try await TestAccount(environment.clientConfiguration(try environment.newAccount("carol")))

@@ -48,6 +48,7 @@ extension TUIApp {
         commandSession = incoming.commandSession
         overlay = nil
         view = nil
+        typing = [:]
         // The store has everything that arrived meanwhile, unread counts included.
         loadConversations()
         if let peer = incoming.openPeer ?? list.selectedPeer { open(peer) }

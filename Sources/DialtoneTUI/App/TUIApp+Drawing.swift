@@ -1,4 +1,5 @@
 import DialtoneCore
+import Foundation
 
 extension TUIApp {
     /// Draws every pane from the models; curses sends the terminal only what changed.
@@ -12,7 +13,9 @@ extension TUIApp {
                 terminal.draw(StyledLine([TextRun("│", .border)]), row: row, column: layout.listWidth, width: 1)
             }
         }
-        let title = view.map { Sanitizer.plain(names.name(for: $0.peer)) } ?? "No conversation — /msg TO to start one"
+        var title = view.map { Sanitizer.plain(names.name(for: $0.peer)) } ?? "No conversation — /msg TO to start one"
+        // XEP-0085 says a composing state that lasts 30 s has become a pause.
+        if let peer = view?.peer, let since = typing[peer], Date().timeIntervalSince(since) < 30 { title += " — typing…" }
         terminal.draw(StyledLine([TextRun(" " + title, .statusBar)]), row: 0, column: layout.messageColumn,
                       width: layout.messageWidth, fill: .statusBar)
         // The call panel takes rows under the title; the conversation keeps the rest.

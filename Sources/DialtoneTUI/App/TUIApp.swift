@@ -61,6 +61,9 @@ public final class TUIApp {
     var commandList: [AdHocCommand] = []
     var commandSession: CommandSessionState?
     var presenceStatus: String?
+    /// 1:1 conversations of the account in view whose peer is typing (XEP-0085 composing),
+    /// since when: shown beside the conversation's name until they pause, send or leave.
+    var typing: [String: Date] = [:]
     /// Conversations (by account and peer) whose read mark is about to go out.
     var seenPending: Set<String> = []
 
@@ -222,6 +225,7 @@ public final class TUIApp {
         case .connection(let state):
             connection = state
         case .message(let peer, let message):
+            if message.direction == .incoming { typing[peer] = nil }
             list.noteActivity(peer: peer, at: message.timestamp, incoming: message.direction == .incoming)
             if peer == view?.peer {
                 view?.upsert(message)
@@ -248,7 +252,11 @@ public final class TUIApp {
             handle(call: info, account: current)
         case .callDigit:
             break
-        case .chatState, .presence, .rejected:
+        case .chatState(let peer, let state):
+            // Group texts have no single typist to show.
+            guard !peer.contains(",") else { break }
+            typing[peer] = state == "composing" ? Date() : nil
+        case .presence, .rejected:
             break
         }
     }
