@@ -83,6 +83,19 @@ final class MessageViewModelTests: XCTestCase {
         XCTAssertEqual(arriving.lines.filter { $0.text.contains("2024") }.count, 2, "one separator a day")
     }
 
+    /// Numbers and addresses of known people inside a message carry their names on screen,
+    /// as they do in `listen`; an attachment's own link is left alone.
+    func testNumbersInTheTextAreNamedFromTheAddressBook() throws {
+        let names = DisplayNames(contacts: [], addressBook: [AddressBookEntry(uid: "1", name: "Grace", phones: ["+15550100200"], jids: [])],
+                                 gateway: try JID("cheogram.com"), country: "US")
+        var view = MessageViewModel(peer: "+15550100199@cheogram.com", width: 80, names: names, format: format)
+        view.show([message(1, .incoming, "Call (555) 010-0200 or xmpp:+15550100200@cheogram.com", at: 1_000_000,
+                           sender: "+15550100199@cheogram.com")])
+        let text = view.lines.map(\.text).joined(separator: "\n")
+        XCTAssertTrue(text.contains("(555) 010-0200 (Grace)"), text)
+        XCTAssertTrue(text.contains("xmpp:+15550100200@cheogram.com (Grace)"), text)
+    }
+
     func testWrapsByColumnsWithAHangingIndentAndRelaysOnResize() {
         var view = MessageViewModel(peer: "alice@example.org", width: 24, names: FixedNames(["alice@example.org": "Alice"]), format: format)
         view.show([message(1, .incoming, "the quick brown fox 李小龍李小龍 jumps\nsecond", at: 0)])

@@ -32,10 +32,12 @@ public struct MessageFormat: Sendable {
         if message.editedAt != nil { tail.append(TextRun(" (edited)", .edited)) }
         if outgoing, let mark = Self.mark(for: message.status) { tail.append(TextRun(" " + mark.text, mark.role)) }
 
-        let body = message.body.map(Sanitizer.multiline) ?? ""
-        var paragraphs = body.isEmpty ? [] : body.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // Numbers and addresses of known people in the text carry their names; the address
+        // book's names are sanitised with the rest.
         // A message that is only an attachment link says so on its attachment row.
-        if paragraphs.count == 1, message.attachments.contains(where: { $0.url == paragraphs[0] }) { paragraphs = [] }
+        let onlyLink = message.body.map { body in message.attachments.contains { $0.url == Sanitizer.multiline(body) } } ?? false
+        let body = onlyLink ? "" : message.body.map { Sanitizer.multiline(names.annotate($0)) } ?? ""
+        let paragraphs = body.isEmpty ? [] : body.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         var rows: [StyledLine] = []
         let attachmentRows = message.attachments.map { attachment -> [TextRun] in
             let name = Sanitizer.plain(attachment.name ?? attachment.url.split(separator: "/").last.map(String.init) ?? attachment.url)

@@ -3,6 +3,12 @@ import DialtoneCore
 /// Where on-screen names come from; the address book in the app, a dictionary in tests.
 public protocol NameSource: Sendable {
     func name(for address: String) -> String
+    /// Message text with known people named where their numbers or addresses appear.
+    func annotate(_ text: String) -> String
+}
+
+extension NameSource {
+    public func annotate(_ text: String) -> String { text }
 }
 
 extension DisplayNames: NameSource {}
