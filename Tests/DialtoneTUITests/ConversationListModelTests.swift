@@ -69,4 +69,30 @@ final class ConversationJumpTests: XCTestCase {
         list.select("d@x")
         XCTAssertNil(list.nextUnread, "nothing unread left")
     }
+
+    /// A contact is as available as their most available device; the mark takes the first
+    /// column, a different shape for each state; phone numbers (no presence) get none.
+    func testPresenceMarksFollowTheMostAvailableDevice() {
+        var list = ConversationListModel(names: FixedNames(["bob@example.org": "Bob"]))
+        let now = Date()
+        list.replace([ConversationEntry(peer: "bob@example.org", lastActivity: now),
+                      ConversationEntry(peer: "+15550100199@cheogram.com", lastActivity: now - 60)])
+        XCTAssertNil(list.presence(of: "bob@example.org"))
+        list.notePresence(of: "bob@example.org", resource: "phone", available: true, show: "away")
+        XCTAssertEqual(list.presence(of: "bob@example.org"), .away)
+        list.notePresence(of: "bob@example.org", resource: "laptop", available: true, show: "dnd")
+        XCTAssertEqual(list.presence(of: "bob@example.org"), .busy)
+        list.notePresence(of: "bob@example.org", resource: "desk", available: true, show: nil)
+        XCTAssertEqual(list.presence(of: "bob@example.org"), .available)
+        var rows = list.rows(width: 20, height: 5).map(\.text)
+        XCTAssertEqual(rows[0], "●Bob                ")
+        XCTAssertTrue(rows[1].hasPrefix(" +1555"), rows[1])
+        list.notePresence(of: "bob@example.org", resource: "desk", available: false, show: nil)
+        list.notePresence(of: "bob@example.org", resource: "laptop", available: false, show: nil)
+        rows = list.rows(width: 20, height: 5).map(\.text)
+        XCTAssertTrue(rows[0].hasPrefix("◐Bob"), rows[0])
+        list.notePresence(of: "bob@example.org", resource: "phone", available: false, show: nil)
+        XCTAssertNil(list.presence(of: "bob@example.org"))
+        XCTAssertTrue(list.rows(width: 20, height: 5)[0].text.hasPrefix(" Bob"))
+    }
 }

@@ -169,6 +169,38 @@ final class TerminalInterfaceTests: XCTestCase {
         await bob.stop()
     }
 
+    /// A contact whose presence we see gets its mark in the conversation list, and loses it
+    /// when they go offline.
+    func testPresenceMarksInTheConversationList() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try environment.newAccount("alice")
+        let bobAccount = try environment.newAccount("bob")
+        // Alice subscribes to bob's presence and bob approves, before the interface starts.
+        let online = AsyncStream<Void>.makeStream()
+        let aliceSetup = XMPPClient(configuration: environment.clientConfiguration(alice, resource: "setup")) { events in
+            for case .connectionState(.online) in events { online.continuation.yield() }
+        }
+        await aliceSetup.start()
+        for await _ in online.stream { break }
+        try await aliceSetup.send(DialtoneXML.XMLElement("presence", namespace: Namespace.client,
+                                                         attributes: ["to": bobAccount.jid.description, "type": "subscribe"]))
+        let bob = try await TestAccount(environment.clientConfiguration(bobAccount))
+        try await bob.connect()
+        try await bob.session.xmppClient.send(DialtoneXML.XMLElement("presence", namespace: Namespace.client,
+                                                                     attributes: ["to": alice.jid.description, "type": "subscribed"]))
+        await aliceSetup.stop()
+
+        try await startInterface(for: alice, environment: environment)
+        try await waitForScreen("online") { $0.contains("online") }
+        try await tmux(["send-keys", "-t", "tui", "-l", "/msg \(bobAccount.jid)"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await waitForScreen("bob available") { $0.contains("●bob") }
+        await bob.stop()
+        try await waitForScreen("bob gone offline") { $0.contains(" bob") && !$0.contains("●bob") }
+        try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+    }
+
     func testTextingAPhoneNumberFromTheTerminalInterface() async throws {
         let environment = try TestEnvironment.current()
         guard let gateway = ProcessInfo.processInfo.environment["DIALTONE_TEST_GATEWAY"], !gateway.isEmpty else {

@@ -19,6 +19,9 @@ extension TUIApp {
                 let sender = state.names.name(for: message.sender.isEmpty ? peer : message.sender)
                 notifier.notify(title: "\(sender) → \(sessions[account].account.bare.description)", body: text)
             }
+        case .presence(let update) where update.from.bare != sessions[account].account.bare:
+            state.list.notePresence(of: update.from.bare.description, resource: update.from.resource ?? "",
+                                    available: update.available, show: update.show)
         case .contactsChanged:
             if let names = try? sessions[account].displayNames() {
                 state.names = names

@@ -256,7 +256,12 @@ public final class TUIApp {
             // Group texts have no single typist to show.
             guard !peer.contains(",") else { break }
             typing[peer] = state == "composing" ? Date() : nil
-        case .presence, .rejected:
+        case .presence(let update):
+            // Our own other devices are not a conversation.
+            guard update.from.bare != session.account.bare else { break }
+            list.notePresence(of: update.from.bare.description, resource: update.from.resource ?? "",
+                              available: update.available, show: update.show)
+        case .rejected:
             break
         }
     }

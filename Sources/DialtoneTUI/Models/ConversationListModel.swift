@@ -24,6 +24,9 @@ public struct ConversationListModel: Sendable {
     public private(set) var entries: [ConversationEntry] = []
     public private(set) var selectedPeer: String?
     public var names: any NameSource
+    /// Who is online, by bare address and resource, with each resource's `show` (nil: plain
+    /// available): a contact is as available as their most available device.
+    private var devices: [String: [String: String?]] = [:]
 
     public init(names: any NameSource) { self.names = names }
 
@@ -43,6 +46,29 @@ public struct ConversationListModel: Sendable {
         // list for each message of a busy conversation.
         let place = entries.firstIndex { !Self.newestFirst($0, entry) } ?? entries.count
         entries.insert(entry, at: place)
+    }
+
+    /// A contact's device came online, changed its show, or went offline.
+    public mutating func notePresence(of address: String, resource: String, available: Bool, show: String?) {
+        if available {
+            devices[address, default: [:]][resource] = .some(show)
+        } else {
+            devices[address]?[resource] = nil
+            if devices[address]?.isEmpty == true { devices[address] = nil }
+        }
+    }
+
+    /// How available `address` is, where presence exists for it (phone numbers have none).
+    public func presence(of address: String) -> Availability? {
+        guard let shows = devices[address]?.values, !shows.isEmpty else { return nil }
+        let ranked = shows.map { show -> Availability in
+            switch show {
+            case "away", "xa": .away
+            case "dnd": .busy
+            default: .available
+            }
+        }
+        return ranked.min()
     }
 
     /// Opens `peer`, adding it when it has no history yet (a new /msg), and clears its count.
@@ -105,11 +131,37 @@ public struct ConversationListModel: Sendable {
             let label = TerminalWidth.truncate(name, to: width - 1 - count.count)
             let padding = String(repeating: " ", count: max(0, width - 1 - TerminalWidth.columns(of: label) - count.count))
             let role: StyleRole = entry.peer == selectedPeer ? .listSelected : entry.unread > 0 ? .listUnread : .listItem
-            return StyledLine([TextRun(" " + label + padding, role), TextRun(count, entry.peer == selectedPeer ? .listSelected : .listUnread)])
+            // The first column: a mark of the contact's presence, where there is one.
+            let mark = presence(of: entry.peer).map { TextRun($0.mark, $0.role) } ?? TextRun(" ", role)
+            return StyledLine([mark, TextRun(label + padding, role), TextRun(count, entry.peer == selectedPeer ? .listSelected : .listUnread)])
         }
     }
 
     private static func newestFirst(_ a: ConversationEntry, _ b: ConversationEntry) -> Bool {
         a.lastActivity != b.lastActivity ? a.lastActivity > b.lastActivity : a.peer < b.peer
+    }
+}
+
+/// A contact's presence as the list shows it; ordered from most to least available.
+public enum Availability: Int, Sendable, Comparable {
+    case available, busy, away
+
+    public static func < (a: Availability, b: Availability) -> Bool { a.rawValue < b.rawValue }
+
+    /// Different shapes, so that the marks tell apart without colour (NO_COLOR, monochrome).
+    var mark: String {
+        switch self {
+        case .available: "●"
+        case .away: "◐"
+        case .busy: "⊘"
+        }
+    }
+
+    var role: StyleRole {
+        switch self {
+        case .available: .presenceAvailable
+        case .away: .presenceAway
+        case .busy: .presenceBusy
+        }
     }
 }

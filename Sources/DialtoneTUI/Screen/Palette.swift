@@ -109,6 +109,7 @@ public struct Palette: Sendable, Equatable {
         .statusPending: Style(dim: true), .statusSent: Style(.default), .statusDelivered: Style(.default),
         .statusRead: Style(.cyan, bold: true), .statusFailed: Style(.red, bold: true),
         .listSelected: Style(reverse: true), .listUnread: Style(.yellow, bold: true), .listGroup: Style(.magenta),
+        .presenceAvailable: Style(.green, bold: true), .presenceAway: Style(.yellow), .presenceBusy: Style(.red),
         .statusBar: Style(.white, on: .blue), .statusOnline: Style(.green, on: .blue, bold: true),
         .statusOffline: Style(.red, on: .blue, bold: true), .border: Style(.blue),
         .callEvent: Style(.green), .missedCall: Style(.red, bold: true), .callBanner: Style(.black, on: .yellow, bold: true),

@@ -4,6 +4,8 @@ public enum StyleRole: String, Sendable, CaseIterable {
     case text, timestamp, ownName, peerName, subject, attachment, daySeparator, edited, notice, error
     case statusPending, statusSent, statusDelivered, statusRead, statusFailed
     case listItem, listSelected, listUnread, listGroup
+    /// The conversation list's presence marks: available, away (or extended away), do not disturb.
+    case presenceAvailable, presenceAway, presenceBusy
     case statusBar, statusOnline, statusOffline, input, border
     /// Calls: log lines in conversations, missed calls, the ringing banner, the call panel, meters.
     case callEvent, missedCall, callBanner, callPanel, meter
