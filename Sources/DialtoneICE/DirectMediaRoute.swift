@@ -16,9 +16,10 @@ import Synchronization
 public final class DirectMediaRoute: Sendable {
     struct Pair: Sendable {
         let socket: Int
-        /// The socket's descriptor; NIO's channel reads it and closes it after the agent has
-        /// cleared this route (under the same lock a send holds, so no send can use a closed
-        /// and reused descriptor).
+        /// A duplicate of the socket's descriptor, the route's own: NIO may close its channel
+        /// (and its descriptor) by itself on a socket error, and a number NIO closed can be
+        /// reused at once by another connection. This one is closed only by the route, under
+        /// the lock a send holds, when the pair is replaced or cleared.
         let descriptor: CInt
         let remote: TransportAddress
         let destination: SocketAddress
@@ -74,8 +75,12 @@ public final class DirectMediaRoute: Sendable {
         return descriptor
     }
 
+    /// Takes ownership of `new`'s descriptor and closes the previous pair's.
     func update(_ new: Pair?) {
-        pair.withLock { $0 = new }
+        pair.withLock { current in
+            if let old = current, old.descriptor != new?.descriptor { close(old.descriptor) }
+            current = new
+        }
     }
 
     var current: (socket: Int, remote: TransportAddress)? {

@@ -93,7 +93,9 @@ public actor ICEAgent: MediaTransport {
                         }
                         .withBoundSocket(descriptor).get()
                 } catch {
-                    Glibc.close(descriptor)
+                    // NIO may already have closed it (its channel's initialiser does on
+                    // failure): closing it again could close someone else's new descriptor,
+                    // so a rare failure leaks it instead.
                     throw error
                 }
                 guard let bound = channel.localAddress.flatMap(TransportAddress.init) else {
@@ -247,7 +249,13 @@ public actor ICEAgent: MediaTransport {
             directRoute.update(nil)
             return
         }
-        directRoute.update(DirectMediaRoute.Pair(socket: wanted.socket, descriptor: descriptor, remote: wanted.remote, destination: destination))
+        // The route's own duplicate (see DirectMediaRoute.Pair.descriptor).
+        let own = dup(descriptor)
+        guard own >= 0 else {
+            directRoute.update(nil)
+            return
+        }
+        directRoute.update(DirectMediaRoute.Pair(socket: wanted.socket, descriptor: own, remote: wanted.remote, destination: destination))
     }
 
     private func resumeWaiters() {

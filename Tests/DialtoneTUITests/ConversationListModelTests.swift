@@ -93,6 +93,14 @@ final class ConversationJumpTests: XCTestCase {
         XCTAssertTrue(rows[0].hasPrefix("◐Bob"), rows[0])
         list.notePresence(of: "bob@example.org", resource: "phone", available: false, show: nil)
         XCTAssertNil(list.presence(of: "bob@example.org"))
+        // Unavailable from the bare address takes every device; a lost connection, everyone.
+        list.notePresence(of: "bob@example.org", resource: "a", available: true, show: nil)
+        list.notePresence(of: "bob@example.org", resource: "b", available: true, show: nil)
+        list.notePresence(of: "bob@example.org", resource: "", available: false, show: nil)
+        XCTAssertNil(list.presence(of: "bob@example.org"))
+        list.notePresence(of: "bob@example.org", resource: "a", available: true, show: nil)
+        list.forgetPresence()
+        XCTAssertNil(list.presence(of: "bob@example.org"))
         XCTAssertTrue(list.rows(width: 20, height: 5)[0].text.hasPrefix(" Bob"))
     }
 }

@@ -63,6 +63,7 @@ public final class MediaSession: Sendable {
     private let transport: any MediaPacketOutput
     private let sender: SendPath
     private let receiver: ReceivePath
+    private let receiving = Mutex<Void>(())
     private let shared: Shared
     private let capture: Mutex<AudioCapture?> = Mutex(nil)
     private let playback: Mutex<AudioPlayback?> = Mutex(nil)
@@ -110,9 +111,11 @@ public final class MediaSession: Sendable {
         receiver = try ReceivePath(configuration: configuration, key: remoteKey, salt: remoteSalt, shared: shared, onDigit: onDigit)
     }
 
-    /// Hand every datagram from the transport here (from one thread).
+    /// Hand every datagram from the transport here, from any thread: packets come from the
+    /// socket's event loop and, around the switch to it, from the call's own task; the receive
+    /// state (SRTP, DTMF, its buffer) takes one at a time.
     public func receive(datagram: UnsafeRawBufferPointer) {
-        receiver.receive(datagram)
+        receiving.withLock { _ in receiver.receive(datagram) }
     }
 
     /// Opens the devices and starts the audio threads.

@@ -10,6 +10,7 @@ extension TUIApp {
         switch event {
         case .connection(let connection):
             state.connection = connection
+            if case .online = connection {} else { state.list.forgetPresence() }
         case .message(let peer, let message):
             state.list.noteActivity(peer: peer, at: message.timestamp, incoming: message.direction == .incoming)
             if message.direction == .incoming, message.body != nil || !message.attachments.isEmpty {

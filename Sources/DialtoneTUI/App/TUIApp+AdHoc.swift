@@ -32,9 +32,12 @@ extension TUIApp {
             target = jid
         }
         let client = session.xmppClient
+        let account = current
         Task { @MainActor in
             do {
                 let commands = try await client.commands(of: target)
+                // Another account came into view meanwhile: its commands are not these.
+                guard self.current == account else { return }
                 self.commandList = commands
                 var lines = [StyledLine([TextRun("Commands of \(Sanitizer.plain(target.description)) — /cmd N runs one; Esc closes", .notice)])]
                 for (index, command) in commands.enumerated() {
@@ -84,9 +87,11 @@ extension TUIApp {
 
     private func runCommandStep(entity: JID, node: String, name: String, sessionID: String?, action: String, form: DataForm?) {
         let client = session.xmppClient
+        let account = current
         Task { @MainActor in
             do {
                 let response = try await client.execute(node, on: entity, sessionID: sessionID, action: action, form: form)
+                guard self.current == account else { return }
                 self.commandSession = CommandSessionState(entity: entity, node: node, name: name, response: response, form: response.form)
                 self.showCommandStep()
             } catch {

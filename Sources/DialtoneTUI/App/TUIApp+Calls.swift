@@ -199,12 +199,13 @@ extension TUIApp {
         guard !text.isEmpty else { show(error: "/call TO — an address, a contact or a phone number"); return }
         let dial = DialString.hasDTMF(text) ? DialString(text) : DialString(number: text, steps: [])
         let session = self.session
+        let account = current
         Task { @MainActor in
             do {
                 let peer = try await session.resolveRecipient(dial.number)
                 let id = try await session.placeCall(to: peer)
-                self.open(peer.bare.description)
-                if !dial.steps.isEmpty { self.runDialSteps(dial.steps, on: id) }
+                if self.current == account { self.open(peer.bare.description) }
+                if !dial.steps.isEmpty { self.runDialSteps(dial.steps, on: id, of: session) }
             } catch {
                 self.show(error: "Cannot call \(Sanitizer.plain(dial.number)): \(error)")
             }
@@ -214,8 +215,7 @@ extension TUIApp {
 
     /// Digits after the number: sent once connected, `,` pausing 2 s; `;` waits for Enter… here,
     /// for the keypad: the rest is left for the user to type.
-    private func runDialSteps(_ steps: [DialString.Step], on id: String) {
-        let session = self.session
+    private func runDialSteps(_ steps: [DialString.Step], on id: String, of session: AccountSession) {
         Task { @MainActor in
             for await event in await session.events() {
                 guard case .call(let info) = event, info.id == id else { continue }

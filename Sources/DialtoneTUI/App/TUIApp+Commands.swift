@@ -64,11 +64,14 @@ extension TUIApp {
         let recipient = words[..<split].joined(separator: " ")
         let text = words[split...].joined(separator: " ")
         let session = self.session
+        let account = current
         Task { @MainActor in
             do {
                 let jid = try await session.resolveRecipient(recipient)
-                self.open(jid.bare.description)
-                if !text.isEmpty { self.send(text, to: jid.bare.description) }
+                // The text goes from the account it was typed on, even if another came into
+                // view while the number was being looked up.
+                if !text.isEmpty { self.send(text, to: jid.bare.description, from: session) }
+                if self.current == account { self.open(jid.bare.description) }
             } catch {
                 self.show(error: "\(recipient): \(error)")
             }
@@ -80,10 +83,11 @@ extension TUIApp {
         let people = arguments.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard people.count >= 2 else { show(error: "A group text needs at least two people: /group TO, TO, …"); return }
         let session = self.session
+        let account = current
         Task { @MainActor in
             do {
                 let jid = try await session.resolveGroup(people)
-                self.open(jid.bare.description)
+                if self.current == account { self.open(jid.bare.description) }
             } catch {
                 self.show(error: "Cannot start the group: \(error)")
             }

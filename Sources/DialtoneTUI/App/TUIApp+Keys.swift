@@ -75,13 +75,13 @@ extension TUIApp {
         }
     }
 
-    func send(_ body: String, to peer: String? = nil) {
+    func send(_ body: String, to peer: String? = nil, from account: AccountSession? = nil) {
         guard let peer = peer ?? view?.peer, let jid = try? JID(peer) else {
             show(error: "No conversation is open: /msg TO starts one.")
             return
         }
         view?.scrollToBottom()
-        let session = self.session
+        let session = account ?? self.session
         Task { @MainActor in
             do { try await session.sendMessage(to: jid, body: body) } catch { self.show(error: "Not sent: \(error)"); self.redraw() }
         }

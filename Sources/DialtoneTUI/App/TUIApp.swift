@@ -224,6 +224,7 @@ public final class TUIApp {
         switch event {
         case .connection(let state):
             connection = state
+            if case .online = state {} else { list.forgetPresence() }
         case .message(let peer, let message):
             if message.direction == .incoming { typing[peer] = nil }
             list.noteActivity(peer: peer, at: message.timestamp, incoming: message.direction == .incoming)

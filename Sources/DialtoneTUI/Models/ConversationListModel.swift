@@ -52,10 +52,20 @@ public struct ConversationListModel: Sendable {
     public mutating func notePresence(of address: String, resource: String, available: Bool, show: String?) {
         if available {
             devices[address, default: [:]][resource] = .some(show)
+        } else if resource.isEmpty {
+            // Unavailable from the bare address (a probe's answer, an unsubscription): every
+            // device is gone.
+            devices[address] = nil
         } else {
             devices[address]?[resource] = nil
             if devices[address]?.isEmpty == true { devices[address] = nil }
         }
+    }
+
+    /// Our connection is gone: what we knew of others' presence no longer holds (the server
+    /// sends it all again when we are back).
+    public mutating func forgetPresence() {
+        devices.removeAll()
     }
 
     /// How available `address` is, where presence exists for it (phone numbers have none).

@@ -263,6 +263,7 @@ extension XMPPClient {
         }
         boundJID = jid
         sessionSetUp = false
+        sentInSession = []
         endSession()
         streamManagementEnabled = false
         streamManagement = StreamManagementState()

@@ -35,6 +35,8 @@ public actor XMPPClient {
     /// The version of the roster the layer above has stored (RFC 6121 2.6); sent with the
     /// roster request when the server keeps versions, and kept current from its answers.
     public internal(set) var rosterVersion: String?
+    /// Ids sent through `sendUnlessUnacknowledged` since the session was bound.
+    var sentInSession: Set<String> = []
     /// Whether this stream's server announced roster versioning.
     var serverVersionsRoster = false
     var presenceShow: String?
@@ -329,7 +331,13 @@ public actor XMPPClient {
     @discardableResult
     public func sendUnlessUnacknowledged(_ stanza: XMLElement) throws(XMPPConnectionError) -> Bool {
         guard isOnline else { throw .notConnected }
-        if let id = stanza[attribute: "id"], streamManagement.isUnacknowledged(id: id) { return false }
+        if let id = stanza[attribute: "id"] {
+            // Sent in this session already: held unconfirmed (resent after a resume), or
+            // confirmed and on its way to the store, or on a server without stream
+            // management, where nothing is ever held. A new session sends it again.
+            guard !sentInSession.contains(id), !streamManagement.isUnacknowledged(id: id) else { return false }
+            sentInSession.insert(id)
+        }
         try send(stanza)
         return true
     }
