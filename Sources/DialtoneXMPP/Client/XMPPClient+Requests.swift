@@ -43,6 +43,8 @@ extension XMPPClient {
             var query = XMLElement("query", namespace: Namespace.roster)
             if serverVersionsRoster { query[attribute: "ver"] = rosterVersion ?? "" }
             let asked = ContinuousClock.now
+            rosterPushesWhileFetching = []
+            defer { rosterPushesWhileFetching = nil }
             let roster = try await request(.iq(.get, id: newStanzaID(), payload: query))
             logger.debug("roster answered in \(Self.milliseconds(since: asked)) ms")
             if let answer = roster.child("query", namespace: Namespace.roster) {
@@ -51,7 +53,11 @@ extension XMPPClient {
                 // will have: an empty roster's version is not kept (asking again costs nothing).
                 let version = serverVersionsRoster && !items.isEmpty ? answer[attribute: "ver"] : nil
                 rosterVersion = version
-                await emit([.roster(.full(items, version: version))])
+                // A push handled before this answer reached us (the same read, say) was stored
+                // first and the full roster would undo it: it goes again, after.
+                let later = rosterPushesWhileFetching ?? []
+                if case .push(_, let pushed?) = later.last { rosterVersion = pushed }
+                await emit([.roster(.full(items, version: version))] + later.map { .roster($0) })
             } else if serverVersionsRoster {
                 await emit([.roster(.unchanged)])
             }

@@ -130,7 +130,10 @@ extension XMPPClient {
             }
             let version = serverVersionsRoster ? payload[attribute: "ver"] : nil
             if let version { rosterVersion = version }
-            for item in Self.rosterItems(payload) { batch.events.append(.roster(.push(item, version: version))) }
+            for item in Self.rosterItems(payload) {
+                batch.events.append(.roster(.push(item, version: version)))
+                rosterPushesWhileFetching?.append(.push(item, version: version))
+            }
             batch.replies.append(stanza.iqReply())
         case (Namespace.ping, "ping", false):
             batch.replies.append(stanza.iqReply())

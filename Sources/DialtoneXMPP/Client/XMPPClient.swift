@@ -35,6 +35,8 @@ public actor XMPPClient {
     /// The version of the roster the layer above has stored (RFC 6121 2.6); sent with the
     /// roster request when the server keeps versions, and kept current from its answers.
     public internal(set) var rosterVersion: String?
+    /// Roster pushes that came while the login's roster request was out (nil otherwise).
+    var rosterPushesWhileFetching: [RosterUpdate]?
     /// Ids sent through `sendUnlessUnacknowledged` since the session was bound.
     var sentInSession: Set<String> = []
     /// Whether this stream's server announced roster versioning.
