@@ -201,6 +201,40 @@ final class TerminalInterfaceTests: XCTestCase {
         try await tmux(["send-keys", "-t", "tui", "Enter"])
     }
 
+    /// /open on a text attachment shows it in $PAGER on the terminal, and the interface takes
+    /// the screen back when the pager exits.
+    func testOpeningATextAttachmentPagesItAndRestoresTheScreen() async throws {
+        let environment = try TestEnvironment.current()
+        let dns = try LoopbackDNS(records: ["--host-record=upload.\(environment.domain),127.0.0.1"])
+        defer { dns.stop() }
+        let alice = try environment.newAccount("alice")
+        var bobConfiguration = environment.clientConfiguration(try environment.newAccount("bob"))
+        bobConfiguration.nameserver = .init(host: "127.0.0.1", port: dns.port)
+        let bob = try await TestAccount(bobConfiguration)
+        try await bob.connect()
+        let note = directory.appendingPathComponent("shopping list.txt")
+        try "eggs\nflour\nsugar\n".write(to: note, atomically: true, encoding: .utf8)
+        // The pager: copies what it was given, as proof, and says so on the screen.
+        let paged = directory.appendingPathComponent("paged").path
+        let pager = directory.appendingPathComponent("pager.sh").path
+        try "#!/bin/sh\ncp \"$1\" \(paged)\necho PAGER-RAN\nsleep 1\n".write(toFile: pager, atomically: true, encoding: .utf8)
+        chmod(pager, 0o755)
+
+        try await startInterface(for: alice, environment: environment, extra: "nameserver = \"127.0.0.1:\(dns.port)\"",
+                                 variables: "PAGER=\(pager)")
+        try await waitForScreen("online") { $0.contains("online") }
+        _ = try await bob.session.sendAttachment(path: note.path, to: alice.jid, caption: "for Saturday")
+        try await waitForScreen("the attachment") { $0.contains("shopping list.txt") }
+        try await tmux(["send-keys", "-t", "tui", "-l", "/open"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await waitForScreen("the pager on the terminal") { $0.contains("PAGER-RAN") }
+        try await waitForScreen("the interface back") { $0.contains("online") && $0.contains("for Saturday") && !$0.contains("PAGER-RAN") }
+        XCTAssertEqual(try String(contentsOfFile: paged, encoding: .utf8), "eggs\nflour\nsugar\n")
+        try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        await bob.stop()
+    }
+
     func testTextingAPhoneNumberFromTheTerminalInterface() async throws {
         let environment = try TestEnvironment.current()
         guard let gateway = ProcessInfo.processInfo.environment["DIALTONE_TEST_GATEWAY"], !gateway.isEmpty else {

@@ -113,7 +113,8 @@ extension TUIApp {
         }
     }
 
-    /// /open [N]: fetches the newest (or Nth newest) attachment here and opens it with xdg-open.
+    /// /open [N]: fetches the newest (or Nth newest) attachment here and opens it: text in
+    /// $PAGER on this terminal, anything else with xdg-open.
     func openAttachment(_ arguments: String) {
         let index = Int(arguments.trimmingCharacters(in: .whitespaces)) ?? 1
         let found = (view?.messages ?? []).reversed().flatMap(\.attachments)
@@ -127,13 +128,43 @@ extension TUIApp {
         Task { @MainActor in
             do {
                 let path = try await session.download(attachment.url)
-                Self.launch(["xdg-open", path])
-                self.show(notice: "Saved to \(Sanitizer.plain(path)); opening it.")
+                if Self.isText(attachment, path: path) {
+                    self.page(path)
+                    self.show(notice: "Saved to \(Sanitizer.plain(path)).")
+                } else {
+                    Self.launch(["xdg-open", path])
+                    self.show(notice: "Saved to \(Sanitizer.plain(path)); opening it.")
+                }
             } catch {
                 self.show(error: "Cannot fetch it: \(error)")
             }
             self.redraw()
         }
+    }
+
+    nonisolated static func isText(_ attachment: Attachment, path: String) -> Bool {
+        if let type = attachment.mediaType?.lowercased(), type.hasPrefix("text/") { return true }
+        return ["txt", "text", "md", "csv", "log", "vcf"].contains((path as NSString).pathExtension.lowercased())
+    }
+
+    /// Shows a file in $PAGER (less when unset) on this terminal, and takes the screen back
+    /// when it exits. Events wait meanwhile; nothing is lost.
+    func page(_ path: String) {
+        let pager = ProcessInfo.processInfo.environment["PAGER"].flatMap { $0.isEmpty ? nil : $0 } ?? "less"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // $PAGER may carry its own options ("less -R"); the file goes as an argument, never
+        // through the shell's parsing.
+        process.arguments = ["-c", pager + " \"$1\"", "pager", path]
+        terminal.suspend()
+        do {
+            try process.run()
+            process.waitUntilExit()
+        } catch {
+            show(error: "Cannot run \(Sanitizer.plain(pager)): \(error)")
+        }
+        terminal.resume()
+        resize()
     }
 
     /// Starts a program detached from the screen: its output goes nowhere near curses.

@@ -41,6 +41,23 @@ final class Terminal {
         started = false
     }
 
+    /// Gives the terminal to another program (a pager) until `resume()`.
+    func suspend() {
+        guard started else { return }
+        writeRaw("\u{1B}[?2004l")
+        def_prog_mode()
+        endwin()
+    }
+
+    /// Takes the terminal back after `suspend()` and draws everything again.
+    func resume() {
+        guard started else { return }
+        reset_prog_mode()
+        writeRaw("\u{1B}[?2004h")
+        clearok(window, true)
+        wrefresh(window)
+    }
+
     /// The terminal's title (OSC 0). Only our own text goes here, never a sender's: a title is
     /// one more place an escape sequence could hide.
     func setTitle(_ title: String) {
