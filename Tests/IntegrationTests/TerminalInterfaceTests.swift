@@ -75,6 +75,18 @@ final class TerminalInterfaceTests: XCTestCase {
         }
         try await waitForScreen("our message with its mark") { $0.contains("Hello from the terminal") && $0.contains("✓") }
 
+        // Our own chat states: typing says composing, emptying the line says active.
+        try await tmux(["send-keys", "-t", "tui", "-l", "Are you"])
+        try await bob.waitForEvent { event in
+            if case .chatState(let peer, "composing") = event { return peer == alice.jid.description }
+            return false
+        }
+        try await tmux(["send-keys", "-t", "tui", "C-u"])
+        try await bob.waitForEvent { event in
+            if case .chatState(let peer, "active") = event { return peer == alice.jid.description }
+            return false
+        }
+
         // Bob starts typing (XEP-0085): the conversation's title says so until his message comes.
         var composing = DialtoneXML.XMLElement("message", namespace: Namespace.client,
                                                attributes: ["to": alice.jid.description, "type": "chat", "id": "typing-1"])

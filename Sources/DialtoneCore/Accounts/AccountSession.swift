@@ -46,6 +46,8 @@ public actor AccountSession {
     /// propose is seen before its retract and a session-initiate before its transport-info,
     /// and so that the manager's own requests never hold up the stream that answers them.
     public nonisolated let calls: CallManager
+    /// Whether the user lets people see when they type (`chat_states`).
+    public nonisolated let sendsChatStates: Bool
     /// Devices and ICE settings calls (and voicemail playback) use.
     public nonisolated let callConfiguration: CallManager.Configuration
     private let callInbox: AsyncStream<CallInput>.Continuation
@@ -60,7 +62,8 @@ public actor AccountSession {
 
     public init(configuration original: XMPPClientConfiguration, store: Store, recipients: RecipientResolver? = nil,
                 calls callConfiguration: CallManager.Configuration = CallManager.Configuration(),
-                logger: Logger = Logger(label: "dialtone.core")) {
+                chatStates: Bool = true, logger: Logger = Logger(label: "dialtone.core")) {
+        self.sendsChatStates = chatStates
         var configuration = original
         configuration.extraFeatures += JingleNamespace.features
         configuration.delegatedRequestNamespaces.insert(JingleNamespace.jingle)
@@ -87,7 +90,7 @@ public actor AccountSession {
         let configuration = try account.clientConfiguration()
         let store = try Store(path: Paths.database(for: configuration.jid.description))
         return AccountSession(configuration: configuration, store: store, recipients: try account.recipientResolver(),
-                              calls: calls ?? account.callConfiguration(), logger: logger)
+                              calls: calls ?? account.callConfiguration(), chatStates: account.chatStates ?? true, logger: logger)
     }
 
     public func events() -> AsyncStream<CoreEvent> { broadcaster.subscribe() }
@@ -237,6 +240,18 @@ public actor AccountSession {
         broadcaster.publish(.message(peer: peer.bare.description, stored))
         await transmit(message.element)
         return stored
+    }
+
+    /// Tells `peer` we are composing, paused or active (XEP-0085). Not to phone numbers at
+    /// the gateway (a text message has no such thing) or group texts, and not when the user
+    /// turned chat states off. Never stored by the server, never resent.
+    public func sendChatState(_ state: String, to peer: JID) async {
+        guard sendsChatStates, peer.domain != recipients.gateway?.domain, !(peer.local ?? "").contains(",") else { return }
+        var message = XMLElement("message", namespace: Namespace.client,
+                                 attributes: ["to": peer.bare.description, "type": "chat", "id": newStanzaID()])
+        message.append(XMLElement(state, namespace: Namespace.chatStates))
+        message.append(XMLElement("no-store", namespace: Namespace.hints))
+        try? await client.send(message)
     }
 
     // MARK: Attachments

@@ -110,6 +110,8 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
     public var ringDevice: String?
     /// Who may ring: "contacts" (default: roster, address book, numbers through the gateway) or "anyone".
     public var callsFrom: String?
+    /// Whether to tell people when you type (XEP-0085); default true.
+    public var chatStates: Bool?
     /// Voice processing on the microphone: each on (true) or off; see VoiceProcessingSettings.
     public var echoCancellation: Bool?
     public var noiseSuppression: Bool?
@@ -127,6 +129,7 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
         case iceAddresses = "ice_addresses"
         case ringDevice = "ring_device"
         case callsFrom = "calls_from"
+        case chatStates = "chat_states"
         case echoCancellation = "echo_cancellation"
         case noiseSuppression = "noise_suppression"
         case autoGain = "auto_gain"
