@@ -39,13 +39,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import burst_sender  # noqa: E402
+import procstat  # noqa: E402
+from procstat import cpu_seconds, machine_cpu, status_kb  # noqa: E402
 
 ENV = os.environ
 COUNT = int(ENV.get("BENCH_COUNT", "10000"))
 PORT = int(ENV.get("DIALTONE_TEST_PORT", "0"))
 DOMAIN = ENV.get("DIALTONE_TEST_DOMAIN", "dialtone.test")
 CA = ENV.get("DIALTONE_TEST_CA", "")
-TICK = os.sysconf("SC_CLK_TCK")
 TIMEOUTS = {"raw": 120, "receipts": 180, "slixmpp": 180, "dialtone": 240, "profanity": 420}
 GRACE = 2.0  # seconds after the last message, to catch duplicates or late writes
 
@@ -55,35 +56,6 @@ def log(*args):
 
 
 # ---- /proc -------------------------------------------------------------------------------------
-
-def cpu_seconds(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-    except OSError:
-        return None
-    rest = data[data.rindex(")") + 2:].split()
-    return (int(rest[11]) + int(rest[12])) / TICK
-
-
-def status_kb(pid, field):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def machine_cpu():
-    """(busy, steal) CPU seconds of the whole machine so far, all cores, from /proc/stat."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return (user + nice + system + irq + softirq) / TICK, steal / TICK
-
 
 def own_cpu():
     t = os.times()
@@ -536,19 +508,8 @@ async def perf_report(rundir):
 
 
 async def wait_quiet(limit):
-    """Waits (at most `limit` s) until other work leaves the machine nearly idle: under 0.25
-    of a core busy over three one-second samples in a row. Returns the seconds waited and the
-    last sample. Builds on the same machine would otherwise share the two cores with the run."""
-    t0, calm, busy = time.monotonic(), 0, None
-    while time.monotonic() - t0 < limit:
-        a, _ = machine_cpu()
-        await asyncio.sleep(1.0)
-        b, _ = machine_cpu()
-        busy = b - a
-        calm = calm + 1 if busy < 0.25 else 0
-        if calm >= 3:
-            break
-    return round(time.monotonic() - t0, 1), None if busy is None else round(busy, 2)
+    """procstat.wait_quiet, off the event loop."""
+    return await asyncio.to_thread(procstat.wait_quiet, limit)
 
 
 async def run(kind, round_no):

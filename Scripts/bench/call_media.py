@@ -53,9 +53,11 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from procstat import cpu_seconds, machine_cpu, status_kb, wait_quiet  # noqa: E402
+
 ENV = os.environ
 RATE = 48_000
-TICK = os.sysconf("SC_CLK_TCK")
 WORK = ENV.get("BENCH_WORK", "/tmp")
 SECONDS = float(ENV.get("BENCH_SECONDS", "60"))
 SETTLE = float(ENV.get("BENCH_SETTLE", "2"))
@@ -79,27 +81,6 @@ def log(*args):
 
 # ---- /proc ---------------------------------------------------------------------------------
 
-def cpu_seconds(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-    except OSError:
-        return None
-    rest = data[data.rindex(")") + 2:].split()
-    return (int(rest[11]) + int(rest[12])) / TICK
-
-
-def status_kb(pid, field):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def thread_times(pid):
     """{tid: (name, ns on CPU)} of a process's live threads, from /proc/PID/task/*/schedstat."""
     out = {}
@@ -116,29 +97,6 @@ def thread_times(pid):
         except (OSError, ValueError, IndexError):
             pass
     return out
-
-
-def machine_cpu():
-    """Busy and steal CPU seconds of the whole machine so far (all cores), from /proc/stat."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return (user + nice + system + irq + softirq) / TICK, steal / TICK
-
-
-def wait_quiet(limit):
-    """Waits at most `limit` s until other work leaves the machine nearly idle (under 0.25 of
-    a core over three one-second samples in a row). Returns (seconds waited, last sample)."""
-    t0, calm, busy = time.monotonic(), 0, None
-    while time.monotonic() - t0 < limit:
-        a, _ = machine_cpu()
-        time.sleep(1.0)
-        b, _ = machine_cpu()
-        busy = b - a
-        calm = calm + 1 if busy < 0.25 else 0
-        if calm >= 3:
-            break
-    return round(time.monotonic() - t0, 1), None if busy is None else round(busy, 2)
 
 
 class Endpoint:

@@ -58,12 +58,12 @@ from datetime import datetime, timedelta, timezone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from procstat import cpu_seconds, machine_cpu, status_kb, wait_quiet  # noqa: E402
 
 ENV = os.environ
 PORT = int(ENV.get("DIALTONE_TEST_PORT", "0"))
 DOMAIN = ENV.get("DIALTONE_TEST_DOMAIN", "dialtone.test")
 CA = ENV.get("DIALTONE_TEST_CA", "")
-TICK = os.sysconf("SC_CLK_TCK")
 
 KEYS = int(ENV.get("BENCH_KEYS", "200"))
 KEY_GAP = float(ENV.get("BENCH_KEY_GAP_MS", "50")) / 1000
@@ -107,34 +107,6 @@ def now():
 
 
 # ---- /proc -------------------------------------------------------------------------------------
-
-def cpu_seconds(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-    except OSError:
-        return None
-    rest = data[data.rindex(")") + 2:].split()
-    return (int(rest[11]) + int(rest[12])) / TICK
-
-
-def status_kb(pid, field):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def machine_busy():
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return (user + nice + system + irq + softirq) / TICK, steal / TICK
-
 
 def prosody_pid():
     try:
@@ -189,21 +161,6 @@ def connection_queues(pid):
                     server_tx = int(q2.split(":")[0], 16)
             out.append((rx, server_tx))
     return out
-
-
-def wait_quiet(limit):
-    """At most `limit` s for other work on the machine to fall under 0.25 of a core for three
-    one-second samples in a row; returns (seconds waited, last sample)."""
-    t0, calm, busy = now(), 0, None
-    while now() - t0 < limit:
-        a, _ = machine_busy()
-        time.sleep(1.0)
-        b, _ = machine_busy()
-        busy = b - a
-        calm = calm + 1 if busy < 0.25 else 0
-        if calm >= 3:
-            break
-    return round(now() - t0, 1), None if busy is None else round(busy, 2)
 
 
 # ---- tmux through one control-mode client -------------------------------------------------------
@@ -574,7 +531,7 @@ def keystrokes(pane, count, label, sender_started=None):
     typed = ""
     notes = []
     cpu0, t_start = cpu_seconds(pane.pid), now()
-    busy0, steal0 = machine_busy()
+    busy0, steal0 = machine_cpu()
     for i in range(count):
         if now() - t_start > PHASE_MAX:
             notes.append(f"stopped after {i} keys: the phase passed {PHASE_MAX:.0f} s")
@@ -609,7 +566,7 @@ def keystrokes(pane, count, label, sender_started=None):
             pane.save_screen(label)
         time.sleep(max(0.0, KEY_GAP * rng.uniform(0.8, 1.2) - (now() - t_send)))
     span = now() - t_start
-    busy1, steal1 = machine_busy()
+    busy1, steal1 = machine_cpu()
     cpu1 = cpu_seconds(pane.pid)
     usage = {"span_s": round(span, 2),
              "client_cpu_pct": round(100 * (cpu1 - cpu0) / span, 1) if cpu1 is not None else None,
