@@ -35,6 +35,12 @@ final class TerminalInterfaceTests: XCTestCase {
         return result.stdout
     }
 
+    /// Types a line into the interface and presses Enter.
+    private func command(_ text: String) async throws {
+        try await tmux(["send-keys", "-t", "tui", "-l", text])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+    }
+
     private func screen() async throws -> String { try await tmux(["capture-pane", "-p", "-t", "tui"]) }
 
     private func waitForScreen(_ what: String, timeout: Duration = .seconds(20), _ condition: @escaping (String) -> Bool) async throws {
@@ -68,8 +74,7 @@ final class TerminalInterfaceTests: XCTestCase {
         try await startInterface(for: alice, environment: environment)
         try await waitForScreen("online") { $0.contains("online") }
 
-        try await tmux(["send-keys", "-t", "tui", "-l", "/msg \(bob.jid) Hello from the terminal 👋"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/msg \(bob.jid) Hello from the terminal 👋")
         try await eventually("bob receives it") {
             try bob.store.history(peer: alice.jid.description).contains { $0.body == "Hello from the terminal 👋" }
         }
@@ -119,8 +124,7 @@ final class TerminalInterfaceTests: XCTestCase {
         }
         XCTAssertFalse(try bob.store.history(peer: alice.jid.description).contains { $0.body == "first line" })
 
-        try await tmux(["send-keys", "-t", "tui", "-l", "/theme high-contrast"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/theme high-contrast")
         try await waitForScreen("the theme switched live") { $0.contains("Theme high-contrast.") }
 
         // A smaller window: the conversation is laid out again, nothing is lost from view.
@@ -129,8 +133,7 @@ final class TerminalInterfaceTests: XCTestCase {
             screen.contains("Hi back from bob") && screen.split(separator: "\n").allSatisfy { $0.count <= 50 }
         }
 
-        try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/quit")
         await bob.stop()
     }
 
@@ -158,8 +161,7 @@ final class TerminalInterfaceTests: XCTestCase {
         try await waitForScreen("the second account in view") { screen in
             screen.contains("For the second number") && !screen.contains("1 new")
         }
-        try await tmux(["send-keys", "-t", "tui", "-l", "Answered from the second"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("Answered from the second")
         try await eventually("bob hears from the second account") {
             try bob.store.history(peer: dave.jid.description).contains { $0.body == "Answered from the second" }
         }
@@ -167,17 +169,14 @@ final class TerminalInterfaceTests: XCTestCase {
 
         _ = try await bob.session.sendMessage(to: alice.jid, body: "Back to the first")
         try await waitForScreen("the first account's count") { $0.contains("\(alice.jid.description) 1 new") }
-        try await tmux(["send-keys", "-t", "tui", "-l", "/account"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/account")
         try await waitForScreen("both accounts listed") { $0.contains("1  \(alice.jid.description)") && $0.contains("2  \(dave.jid.description)") }
         try await tmux(["send-keys", "-t", "tui", "Escape"])
         try await Task.sleep(for: .milliseconds(300))
-        try await tmux(["send-keys", "-t", "tui", "-l", "/account 1"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/account 1")
         try await waitForScreen("the first account again") { $0.contains("Back to the first") }
 
-        try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/quit")
         await bob.stop()
     }
 
@@ -204,13 +203,11 @@ final class TerminalInterfaceTests: XCTestCase {
 
         try await startInterface(for: alice, environment: environment)
         try await waitForScreen("online") { $0.contains("online") }
-        try await tmux(["send-keys", "-t", "tui", "-l", "/msg \(bobAccount.jid)"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/msg \(bobAccount.jid)")
         try await waitForScreen("bob available") { $0.contains("●bob") }
         await bob.stop()
         try await waitForScreen("bob gone offline") { $0.contains(" bob") && !$0.contains("●bob") }
-        try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/quit")
     }
 
     /// /open on a text attachment shows it in $PAGER on the terminal, and the interface takes
@@ -237,13 +234,11 @@ final class TerminalInterfaceTests: XCTestCase {
         try await waitForScreen("online") { $0.contains("online") }
         _ = try await bob.session.sendAttachment(path: note.path, to: alice.jid, caption: "for Saturday")
         try await waitForScreen("the attachment") { $0.contains("shopping list.txt") }
-        try await tmux(["send-keys", "-t", "tui", "-l", "/open"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/open")
         try await waitForScreen("the pager on the terminal") { $0.contains("PAGER-RAN") }
         try await waitForScreen("the interface back") { $0.contains("online") && $0.contains("for Saturday") && !$0.contains("PAGER-RAN") }
         XCTAssertEqual(try String(contentsOfFile: paged, encoding: .utf8), "eggs\nflour\nsugar\n")
-        try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/quit")
         await bob.stop()
     }
 
@@ -256,14 +251,12 @@ final class TerminalInterfaceTests: XCTestCase {
         let alice = try environment.newAccount("alice")
         try await startInterface(for: alice, environment: environment, extra: "gateway = \"\(gateway)\"\ncountry = \"US\"")
         try await waitForScreen("online") { $0.contains("online") }
-        try await tmux(["send-keys", "-t", "tui", "-l", "/msg (555) 010-7777 Running late"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/msg (555) 010-7777 Running late")
         // The number is shown as people write it, never as number@gateway, and the echo threads in.
         try await waitForScreen("the gateway's echo in the number's conversation") { screen in
             screen.contains("Echo: Running late") && screen.contains("(555) 010-7777") && !screen.contains("@\(gateway)")
         }
-        try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/quit")
     }
 
     /// The dialer: /call from the interface to a `dialtone answer`, the call panel with its
@@ -294,16 +287,14 @@ final class TerminalInterfaceTests: XCTestCase {
             alsa_config = "\(harness.path("alice.asoundrc"))"
             """)
         try await waitForScreen("online") { $0.contains("online") }
-        try await tmux(["send-keys", "-t", "tui", "-l", "/call \(bob.jid)"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/call \(bob.jid)")
         try await waitForScreen("the connected call with its timer") { $0.contains("Call with") && $0.contains("0:0") && $0.contains("mic") }
         // Digits on an empty line are the keypad.
         try await tmux(["send-keys", "-t", "tui", "-l", "42#"])
         try await waitForScreen("the digits shown as typed") { $0.contains("42#") }
         try await eventually("bob receives the digits") { CallHarness.digits(answer.output) == "42#" }
         // A headset plugged in mid-call: playback moves, the call goes on.
-        try await tmux(["send-keys", "-t", "tui", "-l", "/device playback headset"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/device playback headset")
         try await waitForScreen("the device switched") { $0.contains("Playback now on headset") }
         try await eventually("the headset plays bob's tone") {
             let data = (try? Data(contentsOf: URL(fileURLWithPath: headset))) ?? Data()
@@ -319,8 +310,7 @@ final class TerminalInterfaceTests: XCTestCase {
         XCTAssertEqual(try harness.heard(by: "bob").frequency, 440, "bob heard the interface's microphone")
         XCTAssertEqual(CallHarness.final(answer.output)?["outcome"] as? String, "completed", "the device switch did not end the call")
 
-        try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/quit")
     }
 
     /// With `notify = "notify-send"`, a message in a conversation not in view becomes a desktop
@@ -341,8 +331,7 @@ final class TerminalInterfaceTests: XCTestCase {
                                  variables: "PATH=\(bin.path):/usr/bin:/bin")
         try await waitForScreen("online") { $0.contains("online") }
         // Another conversation is in view.
-        try await tmux(["send-keys", "-t", "tui", "-l", "/msg carol@\(environment.domain)"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/msg carol@\(environment.domain)")
         try await waitForScreen("carol's conversation") { $0.contains("carol@") }
         _ = try await bob.session.sendMessage(to: alice.jid, body: "Dinner at eight?\u{1B}]0;owned\u{07}")
         try await eventually("the notification went out") {
@@ -352,8 +341,7 @@ final class TerminalInterfaceTests: XCTestCase {
         XCTAssertTrue(line.contains("--app-name=Dialtone"), line)
         XCTAssertFalse(line.contains("\u{1B}"), "no escape reaches the notification: \(line)")
         XCTAssertTrue(line.contains(bob.jid.description) || line.contains("bob"), line)
-        try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/quit")
         await bob.stop()
     }
 
@@ -413,8 +401,7 @@ final class TerminalInterfaceTests: XCTestCase {
         try await waitForScreen("the call's line in the conversation") { $0.contains("☎ Incoming call from") }
         let later = (try? Data(contentsOf: URL(fileURLWithPath: ring)).count) ?? 0
         XCTAssertLessThanOrEqual(later - ringLength, 8_000 * 2 / 5, "the ring stopped once answered")
-        try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/quit")
     }
 
     /// A call to the account out of view rings there too, says which account it is for, and
@@ -462,8 +449,7 @@ final class TerminalInterfaceTests: XCTestCase {
         try await tmux(["send-keys", "-t", "tui", "M-h"])
         _ = try await peer.wait(timeout: .seconds(20))
         XCTAssertTrue(CallHarness.jsonLines(peer.output).contains { $0["event"] as? String == "terminated" }, peer.output)
-        try await tmux(["send-keys", "-t", "tui", "-l", "/quit"])
-        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await command("/quit")
     }
 
     /// The address book and account from the interface: /add with a quoted name, the name
@@ -478,10 +464,6 @@ final class TerminalInterfaceTests: XCTestCase {
         _ = try await bob.session.sendMessage(to: alice.jid, body: "Hello from bob")
         try await waitForScreen("bob's message") { $0.contains("Hello from bob") }
 
-        func command(_ text: String) async throws {
-            try await tmux(["send-keys", "-t", "tui", "-l", text])
-            try await tmux(["send-keys", "-t", "tui", "Enter"])
-        }
         try await command("/add \"Bob Builder\" \(bob.jid)")
         try await waitForScreen("bob's name from the address book") { $0.contains("Bob Builder") && $0.contains("Added Bob Builder") }
         try await command("/contacts")
@@ -519,10 +501,6 @@ final class TerminalInterfaceTests: XCTestCase {
         let alice = try environment.newAccount("alice")
         try await startInterface(for: alice, environment: environment, extra: "gateway = \"\(gateway)\"\ncountry = \"US\"")
         try await waitForScreen("online") { $0.contains("online") }
-        func command(_ text: String) async throws {
-            try await tmux(["send-keys", "-t", "tui", "-l", text])
-            try await tmux(["send-keys", "-t", "tui", "Enter"])
-        }
         try await command("/cmd")
         try await waitForScreen("the gateway's commands") { $0.contains("Account settings") && $0.contains("Check balance") }
         try await command("/cmd 2")
