@@ -33,14 +33,7 @@ struct AudioTest: AsyncParsableCommand {
 
     @OptionGroup var options: GlobalOptions
 
-    @Option(help: ArgumentHelp("ALSA capture PCM (default: the account's capture, else \"default\").", valueName: "pcm"))
-    var capture: String?
-
-    @Option(help: ArgumentHelp("ALSA playback PCM (default: the account's playback, else \"default\").", valueName: "pcm"))
-    var playback: String?
-
-    @Option(help: ArgumentHelp("Look the PCMs up in this asoundrc file.", valueName: "file"))
-    var alsaConfig: String?
+    @OptionGroup var devices: AudioDeviceOptions
 
     @Option(help: ArgumentHelp("How long to record.", valueName: "seconds"))
     var seconds: Double = 3
@@ -50,12 +43,12 @@ struct AudioTest: AsyncParsableCommand {
     func run() async throws {
         // The account is optional here: without a configuration the devices default.
         let account = try? options.loadAccount()
-        let calls = account?.callConfiguration() ?? CallManager.Configuration()
-        var alsa = calls.media.alsaConfiguration
-        if let alsaConfig { alsa = try readALSAConfiguration(alsaConfig) }
+        var media = (account?.callConfiguration() ?? CallManager.Configuration()).media
+        try devices.apply(to: &media)
+        let alsa = media.alsaConfiguration
         let tty = isatty(2) == 1
         let recorder: AudioRecorder
-        do { recorder = try AudioRecorder(device: capture ?? calls.media.captureDevice, configuration: alsa) } catch {
+        do { recorder = try AudioRecorder(device: media.captureDevice, configuration: alsa) } catch {
             throw CLIError("\(error)")
         }
         var peak = 0.0
@@ -72,7 +65,7 @@ struct AudioTest: AsyncParsableCommand {
         print(String(format: "recorded %.1f s, peak level %.0f dBFS", audio.duration, 20 * log10(max(peak, 1e-5))))
         if peak < 0.001 { FileHandle.standardError.write(Data("The microphone gave silence: check the capture device and its volume (alsamixer).\n".utf8)) }
         let player: AudioFilePlayer
-        do { player = try AudioFilePlayer(audio: audio, device: playback ?? calls.media.playbackDevice, configuration: alsa) } catch {
+        do { player = try AudioFilePlayer(audio: audio, device: media.playbackDevice, configuration: alsa) } catch {
             throw CLIError("\(error)")
         }
         while !player.isFinished {

@@ -3,8 +3,8 @@ import DialtoneCore
 import DialtoneXMPP
 import Foundation
 
-/// Device and ICE options shared by `call` and `answer`.
-struct CallOptions: ParsableArguments {
+/// The ALSA devices of `call`, `answer` and `audio test`.
+struct AudioDeviceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("ALSA capture PCM (default: the account's capture, else \"default\").", valueName: "pcm"))
     var capture: String?
 
@@ -14,6 +14,18 @@ struct CallOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Look the PCMs up in this asoundrc file instead of the system's ALSA configuration.", valueName: "file"))
     var alsaConfig: String?
 
+    /// The account's media settings with the devices given here.
+    func apply(to media: inout CallMediaConfiguration) throws {
+        if let capture { media.captureDevice = capture }
+        if let playback { media.playbackDevice = playback }
+        if let alsaConfig { media.alsaConfiguration = try readALSAConfiguration(alsaConfig) }
+    }
+}
+
+/// Device and ICE options shared by `call` and `answer`.
+struct CallOptions: ParsableArguments {
+    @OptionGroup var devices: AudioDeviceOptions
+
     @Flag(help: "Host candidates on 127.0.0.1 only, no STUN or TURN (not even the server's): for tests on one machine.")
     var iceLoopback = false
 
@@ -22,9 +34,7 @@ struct CallOptions: ParsableArguments {
 
     func configuration(for account: AccountConfiguration) throws -> CallManager.Configuration {
         var calls = account.callConfiguration()
-        if let capture { calls.media.captureDevice = capture }
-        if let playback { calls.media.playbackDevice = playback }
-        if let alsaConfig { calls.media.alsaConfiguration = try readALSAConfiguration(alsaConfig) }
+        try devices.apply(to: &calls.media)
         if iceLoopback {
             calls.media.ice.loopbackOnly = true
             calls.media.ice.useIPv6 = false
