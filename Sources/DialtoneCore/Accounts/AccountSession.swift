@@ -26,10 +26,6 @@ public actor AccountSession {
     /// not let live messages move the cursor while the other is still paging.
     private var catchUpsRunning = 0
     private var catchingUp: Bool { catchUpsRunning > 0 }
-    /// Ids the server confirmed while an outbox flush runs: the flush works from a snapshot
-    /// of the outbox and must not send those again.
-    private var confirmedDuringFlush: Set<String> = []
-    private var flushesRunning = 0
     private var liveCursorDuringCatchUp: String?
     public private(set) var connectionState: ConnectionState = .offline(reason: nil)
     public private(set) var rejectedCount = 0
@@ -334,34 +330,29 @@ public actor AccountSession {
         try? await client.send(marker)
     }
 
-    /// Sends an outbox row unless the client's session already holds it unconfirmed (it
-    /// resends those itself after a resume). The check is the client's, made where the send
-    /// is, so no state here can say "in flight" about a stanza a dead session threw away.
+    /// Sends an outbox row unless the client's session already sent it (what it holds
+    /// unconfirmed it resends itself after a resume). The check is the client's, made where
+    /// the send is, so no state here can say "in flight" about a stanza a dead session threw away.
     private func transmit(_ stanza: XMLElement) async {
         guard let id = stanza[attribute: "id"] else { return }
         do {
-            try await client.sendUnlessUnacknowledged(stanza)
+            try await client.sendOncePerSession(stanza)
         } catch {
             logger.info("message \(id) waits in the outbox: \(error)")
         }
     }
 
-    /// Sends every outbox row the current session does not hold. Safe to run at any time and
-    /// concurrently with itself; a row the server confirms while the flush runs is skipped
-    /// (and should one still go twice, the recipient drops the copy by its origin-id).
+    /// Sends every outbox row the current session has not sent. Safe to run at any time and
+    /// concurrently with itself: the client skips what this session already sent, including
+    /// rows the server confirms while the flush works from its snapshot of the outbox.
     private func flushOutbox() async {
         let pending: [(peer: String, message: StoredMessage)]
         do { pending = try store.outbox() } catch {
             logger.error("cannot read the outbox: \(error)")
             return
         }
-        flushesRunning += 1
-        defer {
-            flushesRunning -= 1
-            if flushesRunning == 0 { confirmedDuringFlush = [] }
-        }
         for (_, message) in pending {
-            guard let id = message.stanzaID, !confirmedDuringFlush.contains(id), let xml = message.stanzaXML,
+            guard message.stanzaID != nil, let xml = message.stanzaXML,
                   let stanza = try? XMLElement(parsing: xml) else { continue }
             await transmit(stanza)
         }
@@ -395,7 +386,6 @@ public actor AccountSession {
                 if received.source == .live, let id = received.archiveID { cursor = id }
             case .acknowledged(let ids):
                 try store.markSent(stanzaIDs: ids)
-                if flushesRunning > 0 { confirmedDuringFlush.formUnion(ids) }
                 publishStatusChanges(ids)
             case .roster(.full(let items, let version)):
                 try store.replaceContacts(items.map(Self.contact), version: version)

@@ -37,7 +37,7 @@ public actor XMPPClient {
     public internal(set) var rosterVersion: String?
     /// Roster pushes that came while the login's roster request was out (nil otherwise).
     var rosterPushesWhileFetching: [RosterUpdate]?
-    /// Ids sent through `sendUnlessUnacknowledged` since the session was bound.
+    /// Ids sent through `sendOncePerSession` since the session was bound.
     var sentInSession: Set<String> = []
     /// Whether this stream's server announced roster versioning.
     var serverVersionsRoster = false
@@ -324,14 +324,14 @@ public actor XMPPClient {
         requestAcknowledgement()
     }
 
-    /// Sends a stanza unless one with the same id is already waiting for the server's
-    /// confirmation in this session; returns whether it went now. The check and the send are
+    /// Sends a stanza unless one with the same id went in this session already (waiting for
+    /// the server's confirmation or confirmed); returns whether it went now. The check and the send are
     /// one step on this actor, so the outbox can call this for every row it holds, at any
     /// time, from any number of tasks: what this session holds is resent by the client after
     /// a resume, and everything else (including what a refused resumption or a new session
     /// threw away) goes again here. Nothing above has to mirror the session's state.
     @discardableResult
-    public func sendUnlessUnacknowledged(_ stanza: XMLElement) throws(XMPPConnectionError) -> Bool {
+    public func sendOncePerSession(_ stanza: XMLElement) throws(XMPPConnectionError) -> Bool {
         guard isOnline else { throw .notConnected }
         if let id = stanza[attribute: "id"] {
             // Sent in this session already: held unconfirmed (resent after a resume), or
