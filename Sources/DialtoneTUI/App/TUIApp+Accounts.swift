@@ -10,7 +10,7 @@ extension TUIApp {
         switch event {
         case .connection(let connection):
             state.connection = connection
-            if case .online = connection {} else { state.list.forgetPresence() }
+            state.list.note(connection)
         case .message(let peer, let message):
             state.list.noteActivity(peer: peer, at: message.timestamp, incoming: message.direction == .incoming)
             if message.direction == .incoming, message.body != nil || !message.attachments.isEmpty {
@@ -20,9 +20,8 @@ extension TUIApp {
                 let sender = state.names.name(for: message.sender.isEmpty ? peer : message.sender)
                 notifier.notify(title: "\(sender) → \(sessions[account].account.bare.description)", body: text)
             }
-        case .presence(let update) where update.from.bare != sessions[account].account.bare:
-            state.list.notePresence(of: update.from.bare.description, resource: update.from.resource ?? "",
-                                    available: update.available, show: update.show)
+        case .presence(let update):
+            state.list.note(update, account: sessions[account].account)
         case .contactsChanged:
             if let names = try? sessions[account].displayNames() {
                 state.names = names
@@ -94,6 +93,15 @@ extension TUIApp {
             return "\(address) \(Sanitizer.plain(state.connection.description))"
         }
         return parts.isEmpty ? nil : parts.joined(separator: ", ")
+    }
+
+    /// Activity in a conversation of an account, in view or not.
+    func noteActivity(on account: Int, peer: String, at date: Date, incoming: Bool) {
+        if account == current {
+            list.noteActivity(peer: peer, at: date, incoming: incoming)
+        } else {
+            parked[account]?.list.noteActivity(peer: peer, at: date, incoming: incoming)
+        }
     }
 
     /// The names of the account a call belongs to.

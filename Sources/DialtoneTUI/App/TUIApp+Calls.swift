@@ -36,12 +36,8 @@ extension TUIApp {
         }
         if info.state == .ended {
             let missed = info.outcome == .missed
-            if inView {
-                list.noteActivity(peer: peer, at: info.endedAt ?? Date(), incoming: missed)
-            } else {
-                parked[account]?.list.noteActivity(peer: peer, at: info.endedAt ?? Date(), incoming: missed)
-                if missed { parked[account]?.arrived += 1 }
-            }
+            noteActivity(on: account, peer: peer, at: info.endedAt ?? Date(), incoming: missed)
+            if missed && !inView { parked[account]?.arrived += 1 }
             if missed && (view?.peer != peer || !inView) {
                 terminal.bell()
                 notifier.notify(title: "Missed call", body: names.name(for: peer))
@@ -50,10 +46,8 @@ extension TUIApp {
             calls[info.id] = nil
             callOwners[info.id] = nil
             updateTitle()
-        } else if inView {
-            list.noteActivity(peer: peer, at: info.startedAt, incoming: false)
         } else {
-            parked[account]?.list.noteActivity(peer: peer, at: info.startedAt, incoming: false)
+            noteActivity(on: account, peer: peer, at: info.startedAt, incoming: false)
         }
         updateTicker()
     }

@@ -229,7 +229,7 @@ public final class TUIApp {
         switch event {
         case .connection(let state):
             connection = state
-            if case .online = state {} else { list.forgetPresence() }
+            list.note(state)
         case .message(let peer, let message):
             if message.direction == .incoming { typing[peer] = nil }
             list.noteActivity(peer: peer, at: message.timestamp, incoming: message.direction == .incoming)
@@ -263,10 +263,7 @@ public final class TUIApp {
             guard !peer.contains(",") else { break }
             typing[peer] = state == "composing" ? Date() : nil
         case .presence(let update):
-            // Our own other devices are not a conversation.
-            guard update.from.bare != session.account.bare else { break }
-            list.notePresence(of: update.from.bare.description, resource: update.from.resource ?? "",
-                              available: update.available, show: update.show)
+            list.note(update, account: session.account)
         case .rejected:
             break
         }

@@ -68,6 +68,19 @@ public struct ConversationListModel: Sendable {
         devices.removeAll()
     }
 
+    /// A presence the account received; its own other devices are not a conversation.
+    public mutating func note(_ update: PresenceUpdate, account: JID) {
+        guard update.from.bare != account.bare else { return }
+        notePresence(of: update.from.bare.description, resource: update.from.resource ?? "",
+                     available: update.available, show: update.show)
+    }
+
+    /// The account's connection changed: presence holds only while online.
+    public mutating func note(_ connection: ConnectionState) {
+        if case .online = connection { return }
+        forgetPresence()
+    }
+
     /// How available `address` is, where presence exists for it (phone numbers have none).
     public func presence(of address: String) -> Availability? {
         guard let shows = devices[address]?.values, !shows.isEmpty else { return nil }

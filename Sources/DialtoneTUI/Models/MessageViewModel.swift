@@ -96,29 +96,25 @@ public struct MessageViewModel: Sendable {
         var result: [StyledLine] = []
         var previousDay: Int?
         var callIndex = 0
-        func separate(_ day: Int, _ time: Date) {
-            if day != previousDay {
+        func append(_ rendered: Rendered, at time: Date) {
+            if rendered.day != previousDay {
                 result.append(format.daySeparator(for: time, width: width))
-                previousDay = day
+                previousDay = rendered.day
+            }
+            result += rendered.lines
+        }
+        /// The calls that started by `time` (all that are left when nil), in their place.
+        func callsBefore(_ time: Date?) {
+            while callIndex < calls.count, time.map({ calls[callIndex].startedAt <= $0 }) ?? true {
+                append(render(calls[callIndex]), at: calls[callIndex].startedAt)
+                callIndex += 1
             }
         }
         for message in messages {
-            while callIndex < calls.count, calls[callIndex].startedAt <= message.timestamp {
-                let call = render(calls[callIndex])
-                separate(call.day, calls[callIndex].startedAt)
-                result += call.lines
-                callIndex += 1
-            }
-            let rendered = render(message)
-            separate(rendered.day, message.timestamp)
-            result += rendered.lines
+            callsBefore(message.timestamp)
+            append(render(message), at: message.timestamp)
         }
-        while callIndex < calls.count {
-            let call = render(calls[callIndex])
-            separate(call.day, calls[callIndex].startedAt)
-            result += call.lines
-            callIndex += 1
-        }
+        callsBefore(nil)
         lines = result
         lastDay = previousDay
         scrollBack = min(scrollBack, maxScroll(height: 1))
