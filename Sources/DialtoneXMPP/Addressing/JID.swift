@@ -73,8 +73,10 @@ public struct JID: Sendable, Hashable, Codable, CustomStringConvertible, Compara
     // MARK: Normalisation
 
     private static let maximumPartBytes = 1023
-    /// RFC 7622 3.3.1: these may not appear in a local part (XEP-0106 escapes them).
-    private static let forbiddenInLocal: Set<Character> = ["\"", "&", "'", "/", ":", "<", ">", "@"]
+    /// RFC 7622 3.3.1 and 3.2: the ASCII characters a local part (XEP-0106 escapes them) and
+    /// a domain may not hold, besides spaces and controls.
+    private static let forbiddenInLocal: StaticString = "\"&'/:<>@"
+    private static let forbiddenInDomain: StaticString = "@/\\<>\"'&,;:[]"
 
     /// ASCII needs neither normalisation forms nor Unicode tables: lower-case it byte by
     /// byte (a roster of thousands is parsed at login; this is most of them).
@@ -88,11 +90,16 @@ public struct JID: Sendable, Hashable, Codable, CustomStringConvertible, Compara
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// The first byte of an ASCII part that is a space, a control or one of `forbidden`, or nil
-    /// when there is none: the Unicode property tables are only needed beyond ASCII.
-    private static func firstForbiddenASCII(_ value: String, _ forbidden: StaticString) -> UInt8? {
+    /// The first scalar of `value` that is a space, a control or one of `forbidden`: byte by
+    /// byte for ASCII, through the Unicode property tables only beyond it.
+    private static func firstForbidden(in value: String, ascii: Bool, _ forbidden: StaticString) -> Unicode.Scalar? {
         let banned = UnsafeBufferPointer(start: forbidden.utf8Start, count: forbidden.utf8CodeUnitCount)
-        return value.utf8.first { $0 <= 0x20 || $0 == 0x7F || banned.contains($0) }
+        if ascii {
+            return value.utf8.first { $0 <= 0x20 || $0 == 0x7F || banned.contains($0) }.map { Unicode.Scalar($0) }
+        }
+        return value.unicodeScalars.first { scalar in
+            (scalar.isASCII && banned.contains(UInt8(scalar.value))) || scalar.properties.isWhitespace || isControl(scalar)
+        }
     }
 
     private static func normaliseLocal(_ raw: String) throws(JIDError) -> String {
@@ -100,22 +107,15 @@ public struct JID: Sendable, Hashable, Codable, CustomStringConvertible, Compara
         let value = ascii ?? raw.precomposedStringWithCanonicalMapping.lowercased()
         guard !value.isEmpty else { throw .emptyPart("local part") }
         guard value.utf8.count <= maximumPartBytes else { throw .tooLong("local part") }
-        if ascii != nil {
-            if let byte = firstForbiddenASCII(value, "\"&'/:<>@") {
-                throw .invalidCharacter(part: "local part", character: Character(Unicode.Scalar(byte)))
-            }
-            return value
-        }
-        for scalar in value.unicodeScalars {
-            if forbiddenInLocal.contains(Character(scalar)) || scalar.properties.isWhitespace || isControl(scalar) {
-                throw .invalidCharacter(part: "local part", character: Character(scalar))
-            }
+        if let bad = firstForbidden(in: value, ascii: ascii != nil, forbiddenInLocal) {
+            throw .invalidCharacter(part: "local part", character: Character(bad))
         }
         return value
     }
 
     private static func normaliseDomain(_ raw: String) throws(JIDError) -> String {
-        var value = asciiLowercased(raw) ?? raw.precomposedStringWithCanonicalMapping.lowercased()
+        let ascii = asciiLowercased(raw)
+        var value = ascii ?? raw.precomposedStringWithCanonicalMapping.lowercased()
         if value.hasSuffix(".") { value.removeLast() }  // RFC 7622 3.2: a trailing dot is stripped
         guard !value.isEmpty else { throw .emptyPart("domain") }
         guard value.utf8.count <= maximumPartBytes else { throw .tooLong("domain") }
@@ -123,15 +123,8 @@ public struct JID: Sendable, Hashable, Codable, CustomStringConvertible, Compara
             guard value.hasSuffix("]") else { throw .invalidCharacter(part: "domain", character: "[") }
             return value
         }
-        if value.utf8.allSatisfy({ $0 < 0x80 }) {
-            if let byte = firstForbiddenASCII(value, "@/\\<>\"'&,;:[]") {
-                throw .invalidCharacter(part: "domain", character: Character(Unicode.Scalar(byte)))
-            }
-        } else {
-            for scalar in value.unicodeScalars
-            where scalar.properties.isWhitespace || isControl(scalar) || "@/\\<>\"'&,;:[]".unicodeScalars.contains(scalar) {
-                throw .invalidCharacter(part: "domain", character: Character(scalar))
-            }
+        if let bad = firstForbidden(in: value, ascii: ascii != nil, forbiddenInDomain) {
+            throw .invalidCharacter(part: "domain", character: Character(bad))
         }
         if value.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) {
             throw .emptyPart("domain label")

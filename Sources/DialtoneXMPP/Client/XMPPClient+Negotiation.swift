@@ -252,7 +252,7 @@ extension XMPPClient {
         let asked = ContinuousClock.now
         let answer = try await nextElement()
         // The server's share of a login, for benchmarks (Prosody loads the roster at bind).
-        logger.debug("bind answered in \(Self.milliseconds(since: asked)) ms")
+        logger.debug("bind answered in \((ContinuousClock.now - asked).wholeMilliseconds) ms")
         guard answer.name == "iq", answer[attribute: "id"] == id else {
             throw XMPPConnectionError.protocolViolation("unexpected <\(answer.name)> while binding")
         }

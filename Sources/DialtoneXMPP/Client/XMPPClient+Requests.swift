@@ -22,12 +22,6 @@ extension XMPPClient {
         }
     }
 
-    /// Whole milliseconds since `start`, for log lines.
-    static func milliseconds(since start: ContinuousClock.Instant) -> Int {
-        let elapsed = ContinuousClock.now - start
-        return Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
-    }
-
     private func timeOut(_ id: String, generation: Int) {
         guard generation == sessionGeneration, let pending = pendingRequests.removeValue(forKey: id) else { return }
         pending.continuation.resume(throwing: XMPPConnectionError.timeout("request \(id)"))
@@ -46,7 +40,7 @@ extension XMPPClient {
             rosterPushesWhileFetching = []
             defer { rosterPushesWhileFetching = nil }
             let roster = try await request(.iq(.get, id: newStanzaID(), payload: query))
-            logger.debug("roster answered in \(Self.milliseconds(since: asked)) ms")
+            logger.debug("roster answered in \((ContinuousClock.now - asked).wholeMilliseconds) ms")
             if let answer = roster.child("query", namespace: Namespace.roster) {
                 let items = Self.rosterItems(answer)
                 // Prosody 0.12 gives a new account's empty roster the version its first change

@@ -100,7 +100,7 @@ public struct DNSResolver: Sendable {
 
     private func exchange(_ query: [UInt8]) async throws(DNSError) -> [UInt8] {
         let nameserver = self.nameserver
-        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Int32(timeout.wholeMilliseconds)
         let attempts = self.attempts
         let result: Result<[UInt8], DNSError> = await Task.detached {
             Self.blockingExchange(query, nameserver: nameserver, timeoutMilliseconds: milliseconds, attempts: attempts)

@@ -30,6 +30,15 @@ final class JIDTests: XCTestCase {
         }
     }
 
+    /// Beyond ASCII the same characters are refused, found through Unicode's tables instead.
+    func testRejectsInvalidBeyondASCII() {
+        for bad in ["jü rgen@example.com", "jü<x@example.com", "jü'x@example.com", "jü\u{00A0}x@example.com",
+                    "a@exämple;com", "a@ex\u{2003}ämple.com", "a@exämple..com", "jü\u{0007}@example.com"] {
+            XCTAssertThrowsError(try JID(bad), bad)
+        }
+        XCTAssertNoThrow(try JID("jürgen.o'neill-x@exämple.com".replacingOccurrences(of: "'", with: "")))
+    }
+
     func testUnicodeNormalisation() throws {
         // "é" precomposed and decomposed are the same address.
         XCTAssertEqual(try JID("caf\u{00E9}@example.com"), try JID("cafe\u{0301}@example.com"))
