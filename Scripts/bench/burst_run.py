@@ -40,7 +40,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import burst_sender  # noqa: E402
 import procstat  # noqa: E402
-from procstat import cpu_seconds, machine_cpu, status_kb  # noqa: E402
+from procstat import cpu_seconds, machine_cpu, prosody_pid, status_kb  # noqa: E402
 
 ENV = os.environ
 COUNT = int(ENV.get("BENCH_COUNT", "10000"))
@@ -60,18 +60,6 @@ def log(*args):
 def own_cpu():
     t = os.times()
     return t.user + t.system
-
-
-def prosody_pid():
-    try:
-        with open(os.path.join(ENV["DIALTONE_TESTENV"], "pids")) as f:
-            for line in f:
-                name, pid = line.split()
-                if name == "prosody":
-                    return int(pid)
-    except (OSError, KeyError, ValueError):
-        pass
-    return None
 
 
 def stack_sample(pid):

@@ -39,6 +39,19 @@ def machine_cpu():
     return (user + nice + system + irq + softirq) / TICK, steal / TICK
 
 
+def prosody_pid():
+    """The test server's Prosody, from the pids file of the environment Scripts/testenv/up made."""
+    try:
+        with open(os.path.join(os.environ["DIALTONE_TESTENV"], "pids")) as f:
+            for line in f:
+                name, pid = line.split()
+                if name == "prosody":
+                    return int(pid)
+    except (OSError, KeyError, ValueError):
+        pass
+    return None
+
+
 def wait_quiet(limit):
     """Waits at most `limit` s until other work leaves the machine nearly idle (under 0.25 of
     a core over three one-second samples in a row): builds on the same machine would otherwise

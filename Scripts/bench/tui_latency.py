@@ -58,7 +58,7 @@ from datetime import datetime, timedelta, timezone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from procstat import cpu_seconds, machine_cpu, status_kb, wait_quiet  # noqa: E402
+from procstat import cpu_seconds, machine_cpu, prosody_pid, status_kb, wait_quiet  # noqa: E402
 
 ENV = os.environ
 PORT = int(ENV.get("DIALTONE_TEST_PORT", "0"))
@@ -106,19 +106,17 @@ def now():
     return time.monotonic()
 
 
+def next_tick(tick):
+    """Sleeps until one POLL after `tick` and returns that time (now, when already past it)."""
+    tick += POLL
+    delay = tick - now()
+    if delay > 0:
+        time.sleep(delay)
+        return tick
+    return now()
+
+
 # ---- /proc -------------------------------------------------------------------------------------
-
-def prosody_pid():
-    try:
-        with open(os.path.join(ENV["DIALTONE_TESTENV"], "pids")) as f:
-            for line in f:
-                name, pid = line.split()
-                if name == "prosody":
-                    return int(pid)
-    except (OSError, KeyError, ValueError):
-        pass
-    return None
-
 
 def socket_inodes(pid):
     out = set()
@@ -414,12 +412,7 @@ class Pane:
                 return now()
             if now() - start > timeout:
                 return None
-            tick += POLL
-            delay = tick - now()
-            if delay > 0:
-                time.sleep(delay)
-            else:
-                tick = now()
+            tick = next_tick(tick)
 
     def clear_line(self):
         self.key("C-u")
@@ -477,12 +470,7 @@ def start_up(pane):
             pane.keys(MARKER)
             resent += 1
             next_resend = t + RETYPE
-        tick += POLL
-        delay = tick - now()
-        if delay > 0:
-            time.sleep(delay)
-        else:
-            tick = now()
+        tick = next_tick(tick)
     result["interactive_s"] = round(t_marker - t0, 4)
     result["marker_resent"] = resent
     result["rss_at_interactive_kb"] = status_kb(pane.pid, "VmRSS")
