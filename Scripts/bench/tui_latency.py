@@ -58,7 +58,7 @@ from datetime import datetime, timedelta, timezone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from procstat import cpu_seconds, machine_cpu, prosody_pid, status_kb, wait_quiet  # noqa: E402
+from procstat import cpu_seconds, machine_cpu, status_kb, wait_quiet  # noqa: E402
 
 ENV = os.environ
 PORT = int(ENV.get("DIALTONE_TEST_PORT", "0"))
