@@ -6,8 +6,10 @@ import Synchronization
 
 /// The selected pair as the media threads use it, without the agent's actor in between: the
 /// capture thread sends its packets on the pair's socket itself (no hop to the event loop, no
-/// wake-up of it), and the socket's event loop hands the peer's RTP straight to the media
-/// receiver.
+/// wake-up of it), and the playback thread, which wakes once a frame anyway, reads what the
+/// peer sent from that socket itself (`readWaiting`). Until it does (the first packets of a
+/// call, which start the playback clock), the socket's event loop hands the peer's RTP
+/// straight to the media receiver.
 ///
 /// Each packet through the actor cost two task hops and a copy each way, about as much CPU as
 /// the Opus encoder. The agent stays the authority: it rewrites this route whenever its media
@@ -23,18 +25,35 @@ public final class DirectMediaRoute: Sendable {
         let descriptor: CInt
         let remote: TransportAddress
         let destination: SocketAddress
+        /// The channel NIO reads the socket with; its reading pauses while a media thread reads.
+        let channel: any Channel
     }
 
-    private let pair = Mutex<Pair?>(nil)
-    private let receiver = Mutex<(@Sendable (UnsafeRawBufferPointer) -> Void)?>(nil)
+    /// What the route holds, all behind one lock: a send, a read and a change of pair never
+    /// overlap, so the descriptor they use stays open while they do.
+    private struct State {
+        var pair: Pair?
+        /// The socket whose channel no longer reads because a media thread does.
+        var pausedSocket: Int?
+        /// One reader at a time (the playback thread): its buffers, kept from frame to frame.
+        var datagram = [UInt8](repeating: 0, count: 2048)
+        var control = [UInt8](repeating: 0, count: 64)
+    }
 
-    init() {}
+    private let state = Mutex(State())
+    private let receiver = Mutex<(@Sendable (UnsafeRawBufferPointer) -> Void)?>(nil)
+    /// How a datagram the route will not take goes on to the agent (its input stream).
+    private let forward: @Sendable (_ socket: Int, _ from: TransportAddress, _ bytes: [UInt8]) -> Void
+
+    init(forward: @escaping @Sendable (_ socket: Int, _ from: TransportAddress, _ bytes: [UInt8]) -> Void) {
+        self.forward = forward
+    }
 
     /// Sends on the selected pair; false when there is none this route can use (the caller
     /// then goes through the agent).
     public func send(_ datagram: UnsafeRawBufferPointer) -> Bool {
-        pair.withLock { pair in
-            guard let pair else { return false }
+        state.withLock { state in
+            guard let pair = state.pair else { return false }
             let sent = pair.destination.withSockAddr { address, length in
                 sendto(pair.descriptor, datagram.baseAddress, datagram.count, Int32(MSG_DONTWAIT), address, socklen_t(length))
             }
@@ -55,7 +74,7 @@ public final class DirectMediaRoute: Sendable {
     func deliver(_ bytes: ByteBuffer, socket: Int, from source: SocketAddress) -> Bool {
         guard let first = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self),
               PacketKind(firstByte: first) == .rtp else { return false }
-        guard let current = pair.withLock({ $0 }), current.socket == socket, current.destination == source,
+        guard let current = state.withLock({ $0.pair }), current.socket == socket, current.destination == source,
               let body = receiver.withLock({ $0 }) else { return false }
         bytes.withUnsafeReadableBytes { body($0) }
         return true
@@ -75,15 +94,163 @@ public final class DirectMediaRoute: Sendable {
         return descriptor
     }
 
-    /// Takes ownership of `new`'s descriptor and closes the previous pair's.
+    /// Reads every datagram waiting on the selected pair's socket, on the calling thread,
+    /// without waiting: the peer's RTP and RTCP go to `body` with their arrival time
+    /// (CLOCK_MONOTONIC nanoseconds, from the kernel's receive timestamp, so reading once a
+    /// frame does not blur the jitter the buffer measures); anything else (consent checks,
+    /// DTLS, packets from another address) goes to the agent as if the event loop had read
+    /// it. The first read of a pair pauses the event loop's reading of its socket: from then
+    /// on nothing wakes for each packet. False when there is no pair to read (the event loop
+    /// goes on reading then).
+    @discardableResult
+    public func readWaiting(_ body: (UnsafeRawBufferPointer, Int64) -> Void) -> Bool {
+        state.withLock { state in
+            guard let pair = state.pair else { return false }
+            if state.pausedSocket != pair.socket {
+                var on: CInt = 1
+                setsockopt(pair.descriptor, SOL_SOCKET, SO_TIMESTAMPNS_OLD, &on, socklen_t(MemoryLayout<CInt>.size))
+                pair.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+                state.pausedSocket = pair.socket
+            }
+            let clocks = ClockOffset()
+            while true {
+                var source = sockaddr_storage()
+                var kernelTime: Int64?
+                let count = state.datagram.withUnsafeMutableBytes { buffer in
+                    state.control.withUnsafeMutableBytes { control in
+                        withUnsafeMutablePointer(to: &source) { address in
+                            var vector = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
+                            return withUnsafeMutablePointer(to: &vector) { vector in
+                                var message = msghdr()
+                                message.msg_name = UnsafeMutableRawPointer(address)
+                                message.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                                message.msg_iov = vector
+                                message.msg_iovlen = 1
+                                message.msg_control = control.baseAddress
+                                message.msg_controllen = control.count
+                                let count = recvmsg(pair.descriptor, &message, Int32(MSG_DONTWAIT))
+                                if count >= 0 { kernelTime = Self.receiveTime(control, length: message.msg_controllen) }
+                                return count
+                            }
+                        }
+                    }
+                }
+                // EAGAIN: all read. A pending socket error (ICMP unreachable) is the agent's
+                // business, which sees the pair fail its checks; stop for this frame.
+                guard count >= 0 else { return true }
+                let arrival = kernelTime.map(clocks.monotonic(fromRealtime:)) ?? clocks.monotonicNow
+                state.datagram.withUnsafeBytes { buffer in
+                    let datagram = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+                    let isMedia = count > 0 && PacketKind(firstByte: datagram[0]) == .rtp
+                    if isMedia && Self.same(source, pair.destination) {
+                        body(datagram, arrival)
+                    } else if let from = Self.transportAddress(source) {
+                        forward(pair.socket, from, Array(datagram))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The reader stopped (the playback thread ended): the event loop reads the socket again.
+    public func stopReading() {
+        state.withLock { state in
+            if let paused = state.pausedSocket, let pair = state.pair, pair.socket == paused {
+                pair.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            }
+            state.pausedSocket = nil
+        }
+    }
+
+    /// Takes ownership of `new`'s descriptor and closes the previous pair's. A channel a
+    /// reader paused reads again: the reader moves to the new pair at its next read.
     func update(_ new: Pair?) {
-        pair.withLock { current in
-            if let old = current, old.descriptor != new?.descriptor { close(old.descriptor) }
-            current = new
+        state.withLock { state in
+            if let old = state.pair {
+                if old.descriptor != new?.descriptor { close(old.descriptor) }
+                if state.pausedSocket == old.socket, new?.socket != old.socket {
+                    old.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+                    state.pausedSocket = nil
+                }
+            }
+            state.pair = new
         }
     }
 
     var current: (socket: Int, remote: TransportAddress)? {
-        pair.withLock { $0.map { ($0.socket, $0.remote) } }
+        state.withLock { $0.pair.map { ($0.socket, $0.remote) } }
+    }
+
+    /// SCM_TIMESTAMPNS from a recvmsg control buffer: CLOCK_REALTIME nanoseconds.
+    private static func receiveTime(_ control: UnsafeMutableRawBufferPointer, length: Int) -> Int64? {
+        // struct cmsghdr { size_t len; int level; int type; } then the data, aligned to size_t.
+        let header = MemoryLayout<Int>.size + 2 * MemoryLayout<CInt>.size
+        var offset = 0
+        while offset + header <= length {
+            let messageLength = control.load(fromByteOffset: offset, as: Int.self)
+            let level = control.load(fromByteOffset: offset + MemoryLayout<Int>.size, as: CInt.self)
+            let type = control.load(fromByteOffset: offset + MemoryLayout<Int>.size + MemoryLayout<CInt>.size, as: CInt.self)
+            guard messageLength >= header, offset + messageLength <= length else { return nil }
+            if level == SOL_SOCKET, type == SO_TIMESTAMPNS_OLD, messageLength >= header + MemoryLayout<timespec>.size {
+                let time = control.loadUnaligned(fromByteOffset: offset + header, as: timespec.self)
+                return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
+            }
+            offset += (messageLength + MemoryLayout<Int>.size - 1) & ~(MemoryLayout<Int>.size - 1)
+        }
+        return nil
+    }
+
+    /// Whether a received address is `destination` (the pair's remote): family, address and port.
+    private static func same(_ source: sockaddr_storage, _ destination: SocketAddress) -> Bool {
+        var source = source
+        return destination.withSockAddr { address, length in
+            withUnsafeBytes(of: &source) { received in
+                let expected = UnsafeRawBufferPointer(start: address, count: length)
+                switch CInt(address.pointee.sa_family) {
+                case AF_INET:
+                    // sin_family, sin_port, sin_addr: the first 8 bytes.
+                    return received.prefix(8).elementsEqual(expected.prefix(8))
+                case AF_INET6:
+                    // sin6_family, sin6_port, then sin6_addr at 8…24 (flow info in between varies).
+                    return received.prefix(4).elementsEqual(expected.prefix(4))
+                        && received[8..<24].elementsEqual(expected[8..<24])
+                default:
+                    return false
+                }
+            }
+        }
+    }
+
+    private static func transportAddress(_ source: sockaddr_storage) -> TransportAddress? {
+        let family = CInt(source.ss_family)
+        var source = source
+        return withUnsafeBytes(of: &source) { raw -> TransportAddress? in
+            switch family {
+            case AF_INET: return TransportAddress(SocketAddress(raw.load(as: sockaddr_in.self), host: ""))
+            case AF_INET6: return TransportAddress(SocketAddress(raw.load(as: sockaddr_in6.self), host: ""))
+            default: return nil
+            }
+        }
+    }
+}
+
+/// CLOCK_REALTIME (the kernel's receive timestamps) to CLOCK_MONOTONIC (the media clock),
+/// read once per batch of datagrams.
+private struct ClockOffset {
+    let monotonicNow: Int64
+    private let offset: Int64
+
+    init() {
+        var real = timespec()
+        var mono = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &mono)
+        clock_gettime(CLOCK_REALTIME, &real)
+        monotonicNow = Int64(mono.tv_sec) * 1_000_000_000 + Int64(mono.tv_nsec)
+        offset = Int64(real.tv_sec) * 1_000_000_000 + Int64(real.tv_nsec) - monotonicNow
+    }
+
+    func monotonic(fromRealtime nanoseconds: Int64) -> Int64 {
+        // Never later than now: a clock step between the two reads must not date a packet ahead.
+        min(nanoseconds - offset, monotonicNow)
     }
 }

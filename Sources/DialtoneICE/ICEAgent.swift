@@ -24,7 +24,7 @@ public actor ICEAgent: MediaTransport {
 
     public nonisolated let incoming: AsyncStream<MediaPacket>
     /// The selected pair for the media threads, kept up to date by `flush()`.
-    public nonisolated let directRoute = DirectMediaRoute()
+    public nonisolated let directRoute: DirectMediaRoute
     public nonisolated let events: AsyncStream<ICEEvent>
     private let incomingSink: AsyncStream<MediaPacket>.Continuation
     private let eventSink: AsyncStream<ICEEvent>.Continuation
@@ -55,6 +55,8 @@ public actor ICEAgent: MediaTransport {
         (incoming, incomingSink) = AsyncStream.makeStream(of: MediaPacket.self)
         (events, eventSink) = AsyncStream.makeStream(of: ICEEvent.self)
         (inputs, inputSink) = AsyncStream.makeStream(of: Input.self)
+        let sink = inputSink
+        directRoute = DirectMediaRoute { socket, from, bytes in sink.yield(.datagram(socket: socket, from: from, bytes: bytes)) }
     }
 
     private var now: ICETime { ContinuousClock.now - origin }
@@ -245,7 +247,8 @@ public actor ICEAgent: MediaTransport {
         }
         let current = directRoute.current
         guard current?.socket != wanted?.socket || current?.remote != wanted?.remote else { return }
-        guard let wanted, let descriptor = descriptors[wanted.socket], let destination = try? wanted.remote.socketAddress() else {
+        guard let wanted, let descriptor = descriptors[wanted.socket], let channel = channels[wanted.socket],
+              let destination = try? wanted.remote.socketAddress() else {
             directRoute.update(nil)
             return
         }
@@ -255,7 +258,8 @@ public actor ICEAgent: MediaTransport {
             directRoute.update(nil)
             return
         }
-        directRoute.update(DirectMediaRoute.Pair(socket: wanted.socket, descriptor: own, remote: wanted.remote, destination: destination))
+        directRoute.update(DirectMediaRoute.Pair(socket: wanted.socket, descriptor: own, remote: wanted.remote, destination: destination,
+                                                 channel: channel))
     }
 
     private func resumeWaiters() {

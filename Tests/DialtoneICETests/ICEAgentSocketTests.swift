@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import NIOPosix
 import XCTest
 @testable import DialtoneICE
@@ -130,6 +131,83 @@ final class ICEAgentSocketTests: XCTestCase {
         XCTAssertFalse(rtp.withUnsafeBytes { caller.directRoute.send($0) }, "no route after close")
     }
 
+    /// The playback thread reads the selected pair's socket itself: the peer's RTP comes out
+    /// of `readWaiting` with its kernel arrival time, the event loop no longer hands it over,
+    /// DTLS and a stranger's RTP read that way still reach the agent, and after
+    /// `stopReading` the event loop delivers again.
+    func testMediaThreadReadsTheSelectedPairAndForwardsTheRest() async throws {
+        let caller = ICEAgent(role: .controlling, configuration: loopbackConfiguration())
+        let callee = ICEAgent(role: .controlled, configuration: loopbackConfiguration())
+        try await caller.start()
+        try await callee.start()
+        XCTAssertFalse(callee.directRoute.readWaiting { _, _ in XCTFail("nothing to read before a pair") })
+        let (callerUfrag, callerPassword) = await caller.localCredentials
+        let (calleeUfrag, calleePassword) = await callee.localCredentials
+        await caller.setRemoteCredentials(ufrag: calleeUfrag, password: calleePassword)
+        await callee.setRemoteCredentials(ufrag: callerUfrag, password: callerPassword)
+        for candidate in await callee.gatherAll() { await caller.addRemoteCandidate(candidate) }
+        for candidate in await caller.gatherAll() { await callee.addRemoteCandidate(candidate) }
+        await caller.endOfRemoteCandidates()
+        await callee.endOfRemoteCandidates()
+        try await withHangGuard(.seconds(20)) {
+            try await caller.connected()
+            try await callee.connected()
+        }
+        let pushed = Counter()
+        callee.directRoute.setReceiver { _ in pushed.add() }
+        var ready = false
+        for _ in 0..<100 where !ready {
+            ready = callee.directRoute.current != nil && caller.directRoute.current != nil
+            if !ready { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        XCTAssertTrue(ready, "both routes have the nominated pair")
+        // The first read pauses the event loop's reading of the socket (applied on its loop).
+        XCTAssertTrue(callee.directRoute.readWaiting { _, _ in })
+        try await Task.sleep(for: .milliseconds(100))
+        let pushedBefore = pushed.value
+
+        let rtp: [UInt8] = [0x80, 0x6F, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1] + Array("pulled".utf8)
+        let sentAt = monotonicNow()
+        XCTAssertTrue(rtp.withUnsafeBytes { caller.directRoute.send($0) })
+        let dtls: [UInt8] = [22, 0xFE, 0xFD] + Array("read by the media thread".utf8)
+        XCTAssertTrue(dtls.withUnsafeBytes { caller.directRoute.send($0) })
+        let stray = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let selected = await callee.selectedPair
+        let calleeAddress = try XCTUnwrap(selected?.local.address)
+        var buffer = stray.allocator.buffer(capacity: rtp.count)
+        buffer.writeBytes(rtp)
+        try await stray.writeAndFlush(AddressedEnvelope(remoteAddress: try calleeAddress.socketAddress(), data: buffer))
+        try await Task.sleep(for: .milliseconds(100))
+
+        var read: [([UInt8], Int64)] = []
+        XCTAssertTrue(callee.directRoute.readWaiting { datagram, arrival in read.append((Array(datagram), arrival)) })
+        let readAt = monotonicNow()
+        XCTAssertEqual(read.map(\.0), [rtp], "only the pair's RTP is the reader's")
+        if let arrival = read.first?.1 {
+            XCTAssertGreaterThanOrEqual(arrival, sentAt, "arrival is when the kernel got it…")
+            XCTAssertLessThan(arrival, readAt - 50_000_000, "…not when it was read, 100 ms later")
+        }
+        XCTAssertEqual(pushed.value, pushedBefore, "the event loop no longer hands RTP over")
+        let viaAgent = try await withHangGuard(.seconds(10)) { () -> MediaPacket? in
+            var iterator = callee.incoming.makeAsyncIterator()
+            return await iterator.next()
+        }
+        XCTAssertEqual(viaAgent, MediaPacket(kind: .dtls, bytes: dtls), "DTLS read by the media thread goes to the agent")
+        try await Task.sleep(for: .milliseconds(100))
+        let dropped = await callee.statistics.mediaDropped
+        XCTAssertEqual(dropped, 1, "the stranger's RTP went to the agent, which dropped it")
+
+        callee.directRoute.stopReading()
+        try await Task.sleep(for: .milliseconds(100))
+        XCTAssertTrue(rtp.withUnsafeBytes { caller.directRoute.send($0) })
+        for _ in 0..<100 where pushed.value == pushedBefore { try await Task.sleep(for: .milliseconds(10)) }
+        XCTAssertEqual(pushed.value, pushedBefore + 1, "after stopReading the event loop delivers again")
+        try await stray.close()
+        await caller.close()
+        await callee.close()
+        XCTAssertFalse(callee.directRoute.readWaiting { _, _ in }, "nothing to read after close")
+    }
+
     func testHostAddressesLeaveOutLoopbackAndLinkLocal() throws {
         var configuration = ICEConfiguration()
         configuration.useIPv6 = true
@@ -147,4 +225,16 @@ final class ICEAgentSocketTests: XCTestCase {
         let addresses = try ICEAgent.hostAddresses(loopbackConfiguration { $0.useIPv6 = true })
         XCTAssertEqual(addresses, [.loopbackV6, .loopbackV4])
     }
+}
+
+private final class Counter: Sendable {
+    private let count = Mutex(0)
+    func add() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
+}
+
+private func monotonicNow() -> Int64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
 }

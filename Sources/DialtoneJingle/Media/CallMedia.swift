@@ -183,11 +183,12 @@ public actor CallMedia {
         self.output = output
         let digits = digitSink ?? { _ in }
         do {
-            let session = try MediaSession(configuration: settings, transport: output, onDigit: digits)
+            let session = try MediaSession(configuration: settings, transport: output, source: output, onDigit: digits)
             try session.start()
             self.session = session
             // The peer's RTP on the selected pair now goes straight from the socket's event
-            // loop to the session (the pump still brings DTLS and anything from other pairs).
+            // loop to the session until the playback thread reads the socket itself (the pump
+            // still brings DTLS and anything from other pairs).
             agent.directRoute.setReceiver { datagram in session.receive(datagram: datagram) }
         } catch {
             throw CallMediaError.audio("\(error)")
@@ -263,8 +264,9 @@ public actor CallMedia {
 /// The media session's way out: straight onto the selected pair's socket when the agent's
 /// direct route has one; otherwise (before nomination, relayed pairs) into a bounded queue that
 /// a task drains into the (async) ICE agent, so the capture thread never waits. When the queue
-/// is full the oldest packets go: late audio is worth less than current audio.
-final class AgentOutput: MediaPacketOutput {
+/// is full the oldest packets go: late audio is worth less than current audio. And its way in
+/// for the playback thread: the selected pair's socket, read directly when there is one.
+final class AgentOutput: MediaPacketOutput, MediaPacketSource {
     private let queue: AsyncStream<[UInt8]>.Continuation
     private let drain: Task<Void, Never>
     private let route: DirectMediaRoute
@@ -281,6 +283,14 @@ final class AgentOutput: MediaPacketOutput {
     func send(_ datagram: UnsafeRawBufferPointer) {
         if route.send(datagram) { return }
         queue.yield(Array(datagram))
+    }
+
+    func readWaiting(_ body: (UnsafeRawBufferPointer, Int64) -> Void) {
+        route.readWaiting(body)
+    }
+
+    func stopReading() {
+        route.stopReading()
     }
 
     func finish() {

@@ -54,16 +54,17 @@ public enum AudioCodec: String, Sendable, Equatable {
 }
 
 /// One call's audio, wired: capture → Opus → RTP → SRTP → transport on the capture thread;
-/// transport → SRTP → jitter buffer on the transport's thread; jitter buffer → Opus (FEC or
-/// PLC for gaps) → playback on the playback thread. Each piece of codec and crypto state is
-/// confined to one of those threads; only the jitter buffer, the DTMF queue and the RTCP
-/// statistics are shared, each behind its own lock.
+/// transport → SRTP → jitter buffer on the playback thread, which reads what arrived from the
+/// packet source before each frame (or, without a source and until the source can be read, on
+/// the transport's thread); jitter buffer → Opus (FEC or PLC for gaps) → playback on the
+/// playback thread. Each piece of codec and crypto state is confined to one path; only the
+/// jitter buffer, the DTMF queue and the RTCP statistics are shared, each behind its own lock.
 public final class MediaSession: Sendable {
     private let configuration: MediaSessionConfiguration
     private let transport: any MediaPacketOutput
     private let sender: SendPath
     private let receiver: ReceivePath
-    private let receiving = Mutex<Void>(())
+    private let source: (any MediaPacketSource)?
     private let shared: Shared
     private let capture: Mutex<AudioCapture?> = Mutex(nil)
     private let playback: Mutex<AudioPlayback?> = Mutex(nil)
@@ -99,9 +100,10 @@ public final class MediaSession: Sendable {
     }
 
     public init(configuration: MediaSessionConfiguration, transport: any MediaPacketOutput,
-                onDigit: @escaping @Sendable (Character) -> Void = { _ in }) throws {
+                source: (any MediaPacketSource)? = nil, onDigit: @escaping @Sendable (Character) -> Void = { _ in }) throws {
         self.configuration = configuration
         self.transport = transport
+        self.source = source
         let keys = configuration.keys
         let (localKey, localSalt, remoteKey, remoteSalt) = configuration.role == .active
             ? (keys.clientKey, keys.clientSalt, keys.serverKey, keys.serverSalt)
@@ -113,9 +115,10 @@ public final class MediaSession: Sendable {
 
     /// Hand every datagram from the transport here, from any thread: packets come from the
     /// socket's event loop and, around the switch to it, from the call's own task; the receive
-    /// state (SRTP, DTMF, its buffer) takes one at a time.
+    /// state (SRTP, DTMF, its buffer) takes one at a time, also with the playback thread
+    /// reading the packet source.
     public func receive(datagram: UnsafeRawBufferPointer) {
-        receiving.withLock { _ in receiver.receive(datagram) }
+        receiver.receive(datagram, arrival: monotonicNanoseconds())
     }
 
     /// Opens the devices and starts the audio threads.
@@ -126,8 +129,11 @@ public final class MediaSession: Sendable {
 
     private func openPlayback(_ device: String) throws {
         let playbackPath = try PlaybackPath(shared: shared, frameSamples: configuration.frameSamples, codec: configuration.codec)
+        let receiver = self.receiver
+        let source = self.source
         let player = try AudioPlayback(device: device, configuration: configuration.alsaConfiguration,
                                        format: configuration.deviceFormat, gate: shared.firstPacket) { frame in
+            source?.readWaiting { datagram, arrival in receiver.receive(datagram, arrival: arrival) }
             playbackPath.fill(frame)
         }
         playback.withLock { $0 = player }
@@ -147,6 +153,7 @@ public final class MediaSession: Sendable {
     public func switchDevices(capture captureDevice: String?, playback playbackDevice: String?) throws {
         if let playbackDevice {
             playback.withLock { $0 }?.stop()
+            source?.stopReading()
             try openPlayback(playbackDevice)
         }
         if let captureDevice {
@@ -177,6 +184,7 @@ public final class MediaSession: Sendable {
         playback.withLock { $0 }?.stop()
         capture.withLock { $0 = nil }
         playback.withLock { $0 = nil }
+        source?.stopReading()
     }
 
     /// Queues DTMF digits; returns the characters that are not digits.
@@ -306,9 +314,10 @@ private final class SendPath: @unchecked Sendable {
     }
 }
 
-/// State of the transport's receive thread. `@unchecked` for the same reason as `SendPath`:
-/// the SRTP context is only used from that one thread.
+/// State of the receive path. `@unchecked` for the same reason as `SendPath`: the SRTP
+/// context and the rest are used by one thread at a time, under `serial`.
 private final class ReceivePath: @unchecked Sendable {
+    private let serial = Mutex<Void>(())
     let srtp: SRTPContext
     let shared: MediaSession.Shared
     let configuration: MediaSessionConfiguration
@@ -326,8 +335,11 @@ private final class ReceivePath: @unchecked Sendable {
         packet.reserveCapacity(1600)
     }
 
-    func receive(_ datagram: UnsafeRawBufferPointer) {
-        let now = monotonicNanoseconds()
+    func receive(_ datagram: UnsafeRawBufferPointer, arrival: Int64) {
+        serial.withLock { _ in receiveAlone(datagram, now: arrival) }
+    }
+
+    private func receiveAlone(_ datagram: UnsafeRawBufferPointer, now: Int64) {
         packet.removeAll(keepingCapacity: true)
         packet.append(contentsOf: datagram)
         if isRTCP(datagram) {
