@@ -44,7 +44,8 @@ final class MediaSessionTests: XCTestCase {
         return try XCTUnwrap(alice.keyingMaterial)
     }
 
-    func makeCall(loss: Double = 0, profiles: [SRTPProtectionProfile] = [.aes128CMHMACSHA1_80]) throws -> Call {
+    func makeCall(loss: Double = 0, profiles: [SRTPProtectionProfile] = [.aes128CMHMACSHA1_80],
+                  bobSource: QueuedSource? = nil) throws -> Call {
         let devices = try FileAudioDevices()
         try devices.writeTone("alice-in.raw", frequency: 440, seconds: 10)
         try devices.writeTone("bob-in.raw", frequency: 880, seconds: 10)
@@ -70,11 +71,18 @@ final class MediaSessionTests: XCTestCase {
         }
         let digits = DigitLog()
         let alice = try MediaSession(configuration: configuration(role: .active, name: "alice"), transport: aliceTransport)
-        let bob = try MediaSession(configuration: configuration(role: .passive, name: "bob"), transport: bobTransport) { digit in
+        let bob = try MediaSession(configuration: configuration(role: .passive, name: "bob"), transport: bobTransport,
+                                   source: bobSource) { digit in
             digits.append(digit)
         }
         try aliceTransport.start { alice.receive(datagram: $0) }
-        try bobTransport.start { bob.receive(datagram: $0) }
+        if let bobSource {
+            try bobTransport.start { datagram in
+                if !bobSource.take(datagram) { bob.receive(datagram: datagram) }
+            }
+        } else {
+            try bobTransport.start { bob.receive(datagram: $0) }
+        }
         try alice.start()
         try bob.start()
         return Call(devices: devices, alice: alice, bob: bob, aliceTransport: aliceTransport, bobTransport: bobTransport, bobDigits: digits)
@@ -141,4 +149,72 @@ final class MediaSessionTests: XCTestCase {
         XCTAssertGreaterThan(counters.fecRecovered + counters.concealed, 0)
         print("media loopback with loss: bob \(bobStats), jitter buffer \(counters)")
     }
+
+    /// With a packet source, the playback thread reads the packets itself once a frame (after
+    /// the first ones, pushed, have started its clock), and gives the reading back when it
+    /// stops. Tones and digits arrive as they do when every packet is pushed.
+    func testPlaybackThreadReadsItsPacketSource() throws {
+        let source = QueuedSource()
+        let call = try makeCall(bobSource: source)
+        defer { call.devices.remove() }
+        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssertEqual(call.alice.sendDTMF("7"), [])
+        wait { call.bobDigits.all.count >= 1 && playedTwoSeconds(call) }
+        XCTAssertFalse(source.stopped, "reading while playing")
+        call.stop()
+        XCTAssertTrue(source.stopped, "the playback thread gave the reading back as it ended")
+        let bobHeard = try lastSecond(call, "bob")
+        XCTAssertEqual(ToneAnalysis.dominantFrequency(bobHeard, sampleRate: 48000), 440, accuracy: 3)
+        XCTAssertGreaterThan(ToneAnalysis.rms(bobHeard[...]), 2000)
+        XCTAssertEqual(call.bobDigits.all, ["7"])
+        let (pushed, read) = source.counts
+        XCTAssertGreaterThan(read, 90, "the playback thread read the packets")
+        XCTAssertLessThan(pushed, 10, "only the first packets were pushed (pushed \(pushed), read \(read))")
+    }
+}
+
+/// A packet source over a queue: the transport's thread queues once the playback thread has
+/// started reading, and pushes before that (as the ICE route's event loop does).
+final class QueuedSource: MediaPacketSource {
+    private struct State {
+        var reading = false
+        var stopped = false
+        var queue: [([UInt8], Int64)] = []
+        var pushed = 0
+        var read = 0
+    }
+    private let state = Mutex(State())
+
+    /// From the transport's thread: true when queued for the reader.
+    func take(_ datagram: UnsafeRawBufferPointer) -> Bool {
+        state.withLock { state in
+            guard state.reading else {
+                state.pushed += 1
+                return false
+            }
+            state.queue.append((Array(datagram), monotonicNanoseconds()))
+            return true
+        }
+    }
+
+    func readWaiting(_ body: (UnsafeRawBufferPointer, Int64) -> Void) {
+        let waiting = state.withLock { state in
+            state.reading = true
+            state.stopped = false
+            defer { state.queue.removeAll() }
+            state.read += state.queue.count
+            return state.queue
+        }
+        for (datagram, arrival) in waiting { datagram.withUnsafeBytes { body($0, arrival) } }
+    }
+
+    func stopReading() {
+        state.withLock { state in
+            state.reading = false
+            state.stopped = true
+        }
+    }
+
+    var stopped: Bool { state.withLock { $0.stopped } }
+    var counts: (pushed: Int, read: Int) { state.withLock { ($0.pushed, $0.read) } }
 }

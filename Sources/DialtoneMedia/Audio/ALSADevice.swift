@@ -237,11 +237,14 @@ public final class AudioPlayback: Sendable {
     /// With a `gate`, the device is opened now (so a wrong name fails at once) but its clock
     /// starts only when the gate opens: a call's playback starts with the first packet, so
     /// the playback clock's phase is the packets' and not a random one (up to a frame saved).
+    /// `onEnd` runs on the thread as it ends, whether stopped or failed.
     public init(device: String, configuration: String? = nil, format: AudioFormat = AudioFormat(), gate: StartGate? = nil,
+                onEnd: @escaping @Sendable () -> Void = {},
                 fill: @escaping @Sendable (UnsafeMutableBufferPointer<Int16>) -> Void) throws(AudioError) {
         self.device = device
         let pcm = try SendablePCM(ALSAPCM(name: device, direction: .playback, format: format, configuration: configuration))
         let started = try MediaThread(name: "dt-playback") { [self] in
+            defer { onEnd() }
             if let gate {
                 while !gate.wait(milliseconds: 50) { if !running.load(ordering: .relaxed) { return } }
             }

@@ -131,8 +131,11 @@ public final class MediaSession: Sendable {
         let playbackPath = try PlaybackPath(shared: shared, frameSamples: configuration.frameSamples, codec: configuration.codec)
         let receiver = self.receiver
         let source = self.source
+        // A device that fails ends the thread: the transport's thread reads the packets again
+        // (consent checks among them, which keep the call up).
         let player = try AudioPlayback(device: device, configuration: configuration.alsaConfiguration,
-                                       format: configuration.deviceFormat, gate: shared.firstPacket) { frame in
+                                       format: configuration.deviceFormat, gate: shared.firstPacket,
+                                       onEnd: { source?.stopReading() }) { frame in
             source?.readWaiting { datagram, arrival in receiver.receive(datagram, arrival: arrival) }
             playbackPath.fill(frame)
         }
@@ -153,7 +156,6 @@ public final class MediaSession: Sendable {
     public func switchDevices(capture captureDevice: String?, playback playbackDevice: String?) throws {
         if let playbackDevice {
             playback.withLock { $0 }?.stop()
-            source?.stopReading()
             try openPlayback(playbackDevice)
         }
         if let captureDevice {
@@ -184,7 +186,6 @@ public final class MediaSession: Sendable {
         playback.withLock { $0 }?.stop()
         capture.withLock { $0 = nil }
         playback.withLock { $0 = nil }
-        source?.stopReading()
     }
 
     /// Queues DTMF digits; returns the characters that are not digits.
