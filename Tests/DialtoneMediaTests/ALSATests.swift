@@ -86,6 +86,48 @@ final class ALSATests: XCTestCase {
         XCTAssertEqual(ToneAnalysis.dominantFrequency(written, sampleRate: 48000), 880, accuracy: 2)
     }
 
+    /// Capture and playback threads run under SCHED_FIFO when the system allows it (as root
+    /// with CAP_SYS_NICE, or within an rtprio limit), say whether they got it, and stay at
+    /// normal priority when asked to.
+    func testAudioThreadsAskForRealTimeScheduling() throws {
+        let devices = try FileAudioDevices()
+        defer { devices.remove() }
+        try devices.writeTone("in.raw", frequency: 440, seconds: 1)
+        let permitted = Self.realtimePermitted()
+        for realtime in [true, false] {
+            let policies = Mutex<Set<Int32>>([])
+            let configuration = devices.configuration(input: "in.raw", output: "out.raw")
+            let capture = try AudioCapture(device: "dtcapture", configuration: configuration, realtime: realtime) { _ in
+                policies.withLock { _ = $0.insert(sched_getscheduler(0)) }
+            }
+            let playback = try AudioPlayback(device: "dtplayback", configuration: configuration, realtime: realtime) { frame in
+                policies.withLock { _ = $0.insert(sched_getscheduler(0)) }
+                for i in frame.indices { frame[i] = 0 }
+            }
+            Thread.sleep(forTimeInterval: 0.2)
+            capture.stop()
+            playback.stop()
+            let expected = realtime && permitted
+            XCTAssertEqual(policies.withLock { $0 }, [expected ? SCHED_FIFO : SCHED_OTHER], "realtime \(realtime), permitted \(permitted)")
+            XCTAssertEqual(capture.statistics.realtime, expected)
+            XCTAssertEqual(playback.statistics.realtime, expected)
+        }
+    }
+
+    /// Whether this process may use SCHED_FIFO at all, found on a thread of the test's own.
+    static func realtimePermitted() -> Bool {
+        let answer = Mutex(false)
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            var parameters = sched_param()
+            parameters.sched_priority = 1
+            answer.withLock { $0 = pthread_setschedparam(pthread_self(), SCHED_FIFO, &parameters) == 0 }
+            done.signal()
+        }.start()
+        done.wait()
+        return answer.withLock { $0 }
+    }
+
     func testUnknownDeviceIsATypedError() {
         XCTAssertThrowsError(try AudioCapture(device: "nosuchdevice", configuration: "pcm.other { type null }") { _ in }) { error in
             guard case .open(let device, _)? = error as? AudioError else { return XCTFail("\(error)") }

@@ -109,6 +109,7 @@ extension CallTests {
             environment: harness.processEnvironment(for: "mic"), timeout: .seconds(20))
         XCTAssertEqual(test.status, 0, test.stderr)
         XCTAssertTrue(test.stdout.contains("recorded 1."), test.stdout)
+        XCTAssertTrue(test.stdout.contains("audio threads: "), "it says whether the audio threads run in real time: \(test.stdout)")
         let data = try Data(contentsOf: URL(fileURLWithPath: harness.path("mic.out.raw")))
         let played = data.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
         XCTAssertGreaterThanOrEqual(played.count, 48_000)

@@ -553,6 +553,7 @@ extension AccountConfiguration {
         if let echoCancellation { calls.media.voice.echoCancellation = echoCancellation }
         if let noiseSuppression { calls.media.voice.noiseSuppression = noiseSuppression }
         if let autoGain { calls.media.voice.automaticGain = autoGain }
+        calls.media.realtimeAudio = realtimeAudio ?? true
         calls.useExternalServices = externalServices ?? true
         if let alsaConfig { calls.media.alsaConfiguration = try? String(contentsOfFile: alsaConfig, encoding: .utf8) }
         return calls

@@ -116,6 +116,8 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
     public var echoCancellation: Bool?
     public var noiseSuppression: Bool?
     public var autoGain: Bool?
+    /// Audio threads under SCHED_FIFO where permitted; default true.
+    public var realtimeAudio: Bool?
 
     enum CodingKeys: String, CodingKey {
         case jid, server, port, tls, gateway, country, resource, nameserver, fingerprint, stun, turn, capture, playback, notify
@@ -133,6 +135,7 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
         case echoCancellation = "echo_cancellation"
         case noiseSuppression = "noise_suppression"
         case autoGain = "auto_gain"
+        case realtimeAudio = "realtime_audio"
         case externalServices = "external_services"
         case passwordCommand = "password_command"
         case passwordFile = "password_file"

@@ -16,6 +16,8 @@ public struct CallMediaConfiguration: Sendable {
     /// Drops this fraction of outgoing packets at random (tests of loss).
     public var outgoingLossRate = 0.0
     public var voice = VoiceProcessingSettings()
+    /// Capture and playback threads under SCHED_FIFO where the system allows it.
+    public var realtimeAudio = true
     /// How long the DTLS handshake may take once ICE is connected.
     public var handshakeTimeout: Duration = .seconds(10)
 
@@ -179,6 +181,7 @@ public actor CallMedia {
         settings.alsaConfiguration = configuration.alsaConfiguration
         settings.outgoingLossRate = configuration.outgoingLossRate
         settings.voice = configuration.voice
+        settings.realtimeAudio = configuration.realtimeAudio
         let output = AgentOutput(agent: agent)
         self.output = output
         let digits = digitSink ?? { _ in }

@@ -3,6 +3,7 @@ import CALSA
 #if canImport(Glibc)
 import Glibc
 #endif
+import Logging
 import Synchronization
 
 public enum AudioError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -38,6 +39,8 @@ public struct AudioStreamCounters: Sendable, Equatable {
     public var frames = 0
     /// Overruns (capture) or underruns (playback) recovered with snd_pcm_recover.
     public var xruns = 0
+    /// Whether the thread runs under SCHED_FIFO (see `MediaThread.becomeRealtime`).
+    public var realtime = false
 }
 
 public enum AudioDirection: Sendable {
@@ -157,7 +160,35 @@ final class MediaThread: Sendable {
     func join() {
         pthread_join(thread, nil)
     }
+
+    /// The real-time priority audio threads ask for: above every normal task, so a busy
+    /// machine (a build, a browser) cannot make the next frame late, and below the sound
+    /// servers' own threads (PipeWire 88, JACK 70 and up), which feed the device from ours.
+    static let realtimePriority: Int32 = 10
+
+    /// Puts the calling thread under SCHED_FIFO at `realtimePriority`; false when the system
+    /// does not allow it (an unprivileged user without an rtprio limit), and the thread goes
+    /// on at normal priority. A thread that never blocked would not freeze the machine: the
+    /// kernel keeps 5 % of each second for normal tasks (sched_rt_runtime_us).
+    static func becomeRealtime() -> Bool {
+        var parameters = sched_param()
+        parameters.sched_priority = realtimePriority
+        return pthread_setschedparam(pthread_self(), SCHED_FIFO, &parameters) == 0
+    }
 }
+
+/// Asks for real-time scheduling for the calling audio thread and records the answer.
+private func becomeRealtime(recordingIn counters: borrowing Mutex<AudioStreamCounters>) {
+    let granted = MediaThread.becomeRealtime()
+    counters.withLock { $0.realtime = granted }
+    if !granted { normalPriorityNotice }
+}
+
+/// Says once a process that audio threads run at normal priority, and how to change that.
+private let normalPriorityNotice: Void = {
+    Logger(label: "dialtone.media").notice(
+        "audio threads at normal priority: SCHED_FIFO is not permitted (raise the rtprio limit, e.g. the audio group's in /etc/security/limits.d; see dialtone(1))")
+}()
 
 /// Capture on its own thread: reads 20 ms frames from an ALSA device and hands each to
 /// `onFrame` on that thread, from one preallocated buffer (copy it if you keep it).
@@ -168,11 +199,13 @@ public final class AudioCapture: Sendable {
     private let failure = Mutex<AudioError?>(nil)
     private let thread: Mutex<MediaThread?> = Mutex(nil)
 
-    public init(device: String, configuration: String? = nil, format: AudioFormat = AudioFormat(),
+    /// `realtime`: ask for SCHED_FIFO (granted or not, `statistics.realtime` says).
+    public init(device: String, configuration: String? = nil, format: AudioFormat = AudioFormat(), realtime: Bool = true,
                 onFrame: @escaping @Sendable (UnsafeBufferPointer<Int16>) -> Void) throws(AudioError) {
         self.device = device
         let pcm = try SendablePCM(ALSAPCM(name: device, direction: .capture, format: format, configuration: configuration))
         let started = try MediaThread(name: "dt-capture") { [self] in
+            if realtime { becomeRealtime(recordingIn: counters) }
             run(pcm: pcm.pcm, format: format, onFrame: onFrame)
         }
         thread.withLock { $0 = started }
@@ -237,14 +270,16 @@ public final class AudioPlayback: Sendable {
     /// With a `gate`, the device is opened now (so a wrong name fails at once) but its clock
     /// starts only when the gate opens: a call's playback starts with the first packet, so
     /// the playback clock's phase is the packets' and not a random one (up to a frame saved).
-    /// `onEnd` runs on the thread as it ends, whether stopped or failed.
+    /// `onEnd` runs on the thread as it ends, whether stopped or failed. `realtime`: ask for
+    /// SCHED_FIFO (granted or not, `statistics.realtime` says).
     public init(device: String, configuration: String? = nil, format: AudioFormat = AudioFormat(), gate: StartGate? = nil,
-                onEnd: @escaping @Sendable () -> Void = {},
+                realtime: Bool = true, onEnd: @escaping @Sendable () -> Void = {},
                 fill: @escaping @Sendable (UnsafeMutableBufferPointer<Int16>) -> Void) throws(AudioError) {
         self.device = device
         let pcm = try SendablePCM(ALSAPCM(name: device, direction: .playback, format: format, configuration: configuration))
         let started = try MediaThread(name: "dt-playback") { [self] in
             defer { onEnd() }
+            if realtime { becomeRealtime(recordingIn: counters) }
             if let gate {
                 while !gate.wait(milliseconds: 50) { if !running.load(ordering: .relaxed) { return } }
             }

@@ -62,11 +62,14 @@ public final class AudioRecorder: Sendable {
         var snapshot: (samples: [Int16], level: Int) { state.withLock { $0 } }
     }
 
-    public init(device: String, configuration: String? = nil) throws(AudioError) {
+    public init(device: String, configuration: String? = nil, realtime: Bool = true) throws(AudioError) {
         let recorded = RecordedSamples()
         self.recorded = recorded
-        capture = try AudioCapture(device: device, configuration: configuration) { frame in recorded.append(frame) }
+        capture = try AudioCapture(device: device, configuration: configuration, realtime: realtime) { frame in recorded.append(frame) }
     }
+
+    /// Whether the capture thread runs under SCHED_FIFO.
+    public var isRealtime: Bool { capture.statistics.realtime }
 
     public var seconds: Double { Double(recorded.snapshot.samples.count) / 48_000 }
     /// The last frame's level, 0…1.

@@ -26,6 +26,8 @@ public struct MediaSessionConfiguration: Sendable {
     public var outgoingLossRate = 0.0
     /// Echo cancellation, noise suppression, gain control on what the microphone hears.
     public var voice = VoiceProcessingSettings()
+    /// Capture and playback threads under SCHED_FIFO where the system allows it.
+    public var realtimeAudio = true
 
     public init(keys: SRTPKeyingMaterial, role: DTLSRole) {
         self.keys = keys
@@ -135,7 +137,7 @@ public final class MediaSession: Sendable {
         // (consent checks among them, which keep the call up).
         let player = try AudioPlayback(device: device, configuration: configuration.alsaConfiguration,
                                        format: configuration.deviceFormat, gate: shared.firstPacket,
-                                       onEnd: { source?.stopReading() }) { frame in
+                                       realtime: configuration.realtimeAudio, onEnd: { source?.stopReading() }) { frame in
             source?.readWaiting { datagram, arrival in receiver.receive(datagram, arrival: arrival) }
             playbackPath.fill(frame)
         }
@@ -145,7 +147,7 @@ public final class MediaSession: Sendable {
     private func openCapture(_ device: String) throws {
         let sender = self.sender
         let recorder = try AudioCapture(device: device, configuration: configuration.alsaConfiguration,
-                                        format: configuration.deviceFormat) { frame in
+                                        format: configuration.deviceFormat, realtime: configuration.realtimeAudio) { frame in
             sender.send(frame)
         }
         capture.withLock { $0 = recorder }

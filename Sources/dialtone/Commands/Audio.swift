@@ -48,7 +48,7 @@ struct AudioTest: AsyncParsableCommand {
         let alsa = media.alsaConfiguration
         let tty = isatty(2) == 1
         let recorder: AudioRecorder
-        do { recorder = try AudioRecorder(device: media.captureDevice, configuration: alsa) } catch {
+        do { recorder = try AudioRecorder(device: media.captureDevice, configuration: alsa, realtime: media.realtimeAudio) } catch {
             throw CLIError("\(error)")
         }
         var peak = 0.0
@@ -63,6 +63,9 @@ struct AudioTest: AsyncParsableCommand {
         let audio = recorder.stop()
         if tty { FileHandle.standardError.write(Data("\n".utf8)) }
         print(String(format: "recorded %.1f s, peak level %.0f dBFS", audio.duration, 20 * log10(max(peak, 1e-5))))
+        print(recorder.isRealtime ? "audio threads: real-time (SCHED_FIFO)"
+              : media.realtimeAudio ? "audio threads: normal priority (SCHED_FIFO not permitted: see realtime_audio in dialtone(1))"
+              : "audio threads: normal priority (realtime_audio = false)")
         if peak < 0.001 { FileHandle.standardError.write(Data("The microphone gave silence: check the capture device and its volume (alsamixer).\n".utf8)) }
         let player: AudioFilePlayer
         do { player = try AudioFilePlayer(audio: audio, device: media.playbackDevice, configuration: alsa) } catch {
