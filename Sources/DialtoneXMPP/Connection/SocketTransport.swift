@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOPosix
 
@@ -23,6 +26,7 @@ final class SocketTransport: Sendable {
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(QuickAcknowledgement())
                     try channel.pipeline.syncOperations.addHandler(InboundBridge(continuation: continuation))
                 }
             }
@@ -44,6 +48,35 @@ final class SocketTransport: Sendable {
     }
 
     var remoteDescription: String { channel.remoteAddress?.description ?? "?" }
+}
+
+/// Acknowledges what the server sent at once instead of after the kernel's delayed-ACK
+/// timer (40 ms). Servers that leave Nagle's algorithm on (Prosody does by default) hold a
+/// second small write until the first is acknowledged: a stream header and its features, a
+/// SASL success and the next stream, each cost a 40 ms stall. Linux leaves quick-ack mode
+/// by itself, so it is asked for again after every read (one setsockopt).
+private final class QuickAcknowledgement: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    private static let option = ChannelOptions.Types.SocketOption(level: .tcp, name: .init(rawValue: TCP_QUICKACK))
+
+    func channelActive(context: ChannelHandlerContext) {
+        rearm(context)
+        context.fireChannelActive()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        rearm(context)
+        context.fireChannelReadComplete()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.fireChannelRead(data)
+    }
+
+    private func rearm(_ context: ChannelHandlerContext) {
+        try? context.channel.syncOptions?.setOption(Self.option, value: 1)
+    }
 }
 
 /// Hands every read to the async side; the stream ends when the socket does.
