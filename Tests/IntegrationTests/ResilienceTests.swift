@@ -39,6 +39,7 @@ final class ResilienceTests: XCTestCase {
             // Say how far it got: that is what tells a lost message from a slow one.
             print("at bob: \(try incoming(bob, from: alice).count), at alice: \(try incoming(alice, from: bob).count),",
                   "outboxes: \(try alice.store.outbox().count) / \(try bob.store.outbox().count)")
+            print("alice's recent log:\n\(alice.recentLog.text)\n\nbob's recent log:\n\(bob.recentLog.text)")
             throw error
         }
         try await eventually(timeout: .seconds(60), "both outboxes drain") {

@@ -264,6 +264,7 @@ extension XMPPClient {
         boundJID = jid
         sessionSetUp = false
         sentInSession = []
+        confirmedInSession = []
         endSession()
         streamManagementEnabled = false
         streamManagement = StreamManagementState()

@@ -39,6 +39,8 @@ public actor XMPPClient {
     var rosterPushesWhileFetching: [RosterUpdate]?
     /// Ids sent through `sendOncePerSession` since the session was bound.
     var sentInSession: Set<String> = []
+    /// Ids of stanzas the server confirmed (stream management) since the session was bound.
+    var confirmedInSession: Set<String> = []
     /// Whether this stream's server announced roster versioning.
     var serverVersionsRoster = false
     var presenceShow: String?
@@ -334,10 +336,16 @@ public actor XMPPClient {
     public func sendOncePerSession(_ stanza: XMLElement) throws(XMPPConnectionError) -> Bool {
         guard isOnline else { throw .notConnected }
         if let id = stanza[attribute: "id"] {
-            // Sent in this session already: held unconfirmed (resent after a resume), or
-            // confirmed and on its way to the store, or on a server without stream
-            // management, where nothing is ever held. A new session sends it again.
-            guard !sentInSession.contains(id), !streamManagement.isUnacknowledged(id: id) else { return false }
+            // With stream management, skipped only while the session accounts for it: held
+            // unconfirmed (resent after a resume) or confirmed by the server and on its way
+            // to the store. Anything else goes, even if this session wrote it before: a
+            // stanza the session no longer holds would otherwise wait in the outbox until the
+            // next new session. Without stream management nothing is ever held, and what this
+            // session wrote once is not written again. A new session sends it again.
+            let accountedFor = streamManagementEnabled
+                ? streamManagement.isUnacknowledged(id: id) || confirmedInSession.contains(id)
+                : sentInSession.contains(id)
+            guard !accountedFor else { return false }
             sentInSession.insert(id)
         }
         try send(stanza)
@@ -349,7 +357,9 @@ public actor XMPPClient {
     /// we would never be online again; a new session (and the outbox) starts clean.
     func acknowledgeOrGiveUpSession(_ h: UInt32) throws(XMPPConnectionError) -> [XMLElement] {
         do {
-            return try streamManagement.acknowledge(h)
+            let confirmed = try streamManagement.acknowledge(h)
+            for stanza in confirmed { if let id = stanza[attribute: "id"] { confirmedInSession.insert(id) } }
+            return confirmed
         } catch {
             _ = streamManagement.reset()
             throw .protocolViolation(String(describing: error))

@@ -83,6 +83,8 @@ final class TestAccount: Sendable {
     let session: AccountSession
     let events: AsyncStream<CoreEvent>
     let directory: URL
+    /// Its recent log lines at debug level, for a failing test to print.
+    let recentLog = RecentLog()
 
     var store: Store { session.store }
     var jid: JID { session.account }
@@ -91,8 +93,14 @@ final class TestAccount: Sendable {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("dialtone-test-\(UUID().uuidString)")
         self.directory = directory
         let store = try Store(path: directory.appendingPathComponent("dialtone.sqlite").path)
-        var logger = Logger(label: "test.\(configuration.jid.local ?? "")")
-        logger.logLevel = ProcessInfo.processInfo.environment["DIALTONE_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        let printed = ProcessInfo.processInfo.environment["DIALTONE_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        let recentLog = self.recentLog
+        var logger = Logger(label: "test.\(configuration.jid.local ?? "")") { label in
+            var console = Logger(label: label).handler
+            console.logLevel = printed
+            return MultiplexLogHandler([console, RecentLogHandler(log: recentLog, label: label)])
+        }
+        logger.logLevel = .debug
         session = AccountSession(configuration: configuration, store: store, recipients: recipients, logger: logger)
         events = await session.events()
     }
