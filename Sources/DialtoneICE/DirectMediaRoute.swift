@@ -35,6 +35,8 @@ public final class DirectMediaRoute: Sendable {
         var pair: Pair?
         /// The socket whose channel no longer reads because a media thread does.
         var pausedSocket: Int?
+        /// When the media thread last read (CLOCK_MONOTONIC ns), to notice a stalled one.
+        var lastRead: Int64 = 0
         /// One reader at a time (the playback thread): its buffers, kept from frame to frame.
         var datagram = [UInt8](repeating: 0, count: 2048)
         var control = [UInt8](repeating: 0, count: 64)
@@ -107,13 +109,15 @@ public final class DirectMediaRoute: Sendable {
         state.withLock { state in
             guard let pair = state.pair else { return false }
             if state.pausedSocket != pair.socket {
-                var on: CInt = 1
-                setsockopt(pair.descriptor, SOL_SOCKET, SO_TIMESTAMPNS_OLD, &on, socklen_t(MemoryLayout<CInt>.size))
                 pair.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
                 state.pausedSocket = pair.socket
             }
             let clocks = ClockOffset()
-            while true {
+            state.lastRead = clocks.monotonicNow
+            // A bounded number a frame: a flood (the port is in the signalling, anyone can
+            // send to it) must not keep the audio thread here; the kernel drops what the
+            // socket's buffer cannot hold until the next frame.
+            for _ in 0..<Self.datagramsPerRead {
                 var source = sockaddr_storage()
                 var kernelTime: Int64?
                 let count = state.datagram.withUnsafeMutableBytes { buffer in
@@ -137,7 +141,7 @@ public final class DirectMediaRoute: Sendable {
                 }
                 // EAGAIN: all read. A pending socket error (ICMP unreachable) is the agent's
                 // business, which sees the pair fail its checks; stop for this frame.
-                guard count >= 0 else { return true }
+                guard count >= 0 else { break }
                 let arrival = kernelTime.map(clocks.monotonic(fromRealtime:)) ?? clocks.monotonicNow
                 state.datagram.withUnsafeBytes { buffer in
                     let datagram = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
@@ -149,7 +153,31 @@ public final class DirectMediaRoute: Sendable {
                     }
                 }
             }
+            return true
         }
+    }
+
+    /// Most datagrams one `readWaiting` takes: 50 a second of them is 40 times a normal call.
+    static let datagramsPerRead = 32
+
+    /// Called on the agent's timer: a media thread that paused the event loop's reading and
+    /// then stopped reading (a sound device that blocks for good) gives the socket back, so
+    /// consent checks are still answered and the call is not dropped for it. Its next read
+    /// takes the socket again.
+    func resumeIfReaderStalled(now: Int64 = monotonicNow(), after stall: Int64 = 1_000_000_000) {
+        state.withLock { state in
+            guard let paused = state.pausedSocket, now - state.lastRead > stall else { return }
+            if let pair = state.pair, pair.socket == paused {
+                pair.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            }
+            state.pausedSocket = nil
+        }
+    }
+
+    /// Whether the event loop reads the selected pair's socket (nil without a pair): for tests.
+    func eventLoopReads() async -> Bool? {
+        guard let channel = state.withLock({ $0.pair?.channel }) else { return nil }
+        return try? await channel.getOption(ChannelOptions.autoRead).get()
     }
 
     /// The reader stopped (the playback thread ended): the event loop reads the socket again.
@@ -165,6 +193,12 @@ public final class DirectMediaRoute: Sendable {
     /// Takes ownership of `new`'s descriptor and closes the previous pair's. A channel a
     /// reader paused reads again: the reader moves to the new pair at its next read.
     func update(_ new: Pair?) {
+        if let new, state.withLock({ $0.pair?.descriptor }) != new.descriptor {
+            // Receive timestamps from now on, so the first packets a media thread reads have
+            // them too (the kernel turns timestamping on lazily).
+            var on: CInt = 1
+            setsockopt(new.descriptor, SOL_SOCKET, SO_TIMESTAMPNS_OLD, &on, socklen_t(MemoryLayout<CInt>.size))
+        }
         state.withLock { state in
             if let old = state.pair {
                 if old.descriptor != new?.descriptor { close(old.descriptor) }
@@ -187,9 +221,9 @@ public final class DirectMediaRoute: Sendable {
         let header = MemoryLayout<Int>.size + 2 * MemoryLayout<CInt>.size
         var offset = 0
         while offset + header <= length {
-            let messageLength = control.load(fromByteOffset: offset, as: Int.self)
-            let level = control.load(fromByteOffset: offset + MemoryLayout<Int>.size, as: CInt.self)
-            let type = control.load(fromByteOffset: offset + MemoryLayout<Int>.size + MemoryLayout<CInt>.size, as: CInt.self)
+            let messageLength = control.loadUnaligned(fromByteOffset: offset, as: Int.self)
+            let level = control.loadUnaligned(fromByteOffset: offset + MemoryLayout<Int>.size, as: CInt.self)
+            let type = control.loadUnaligned(fromByteOffset: offset + MemoryLayout<Int>.size + MemoryLayout<CInt>.size, as: CInt.self)
             guard messageLength >= header, offset + messageLength <= length else { return nil }
             if level == SOL_SOCKET, type == SO_TIMESTAMPNS_OLD, messageLength >= header + MemoryLayout<timespec>.size {
                 let time = control.loadUnaligned(fromByteOffset: offset + header, as: timespec.self)
@@ -232,6 +266,12 @@ public final class DirectMediaRoute: Sendable {
             }
         }
     }
+}
+
+func monotonicNow() -> Int64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
 }
 
 /// CLOCK_REALTIME (the kernel's receive timestamps) to CLOCK_MONOTONIC (the media clock),

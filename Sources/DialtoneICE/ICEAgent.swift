@@ -193,6 +193,7 @@ public actor ICEAgent: MediaTransport {
             case .tick:
                 if let wake = wakeAt, now >= wake { wakeAt = nil }
                 core.tick(now: now)
+                directRoute.resumeIfReaderStalled()
             }
             flush()
         }

@@ -120,7 +120,7 @@ final class ALSATests: XCTestCase {
         let done = DispatchSemaphore(value: 0)
         Thread {
             var parameters = sched_param()
-            parameters.sched_priority = 1
+            parameters.sched_priority = MediaThread.realtimePriority
             answer.withLock { $0 = pthread_setschedparam(pthread_self(), SCHED_FIFO, &parameters) == 0 }
             done.signal()
         }.start()
