@@ -95,12 +95,12 @@ final class TestAccount: Sendable {
         let store = try Store(path: directory.appendingPathComponent("dialtone.sqlite").path)
         let printed = ProcessInfo.processInfo.environment["DIALTONE_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         let recentLog = self.recentLog
-        var logger = Logger(label: "test.\(configuration.jid.local ?? "")") { label in
+        // Setting the multiplexer's level would set both handlers': each keeps its own.
+        let logger = Logger(label: "test.\(configuration.jid.local ?? "")") { label in
             var console = Logger(label: label).handler
             console.logLevel = printed
             return MultiplexLogHandler([console, RecentLogHandler(log: recentLog, label: label)])
         }
-        logger.logLevel = .debug
         session = AccountSession(configuration: configuration, store: store, recipients: recipients, logger: logger)
         events = await session.events()
     }
