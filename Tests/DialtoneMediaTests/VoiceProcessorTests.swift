@@ -1,4 +1,5 @@
 @testable import DialtoneMedia
+import Foundation
 import XCTest
 
 /// The echo canceller as the call uses it: the playback thread reports what it played, the
@@ -65,5 +66,39 @@ final class VoiceProcessorTests: XCTestCase {
         XCTAssertEqual(ToneAnalysis.dominantFrequency(last, sampleRate: 48_000), 440, accuracy: 3)
         let kept = 10 * log10(energy(last[...]) / energy(tone.suffix(48_000)))
         XCTAssertGreaterThan(kept, -6, "near-end speech kept within 6 dB (\(kept) dB)")
+    }
+
+    /// A call's capture starts before its playback (which waits for the first packet), and the
+    /// two threads never run in lockstep: neither is an error, and nothing may be printed
+    /// (the terminal interface's screen is the terminal).
+    func testCaptureAndPlaybackOutOfStepPrintNothing() throws {
+        var settings = VoiceProcessingSettings()
+        settings.noiseSuppression = false
+        let processor = try VoiceProcessor(settings: settings, frameSamples: 960)
+        var noise = Noise()
+        let frame = (0..<960).map { _ in noise.next() }
+        var out = [Int16](repeating: 0, count: 960)
+        let printed = try capturingStandardError {
+            // Capture alone first, then playback running ahead (more than the queue holds).
+            for _ in 0..<10 { frame.withUnsafeBufferPointer { input in out.withUnsafeMutableBufferPointer { processor.process(input, into: $0) } } }
+            for _ in 0..<12 { frame.withUnsafeBufferPointer { processor.played($0) } }
+            for _ in 0..<20 { frame.withUnsafeBufferPointer { input in out.withUnsafeMutableBufferPointer { processor.process(input, into: $0) } } }
+        }
+        XCTAssertEqual(printed, "", "speexdsp's complaints reached stderr")
+        XCTAssertGreaterThan(energy(out[...]), 0, "the captured signal still comes out")
+    }
+
+    /// Runs `body` with file descriptor 2 pointed at a pipe; returns what was written there.
+    func capturingStandardError(_ body: () -> Void) throws -> String {
+        let pipe = Pipe()
+        let saved = dup(2)
+        XCTAssertGreaterThanOrEqual(saved, 0)
+        dup2(pipe.fileHandleForWriting.fileDescriptor, 2)
+        body()
+        fflush(nil)
+        dup2(saved, 2)
+        close(saved)
+        try pipe.fileHandleForWriting.close()
+        return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     }
 }

@@ -31,8 +31,11 @@ public enum VoiceProcessingError: Error, Sendable, Equatable {
 
 /// speexdsp's acoustic echo canceller (MDF) and preprocessor (noise suppression, AGC, residual
 /// echo suppression). The playback thread reports each frame it plays (`played`), the capture
-/// thread cleans each frame it records (`process`); speexdsp pairs them up with its own
-/// buffering, and a lock keeps the two threads out of its state at once.
+/// thread cleans each frame it records (`process`); a queue of the blocks played pairs them up,
+/// and a lock keeps the two threads out of the state at once. (speexdsp's own pairing,
+/// speex_echo_playback/capture, prints "your application is buggy" to stderr whenever the two
+/// sides are not in lockstep, which they never are at a call's start, when playback begins
+/// with the first packet, nor across the two threads' jitter.)
 public final class VoiceProcessor: @unchecked Sendable {
     public let settings: VoiceProcessingSettings
     public let frameSamples: Int
@@ -42,12 +45,22 @@ public final class VoiceProcessor: @unchecked Sendable {
     private let echo: OpaquePointer?
     private let preprocess: OpaquePointer?
     private let lock = Mutex(())
+    /// Blocks played and not yet paired with a captured one, oldest first, in a ring of
+    /// `queuedBlocksLimit` blocks; the oldest go when playback runs that far ahead. Silence
+    /// stands in when capture runs ahead. Preallocated: nothing is allocated per frame.
+    private var queued: [Int16]
+    private var queuedFirst = 0
+    private var queuedCount = 0
+    private let silence: [Int16]
+    static let queuedBlocksLimit = 8
 
     public init(settings: VoiceProcessingSettings, frameSamples: Int, sampleRate: Int = 48_000) throws(VoiceProcessingError) {
         self.settings = settings
         self.frameSamples = frameSamples
         let tenMilliseconds = sampleRate / 100
         blockSamples = frameSamples % tenMilliseconds == 0 ? tenMilliseconds : frameSamples
+        queued = [Int16](repeating: 0, count: settings.echoCancellation ? Self.queuedBlocksLimit * blockSamples : 0)
+        silence = [Int16](repeating: 0, count: blockSamples)
         var rate = Int32(sampleRate)
         if settings.echoCancellation {
             guard let state = speex_echo_state_init(Int32(blockSamples), Int32(sampleRate * settings.echoTailMilliseconds / 1000)) else {
@@ -84,10 +97,29 @@ public final class VoiceProcessor: @unchecked Sendable {
 
     /// A frame just handed to the speaker (the far end's voice): what the echo will sound like.
     public func played(_ frame: UnsafeBufferPointer<Int16>) {
-        guard let echo, frame.count == frameSamples, let base = frame.baseAddress else { return }
+        guard echo != nil, frame.count == frameSamples, let base = frame.baseAddress else { return }
         lock.withLock { _ in
-            for start in stride(from: 0, to: frameSamples, by: blockSamples) { speex_echo_playback(echo, base + start) }
+            for start in stride(from: 0, to: frameSamples, by: blockSamples) {
+                if queuedCount == Self.queuedBlocksLimit {
+                    queuedFirst = (queuedFirst + 1) % Self.queuedBlocksLimit
+                    queuedCount -= 1
+                }
+                let slot = (queuedFirst + queuedCount) % Self.queuedBlocksLimit
+                queued.withUnsafeMutableBufferPointer { ($0.baseAddress! + slot * blockSamples).update(from: base + start, count: blockSamples) }
+                queuedCount += 1
+            }
         }
+    }
+
+    /// Cancels the echo of the oldest block played from one captured block.
+    private func cancelEcho(_ echo: OpaquePointer, _ input: UnsafePointer<Int16>, into out: UnsafeMutablePointer<Int16>) {
+        guard queuedCount > 0 else {
+            silence.withUnsafeBufferPointer { speex_echo_cancellation(echo, input, $0.baseAddress, out) }
+            return
+        }
+        queued.withUnsafeBufferPointer { speex_echo_cancellation(echo, input, $0.baseAddress! + queuedFirst * blockSamples, out) }
+        queuedFirst = (queuedFirst + 1) % Self.queuedBlocksLimit
+        queuedCount -= 1
     }
 
     /// Cleans one captured frame into `output` (same size).
@@ -100,7 +132,7 @@ public final class VoiceProcessor: @unchecked Sendable {
         lock.withLock { _ in
             for start in stride(from: 0, to: frameSamples, by: blockSamples) {
                 if let echo {
-                    speex_echo_capture(echo, input + start, out + start)
+                    cancelEcho(echo, input + start, into: out + start)
                 } else {
                     (out + start).update(from: input + start, count: blockSamples)
                 }
