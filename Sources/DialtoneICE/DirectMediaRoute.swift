@@ -96,8 +96,8 @@ public final class DirectMediaRoute: Sendable {
         return descriptor
     }
 
-    /// Reads every datagram waiting on the selected pair's socket, on the calling thread,
-    /// without waiting: the peer's RTP and RTCP go to `body` with their arrival time
+    /// Reads the datagrams waiting on the selected pair's socket (up to `datagramsPerRead`),
+    /// on the calling thread, without waiting: the peer's RTP and RTCP go to `body` with their arrival time
     /// (CLOCK_MONOTONIC nanoseconds, from the kernel's receive timestamp, so reading once a
     /// frame does not blur the jitter the buffer measures); anything else (consent checks,
     /// DTLS, packets from another address) goes to the agent as if the event loop had read
@@ -157,7 +157,8 @@ public final class DirectMediaRoute: Sendable {
         }
     }
 
-    /// Most datagrams one `readWaiting` takes: 50 a second of them is 40 times a normal call.
+    /// Most datagrams one `readWaiting` takes. Read once a frame, 50 times a second, that is
+    /// 1,600 datagrams a second, 32 times what a call sends.
     static let datagramsPerRead = 32
 
     /// Called on the agent's timer: a media thread that paused the event loop's reading and
