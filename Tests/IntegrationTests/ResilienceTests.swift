@@ -57,4 +57,36 @@ final class ResilienceTests: XCTestCase {
         await bob.stop()
         await proxy.shutdown()
     }
+
+    /// A connection that swallows everything without closing (a NAT that forgot us): the
+    /// client notices its request for an ack going unanswered, reconnects, and what it wrote
+    /// into the black hole reaches the server, long before the idle keepalive (60 s) would
+    /// have noticed anything.
+    func testSilentlyDeadConnectionIsNoticedAndWhatWasSentGoesAgain() async throws {
+        let environment = try TestEnvironment.current()
+        let proxy = try await CuttableProxy(targetHost: environment.server, targetPort: environment.port)
+        var configuration = environment.clientConfiguration(try environment.newAccount("alice"), port: proxy.port)
+        configuration.keepaliveTimeout = .seconds(2)
+        let alice = try await TestAccount(configuration)
+        // Bob connects directly: only alice's link goes dead.
+        let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
+        try await alice.connect()
+        try await bob.connect()
+
+        proxy.freezeAll()
+        _ = try await alice.session.sendMessage(to: bob.jid, body: "into the black hole")
+        do {
+            try await eventually(timeout: .seconds(15), "the message reaches bob") {
+                try bob.store.history(peer: alice.jid.description, limit: 10).contains { $0.body == "into the black hole" }
+            }
+            try await eventually(timeout: .seconds(5), "the server confirms it to alice") { try alice.store.outbox().isEmpty }
+        } catch {
+            print("alice's recent log:\n\(alice.recentLog.text)")
+            throw error
+        }
+        XCTAssertTrue(alice.recentLog.text.contains("no answer to a stream management request"), "noticed by the unanswered request")
+        await alice.stop()
+        await bob.stop()
+        await proxy.shutdown()
+    }
 }

@@ -31,6 +31,8 @@ public actor XMPPClient {
     var streamManagement = StreamManagementState()
     var streamManagementEnabled = false
     var acknowledgementRequested = false
+    /// When the oldest request for an ack still unanswered went out (nil: none outstanding).
+    var acknowledgementAwaitedSince: ContinuousClock.Instant?
     public internal(set) var boundJID: JID?
     /// The version of the roster the layer above has stored (RFC 6121 2.6); sent with the
     /// roster request when the server keeps versions, and kept current from its answers.
@@ -153,6 +155,7 @@ public actor XMPPClient {
         tls = nil
         bufferedStreamEvents = []
         acknowledgementRequested = false
+        acknowledgementAwaitedSince = nil
         connectionGeneration += 1
         // A resumable session gets its answers after the resume: keep waiting for them.
         if streamManagement.resumptionID == nil || stopRequested { endSession() }
@@ -258,6 +261,7 @@ public actor XMPPClient {
                         write(XMLElement("a", namespace: Namespace.streamManagement,
                                          attributes: [XMLAttribute("h", String(streamManagement.inboundHandled))]))
                     case "a":
+                        acknowledgementAwaitedSince = nil
                         if let h = element[attribute: "h"].flatMap(UInt32.init) {
                             let acked = try acknowledgeOrGiveUpSession(h)
                             streamManagement.confirmedByServer()
@@ -386,6 +390,29 @@ public actor XMPPClient {
         acknowledgementRequested = false
         guard generation == connectionGeneration, isOnline else { return }
         write(XMLElement("r", namespace: Namespace.streamManagement))
+        watchForAcknowledgement(generation: generation)
+    }
+
+    /// A link can swallow what we write without closing (a NAT that forgot us, a dead
+    /// Wi-Fi): the server then never answers our request for an ack. Unanswered for
+    /// `keepaliveTimeout`, the connection is dropped, so the next one resumes the session
+    /// and resends what the server did not confirm, instead of everything waiting for the
+    /// idle keepalive.
+    private func watchForAcknowledgement(generation: Int) {
+        guard acknowledgementAwaitedSince == nil else { return }
+        let since = ContinuousClock.now
+        acknowledgementAwaitedSince = since
+        let timeout = configuration.keepaliveTimeout
+        Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.dropIfUnacknowledged(since: since, generation: generation)
+        }
+    }
+
+    private func dropIfUnacknowledged(since: ContinuousClock.Instant, generation: Int) {
+        guard generation == connectionGeneration, isOnline, acknowledgementAwaitedSince == since else { return }
+        logger.warning("no answer to a stream management request in \(configuration.keepaliveTimeout); dropping the connection")
+        transport?.close()
     }
 
     public var online: Bool { isOnline }
@@ -410,6 +437,7 @@ public actor XMPPClient {
         let askedAt = ContinuousClock.now
         if streamManagementEnabled {
             write(XMLElement("r", namespace: Namespace.streamManagement))
+            watchForAcknowledgement(generation: connectionGeneration)
         } else {
             write(.iq(.get, id: newStanzaID(), to: JID(verified: configuration.jid.domain),
                       payload: XMLElement("ping", namespace: Namespace.ping)))

@@ -31,7 +31,9 @@ public struct XMPPClientConfiguration: Sendable {
     public var connectTimeout: Duration = .seconds(15)
     /// Idle time after which we ask the server for an ack (or ping) to prove the link is alive.
     public var keepaliveInterval: Duration = .seconds(60)
-    /// How long an answer to that may take before the connection counts as dead.
+    /// How long an answer to that may take before the connection counts as dead; also how
+    /// long the server may leave a stream-management request unanswered after we sent
+    /// stanzas (a link that swallows what we write, without closing).
     public var keepaliveTimeout: Duration = .seconds(20)
     public var reconnect: ReconnectPolicy = ReconnectPolicy()
     public var softwareName = "Dialtone"

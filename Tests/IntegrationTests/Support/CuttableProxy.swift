@@ -6,6 +6,7 @@ import Synchronization
 final class CuttableProxy: Sendable {
     private let server: any Channel
     private let connections = ConnectionRegistry()
+    private let frozen = ConnectionRegistry()
     let port: Int
 
     init(targetHost: String, targetPort: Int) async throws {
@@ -39,8 +40,19 @@ final class CuttableProxy: Sendable {
         for channel in connections.takeAll() { channel.close(promise: nil) }
     }
 
+    /// Turns every proxied connection into a black hole without closing it, as a NAT that
+    /// forgot the mapping would: nothing is carried either way, and neither side is told.
+    /// Connections made afterwards work.
+    func freezeAll() {
+        for channel in connections.takeAll() {
+            frozen.add(channel)
+            channel.setOption(.autoRead, value: false).whenFailure { _ in }
+        }
+    }
+
     func shutdown() async {
         cutAll()
+        for channel in frozen.takeAll() { channel.close(promise: nil) }
         try? await server.close()
     }
 }
