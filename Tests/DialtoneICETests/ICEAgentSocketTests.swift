@@ -15,10 +15,7 @@ func loopbackConfiguration(_ configure: (inout ICEConfiguration) -> Void = { _ i
 /// Two of our agents over real UDP sockets on 127.0.0.1.
 final class ICEAgentSocketTests: XCTestCase {
     func testTwoAgentsConnectAndExchangeMediaOnLoopback() async throws {
-        let caller = ICEAgent(role: .controlling, configuration: loopbackConfiguration())
-        let callee = ICEAgent(role: .controlled, configuration: loopbackConfiguration())
-        try await caller.start()
-        try await callee.start()
+        let (caller, callee) = try await startedAgents()
         let callerCandidates = await caller.gatherAll()
         let calleeCandidates = await callee.gatherAll()
         XCTAssertFalse(callerCandidates.isEmpty)
@@ -74,23 +71,9 @@ final class ICEAgentSocketTests: XCTestCase {
     /// caller's direct route writes it, the callee's event loop hands it to the receiver. DTLS
     /// and RTP from an address that is not the selected pair still go through the agent.
     func testSelectedPairCarriesRTPDirectlyAndNothingElse() async throws {
-        let caller = ICEAgent(role: .controlling, configuration: loopbackConfiguration())
-        let callee = ICEAgent(role: .controlled, configuration: loopbackConfiguration())
-        try await caller.start()
-        try await callee.start()
+        let (caller, callee) = try await startedAgents()
         XCTAssertFalse(caller.directRoute.send(UnsafeRawBufferPointer(start: nil, count: 0)), "no route before a pair is nominated")
-        let (callerUfrag, callerPassword) = await caller.localCredentials
-        let (calleeUfrag, calleePassword) = await callee.localCredentials
-        await caller.setRemoteCredentials(ufrag: calleeUfrag, password: calleePassword)
-        await callee.setRemoteCredentials(ufrag: callerUfrag, password: callerPassword)
-        for candidate in await callee.gatherAll() { await caller.addRemoteCandidate(candidate) }
-        for candidate in await caller.gatherAll() { await callee.addRemoteCandidate(candidate) }
-        await caller.endOfRemoteCandidates()
-        await callee.endOfRemoteCandidates()
-        try await withHangGuard(.seconds(20)) {
-            try await caller.connected()
-            try await callee.connected()
-        }
+        try await connect(caller, callee)
 
         let (received, sink) = AsyncStream<[UInt8]>.makeStream()
         callee.directRoute.setReceiver { sink.yield(Array($0)) }
@@ -136,31 +119,12 @@ final class ICEAgentSocketTests: XCTestCase {
     /// DTLS and a stranger's RTP read that way still reach the agent, and after
     /// `stopReading` the event loop delivers again.
     func testMediaThreadReadsTheSelectedPairAndForwardsTheRest() async throws {
-        let caller = ICEAgent(role: .controlling, configuration: loopbackConfiguration())
-        let callee = ICEAgent(role: .controlled, configuration: loopbackConfiguration())
-        try await caller.start()
-        try await callee.start()
+        let (caller, callee) = try await startedAgents()
         XCTAssertFalse(callee.directRoute.readWaiting { _, _ in XCTFail("nothing to read before a pair") })
-        let (callerUfrag, callerPassword) = await caller.localCredentials
-        let (calleeUfrag, calleePassword) = await callee.localCredentials
-        await caller.setRemoteCredentials(ufrag: calleeUfrag, password: calleePassword)
-        await callee.setRemoteCredentials(ufrag: callerUfrag, password: callerPassword)
-        for candidate in await callee.gatherAll() { await caller.addRemoteCandidate(candidate) }
-        for candidate in await caller.gatherAll() { await callee.addRemoteCandidate(candidate) }
-        await caller.endOfRemoteCandidates()
-        await callee.endOfRemoteCandidates()
-        try await withHangGuard(.seconds(20)) {
-            try await caller.connected()
-            try await callee.connected()
-        }
+        try await connect(caller, callee)
         let pushed = Counter()
         callee.directRoute.setReceiver { _ in pushed.add() }
-        var ready = false
-        for _ in 0..<100 where !ready {
-            ready = callee.directRoute.current != nil && caller.directRoute.current != nil
-            if !ready { try await Task.sleep(for: .milliseconds(10)) }
-        }
-        XCTAssertTrue(ready, "both routes have the nominated pair")
+        try await eventually("both routes have the nominated pair") { callee.directRoute.current != nil && caller.directRoute.current != nil }
         // The first read pauses the event loop's reading of the socket (applied on its loop).
         XCTAssertTrue(callee.directRoute.readWaiting { _, _ in })
         try await eventually("the event loop stops reading") { await callee.directRoute.eventLoopReads() == false }
@@ -213,22 +177,8 @@ final class ICEAgentSocketTests: XCTestCase {
     /// back by the agent's timer, so consent checks go on being answered; reading again takes
     /// it again. A flood is read a bounded number of datagrams at a time.
     func testStalledReaderGivesTheSocketBackAndAFloodIsReadInSlices() async throws {
-        let caller = ICEAgent(role: .controlling, configuration: loopbackConfiguration())
-        let callee = ICEAgent(role: .controlled, configuration: loopbackConfiguration())
-        try await caller.start()
-        try await callee.start()
-        let (callerUfrag, callerPassword) = await caller.localCredentials
-        let (calleeUfrag, calleePassword) = await callee.localCredentials
-        await caller.setRemoteCredentials(ufrag: calleeUfrag, password: calleePassword)
-        await callee.setRemoteCredentials(ufrag: callerUfrag, password: callerPassword)
-        for candidate in await callee.gatherAll() { await caller.addRemoteCandidate(candidate) }
-        for candidate in await caller.gatherAll() { await callee.addRemoteCandidate(candidate) }
-        await caller.endOfRemoteCandidates()
-        await callee.endOfRemoteCandidates()
-        try await withHangGuard(.seconds(20)) {
-            try await caller.connected()
-            try await callee.connected()
-        }
+        let (caller, callee) = try await startedAgents()
+        try await connect(caller, callee)
         try await eventually("the callee's route has the pair") { callee.directRoute.current != nil && caller.directRoute.current != nil }
         callee.directRoute.setReceiver { _ in }
         XCTAssertTrue(callee.directRoute.readWaiting { _, _ in })
@@ -257,6 +207,32 @@ final class ICEAgentSocketTests: XCTestCase {
         try await eventually("a read takes it again") { await callee.directRoute.eventLoopReads() == false }
         await caller.close()
         await callee.close()
+    }
+
+    /// Two of our agents on 127.0.0.1, sockets bound and gathering.
+    private func startedAgents() async throws -> (caller: ICEAgent, callee: ICEAgent) {
+        let caller = ICEAgent(role: .controlling, configuration: loopbackConfiguration())
+        let callee = ICEAgent(role: .controlled, configuration: loopbackConfiguration())
+        try await caller.start()
+        try await callee.start()
+        return (caller, callee)
+    }
+
+    /// Gives each agent the other's credentials and all its candidates, and waits until both
+    /// are connected.
+    private func connect(_ caller: ICEAgent, _ callee: ICEAgent) async throws {
+        let (callerUfrag, callerPassword) = await caller.localCredentials
+        let (calleeUfrag, calleePassword) = await callee.localCredentials
+        await caller.setRemoteCredentials(ufrag: calleeUfrag, password: calleePassword)
+        await callee.setRemoteCredentials(ufrag: callerUfrag, password: callerPassword)
+        for candidate in await callee.gatherAll() { await caller.addRemoteCandidate(candidate) }
+        for candidate in await caller.gatherAll() { await callee.addRemoteCandidate(candidate) }
+        await caller.endOfRemoteCandidates()
+        await callee.endOfRemoteCandidates()
+        try await withHangGuard(.seconds(20)) {
+            try await caller.connected()
+            try await callee.connected()
+        }
     }
 
     /// Polls `condition` every 10 ms for up to 5 s.
