@@ -119,26 +119,7 @@ public final class DirectMediaRoute: Sendable {
             // socket's buffer cannot hold until the next frame.
             for _ in 0..<Self.datagramsPerRead {
                 var source = sockaddr_storage()
-                var kernelTime: Int64?
-                let count = state.datagram.withUnsafeMutableBytes { buffer in
-                    state.control.withUnsafeMutableBytes { control in
-                        withUnsafeMutablePointer(to: &source) { address in
-                            var vector = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
-                            return withUnsafeMutablePointer(to: &vector) { vector in
-                                var message = msghdr()
-                                message.msg_name = UnsafeMutableRawPointer(address)
-                                message.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
-                                message.msg_iov = vector
-                                message.msg_iovlen = 1
-                                message.msg_control = control.baseAddress
-                                message.msg_controllen = control.count
-                                let count = recvmsg(pair.descriptor, &message, Int32(MSG_DONTWAIT))
-                                if count >= 0 { kernelTime = Self.receiveTime(control, length: message.msg_controllen) }
-                                return count
-                            }
-                        }
-                    }
-                }
+                let (count, kernelTime) = Self.receive(on: pair.descriptor, into: &state.datagram, control: &state.control, from: &source)
                 // EAGAIN: all read. A pending socket error (ICMP unreachable) is the agent's
                 // business, which sees the pair fail its checks; stop for this frame.
                 guard count >= 0 else { break }
@@ -157,6 +138,32 @@ public final class DirectMediaRoute: Sendable {
         }
     }
 
+    /// One non-blocking recvmsg: the datagram's length (negative when none waits) and its
+    /// kernel receive time (CLOCK_REALTIME nanoseconds) when the socket gave one.
+    private static func receive(on descriptor: CInt, into datagram: inout [UInt8], control: inout [UInt8],
+                                from source: inout sockaddr_storage) -> (count: Int, kernelTime: Int64?) {
+        var vector = iovec()
+        var message = msghdr()
+        return datagram.withUnsafeMutableBytes { buffer in
+            control.withUnsafeMutableBytes { control in
+                withUnsafeMutablePointer(to: &source) { address in
+                    vector.iov_base = buffer.baseAddress
+                    vector.iov_len = buffer.count
+                    return withUnsafeMutablePointer(to: &vector) { vector in
+                        message.msg_name = UnsafeMutableRawPointer(address)
+                        message.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                        message.msg_iov = vector
+                        message.msg_iovlen = 1
+                        message.msg_control = control.baseAddress
+                        message.msg_controllen = control.count
+                        let count = recvmsg(descriptor, &message, Int32(MSG_DONTWAIT))
+                        return (count, count >= 0 ? receiveTime(control, length: message.msg_controllen) : nil)
+                    }
+                }
+            }
+        }
+    }
+
     /// Most datagrams one `readWaiting` takes. Read once a frame, 50 times a second, that is
     /// 1,600 datagrams a second, 32 times what a call sends.
     static let datagramsPerRead = 32
@@ -167,12 +174,18 @@ public final class DirectMediaRoute: Sendable {
     /// takes the socket again.
     func resumeIfReaderStalled(now: Int64 = monotonicNow(), after stall: Int64 = 1_000_000_000) {
         state.withLock { state in
-            guard let paused = state.pausedSocket, now - state.lastRead > stall else { return }
-            if let pair = state.pair, pair.socket == paused {
-                pair.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
-            }
-            state.pausedSocket = nil
+            guard state.pausedSocket != nil, now - state.lastRead > stall else { return }
+            Self.resumeEventLoop(&state)
         }
+    }
+
+    /// The event loop reads the pair's socket again, if a reader had paused it. (A paused
+    /// socket is always the current pair's: a change of socket resumes first.)
+    private static func resumeEventLoop(_ state: inout State) {
+        if let paused = state.pausedSocket, let pair = state.pair, pair.socket == paused {
+            pair.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        }
+        state.pausedSocket = nil
     }
 
     /// Whether the event loop reads the selected pair's socket (nil without a pair): for tests.
@@ -183,31 +196,21 @@ public final class DirectMediaRoute: Sendable {
 
     /// The reader stopped (the playback thread ended): the event loop reads the socket again.
     public func stopReading() {
-        state.withLock { state in
-            if let paused = state.pausedSocket, let pair = state.pair, pair.socket == paused {
-                pair.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
-            }
-            state.pausedSocket = nil
-        }
+        state.withLock { Self.resumeEventLoop(&$0) }
     }
 
     /// Takes ownership of `new`'s descriptor and closes the previous pair's. A channel a
     /// reader paused reads again: the reader moves to the new pair at its next read.
     func update(_ new: Pair?) {
-        if let new, state.withLock({ $0.pair?.descriptor }) != new.descriptor {
-            // Receive timestamps from now on, so the first packets a media thread reads have
-            // them too (the kernel turns timestamping on lazily).
-            var on: CInt = 1
-            setsockopt(new.descriptor, SOL_SOCKET, SO_TIMESTAMPNS_OLD, &on, socklen_t(MemoryLayout<CInt>.size))
-        }
         state.withLock { state in
-            if let old = state.pair {
-                if old.descriptor != new?.descriptor { close(old.descriptor) }
-                if state.pausedSocket == old.socket, new?.socket != old.socket {
-                    old.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
-                    state.pausedSocket = nil
-                }
+            if let new, state.pair?.descriptor != new.descriptor {
+                // Receive timestamps from now on, so the first packets a media thread reads
+                // have them too (the kernel turns timestamping on lazily).
+                var on: CInt = 1
+                setsockopt(new.descriptor, SOL_SOCKET, SO_TIMESTAMPNS_OLD, &on, socklen_t(MemoryLayout<CInt>.size))
             }
+            if new?.socket != state.pair?.socket { Self.resumeEventLoop(&state) }
+            if let old = state.pair, old.descriptor != new?.descriptor { close(old.descriptor) }
             state.pair = new
         }
     }
@@ -235,7 +238,8 @@ public final class DirectMediaRoute: Sendable {
         return nil
     }
 
-    /// Whether a received address is `destination` (the pair's remote): family, address and port.
+    /// Whether a received address is `destination` (the pair's remote): family, address and
+    /// port, compared in place (building a SocketAddress to compare would allocate per packet).
     private static func same(_ source: sockaddr_storage, _ destination: SocketAddress) -> Bool {
         var source = source
         return destination.withSockAddr { address, length in
@@ -282,11 +286,9 @@ private struct ClockOffset {
     private let offset: Int64
 
     init() {
+        monotonicNow = DialtoneICE.monotonicNow()
         var real = timespec()
-        var mono = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &mono)
         clock_gettime(CLOCK_REALTIME, &real)
-        monotonicNow = Int64(mono.tv_sec) * 1_000_000_000 + Int64(mono.tv_nsec)
         offset = Int64(real.tv_sec) * 1_000_000_000 + Int64(real.tv_nsec) - monotonicNow
     }
 

@@ -434,14 +434,15 @@ public actor XMPPClient {
 
     private func checkLiveness(interval: Duration, timeout: Duration) async {
         guard isOnline, ContinuousClock.now - lastReceived >= interval else { return }
-        let askedAt = ContinuousClock.now
         if streamManagementEnabled {
+            // The request's own watch drops the link when no <a/> comes within `timeout`.
             write(XMLElement("r", namespace: Namespace.streamManagement))
             watchForAcknowledgement(generation: connectionGeneration)
-        } else {
-            write(.iq(.get, id: newStanzaID(), to: JID(verified: configuration.jid.domain),
-                      payload: XMLElement("ping", namespace: Namespace.ping)))
+            return
         }
+        let askedAt = ContinuousClock.now
+        write(.iq(.get, id: newStanzaID(), to: JID(verified: configuration.jid.domain),
+                  payload: XMLElement("ping", namespace: Namespace.ping)))
         try? await Task.sleep(for: timeout)
         if isOnline && lastReceived < askedAt {
             logger.warning("no answer to keepalive; dropping the connection")

@@ -57,7 +57,6 @@ final class SocketTransport: Sendable {
 /// by itself, so it is asked for again after every read (one setsockopt).
 private final class QuickAcknowledgement: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
     private static let option = ChannelOptions.Types.SocketOption(level: .tcp, name: .init(rawValue: TCP_QUICKACK))
 
     func channelActive(context: ChannelHandlerContext) {
@@ -68,10 +67,6 @@ private final class QuickAcknowledgement: ChannelInboundHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         rearm(context)
         context.fireChannelReadComplete()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        context.fireChannelRead(data)
     }
 
     private func rearm(_ context: ChannelHandlerContext) {
