@@ -11,6 +11,11 @@ struct Dialtone: AsyncParsableCommand {
         subcommands: [Tui.self, Send.self, Listen.self, Roster.self, History.self, Contacts.self, Search.self, Download.self, PlaceCall.self, AnswerCall.self, CallLog.self, Play.self, Audio.self],
         defaultSubcommand: Tui.self
     )
+
+    /// The global options may come before the subcommand, too.
+    static func main() async {
+        await main(GlobalArgumentOrder.reordered(Array(CommandLine.arguments.dropFirst()), root: Dialtone.self))
+    }
 }
 
 /// Options every subcommand takes.

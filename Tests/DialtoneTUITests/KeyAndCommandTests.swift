@@ -37,6 +37,22 @@ final class KeyAndCommandTests: XCTestCase {
     }
 }
 
+final class HelpTextTests: XCTestCase {
+    /// Every usage and synopsis reads whole at 80 columns: nothing cut, nothing run together.
+    func testHelpPageReadsWholeAtEightyColumns() {
+        let lines = HelpText.lines(for: nil).map(\.text)
+        for line in lines { XCTAssertLessThanOrEqual(TerminalWidth.columns(of: line), 80, line) }
+        let page = lines.joined(separator: " ").split(separator: " ").joined(separator: " ")
+        for spec in CommandTable.all {
+            XCTAssertTrue(lines.contains { $0.hasPrefix(spec.usage + " ") || $0 == spec.usage }, "usage whole: \(spec.usage)")
+            let synopsis = spec.synopsis.split(separator: " ").joined(separator: " ")
+            XCTAssertTrue(page.contains(synopsis), "synopsis whole: \(spec.synopsis)")
+        }
+        XCTAssertTrue(lines.contains("/add NAME ADDRESS[, ADDRESS…]"), "a long usage has its own line")
+        XCTAssertFalse(lines.contains { $0.contains("NEW-NAMRename") || $0.contains("ADDRESS[, Add") })
+    }
+}
+
 final class CommandWordsTests: XCTestCase {
     func testQuotedWordsKeepTheirSpaces() {
         XCTAssertEqual(TUIApp.words(#""Alice Liddell" +1 555 123 4567, alice@example.org"#),

@@ -164,6 +164,42 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("No contact named"), missing.stderr)
     }
 
+    /// As git and ssh users type them: the global options before the subcommand (and its
+    /// subcommand), in both spellings; a recipient by the beginning of a name.
+    func testGlobalOptionsBeforeTheSubcommand() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try environment.newAccount("early")
+        let bob = try environment.newAccount("late")
+        let arguments = try configure(alice, environment: environment)
+        let env = self.environment(for: "early")
+        let exports = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("DialtoneCoreTests/Fixtures/exports/android.vcf").path
+
+        let imported = try await ChildProcess.run([binary] + arguments + ["contacts", "import", exports], environment: env)
+        XCTAssertEqual(imported.status, 0, imported.stderr)
+        let added = try await ChildProcess.run([binary, "--config=\(arguments[1])", "contacts", "add", "Robert Late", bob.jid.description],
+                                               environment: env)
+        XCTAssertEqual(added.status, 0, added.stderr)
+        let listed = try await ChildProcess.run([binary, "--account", alice.jid.description] + arguments + ["contacts", "list"], environment: env)
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        XCTAssertTrue(listed.stdout.contains("Jürgen Müller"), "vCard 2.1 quoted-printable decoded: \(listed.stdout)")
+
+        let sent = try await ChildProcess.run([binary] + arguments + ["send", "Rob", "sent with the options first"], environment: env)
+        XCTAssertEqual(sent.status, 0, sent.stderr)
+        let history = try await ChildProcess.run([binary] + arguments + ["history", "--json", bob.jid.description], environment: env)
+        XCTAssertEqual(history.status, 0, history.stderr)
+        XCTAssertEqual(jsonLines(history.stdout).last?["body"] as? String, "sent with the options first")
+
+        let second = try await ChildProcess.run([binary] + arguments + ["contacts", "add", "Rosa Early", "rosa@example.org"], environment: env)
+        XCTAssertEqual(second.status, 0, second.stderr)
+        let ambiguous = try await ChildProcess.run([binary] + arguments + ["send", "R", "hi"], environment: env)
+        XCTAssertNotEqual(ambiguous.status, 0)
+        XCTAssertTrue(ambiguous.stderr.contains("Robert Late, Rosa Early"), "the choices are offered: \(ambiguous.stderr)")
+        let wrong = try await ChildProcess.run([binary] + arguments + ["send", "--no-such-option", "Rob", "hi"], environment: env)
+        XCTAssertNotEqual(wrong.status, 0, "other mistakes are still reported")
+        XCTAssertTrue(wrong.stderr.contains("no-such-option"), wrong.stderr)
+    }
+
     func testSendToSeveralNumbersStartsAGroupText() async throws {
         let environment = try TestEnvironment.current()
         guard let gateway = ProcessInfo.processInfo.environment["DIALTONE_TEST_GATEWAY"], !gateway.isEmpty else {

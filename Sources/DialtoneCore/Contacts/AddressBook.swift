@@ -36,7 +36,8 @@ public struct AddressBook: Sendable {
         }
         var cards: [ContactCard] = []
         for file in files {
-            guard let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? (try? String(contentsOfFile: file, encoding: .isoLatin1)) else {
+            guard let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? (try? String(contentsOfFile: file, encoding: .windowsCP1252))
+                ?? (try? String(contentsOfFile: file, encoding: .isoLatin1)) else {
                 throw AddressBookError.unreadable(file)
             }
             if (file as NSString).pathExtension.lowercased() == "csv" {

@@ -1,6 +1,8 @@
-/// vCard 3.0 (RFC 2426) and 4.0 (RFC 6350), as far as an address book for texting and
+/// vCard 2.1, 3.0 (RFC 2426) and 4.0 (RFC 6350), as far as an address book for texting and
 /// calling needs: names, telephone numbers and XMPP addresses. Our own reader, since the
-/// format is small and the properties we need are few.
+/// format is small and the properties we need are few. vCard 2.1 is what Android and Outlook
+/// still export: values in quoted-printable (`ENCODING=QUOTED-PRINTABLE`, with `=` soft line
+/// breaks) in the charset the property names (`CHARSET=UTF-8`, `CHARSET=Windows-1252`).
 public enum VCard {
     public static func parse(_ text: String) -> [ContactCard] {
         var cards: [ContactCard] = []
@@ -48,17 +50,29 @@ public enum VCard {
         return cards
     }
 
-    /// Lines joined where the file folded them (a line starting with a space or tab continues the last).
+    /// Lines joined where the file folded them: a line starting with a space or tab continues the
+    /// last (3.0, 4.0), and so does every line after a quoted-printable line that ends in `=` (2.1).
     static func unfold(_ text: String) -> [String] {
         var lines: [String] = []
+        var softBreak = false
         for raw in text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n").split(separator: "\n", omittingEmptySubsequences: false) {
-            if let first = raw.first, first == " " || first == "\t", !lines.isEmpty {
+            if softBreak, !lines.isEmpty {
+                lines[lines.count - 1].removeLast()  // the "=" that broke the line
+                lines[lines.count - 1] += raw
+            } else if let first = raw.first, first == " " || first == "\t", !lines.isEmpty {
                 lines[lines.count - 1] += raw.dropFirst()
             } else {
                 lines.append(String(raw))
             }
+            softBreak = lines.last.map { $0.hasSuffix("=") && isQuotedPrintable($0) } ?? false
         }
         return lines
+    }
+
+    /// Whether a (partly unfolded) line's parameters say its value is quoted-printable.
+    private static func isQuotedPrintable(_ line: String) -> Bool {
+        guard let colon = line.firstIndex(of: ":") else { return false }
+        return line[..<colon].uppercased().contains("QUOTED-PRINTABLE")
     }
 
     struct Property {
@@ -76,15 +90,27 @@ public enum VCard {
             if let dot = propertyName.lastIndex(of: ".") { propertyName = String(propertyName[propertyName.index(after: dot)...]) }  // item1.TEL
             name = propertyName
             var types: [String] = []
+            var quotedPrintable = false
+            var charset: String?
             for parameter in parts {
                 let pieces = parameter.split(separator: "=", maxSplits: 1).map(String.init)
-                if pieces.count == 2, pieces[0].uppercased() == "TYPE" {
+                let key = pieces[0].uppercased()
+                if pieces.count == 2, key == "TYPE" {
                     types += pieces[1].replacingOccurrences(of: "\"", with: "").split(separator: ",").map { $0.lowercased() }
+                } else if pieces.count == 2, key == "ENCODING" {
+                    quotedPrintable = pieces[1].uppercased() == "QUOTED-PRINTABLE"
+                } else if pieces.count == 2, key == "CHARSET" {
+                    charset = pieces[1].replacingOccurrences(of: "\"", with: "")
+                } else if pieces.count == 1, key == "QUOTED-PRINTABLE" {
+                    quotedPrintable = true  // vCard 2.1 allows the bare value
                 } else if pieces.count == 1 {
                     types.append(pieces[0].lowercased())  // vCard 2.1 style: TEL;CELL:
                 }
             }
             self.types = types
+            if quotedPrintable {
+                value = QuotedPrintable.decode(value, charset: charset)
+            }
         }
 
         /// The first colon outside a quoted parameter value.

@@ -40,21 +40,42 @@ public struct RecipientResolver: Sendable {
             guard let jid = try? JID(trimmed) else { throw .invalidAddress(trimmed) }
             return .address(jid)
         }
-        let named = contacts.filter { $0.name?.compare(trimmed, options: [.caseInsensitive, .diacriticInsensitive]) == .orderedSame }
-        if named.count > 1 { throw .ambiguous(trimmed, named.map(\.jid)) }
-        if let contact = named.first, let jid = try? JID(contact.jid) { return .contact(jid) }
-        // The address book: a person's first number, else their first address.
-        let people = addressBook.filter { $0.name.compare(trimmed, options: [.caseInsensitive, .diacriticInsensitive]) == .orderedSame }
-        if people.count > 1 { throw .ambiguous(trimmed, people.map(\.name)) }
-        if let person = people.first {
-            if let phone = person.phones.first, let number = PhoneNumber(e164: phone) { return .number(number) }
-            if let address = person.jids.first, let jid = try? JID(address) { return .contact(jid) }
+        if let found = try Self.person(named: trimmed, matching: NameMatch.isWhole, contacts: contacts, addressBook: addressBook) {
+            return found
         }
         if Self.looksLikeANumber(trimmed) {
             if PhoneNumber.isShortCode(trimmed, region: country) { return .shortCode(trimmed.filter(\.isNumber)) }
             do { return .number(try PhoneNumber(parsing: trimmed, region: country)) } catch { throw .phone(error) }
         }
+        // "Ada" for "Ada Lovelace", "love" for the same: the beginning of the name or of one of its words.
+        if let found = try Self.person(named: trimmed, matching: NameMatch.isPart, contacts: contacts, addressBook: addressBook) {
+            return found
+        }
         throw .unknown(trimmed)
+    }
+
+    /// The one roster contact or address-book person whose name `matches` the typed text; nil
+    /// when nobody's does; `.ambiguous` with the names (or, for one name, the addresses) when several do.
+    private static func person(named typed: String, matching matches: (String, String) -> Bool,
+                               contacts: [Contact], addressBook: [AddressBookEntry]) throws(RecipientError) -> Parsed? {
+        let named = contacts.filter { $0.name.map { matches($0, typed) } ?? false }
+        let people = addressBook.filter { matches($0.name, typed) }
+        // A roster contact and an address-book entry of the same name are taken as one person, as before.
+        var names: [String] = []
+        for name in named.compactMap(\.name) + people.map(\.name)
+        where !names.contains(where: { NameMatch.isWhole($0, name) }) {
+            names.append(name)
+        }
+        if names.count > 1 { throw .ambiguous(typed, names.sorted()) }
+        if named.count > 1 { throw .ambiguous(typed, named.map(\.jid)) }
+        if let contact = named.first, let jid = try? JID(contact.jid) { return .contact(jid) }
+        // The address book: a person's first number, else their first address.
+        if people.count > 1 { throw .ambiguous(typed, people.map(\.name)) }
+        if let person = people.first {
+            if let phone = person.phones.first, let number = PhoneNumber(e164: phone) { return .number(number) }
+            if let address = person.jids.first, let jid = try? JID(address) { return .contact(jid) }
+        }
+        return nil
     }
 
     /// The local mapping (XEP-0100 unavailable, or offline): E.164 at the gateway; short codes
@@ -112,12 +133,28 @@ public enum RecipientError: Error, Sendable, Equatable, CustomStringConvertible 
         switch self {
         case .empty: "No recipient given."
         case .invalidAddress(let text): "\"\(text)\" is not a valid address."
-        case .ambiguous(let name, let jids): "\"\(name)\" names \(jids.count) contacts (\(jids.joined(separator: ", "))); use the number or address."
+        case .ambiguous(let name, let choices): "\"\(name)\" could be \(choices.count) contacts: \(choices.joined(separator: ", ")). Type more of the name, or the number or address."
         case .unknown(let text): "\"\(text)\" is neither an address, a contact's name, nor a phone number."
         case .phone(let error): error.description
         case .noGateway(let what): "Texting \(what) needs a phone gateway: set gateway = \"…\" in the account's configuration."
         case .notAPhoneParticipant(let jid): "\(jid) is not a phone number at the account's gateway; group texts are between phone numbers."
         case .groupTooSmall: "A group text needs at least two other participants."
         }
+    }
+}
+
+/// How a typed name matches a person's name: case and accents never count.
+enum NameMatch {
+    private static let options: String.CompareOptions = [.caseInsensitive, .diacriticInsensitive]
+
+    static func isWhole(_ name: String, _ typed: String) -> Bool {
+        name.compare(typed, options: options) == .orderedSame
+    }
+
+    /// The typed text begins the name, or one of its words ("Love" in "Ada Lovelace", "mar" in "Jean-Marc").
+    static func isPart(_ name: String, _ typed: String) -> Bool {
+        if name.range(of: typed, options: options.union(.anchored)) != nil { return true }
+        return name.split(whereSeparator: { $0.isWhitespace || $0 == "-" || $0 == "(" || $0 == "\"" })
+            .contains { $0.range(of: typed, options: options.union(.anchored)) != nil }
     }
 }

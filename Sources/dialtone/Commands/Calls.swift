@@ -253,7 +253,7 @@ struct CallRunner: Sendable {
         switch outcome {
         case .failure(let error): throw error
         case .success(let info):
-            guard info.outcome == .completed else { throw CLIError("The call ended: \(info.reason ?? info.outcome?.rawValue ?? "failed").") }
+            guard info.outcome == .completed else { throw CLIError(sentence("The call ended: \(info.reason ?? info.outcome?.rawValue ?? "failed")")) }
         }
     }
 

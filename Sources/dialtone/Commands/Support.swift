@@ -4,6 +4,11 @@ import DialtoneXMPP
 import Foundation
 import Logging
 
+/// `text` ending in exactly one full stop (a reason may already end in its own).
+func sentence(_ text: String) -> String {
+    text.hasSuffix(".") || text.hasSuffix("!") || text.hasSuffix("?") ? text : text + "."
+}
+
 /// A failure to report as one sentence on standard error, with exit status 1.
 struct CLIError: Error, CustomStringConvertible {
     let description: String
