@@ -29,6 +29,8 @@ let package = Package(
         // crc32 for the STUN FINGERPRINT attribute.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+        // Process-wide C calls: prctl (variadic), OpenSSL's initialisation flags (macros).
+        .target(name: "CProcess", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         // libphonenumber is C++; this target gives it a C face.
         .target(name: "CPhoneNumbers", linkerSettings: [.linkedLibrary("phonenumber"), .linkedLibrary("stdc++")]),
 
@@ -77,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "dialtone",
             dependencies: [
-                "DialtoneCore", "DialtoneTUI", "DialtoneMedia",
+                "DialtoneCore", "DialtoneTUI", "DialtoneMedia", "CProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

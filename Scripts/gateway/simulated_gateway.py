@@ -32,6 +32,9 @@ is aiortc on loopback only (Scripts/peers/jingle_media.py). Call lines in the --
   {"type": "transport-info", "number": N, "caller": FULL_JID, "candidates": n}
   {"type": "call", …, "state": "connected"}
   {"type": "dtmf", "number": N, "caller": FULL_JID, "digit": "1"}
+  {"type": "menu", "number": N, "caller": FULL_JID, "digit": "1", "tone": F}   the menu's answer:
+      a tone of the digit's own (1 440 Hz, 2 660, 3 880, 0 300, others 1200) for 1.5 s, then the
+      prompt again; with --menu-texts also a text from the number ("(voice menu) You pressed 1: …")
   {"type": "heard", "number": N, "frequency": F, "ratio": R}    (about 2.5 s after connecting)
   {"type": "call", …, "state": "ended", "reason": R, "by": "caller"|"gateway"}
 
@@ -89,6 +92,12 @@ NORTH_AMERICAN = re.compile(r"^\+1\d{10}$")
 BUSY_NUMBER = "+15550000486"
 VOICE_RESOURCE = "voice"
 PROMPT_TONE = 600
+# The voice menu's answer to a digit: this tone for MENU_ANSWER_SECONDS, then the prompt again.
+MENU_TONES = {"1": 440, "2": 660, "3": 880, "0": 300}
+MENU_OTHER_TONE = 1200
+MENU_ANSWER_SECONDS = 1.5
+MENU_CHOICES = {"1": "your balance is $4.20", "2": "voicemail has no new messages",
+                "3": "you are being connected to an operator (there is none)", "0": "the main menu again"}
 PHONE_FEATURES = ["urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:rtp:1", "urn:xmpp:jingle:apps:rtp:audio",
                   "urn:xmpp:jingle:transports:ice-udp:1", "urn:xmpp:jingle:apps:dtls:0",
                   "urn:xmpp:jingle-message:0", "urn:ietf:rfc:3264"]
@@ -96,8 +105,9 @@ PHONE_FEATURES = ["urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:rtp:1", "urn:xmpp:j
 
 class Gateway(ComponentXMPP):
     def __init__(self, jid, secret, host, port, log_path, ready_path=None, answer_delay=0.3,
-                 call_limit=300):
+                 call_limit=300, menu_texts=False):
         super().__init__(jid, secret, host, port)
+        self.menu_texts = menu_texts
         self.log_path = log_path
         self.ready_path = ready_path
         self.answer_delay = answer_delay
@@ -521,7 +531,7 @@ class Gateway(ComponentXMPP):
             return
         offer = audio[0]
         call.pc = pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pc.addTrack(media.Tone(PROMPT_TONE))
+        pc.addTrack(call.tone)
         call.rtp.attach(pc)
         pc.on("track", lambda track: asyncio.ensure_future(media.listen(
             track, lambda frequency, ratio: call.record("heard", frequency=frequency, ratio=ratio))))
@@ -603,12 +613,33 @@ class Call:
         self.proceeded = self.initiated = self.connected = self.ended = self.remote_set = False
         self.pending = []  # caller candidates that came before its session-initiate was applied
         self.queue = asyncio.Queue()
-        self.rtp = media.RtpStream(on_dtmf=lambda digit, **_: self.record("dtmf", digit=digit))
+        self.tone = media.Tone(PROMPT_TONE)
+        self.menu_timer = None
+        self.rtp = media.RtpStream(on_dtmf=lambda digit, **_: self.on_digit(digit))
         self.worker = asyncio.ensure_future(gateway.call_worker(self))
 
     def record(self, kind, **fields):
         self.gateway.record({"type": kind, "number": self.number, "caller": str(self.caller), **fields,
                              "sid": self.sid})
+
+    def on_digit(self, digit):
+        """The voice menu reacts: a tone of the digit's own for a moment, then the prompt again;
+        with --menu-texts (the demo, where there may be no sound card to hear it) also a text."""
+        self.record("dtmf", digit=digit)
+        frequency = MENU_TONES.get(digit, MENU_OTHER_TONE)
+        self.tone.frequency = frequency
+        self.record("menu", digit=digit, tone=frequency)
+        if self.menu_timer is not None:
+            self.menu_timer.cancel()
+        self.menu_timer = self.gateway.loop.call_later(MENU_ANSWER_SECONDS, self.prompt_again)
+        if self.gateway.menu_texts:
+            choice = MENU_CHOICES.get(digit, "that is not on the menu; try 1, 2, 3 or 0")
+            self.gateway.send_text(self.caller.bare, self.phone.bare,
+                                   f"(voice menu) You pressed {digit}: {choice}.")
+
+    def prompt_again(self):
+        self.menu_timer = None
+        self.tone.frequency = PROMPT_TONE
 
     async def add_candidates(self, content):
         if not self.remote_set:
@@ -775,11 +806,13 @@ def main():
     parser.add_argument("--ready", default=None, help="a file written once the server accepted the component")
     parser.add_argument("--answer-delay", type=float, default=0.3, help="s from <ringing> to <proceed>")
     parser.add_argument("--call-limit", type=float, default=300, help="the far end hangs up after S s connected")
+    parser.add_argument("--menu-texts", action="store_true",
+                        help="the voice menu also answers each digit with a text (for the demo)")
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(message)s")
     gateway = Gateway(args.jid, args.secret, args.host, args.port, args.log, args.ready,
-                      answer_delay=args.answer_delay, call_limit=args.call_limit)
+                      answer_delay=args.answer_delay, call_limit=args.call_limit, menu_texts=args.menu_texts)
     gateway.connect()
     gateway.loop.run_until_complete(gateway.disconnected)
 

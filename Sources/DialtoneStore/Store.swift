@@ -12,7 +12,7 @@ public final class Store: Sendable {
     public init(path: String) throws(StoreError) {
         do {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
+                                                    withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             var configuration = Configuration()
             configuration.prepareDatabase { db in
                 // NORMAL is durable across application crashes in WAL mode; only a power
@@ -23,9 +23,19 @@ public final class Store: Sendable {
             let pool = try DatabasePool(path: path, configuration: configuration)
             database = pool
             try Self.migrator.migrate(pool)
+            Self.makePrivate(databaseAt: path)
         } catch {
             throw StoreError.cannotOpen(path: path, reason: String(describing: error))
         }
+    }
+
+    /// The history is the user's alone: the database, its WAL and SHM 0600 and its directory
+    /// 0700, whatever the umask was when they were made (also for files an older version made).
+    static func makePrivate(databaseAt path: String) {
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+            chmod(path + suffix, 0o600)
+        }
+        chmod((path as NSString).deletingLastPathComponent, 0o700)
     }
 
     /// A private in-memory database (tests).

@@ -14,6 +14,7 @@ struct Dialtone: AsyncParsableCommand {
 
     /// The global options may come before the subcommand, too.
     static func main() async {
+        ProcessHardening.apply()
         await main(GlobalArgumentOrder.reordered(Array(CommandLine.arguments.dropFirst()), root: Dialtone.self))
     }
 }

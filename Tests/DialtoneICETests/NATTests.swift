@@ -30,7 +30,7 @@ final class NATTests: XCTestCase {
     /// NAT; connects our agent (on the host side of the lab) to it and exchanges media.
     func callAcrossNAT(relay: Bool) async throws -> (peerCandidates: [ICECandidate], selected: ICEPairSnapshot?) {
         let environment = ProcessInfo.processInfo.environment
-        guard let python = environment["DIALTONE_PYTHON"], !python.isEmpty else { throw XCTSkip("DIALTONE_PYTHON is not set") }
+        guard let python = environment["DIALTONE_PYTHON"], !python.isEmpty else { throw missingPart("DIALTONE_PYTHON is not set") }
         guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/iptables") else {
             throw XCTSkip("needs root and iptables for network namespaces")
         }

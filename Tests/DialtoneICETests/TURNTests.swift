@@ -69,8 +69,7 @@ final class TURNServerTests: XCTestCase {
         let environment = ProcessInfo.processInfo.environment
         guard let portText = environment["DIALTONE_TEST_TURN_PORT"], let port = UInt16(portText),
               let secret = environment["DIALTONE_TEST_TURN_SECRET"] else {
-            if environment["CI"] != nil { throw PeerError("no coturn: run through Scripts/test") }
-            throw XCTSkip("DIALTONE_TEST_TURN_PORT unset; Scripts/test starts coturn")
+            throw missingPart("DIALTONE_TEST_TURN_PORT unset; Scripts/test starts coturn")
         }
         let server = TransportAddress(ip: .loopbackV4, port: port)
         let expiry = Int(Date().timeIntervalSince1970) + 3600
@@ -115,8 +114,7 @@ final class TURNServerTests: XCTestCase {
     func testWrongPasswordIsRefused() async throws {
         let environment = ProcessInfo.processInfo.environment
         guard let portText = environment["DIALTONE_TEST_TURN_PORT"], let port = UInt16(portText) else {
-            if environment["CI"] != nil { throw PeerError("no coturn: run through Scripts/test") }
-            throw XCTSkip("DIALTONE_TEST_TURN_PORT unset; Scripts/test starts coturn")
+            throw missingPart("DIALTONE_TEST_TURN_PORT unset; Scripts/test starts coturn")
         }
         let expiry = Int(Date().timeIntervalSince1970) + 3600
         let bad = TURNClientCore.restCredentials(secret: "not-the-secret", name: "mallory", expiry: expiry)
@@ -157,7 +155,7 @@ final class ICERelayTests: XCTestCase {
         guard let port = environment["DIALTONE_TEST_TURN_PORT"].flatMap(UInt16.init),
               let tlsPort = environment["DIALTONE_TEST_TURN_TLS_PORT"].flatMap(UInt16.init),
               let secret = environment["DIALTONE_TEST_TURN_SECRET"] else {
-            throw XCTSkip("no coturn; Scripts/test starts one")
+            throw missingPart("no coturn; Scripts/test starts one")
         }
         let credentials = TURNClientCore.restCredentials(secret: secret, name: "fb", expiry: Int(Date().timeIntervalSince1970) + 3600)
         let agent = ICEAgent(role: .controlling, configuration: loopbackConfiguration {
@@ -185,7 +183,7 @@ final class ICERelayTests: XCTestCase {
         let environment = ProcessInfo.processInfo.environment
         guard let tlsPort = environment["DIALTONE_TEST_TURN_TLS_PORT"].flatMap(UInt16.init),
               let untrusted = environment["DIALTONE_TEST_UNTRUSTED_CA"], let secret = environment["DIALTONE_TEST_TURN_SECRET"] else {
-            throw XCTSkip("no coturn TLS listener; Scripts/test starts one")
+            throw missingPart("no coturn TLS listener; Scripts/test starts one")
         }
         let credentials = TURNClientCore.restCredentials(secret: secret, name: "x", expiry: Int(Date().timeIntervalSince1970) + 3600)
         let agent = ICEAgent(role: .controlling, configuration: loopbackConfiguration {
@@ -204,8 +202,7 @@ final class ICERelayTests: XCTestCase {
         let environment = ProcessInfo.processInfo.environment
         guard let portText = environment["DIALTONE_TEST_TURN_PORT"], let port = UInt16(portText),
               let secret = environment["DIALTONE_TEST_TURN_SECRET"] else {
-            if environment["CI"] != nil { throw PeerError("no coturn: run through Scripts/test") }
-            throw XCTSkip("DIALTONE_TEST_TURN_PORT unset; Scripts/test starts coturn")
+            throw missingPart("DIALTONE_TEST_TURN_PORT unset; Scripts/test starts coturn")
         }
         let expiry = Int(Date().timeIntervalSince1970) + 3600
         func configuration(_ name: String, _ transport: TURNTransport) -> ICEConfiguration {

@@ -37,7 +37,7 @@ final class AiortcInteropTests: XCTestCase {
         let candidates = [ProcessInfo.processInfo.environment["DIALTONE_PYTHON"],
                           NSHomeDirectory() + "/.cache/dialtone-venv/bin/python"].compactMap { $0 }
         guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw XCTSkip("no interop venv (Scripts/install-deps --python)")
+            throw missingPart("no interop venv (Scripts/install-deps --python)")
         }
         return found
     }
@@ -53,7 +53,7 @@ final class AiortcInteropTests: XCTestCase {
         posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         var pid: pid_t = 0
         let result = posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ)
-        guard result == 0 else { throw XCTSkip("cannot start \(arguments[0]): \(String(cString: strerror(result)))") }
+        guard result == 0 else { throw missingPart("cannot start \(arguments[0]): \(String(cString: strerror(result)))") }
         return pid
     }
 

@@ -21,4 +21,19 @@ final class NotifierTests: XCTestCase {
         XCTAssertNil(Notifier.sequence(.notifySend, title: "a", body: "b"))
         XCTAssertEqual(Notifier.clean(String(repeating: "x", count: 500)).count, 200)
     }
+
+    /// "9;4;3;1" is a progress command to Windows Terminal and ConEmu, not a notification.
+    func testOSC9CarriesNoSubCommand() {
+        let osc9 = Notifier.sequence(.osc9, title: "4;3;1@x", body: "2;hello")!
+        let payload = osc9.dropFirst("\u{1B}]9;".count).dropLast()
+        XCTAssertFalse(payload.contains(";"), String(payload))
+        XCTAssertTrue(payload.contains("4,3,1@x"))
+    }
+
+    /// notify-send's body is markup: a sender's tags show as text.
+    func testNotifySendBodyIsMarkupEscaped() {
+        let arguments = Notifier.notifySendArguments(title: "<b>Mallory</b>", body: #"<a href="http://x">win</a> & <img src="y"/>"#)
+        XCTAssertEqual(arguments.last, #"&lt;a href="http://x"&gt;win&lt;/a&gt; &amp; &lt;img src="y"/&gt;"#)
+        XCTAssertEqual(arguments[arguments.count - 2], "<b>Mallory</b>", "the summary is not markup")
+    }
 }

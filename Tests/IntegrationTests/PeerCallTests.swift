@@ -25,7 +25,7 @@ final class PeerCallTests: XCTestCase {
         let candidates = [ProcessInfo.processInfo.environment["DIALTONE_PYTHON"],
                           NSHomeDirectory() + "/.cache/dialtone-venv/bin/python"].compactMap { $0 }
         guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw XCTSkip("no interop venv (Scripts/install-deps --python)")
+            throw missingPart("no interop venv (Scripts/install-deps --python)")
         }
         return found
     }
@@ -117,7 +117,7 @@ final class PeerCallTests: XCTestCase {
     func testRelayOnlyThroughTURN() async throws {
         let variables = ProcessInfo.processInfo.environment
         guard let port = variables["DIALTONE_TEST_TURN_PORT"], let secret = variables["DIALTONE_TEST_TURN_SECRET"] else {
-            throw XCTSkip("no coturn in this test environment")
+            throw missingPart("no coturn in this test environment")
         }
         try await callPeer(peerOptions: ["--turn", "127.0.0.1:\(port)", "--turn-secret", secret]) { remote, ours in
             // Our pair ends at the peer's relayed address: the audio went through coturn.
@@ -234,8 +234,7 @@ extension PeerCallTests {
     func testCallingAPhoneNumberThroughTheGatewayReachesItsVoiceMenu() async throws {
         guard let gateway = ProcessInfo.processInfo.environment["DIALTONE_TEST_GATEWAY"], !gateway.isEmpty,
               let logPath = ProcessInfo.processInfo.environment["DIALTONE_TEST_GATEWAY_LOG"] else {
-            if ProcessInfo.processInfo.environment["CI"] != nil { throw TestEnvironmentError("the simulated gateway is not running") }
-            throw XCTSkip("the simulated gateway is not running")
+            throw missingPart("the simulated gateway is not running")
         }
         let us = try environment.newAccount("dt")
         let arguments = try harness.arguments("dt", for: us, tone: 440, extra: "gateway = \"\(gateway)\"\ncountry = \"US\"")
@@ -259,7 +258,7 @@ extension PeerCallTests {
     /// The gateway's busy number.
     func testBusyPhoneNumber() async throws {
         guard let gateway = ProcessInfo.processInfo.environment["DIALTONE_TEST_GATEWAY"], !gateway.isEmpty else {
-            throw XCTSkip("the simulated gateway is not running")
+            throw missingPart("the simulated gateway is not running")
         }
         let us = try environment.newAccount("dt")
         let arguments = try harness.arguments("dt", for: us, tone: 440, extra: "gateway = \"\(gateway)\"\ncountry = \"US\"")
@@ -312,7 +311,7 @@ extension PeerCallTests {
     /// No TURN in our configuration: the server's (XEP-0215, Prosody's external_services with
     /// coturn's shared secret) is used, here relay-only, so the audio must go through it.
     func testTURNFromTheServerThroughExternalServiceDiscovery() async throws {
-        guard ProcessInfo.processInfo.environment["DIALTONE_TEST_TURN_PORT"] != nil else { throw XCTSkip("no coturn") }
+        guard ProcessInfo.processInfo.environment["DIALTONE_TEST_TURN_PORT"] != nil else { throw missingPart("no coturn") }
         let us = try environment.newAccount("dt")
         let them = try environment.newAccount("peer")
         let arguments = try harness.arguments("dt", for: us, tone: 440, extra: "ice_loopback_only = true\nice_relay_only = true")

@@ -27,6 +27,9 @@ public actor AccountSession {
     private var catchUpsRunning = 0
     private var catchingUp: Bool { catchUpsRunning > 0 }
     private var liveCursorDuringCatchUp: String?
+    /// What this process has shown its front end, so that another process's messages show too.
+    private var published: PublishedMessages
+    private var otherProcesses: Task<Void, Never>?
     public private(set) var connectionState: ConnectionState = .offline(reason: nil)
     public private(set) var rejectedCount = 0
 
@@ -65,6 +68,7 @@ public actor AccountSession {
         configuration.delegatedRequestNamespaces.insert(JingleNamespace.jingle)
         self.account = configuration.jid
         self.store = store
+        self.published = PublishedMessages(startingAfter: (try? store.newestMessageID()) ?? 0)
         self.recipients = recipients ?? RecipientResolver(gateway: nil, country: RecipientResolver.defaultCountry())
         self.interpreter = MessageInterpreter(account: configuration.jid, gateway: self.recipients.gateway)
         self.http = HTTPTransfer(nameserver: configuration.nameserver, caFile: configuration.caFile)
@@ -99,6 +103,7 @@ public actor AccountSession {
     }
 
     public func stop() async {
+        otherProcesses?.cancel()
         // Calls end first, and their last states reach the store before the streams close.
         await calls.hangUpAll()
         await calls.closeEvents()
@@ -233,7 +238,7 @@ public actor AccountSession {
             direction: .outgoing, sender: account.description, body: body, stanzaID: message.id,
             dedupeKey: message.originID, timestamp: Date(), status: .pending,
             stanzaXML: message.element.serialized()), to: peer.bare.description)
-        broadcaster.publish(.message(peer: peer.bare.description, stored))
+        publishMessage(stored, peer: peer.bare.description)
         await transmit(message.element)
         return stored
     }
@@ -271,7 +276,7 @@ public actor AccountSession {
         let stored = try store.enqueue(StoredMessage(
             direction: .outgoing, sender: account.description, body: caption, stanzaID: message.id, dedupeKey: message.originID,
             timestamp: Date(), status: .pending, attachments: [attachment], stanzaXML: message.element.serialized()), to: peer.bare.description)
-        broadcaster.publish(.message(peer: peer.bare.description, stored))
+        publishMessage(stored, peer: peer.bare.description)
         await transmit(message.element)
         return stored
     }
@@ -281,7 +286,8 @@ public actor AccountSession {
         guard let url = URL(string: link), url.scheme == "https" || url.scheme == "http" else { throw HTTPError.unsupportedURL(link) }
         let bytes = try await http.get(url, progress: progress)
         let directory = Paths.downloads
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
         // The name comes from the sender: only its last component, never a path of theirs.
         var name = Sanitizer.plain(url.lastPathComponent).replacingOccurrences(of: "/", with: "_")
         if name.isEmpty || name == "." || name == ".." || name.hasPrefix(".") { name = "download" + name }
@@ -424,16 +430,52 @@ public actor AccountSession {
         if catchingUp, let cursor { liveCursorDuringCatchUp = cursor }
         let outcomes = try store.record(records, archiveCursor: catchingUp ? nil : cursor)
         for ((outcome, record), received) in zip(zip(outcomes, records), sources) {
+            if case .duplicate(let id) = outcome, received.source == .live, let stored = try? store.message(id: id) {
+                // Another process of this account stored it first; this one shows it all the same.
+                publishMessage(stored, peer: record.peer)
+            }
             if case .inserted(let id) = outcome {
                 var message = record.message
                 message.id = id
-                broadcaster.publish(.message(peer: record.peer, message))
+                publishMessage(message, peer: record.peer)
                 // Live messages got their receipt from the client; one we first see in the
                 // archive (it arrived while we were away) gets it now that it is stored.
                 if received.source == .archive, received.direction == .incoming, let receipt = received.message.receiptReply {
                     try? await client.send(receipt)
                 }
             }
+        }
+    }
+
+    /// Tells front ends of a stored message, once per process whatever path it came by.
+    private func publishMessage(_ message: StoredMessage, peer: String) {
+        guard let id = message.id, published.note(id) else { return }
+        broadcaster.publish(.message(peer: peer, message))
+    }
+
+    /// Shows what other processes of this account store (a `send` from a script, a message a
+    /// `listen` beside us stored first): one cheap check a second of whether anyone else wrote,
+    /// and only then a read of the new rows. For front ends that keep a view of the history.
+    public func followOtherProcesses(every interval: Duration = .seconds(1)) {
+        guard otherProcesses == nil else { return }
+        let store = self.store
+        otherProcesses = Task { [weak self] in
+            var version = (try? store.changesByOthers()) ?? 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard let now = try? store.changesByOthers(), now != version else { continue }
+                version = now
+                await self?.publishOthersMessages()
+            }
+        }
+    }
+
+    private func publishOthersMessages() {
+        guard let rows = try? store.messages(after: published.scannedThrough) else { return }
+        for (peer, message) in rows {
+            guard let id = message.id else { continue }
+            published.scannedThrough = max(published.scannedThrough, id)
+            publishMessage(message, peer: peer)
         }
     }
 

@@ -24,7 +24,20 @@ public struct Configuration: Sendable, Decodable {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw FileManager.default.fileExists(atPath: path) ? .unreadable(path) : .missing(path)
         }
-        return try parse(text, path: path)
+        var configuration = try parse(text, path: path)
+        configuration.warnings = exposureWarnings(path: path, accounts: configuration.accounts)
+        return configuration
+    }
+
+    /// What the user should fix but that need not stop the program; front ends show each once.
+    public private(set) var warnings: [String] = []
+
+    /// A secret written in the file itself is only as private as the file.
+    static func exposureWarnings(path: String, accounts: [AccountConfiguration]) -> [String] {
+        guard accounts.contains(where: { $0.turnPassword != nil }) else { return [] }
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_mode & 0o077 != 0 else { return [] }
+        return ["\(path) holds a turn_password and other users can read it: chmod 600 \(path)"]
     }
 
     public static func parse(_ text: String, path: String = "config") throws(ConfigurationError) -> Configuration {

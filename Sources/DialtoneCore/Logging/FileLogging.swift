@@ -13,7 +13,8 @@ public enum FileLogging {
         }
         guard first else { return }
         let directory = (path as NSString).deletingLastPathComponent
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                 attributes: [.posixPermissions: 0o700])
         let sink = LogSink(path: path)
         LoggingSystem.bootstrap { label in
             var handler = FileLogHandler(label: label, sink: sink)

@@ -4,20 +4,46 @@ public enum Sanitizer {
     /// Single-line text: every control character (C0, DEL, C1) and bidirectional override
     /// becomes a visible replacement or a space; newlines become spaces.
     public static func plain(_ text: String) -> String {
-        var result = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
-            switch scalar.value {
-            case 0x0A, 0x0D, 0x09: result.append(" ")
-            case 0x00...0x1F, 0x7F...0x9F: result.append("\u{FFFD}")
-            case 0x202A...0x202E, 0x2066...0x2069: continue  // bidi overrides can reorder what we draw
-            default: result.append(scalar)
-            }
-        }
-        return String(result)
+        clean(text, keeping: [])
     }
 
     /// Multi-line text: like `plain` but keeps newlines.
     public static func multiline(_ text: String) -> String {
-        text.split(separator: "\n", omittingEmptySubsequences: false).map { plain(String($0)) }.joined(separator: "\n")
+        clean(text, keeping: ["\n"])
+    }
+
+    /// A command-line program's human-readable output, whole lines of it: like `multiline`, but
+    /// our own tabs between columns stay tabs.
+    public static func terminal(_ text: String) -> String {
+        clean(text, keeping: ["\n", "\t"])
+    }
+
+    /// Characters that change how the rest of a line is drawn or read without being seen:
+    /// bidirectional overrides, isolates and marks, and invisible spaces. (The zero-width
+    /// joiner and non-joiner stay: emoji sequences and Persian need them.)
+    public static func isInvisibleFormatting(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x202A...0x202E, 0x2066...0x2069, 0x200E, 0x200F, 0x061C: true  // bidi
+        case 0x200B, 0x2060...0x2064, 0xFEFF: true  // zero-width space, word joiner, invisible operators, BOM
+        default: false
+        }
+    }
+
+    private static func clean(_ text: String, keeping kept: Set<Unicode.Scalar>) -> String {
+        var result = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if kept.contains(scalar) {
+                result.append(scalar)
+                continue
+            }
+            switch scalar.value {
+            case 0x0A, 0x0D, 0x09, 0x2028, 0x2029: result.append(" ")
+            case 0x00...0x1F, 0x7F...0x9F: result.append("\u{FFFD}")
+            default:
+                if isInvisibleFormatting(scalar) { continue }  // they can reorder or hide what we draw
+                result.append(scalar)
+            }
+        }
+        return String(result)
     }
 }

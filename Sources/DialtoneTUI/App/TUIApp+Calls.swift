@@ -207,8 +207,8 @@ extension TUIApp {
         }
     }
 
-    /// Digits after the number: sent once connected, `,` pausing 2 s; `;` waits for Enter… here,
-    /// for the keypad: the rest is left for the user to type.
+    /// Digits after the number: sent once connected, `,` pausing 2 s; `;` waits for Enter on an
+    /// empty line, as `dialtone call` waits for Enter on its standard input.
     private func runDialSteps(_ steps: [DialString.Step], on id: String, of session: AccountSession) {
         Task { @MainActor in
             for await event in await session.events() {
@@ -217,17 +217,36 @@ extension TUIApp {
                 if info.state == .connected { break }
             }
             try? await Task.sleep(for: .seconds(1))
-            for step in steps {
-                switch step {
-                case .pause(let seconds): try? await Task.sleep(for: .seconds(seconds))
-                case .waitForUser:
-                    self.show(notice: "Dial string paused: type the rest on the keypad.")
-                    self.redraw()
-                    return
-                case .digits(let digits): self.sendDigits(digits, on: id)
-                }
+            await self.continueDial(steps, on: id)
+        }
+    }
+
+    /// Runs dial steps up to the next `;`, which parks the rest until Enter.
+    private func continueDial(_ steps: [DialString.Step], on id: String) async {
+        for (index, step) in steps.enumerated() {
+            guard calls[id]?.state == .connected else { return }
+            switch step {
+            case .pause(let seconds): try? await Task.sleep(for: .seconds(seconds))
+            case .waitForUser:
+                let rest = Array(steps[(index + 1)...])
+                guard !rest.isEmpty else { return }
+                pausedDial = (id, rest)
+                let digits = rest.compactMap { if case .digits(let digits) = $0 { digits } else { nil } }.joined()
+                show(notice: "Dial string paused: Enter on an empty line sends the rest (\(digits)).")
+                redraw()
+                return
+            case .digits(let digits): sendDigits(digits, on: id)
             }
         }
+    }
+
+    /// Enter on an empty line while a dial string waits: its rest goes out. True if one waited.
+    func resumePausedDial() -> Bool {
+        guard let (id, rest) = pausedDial else { return false }
+        pausedDial = nil
+        notice = nil
+        Task { @MainActor in await self.continueDial(rest, on: id) }
+        return true
     }
 
     /// Runs a call operation off the key handler; its failure becomes the error line.

@@ -63,7 +63,10 @@ extension TUIApp {
 
     private func submit() {
         let text = editor.submit()
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return }
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            _ = resumePausedDial()
+            return
+        }
         var history = histories[historyKey] ?? InputHistory()
         history.record(text)
         histories[historyKey] = history

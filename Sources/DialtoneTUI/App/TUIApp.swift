@@ -45,6 +45,8 @@ public final class TUIApp {
     private let format: MessageFormat
     /// Calls by id, as the core last reported them.
     var calls: [String: CallInfo] = [:]
+    /// The rest of a dial string after its `;`, until Enter on an empty line sends it.
+    var pausedDial: (id: String, steps: [DialString.Step])?
     /// While a call is connected, digits typed on an empty line go out as DTMF.
     var keypad = true
     var typedDigits = ""
@@ -99,7 +101,8 @@ public final class TUIApp {
     }
 
     /// Runs until /quit: sets up the terminal, connects, and handles events as they come.
-    public func run() async {
+    /// `notice`: a line to show first (a configuration warning).
+    public func run(notice startNotice: String? = nil) async {
         TerminalWidth.prepareLocale()
         let (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .unbounded)
         eventSink = continuation
@@ -110,6 +113,7 @@ public final class TUIApp {
 
         loadConversations()
         if let peer = list.selectedPeer { open(peer) }
+        if let startNotice { show(error: startNotice) }
         var forwarding: [Task<Void, Never>] = []
         for (index, account) in sessions.enumerated() {
             let coreEvents = await account.events()
@@ -124,7 +128,11 @@ public final class TUIApp {
             case .terminate: continuation.yield(.terminate)
             }
         }
-        for account in sessions { await account.start() }
+        for account in sessions {
+            await account.start()
+            // A `send` from a script or a `listen` beside us store messages too: show them.
+            await account.followOtherProcesses()
+        }
         connection = await session.connectionState
         redraw()
 

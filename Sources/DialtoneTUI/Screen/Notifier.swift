@@ -28,7 +28,7 @@ struct Notifier {
             var bytes = Array(sequence.utf8)
             _ = write(STDOUT_FILENO, &bytes, bytes.count)
         case .notifySend:
-            Self.spawnNotifySend(title: Self.clean(title), body: Self.clean(body))
+            Self.spawn(Self.notifySendArguments(title: title, body: body))
         }
     }
 
@@ -36,7 +36,9 @@ struct Notifier {
     static func sequence(_ style: NotificationStyle, title: String, body: String) -> String? {
         switch style {
         case .osc777: "\u{1B}]777;notify;\(clean(title, separator: true));\(clean(body, separator: true))\u{07}"
-        case .osc9: "\u{1B}]9;\(clean(title)): \(clean(body))\u{07}"
+        // Without any ";": Windows Terminal and ConEmu read "9;4;…" and the like as sub-commands
+        // (progress, tab titles), so a sender named "4;3;1" must not reach the terminal as one.
+        case .osc9: "\u{1B}]9;\(clean(title, separator: true)): \(clean(body, separator: true))\u{07}"
         case .none, .notifySend: nil
         }
     }
@@ -49,9 +51,19 @@ struct Notifier {
         return String(result.prefix(200))
     }
 
+    /// notify-send's body is markup (a subset of HTML: <b>, <a href>, <img>): the sender's
+    /// text shows as written, never as a link or an image of theirs.
+    static func markupEscaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
+    }
+
+    static func notifySendArguments(title: String, body: String) -> [String] {
+        ["notify-send", "--app-name=Dialtone", "--", clean(title), markupEscaped(clean(body))]
+    }
+
     /// Fire and forget: the child is reaped by a detached thread, never waited for on the main actor.
-    private static func spawnNotifySend(title: String, body: String) {
-        let arguments = ["notify-send", "--app-name=Dialtone", "--", title, body]
+    private static func spawn(_ arguments: [String]) {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var actions = posix_spawn_file_actions_t()

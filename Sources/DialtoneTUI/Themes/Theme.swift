@@ -9,8 +9,8 @@ import TOMLKit
 ///     ownName   = { fg = "green", bold = true }
 ///     statusBar = { fg = "white", bg = "blue" }
 ///
-/// Shipped themes live in the repository's Themes/ (installed beside the binary or found
-/// through DIALTONE_THEMES), user ones in $XDG_CONFIG_HOME/dialtone/themes/; a user theme of
+/// Shipped themes live in the repository's Themes/ (installed in PREFIX/share/dialtone/themes
+/// by Scripts/install, or found through DIALTONE_THEMES), user ones in $XDG_CONFIG_HOME/dialtone/themes/; a user theme of
 /// the same name wins. Roles a theme leaves out keep the built-in look.
 public enum Theme {
     public static func load(named name: String, searchPath: [String] = Theme.searchPath) throws(ThemeError) -> Palette {
@@ -71,12 +71,17 @@ public enum Theme {
         paths.append(configHome + "/dialtone/themes")
         if let shipped = environment["DIALTONE_THEMES"], !shipped.isEmpty { paths.append(shipped) }
         // Beside a built binary in .build/…/dialtone, the repository's Themes/ is four levels up.
-        let binary = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath().deletingLastPathComponent()
+        // The binary's own path, not argv[0], which is a bare name when found through PATH.
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments.first ?? ""
+        let binary = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
         for levels in [0, 3, 4] {
             var directory = binary
             for _ in 0..<levels { directory.deleteLastPathComponent() }
             paths.append(directory.appendingPathComponent("Themes").path)
         }
+        // Scripts/install PREFIX: PREFIX/bin/dialtone and PREFIX/share/dialtone/themes.
+        paths.append(binary.deletingLastPathComponent().appendingPathComponent("share/dialtone/themes").path)
         paths.append("/usr/share/dialtone/themes")
         return paths
     }

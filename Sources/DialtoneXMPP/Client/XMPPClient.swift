@@ -298,12 +298,16 @@ public actor XMPPClient {
     /// counts every one it receives (replies and receipts included).
     func write(_ element: XMLElement) {
         if streamManagementEnabled && element.stanzaKind != nil { streamManagement.sent(element) }
-        write(raw: element.serialized(parentNamespace: Namespace.client))
+        let text = element.serialized(parentNamespace: Namespace.client)
+        // SASL carries the password (PLAIN) or a proof of it (SCRAM): no log level shows its payload.
+        let secret = element.namespace == Namespace.sasl
+        write(raw: text, logged: secret ? "<\(element.name) xmlns='\(Namespace.sasl)'>(not logged)</\(element.name)>" : nil)
     }
 
-    func write(raw text: String) {
+    /// Writes `text`; `logged` is what the trace log shows of it instead, when that must differ.
+    func write(raw text: String, logged: String? = nil) {
         guard let transport else { return }
-        logger.trace("send: \(text)")
+        logger.trace("send: \(logged ?? text)")
         if let tls {
             do {
                 try tls.write(plaintext: Array(text.utf8))

@@ -280,7 +280,7 @@ struct CallRunner: Sendable {
     }
 
     private static func askToAnswer(_ info: CallInfo) async -> Bool {
-        FileHandle.standardError.write(Data("Answer the call from \(info.peer)? [Y/n] ".utf8))
+        FileHandle.standardError.write(Data("Answer the call from \(Sanitizer.plain(info.peer.description))? [Y/n] ".utf8))
         let reply = await StandardInput.line()?.trimmingCharacters(in: .whitespaces).lowercased() ?? "n"
         return reply.isEmpty || reply.hasPrefix("y")
     }
@@ -326,7 +326,7 @@ struct CallLog: AsyncParsableCommand {
                 JSONLines.write(object)
             } else {
                 let name = Sanitizer.plain(names?.name(for: entry.peer) ?? entry.peer)
-                print("[\(call.startedAt.formatted(date: .abbreviated, time: .shortened))] " + CallText.logLine(call, name: name))
+                printForPeople("[\(call.startedAt.formatted(date: .abbreviated, time: .shortened))] " + CallText.logLine(call, name: name))
             }
         }
     }

@@ -48,7 +48,7 @@ struct Contacts: AsyncParsableCommand {
                     JSONLines.write(["name": entry.name, "phones": entry.phones, "jids": entry.jids, "uid": entry.uid])
                 } else {
                     let numbers = entry.phones.compactMap { PhoneNumber(e164: $0)?.formatted(for: session.recipients.country) }
-                    print(([Sanitizer.plain(entry.name)] + numbers + entry.jids).joined(separator: "\t"))
+                    printForPeople(([Sanitizer.plain(entry.name)] + numbers + entry.jids).joined(separator: "\t"))
                 }
             }
         }

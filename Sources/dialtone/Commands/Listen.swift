@@ -54,7 +54,7 @@ struct EventPrinter: Sendable {
             guard let object = Self.jsonObject(event, account: account) else { return }
             JSONLines.write(object)
         } else if let line = Self.text(event, names: names()) {
-            FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            printForPeople(line)
         }
     }
 
@@ -230,11 +230,19 @@ enum JSONLines {
             case "\t": text += "\\t"
             case "\u{08}": text += "\\b"
             case "\u{0C}": text += "\\f"
-            case "\u{00}"..."\u{1F}", "\u{2028}", "\u{2029}":
-                text += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-            default: text.unicodeScalars.append(scalar)
+            // C0 as JSON requires; C1, DEL, line separators and invisible formatting escaped too,
+            // so that a line printed raw on a terminal cannot steer it (the text itself is kept).
+            case "\u{00}"..."\u{1F}", "\u{7F}"..."\u{9F}", "\u{2028}", "\u{2029}":
+                appendEscaped(scalar, to: &text)
+            default:
+                if Sanitizer.isInvisibleFormatting(scalar) { appendEscaped(scalar, to: &text) } else { text.unicodeScalars.append(scalar) }
             }
         }
         text.append("\"")
+    }
+
+    private static func appendEscaped(_ scalar: Unicode.Scalar, to text: inout String) {
+        let hex = String(scalar.value, radix: 16)
+        text += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 }

@@ -31,7 +31,7 @@ struct Roster: AsyncParsableCommand {
                 JSONLines.write(["jid": contact.jid, "name": contact.name ?? NSNull(), "subscription": contact.subscription,
                                  "groups": contact.groups])
             } else {
-                print([contact.name.map(Sanitizer.plain) ?? "", contact.jid, contact.subscription].joined(separator: "\t"))
+                printForPeople([contact.name.map(Sanitizer.plain) ?? "", contact.jid, contact.subscription].joined(separator: "\t"))
             }
         }
     }
@@ -62,7 +62,7 @@ struct History: AsyncParsableCommand {
             if json {
                 JSONLines.write(EventPrinter.messageObject(peer: peer, message, account: session.account.description))
             } else if let line = EventPrinter.text(.message(peer: peer, message), names: try? session.displayNames()) {
-                print(line)
+                printForPeople(line)
             }
         }
     }

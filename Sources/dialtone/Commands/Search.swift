@@ -27,7 +27,7 @@ struct Search: AsyncParsableCommand {
             if json {
                 JSONLines.write(EventPrinter.messageObject(peer: peer, message, account: session.account.description))
             } else if let line = EventPrinter.text(.message(peer: peer, message), names: names) {
-                print("\(names?.name(for: peer) ?? peer) \(message.timestamp.formatted(date: .abbreviated, time: .omitted)) \(line)")
+                printForPeople("\(names?.name(for: peer) ?? peer) \(message.timestamp.formatted(date: .abbreviated, time: .omitted)) \(line)")
             }
         }
     }

@@ -9,10 +9,18 @@ func sentence(_ text: String) -> String {
     text.hasSuffix(".") || text.hasSuffix("!") || text.hasSuffix("?") ? text : text + "."
 }
 
-/// A failure to report as one sentence on standard error, with exit status 1.
+/// A failure to report as one sentence on standard error, with exit status 1. It may quote
+/// what a server or peer said, so it is sanitised like everything else we print.
 struct CLIError: Error, CustomStringConvertible {
     let description: String
-    init(_ description: String) { self.description = description }
+    init(_ description: String) { self.description = Sanitizer.multiline(description) }
+}
+
+/// Human-readable output on standard output: what came from the network never reaches the
+/// terminal raw (C0/C1 controls, bidi overrides, invisible characters), whatever part of a
+/// line it is in; our own tabs and newlines stay.
+func printForPeople(_ line: String) {
+    FileHandle.standardOutput.write(Data((Sanitizer.terminal(line) + "\n").utf8))
 }
 
 /// What every subcommand sets up first: logging to a file, the account, its session.
@@ -23,10 +31,18 @@ struct CommandRuntime {
     init(_ options: GlobalOptions) throws {
         self.options = options
         FileLogging.bootstrap(path: options.logFile ?? Paths.logFile, level: Logger.Level(rawValue: options.logLevel) ?? .info)
-        do { account = try options.loadAccount() } catch let error as ConfigurationError {
-            throw CLIError(error.description)
+        let configuration: Configuration
+        do { configuration = try Configuration.load(from: options.configurationPath) } catch { throw CLIError(error.description) }
+        do { account = try configuration.account(options.account) } catch { throw CLIError(error.description) }
+        warnings = configuration.warnings
+        for warning in warnings {
+            FileHandle.standardError.write(Data("Warning: \(warning)\n".utf8))
+            Logger(label: "dialtone").warning("\(warning)")
         }
     }
+
+    /// The configuration's warnings, already printed on standard error (the TUI shows them too).
+    let warnings: [String]
 
     func openSession(calls: CallManager.Configuration? = nil) throws -> AccountSession {
         try Self.openSession(for: account, calls: calls)

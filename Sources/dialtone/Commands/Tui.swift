@@ -19,12 +19,12 @@ struct Tui: AsyncParsableCommand {
         // and ALSA warn there) goes to the log file instead of across the interface.
         redirectStandardError(to: options.logFile ?? Paths.logFile)
         let style = runtime.account.notify.flatMap(NotificationStyle.init(rawValue:)) ?? .none
-        await runTUI(sessions, notifications: style)
+        await runTUI(sessions, notifications: style, notice: runtime.warnings.first.map { "Warning: \($0)" })
     }
 
     @MainActor
-    private func runTUI(_ sessions: [AccountSession], notifications: NotificationStyle) async {
-        await TUIApp(sessions: sessions, notifications: notifications).run()
+    private func runTUI(_ sessions: [AccountSession], notifications: NotificationStyle, notice: String?) async {
+        await TUIApp(sessions: sessions, notifications: notifications).run(notice: notice)
     }
 }
 
