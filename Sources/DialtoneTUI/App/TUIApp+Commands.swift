@@ -42,7 +42,7 @@ extension TUIApp {
         case .device: switchDevice(arguments)
         case .calls: showCallLog()
         case .theme: switchTheme(arguments.trimmingCharacters(in: .whitespaces))
-        case .help: overlay = HelpText.lines(for: arguments.trimmingCharacters(in: .whitespaces))
+        case .help: overlay = HelpText.lines(for: arguments.trimmingCharacters(in: .whitespaces), width: layout.messageWidth)
         case .quit: running = false
         }
     }
