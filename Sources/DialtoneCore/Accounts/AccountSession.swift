@@ -36,7 +36,7 @@ public actor AccountSession {
     /// How typed recipients become addresses: the account's gateway and country.
     public nonisolated let recipients: RecipientResolver
     /// HTTP for attachments, resolving and trusting as the XMPP connection does.
-    private let http: HTTPTransfer
+    let http: HTTPTransfer
     private let interpreter: MessageInterpreter
     private var gatewayAnswers: [String: JID] = [:]
     private var gatewayCarriesVoice: Bool?
@@ -279,30 +279,6 @@ public actor AccountSession {
         publishMessage(stored, peer: peer.bare.description)
         await transmit(message.element)
         return stored
-    }
-
-    /// Fetches an attachment into the downloads folder and returns where it is.
-    public func download(_ link: String, progress: HTTPTransfer.Progress? = nil) async throws -> String {
-        guard let url = URL(string: link), url.scheme == "https" || url.scheme == "http" else { throw HTTPError.unsupportedURL(link) }
-        let bytes = try await http.get(url, progress: progress)
-        let directory = Paths.downloads
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        // The name comes from the sender: only its last component, never a path of theirs.
-        var name = Sanitizer.plain(url.lastPathComponent).replacingOccurrences(of: "/", with: "_")
-        if name.isEmpty || name == "." || name == ".." || name.hasPrefix(".") { name = "download" + name }
-        var target = (directory as NSString).appendingPathComponent(name)
-        var counter = 1
-        while FileManager.default.fileExists(atPath: target) {
-            counter += 1
-            let base = (name as NSString).deletingPathExtension
-            let ext = (name as NSString).pathExtension
-            target = (directory as NSString).appendingPathComponent("\(base)-\(counter)" + (ext.isEmpty ? "" : ".\(ext)"))
-        }
-        guard FileManager.default.createFile(atPath: target, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
-            throw AttachmentError.unwritable(target)
-        }
-        return target
     }
 
     /// Replaces the text of one of our sent messages (XEP-0308); the old text stays in history.

@@ -146,7 +146,11 @@ public struct MessageInterpreter: Sendable {
     }
 
     static func mediaType(forURL url: String) -> String? {
-        guard let name = fileName(url), let dot = name.lastIndex(of: ".") else { return nil }
+        fileName(url).flatMap(mediaType(forFileName:))
+    }
+
+    static func mediaType(forFileName name: String) -> String? {
+        guard let dot = name.lastIndex(of: ".") else { return nil }
         switch name[name.index(after: dot)...].lowercased() {
         case "ogg", "oga", "opus": return "audio/ogg"
         case "mp3": return "audio/mpeg"
