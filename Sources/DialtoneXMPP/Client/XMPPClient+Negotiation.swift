@@ -98,6 +98,7 @@ extension XMPPClient {
             throw XMPPConnectionError.tcp(host: endpoint.host, port: endpoint.port, reason: Self.describe(error))
         }
         transport = socket
+        endpointHost = endpoint.host
         inbound = socket.inbound.makeAsyncIterator()
         parser = XMLStreamParser()
         bufferedStreamEvents = []
@@ -158,12 +159,12 @@ extension XMPPClient {
             if features.child("starttls", namespace: Namespace.tls) != nil {
                 write(XMLElement("starttls", namespace: Namespace.tls))
                 let answer = try await nextElement()
-                guard answer.name == "proceed" else { throw XMPPConnectionError.starttlsUnavailable }
+                guard answer.name == "proceed" else { throw XMPPConnectionError.starttlsRefused(host: endpointHost ?? configuration.jid.domain) }
                 bufferedStreamEvents = []
                 try await startTLS(alpn: [])
                 features = try await openStream()
             } else {
-                throw XMPPConnectionError.starttlsUnavailable
+                throw XMPPConnectionError.starttlsUnavailable(host: endpointHost ?? configuration.jid.domain)
             }
         }
         try await authenticate(features)
