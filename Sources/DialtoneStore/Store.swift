@@ -134,6 +134,7 @@ public final class Store: Sendable {
             }
             try db.create(index: "call_by_time", on: "call", columns: ["startedAt"])
         }
+        registerAddressBookIndex(in: &migrator)
         return migrator
     }
 

@@ -604,9 +604,8 @@ struct CallerPolicy: Sendable {
     func mayCall(_ peer: JID) -> Bool {
         if anyone { return true }
         if let gateway, peer.domain == gateway.domain { return true }
-        let address = peer.bare.description
-        if (try? store.contacts().contains { $0.jid == address }) == true { return true }
-        return (try? store.addressBook().contains { $0.jids.contains(address) }) == true
+        // One indexed lookup: strangers' proposes must not each cost a read of everything.
+        return (try? store.isKnown(peer.bare.description)) == true
     }
 }
 
