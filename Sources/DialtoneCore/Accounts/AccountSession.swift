@@ -115,10 +115,10 @@ public actor AccountSession {
             for await input in inputs {
                 switch input {
                 case .initiation(let initiation, let received):
-                    // Offline storage delivers old proposes live, with a delay stamp: those
-                    // are history (a missed call), not a phone ringing now.
+                    // Offline storage delivers old proposes live, with our server's delay
+                    // stamp: those are history (a missed call), not a phone ringing now.
                     let origin: CallManager.Origin = switch received.source {
-                    case .live where received.message.delayedUntil != nil: .archive
+                    case .live where received.heldByServer: .archive
                     case .live: .live
                     case .carbon: .carbon
                     case .archive: .archive
