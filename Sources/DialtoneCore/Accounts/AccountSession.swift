@@ -309,11 +309,15 @@ public actor AccountSession {
         }
         var correction = Message.chat(to: peerJID, body: newBody).element
         correction.append(XMLElement("replace", namespace: Namespace.correction, attributes: [XMLAttribute("id", originalID)]))
-        guard let corrected = try store.correct(stanzaID: originalID, sender: account.description, peer: peer, body: newBody, at: Date()) else {
+        // Through the outbox like any message: offline, or dropped before the server has it,
+        // it goes with the next connection instead of being lost while the edit shows here.
+        guard let correctionID = correction[attribute: "id"],
+              let corrected = try store.correct(stanzaID: originalID, sender: account.description, peer: peer, body: newBody,
+                                                at: Date(), sending: (correctionID, correction.serialized())) else {
             throw CoreError.notCorrectable
         }
-        try await client.send(correction)
         broadcaster.publish(.corrected(peer: peer, corrected))
+        await transmit(correction)
         return corrected
     }
 
@@ -356,6 +360,10 @@ public actor AccountSession {
                   let stanza = try? XMLElement(parsing: xml) else { continue }
             await transmit(stanza)
         }
+        // Corrections after the messages, so none arrives before what it corrects.
+        for xml in (try? store.queuedStanzas()) ?? [] {
+            if let stanza = try? XMLElement(parsing: xml) { await transmit(stanza) }
+        }
     }
 
     // MARK: Receiving
@@ -375,6 +383,8 @@ public actor AccountSession {
                 if let original = received.message.element.child("replace", namespace: Namespace.correction)?[attribute: "id"] {
                     // Written before, to the store, not as a new message; only its own sender's
                     // corrections match (another's correction becomes a message of its own).
+                    // Our own correction seen in the archive or a carbon has reached the server.
+                    if received.direction == .outgoing, let id = received.message.id { try store.markSent(stanzaIDs: [id]) }
                     if let corrected = try store.correct(stanzaID: original, sender: record.message.sender, peer: record.peer,
                                                          body: record.message.body, at: record.message.timestamp) {
                         broadcaster.publish(.corrected(peer: record.peer, corrected))
