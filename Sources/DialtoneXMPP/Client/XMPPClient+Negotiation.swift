@@ -278,6 +278,7 @@ extension XMPPClient {
         }
         boundJID = jid
         sessionSetUp = false
+        serverAssignsStanzaIDs = false
         sentInSession = []
         confirmedInSession = []
         endSession()

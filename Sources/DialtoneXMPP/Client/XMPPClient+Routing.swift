@@ -47,7 +47,7 @@ extension XMPPClient {
             }
             batch.events.append(.message(ReceivedMessage(
                 message: forwarded, direction: sent ? .outgoing : .incoming, source: .carbon,
-                archiveID: forwarded.stanzaIDs[ours], timestamp: liveTimestamp(forwarded).time)))
+                archiveID: ourStanzaID(forwarded), timestamp: liveTimestamp(forwarded).time)))
             return
         }
         if let result = stanza.child("result", namespace: Namespace.mam) {
@@ -75,9 +75,17 @@ extension XMPPClient {
         let (time, held) = liveTimestamp(message)
         batch.events.append(.message(ReceivedMessage(
             message: message, direction: message.from?.bare == ours && message.to?.bare != ours ? .outgoing : .incoming,
-            source: .live, archiveID: message.stanzaIDs[ours], timestamp: time, heldByServer: held)))
+            source: .live, archiveID: ourStanzaID(message), timestamp: time, heldByServer: held)))
         // XEP-0184: the receipt promises we have it, so it waits until the batch is stored.
         if let receipt = message.receiptReply { batch.replies.append(receipt) }
+    }
+
+    /// Our archive's id for a live or carbon-copied message: the stanza-id by our address,
+    /// believed only when our server announces that it assigns them (and so strips what
+    /// senders forge); otherwise anyone could name an id our archive holds, and have their
+    /// message taken for a duplicate of it or move our archive cursor.
+    func ourStanzaID(_ message: Message) -> String? {
+        serverAssignsStanzaIDs ? message.stanzaIDs[configuration.jid.bare] : nil
     }
 
     /// When a message that did not come from our archive was sent. Its <delay> is whoever

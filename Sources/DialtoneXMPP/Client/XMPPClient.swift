@@ -47,6 +47,9 @@ public actor XMPPClient {
     var confirmedInSession: Set<String> = []
     /// Whether this stream's server announced roster versioning.
     var serverVersionsRoster = false
+    /// Whether our account announces urn:xmpp:sid:0 (asked after each new session): a live
+    /// stanza-id by our address counts only then.
+    public internal(set) var serverAssignsStanzaIDs = false
     var presenceShow: String?
     var presenceStatus: String?
     /// The SASL mechanism of the last login (SCRAM-SHA-1-PLUS, …), for diagnostics.
