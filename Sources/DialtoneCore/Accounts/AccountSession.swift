@@ -120,10 +120,10 @@ public actor AccountSession {
             for await input in inputs {
                 switch input {
                 case .initiation(let initiation, let received):
-                    // Offline storage delivers old proposes live, with a delay stamp: those
-                    // are history (a missed call), not a phone ringing now.
+                    // Offline storage delivers old proposes live, with our server's delay
+                    // stamp: those are history (a missed call), not a phone ringing now.
                     let origin: CallManager.Origin = switch received.source {
-                    case .live where received.message.delayedUntil != nil: .archive
+                    case .live where received.heldByServer: .archive
                     case .live: .live
                     case .carbon: .carbon
                     case .archive: .archive
@@ -291,11 +291,15 @@ public actor AccountSession {
         }
         var correction = Message.chat(to: peerJID, body: newBody).element
         correction.append(XMLElement("replace", namespace: Namespace.correction, attributes: [XMLAttribute("id", originalID)]))
-        guard let corrected = try store.correct(stanzaID: originalID, sender: account.description, peer: peer, body: newBody, at: Date()) else {
+        // Through the outbox like any message: offline, or dropped before the server has it,
+        // it goes with the next connection instead of being lost while the edit shows here.
+        guard let correctionID = correction[attribute: "id"],
+              let corrected = try store.correct(stanzaID: originalID, sender: account.description, peer: peer, body: newBody,
+                                                at: Date(), sending: (correctionID, correction.serialized())) else {
             throw CoreError.notCorrectable
         }
-        try await client.send(correction)
         broadcaster.publish(.corrected(peer: peer, corrected))
+        await transmit(correction)
         return corrected
     }
 
@@ -338,6 +342,10 @@ public actor AccountSession {
                   let stanza = try? XMLElement(parsing: xml) else { continue }
             await transmit(stanza)
         }
+        // Corrections after the messages, so none arrives before what it corrects.
+        for xml in (try? store.queuedStanzas()) ?? [] {
+            if let stanza = try? XMLElement(parsing: xml) { await transmit(stanza) }
+        }
     }
 
     // MARK: Receiving
@@ -357,6 +365,8 @@ public actor AccountSession {
                 if let original = received.message.element.child("replace", namespace: Namespace.correction)?[attribute: "id"] {
                     // Written before, to the store, not as a new message; only its own sender's
                     // corrections match (another's correction becomes a message of its own).
+                    // Our own correction seen in the archive or a carbon has reached the server.
+                    if received.direction == .outgoing, let id = received.message.id { try store.markSent(stanzaIDs: [id]) }
                     if let corrected = try store.correct(stanzaID: original, sender: record.message.sender, peer: record.peer,
                                                          body: record.message.body, at: record.message.timestamp) {
                         broadcaster.publish(.corrected(peer: record.peer, corrected))
@@ -622,9 +632,8 @@ struct CallerPolicy: Sendable {
     func mayCall(_ peer: JID) -> Bool {
         if anyone { return true }
         if let gateway, peer.domain == gateway.domain { return true }
-        let address = peer.bare.description
-        if (try? store.contacts().contains { $0.jid == address }) == true { return true }
-        return (try? store.addressBook().contains { $0.jids.contains(address) }) == true
+        // One indexed lookup: strangers' proposes must not each cost a read of everything.
+        return (try? store.isKnown(peer.bare.description)) == true
     }
 }
 
