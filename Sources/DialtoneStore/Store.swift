@@ -144,6 +144,8 @@ public final class Store: Sendable {
             }
             try db.create(index: "call_by_time", on: "call", columns: ["startedAt"])
         }
+        registerAddressBookIndex(in: &migrator)
+        registerQueuedStanzas(in: &migrator)
         return migrator
     }
 
@@ -284,6 +286,7 @@ public final class Store: Sendable {
             for id in stanzaIDs {
                 try db.execute(sql: "UPDATE message SET status = 'sent' WHERE stanzaID = ? AND status = 'pending' AND direction = 'outgoing'",
                                arguments: [id])
+                try Self.settleQueued(stanzaID: id, in: db)
             }
         }
     }
@@ -395,7 +398,10 @@ public final class Store: Sendable {
     /// Applies a correction (XEP-0308) to the message `stanzaID` that `sender` wrote in `peer`'s
     /// conversation; the old text is kept. A correction of someone else's message finds nothing.
     /// Returns the corrected message.
-    public func correct(stanzaID: String, sender: String, peer: String, body: String?, at time: Date) throws(StoreError) -> StoredMessage? {
+    /// `sending` is our own correction's stanza: it waits with the outbox, in the same
+    /// transaction as the edit, until the server confirms it.
+    public func correct(stanzaID: String, sender: String, peer: String, body: String?, at time: Date,
+                        sending: (stanzaID: String, xml: String)? = nil) throws(StoreError) -> StoredMessage? {
         return try writing { db in
             let senderBare = sender.split(separator: "/").first.map(String.init) ?? sender
             guard var message = try StoredMessage.fetchOne(db, sql: """
@@ -409,6 +415,7 @@ public final class Store: Sendable {
             message.body = body
             message.editedAt = time
             try message.update(db)
+            if let sending { try Self.queue(stanzaID: sending.stanzaID, xml: sending.xml, in: db) }
             return message
         }
     }

@@ -30,7 +30,8 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
     public var subject: String?
     /// The stanza's id attribute.
     public var stanzaID: String?
-    /// The sender's XEP-0359 origin-id, or the stanza id when there is none: what duplicates share.
+    /// The sender's XEP-0359 origin-id, or without one the stanza id together with a digest
+    /// of the content (ids alone get reused): what duplicates share.
     public var dedupeKey: String?
     /// Our archive's id for it (XEP-0359 stanza-id by our account, or the MAM result id).
     public var archiveID: String?

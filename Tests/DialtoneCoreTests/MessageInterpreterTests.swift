@@ -12,6 +12,31 @@ final class MessageInterpreterTests: XCTestCase {
         return interpreter.interpret(ReceivedMessage(message: message, direction: direction, source: .live, archiveID: nil, timestamp: Date()))
     }
 
+    func testAReusedStanzaIDWithNewTextIsANewMessage() throws {
+        // No origin-id: a client that reuses ids (or restarts its counter) sends "1" twice.
+        let store = try Store()
+        func received(_ body: String, originID: String? = nil) throws -> (peer: String, message: StoredMessage) {
+            try XCTUnwrap(interpret("""
+                <message xmlns='jabber:client' from='ada@example.org/phone' to='me@example.com' type='chat' id='1'>\
+                <body>\(body)</body>\(originID.map { "<origin-id xmlns='urn:xmpp:sid:0' id='\($0)'/>" } ?? "")</message>
+                """))
+        }
+        guard case .inserted = try store.record([try received("Are you there?")]).first,
+              case .inserted = try store.record([try received("Call me back")]).first else {
+            return XCTFail("a later message with the same id and other text was taken for a duplicate")
+        }
+        // The same message again (a carbon, the archive's copy) is still one.
+        guard case .duplicate = try store.record([try received("Call me back")]).first else {
+            return XCTFail("the same message twice was stored twice")
+        }
+        // With an origin-id, that alone identifies it.
+        guard case .inserted = try store.record([try received("a", originID: "o-1")]).first,
+              case .duplicate = try store.record([try received("a, edited in transit", originID: "o-1")]).first else {
+            return XCTFail("origin-id did not identify the message")
+        }
+        XCTAssertEqual(try store.history(peer: "ada@example.org").map(\.body), ["Are you there?", "Call me back", "a"])
+    }
+
     func testGroupTextSenderFromFallbackPrefix() throws {
         let result = try XCTUnwrap(interpret("""
             <message xmlns='jabber:client' from='+15551110000,+15552220000@cheogram.com' to='me@example.com/x' type='chat'>

@@ -96,6 +96,31 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(result.stdout.isEmpty, result.stdout)
     }
 
+    func testSendThroughAServerHidingSTARTTLSGivesUpWithTheReason() async throws {
+        // Whoever hides STARTTLS on every connection: send keeps retrying (it is not the
+        // server's word), and at its timeout names why instead of only that it timed out.
+        let environment = try TestEnvironment.current()
+        let account = try environment.newAccount("hidden")
+        let hiding = """
+            <?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' \
+            from='\(environment.domain)' id='x' version='1.0'><stream:features/>
+            """
+        let proxy = try await InjectingProxy(targetHost: environment.server, targetPort: environment.port,
+                                             scripts: Array(repeating: [hiding], count: 100))
+        let proxied = TestEnvironment(server: environment.server, domain: environment.domain, port: proxy.port,
+                                      directTLSPort: environment.directTLSPort, caFile: environment.caFile,
+                                      addUser: environment.addUser)
+        let arguments = try configure(account, environment: proxied)
+        let result = try await ChildProcess.run([binary, "send", "--timeout", "3"] + arguments + ["someone@\(environment.domain)", "x"],
+                                                environment: self.environment(for: "hidden"))
+        await proxy.shutdown()
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("The server at \(environment.server) did not offer TLS (STARTTLS)"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("the message stays in the outbox"), result.stderr)
+        XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+        XCTAssertGreaterThan(proxy.connections, 1, "it retried")
+    }
+
     func testPasswordFileReadableByOthersIsRefused() async throws {
         let environment = try TestEnvironment.current()
         let account = try environment.newAccount("mode")

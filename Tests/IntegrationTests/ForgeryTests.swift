@@ -87,4 +87,34 @@ final class ForgeryTests: XCTestCase {
         await phone.stop()
         await alice.stop()
     }
+
+    /// A stranger stamps a live message 2099: it must not stay on top of the conversation
+    /// list once someone else writes, nor be stored as sent in the future.
+    func testAFutureDelayFromASenderDoesNotKeepItsConversationOnTop() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try await TestAccount(environment.clientConfiguration(try environment.newAccount("alice")))
+        try await alice.connect()
+        let malloryAccount = try environment.newAccount("mallory")
+        let mallory = try await rawClient(environment.clientConfiguration(malloryAccount))
+        let bob = try await rawClient(environment.clientConfiguration(try environment.newAccount("bob")))
+
+        var stamped = Message.chat(to: alice.jid, body: "read me first, forever").element
+        stamped.append(XMLElement("delay", namespace: Namespace.delay, attributes: [
+            XMLAttribute("stamp", "2099-01-01T00:00:00Z"), XMLAttribute("from", environment.domain),
+        ]))
+        let before = Date()
+        try await mallory.send(stamped)
+        try await eventually("mallory's message arrives") { !(try alice.store.history(peer: malloryAccount.jid.description).isEmpty) }
+        let stored = try XCTUnwrap(try alice.store.history(peer: malloryAccount.jid.description).first)
+        XCTAssertLessThanOrEqual(stored.timestamp, Date(), "stored as sent in the future")
+        XCTAssertGreaterThanOrEqual(stored.timestamp, before.addingTimeInterval(-1))
+
+        try await Task.sleep(for: .milliseconds(50))
+        try await bob.send(Message.chat(to: alice.jid, body: "a later message").element)
+        try await eventually("bob's message arrives") { try alice.store.conversations().count == 2 }
+        XCTAssertEqual(try alice.store.conversations().first?.peer.hasPrefix("bob"), true, "the newest conversation is on top")
+        await mallory.stop()
+        await bob.stop()
+        await alice.stop()
+    }
 }

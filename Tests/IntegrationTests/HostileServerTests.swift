@@ -1,5 +1,6 @@
 import DialtoneCore
 import DialtoneXMPP
+import Synchronization
 import XCTest
 
 /// A server that sends what no honest server sends: the client must fail with a clear
@@ -74,4 +75,79 @@ final class HostileServerTests: XCTestCase {
         XCTAssertFalse(sent.contains("secret"), "the password never left")
         XCTAssertFalse(sent.contains("<auth"), sent)
     }
+
+    // MARK: Injected before TLS: refused, and retried
+
+    /// Puts `script` on the path of the first connection to the real server (what anyone
+    /// between client and server can do before TLS) and returns the reasons the client gave
+    /// for retrying, once it is online through the untouched second connection.
+    private func reasonsForRetryingPast(_ script: (_ domain: String) -> [String]) async throws -> [String] {
+        let environment = try TestEnvironment.current()
+        let account = try environment.newAccount("inject")
+        let proxy = try await InjectingProxy(targetHost: environment.server, targetPort: environment.port,
+                                             scripts: [script(environment.domain)])
+        let client = try await TestAccount(environment.clientConfiguration(account, port: proxy.port))
+        let reasons = Reasons()
+        await client.session.start()
+        do {
+            try await client.waitForEvent(timeout: .seconds(20)) { event in
+                switch event {
+                case .connection(.online): return true
+                case .connection(.offline(let reason?)): throw TestEnvironmentError("gave up for good: \(reason)")
+                case .connection(.waitingToReconnect(let reason, _)):
+                    reasons.append(reason)
+                    return false
+                default: return false
+                }
+            }
+        } catch {
+            await client.stop()
+            await proxy.shutdown()
+            throw error
+        }
+        XCTAssertEqual(proxy.connections, 2, "one refused connection, then one that worked")
+        await client.stop()
+        await proxy.shutdown()
+        return reasons.all
+    }
+
+    private static func header(from domain: String) -> String {
+        """
+        <?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' \
+        from='\(domain)' id='x' version='1.0'>
+        """
+    }
+
+    func testHiddenSTARTTLSIsRefusedWithOneSentenceAndRetried() async throws {
+        let reasons = try await reasonsForRetryingPast { domain in
+            [Self.header(from: domain) + """
+                <stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism>\
+                </mechanisms></stream:features>
+                """]
+        }
+        XCTAssertEqual(reasons, ["The server at 127.0.0.1 did not offer TLS (STARTTLS); refusing to log in without encryption."])
+    }
+
+    func testInjectedStreamErrorBeforeTLSIsRetried() async throws {
+        let reasons = try await reasonsForRetryingPast { domain in
+            [Self.header(from: domain) + """
+                <stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>
+                """]
+        }
+        XCTAssertEqual(reasons, ["The server at 127.0.0.1 closed the stream before TLS was set up: not authorized."])
+    }
+
+    func testFailureToSTARTTLSIsRetried() async throws {
+        let reasons = try await reasonsForRetryingPast { domain in
+            [Self.header(from: domain) + "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:features>",
+             "<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>"]
+        }
+        XCTAssertEqual(reasons, ["The server at 127.0.0.1 refused to start TLS (STARTTLS); refusing to log in without encryption."])
+    }
+}
+
+private final class Reasons: Sendable {
+    private let list = Mutex<[String]>([])
+    func append(_ reason: String) { list.withLock { $0.append(reason) } }
+    var all: [String] { list.withLock { $0 } }
 }

@@ -26,6 +26,26 @@ final class LifecycleTests: XCTestCase {
         await bob.stop()
     }
 
+    /// A correction made offline waits in the outbox, as a message does, and goes (after the
+    /// message it corrects) with the next connection.
+    func testACorrectionMadeOfflineGoesThroughTheOutbox() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try await TestAccount(environment.clientConfiguration(try environment.newAccount("alice")))
+        let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
+        try await bob.connect()
+        let sent = try await alice.session.sendMessage(to: bob.jid, body: "See you at 7")
+        _ = try await alice.session.correctMessage(sent.id!, newBody: "See you at 8")
+        XCTAssertEqual(try alice.store.queuedStanzas().count, 1, "the correction waits")
+        try await alice.connect()
+        try await eventually("bob sees the corrected text") {
+            try bob.store.history(peer: alice.jid.description).map(\.body) == ["See you at 8"]
+        }
+        XCTAssertEqual(try bob.store.edits(of: try XCTUnwrap(bob.store.history(peer: alice.jid.description).first?.id)), ["See you at 7"])
+        try await eventually("the server confirmed the correction") { try alice.store.queuedStanzas().isEmpty }
+        await alice.stop()
+        await bob.stop()
+    }
+
     func testACorrectionFromAnotherSenderChangesNothing() async throws {
         let environment = try TestEnvironment.current()
         let alice = try await TestAccount(environment.clientConfiguration(try environment.newAccount("alice")))

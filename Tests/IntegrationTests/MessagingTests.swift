@@ -31,6 +31,26 @@ final class MessagingTests: XCTestCase {
         await bob.stop()
     }
 
+    /// Prosody announces urn:xmpp:sid:0 on our account: its live stanza-id is the archive id.
+    func testOurServersLiveStanzaIDIsTheArchiveID() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try await TestAccount(environment.clientConfiguration(try environment.newAccount("alice")))
+        let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
+        try await alice.connect()
+        try await bob.connect()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while await !bob.session.xmppClient.serverAssignsStanzaIDs, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let announced = await bob.session.xmppClient.serverAssignsStanzaIDs
+        XCTAssertTrue(announced, "our server's disco#info announces urn:xmpp:sid:0")
+        _ = try await alice.session.sendMessage(to: bob.jid, body: "stamped")
+        try await eventually("bob stores it") { try bob.store.history(peer: alice.jid.description).count == 1 }
+        XCTAssertNotNil(try bob.store.history(peer: alice.jid.description).first?.archiveID)
+        await alice.stop()
+        await bob.stop()
+    }
+
     func testCarbonsShowWhatAnotherOfOurDevicesSent() async throws {
         let environment = try TestEnvironment.current()
         let aliceAccount = try environment.newAccount("alice")

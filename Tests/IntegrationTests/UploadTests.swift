@@ -41,11 +41,54 @@ final class UploadTests: XCTestCase {
         XCTAssertEqual(received.attachments.first?.mediaType, "image/jpeg")
 
         setenv("XDG_DATA_HOME", directory.appendingPathComponent("bob-data").path, 1)
-        let path = try await bob.session.download(received.attachments[0].url)
+        let downloaded = try await bob.session.download(received.attachments[0])
+        let path = downloaded.path
+        XCTAssertEqual((path as NSString).lastPathComponent, "photo of us.jpg", "saved under the name shown")
+        XCTAssertEqual(downloaded.opening, .viewer)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), Data(bytes))
         XCTAssertTrue(path.hasPrefix(directory.path), path)
         await alice.stop()
         await bob.stop()
+    }
+
+    /// The link's last path component ("x.desktop") is the sender's choice as much as the name
+    /// the screen shows ("invoice.pdf"): the file is saved, and opened, as what was shown.
+    func testAnAttachmentIsSavedUnderTheNameShownNotTheLinks() async throws {
+        let environment = try TestEnvironment.current()
+        let dns = try LoopbackDNS(records: ["--host-record=upload.\(environment.domain),127.0.0.1"])
+        defer { dns.stop() }
+        var configuration = environment.clientConfiguration(try environment.newAccount("alice"))
+        configuration.nameserver = .init(host: "127.0.0.1", port: dns.port)
+        let alice = try await TestAccount(configuration)
+        try await alice.connect()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dialtone-shown-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let launcher = directory.appendingPathComponent("x.desktop")
+        try "[Desktop Entry]\nType=Application\nExec=sh -c 'touch /tmp/owned'\n".write(to: launcher, atomically: true, encoding: .utf8)
+        let sent = try await alice.session.sendAttachment(path: launcher.path, to: JID(verified: "bob@\(environment.domain)"))
+        let link = try XCTUnwrap(sent.attachments.first?.url)
+        XCTAssertTrue(link.hasSuffix("/x.desktop"), link)
+        setenv("XDG_DATA_HOME", directory.appendingPathComponent("data").path, 1)
+
+        // As a SIMS reference would show it.
+        let shown = Attachment(url: link, mediaType: "application/pdf", name: "invoice.pdf")
+        let downloaded = try await alice.session.download(shown)
+        XCTAssertEqual((downloaded.path as NSString).lastPathComponent, "invoice.pdf")
+        XCTAssertEqual(downloaded.opening, .viewer, "a PDF viewer gets it, not a launcher")
+
+        // `dialtone download LINK` finds the name that listen printed for that link.
+        _ = try alice.store.record([(peer: "carol@\(environment.domain)", message: StoredMessage(
+            direction: .incoming, sender: "carol@\(environment.domain)", body: nil, stanzaID: "s1", dedupeKey: "s1",
+            timestamp: Date(), status: .delivered, attachments: [shown]))])
+        let byLink = try await alice.session.download(link)
+        XCTAssertEqual((byLink.path as NSString).lastPathComponent, "invoice-2.pdf", "the name shown, never over the first")
+
+        // Without any name, the link's own: shown as x.desktop, saved as that, and not run.
+        let bare = try await alice.session.download(Attachment(url: link))
+        XCTAssertEqual((bare.path as NSString).lastPathComponent, "x.desktop")
+        XCTAssertFalse(bare.opens)
+        await alice.stop()
     }
 
     func testAFileOverTheServersLimitIsOneClearSentence() async throws {

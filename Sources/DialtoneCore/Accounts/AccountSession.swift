@@ -36,7 +36,7 @@ public actor AccountSession {
     /// How typed recipients become addresses: the account's gateway and country.
     public nonisolated let recipients: RecipientResolver
     /// HTTP for attachments, resolving and trusting as the XMPP connection does.
-    private let http: HTTPTransfer
+    let http: HTTPTransfer
     private let interpreter: MessageInterpreter
     private var gatewayAnswers: [String: JID] = [:]
     private var gatewayCarriesVoice: Bool?
@@ -120,10 +120,10 @@ public actor AccountSession {
             for await input in inputs {
                 switch input {
                 case .initiation(let initiation, let received):
-                    // Offline storage delivers old proposes live, with a delay stamp: those
-                    // are history (a missed call), not a phone ringing now.
+                    // Offline storage delivers old proposes live, with our server's delay
+                    // stamp: those are history (a missed call), not a phone ringing now.
                     let origin: CallManager.Origin = switch received.source {
-                    case .live where received.message.delayedUntil != nil: .archive
+                    case .live where received.heldByServer: .archive
                     case .live: .live
                     case .carbon: .carbon
                     case .archive: .archive
@@ -281,30 +281,6 @@ public actor AccountSession {
         return stored
     }
 
-    /// Fetches an attachment into the downloads folder and returns where it is.
-    public func download(_ link: String, progress: HTTPTransfer.Progress? = nil) async throws -> String {
-        guard let url = URL(string: link), url.scheme == "https" || url.scheme == "http" else { throw HTTPError.unsupportedURL(link) }
-        let bytes = try await http.get(url, progress: progress)
-        let directory = Paths.downloads
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        // The name comes from the sender: only its last component, never a path of theirs.
-        var name = Sanitizer.plain(url.lastPathComponent).replacingOccurrences(of: "/", with: "_")
-        if name.isEmpty || name == "." || name == ".." || name.hasPrefix(".") { name = "download" + name }
-        var target = (directory as NSString).appendingPathComponent(name)
-        var counter = 1
-        while FileManager.default.fileExists(atPath: target) {
-            counter += 1
-            let base = (name as NSString).deletingPathExtension
-            let ext = (name as NSString).pathExtension
-            target = (directory as NSString).appendingPathComponent("\(base)-\(counter)" + (ext.isEmpty ? "" : ".\(ext)"))
-        }
-        guard FileManager.default.createFile(atPath: target, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
-            throw AttachmentError.unwritable(target)
-        }
-        return target
-    }
-
     /// Replaces the text of one of our sent messages (XEP-0308); the old text stays in history.
     @discardableResult
     public func correctMessage(_ id: Int64, newBody: String) async throws -> StoredMessage {
@@ -315,11 +291,15 @@ public actor AccountSession {
         }
         var correction = Message.chat(to: peerJID, body: newBody).element
         correction.append(XMLElement("replace", namespace: Namespace.correction, attributes: [XMLAttribute("id", originalID)]))
-        guard let corrected = try store.correct(stanzaID: originalID, sender: account.description, peer: peer, body: newBody, at: Date()) else {
+        // Through the outbox like any message: offline, or dropped before the server has it,
+        // it goes with the next connection instead of being lost while the edit shows here.
+        guard let correctionID = correction[attribute: "id"],
+              let corrected = try store.correct(stanzaID: originalID, sender: account.description, peer: peer, body: newBody,
+                                                at: Date(), sending: (correctionID, correction.serialized())) else {
             throw CoreError.notCorrectable
         }
-        try await client.send(correction)
         broadcaster.publish(.corrected(peer: peer, corrected))
+        await transmit(correction)
         return corrected
     }
 
@@ -362,6 +342,10 @@ public actor AccountSession {
                   let stanza = try? XMLElement(parsing: xml) else { continue }
             await transmit(stanza)
         }
+        // Corrections after the messages, so none arrives before what it corrects.
+        for xml in (try? store.queuedStanzas()) ?? [] {
+            if let stanza = try? XMLElement(parsing: xml) { await transmit(stanza) }
+        }
     }
 
     // MARK: Receiving
@@ -381,6 +365,8 @@ public actor AccountSession {
                 if let original = received.message.element.child("replace", namespace: Namespace.correction)?[attribute: "id"] {
                     // Written before, to the store, not as a new message; only its own sender's
                     // corrections match (another's correction becomes a message of its own).
+                    // Our own correction seen in the archive or a carbon has reached the server.
+                    if received.direction == .outgoing, let id = received.message.id { try store.markSent(stanzaIDs: [id]) }
                     if let corrected = try store.correct(stanzaID: original, sender: record.message.sender, peer: record.peer,
                                                          body: record.message.body, at: record.message.timestamp) {
                         broadcaster.publish(.corrected(peer: record.peer, corrected))
@@ -646,9 +632,8 @@ struct CallerPolicy: Sendable {
     func mayCall(_ peer: JID) -> Bool {
         if anyone { return true }
         if let gateway, peer.domain == gateway.domain { return true }
-        let address = peer.bare.description
-        if (try? store.contacts().contains { $0.jid == address }) == true { return true }
-        return (try? store.addressBook().contains { $0.jids.contains(address) }) == true
+        // One indexed lookup: strangers' proposes must not each cost a read of everything.
+        return (try? store.isKnown(peer.bare.description)) == true
     }
 }
 

@@ -42,13 +42,31 @@ public struct MessageInterpreter: Sendable {
         guard body != nil || message.subject != nil || !attachments.isEmpty else { return nil }
         return (conversation.description, StoredMessage(
             direction: incoming ? .incoming : .outgoing, sender: sender.description, body: body,
-            subject: message.subject, stanzaID: message.id, dedupeKey: message.originID ?? message.id,
+            subject: message.subject, stanzaID: message.id, dedupeKey: Self.dedupeKey(message, attachments: attachments),
             archiveID: received.archiveID, timestamp: received.timestamp,
             status: incoming ? .received : .sent, attachments: attachments,
             stanzaXML: message.element.serialized()))
     }
 
     private func isGateway(_ domain: String) -> Bool { gateway?.domain == domain }
+
+    /// What identifies a message among its sender's: the origin-id (XEP-0359), which the
+    /// sender makes unique; else the stanza id together with the content. A stanza id alone
+    /// is not unique (clients reuse and restart counters), and taking a new message for an
+    /// old one would drop it after the server has our ack. The server's stanza-id, where
+    /// there is one, is matched before this (the archive id).
+    static func dedupeKey(_ message: Message, attachments: [Attachment]) -> String? {
+        if let originID = message.originID { return originID }
+        guard let id = message.id else { return nil }
+        var content: [UInt8] = []
+        for part in [message.body, message.subject] + attachments.map({ Optional($0.url) }) {
+            // Length-prefixed, so no two different contents read the same.
+            let bytes = Array((part ?? "").utf8)
+            content += Array("\(part == nil ? -1 : bytes.count):".utf8) + bytes
+        }
+        let digest = SCRAMHash.sha256.digest(content).prefix(16).map { String(format: "%02x", $0) }.joined()
+        return "\(id) \(digest)"
+    }
 
     // MARK: Group texts
 
@@ -146,7 +164,11 @@ public struct MessageInterpreter: Sendable {
     }
 
     static func mediaType(forURL url: String) -> String? {
-        guard let name = fileName(url), let dot = name.lastIndex(of: ".") else { return nil }
+        fileName(url).flatMap(mediaType(forFileName:))
+    }
+
+    static func mediaType(forFileName name: String) -> String? {
+        guard let dot = name.lastIndex(of: ".") else { return nil }
         switch name[name.index(after: dot)...].lowercased() {
         case "ogg", "oga", "opus": return "audio/ogg"
         case "mp3": return "audio/mpeg"

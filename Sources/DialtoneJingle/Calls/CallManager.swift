@@ -39,6 +39,8 @@ public actor CallManager {
     /// Proposes seen while catching up on the archive, by id, until something settles them.
     private var archivedProposals: [String: CallInfo] = [:]
     private var settledInArchive: Set<String> = []
+    /// The most missed calls one catch-up reports.
+    static let archivedProposalLimit = 100
     /// Calls whose media is being stopped before their ended state goes out.
     private var settling: [String: Task<Void, Never>] = [:]
     private var recentlyEnded: Set<String> = []
@@ -283,6 +285,12 @@ public actor CallManager {
     public func handle(_ initiation: MessageInitiation, from: JID?, to: JID?, outgoing: Bool, origin: Origin, at timestamp: Date) async {
         guard let own = await signalling.ownAddress() else { return }
         if origin == .archive {
+            // The caller check holds for every propose: the archive keeps strangers' proposes
+            // too, and anyone can put a <delay> on a live one. A stranger makes no missed call.
+            if case .propose = initiation.action, !outgoing, let from, !(await signalling.mayCall(from.bare)) {
+                logger.info("ignored an archived call from \(from.bare), who is not a contact")
+                return
+            }
             noteArchived(initiation, from: from, to: to, outgoing: outgoing, at: timestamp)
             return
         }
@@ -857,10 +865,19 @@ public actor CallManager {
             var info = CallInfo(id: initiation.id, peer: from.bare, direction: .incoming, state: .ended, startedAt: timestamp)
             info.remote = from
             archivedProposals[initiation.id] = info
+            // Bounded: a flood of proposes keeps the newest, as a call log would show them.
+            if archivedProposals.count > Self.archivedProposalLimit,
+               let oldest = archivedProposals.min(by: { $0.value.startedAt < $1.value.startedAt })?.key {
+                archivedProposals[oldest] = nil
+            }
         case .retract:
             return // still missed
         default:
             settledInArchive.insert(initiation.id)
+            // Only what settles a propose we hold needs keeping once the set grows.
+            if settledInArchive.count > Self.archivedProposalLimit * 10 {
+                settledInArchive = settledInArchive.filter { archivedProposals[$0] != nil }
+            }
         }
     }
 

@@ -113,8 +113,10 @@ extension TUIApp {
         }
     }
 
-    /// /open [N]: fetches the newest (or Nth newest) attachment here and opens it: text in
-    /// $PAGER on this terminal, anything else with xdg-open.
+    /// /open [N]: fetches the newest (or Nth newest) attachment here, saved under the name the
+    /// screen shows, and opens it: text (only when the bytes are text) in $PAGER on this
+    /// terminal, anything else with xdg-open. A file that came over plain http is only saved,
+    /// with a warning; /open again opens it.
     func openAttachment(_ arguments: String) {
         let index = Int(arguments.trimmingCharacters(in: .whitespaces)) ?? 1
         let found = (view?.messages ?? []).reversed().flatMap(\.attachments)
@@ -123,17 +125,21 @@ extension TUIApp {
             return
         }
         let attachment = found[index - 1]
+        if let warned = warnedDownloads[attachment.url] {
+            warnedDownloads[attachment.url] = nil
+            open(warned)
+            return
+        }
         let session = self.session
-        show(notice: "Fetching \(Sanitizer.plain(attachment.name ?? "the attachment"))…")
+        show(notice: "Fetching \(AttachmentFile(attachment).displayName)…")
         Task { @MainActor in
             do {
-                let path = try await session.download(attachment.url)
-                if Self.isText(attachment, path: path) {
-                    self.page(path)
-                    self.show(notice: "Saved to \(Sanitizer.plain(path)).")
+                let downloaded = try await session.download(attachment)
+                if let warning = downloaded.warning, downloaded.opens {
+                    self.warnedDownloads[attachment.url] = downloaded
+                    self.show(error: "Saved to \(Sanitizer.plain(downloaded.path)). \(warning) /open \(index) again opens it.")
                 } else {
-                    Self.launch(["xdg-open", path])
-                    self.show(notice: "Saved to \(Sanitizer.plain(path)); opening it.")
+                    self.open(downloaded)
                 }
             } catch {
                 self.show(error: "Cannot fetch it: \(error)")
@@ -142,9 +148,18 @@ extension TUIApp {
         }
     }
 
-    nonisolated static func isText(_ attachment: Attachment, path: String) -> Bool {
-        if let type = attachment.mediaType?.lowercased(), type.hasPrefix("text/") { return true }
-        return ["txt", "text", "md", "csv", "log", "vcf"].contains((path as NSString).pathExtension.lowercased())
+    private func open(_ downloaded: DownloadedAttachment) {
+        let saved = "Saved to \(Sanitizer.plain(downloaded.path))"
+        switch downloaded.opening {
+        case .pager:
+            page(downloaded.path)
+            show(notice: saved + ".")
+        case .viewer:
+            Self.launch(["xdg-open", downloaded.path])
+            show(notice: saved + "; opening it.")
+        case .notOpened(let why):
+            show(error: saved + "; not opened: " + why)
+        }
     }
 
     /// Shows a file in $PAGER (less when unset) on this terminal, and takes the screen back

@@ -39,17 +39,25 @@ extension TUIApp {
                 // Another account came into view meanwhile: its commands are not these.
                 guard self.current == account else { return }
                 self.commandList = commands
-                var lines = [StyledLine([TextRun("Commands of \(Sanitizer.plain(target.description)) — /cmd N runs one; Esc closes", .notice)])]
-                for (index, command) in commands.enumerated() {
-                    lines.append(StyledLine([TextRun(" \(index + 1). ", .timestamp), TextRun(Sanitizer.plain(command.name))]))
-                }
-                if commands.isEmpty { lines.append(StyledLine([TextRun(" (none)")])) }
-                self.overlay = lines
+                self.overlay = Self.commandListLines(commands, of: target)
             } catch {
                 self.show(error: "Cannot list the commands of \(Sanitizer.plain(target.description)): \(error)")
             }
             self.redraw()
         }
+    }
+
+    /// The list /cmd shows. An item may name another address than the one asked (XEP-0050
+    /// allows it): that address is shown, so what runs where is never a surprise.
+    static func commandListLines(_ commands: [AdHocCommand], of target: JID) -> [StyledLine] {
+        var lines = [StyledLine([TextRun("Commands of \(Sanitizer.plain(target.description)) — /cmd N runs one; Esc closes", .notice)])]
+        for (index, command) in commands.enumerated() {
+            var runs = [TextRun(" \(index + 1). ", .timestamp), TextRun(Sanitizer.plain(command.name))]
+            if command.jid != target { runs.append(TextRun(" (at \(Sanitizer.plain(command.jid.description)))", .timestamp)) }
+            lines.append(StyledLine(runs))
+        }
+        if commands.isEmpty { lines.append(StyledLine([TextRun(" (none)")])) }
+        return lines
     }
 
     /// /field N VALUE: fills in a field of the form on screen.
@@ -110,7 +118,7 @@ extension TUIApp {
         guard let state = commandSession else { return }
         let width = layout.messageWidth
         let response = state.response
-        var lines = [StyledLine([TextRun("\(Sanitizer.plain(state.name)) — \(response.status.rawValue)", .notice)])]
+        var lines = [StyledLine([TextRun("\(Sanitizer.plain(state.name)) at \(Sanitizer.plain(state.entity.description)) — \(response.status.rawValue)", .notice)])]
         for note in response.notes {
             lines += StyledWrapper.wrap([TextRun(note.type == "error" ? "✗ " : "• ", note.type == "error" ? .error : .notice),
                                          TextRun(Sanitizer.plain(note.text))], width: width, indent: "  ")

@@ -26,15 +26,14 @@ extension TUIApp {
         }
         let attachment = found[index - 1]
         stopPlaying()
-        show(notice: "Fetching \(Sanitizer.plain(attachment.name ?? "the audio"))…")
+        show(notice: "Fetching \(AttachmentFile(attachment).displayName)…")
         let session = self.session
         Task { @MainActor in
             do {
-                let path = try await session.download(attachment.url)
-                let audio = try DecodedAudio(path: path)
+                let audio = try DecodedAudio(path: try await session.download(attachment).path)
                 let media = session.callConfiguration.media
                 self.player = try AudioFilePlayer(audio: audio, device: media.playbackDevice, configuration: media.alsaConfiguration)
-                self.playingName = Sanitizer.plain(attachment.name ?? URL(string: attachment.url)?.lastPathComponent ?? "audio")
+                self.playingName = AttachmentFile(attachment).displayName
                 self.notice = nil
                 self.updateTicker()
             } catch {

@@ -57,6 +57,8 @@ public final class TUIApp {
     var player: AudioFilePlayer?
     var ringer: AudioFilePlayer?
     var playingName: String?
+    /// Plain-http downloads whose warning was shown, by link: the next /open of one opens it.
+    var warnedDownloads: [String: DownloadedAttachment] = [:]
 
     var notifier: Notifier
     var presenceShow: String?

@@ -33,7 +33,7 @@ public enum CommandTable {
         CommandSpec(name: .attach, arguments: "FILE [CAPTION]", synopsis: "Upload a file and send its link here (MMS through a gateway).",
                     help: "Through the server's HTTP upload (XEP-0363); quote a file name with spaces."),
         CommandSpec(name: .open, arguments: "[N]", synopsis: "Fetch the newest (or Nth newest) attachment here and open it.",
-                    help: "Saved under $XDG_DATA_HOME/dialtone/downloads; text opens in $PAGER on this terminal (Dialtone comes back when it exits), anything else with xdg-open."),
+                    help: "Saved under $XDG_DATA_HOME/dialtone/downloads with the name shown; text (when it is text) opens in $PAGER on this terminal (Dialtone comes back when it exits), anything else with xdg-open. Over plain http, the first /open only saves and warns."),
         CommandSpec(name: .play, arguments: "[N]", synopsis: "Play the newest voicemail or audio attachment here (or the Nth newest).",
                     help: "It is fetched, decoded (WAV, Ogg Opus or Vorbis, FLAC, MP3) and played on the account's playback device; the status bar shows the position. Alt-s or /stop stops it."),
         CommandSpec(name: .stop, arguments: "", synopsis: "Stop playing (Alt-s).", help: "See /play."),

@@ -40,9 +40,8 @@ public struct MessageFormat: Sendable {
         let paragraphs = body.isEmpty ? [] : body.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         var rows: [StyledLine] = []
         let attachmentRows = message.attachments.map { attachment -> [TextRun] in
-            let name = Sanitizer.plain(attachment.name ?? attachment.url.split(separator: "/").last.map(String.init) ?? attachment.url)
-            let type = attachment.mediaType.map { " (\(Sanitizer.plain($0)))" } ?? ""
-            return [TextRun("📎 \(name)\(type)", .attachment)]
+            // The same name the file is saved and opened under (AttachmentFile).
+            [TextRun("📎 " + AttachmentFile(attachment).label, .attachment)]
         }
         if paragraphs.isEmpty {
             // Header alone, or header with the first attachment beside it.

@@ -120,7 +120,15 @@ public struct JID: Sendable, Hashable, Codable, CustomStringConvertible, Compara
         guard !value.isEmpty else { throw .emptyPart("domain") }
         guard value.utf8.count <= maximumPartBytes else { throw .tooLong("domain") }
         if value.hasPrefix("[") {
+            // An IPv6 literal (RFC 7622 3.2, RFC 3986 IP-literal) and nothing else: controls,
+            // spaces or markup inside the brackets would reach every screen and log.
             guard value.hasSuffix("]") else { throw .invalidCharacter(part: "domain", character: "[") }
+            let inner = value.dropFirst().dropLast()
+            if let bad = inner.unicodeScalars.first(where: { !($0.properties.isASCIIHexDigit || $0 == ":" || $0 == ".") }) {
+                throw .invalidCharacter(part: "domain", character: Character(bad))
+            }
+            var address = in6_addr()
+            guard inet_pton(AF_INET6, String(inner), &address) == 1 else { throw .notAnIPv6Address(value) }
             return value
         }
         if let bad = firstForbidden(in: value, ascii: ascii != nil, forbiddenInDomain) {
@@ -152,6 +160,7 @@ public enum JIDError: Error, Sendable, Equatable, CustomStringConvertible {
     case emptyPart(String)
     case tooLong(String)
     case invalidCharacter(part: String, character: Character)
+    case notAnIPv6Address(String)
 
     public var description: String {
         switch self {
@@ -159,6 +168,7 @@ public enum JIDError: Error, Sendable, Equatable, CustomStringConvertible {
         case .tooLong(let part): "The address's \(part) is longer than 1023 bytes."
         case .invalidCharacter(let part, let character):
             "The address's \(part) contains \(character.unicodeScalars.map { String(format: "U+%04X", $0.value) }.joined()), which is not allowed there."
+        case .notAnIPv6Address(let domain): "The address's domain \(domain) is in brackets but is not an IPv6 address."
         }
     }
 }

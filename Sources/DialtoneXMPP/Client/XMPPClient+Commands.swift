@@ -5,6 +5,12 @@ public struct AdHocCommand: Sendable, Equatable {
     public var jid: JID
     public var node: String
     public var name: String
+
+    public init(jid: JID, node: String, name: String) {
+        self.jid = jid
+        self.node = node
+        self.name = name
+    }
 }
 
 /// One step of a command session: where it stands, what may be done next, what it says.

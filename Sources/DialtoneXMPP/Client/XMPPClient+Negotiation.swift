@@ -86,7 +86,9 @@ extension XMPPClient {
     }
 
     private func open(_ endpoint: Endpoint) async throws {
-        if configuration.tls == .none && !Self.isLoopback(endpoint.host) {
+        // tls = "none" goes to a loopback address only: an address literal is checked now,
+        // a name once it is resolved (below), since "127.example.net" may be anywhere.
+        if configuration.tls == .none && Self.isIPAddress(endpoint.host) && !Self.isLoopback(endpoint.host) {
             throw XMPPConnectionError.plaintextRefused(host: endpoint.host)
         }
         logger.info("connecting to \(endpoint.host):\(endpoint.port)\(endpoint.directTLS ? " (direct TLS)" : "")")
@@ -97,7 +99,12 @@ extension XMPPClient {
         } catch {
             throw XMPPConnectionError.tcp(host: endpoint.host, port: endpoint.port, reason: Self.describe(error))
         }
+        if configuration.tls == .none && !Self.isLoopback(socket.remoteIPAddress ?? "") {
+            socket.close()
+            throw XMPPConnectionError.plaintextRefused(host: "\(endpoint.host) (\(socket.remoteIPAddress ?? "?"))")
+        }
         transport = socket
+        endpointHost = endpoint.host
         inbound = socket.inbound.makeAsyncIterator()
         parser = XMLStreamParser()
         bufferedStreamEvents = []
@@ -106,8 +113,16 @@ extension XMPPClient {
         }
     }
 
-    static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    /// Whether `address` is a loopback IP address (127.0.0.0/8, ::1, or IPv4-mapped 127/8);
+    /// a host name never is, whatever it looks like.
+    static func isLoopback(_ address: String) -> Bool {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, address, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, address, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        if bytes == [UInt8](repeating: 0, count: 15) + [1] { return true }
+        return bytes.prefix(12).elementsEqual([UInt8](repeating: 0, count: 10) + [0xFF, 0xFF]) && bytes[12] == 127
     }
 
     static func describe(_ error: any Error) -> String {
@@ -158,12 +173,12 @@ extension XMPPClient {
             if features.child("starttls", namespace: Namespace.tls) != nil {
                 write(XMLElement("starttls", namespace: Namespace.tls))
                 let answer = try await nextElement()
-                guard answer.name == "proceed" else { throw XMPPConnectionError.starttlsUnavailable }
+                guard answer.name == "proceed" else { throw XMPPConnectionError.starttlsRefused(host: endpointHost ?? configuration.jid.domain) }
                 bufferedStreamEvents = []
                 try await startTLS(alpn: [])
                 features = try await openStream()
             } else {
-                throw XMPPConnectionError.starttlsUnavailable
+                throw XMPPConnectionError.starttlsUnavailable(host: endpointHost ?? configuration.jid.domain)
             }
         }
         try await authenticate(features)
@@ -263,6 +278,7 @@ extension XMPPClient {
         }
         boundJID = jid
         sessionSetUp = false
+        serverAssignsStanzaIDs = false
         sentInSession = []
         confirmedInSession = []
         endSession()

@@ -31,6 +31,10 @@ extension XMPPClient {
     /// and only then `sessionStarted`, so that an archive query made in answer to it covers
     /// everything before our presence and live delivery everything after.
     func afterLogin() async {
+        // Whether our server stamps what it archives (XEP-0359, announced on our account):
+        // only then is a live <stanza-id by=us> its own, not one a sender wrote. Asked
+        // beside the roster, so it costs the login no round trip.
+        async let accountFeatures = try? features(of: configuration.jid.bare, timeout: .seconds(10))
         do {
             // With roster versioning the server answers "unchanged" with an empty result when
             // the stored roster is current: a 5,000-contact roster is not sent again each login.
@@ -65,6 +69,8 @@ extension XMPPClient {
             logger.info("carbons not enabled: \(error)")
         }
         try? send(presenceStanza())
+        serverAssignsStanzaIDs = await accountFeatures?.contains(Namespace.stanzaID) ?? false
+        if !serverAssignsStanzaIDs { logger.info("our server does not announce stanza ids; live ones are ignored") }
         // A stop or a drop while we were asking: this session never really started.
         guard isOnline, !stopRequested, let boundJID else { return }
         sessionSetUp = true

@@ -47,7 +47,7 @@ extension XMPPClient {
             }
             batch.events.append(.message(ReceivedMessage(
                 message: forwarded, direction: sent ? .outgoing : .incoming, source: .carbon,
-                archiveID: forwarded.stanzaIDs[ours], timestamp: forwarded.delayedUntil ?? Date())))
+                archiveID: ourStanzaID(forwarded), timestamp: liveTimestamp(forwarded).time)))
             return
         }
         if let result = stanza.child("result", namespace: Namespace.mam) {
@@ -68,15 +68,36 @@ extension XMPPClient {
             let stamp = forwarded.child("delay", namespace: Namespace.delay)?[attribute: "stamp"].flatMap(XMPPDateTime.parse)
             batch.events.append(.message(ReceivedMessage(
                 message: message, direction: message.from?.bare == ours ? .outgoing : .incoming, source: .archive,
-                archiveID: result[attribute: "id"], timestamp: stamp ?? message.delayedUntil ?? Date())))
+                archiveID: result[attribute: "id"], timestamp: stamp ?? liveTimestamp(message).time)))
             return
         }
         let message = Message(stanza)
+        let (time, held) = liveTimestamp(message)
         batch.events.append(.message(ReceivedMessage(
             message: message, direction: message.from?.bare == ours && message.to?.bare != ours ? .outgoing : .incoming,
-            source: .live, archiveID: message.stanzaIDs[ours], timestamp: message.delayedUntil ?? Date())))
+            source: .live, archiveID: ourStanzaID(message), timestamp: time, heldByServer: held)))
         // XEP-0184: the receipt promises we have it, so it waits until the batch is stored.
         if let receipt = message.receiptReply { batch.replies.append(receipt) }
+    }
+
+    /// Our archive's id for a live or carbon-copied message: the stanza-id by our address,
+    /// believed only when our server announces that it assigns them (and so strips what
+    /// senders forge); otherwise anyone could name an id our archive holds, and have their
+    /// message taken for a duplicate of it or move our archive cursor.
+    func ourStanzaID(_ message: Message) -> String? {
+        serverAssignsStanzaIDs ? message.stanzaIDs[configuration.jid.bare] : nil
+    }
+
+    /// When a message that did not come from our archive was sent. Its <delay> is whoever
+    /// wrote it's claim: a sender's stamp of 2099 would keep a conversation on top for good.
+    /// So a delay may make a message older than its arrival, never newer; the one our
+    /// server stamped (offline storage, `from` our domain) is preferred to the sender's and
+    /// marks the message as held back.
+    func liveTimestamp(_ message: Message, arrival: Date = Date()) -> (time: Date, heldByServer: Bool) {
+        let server = JID(verified: configuration.jid.domain)
+        let byServer = message.delays.first { $0.from == server || $0.from == configuration.jid.bare }
+        guard let delay = byServer ?? message.delays.first else { return (arrival, false) }
+        return (min(delay.stamp, arrival), byServer != nil)
     }
 
     private func routePresence(_ stanza: XMLElement, into batch: inout InboundBatch) {

@@ -22,6 +22,8 @@ public actor XMPPClient {
     var transport: SocketTransport?
     var inbound: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator?
     var tls: TLSSession?
+    /// The address the current connection went to, for messages about it.
+    var endpointHost: String?
     var parser = XMLStreamParser()
     var bufferedStreamEvents: [XMLStreamEvent] = []
     var isOnline = false
@@ -45,6 +47,9 @@ public actor XMPPClient {
     var confirmedInSession: Set<String> = []
     /// Whether this stream's server announced roster versioning.
     var serverVersionsRoster = false
+    /// Whether our account announces urn:xmpp:sid:0 (asked after each new session): a live
+    /// stanza-id by our address counts only then.
+    public internal(set) var serverAssignsStanzaIDs = false
     var presenceShow: String?
     var presenceStatus: String?
     /// The SASL mechanism of the last login (SCRAM-SHA-1-PLUS, …), for diagnostics.
@@ -206,16 +211,20 @@ public actor XMPPClient {
             case .streamStart: continue
             case .streamEnd: throw XMPPConnectionError.closed
             case .stanza(let element):
-                if element.namespace == Namespace.stream && element.name == "error" { throw Self.streamError(element) }
+                if element.namespace == Namespace.stream && element.name == "error" { throw streamError(element) }
                 return element
             }
         }
     }
 
-    static func streamError(_ element: XMLElement) -> XMPPConnectionError {
+    /// A stream error, marked unverified when it came before TLS protected the stream (the
+    /// clear loopback stream of tls = "none" is what the user chose, and counts as the server's).
+    func streamError(_ element: XMLElement) -> XMPPConnectionError {
         let condition = element.elements.first { $0.namespace == Namespace.streamErrors && $0.name != "text" }?.name
+        let unverified = tls == nil && configuration.tls != .none
         return .streamError(condition: condition ?? "undefined-condition",
-                            text: element.childText("text", namespace: Namespace.streamErrors))
+                            text: element.childText("text", namespace: Namespace.streamErrors),
+                            unverifiedHost: unverified ? (endpointHost ?? configuration.jid.domain) : nil)
     }
 
     private func readLoop() async throws {
@@ -273,7 +282,7 @@ public actor XMPPClient {
                     }
                     continue
                 }
-                if element.namespace == Namespace.stream && element.name == "error" { throw Self.streamError(element) }
+                if element.namespace == Namespace.stream && element.name == "error" { throw streamError(element) }
                 batch.stanzaCount += 1
                 route(element, into: &batch)
             }

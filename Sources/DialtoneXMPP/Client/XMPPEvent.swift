@@ -47,14 +47,22 @@ public struct ReceivedMessage: Sendable, Equatable {
     public var source: Source
     /// Our archive's id for it (stanza-id by our bare JID, or the MAM result id).
     public var archiveID: String?
+    /// When it was sent: from our archive as stamped there; a live message's <delay> only
+    /// ever makes it older than its arrival, never newer.
     public var timestamp: Date
+    /// A live message our server held back (offline storage): it carries a delay stamped by
+    /// our server's domain. Anyone can forge that element, so this only tells history from
+    /// the present (a propose becomes a missed call), never who may do what.
+    public var heldByServer: Bool
 
-    public init(message: Message, direction: Direction, source: Source, archiveID: String?, timestamp: Date) {
+    public init(message: Message, direction: Direction, source: Source, archiveID: String?, timestamp: Date,
+                heldByServer: Bool = false) {
         self.message = message
         self.direction = direction
         self.source = source
         self.archiveID = archiveID
         self.timestamp = timestamp
+        self.heldByServer = heldByServer
     }
 
     /// The other party: whom an incoming message came from, or an outgoing one went to.

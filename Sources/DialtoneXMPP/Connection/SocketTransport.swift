@@ -48,6 +48,9 @@ final class SocketTransport: Sendable {
     }
 
     var remoteDescription: String { channel.remoteAddress?.description ?? "?" }
+
+    /// The address actually connected to (a name resolved), as text.
+    var remoteIPAddress: String? { channel.remoteAddress?.ipAddress }
 }
 
 /// Acknowledges what the server sent at once instead of after the kernel's delayed-ACK

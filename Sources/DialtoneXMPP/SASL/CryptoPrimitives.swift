@@ -9,7 +9,7 @@ public enum SCRAMHash: Sendable {
 
     private var evp: OpaquePointer? { self == .sha1 ? EVP_sha1() : EVP_sha256() }
 
-    func digest(_ data: [UInt8]) -> [UInt8] {
+    public func digest(_ data: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         data.withUnsafeBufferPointer { input in

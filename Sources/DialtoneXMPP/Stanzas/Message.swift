@@ -19,8 +19,11 @@ public struct Message: Sendable, Equatable {
     public var originID: String?
     /// XEP-0359 stanza-ids, keyed by the JID that assigned them (an archive).
     public var stanzaIDs: [JID: String]
-    /// XEP-0203 delay: when the message was really sent, if it was held back.
-    public var delayedUntil: Date?
+    /// XEP-0203 delays, in stanza order: each says who stamped it, which decides whether it
+    /// is believed (see `XMPPClient.timestamp`). Anyone can add one, naming anyone.
+    public var delays: [Delay]
+    /// The first delay's stamp: a claim of the sender's unless the stanza came from our archive.
+    public var delayedUntil: Date? { delays.first?.stamp }
     public var outOfBandURLs: [OutOfBandData]
     public var requestsReceipt: Bool
     public var receiptFor: String?
@@ -43,7 +46,9 @@ public struct Message: Sendable, Equatable {
             }
         }
         stanzaIDs = ids
-        delayedUntil = element.child("delay", namespace: Namespace.delay)?[attribute: "stamp"].flatMap(XMPPDateTime.parse)
+        delays = element.children("delay", namespace: Namespace.delay).compactMap { delay in
+            delay[attribute: "stamp"].flatMap(XMPPDateTime.parse).map { Delay(from: delay[attribute: "from"].flatMap { try? JID($0) }, stamp: $0) }
+        }
         outOfBandURLs = element.children("x", namespace: Namespace.oob).compactMap { x in
             x.childText("url", namespace: Namespace.oob).map { OutOfBandData(url: $0, description: x.childText("desc", namespace: Namespace.oob)) }
         }
@@ -113,5 +118,16 @@ public enum XMPPDateTime {
 
     public static func format(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}
+
+/// An XEP-0203 delay element: who says the stanza was held back, and since when.
+public struct Delay: Sendable, Equatable {
+    public var from: JID?
+    public var stamp: Date
+
+    public init(from: JID?, stamp: Date) {
+        self.from = from
+        self.stamp = stamp
     }
 }

@@ -8,7 +8,7 @@ struct Download: AsyncParsableCommand {
 
     @OptionGroup var options: GlobalOptions
 
-    @Flag(help: "Only fetch it; do not open it with xdg-open (or $PAGER for text).")
+    @Flag(help: "Only fetch it; do not open it with xdg-open (or $PAGER for text). It is saved under the name listen and history showed.")
     var noOpen = false
 
     @Argument(help: "The attachment's link (as listen and history print it).")
@@ -17,19 +17,26 @@ struct Download: AsyncParsableCommand {
     func run() async throws {
         let runtime = try CommandRuntime(options)
         let session = try runtime.openSession()
-        let path: String
-        do { path = try await session.download(url, progress: ProgressBar.standardError(label: "downloading")) } catch {
+        let downloaded: DownloadedAttachment
+        do { downloaded = try await session.download(url, progress: ProgressBar.standardError(label: "downloading")) } catch {
             throw CLIError(String(describing: error))
         }
-        print(path)
+        print(downloaded.path)
         guard !noOpen else { return }
-        let pager = ProcessInfo.processInfo.environment["PAGER"]
-        let isText = path.hasSuffix(".txt") || path.hasSuffix(".vcf")
-        let opener = isText && pager != nil ? pager! : "xdg-open"
+        // Said before anything opens it, on the terminal the user is reading.
+        if let warning = downloaded.warning { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+        let opener: String
+        switch downloaded.opening {
+        case .pager: opener = ProcessInfo.processInfo.environment["PAGER"].flatMap { $0.isEmpty ? nil : $0 } ?? "less"
+        case .viewer: opener = "xdg-open"
+        case .notOpened(let why): throw CLIError("Saved to \(downloaded.path); not opened: \(why)")
+        }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [opener, path]
-        do { try process.run() } catch { throw CLIError("Fetched to \(path), but could not run \(opener).") }
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // $PAGER may carry its own options ("less -R"); the file goes as an argument, never
+        // through the shell's parsing.
+        process.arguments = ["-c", opener + " \"$1\"", "open", downloaded.path]
+        do { try process.run() } catch { throw CLIError("Fetched to \(downloaded.path), but could not run \(opener).") }
         process.waitUntilExit()
     }
 }

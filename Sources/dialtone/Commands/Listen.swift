@@ -161,8 +161,8 @@ struct EventPrinter: Sendable {
             let body = message.body.map { names?.annotate($0) ?? $0 }
             line += ": " + Sanitizer.plain(body ?? "")
             for attachment in message.attachments {
-                let label = [attachment.name, attachment.mediaType].compactMap { $0 }.joined(separator: ", ")
-                line += "\n    📎 \(Sanitizer.plain(label.isEmpty ? attachment.url : label)) \(Sanitizer.plain(attachment.url))"
+                // The name `download` saves it under, then the link to give it.
+                line += "\n    📎 \(AttachmentFile(attachment).label) \(Sanitizer.plain(attachment.url))"
             }
             return line
         case .rejected(let reason): return "-- rejected: \(reason)"

@@ -22,7 +22,7 @@ struct Play: AsyncParsableCommand {
         var path = source
         if source.hasPrefix("https://") || source.hasPrefix("http://") {
             let session = try runtime.openSession()
-            do { path = try await session.download(source, progress: ProgressBar.standardError(label: "downloading")) } catch {
+            do { path = try await session.download(source, progress: ProgressBar.standardError(label: "downloading")).path } catch {
                 throw CLIError(String(describing: error))
             }
         }

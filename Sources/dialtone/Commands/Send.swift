@@ -3,6 +3,7 @@ import DialtoneCore
 import DialtoneStore
 import DialtoneXMPP
 import Foundation
+import Synchronization
 
 struct Send: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,6 +40,9 @@ struct Send: AsyncParsableCommand {
         for part in groupParts ?? [to] { _ = try parseRecipient(part, in: session) }
         let events = await session.events()
         await session.start()
+        // Why the last attempt to connect failed while it retries (a server that did not offer
+        // TLS, say): what a timeout names, so the user learns why rather than only that.
+        let retrying = RetryReason()
         let outcome = await withTaskGroup(of: SendOutcome.self) { group in
             group.addTask {
                 var sentID: Int64?
@@ -61,6 +65,10 @@ struct Send: AsyncParsableCommand {
                         }
                     case .connection(.offline(let reason?)):
                         return .failed(reason)
+                    case .connection(.waitingToReconnect(let reason, _)):
+                        retrying.set(reason)
+                    case .connection(.online):
+                        retrying.set(nil)
                     case .status(let id, let status) where id == sentID && (status == .sent || status == .delivered):
                         return .sent
                     default:
@@ -71,6 +79,9 @@ struct Send: AsyncParsableCommand {
             }
             group.addTask {
                 try? await Task.sleep(for: .seconds(timeout))
+                if let reason = retrying.get() {
+                    return .failed("\(reason) Gave up after \(Int(timeout)) s; the message stays in the outbox.")
+                }
                 return .failed("The server did not confirm the message within \(Int(timeout)) s; it stays in the outbox.")
             }
             let first = await group.next() ?? .failed("interrupted")
@@ -87,4 +98,11 @@ struct Send: AsyncParsableCommand {
         case sent
         case failed(String)
     }
+}
+
+/// The reason the session is retrying, shared between the event task and the timeout.
+private final class RetryReason: Sendable {
+    private let reason = Mutex<String?>(nil)
+    func set(_ value: String?) { reason.withLock { $0 = value } }
+    func get() -> String? { reason.withLock { $0 } }
 }

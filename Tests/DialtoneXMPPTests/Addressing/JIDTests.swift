@@ -30,6 +30,18 @@ final class JIDTests: XCTestCase {
         }
     }
 
+    /// An IPv6 literal domain holds an IPv6 address and nothing else: no controls, bidi
+    /// overrides, spaces or markup smuggled in through the brackets.
+    func testBracketedDomainIsAnIPv6AddressOnly() throws {
+        for bad in ["a@[::1\u{0007}]", "a@[\u{202E}::1]", "a@[::1\n]", "a@[ ::1]", "a@[<b>]", "a@[\u{009B}31m]",
+                    "a@[]", "a@[not-an-address]", "a@[1.2.3.4]", "a@[::1", "a@[::g]"] {
+            XCTAssertThrowsError(try JID(bad), bad.debugDescription)
+        }
+        XCTAssertEqual(try JID("a@[::1]/r").domain, "[::1]")
+        XCTAssertEqual(try JID("a@[2001:DB8::1]").domain, "[2001:db8::1]")
+        XCTAssertEqual(try JID("[::ffff:192.0.2.1]").domain, "[::ffff:192.0.2.1]")
+    }
+
     /// Beyond ASCII the same characters are refused, found through Unicode's tables instead.
     func testRejectsInvalidBeyondASCII() {
         for bad in ["jü rgen@example.com", "jü<x@example.com", "jü'x@example.com", "jü\u{00A0}x@example.com",

@@ -58,7 +58,7 @@ final class CuttableProxy: Sendable {
 }
 
 /// Copies bytes to its peer channel and closes the peer when its own side closes.
-private final class Relay: ChannelDuplexHandler, Sendable {
+final class Relay: ChannelDuplexHandler, Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
