@@ -22,10 +22,26 @@ public final class Store: Sendable {
             configuration.busyMode = .timeout(5)
             let pool = try DatabasePool(path: path, configuration: configuration)
             database = pool
-            try Self.migrator.migrate(pool)
+            try Self.migrate(pool)
             Self.makePrivate(databaseAt: path)
         } catch {
             throw StoreError.cannotOpen(path: path, reason: String(describing: error))
+        }
+    }
+
+    /// Two processes opening a new database at once (two `send`s from a script) both see no
+    /// migrations applied, and the second's CREATE TABLE fails on the first's tables. The
+    /// first commits whole migrations, so the second, tried again, finds them applied.
+    static func migrate(_ pool: DatabasePool) throws {
+        var attempt = 0
+        while true {
+            do {
+                try migrator.migrate(pool)
+                return
+            } catch let error as DatabaseError where attempt < 5 && error.resultCode == .SQLITE_ERROR {
+                attempt += 1
+                Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+            }
         }
     }
 

@@ -1,5 +1,5 @@
 import DialtoneCore
-import DialtoneTUI
+@testable import DialtoneTUI
 import XCTest
 
 final class ConversationListModelTests: XCTestCase {
@@ -72,6 +72,22 @@ final class ConversationJumpTests: XCTestCase {
 
     /// A contact is as available as their most available device; the mark takes the first
     /// column, a different shape for each state; phone numbers (no presence) get none.
+    /// Anyone may send presence from made-up resources and addresses: what is kept is bounded.
+    func testPresenceKeptIsBounded() {
+        var list = ConversationListModel(names: FixedNames([:]))
+        for index in 0..<1_000 {
+            list.notePresence(of: "mallory@example.org", resource: "r\(index)", available: true, show: nil)
+        }
+        XCTAssertEqual(list.rememberedDevices, ConversationListModel.devicesPerContact)
+        list.notePresence(of: "mallory@example.org", resource: "r0", available: true, show: "dnd")
+        XCTAssertEqual(list.rememberedDevices, ConversationListModel.devicesPerContact, "a known device still updates")
+        for index in 0..<25_000 {
+            list.notePresence(of: "bot\(index)@example.org", resource: "x", available: true, show: nil)
+        }
+        XCTAssertLessThanOrEqual(list.rememberedDevices, ConversationListModel.addressesWithPresence + ConversationListModel.devicesPerContact)
+        XCTAssertEqual(list.presence(of: "mallory@example.org"), .available)
+    }
+
     func testPresenceMarksFollowTheMostAvailableDevice() {
         var list = ConversationListModel(names: FixedNames(["bob@example.org": "Bob"]))
         let now = Date()

@@ -239,7 +239,9 @@ extension PeerCallTests {
         let us = try environment.newAccount("dt")
         let arguments = try harness.arguments("dt", for: us, tone: 440, extra: "gateway = \"\(gateway)\"\ncountry = \"US\"")
         let call = try await ChildProcess.run(
-            [harness.binary, "call", "(555) 012-3456,,7#", "--duration", "7", "--dtmf-delay", "0.5"] + arguments,
+            // Long enough that the last second (what `heard` analyses) comes after the menu's
+            // answer to the digits (1.5 s of a tone of their own) has ended.
+            [harness.binary, "call", "(555) 012-3456,,7#", "--duration", "9", "--dtmf-delay", "0.5"] + arguments,
             environment: harness.processEnvironment(for: "dt"), timeout: .seconds(60))
         let log = ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
         let number = "+15550123456"
@@ -249,6 +251,8 @@ extension PeerCallTests {
         XCTAssertEqual(CallHarness.final(call.stdout)?["peer"] as? String, "\(number)@\(gateway)")
         XCTAssertEqual(try harness.heard(by: "dt").frequency, 600, "we hear the voice menu\n\(transcript)")
         XCTAssertEqual(entries.filter { $0["type"] as? String == "dtmf" }.compactMap { $0["digit"] as? String }.joined(), "7#", transcript)
+        XCTAssertEqual(entries.filter { $0["type"] as? String == "menu" }.compactMap { $0["digit"] as? String }.joined(), "7#",
+                       "the menu answers each digit\n\(transcript)")
         XCTAssertEqual(entries.first { $0["type"] as? String == "heard" }?["frequency"] as? Double, 440, transcript)
         let initiated = entries.first { $0["type"] as? String == "call" && $0["state"] as? String == "initiated" }
         XCTAssertGreaterThanOrEqual(initiated?["candidates"] as? Int ?? 0, 1, "every candidate in the initiate\n\(transcript)")

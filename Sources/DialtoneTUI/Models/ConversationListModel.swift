@@ -27,6 +27,10 @@ public struct ConversationListModel: Sendable {
     /// Who is online, by bare address and resource, with each resource's `show` (nil: plain
     /// available): a contact is as available as their most available device.
     private var devices: [String: [String: String?]] = [:]
+    static let devicesPerContact = 16
+    static let addressesWithPresence = 20_000
+    /// Devices remembered, over every address (tests).
+    var rememberedDevices: Int { devices.values.reduce(0) { $0 + $1.count } }
 
     public init(names: any NameSource) { self.names = names }
 
@@ -51,6 +55,11 @@ public struct ConversationListModel: Sendable {
     /// A contact's device came online, changed its show, or went offline.
     public mutating func notePresence(of address: String, resource: String, available: Bool, show: String?) {
         if available {
+            // Bounded: anyone can send presence from any number of made-up resources or
+            // addresses; past these, new ones are not remembered (the mark needs only one).
+            let known = devices[address]
+            guard known?[resource] != nil || (known?.count ?? 0) < Self.devicesPerContact else { return }
+            guard known != nil || devices.count < Self.addressesWithPresence else { return }
             devices[address, default: [:]][resource] = .some(show)
         } else if resource.isEmpty {
             // Unavailable from the bare address (a probe's answer, an unsubscription): every

@@ -250,7 +250,10 @@ extension XMPPClient {
         var events: [XMPPEvent] = [.connectionState(.online)]
         if !acknowledged.isEmpty { events.append(.acknowledged(ids: acknowledged)) }
         // A session dropped while it was being set up resumes into finishing that set-up.
-        if sessionSetUp, let boundJID { events.append(.sessionStarted(boundJID: boundJID, resumed: true)) }
+        if sessionSetUp, let boundJID {
+            sessionCounts.resumed += 1
+            events.append(.sessionStarted(boundJID: boundJID, resumed: true))
+        }
         await emit(events)
         startKeepalive()
         if !sessionSetUp { Task { await self.afterLogin() } }

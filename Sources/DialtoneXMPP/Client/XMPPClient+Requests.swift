@@ -74,6 +74,7 @@ extension XMPPClient {
         // A stop or a drop while we were asking: this session never really started.
         guard isOnline, !stopRequested, let boundJID else { return }
         sessionSetUp = true
+        sessionCounts.new += 1
         await emit([.sessionStarted(boundJID: boundJID, resumed: false)])
     }
 

@@ -430,6 +430,10 @@ public actor XMPPClient {
 
     public var online: Bool { isOnline }
 
+    /// Sessions set up from scratch (bind) and streams resumed (XEP-0198), since the start:
+    /// how a test tells a resumption from a new session that caught up from the archive.
+    public internal(set) var sessionCounts = (new: 0, resumed: 0)
+
     // MARK: Keepalive
 
     func startKeepalive() {
