@@ -470,7 +470,7 @@ public actor CallManager {
         armRingTimer(call)
         // Sent, not awaited: a peer that never answers must not hold up the call queue.
         let ringing = JingleAction(.sessionInfo, sid: action.sid, initiator: action.initiator, info: ["ringing"])
-        try? await signalling.send(ringing.iq(to: from, id: newStanzaID()))
+        try? await signalling.sendRequest(ringing.iq(to: from, id: newStanzaID()))
     }
 
     /// Why an offer cannot be taken, if it cannot: no audio we decode, no fingerprint to check
@@ -754,7 +754,8 @@ public actor CallManager {
         if notify, let remote = call.info.remote {
             let terminate = JingleAction(.sessionTerminate, sid: id, initiator: call.initiator, reason: reason)
             if call.sessionSent || call.sessionReceived || call.pendingOffer != nil {
-                try? await signalling.send(terminate.iq(to: remote, id: newStanzaID()))
+                // Its answer is expected but not awaited: the peer may be gone.
+                try? await signalling.sendRequest(terminate.iq(to: remote, id: newStanzaID()))
                 try? await signalling.send(MessageInitiation(id: id, action: .finish(reason)).message(to: call.info.peer, stanzaID: newStanzaID()))
             } else if call.info.direction == .outgoing {
                 try? await signalling.send(MessageInitiation(id: id, action: .retract(reason)).message(to: call.info.peer, stanzaID: newStanzaID()))
