@@ -239,7 +239,8 @@ public struct ICEAgentCore: Sendable {
 
     /// What we signal: never our peer-reflexive candidates, which only the checks reveal.
     public var localCandidates: [ICECandidate] {
-        locals.filter { $0.candidate.type != .peerReflexive && (!configuration.relayOnly || $0.candidate.type == .relayed) }.map(\.candidate)
+        ICECandidate.withoutDuplicates(
+            locals.filter { $0.candidate.type != .peerReflexive && (!configuration.relayOnly || $0.candidate.type == .relayed) }.map(\.candidate))
     }
     public var remoteCandidates: [ICECandidate] { remotes }
 
@@ -256,7 +257,8 @@ public struct ICEAgentCore: Sendable {
 
     /// A bound UDP socket; its address becomes a host candidate.
     public mutating func addSocket(id: Int, address: TransportAddress, now: ICETime) {
-        guard sockets[id] == nil else { return }
+        // A second socket on an address we have would be a duplicate candidate: not taken.
+        guard sockets[id] == nil, !sockets.values.contains(address) else { return }
         sockets[id] = address
         // Earlier sockets are preferred; the driver lists IPv6 first (RFC 8421's preference).
         let localPreference = UInt32(max(0, 65535 - sockets.count + 1))
@@ -845,6 +847,12 @@ public struct ICEAgentCore: Sendable {
         for event in events {
             switch event {
             case .allocated(let relayed, let mapped, _):
+                turnAllocation = nil
+                // A relay on an address we already have a candidate for: one per address.
+                guard !locals.contains(where: { $0.candidate.address == relayed }) else {
+                    checkGatheringDone(now: now)
+                    continue
+                }
                 let candidate = ICECandidate(
                     foundation: foundation(type: .relayed, base: relayed.ip, server: client.server), component: 1,
                     priority: ICECandidate.priority(type: .relayed, localPreference: 65535, component: 1),
@@ -852,7 +860,6 @@ public struct ICEAgentCore: Sendable {
                 locals.append(LocalCandidate(candidate: candidate, socket: Self.relaySocket, localPreference: 65535))
                 actions.append(.localCandidate(candidate))
                 for remote in remotes.indices { formPairs(remote: remote, onlySocket: Self.relaySocket, now: now) }
-                turnAllocation = nil
                 checkGatheringDone(now: now)
             case .failed(let operation, let reason) where operation == turnAllocation:
                 turnAllocation = nil

@@ -433,3 +433,36 @@ final class LocalPeerReflexiveTests: XCTestCase {
         XCTAssertFalse(agent.localCandidates.contains { $0.type == .peerReflexive }, "never signalled")
     }
 }
+
+final class CandidateDeduplicationTests: XCTestCase {
+    /// libnice aborts on two remote candidates with one transport address (issue 13): ours
+    /// never share one.
+    func testLocalCandidatesNeverShareATransportAddress() throws {
+        let host = TransportAddress("198.51.100.7", 5000)!
+        let a = ICECandidate(foundation: "1", priority: 100, address: host, type: .serverReflexive)
+        let b = ICECandidate(foundation: "2", priority: 200, address: host, type: .host)
+        let c = ICECandidate(foundation: "3", priority: 50, address: addrA, type: .host)
+        let d = ICECandidate(foundation: "4", component: 2, priority: 10, address: host, type: .host)
+        XCTAssertEqual(ICECandidate.withoutDuplicates([a, c, b, d]), [b, c, d], "the highest priority kept, in first-seen order")
+
+        // A second socket on an address the agent has: no second host candidate.
+        let server = TransportAddress("192.0.2.10", 3478)!
+        var agent = makeCore(.controlling) { $0.stunServer = server }
+        agent.addSocket(id: 0, address: host, now: .zero)
+        agent.addSocket(id: 1, address: host, now: .zero)
+        agent.startGathering(now: .zero)
+        let actions = agent.takeActions()
+        XCTAssertEqual(actions.compactMap { if case .localCandidate(let candidate) = $0 { candidate.address } else { nil } }, [host])
+        // No NAT: the server sees the host address itself, which is no new candidate.
+        let requests = actions.compactMap { if case .send(_, server, let bytes) = $0 { bytes } else { nil } }
+        XCTAssertEqual(requests.count, 1)
+        for bytes in requests {
+            let request = try STUNMessage.decode(bytes).message
+            let response = STUNMessage(method: .binding, class: .success, transactionID: request.transactionID,
+                                       attributes: [.xorMappedAddress(host)]).encode(fingerprint: true)
+            agent.receive(response, from: server, socket: 0, now: .milliseconds(30))
+        }
+        XCTAssertFalse(agent.takeActions().contains { if case .localCandidate = $0 { true } else { false } })
+        XCTAssertEqual(agent.localCandidates.map(\.address), [host])
+    }
+}

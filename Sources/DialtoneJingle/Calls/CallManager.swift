@@ -569,7 +569,8 @@ public actor CallManager {
         // Hung up meanwhile: no session is started.
         guard call.info.state == .connecting, !call.sessionSent else { return }
         call.pendingCandidates = call.pendingCandidates.filter { !candidates.contains($0) }
-        let transport = ICEUDPTransport(ufrag: credentials.ufrag, password: credentials.password, candidates: candidates,
+        let transport = ICEUDPTransport(ufrag: credentials.ufrag, password: credentials.password,
+                                        candidates: call.signalled.take(candidates),
                                         fingerprint: DTLSFingerprint(setup: "actpass", value: media.identity.sha256Fingerprint))
         let content = JingleContent(creator: "initiator", name: "0", senders: "both",
                                     description: RTPDescription(payloadTypes: [.opus, .pcmu, .pcma, .telephoneEvent]), transport: transport)
@@ -621,7 +622,8 @@ public actor CallManager {
         let answer = JingleContent(
             creator: content.creator, name: content.name, senders: content.senders ?? "both",
             description: RTPDescription(payloadTypes: [opus] + (telephoneEvent.map { [$0] } ?? []), rtcpMux: true),
-            transport: ICEUDPTransport(ufrag: credentials.ufrag, password: credentials.password, candidates: candidates,
+            transport: ICEUDPTransport(ufrag: credentials.ufrag, password: credentials.password,
+                                       candidates: call.signalled.take(candidates),
                                        fingerprint: DTLSFingerprint(setup: role == .active ? "active" : "passive",
                                                                     value: media.identity.sha256Fingerprint)))
         let accept = JingleAction(.sessionAccept, sid: call.info.id, initiator: call.initiator, responder: own,
@@ -717,7 +719,9 @@ public actor CallManager {
     private func sendCandidates(_ candidates: [ICECandidate], for call: ActiveCall) async {
         guard let remote = call.info.remote, let media = call.media else { return }
         let credentials = await media.agent.localCredentials
-        for candidate in candidates {
+        // A candidate the offer or answer already carried may still come as an event (the
+        // agent's events lag its list): never signalled twice.
+        for candidate in call.signalled.take(candidates) {
             let transport = ICEUDPTransport(ufrag: credentials.ufrag, password: credentials.password, candidates: [candidate])
             let info = JingleAction(.transportInfo, sid: call.info.id, initiator: call.initiator,
                                     contents: [JingleContent(creator: call.contentCreator, name: call.contentName, senders: nil,
@@ -915,6 +919,7 @@ final class ActiveCall {
     /// False for peers announcing `urn:ietf:rfc:3264`: they get every candidate at once.
     var trickle = true
     var pendingCandidates: [ICECandidate] = []
+    var signalled = SignalledCandidates()
     /// A session-initiate that came without a propose, waiting for the user.
     var pendingOffer: JingleAction?
     var lastStatistics: CallStatistics?
@@ -923,5 +928,19 @@ final class ActiveCall {
 
     init(info: CallInfo) {
         self.info = info
+    }
+}
+
+/// The candidates a call has signalled, so that none goes out twice: libnice (Dino's ICE)
+/// aborts on two remote candidates with one transport address.
+struct SignalledCandidates {
+    private var keys: Set<ICECandidate.Key> = []
+
+    /// Those of `candidates` not signalled yet, one per transport address and component
+    /// (the highest priority), now counted as signalled.
+    mutating func take(_ candidates: [ICECandidate]) -> [ICECandidate] {
+        let fresh = ICECandidate.withoutDuplicates(candidates).filter { !keys.contains($0.key) }
+        keys.formUnion(fresh.map(\.key))
+        return fresh
     }
 }
