@@ -312,23 +312,32 @@ final class ICEAgentCoreTests: XCTestCase {
         let wrongPassword = STUNMessage(method: .binding, class: .request, attributes: [
             .username("\(agent.localUfrag):x"), .priority(1), .iceControlling(1),
         ]).encode(integrity: .shortTerm("not the password"), fingerprint: true)
-        agent.receive(wrongPassword, from: addrA, socket: 0, now: .zero)
         let noIntegrity = STUNMessage(method: .binding, class: .request, attributes: [.username("\(agent.localUfrag):x")]).encode()
-        agent.receive(noIntegrity, from: addrA, socket: 0, now: .zero)
         let wrongUser = STUNMessage(method: .binding, class: .request, attributes: [.username("other:x"), .priority(1)])
             .encode(integrity: .shortTerm(agent.localPassword))
-        agent.receive(wrongUser, from: addrA, socket: 0, now: .zero)
-        agent.receive([0, 1, 0, 0, 1, 2, 3], from: addrA, socket: 0, now: .zero)
+        func sendAll() throws -> [Int] {
+            for request in [wrongPassword, noIntegrity, wrongUser, [0, 1, 0, 0, 1, 2, 3]] {
+                agent.receive(request, from: addrA, socket: 0, now: .zero)
+            }
+            return try agent.takeActions().compactMap { action -> Int? in
+                guard case .send(_, _, let bytes) = action else { return nil }
+                return try STUNMessage.decode(bytes).message.errorCode?.code
+            }
+        }
+        // From an address we have no pair with (perhaps forged): counted, never answered,
+        // as an answer larger than the request would make us a reflector.
+        XCTAssertEqual(try sendAll(), [])
+        XCTAssertEqual(agent.statistics.unansweredUnauthenticatedChecks, 3)
         XCTAssertEqual(agent.statistics.rejected[.integrityMismatch], 1)
         XCTAssertEqual(agent.statistics.rejected[.missingIntegrity], 1)
         XCTAssertEqual(agent.statistics.rejected[.wrongUsername], 1)
         XCTAssertEqual(agent.statistics.rejected[.tooShort], 1)
-        let codes = try agent.takeActions().compactMap { action -> Int? in
-            guard case .send(_, _, let bytes) = action else { return nil }
-            return try STUNMessage.decode(bytes).message.errorCode?.code
-        }
-        XCTAssertEqual(codes, [401, 400, 401])
         XCTAssertTrue(agent.remoteCandidates.isEmpty, "nothing learnt from unauthenticated checks")
+        // From the peer's signalled candidate: it is told what is wrong.
+        agent.addRemoteCandidate(ICECandidate(foundation: "1", priority: 1, address: addrA, type: .host), now: .zero)
+        _ = agent.takeActions()
+        XCTAssertEqual(try sendAll(), [401, 400, 401])
+        XCTAssertEqual(agent.statistics.unansweredUnauthenticatedChecks, 3)
     }
 
     func testFailsWithReasonWhenNothingAnswers() {
