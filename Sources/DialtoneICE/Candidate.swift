@@ -74,3 +74,31 @@ public struct ICECandidate: Hashable, Sendable, CustomStringConvertible {
                   type: type, relatedAddress: related)
     }
 }
+
+extension ICECandidate {
+    /// What makes two candidates one to a peer: the transport address and the component
+    /// (the protocol is always UDP here). libnice aborts on two remote candidates with one
+    /// transport address, so no two of ours may share one.
+    public struct Key: Hashable, Sendable {
+        public var address: TransportAddress
+        public var component: Int
+    }
+
+    public var key: Key { Key(address: address, component: component) }
+
+    /// One candidate per transport address and component, the one of highest priority
+    /// (RFC 8445 5.1.3 removes the redundant one of lower priority), in the order first seen.
+    public static func withoutDuplicates(_ candidates: [ICECandidate]) -> [ICECandidate] {
+        var best: [Key: Int] = [:]
+        var kept: [ICECandidate] = []
+        for candidate in candidates {
+            if let index = best[candidate.key] {
+                if candidate.priority > kept[index].priority { kept[index] = candidate }
+            } else {
+                best[candidate.key] = kept.count
+                kept.append(candidate)
+            }
+        }
+        return kept
+    }
+}

@@ -28,8 +28,7 @@ public actor ICEAgent: MediaTransport {
     public nonisolated let events: AsyncStream<ICEEvent>
     private let incomingSink: AsyncStream<MediaPacket>.Continuation
     private let eventSink: AsyncStream<ICEEvent>.Continuation
-    private let inputs: AsyncStream<Input>
-    private let inputSink: AsyncStream<Input>.Continuation
+    private let inputs = AgentInputs()
 
     private var core: ICEAgentCore
     private let group: any EventLoopGroup
@@ -52,11 +51,12 @@ public actor ICEAgent: MediaTransport {
         core = ICEAgentCore(role: role, configuration: configuration)
         self.group = group
         self.logger = logger
-        (incoming, incomingSink) = AsyncStream.makeStream(of: MediaPacket.self)
-        (events, eventSink) = AsyncStream.makeStream(of: ICEEvent.self)
-        (inputs, inputSink) = AsyncStream.makeStream(of: Input.self)
-        let sink = inputSink
-        directRoute = DirectMediaRoute { socket, from, bytes in sink.yield(.datagram(socket: socket, from: from, bytes: bytes)) }
+        // Bounded, both: a consumer that stops reading (or a peer flooding a pair with media
+        // nobody takes) must not grow them without end. The newest are kept.
+        (incoming, incomingSink) = AsyncStream.makeStream(of: MediaPacket.self, bufferingPolicy: .bufferingNewest(256))
+        (events, eventSink) = AsyncStream.makeStream(of: ICEEvent.self, bufferingPolicy: .bufferingNewest(128))
+        let sink = inputs
+        directRoute = DirectMediaRoute { socket, from, bytes in sink.datagram(socket: socket, from: from, bytes: bytes) }
     }
 
     private var now: ICETime { ContinuousClock.now - origin }
@@ -79,7 +79,7 @@ public actor ICEAgent: MediaTransport {
         var id = 0
         let route = directRoute
         for address in addresses {
-            let sink = inputSink
+            let sink = inputs
             let socketID = id
             do {
                 // Our own socket, handed to NIO: the media threads may then send on it
@@ -140,6 +140,22 @@ public actor ICEAgent: MediaTransport {
         flush()
     }
 
+    /// One line the first time a bound is reached, not one per dropped candidate or datagram.
+    private var reportedLimits: Set<String> = []
+
+    private func reportLimits() {
+        let statistics = core.statistics
+        if statistics.remoteCandidatesOverLimit > 0, reportedLimits.insert("candidates").inserted {
+            logger.info("the peer signalled more than \(core.configuration.maximumRemoteCandidates) candidates: the rest are dropped")
+        }
+        if statistics.pairsOverLimit > 0, reportedLimits.insert("pairs").inserted {
+            logger.info("the checklist is full at \(core.configuration.maximumPairs) pairs: later pairs are not checked")
+        }
+        if inputs.dropped > 0, reportedLimits.insert("inputs").inserted {
+            logger.info("datagrams arrive faster than ICE takes them: some are dropped")
+        }
+    }
+
     public func endOfRemoteCandidates() {
         core.endOfRemoteCandidates(now: now)
         flush()
@@ -179,14 +195,15 @@ public actor ICEAgent: MediaTransport {
         channels.removeAll()
         try? await turnStream?.close()
         turnStream = nil
-        inputSink.finish()
+        inputs.finish()
         incomingSink.finish()
         eventSink.finish()
         resumeWaiters()
     }
 
     private func run() async {
-        for await input in inputs {
+        for await input in inputs.stream {
+            inputs.taken(input)
             switch input {
             case .datagram(let socket, let from, let bytes):
                 core.receive(bytes, from: from, socket: socket, now: now)
@@ -228,14 +245,15 @@ public actor ICEAgent: MediaTransport {
             }
         }
         updateDirectRoute()
+        if reportedLimits.count < 3 { reportLimits() }
         guard let deadline = core.nextDeadline else { return }
         if let wake = wakeAt, wake <= deadline { return }
         wakeAt = deadline
         let delay = deadline - now
-        let sink = inputSink
+        let sink = inputs
         Task {
             if delay > .zero { try? await Task.sleep(for: delay) }
-            sink.yield(.tick)
+            sink.tick()
         }
     }
 
@@ -286,7 +304,7 @@ public actor ICEAgent: MediaTransport {
     /// Connects to the TURN server over TCP (and TLS); its messages come back framed, as
     /// datagrams from it.
     private func openTURNStream(to configuration: TURNServerConfiguration) async {
-        let sink = inputSink
+        let sink = inputs
         let server = configuration.address
         var tls: TLSSession?
         if configuration.transport == .tls {
@@ -370,10 +388,10 @@ final class DatagramHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
 
     let socket: Int
-    let sink: AsyncStream<ICEAgent.Input>.Continuation
+    let sink: AgentInputs
     let route: DirectMediaRoute?
 
-    init(socket: Int, sink: AsyncStream<ICEAgent.Input>.Continuation, route: DirectMediaRoute? = nil) {
+    init(socket: Int, sink: AgentInputs, route: DirectMediaRoute? = nil) {
         self.socket = socket
         self.sink = sink
         self.route = route
@@ -383,7 +401,7 @@ final class DatagramHandler: ChannelInboundHandler {
         let envelope = unwrapInboundIn(data)
         if let route, route.deliver(envelope.data, socket: socket, from: envelope.remoteAddress) { return }
         guard let from = TransportAddress(envelope.remoteAddress) else { return }
-        sink.yield(.datagram(socket: socket, from: from, bytes: Array(envelope.data.readableBytesView)))
+        sink.datagram(socket: socket, from: from, bytes: Array(envelope.data.readableBytesView))
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -416,15 +434,15 @@ struct TURNStreamFramer: ByteToMessageDecoder {
 final class TURNStreamHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = [UInt8]
     let server: TransportAddress
-    let sink: AsyncStream<ICEAgent.Input>.Continuation
+    let sink: AgentInputs
 
-    init(server: TransportAddress, sink: AsyncStream<ICEAgent.Input>.Continuation) {
+    init(server: TransportAddress, sink: AgentInputs) {
         self.server = server
         self.sink = sink
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        sink.yield(.datagram(socket: ICEAgentCore.turnStreamSocket, from: server, bytes: unwrapInboundIn(data)))
+        sink.datagram(socket: ICEAgentCore.turnStreamSocket, from: server, bytes: unwrapInboundIn(data))
     }
 }
 

@@ -56,6 +56,11 @@ public struct ICEConfiguration: Sendable {
     public var turnRetransmission = STUNRetransmissionTimer.Parameters(rto: .milliseconds(500), rc: 5, rm: 4)
     /// Offer and pair only the relayed candidate (to prove the relay path, or to hide addresses).
     public var relayOnly = false
+    /// Remote candidates beyond this (signalled or peer-reflexive) are dropped: a peer must
+    /// not grow our state or our checks without end.
+    public var maximumRemoteCandidates = 50
+    /// RFC 8445 6.1.2.5: a checklist of at most 100 pairs; later pairs are not formed.
+    public var maximumPairs = 100
 
     public init() {}
 }
@@ -116,6 +121,13 @@ public struct ICEStatistics: Sendable, Equatable {
     /// Media from an address no validated pair leads to.
     public var mediaDropped = 0
     public var remoteCandidatesIgnored = 0
+    /// Remote candidates dropped because `maximumRemoteCandidates` were known already.
+    public var remoteCandidatesOverLimit = 0
+    /// Pairs not formed because the checklist held `maximumPairs`.
+    public var pairsOverLimit = 0
+    /// Checks that failed authentication from an address we have no pair with: dropped
+    /// without an answer (an error answer is larger than the request: a reflector).
+    public var unansweredUnauthenticatedChecks = 0
 }
 
 public enum PairState: String, Sendable, Equatable {
@@ -239,7 +251,8 @@ public struct ICEAgentCore: Sendable {
 
     /// What we signal: never our peer-reflexive candidates, which only the checks reveal.
     public var localCandidates: [ICECandidate] {
-        locals.filter { $0.candidate.type != .peerReflexive && (!configuration.relayOnly || $0.candidate.type == .relayed) }.map(\.candidate)
+        ICECandidate.withoutDuplicates(
+            locals.filter { $0.candidate.type != .peerReflexive && (!configuration.relayOnly || $0.candidate.type == .relayed) }.map(\.candidate))
     }
     public var remoteCandidates: [ICECandidate] { remotes }
 
@@ -256,7 +269,8 @@ public struct ICEAgentCore: Sendable {
 
     /// A bound UDP socket; its address becomes a host candidate.
     public mutating func addSocket(id: Int, address: TransportAddress, now: ICETime) {
-        guard sockets[id] == nil else { return }
+        // A second socket on an address we have would be a duplicate candidate: not taken.
+        guard sockets[id] == nil, !sockets.values.contains(address) else { return }
         sockets[id] = address
         // Earlier sockets are preferred; the driver lists IPv6 first (RFC 8421's preference).
         let localPreference = UInt32(max(0, 65535 - sockets.count + 1))
@@ -354,6 +368,10 @@ public struct ICEAgentCore: Sendable {
             }
             return
         }
+        guard remotes.count < configuration.maximumRemoteCandidates else {
+            statistics.remoteCandidatesOverLimit += 1
+            return
+        }
         remotes.append(candidate)
         formPairs(remote: remotes.count - 1, onlySocket: nil, now: now)
     }
@@ -371,6 +389,10 @@ public struct ICEAgentCore: Sendable {
             guard local.candidate.address.ip.isIPv4 == remoteCandidate.address.ip.isIPv4,
                   local.candidate.address.ip.isLoopback == remoteCandidate.address.ip.isLoopback else { continue }
             if pairIndex(socket: local.socket, remote: remoteCandidate.address) != nil { continue }
+            guard pairs.count < configuration.maximumPairs else {
+                statistics.pairsOverLimit += 1
+                continue
+            }
             var pair = Pair(local: index, remote: remote)
             pair.foundation = local.candidate.foundation + ":" + remoteCandidate.foundation
             pair.priority = pairPriority(local: local.candidate.priority, remote: remoteCandidate.priority)
@@ -447,28 +469,38 @@ public struct ICEAgentCore: Sendable {
     mutating func receiveCheck(_ decoded: STUNDecoded, from source: TransportAddress, socket: Int, now: ICETime) {
         let request = decoded.message
         statistics.checksReceived += 1
+        // Unauthenticated answers go only where we have a pair: the peer learns what is wrong,
+        // while a forged source address gets nothing (an error answer is larger than the
+        // request, which would make us a reflector of 2.4 times what an attacker sends).
+        let known = pairIndex(socket: socket, remote: source) != nil
+        func refuse(code: Int, reason: String, extra: [STUNAttribute] = []) {
+            guard known else {
+                statistics.unansweredUnauthenticatedChecks += 1
+                return
+            }
+            respondError(to: request, code: code, reason: reason, extra: extra, socket: socket, destination: source, sign: false)
+        }
         if !decoded.unknownRequired.isEmpty {
-            respondError(to: request, code: 420, reason: "Unknown Attribute", extra: [.unknownAttributes(decoded.unknownRequired)],
-                         socket: socket, destination: source, sign: false)
+            refuse(code: 420, reason: "Unknown Attribute", extra: [.unknownAttributes(decoded.unknownRequired)])
             return
         }
         // RFC 8489 9.1.3: missing credentials get 400, wrong ones 401; both are counted.
         guard let username = request.username, decoded.hasIntegrity else {
             let reason: STUNError = request.username == nil ? .missingUsername : .missingIntegrity
             statistics.rejected.count(reason)
-            respondError(to: request, code: 400, reason: "Bad Request", socket: socket, destination: source, sign: false)
+            refuse(code: 400, reason: "Bad Request")
             return
         }
         guard username.hasPrefix(localUfrag + ":") else {
             statistics.rejected.count(.wrongUsername)
-            respondError(to: request, code: 401, reason: "Unauthenticated", socket: socket, destination: source, sign: false)
+            refuse(code: 401, reason: "Unauthenticated")
             return
         }
         do {
             try decoded.verifyIntegrity(.shortTerm(localPassword))
         } catch {
             statistics.rejected.count(error)
-            respondError(to: request, code: 401, reason: "Unauthenticated", socket: socket, destination: source, sign: false)
+            refuse(code: 401, reason: "Unauthenticated")
             return
         }
         guard let priority = request.priority else {
@@ -498,8 +530,12 @@ public struct ICEAgentCore: Sendable {
         if let software = configuration.software { response.attributes.append(.software(software)) }
         emit(socket: socket, to: source, bytes: response.encode(integrity: .shortTerm(localPassword), fingerprint: true))
 
-        // Peer-reflexive remote candidate (RFC 8445 7.3.1.3).
+        // Peer-reflexive remote candidate (RFC 8445 7.3.1.3), within the bound on remotes.
         if !remotes.contains(where: { $0.address == source && $0.component == 1 }) {
+            guard remotes.count < configuration.maximumRemoteCandidates else {
+                statistics.remoteCandidatesOverLimit += 1
+                return
+            }
             prflxCount += 1
             remotes.append(ICECandidate(foundation: "prflx\(prflxCount)", component: 1, priority: priority,
                                         address: source, type: .peerReflexive))
@@ -845,6 +881,12 @@ public struct ICEAgentCore: Sendable {
         for event in events {
             switch event {
             case .allocated(let relayed, let mapped, _):
+                turnAllocation = nil
+                // A relay on an address we already have a candidate for: one per address.
+                guard !locals.contains(where: { $0.candidate.address == relayed }) else {
+                    checkGatheringDone(now: now)
+                    continue
+                }
                 let candidate = ICECandidate(
                     foundation: foundation(type: .relayed, base: relayed.ip, server: client.server), component: 1,
                     priority: ICECandidate.priority(type: .relayed, localPreference: 65535, component: 1),
@@ -852,7 +894,6 @@ public struct ICEAgentCore: Sendable {
                 locals.append(LocalCandidate(candidate: candidate, socket: Self.relaySocket, localPreference: 65535))
                 actions.append(.localCandidate(candidate))
                 for remote in remotes.indices { formPairs(remote: remote, onlySocket: Self.relaySocket, now: now) }
-                turnAllocation = nil
                 checkGatheringDone(now: now)
             case .failed(let operation, let reason) where operation == turnAllocation:
                 turnAllocation = nil

@@ -15,8 +15,7 @@ public enum TURNError: Error, Equatable, Sendable {
 public actor TURNAllocation {
     public nonisolated let received: AsyncStream<TURNData>
     private let receivedSink: AsyncStream<TURNData>.Continuation
-    private let inputs: AsyncStream<ICEAgent.Input>
-    private let inputSink: AsyncStream<ICEAgent.Input>.Continuation
+    private let inputs = AgentInputs()
     private var core: TURNClientCore
     private let group: any EventLoopGroup
     private let origin = ContinuousClock.now
@@ -30,8 +29,8 @@ public actor TURNAllocation {
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         core = TURNClientCore(server: server, username: username, password: password)
         self.group = group
-        (received, receivedSink) = AsyncStream.makeStream(of: TURNData.self)
-        (inputs, inputSink) = AsyncStream.makeStream(of: ICEAgent.Input.self)
+        // Bounded: data nobody reads must not grow it without end (the newest are kept).
+        (received, receivedSink) = AsyncStream.makeStream(of: TURNData.self, bufferingPolicy: .bufferingNewest(256))
     }
 
     private var now: ICETime { ContinuousClock.now - origin }
@@ -43,7 +42,7 @@ public actor TURNAllocation {
         if channel == nil {
             let server = core.server
             let local = server.ip.isLoopback ? server.ip.description : (server.ip.isIPv4 ? "0.0.0.0" : "::")
-            let sink = inputSink
+            let sink = inputs
             channel = try await DatagramBootstrap(group: group)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -82,7 +81,7 @@ public actor TURNAllocation {
         if core.relayedAddress != nil { try? await complete(core.refresh(lifetime: 0, now: now)) }
         closed = true
         try? await channel?.close()
-        inputSink.finish()
+        inputs.finish()
         receivedSink.finish()
         for waiter in waiters.values { waiter.resume(throwing: TURNError.closed) }
         waiters.removeAll()
@@ -97,7 +96,8 @@ public actor TURNAllocation {
     }
 
     private func run() async {
-        for await input in inputs {
+        for await input in inputs.stream {
+            inputs.taken(input)
             switch input {
             case .datagram(_, let from, let bytes):
                 if from == core.server { core.receive(bytes, now: now) }
@@ -127,10 +127,10 @@ public actor TURNAllocation {
         if let wake = wakeAt, wake <= deadline { return }
         wakeAt = deadline
         let delay = deadline - now
-        let sink = inputSink
+        let sink = inputs
         Task {
             if delay > .zero { try? await Task.sleep(for: delay) }
-            sink.yield(.tick)
+            sink.tick()
         }
     }
 

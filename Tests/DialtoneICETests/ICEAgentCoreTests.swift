@@ -312,23 +312,32 @@ final class ICEAgentCoreTests: XCTestCase {
         let wrongPassword = STUNMessage(method: .binding, class: .request, attributes: [
             .username("\(agent.localUfrag):x"), .priority(1), .iceControlling(1),
         ]).encode(integrity: .shortTerm("not the password"), fingerprint: true)
-        agent.receive(wrongPassword, from: addrA, socket: 0, now: .zero)
         let noIntegrity = STUNMessage(method: .binding, class: .request, attributes: [.username("\(agent.localUfrag):x")]).encode()
-        agent.receive(noIntegrity, from: addrA, socket: 0, now: .zero)
         let wrongUser = STUNMessage(method: .binding, class: .request, attributes: [.username("other:x"), .priority(1)])
             .encode(integrity: .shortTerm(agent.localPassword))
-        agent.receive(wrongUser, from: addrA, socket: 0, now: .zero)
-        agent.receive([0, 1, 0, 0, 1, 2, 3], from: addrA, socket: 0, now: .zero)
+        func sendAll() throws -> [Int] {
+            for request in [wrongPassword, noIntegrity, wrongUser, [0, 1, 0, 0, 1, 2, 3]] {
+                agent.receive(request, from: addrA, socket: 0, now: .zero)
+            }
+            return try agent.takeActions().compactMap { action -> Int? in
+                guard case .send(_, _, let bytes) = action else { return nil }
+                return try STUNMessage.decode(bytes).message.errorCode?.code
+            }
+        }
+        // From an address we have no pair with (perhaps forged): counted, never answered,
+        // as an answer larger than the request would make us a reflector.
+        XCTAssertEqual(try sendAll(), [])
+        XCTAssertEqual(agent.statistics.unansweredUnauthenticatedChecks, 3)
         XCTAssertEqual(agent.statistics.rejected[.integrityMismatch], 1)
         XCTAssertEqual(agent.statistics.rejected[.missingIntegrity], 1)
         XCTAssertEqual(agent.statistics.rejected[.wrongUsername], 1)
         XCTAssertEqual(agent.statistics.rejected[.tooShort], 1)
-        let codes = try agent.takeActions().compactMap { action -> Int? in
-            guard case .send(_, _, let bytes) = action else { return nil }
-            return try STUNMessage.decode(bytes).message.errorCode?.code
-        }
-        XCTAssertEqual(codes, [401, 400, 401])
         XCTAssertTrue(agent.remoteCandidates.isEmpty, "nothing learnt from unauthenticated checks")
+        // From the peer's signalled candidate: it is told what is wrong.
+        agent.addRemoteCandidate(ICECandidate(foundation: "1", priority: 1, address: addrA, type: .host), now: .zero)
+        _ = agent.takeActions()
+        XCTAssertEqual(try sendAll(), [401, 400, 401])
+        XCTAssertEqual(agent.statistics.unansweredUnauthenticatedChecks, 3)
     }
 
     func testFailsWithReasonWhenNothingAnswers() {
@@ -431,5 +440,38 @@ final class LocalPeerReflexiveTests: XCTestCase {
         XCTAssertEqual(pair.local.address, addrB)
         XCTAssertEqual(pair.local.relatedAddress, addrA)
         XCTAssertFalse(agent.localCandidates.contains { $0.type == .peerReflexive }, "never signalled")
+    }
+}
+
+final class CandidateDeduplicationTests: XCTestCase {
+    /// libnice aborts on two remote candidates with one transport address (issue 13): ours
+    /// never share one.
+    func testLocalCandidatesNeverShareATransportAddress() throws {
+        let host = TransportAddress("198.51.100.7", 5000)!
+        let a = ICECandidate(foundation: "1", priority: 100, address: host, type: .serverReflexive)
+        let b = ICECandidate(foundation: "2", priority: 200, address: host, type: .host)
+        let c = ICECandidate(foundation: "3", priority: 50, address: addrA, type: .host)
+        let d = ICECandidate(foundation: "4", component: 2, priority: 10, address: host, type: .host)
+        XCTAssertEqual(ICECandidate.withoutDuplicates([a, c, b, d]), [b, c, d], "the highest priority kept, in first-seen order")
+
+        // A second socket on an address the agent has: no second host candidate.
+        let server = TransportAddress("192.0.2.10", 3478)!
+        var agent = makeCore(.controlling) { $0.stunServer = server }
+        agent.addSocket(id: 0, address: host, now: .zero)
+        agent.addSocket(id: 1, address: host, now: .zero)
+        agent.startGathering(now: .zero)
+        let actions = agent.takeActions()
+        XCTAssertEqual(actions.compactMap { if case .localCandidate(let candidate) = $0 { candidate.address } else { nil } }, [host])
+        // No NAT: the server sees the host address itself, which is no new candidate.
+        let requests = actions.compactMap { if case .send(_, server, let bytes) = $0 { bytes } else { nil } }
+        XCTAssertEqual(requests.count, 1)
+        for bytes in requests {
+            let request = try STUNMessage.decode(bytes).message
+            let response = STUNMessage(method: .binding, class: .success, transactionID: request.transactionID,
+                                       attributes: [.xorMappedAddress(host)]).encode(fingerprint: true)
+            agent.receive(response, from: server, socket: 0, now: .milliseconds(30))
+        }
+        XCTAssertFalse(agent.takeActions().contains { if case .localCandidate = $0 { true } else { false } })
+        XCTAssertEqual(agent.localCandidates.map(\.address), [host])
     }
 }

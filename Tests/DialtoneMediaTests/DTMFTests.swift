@@ -75,3 +75,11 @@ final class DTMFTests: XCTestCase {
         XCTAssertNil(receiver.receive([200, 0, 0, 0], timestamp: 1))   // not a DTMF event
     }
 }
+
+extension DTMFTests {
+    func testTheSendQueueIsBounded() {
+        var sender = DTMFSender()
+        let rejected = sender.send(String(repeating: "1", count: DTMFSender.maximumQueued + 10) + "x")
+        XCTAssertEqual(rejected.count, 11, "ten that do not fit and one that is no digit")
+    }
+}

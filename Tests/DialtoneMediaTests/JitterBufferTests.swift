@@ -24,7 +24,8 @@ struct JitterScenario {
     static let ms: Int64 = 1_000_000
 
     mutating func run(packets: Int, sendInterval: Int64 = 20 * ms, pullPhase: Int64 = 7 * ms,
-                      quiet: Bool = true, delay: (Int) -> Int64?, afterPull: ((JitterBuffer, Int64) -> Void)? = nil) {
+                      quiet: Bool = true, timestamp: (Int) -> UInt32 = { UInt32(truncatingIfNeeded: 1_000_000 + $0 * 960) },
+                      ssrc: (Int) -> UInt32 = { _ in 1 }, delay: (Int) -> Int64?, afterPull: ((JitterBuffer, Int64) -> Void)? = nil) {
         var arrivals: [(time: Int64, index: Int)] = []
         for i in 0..<packets {
             if let d = delay(i) { arrivals.append((Int64(i) * sendInterval + d, i)) }
@@ -36,7 +37,7 @@ struct JitterScenario {
         while now < end {
             while next < arrivals.count && arrivals[next].time <= now {
                 let index = arrivals[next].index
-                buffer.insert(timestamp: UInt32(truncatingIfNeeded: 1_000_000 + index * 960), payload: Self.payload(index), arrival: arrivals[next].time)
+                buffer.insert(timestamp: timestamp(index), ssrc: ssrc(index), payload: Self.payload(index), arrival: arrivals[next].time)
                 next += 1
             }
             let decision = buffer.pull(now: now, quiet: quiet)
@@ -187,5 +188,88 @@ final class JitterBufferTests: XCTestCase {
         }
         XCTAssertEqual(buffer.counters.resets, 1)
         XCTAssertTrue(played.contains([105]))
+    }
+}
+
+/// Streams as real senders shape them: timestamps that do not step by exactly one frame.
+/// None of these may mute the stream (issue 13: GStreamer's second Opus packet is 648 ticks
+/// after its first, and Dialtone stayed silent until a pause in the audio restarted playout).
+final class JitterBufferTimelineTests: XCTestCase {
+    let ms = JitterScenario.ms
+
+    /// Packets played in each of the two halves of a 100-packet stream.
+    func halves(_ scenario: JitterScenario) -> (Int, Int) {
+        (Set(scenario.playedFrames.filter { $0 < 50 }).count, Set(scenario.playedFrames.filter { $0 >= 50 }).count)
+    }
+
+    func testAnIrregularFirstTimestampStepIsPlayedThrough() {
+        var scenario = JitterScenario()
+        // An encoder's look-ahead: the second packet is 648 ticks after the first, the rest 960.
+        scenario.run(packets: 200, timestamp: { i in UInt32(1_000_000 + (i == 0 ? 0 : 648 + (i - 1) * 960)) },
+                     delay: { _ in 5 * self.ms })
+        XCTAssertEqual(scenario.playedFrames, Array(0..<200))
+        XCTAssertEqual(scenario.buffer.counters.concealed, 0, "\(scenario.buffer.counters)")
+        XCTAssertEqual(scenario.buffer.counters.late, 0)
+    }
+
+    func testATalkspurtResumingOffTheFrameGridIsPlayed() {
+        // What a marker bit announces: after a pause of three frames (DTX, or audio replaced
+        // by a telephone-event) the sender resumes on a timestamp that is not a whole number
+        // of frames on. The buffer goes by the timestamps, the marker adds nothing it needs.
+        var scenario = JitterScenario()
+        scenario.run(packets: 100, timestamp: { i in UInt32(1_000_000 + i * 960 + (i >= 50 ? 3 * 960 + 333 : 0)) },
+                     delay: { i in (i >= 50 ? 60 : 0) * self.ms + 5 * self.ms })
+        // The frame before the talkspurt may come from its first packet's FEC: count packets.
+        let packets = scenario.played.compactMap { decision -> Int? in
+            if case .packet(let p) = decision { return JitterScenario.index(p) } else { return nil }
+        }
+        XCTAssertEqual(packets, Array(0..<100))
+        XCTAssertEqual(scenario.buffer.counters.late, 0)
+    }
+
+    func testAForwardTimestampJumpDoesNotMuteTheStream() {
+        // The peer restarts its stream further on, off the frame grid, without a pause.
+        for jump in [20 * 960 + 123, 300 * 960 + 123, 0x4000_0000] {
+            var scenario = JitterScenario()
+            scenario.run(packets: 100, timestamp: { i in UInt32(truncatingIfNeeded: 1_000_000 + i * 960 + (i >= 50 ? jump : 0)) },
+                         delay: { _ in 5 * self.ms })
+            let (before, after) = halves(scenario)
+            XCTAssertGreaterThanOrEqual(before, 48, "jump \(jump)")
+            XCTAssertGreaterThanOrEqual(after, 48, "jump \(jump): \(scenario.buffer.counters)")
+        }
+    }
+
+    func testABackwardTimestampJumpDoesNotMuteTheStream() {
+        // The peer restarts its stream with earlier timestamps: a little, or far back.
+        for jump in [3 * 960 + 123, 30 * 960 + 123, 300 * 960 + 123, 0x4000_0000] {
+            var scenario = JitterScenario()
+            scenario.run(packets: 100, timestamp: { i in UInt32(truncatingIfNeeded: 3_000_000_000 + i * 960 - (i >= 50 ? jump : 0)) },
+                         delay: { _ in 5 * self.ms })
+            let (before, after) = halves(scenario)
+            XCTAssertGreaterThanOrEqual(before, 48, "jump \(jump)")
+            // A jump back by less than the maximum delay is taken for late packets until the
+            // playout runs dry: a short dropout, then it starts over. Further back, the second
+            // packet continuing from the first starts a new timeline.
+            let lost = jump < scenario.buffer.configuration.maximumDelayFrames * 960
+                ? scenario.buffer.configuration.maximumConcealedFrames + 2 : 1
+            XCTAssertGreaterThanOrEqual(after, 50 - lost, "jump \(jump): \(scenario.buffer.counters)")
+        }
+    }
+
+    func testANewSSRCStartsItsOwnTimelineAtOnce() {
+        // The new source's timestamps happen to be just behind the old one's: without
+        // starting over they would all be late until a pause.
+        var scenario = JitterScenario()
+        var gap = 0, longestGap = 0
+        scenario.run(packets: 100, timestamp: { i in UInt32(1_000_000 + i * 960 - (i >= 50 ? 4 * 960 + 123 : 0)) },
+                     ssrc: { $0 >= 50 ? 0xBEEF : 0xCAFE }, delay: { _ in 5 * self.ms })
+        for decision in scenario.played {
+            if case .packet = decision { gap = 0 } else { gap += 1 }
+            longestGap = max(longestGap, gap)
+        }
+        XCTAssertEqual(scenario.playedFrames, Array(0..<100))
+        XCTAssertEqual(scenario.buffer.counters.resets, 1)
+        // The new stream carries on where the old one ends: no gap at all.
+        XCTAssertEqual(longestGap, 1)   // the start-up frame, before the first packet plays
     }
 }

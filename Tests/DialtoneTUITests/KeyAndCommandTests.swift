@@ -66,3 +66,39 @@ final class CommandWordsTests: XCTestCase {
         XCTAssertEqual(TUIApp.words(""), [])
     }
 }
+
+/// Digits go to a call through one worker, in order (issue 13, 2j: not a task per digit).
+@MainActor
+final class DigitOutboxTests: XCTestCase {
+    final class Recorder {
+        var batches: [(String, String)] = []
+        var inFlight = 0
+        var mostInFlight = 0
+    }
+
+    func testDigitsGoOutInOrderThroughOneWorkerAndTheQueueIsBounded() async {
+        let recorder = Recorder()
+        let outbox = DigitOutbox(limit: 8) { call, digits in
+            recorder.inFlight += 1
+            recorder.mostInFlight = max(recorder.mostInFlight, recorder.inFlight)
+            // The call manager is another actor: every send suspends.
+            await Task.yield()
+            try? await Task.sleep(for: .milliseconds(1))
+            recorder.batches.append((call, digits))
+            recorder.inFlight -= 1
+        }
+        // Key presses, one digit each, faster than they are sent.
+        for digit in "1234" { XCTAssertTrue(outbox.enqueue(String(digit), call: "a")) }
+        XCTAssertTrue(outbox.enqueue("9", call: "b"))
+        XCTAssertTrue(outbox.enqueue("#", call: "a"))
+        XCTAssertFalse(outbox.enqueue("567", call: "a"), "more than 8 waiting")
+        await outbox.flushed()
+        XCTAssertEqual(recorder.mostInFlight, 1)
+        XCTAssertEqual(recorder.batches.map(\.1).joined(), "1234" + "9" + "#")
+        XCTAssertEqual(recorder.batches.map(\.0).last, "a")
+        // Sent: room again.
+        XCTAssertTrue(outbox.enqueue("5678", call: "a"))
+        await outbox.flushed()
+        XCTAssertEqual(recorder.batches.map(\.1).joined(), "12349#5678")
+    }
+}

@@ -33,6 +33,11 @@ final class CallTests: XCTestCase {
         XCTAssertEqual(CallHarness.final(answer.output)?["outcome"] as? String, "completed")
         XCTAssertEqual(CallHarness.final(call.stdout)?["path"] as? String, "host → host")
         XCTAssertEqual(CallHarness.digits(answer.output), "159#*0", "RFC 4733 digits reach the callee")
+        // Every answer to our iqs was expected: the ringing notice's and the hang-up's too.
+        for name in ["caller", "callee"] {
+            let log = (try? String(contentsOfFile: harness.path("\(name).log"), encoding: .utf8)) ?? ""
+            XCTAssertFalse(log.contains("rejected stanza"), "\(name): " + log.split(separator: "\n").filter { $0.contains("rejected stanza") }.joined(separator: "\n"))
+        }
 
         let statistics = try XCTUnwrap(CallHarness.jsonLines(call.stdout).last { $0["type"] as? String == "statistics" })
         XCTAssertGreaterThan(statistics["packets_received"] as? Int ?? 0, 100)

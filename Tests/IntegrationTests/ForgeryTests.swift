@@ -117,4 +117,22 @@ final class ForgeryTests: XCTestCase {
         await bob.stop()
         await alice.stop()
     }
+
+    /// The answer to a request nobody waits for (how our session-terminate goes out) is
+    /// expected, not reported as "iq response to nothing we asked" (issue 13).
+    func testTheAnswerToARequestNobodyWaitsForIsNotRejected() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try await TestAccount(environment.clientConfiguration(try environment.newAccount("alice")))
+        try await alice.connect()
+        let bob = try await rawClient(environment.clientConfiguration(try environment.newAccount("bob")))
+        guard let bobFull = await bob.boundJID else { return XCTFail("bob not bound") }
+        let client = alice.session.xmppClient
+        try await client.sendRequest(.iq(.get, id: newStanzaID(), to: bobFull, payload: XMLElement("ping", namespace: Namespace.ping)))
+        // Answered in order: once a second ping is answered, the first answer was handled.
+        _ = try await client.request(.iq(.get, id: newStanzaID(), to: bobFull, payload: XMLElement("ping", namespace: Namespace.ping)))
+        let rejected = await alice.session.rejectedCount
+        XCTAssertEqual(rejected, 0)
+        await bob.stop()
+        await alice.stop()
+    }
 }

@@ -478,7 +478,7 @@ public actor CallManager {
         armRingTimer(call)
         // Sent, not awaited: a peer that never answers must not hold up the call queue.
         let ringing = JingleAction(.sessionInfo, sid: action.sid, initiator: action.initiator, info: ["ringing"])
-        try? await signalling.send(ringing.iq(to: from, id: newStanzaID()))
+        try? await signalling.sendRequest(ringing.iq(to: from, id: newStanzaID()))
     }
 
     /// Why an offer cannot be taken, if it cannot: no audio we decode, no fingerprint to check
@@ -577,7 +577,8 @@ public actor CallManager {
         // Hung up meanwhile: no session is started.
         guard call.info.state == .connecting, !call.sessionSent else { return }
         call.pendingCandidates = call.pendingCandidates.filter { !candidates.contains($0) }
-        let transport = ICEUDPTransport(ufrag: credentials.ufrag, password: credentials.password, candidates: candidates,
+        let transport = ICEUDPTransport(ufrag: credentials.ufrag, password: credentials.password,
+                                        candidates: call.signalled.take(candidates),
                                         fingerprint: DTLSFingerprint(setup: "actpass", value: media.identity.sha256Fingerprint))
         let content = JingleContent(creator: "initiator", name: "0", senders: "both",
                                     description: RTPDescription(payloadTypes: [.opus, .pcmu, .pcma, .telephoneEvent]), transport: transport)
@@ -629,7 +630,8 @@ public actor CallManager {
         let answer = JingleContent(
             creator: content.creator, name: content.name, senders: content.senders ?? "both",
             description: RTPDescription(payloadTypes: [opus] + (telephoneEvent.map { [$0] } ?? []), rtcpMux: true),
-            transport: ICEUDPTransport(ufrag: credentials.ufrag, password: credentials.password, candidates: candidates,
+            transport: ICEUDPTransport(ufrag: credentials.ufrag, password: credentials.password,
+                                       candidates: call.signalled.take(candidates),
                                        fingerprint: DTLSFingerprint(setup: role == .active ? "active" : "passive",
                                                                     value: media.identity.sha256Fingerprint)))
         let accept = JingleAction(.sessionAccept, sid: call.info.id, initiator: call.initiator, responder: own,
@@ -725,7 +727,9 @@ public actor CallManager {
     private func sendCandidates(_ candidates: [ICECandidate], for call: ActiveCall) async {
         guard let remote = call.info.remote, let media = call.media else { return }
         let credentials = await media.agent.localCredentials
-        for candidate in candidates {
+        // A candidate the offer or answer already carried may still come as an event (the
+        // agent's events lag its list): never signalled twice.
+        for candidate in call.signalled.take(candidates) {
             let transport = ICEUDPTransport(ufrag: credentials.ufrag, password: credentials.password, candidates: [candidate])
             let info = JingleAction(.transportInfo, sid: call.info.id, initiator: call.initiator,
                                     contents: [JingleContent(creator: call.contentCreator, name: call.contentName, senders: nil,
@@ -762,7 +766,8 @@ public actor CallManager {
         if notify, let remote = call.info.remote {
             let terminate = JingleAction(.sessionTerminate, sid: id, initiator: call.initiator, reason: reason)
             if call.sessionSent || call.sessionReceived || call.pendingOffer != nil {
-                try? await signalling.send(terminate.iq(to: remote, id: newStanzaID()))
+                // Its answer is expected but not awaited: the peer may be gone.
+                try? await signalling.sendRequest(terminate.iq(to: remote, id: newStanzaID()))
                 try? await signalling.send(MessageInitiation(id: id, action: .finish(reason)).message(to: call.info.peer, stanzaID: newStanzaID()))
             } else if call.info.direction == .outgoing {
                 try? await signalling.send(MessageInitiation(id: id, action: .retract(reason)).message(to: call.info.peer, stanzaID: newStanzaID()))
@@ -931,6 +936,7 @@ final class ActiveCall {
     /// False for peers announcing `urn:ietf:rfc:3264`: they get every candidate at once.
     var trickle = true
     var pendingCandidates: [ICECandidate] = []
+    var signalled = SignalledCandidates()
     /// A session-initiate that came without a propose, waiting for the user.
     var pendingOffer: JingleAction?
     var lastStatistics: CallStatistics?
@@ -939,5 +945,19 @@ final class ActiveCall {
 
     init(info: CallInfo) {
         self.info = info
+    }
+}
+
+/// The candidates a call has signalled, so that none goes out twice: libnice (Dino's ICE)
+/// aborts on two remote candidates with one transport address.
+struct SignalledCandidates {
+    private var keys: Set<ICECandidate.Key> = []
+
+    /// Those of `candidates` not signalled yet, one per transport address and component
+    /// (the highest priority), now counted as signalled.
+    mutating func take(_ candidates: [ICECandidate]) -> [ICECandidate] {
+        let fresh = ICECandidate.withoutDuplicates(candidates).filter { !keys.contains($0.key) }
+        keys.formUnion(fresh.map(\.key))
+        return fresh
     }
 }

@@ -85,12 +85,20 @@ public struct DTMFSender: Sendable {
         self.volume = volume
     }
 
-    /// Queues digits; characters that are not DTMF digits are ignored and returned.
+    /// Digits waiting at most: about half a minute of tones at the default timing.
+    public static let maximumQueued = 64
+
+    /// Queues digits; characters that are not DTMF digits, and digits beyond
+    /// `maximumQueued` waiting, are left out and returned.
     @discardableResult
     public mutating func send(_ digits: String) -> [Character] {
         var rejected: [Character] = []
         for digit in digits {
-            if let code = TelephoneEvent.code(for: digit) { queue.append(code) } else { rejected.append(digit) }
+            if let code = TelephoneEvent.code(for: digit), queue.count < Self.maximumQueued {
+                queue.append(code)
+            } else {
+                rejected.append(digit)
+            }
         }
         return rejected
     }

@@ -38,6 +38,7 @@ public struct JitterBufferCounters: Sendable, Equatable {
     public var dropped = 0
     /// Frames of concealment added to lengthen the delay (a slow sender).
     public var stretched = 0
+    /// New timelines: a new SSRC, or a jump in the sender's timestamps.
     public var resets = 0
 }
 
@@ -51,21 +52,36 @@ public struct JitterBufferCounters: Sendable, Equatable {
 /// the caller reports quiet audio, where the change cannot be heard; that also absorbs clock
 /// drift between the two ends.
 ///
+/// Packets are placed by frame number, not by exact timestamp: a timestamp is rounded to the
+/// nearest frame on the grid of the newest packet. Senders do not always step by exactly one
+/// frame (GStreamer's Opus encoder puts its second packet 648 ticks after the first, for its
+/// look-ahead; a talkspurt may resume anywhere), and a buffer that waits for the exact next
+/// timestamp would wait for ever. A jump far ahead or far back (a peer restarting its
+/// stream) and a new SSRC start a new timeline, which carries on right after the old one.
+///
 /// Slots are preallocated; in steady state inserting and pulling reuse them.
 public struct JitterBuffer: Sendable {
     public let configuration: JitterBufferConfiguration
     public private(set) var counters = JitterBufferCounters()
 
+    private static let empty = Int64.min
     private struct Slot {
-        var timestamp: Int64 = -1
+        var frame: Int64 = JitterBuffer.empty
         var payload: [UInt8] = []
     }
     private var slots: [Slot]
     private var started = false
-    private var playTimestamp: Int64 = 0
-    private var lastTimestamp: Int64?   // extended, of the most recent packet inserted
+    private var playFrame: Int64 = 0
+    /// The newest packet's extended timestamp (nil until one arrives after a reset) and the
+    /// grid it sets: frame n starts at `anchor + n × frameTicks`.
+    private var lastTimestamp: Int64?
     private var lastTimestampRaw: UInt32 = 0
-    private var highestTimestamp: Int64 = 0
+    private var anchor: Int64 = 0
+    private var highestFrame: Int64 = JitterBuffer.empty
+    private var source: UInt32?
+    /// A packet far behind the playout point: if the next one continues from it, the sender
+    /// went back in time (a restarted stream) rather than one packet straying.
+    private var stray: (frame: Int64, arrival: Int64)?
     private var firstArrival: Int64?
     private var concealedInARow = 0
 
@@ -97,57 +113,70 @@ public struct JitterBuffer: Sendable {
 
     /// Frames buffered from the playout point up to the newest packet.
     public var bufferedFrames: Int {
-        guard started, let _ = lastTimestamp else { return 0 }
-        return max(0, Int((highestTimestamp - playTimestamp) / Int64(configuration.frameTicks)) + 1)
+        guard started, highestFrame != Self.empty else { return 0 }
+        return max(0, Int(highestFrame - playFrame) + 1)
     }
 
     /// Measured delay spread (jitter as this buffer sees it), in milliseconds.
     public var delaySpreadMilliseconds: Double { peakSpread / 1e6 }
 
-    public mutating func insert(timestamp raw: UInt32, payload: UnsafeRawBufferPointer, arrival: Int64) {
-        let timestamp = extend(raw)
-        let frameTicks = Int64(configuration.frameTicks)
-        if started {
-            if timestamp < playTimestamp {
-                counters.late += 1
-                return
-            }
-            if timestamp - playTimestamp >= Int64(configuration.capacity) * frameTicks {
-                reset()
-                _ = extendAfterReset(raw)
-                return insertFresh(timestamp: Int64(raw), payload: payload, arrival: arrival)
-            }
-        } else if let first = firstBuffered(), timestamp - first >= Int64(configuration.capacity) * frameTicks || first - timestamp >= Int64(configuration.capacity) * frameTicks {
-            reset()
-            _ = extendAfterReset(raw)
-            return insertFresh(timestamp: Int64(raw), payload: payload, arrival: arrival)
+    /// Takes in one audio packet. `ssrc` names the sender's stream: a new one starts over.
+    public mutating func insert(timestamp raw: UInt32, ssrc: UInt32 = 0, payload: UnsafeRawBufferPointer, arrival: Int64) {
+        if source != ssrc {
+            if source != nil { newTimeline() }
+            source = ssrc
         }
-        insertFresh(timestamp: timestamp, payload: payload, arrival: arrival)
+        var frame = locate(raw)
+        let capacity = Int64(configuration.capacity)
+        if started {
+            if frame < playFrame {
+                guard playFrame - frame > Int64(configuration.maximumDelayFrames), let previous = stray,
+                      (1...2).contains(frame - previous.frame),
+                      arrival - previous.arrival >= configuration.frameNanoseconds / 2 else {
+                    // Too late to play. Remembered in case the stream went back in time:
+                    // two such packets in a row, paced like a stream and not like a burst
+                    // held up by the network, are the new timeline.
+                    stray = playFrame - frame > Int64(configuration.maximumDelayFrames) ? (frame, arrival) : nil
+                    counters.late += 1
+                    return
+                }
+                newTimeline()
+                frame = locate(raw)
+            } else if frame - playFrame >= capacity {
+                newTimeline()
+                frame = locate(raw)
+            }
+        } else if highestFrame != Self.empty, let first = firstBuffered(),
+                  frame - first >= capacity || highestFrame - frame >= capacity {
+            newTimeline()
+            frame = locate(raw)
+        }
+        stray = nil
+        insertFresh(frame: frame, payload: payload, arrival: arrival)
     }
 
-    public mutating func insert(timestamp: UInt32, payload: [UInt8], arrival: Int64) {
-        payload.withUnsafeBytes { insert(timestamp: timestamp, payload: $0, arrival: arrival) }
+    public mutating func insert(timestamp: UInt32, ssrc: UInt32 = 0, payload: [UInt8], arrival: Int64) {
+        payload.withUnsafeBytes { insert(timestamp: timestamp, ssrc: ssrc, payload: $0, arrival: arrival) }
     }
 
-    private mutating func insertFresh(timestamp: Int64, payload: UnsafeRawBufferPointer, arrival: Int64) {
-        let index = slotIndex(timestamp)
-        if slots[index].timestamp == timestamp {
+    private mutating func insertFresh(frame: Int64, payload: UnsafeRawBufferPointer, arrival: Int64) {
+        let index = slotIndex(frame)
+        if slots[index].frame == frame {
             counters.duplicates += 1
             return
         }
-        slots[index].timestamp = timestamp
+        slots[index].frame = frame
         slots[index].payload.removeAll(keepingCapacity: true)
         slots[index].payload.append(contentsOf: payload)
         counters.inserted += 1
         if !started && firstArrival == nil { firstArrival = arrival }
-        highestTimestamp = max(highestTimestamp, timestamp)
-        trackDelay(timestamp: timestamp, arrival: arrival)
+        highestFrame = max(highestFrame, frame)
+        trackDelay(frame: frame, arrival: arrival)
     }
 
     /// Called once per frame period by the playback clock. `quiet` says the last decoded frame
     /// was near silence, so dropping or adding a frame now would not be heard.
     public mutating func pull(now: Int64, quiet: Bool = false) -> PlayoutDecision {
-        let frameTicks = Int64(configuration.frameTicks)
         if !started {
             // Wait one target delay after the first packet: then the packet after the one
             // being played is normally here, which is what lets FEC repair a single loss.
@@ -156,7 +185,7 @@ public struct JitterBuffer: Sendable {
                 return .silence
             }
             started = true
-            playTimestamp = first
+            playFrame = first
         }
 
         if adapt(quiet: quiet) {
@@ -164,28 +193,29 @@ public struct JitterBuffer: Sendable {
             return .conceal
         }
 
-        let index = slotIndex(playTimestamp)
-        if slots[index].timestamp == playTimestamp {
-            slots[index].timestamp = -1
-            playTimestamp += frameTicks
+        let index = slotIndex(playFrame)
+        if slots[index].frame == playFrame {
+            slots[index].frame = Self.empty
+            playFrame += 1
             counters.played += 1
             concealedInARow = 0
             return .packet(slots[index].payload)
         }
-        let nextIndex = slotIndex(playTimestamp + frameTicks)
-        playTimestamp += frameTicks
-        if slots[nextIndex].timestamp == playTimestamp {
+        playFrame += 1
+        let nextIndex = slotIndex(playFrame)
+        if slots[nextIndex].frame == playFrame {
             counters.fecRecovered += 1
             concealedInARow = 0
             return .fec(next: slots[nextIndex].payload)
         }
         concealedInARow += 1
         if concealedInARow > configuration.maximumConcealedFrames {
-            if highestTimestamp < playTimestamp {
+            if highestFrame < playFrame {
                 // The stream paused (DTX, hold or a dead peer): start over with the next packet,
                 // so that it is played after the target delay rather than counted late.
                 started = false
                 firstArrival = nil
+                highestFrame = Self.empty
             }
             return .silence
         }
@@ -223,21 +253,22 @@ public struct JitterBuffer: Sendable {
         return false
     }
 
+    /// At most `capacity` frames: nothing is buffered further ahead than that.
     private mutating func dropFrames(_ count: Int) {
-        let frameTicks = Int64(configuration.frameTicks)
-        for _ in 0..<count {
-            let index = slotIndex(playTimestamp)
-            if slots[index].timestamp == playTimestamp { slots[index].timestamp = -1 }
-            playTimestamp += frameTicks
+        for _ in 0..<min(count, configuration.capacity) {
+            let index = slotIndex(playFrame)
+            if slots[index].frame == playFrame { slots[index].frame = Self.empty }
+            playFrame += 1
             counters.dropped += 1
         }
     }
 
-    private mutating func trackDelay(timestamp: Int64, arrival: Int64) {
+    private mutating func trackDelay(frame: Int64, arrival: Int64) {
         // Delay relative to the sender's clock: arrival minus media time. Its offset is
         // unknown and irrelevant; only the spread above the quickest recent packet counts.
-        let mediaNanoseconds = timestamp * 1_000_000_000 / Int64(configuration.clockRate)
-        let delay = arrival - mediaNanoseconds
+        // Media time is the frame's place on the grid, so an irregular step in the sender's
+        // timestamps does not read as jitter.
+        let delay = arrival - frame * configuration.frameNanoseconds
         delays[delayIndex] = delay
         delayIndex = (delayIndex + 1) % delays.count
         delayCount = min(delayCount + 1, delays.count)
@@ -249,53 +280,55 @@ public struct JitterBuffer: Sendable {
         peakSpread = max(spread, peakSpread * 0.995)
     }
 
-    // MARK: Helpers
+    // MARK: Timeline
 
-    private func slotIndex(_ timestamp: Int64) -> Int {
-        let frame = timestamp / Int64(configuration.frameTicks)
+    /// The frame a timestamp belongs to. RTP timestamps wrap at 2^32: they are extended
+    /// relative to the newest packet, and the newest packet sets the grid, so that a sender
+    /// that stepped by other than a whole frame goes on from where it is.
+    private mutating func locate(_ raw: UInt32) -> Int64 {
+        let ticks = Int64(configuration.frameTicks)
+        guard let last = lastTimestamp else {
+            var frame = started ? playFrame : 0
+            if highestFrame != Self.empty { frame = max(frame, highestFrame + 1) }
+            lastTimestamp = Int64(raw)
+            lastTimestampRaw = raw
+            anchor = Int64(raw) - frame * ticks
+            return frame
+        }
+        let delta = Int64(Int32(bitPattern: raw &- lastTimestampRaw))
+        let timestamp = last + delta
+        let offset = timestamp - anchor + ticks / 2
+        // Rounded to the nearest frame; floor division, as offsets before the anchor are negative.
+        let frame = offset >= 0 ? offset / ticks : -((-offset + ticks - 1) / ticks)
+        if delta > 0 {
+            lastTimestamp = timestamp
+            lastTimestampRaw = raw
+            anchor = timestamp - frame * ticks
+        }
+        return frame
+    }
+
+    private func slotIndex(_ frame: Int64) -> Int {
         let capacity = Int64(configuration.capacity)
         return Int(((frame % capacity) + capacity) % capacity)
     }
 
     private func firstBuffered() -> Int64? {
         var first: Int64?
-        for slot in slots where slot.timestamp >= 0 {
-            if first == nil || slot.timestamp < first! { first = slot.timestamp }
+        for slot in slots where slot.frame != Self.empty {
+            if first == nil || slot.frame < first! { first = slot.frame }
         }
         return first
     }
 
-    /// RTP timestamps wrap at 2^32; extend them relative to the previous packet.
-    private mutating func extend(_ raw: UInt32) -> Int64 {
-        guard let last = lastTimestamp else {
-            lastTimestamp = Int64(raw)
-            lastTimestampRaw = raw
-            return Int64(raw)
-        }
-        let delta = Int64(Int32(bitPattern: raw &- lastTimestampRaw))
-        let extended = last + delta
-        if delta > 0 {
-            lastTimestamp = extended
-            lastTimestampRaw = raw
-        }
-        return extended
-    }
-
-    private mutating func extendAfterReset(_ raw: UInt32) -> Int64 {
-        lastTimestamp = Int64(raw)
-        lastTimestampRaw = raw
-        highestTimestamp = Int64(raw)
-        return Int64(raw)
-    }
-
-    private mutating func reset() {
-        for i in slots.indices { slots[i].timestamp = -1 }
-        started = false
-        firstArrival = nil
+    /// A new timeline (a new SSRC, or the sender's timestamps jumped): its first packet goes
+    /// right after what is buffered of the old one, which still plays, so the switch makes
+    /// no gap. Delays measured on the old timeline say nothing of the new one's offset.
+    private mutating func newTimeline() {
         lastTimestamp = nil
+        stray = nil
         delayCount = 0
         delayIndex = 0
-        peakSpread = 0
         counters.resets += 1
     }
 }

@@ -123,6 +123,16 @@ public final class MediaSession: Sendable {
         receiver.receive(datagram, arrival: monotonicNanoseconds())
     }
 
+    /// The receive path on a scripted clock, and what the playback thread would play at
+    /// `now`: for tests of the path from SRTP to the jitter buffer without devices.
+    func receive(datagram: UnsafeRawBufferPointer, arrival: Int64) {
+        receiver.receive(datagram, arrival: arrival)
+    }
+
+    func playoutDecision(now: Int64) -> PlayoutDecision {
+        shared.jitter.withLock { $0.pull(now: now, quiet: false) }
+    }
+
     /// Opens the devices and starts the audio threads.
     public func start() throws {
         try openPlayback(configuration.playbackDevice)
@@ -369,7 +379,7 @@ private final class ReceivePath: @unchecked Sendable {
         } else if header.payloadType == configuration.opusPayloadType {
             packet.withUnsafeBytes { raw in
                 let payload = UnsafeRawBufferPointer(rebasing: raw[offset...])
-                shared.jitter.withLock { $0.insert(timestamp: header.timestamp, payload: payload, arrival: now) }
+                shared.jitter.withLock { $0.insert(timestamp: header.timestamp, ssrc: header.ssrc, payload: payload, arrival: now) }
             }
             shared.firstPacket.open()
         }

@@ -294,11 +294,28 @@ extension TUIApp {
 
     func sendDigits(_ digits: String, on id: String? = nil) {
         guard let id = id ?? activeCall?.id else { show(error: "No call is connected."); return }
-        typedDigits += digits
-        callOperation(on: id) { calls in
-            let refused = try await calls.sendDTMF(id, digits: digits)
-            if !refused.isEmpty { self.show(error: "Not DTMF digits: \(String(refused))") }
+        guard digitOutbox.enqueue(digits, call: id) else {
+            show(error: "Too many digits waiting to be sent: \(Sanitizer.plain(digits)) dropped.")
+            return
         }
+        typedDigits += digits
+    }
+
+    /// What the digit outbox's one worker does with each batch.
+    func deliverDigits(_ digits: String, on id: String) async {
+        do {
+            let refused = try await callManager(for: id).sendDTMF(id, digits: digits)
+            // RFC 4733's digits; the rest of what comes back did not fit the call's queue.
+            let notDigits = refused.filter { !"0123456789*#ABCDabcd".contains($0) }
+            if !notDigits.isEmpty {
+                show(error: "Not DTMF digits: \(Sanitizer.plain(String(notDigits)))")
+            } else if !refused.isEmpty {
+                show(error: "Too many digits waiting to be sent: \(String(refused)) dropped.")
+            }
+        } catch {
+            show(error: "\(error)")
+        }
+        redraw()
     }
 
     /// /device capture PCM | playback PCM

@@ -50,6 +50,8 @@ public final class TUIApp {
     /// While a call is connected, digits typed on an empty line go out as DTMF.
     var keypad = true
     var typedDigits = ""
+    /// Digits typed or dialled, sent in order by one worker.
+    lazy var digitOutbox = DigitOutbox { [weak self] id, digits in await self?.deliverDigits(digits, on: id) }
     var callLevels: (capture: Double, playback: Double)?
     var callStatistics: CallStatistics?
     var ticker: Task<Void, Never>?

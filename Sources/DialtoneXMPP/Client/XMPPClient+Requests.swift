@@ -22,9 +22,27 @@ extension XMPPClient {
         }
     }
 
+    /// Sends an iq get/set whose answer nobody waits for (a hang-up, a ringing notice). The
+    /// answer is still expected, from the addressee, so that it is taken as one rather than
+    /// reported as a stanza we never asked for; it is forgotten after `timeout`.
+    public func sendRequest(_ iq: XMLElement, timeout: Duration = .seconds(30)) throws(XMPPConnectionError) {
+        guard isOnline else { throw .notConnected }
+        var iq = iq
+        let id = iq[attribute: "id"] ?? newStanzaID()
+        iq[attribute: "id"] = id
+        let generation = sessionGeneration
+        Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.timeOut(id, generation: generation)
+        }
+        pendingRequests[id] = PendingRequest(expectedFrom: iq.toAddress.jid, continuation: nil)
+        write(iq)
+        requestAcknowledgement()
+    }
+
     private func timeOut(_ id: String, generation: Int) {
         guard generation == sessionGeneration, let pending = pendingRequests.removeValue(forKey: id) else { return }
-        pending.continuation.resume(throwing: XMPPConnectionError.timeout("request \(id)"))
+        pending.continuation?.resume(throwing: XMPPConnectionError.timeout("request \(id)"))
     }
 
     /// After a fresh bind: roster, carbons, then presence (RFC 6121 asks for the roster first),

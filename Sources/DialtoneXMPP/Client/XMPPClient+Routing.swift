@@ -185,10 +185,16 @@ extension XMPPClient {
 
     func resolve(_ id: String, with response: XMLElement) {
         guard let pending = pendingRequests.removeValue(forKey: id) else { return }
+        guard let continuation = pending.continuation else {
+            if response[attribute: "type"] == "error" {
+                logger.debug("request \(id) answered with an error: \(StanzaError(stanza: response)?.description ?? "unknown")")
+            }
+            return
+        }
         if response[attribute: "type"] == "error" {
-            pending.continuation.resume(throwing: StanzaError(stanza: response) ?? StanzaError.serviceUnavailable)
+            continuation.resume(throwing: StanzaError(stanza: response) ?? StanzaError.serviceUnavailable)
         } else {
-            pending.continuation.resume(returning: response)
+            continuation.resume(returning: response)
         }
     }
 }

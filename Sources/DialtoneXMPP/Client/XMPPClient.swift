@@ -68,7 +68,8 @@ public actor XMPPClient {
 
     struct PendingRequest {
         let expectedFrom: JID?
-        let continuation: CheckedContinuation<XMLElement, any Error>
+        /// Nil for a request nobody waits for (`sendRequest`): its answer is only expected.
+        let continuation: CheckedContinuation<XMLElement, any Error>?
     }
 
     public init(configuration: XMPPClientConfiguration, logger: Logger = Logger(label: "dialtone.xmpp"),
@@ -172,7 +173,7 @@ public actor XMPPClient {
         activeArchiveQueries = []
         let pending = pendingRequests
         pendingRequests = [:]
-        for request in pending.values { request.continuation.resume(throwing: XMPPConnectionError.notConnected) }
+        for request in pending.values { request.continuation?.resume(throwing: XMPPConnectionError.notConnected) }
     }
 
     func emit(_ events: [XMPPEvent]) async {
