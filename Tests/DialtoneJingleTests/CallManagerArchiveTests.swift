@@ -13,7 +13,7 @@ final class CallManagerArchiveTests: XCTestCase {
         let friend = self.friend
         let signalling = CallSignalling(
             ownAddress: { JID(verified: "me@example.com/desk") }, send: { _ in },
-            request: { $0 }, features: { _ in [] },
+            request: { $0 }, sendRequest: { _ in }, features: { _ in [] },
             mayCall: { $0 == friend.bare })
         return CallManager(signalling: signalling)
     }
