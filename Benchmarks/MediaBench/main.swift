@@ -81,8 +81,8 @@ func pipeline(complexity: Int32, profile: SRTPProtectionProfile) throws -> Doubl
     let decoder = try OpusDecoder()
     let key = [UInt8](repeating: 7, count: 16)
     let salt = [UInt8](repeating: 9, count: profile.saltLength)
-    let sender = try SRTPContext(profile: profile, masterKey: key, masterSalt: salt)
-    let receiver = try SRTPContext(profile: profile, masterKey: key, masterSalt: salt)
+    let sender = try SRTPContext(profile: profile, masterKey: key, masterSalt: salt, direction: .outbound)
+    let receiver = try SRTPContext(profile: profile, masterKey: key, masterSalt: salt, direction: .inbound)
     var jitter = JitterBuffer()
     var rtcp = RTCPSession(localSSRC: 1, clockRate: 48000, cname: "bench", codec: "opus")
     var encoded = [UInt8](repeating: 0, count: 1500)
@@ -119,8 +119,8 @@ func pipeline(complexity: Int32, profile: SRTPProtectionProfile) throws -> Doubl
 func srtpOnly(profile: SRTPProtectionProfile) throws -> Double {
     let key = [UInt8](repeating: 7, count: 16)
     let salt = [UInt8](repeating: 9, count: profile.saltLength)
-    let sender = try SRTPContext(profile: profile, masterKey: key, masterSalt: salt)
-    let receiver = try SRTPContext(profile: profile, masterKey: key, masterSalt: salt)
+    let sender = try SRTPContext(profile: profile, masterKey: key, masterSalt: salt, direction: .outbound)
+    let receiver = try SRTPContext(profile: profile, masterKey: key, masterSalt: salt, direction: .inbound)
     let payload = [UInt8](repeating: 0x5a, count: 70)
     var packet: [UInt8] = []
     packet.reserveCapacity(1600)
