@@ -58,8 +58,8 @@ private let library: (status: UInt32, resident: UInt) = {
 }()
 
 /// Packets of a stream that may still arrive after a newer one, counted back from the
-/// newest (RFC 3711 3.3.2): libsrtp's default, 2.5 s of 20 ms audio, and what
-/// `SRTPBehaviourTests.testReplayIsRefused` expects (more than 64, fewer than 184).
+/// newest (RFC 3711 3.3.2): libsrtp's default, 2.5 s of 20 ms audio
+/// (`SRTPBehaviourTests.testReplayWindowIs128Packets`).
 let replayWindowPackets = 128
 
 /// SRTP and SRTCP for one direction of one session, on libsrtp2: an outbound context
