@@ -24,6 +24,8 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // HTTP for XEP-0363 uploads and attachment downloads (the OpenSSL flavour, like COpenSSL).
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // SRTP/SRTCP (RFC 3711, RFC 7714): the library baresip, pjsip, GStreamer and browsers use.
+        .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
         .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
@@ -57,7 +59,7 @@ let package = Package(
         .target(
             name: "DialtoneMedia",
             dependencies: [
-                "COpus", "CALSA", "CSndfile", "CSpeexDSP", "COpenSSL", "DialtoneTLS",
+                "COpus", "CALSA", "CSndfile", "CSpeexDSP", "CSRTP", "DialtoneTLS",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(

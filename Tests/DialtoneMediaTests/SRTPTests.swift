@@ -8,29 +8,33 @@ func hex(_ text: String) -> [UInt8] {
 }
 
 final class SRTPVectorTests: XCTestCase {
-    /// RFC 3711 B.2: the AES-CM keystream for a given session key and IV.
-    func testAESCounterModeKeystreamRFC3711B2() throws {
-        let keystream = try aesCTRKeystream(key: hex("2B7E151628AED2A6ABF7158809CF4F3C"),
-                                            iv: hex("F0F1F2F3F4F5F6F7F8F9FAFBFCFD0000"), length: 48)
-        XCTAssertEqual(keystream, hex("""
-            E03EAD0935C95E80E166B16DD92B4EB4 D23513162B02D0F72A43A2FE4A5F97AB 41E95B3BB0A2E8DD477901E4FCA894C0
+    /// RFC 3711 B.3 through the public API: a context made from B.3's master key and salt must
+    /// encrypt with B.3's session key and salt and authenticate with B.3's session auth key.
+    /// Protecting zeros shows the keystream: AES-128-CTR under the RFC's session key C61E…A087
+    /// with IV = (session salt 30CB…9AE1 * 2^16) XOR (SSRC * 2^64) XOR (index * 2^16), RFC 3711
+    /// 4.1.1; three blocks, so the counter steps as in B.2. The expected bytes were computed with
+    /// `openssl enc -aes-128-ctr` and the tag with `openssl dgst -sha1 -mac HMAC` over the packet
+    /// and the ROC, from the RFC's session keys alone (none of our code, nor libsrtp, involved).
+    /// (B.2 itself, the AES-CM keystream, is checked by libsrtp's own self-test in srtp_init.)
+    func testSessionKeysAndKeystreamRFC3711B3() throws {
+        let context = try SRTPContext(profile: .aes128CMHMACSHA1_80, masterKey: hex("E1F97A0D3E018BE0D64FA32C06DE4139"),
+                                      masterSalt: hex("0EC675AD498AFEEBB6960B3AABE6"), direction: .outbound)
+        // SSRC 0, sequence number 0, ROC 0: the IV is the session salt itself.
+        var first = hex("800000000000000000000000") + [UInt8](repeating: 0, count: 48)
+        try context.protectRTP(&first)
+        XCTAssertEqual(first, hex("""
+            800000000000000000000000
+            FA63BC4668685B65F8FA1CE3909CEAD5 4DFB05F154B623DDE2BB3DD717DFC3FB F50EFC67D817AACEDC3EDBEB57687C2E
+            9B78D8D6BD4DD742CE6B
             """))
-        // Blocks FEFF..FF01 of the same stream: the counter runs through the low 16 bits.
-        let far = try aesCTRKeystream(key: hex("2B7E151628AED2A6ABF7158809CF4F3C"),
-                                      iv: hex("F0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF"), length: 48)
-        XCTAssertEqual(far, hex("""
-            EC8CDF7398607CB0F2D21675EA9EA1E4 362B7C3C6773516318A077D7FC5073AE 6A2CC3787889374FBEB4C81B17BA6C44
+        // SSRC CAFEBABE and sequence number 1234 land in their places in the IV.
+        var second = hex("80001234DECAFBADCAFEBABE") + [UInt8](repeating: 0, count: 48)
+        try context.protectRTP(&second)
+        XCTAssertEqual(second, hex("""
+            80001234DECAFBADCAFEBABE
+            E5FE77E74C32D373270F79BE3F368FA9 9F1093E2B54DA48B51A73734AF6F8D3E 74E367678C622AEB813181C6B5BAD068
+            146A9CC4EEDE86C24926
             """))
-    }
-
-    /// RFC 3711 B.3: session keys from a master key and salt.
-    func testKeyDerivationRFC3711B3() throws {
-        let keys = try SRTPSessionKeys(profile: .aes128CMHMACSHA1_80, masterKey: hex("E1F97A0D3E018BE0D64FA32C06DE4139"),
-                                       masterSalt: hex("0EC675AD498AFEEBB6960B3AABE6"))
-        XCTAssertEqual(keys.rtpKey, hex("C61E7A93744F39EE10734AFE3FF7A087"))
-        XCTAssertEqual(keys.rtpSalt, hex("30CBBC08863D8C85D49DB34A9AE1"))
-        XCTAssertEqual(keys.rtpAuthKey, hex("CEBE321F6FF7716B6FD4AB49AF256A156D38BAA4"))
-        XCTAssertNotEqual(keys.rtcpKey, keys.rtpKey)
     }
 
     // Known answers produced by libsrtp (through pylibsrtp 1.0.0), an implementation we did not
@@ -41,7 +45,7 @@ final class SRTPVectorTests: XCTestCase {
 
     func testProtectMatchesLibsrtpAESCM() throws {
         let context = try SRTPContext(profile: .aes128CMHMACSHA1_80, masterKey: hex("E1F97A0D3E018BE0D64FA32C06DE4139"),
-                                      masterSalt: hex("0EC675AD498AFEEBB6960B3AABE6"))
+                                      masterSalt: hex("0EC675AD498AFEEBB6960B3AABE6"), direction: .outbound)
         var packet = Self.rtp
         try context.protectRTP(&packet)
         XCTAssertEqual(packet, hex("80e01234decafbadcafebabee5ff75e44837d5742f0673b5333b81a68f0181f1b67e9a970d9c0e6bb6a1"))
@@ -52,7 +56,7 @@ final class SRTPVectorTests: XCTestCase {
 
     func testProtectMatchesLibsrtpAEADGCM() throws {
         let context = try SRTPContext(profile: .aeadAES128GCM, masterKey: hex("E1F97A0D3E018BE0D64FA32C06DE4139"),
-                                      masterSalt: hex("0EC675AD498AFEEBB6960B3A"))
+                                      masterSalt: hex("0EC675AD498AFEEBB6960B3A"), direction: .outbound)
         var packet = Self.rtp
         try context.protectRTP(&packet)
         XCTAssertEqual(packet, hex("80e01234decafbadcafebabea560a551f147f81ecf7173281339c90da84b7f11d1d2885014f0ae3978e10f700c225f19"))
@@ -67,8 +71,8 @@ final class SRTPBehaviourTests: XCTestCase {
 
     func pair(_ profile: SRTPProtectionProfile) throws -> (SRTPContext, SRTPContext) {
         let salt = Array(UInt8(100)..<UInt8(100 + profile.saltLength))
-        return (try SRTPContext(profile: profile, masterKey: key, masterSalt: salt),
-                try SRTPContext(profile: profile, masterKey: key, masterSalt: salt))
+        return (try SRTPContext(profile: profile, masterKey: key, masterSalt: salt, direction: .outbound),
+                try SRTPContext(profile: profile, masterKey: key, masterSalt: salt, direction: .inbound))
     }
 
     func rtp(_ seq: UInt16, payload: [UInt8] = [1, 2, 3, 4, 5]) -> [UInt8] {
@@ -143,11 +147,25 @@ final class SRTPBehaviourTests: XCTestCase {
             XCTAssertThrowsError(try receiver.unprotectRTCP(&control)) { XCTAssertEqual($0 as? SRTPError, .authenticationFailed) }
             // Wrong key.
             let stranger = try SRTPContext(profile: profile, masterKey: Array(repeating: 9, count: 16),
-                                           masterSalt: Array(repeating: 9, count: profile.saltLength))
+                                           masterSalt: Array(repeating: 9, count: profile.saltLength), direction: .inbound)
             var other = rtp(2)
             try sender.protectRTP(&other)
             XCTAssertThrowsError(try stranger.unprotectRTP(&other))
         }
+    }
+
+    /// A context protects or unprotects, never both: an inbound one holds the peer's key, and
+    /// protecting with it would send under the peer's keystream.
+    func testContextRefusesTheOtherDirection() throws {
+        let (sender, receiver) = try pair(.aes128CMHMACSHA1_80)
+        var packet = rtp(1)
+        XCTAssertThrowsError(try receiver.protectRTP(&packet)) { XCTAssertEqual($0 as? SRTPError, .wrongDirection) }
+        XCTAssertEqual(packet, rtp(1))
+        var control = RTCPPacket.encodeCompound([.receiverReport(ssrc: 9, reports: [])])
+        XCTAssertThrowsError(try receiver.protectRTCP(&control)) { XCTAssertEqual($0 as? SRTPError, .wrongDirection) }
+        try sender.protectRTP(&packet)
+        XCTAssertThrowsError(try sender.unprotectRTP(&packet)) { XCTAssertEqual($0 as? SRTPError, .wrongDirection) }
+        XCTAssertThrowsError(try sender.unprotectRTCP(&control)) { XCTAssertEqual($0 as? SRTPError, .wrongDirection) }
     }
 
     func testRolloverCounterAcrossSequenceWrap() throws {
@@ -186,18 +204,75 @@ final class SRTPBehaviourTests: XCTestCase {
         }
     }
 
-    func testReceiverWithKnownRolloverAcceptsLatePacketFromPreviousCycle() throws {
-        let (sender, receiver) = try pair(.aes128CMHMACSHA1_80)
-        sender.setRolloverCounter(4, highestSequence: 65000, ssrc: 0x5555)
-        receiver.setRolloverCounter(4, highestSequence: 65000, ssrc: 0x5555)
-        var late = rtp(65534)
-        try sender.protectRTP(&late)
-        var wrapped = rtp(3)
-        try sender.protectRTP(&wrapped)
-        XCTAssertEqual(sender.rolloverCounter(ssrc: 0x5555), 5)
-        try receiver.unprotectRTP(&wrapped)
-        XCTAssertEqual(receiver.rolloverCounter(ssrc: 0x5555), 5)
-        try receiver.unprotectRTP(&late)   // ROC 4 guessed for it, from before the wrap
-        XCTAssertEqual(receiver.rolloverCounter(ssrc: 0x5555), 5)
+    /// A packet from before a sequence-number wrap that arrives after the first packet of the
+    /// next cycle is decrypted with the previous rollover counter (RFC 3711 3.3.1), and the
+    /// receiver's counter stays at the new cycle.
+    func testLatePacketFromPreviousCycleAfterWrap() throws {
+        for profile in SRTPProtectionProfile.allCases {
+            let (sender, receiver) = try pair(profile)
+            var start = rtp(65000)
+            try sender.protectRTP(&start)
+            try receiver.unprotectRTP(&start)
+            let latePlain = rtp(65534)
+            var late = latePlain
+            try sender.protectRTP(&late)
+            let wrappedPlain = rtp(3)
+            var wrapped = wrappedPlain
+            try sender.protectRTP(&wrapped)
+            XCTAssertEqual(sender.rolloverCounter(ssrc: 0x5555), 1)
+            try receiver.unprotectRTP(&wrapped)
+            XCTAssertEqual(wrapped, wrappedPlain)
+            XCTAssertEqual(receiver.rolloverCounter(ssrc: 0x5555), 1)
+            try receiver.unprotectRTP(&late)   // ROC 0 guessed for it, from before the wrap
+            XCTAssertEqual(late, latePlain, "\(profile)")
+            XCTAssertEqual(receiver.rolloverCounter(ssrc: 0x5555), 1)
+        }
+    }
+
+    /// The replay window reaches 127 packets back from the newest (2.5 s of 20 ms audio): a
+    /// packet that late is still played, one 128 back is refused as too old.
+    func testReplayWindowIs128Packets() throws {
+        for profile in SRTPProtectionProfile.allCases {
+            let (sender, receiver) = try pair(profile)
+            var packets: [[UInt8]] = []
+            for seq in UInt16(1000)...1128 { var p = rtp(seq); try sender.protectRTP(&p); packets.append(p) }
+            var newest = packets[128]
+            try receiver.unprotectRTP(&newest)
+            var tooLate = packets[0]   // 128 behind
+            XCTAssertThrowsError(try receiver.unprotectRTP(&tooLate)) { XCTAssertEqual($0 as? SRTPError, .tooOld) }
+            let oldestPlain = rtp(1001)
+            var oldest = packets[1]   // 127 behind
+            XCTAssertNoThrow(try receiver.unprotectRTP(&oldest), "\(profile)")
+            XCTAssertEqual(oldest, oldestPlain)
+            var again = packets[1]
+            XCTAssertThrowsError(try receiver.unprotectRTP(&again)) { XCTAssertEqual($0 as? SRTPError, .replayed) }
+        }
+    }
+
+    /// A peer that starts a new SSRC mid-call (a restarted sender, a new media source) has its
+    /// packets unprotected from the first one, with their own rollover counter and window, and
+    /// the old SSRC keeps working beside it.
+    func testPeerChangingSSRCIsUnprotected() throws {
+        for profile in SRTPProtectionProfile.allCases {
+            let (sender, receiver) = try pair(profile)
+            for seq in UInt16(30000)..<30010 {
+                var p = rtp(seq)
+                try sender.protectRTP(&p)
+                try receiver.unprotectRTP(&p)
+            }
+            for seq in UInt16(5)..<10 {
+                let plain = RTPPacket(header: RTPHeader(payloadType: 111, sequenceNumber: seq, timestamp: 0, ssrc: 0x7777),
+                                      payload: [9, 9]).encode()
+                var p = plain
+                try sender.protectRTP(&p)
+                XCTAssertNoThrow(try receiver.unprotectRTP(&p), "\(profile) seq \(seq)")
+                XCTAssertEqual(p, plain)
+            }
+            var back = rtp(30010)
+            try sender.protectRTP(&back)
+            XCTAssertNoThrow(try receiver.unprotectRTP(&back))
+            XCTAssertEqual(receiver.rolloverCounter(ssrc: 0x7777), 0)
+            XCTAssertNil(receiver.rolloverCounter(ssrc: 0x1234))
+        }
     }
 }

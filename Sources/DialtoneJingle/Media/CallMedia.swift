@@ -93,6 +93,9 @@ public actor CallMedia {
     /// Opens the sockets and starts gathering; candidates follow as agent events.
     public func start() async throws {
         do { try await agent.start() } catch { throw CallMediaError.ice("\(error)") }
+        // libsrtp's one-time set-up (its self-tests, NSS) takes tens of milliseconds: run it
+        // while ICE and DTLS are under way, not between the handshake and the first packet.
+        Task.detached(priority: .utility) { try? SRTPContext.prepare() }
         let incoming = agent.incoming
         pump = Task { [weak self] in
             for await packet in incoming {

@@ -237,7 +237,7 @@ private final class SendPath: @unchecked Sendable {
     init(configuration: MediaSessionConfiguration, key: [UInt8], salt: [UInt8], shared: MediaSession.Shared,
          transport: any MediaPacketOutput) throws {
         encoder = try OpusEncoder(settings: configuration.opus)
-        srtp = try SRTPContext(profile: configuration.keys.profile, masterKey: key, masterSalt: salt)
+        srtp = try SRTPContext(profile: configuration.keys.profile, masterKey: key, masterSalt: salt, direction: .outbound)
         self.shared = shared
         self.transport = transport
         self.configuration = configuration
@@ -341,7 +341,7 @@ private final class ReceivePath: @unchecked Sendable {
 
     init(configuration: MediaSessionConfiguration, key: [UInt8], salt: [UInt8], shared: MediaSession.Shared,
          onDigit: @escaping @Sendable (Character) -> Void) throws {
-        srtp = try SRTPContext(profile: configuration.keys.profile, masterKey: key, masterSalt: salt)
+        srtp = try SRTPContext(profile: configuration.keys.profile, masterKey: key, masterSalt: salt, direction: .inbound)
         self.shared = shared
         self.configuration = configuration
         self.onDigit = onDigit
