@@ -201,8 +201,13 @@ struct StanzaBuilder {
         if !text.isEmpty { flushText() }
         let dict = ctxt?.pointee.dict
         // An undeclared prefix leaves no URI; keeping "prefix:name" keeps it visible and round-trips.
-        let name = names.string(localname, prefix: uri == nil ? prefix : nil, dict: dict)
-        let namespace = uri.map { names.string($0, prefix: nil, dict: dict) } ?? ""
+        // A name with a second colon (`p:a:b`, not namespace-well-formed) comes with a local name
+        // of "a:b" in p's namespace, which no serialization can give back; it is kept whole, with
+        // no namespace, like an undeclared prefix. (Found by Scripts/fuzz xml.)
+        let qualified = uri == nil
+            || strchr(UnsafeRawPointer(localname).assumingMemoryBound(to: CChar.self), Int32(UInt8(ascii: ":"))) != nil
+        let name = names.string(localname, prefix: qualified ? prefix : nil, dict: dict)
+        let namespace = qualified ? "" : uri.map { names.string($0, prefix: nil, dict: dict) } ?? ""
         var element = XMLElement(name, namespace: namespace)
         if attributeCount > 0, let attributes {
             element.attributes = makeAttributes(attributeCount, attributes, dict: dict)

@@ -145,6 +145,14 @@ final class XMLStreamParserTests: XCTestCase {
         XCTAssertEqual(element.elements, [XMLElement("q:b", namespace: "")])
     }
 
+    func testNameWithTwoColonsKeepsItsWholeNameAndSurvivesARoundTrip() throws {
+        // libxml2 reads `p:a:b` as the local name "a:b" in p's namespace, which serialized and
+        // parsed again would land in no namespace: the element changed on every store and reload.
+        let element = try XMLElement(parsing: "<x xmlns:p='urn:p'><p:a:b/><b:c xmlns='urn:d'/></x>")
+        XCTAssertEqual(element.elements, [XMLElement("p:a:b", namespace: ""), XMLElement("b:c", namespace: "")])
+        XCTAssertEqual(try XMLElement(parsing: element.serialized()), element)
+    }
+
     // MARK: Splitting
 
     func testOneByteAtATimeGivesTheSameEvents() throws {
