@@ -398,7 +398,14 @@ struct NameCache {
     }
 
     private static func makeName(_ local: UnsafePointer<xmlChar>, prefix: UnsafePointer<xmlChar>?) -> String {
-        guard let prefix else { return String(cString: local) }
+        guard let prefix else {
+            // Of what comes here only a namespace URI can hold an `&`, and libxml2 leaves each as
+            // `&#38;` there as it does in attribute values. (Found by Scripts/fuzz xml.)
+            if strchr(UnsafeRawPointer(local).assumingMemoryBound(to: CChar.self), Int32(UInt8(ascii: "&"))) != nil {
+                return decodingAmpersands(UnsafeBufferPointer(start: local, count: strlen(UnsafeRawPointer(local).assumingMemoryBound(to: CChar.self))))
+            }
+            return String(cString: local)
+        }
         return String(cString: prefix) + ":" + String(cString: local)
     }
 

@@ -153,6 +153,15 @@ final class XMLStreamParserTests: XCTestCase {
         XCTAssertEqual(try XMLElement(parsing: element.serialized()), element)
     }
 
+    func testAmpersandInANamespaceIsReadOnce() throws {
+        // libxml2 hands over `&amp;` in a namespace URI as `&#38;`, which was kept: the namespace
+        // was wrong, and grew by "#38;" on every store and reload.
+        let element = try XMLElement(parsing: "<a xmlns='urn:x?a=1&amp;b=2'><b xmlns:p='x&#38;y'><p:c/></b></a>")
+        XCTAssertEqual(element.namespace, "urn:x?a=1&b=2")
+        XCTAssertEqual(element.elements.first?.elements.first?.namespace, "x&y")
+        XCTAssertEqual(try XMLElement(parsing: element.serialized()), element)
+    }
+
     // MARK: Splitting
 
     func testOneByteAtATimeGivesTheSameEvents() throws {
