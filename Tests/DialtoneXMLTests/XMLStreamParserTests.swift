@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 @testable import DialtoneXML
 
 let streamsNS = "http://etherx.jabber.org/streams"
@@ -160,6 +161,34 @@ final class XMLStreamParserTests: XCTestCase {
         XCTAssertEqual(element.namespace, "urn:x?a=1&b=2")
         XCTAssertEqual(element.elements.first?.elements.first?.namespace, "x&y")
         XCTAssertEqual(try XMLElement(parsing: element.serialized()), element)
+    }
+
+    func testBadlyEncodedInputWritesNothingOnStandardError() throws {
+        // libxml2 reported these conversion failures on stderr, over the terminal interface.
+        let written = try capturingStandardError {
+            // UCS-4 by its first bytes, then not; a UTF-16 byte-order mark, then a lone surrogate.
+            _ = try? XMLStreamParser().feed([0, 0, 0, 0x3C, 0, 0, 0, 0x61, 0, 0x2D, 0x69, 0])
+            let parser = XMLStreamParser()
+            _ = try? parser.feed([0xFF, 0xFE, 0x3C, 0, 0x61, 0, 0x00, 0xD8, 0x3E, 0])
+            _ = try? parser.feed([0x3E, 0])
+        }
+        XCTAssertEqual(written, "")
+    }
+
+    private func capturingStandardError(_ body: () -> Void) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("stderr-\(UUID().uuidString)").path
+        let file = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+        XCTAssertGreaterThanOrEqual(file, 0)
+        defer { unlink(path) }
+        fflush(nil)
+        let saved = dup(2)
+        dup2(file, 2)
+        body()
+        fflush(nil)
+        dup2(saved, 2)
+        close(saved)
+        close(file)
+        return try String(contentsOfFile: path, encoding: .utf8)
     }
 
     // MARK: Splitting
