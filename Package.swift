@@ -95,9 +95,9 @@ let package = Package(
         // Media pipeline CPU per frame; Scripts/bench-media builds it in release and runs it.
         .executableTarget(name: "MediaBench", dependencies: ["DialtoneMedia", "DialtoneTLS"], path: "Benchmarks/MediaBench"),
 
-        .testTarget(name: "DialtoneXMLTests", dependencies: ["DialtoneXML"]),
+        .testTarget(name: "DialtoneXMLTests", dependencies: ["DialtoneXML"], exclude: ["Fuzz"]),
         .testTarget(name: "DialtoneTLSTests", dependencies: ["DialtoneTLS"]),
-        .testTarget(name: "DialtoneXMPPTests", dependencies: ["DialtoneXMPP"]),
+        .testTarget(name: "DialtoneXMPPTests", dependencies: ["DialtoneXMPP"], exclude: ["Fuzz"]),
         .testTarget(
             name: "DialtoneICETests",
             dependencies: [
@@ -107,7 +107,9 @@ let package = Package(
             ],
             exclude: ["Peers", "Fuzz"]),
         .testTarget(name: "DialtoneMediaTests", dependencies: ["DialtoneMedia", "DialtoneTLS", "CSndfile"], exclude: ["Peers", "Fuzz"]),
-        .testTarget(name: "DialtoneJingleTests", dependencies: ["DialtoneJingle", "DialtoneXMPP", "DialtoneXML", "DialtoneMedia", "DialtoneICE"]),
+        .testTarget(
+            name: "DialtoneJingleTests", dependencies: ["DialtoneJingle", "DialtoneXMPP", "DialtoneXML", "DialtoneMedia", "DialtoneICE"],
+            exclude: ["Fuzz"]),
         .testTarget(name: "DialtoneStoreTests", dependencies: ["DialtoneStore"]),
         .testTarget(name: "DialtoneCoreTests", dependencies: ["DialtoneCore", "DialtoneXMPP", "DialtoneStore"], exclude: ["Fixtures"]),
         .testTarget(name: "DialtoneTUITests", dependencies: ["DialtoneTUI", "DialtoneCore"]),

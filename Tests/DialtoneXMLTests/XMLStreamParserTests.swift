@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 @testable import DialtoneXML
 
 let streamsNS = "http://etherx.jabber.org/streams"
@@ -143,6 +144,51 @@ final class XMLStreamParserTests: XCTestCase {
         let element = try XMLElement(parsing: "<a xmlns='urn:a' q:attr='v'><q:b/></a>")
         XCTAssertEqual(element.attributes, [XMLAttribute("q:attr", "v")])
         XCTAssertEqual(element.elements, [XMLElement("q:b", namespace: "")])
+    }
+
+    func testNameWithTwoColonsKeepsItsWholeNameAndSurvivesARoundTrip() throws {
+        // libxml2 reads `p:a:b` as the local name "a:b" in p's namespace, which serialized and
+        // parsed again would land in no namespace: the element changed on every store and reload.
+        let element = try XMLElement(parsing: "<x xmlns:p='urn:p'><p:a:b/><b:c xmlns='urn:d'/></x>")
+        XCTAssertEqual(element.elements, [XMLElement("p:a:b", namespace: ""), XMLElement("b:c", namespace: "")])
+        XCTAssertEqual(try XMLElement(parsing: element.serialized()), element)
+    }
+
+    func testAmpersandInANamespaceIsReadOnce() throws {
+        // libxml2 hands over `&amp;` in a namespace URI as `&#38;`, which was kept: the namespace
+        // was wrong, and grew by "#38;" on every store and reload.
+        let element = try XMLElement(parsing: "<a xmlns='urn:x?a=1&amp;b=2'><b xmlns:p='x&#38;y'><p:c/></b></a>")
+        XCTAssertEqual(element.namespace, "urn:x?a=1&b=2")
+        XCTAssertEqual(element.elements.first?.elements.first?.namespace, "x&y")
+        XCTAssertEqual(try XMLElement(parsing: element.serialized()), element)
+    }
+
+    func testBadlyEncodedInputWritesNothingOnStandardError() throws {
+        // libxml2 reported these conversion failures on stderr, over the terminal interface.
+        let written = try capturingStandardError {
+            // UCS-4 by its first bytes, then not; a UTF-16 byte-order mark, then a lone surrogate.
+            _ = try? XMLStreamParser().feed([0, 0, 0, 0x3C, 0, 0, 0, 0x61, 0, 0x2D, 0x69, 0])
+            let parser = XMLStreamParser()
+            _ = try? parser.feed([0xFF, 0xFE, 0x3C, 0, 0x61, 0, 0x00, 0xD8, 0x3E, 0])
+            _ = try? parser.feed([0x3E, 0])
+        }
+        XCTAssertEqual(written, "")
+    }
+
+    private func capturingStandardError(_ body: () -> Void) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("stderr-\(UUID().uuidString)").path
+        let file = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+        XCTAssertGreaterThanOrEqual(file, 0)
+        defer { unlink(path) }
+        fflush(nil)
+        let saved = dup(2)
+        dup2(file, 2)
+        body()
+        fflush(nil)
+        dup2(saved, 2)
+        close(saved)
+        close(file)
+        return try String(contentsOfFile: path, encoding: .utf8)
     }
 
     // MARK: Splitting
