@@ -25,7 +25,7 @@ final class ReceivePathTests: XCTestCase {
         let session = try MediaSession(configuration: MediaSessionConfiguration(keys: keys, role: .passive), transport: NoOutput()) {
             digit in digits.received.withLock { $0.append(digit) }
         }
-        let peer = try SRTPContext(profile: keys.profile, masterKey: keys.clientKey, masterSalt: keys.clientSalt)
+        let peer = try SRTPContext(profile: keys.profile, masterKey: keys.clientKey, masterSalt: keys.clientSalt, direction: .outbound)
         var sequence: UInt16 = 40_000
         func send(payloadType: UInt8, timestamp: UInt32, ssrc: UInt32 = 0x1234, marker: Bool, payload: [UInt8], at time: Int64) throws {
             var packet: [UInt8] = []
