@@ -20,12 +20,27 @@ public final class Store: Sendable {
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
             }
             configuration.busyMode = .timeout(5)
-            let pool = try DatabasePool(path: path, configuration: configuration)
+            let pool = try Self.openPool(path: path, configuration: configuration)
             database = pool
             try Self.migrate(pool)
             Self.makePrivate(databaseAt: path)
         } catch {
             throw StoreError.cannotOpen(path: path, reason: String(describing: error))
+        }
+    }
+
+    /// Switching a new database to WAL needs it alone for a moment, and SQLite answers a second
+    /// process doing the same at that moment with "database is locked" at once, without
+    /// waiting: tried again a few times before it is an error.
+    static func openPool(path: String, configuration: Configuration) throws -> DatabasePool {
+        var attempt = 0
+        while true {
+            do {
+                return try DatabasePool(path: path, configuration: configuration)
+            } catch let error as DatabaseError where attempt < 10 && error.resultCode == .SQLITE_BUSY {
+                attempt += 1
+                Thread.sleep(forTimeInterval: 0.02 * Double(attempt))
+            }
         }
     }
 

@@ -416,8 +416,10 @@ public actor AccountSession {
         if catchingUp, let cursor { liveCursorDuringCatchUp = cursor }
         let outcomes = try store.record(records, archiveCursor: catchingUp ? nil : cursor)
         for ((outcome, record), received) in zip(zip(outcomes, records), sources) {
-            if case .duplicate(let id) = outcome, received.source == .live, let stored = try? store.message(id: id) {
-                // Another process of this account stored it first; this one shows it all the same.
+            if case .duplicate(let id) = outcome, let stored = try? store.message(id: id) {
+                // Another process of this account stored it first (whichever way it reached
+                // us: live, as a carbon, from the archive); this one shows it all the same.
+                // Rows this process published, or stored before it started, are not shown again.
                 publishMessage(stored, peer: record.peer)
             }
             if case .inserted(let id) = outcome {
