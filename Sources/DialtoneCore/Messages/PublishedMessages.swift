@@ -10,8 +10,6 @@ struct PublishedMessages {
     private var ids: Set<Int64> = []
     /// Rows up to this one were stored before this process started watching: old, not news.
     private let start: Int64
-    /// The highest row id published or already there at the start.
-    private(set) var highest: Int64
     /// How far the look for others' rows has read; rows of ours between are skipped as noted.
     var scannedThrough: Int64
 
@@ -20,7 +18,6 @@ struct PublishedMessages {
 
     init(startingAfter highest: Int64, capacity: Int = 20_000) {
         self.start = highest
-        self.highest = highest
         self.scannedThrough = highest
         self.capacity = capacity
     }
@@ -33,9 +30,6 @@ struct PublishedMessages {
             ids = Set(sorted[(sorted.count / 2)...])
         }
         ids.insert(id)
-        highest = max(highest, id)
         return true
     }
-
-    func contains(_ id: Int64) -> Bool { ids.contains(id) }
 }
