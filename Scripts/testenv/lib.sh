@@ -5,6 +5,9 @@
 : "${DIALTONE_TEST_SERVER:=127.0.0.1}"
 : "${DIALTONE_TEST_DOMAIN:=dialtone.test}"
 : "${DIALTONE_TEST_UPLOAD_DOMAIN:=upload.${DIALTONE_TEST_DOMAIN}}"
+# A second host without offline storage (mod_offline): what arrived while a client was away
+# reaches it only through its archive (MAM), as on servers that run no offline storage.
+: "${DIALTONE_TEST_ARCHIVE_ONLY_DOMAIN:=archive-only.${DIALTONE_TEST_DOMAIN}}"
 : "${DIALTONE_TEST_PORT:=25222}"              # c2s, STARTTLS
 : "${DIALTONE_TEST_TLS_PORT:=25223}"          # c2s, direct TLS (XEP-0368)
 : "${DIALTONE_TEST_COMPONENT_PORT:=25347}"    # XEP-0114 components

@@ -168,9 +168,27 @@ final class PeerCallTests: XCTestCase {
         XCTAssertTrue(log.stdout.contains("Missed call from"), log.stdout + log.stderr)
     }
 
-    /// …and found in the archive after being offline.
+    /// …and found after being offline (this server also keeps offline storage)…
     func testProposeWhileOfflineIsAMissedCallAfterwards() async throws {
-        let us = try environment.newAccount("dt")
+        try await missedWhileOffline(host: nil)
+    }
+
+    /// …and from the archive alone, on a host that keeps no offline storage: what the catch-up
+    /// query finds is all there is.
+    func testProposeWhileOfflineIsAMissedCallFromTheArchiveAlone() async throws {
+        let host = environment.archiveOnlyDomain
+        let probe = try await TestAccount(environment.clientConfiguration(try environment.newAccount("probe", on: host)))
+        try await probe.connect()
+        let withoutOffline = try await probe.session.xmppClient.features(of: try JID(host))
+        let withOffline = try await probe.session.xmppClient.features(of: try JID(environment.domain))
+        await probe.stop()
+        XCTAssertTrue(withOffline.contains("msgoffline"), "the main host announces offline storage: \(withOffline.sorted())")
+        XCTAssertFalse(withoutOffline.contains("msgoffline"), "\(host) has no offline storage: \(withoutOffline.sorted())")
+        try await missedWhileOffline(host: host)
+    }
+
+    private func missedWhileOffline(host: String?) async throws {
+        let us = try environment.newAccount("dt", on: host)
         let them = try environment.newAccount("peer")
         let arguments = try harness.arguments("dt", for: us, tone: 440)
         // Known to the server (and its archive) before the call: a first login.

@@ -13,6 +13,10 @@ struct TestEnvironment {
     let directTLSPort: Int
     let caFile: String
     let addUser: String
+    /// A second host of the same server without offline storage (Scripts/testenv/lib.sh).
+    var archiveOnlyDomain: String {
+        ProcessInfo.processInfo.environment["DIALTONE_TEST_ARCHIVE_ONLY_DOMAIN"] ?? "archive-only.\(domain)"
+    }
 
     static func current() throws -> TestEnvironment {
         let env = ProcessInfo.processInfo.environment
@@ -28,15 +32,17 @@ struct TestEnvironment {
         return TestEnvironment(server: server, domain: domain, port: port, directTLSPort: tlsPort, caFile: ca, addUser: addUser)
     }
 
-    /// A new account with a unique name, so tests never see each other's history.
-    func newAccount(_ prefix: String) throws -> (jid: JID, password: String) {
+    /// A new account with a unique name, so tests never see each other's history; on `host`
+    /// when given (one of this server's: `domain` or `archiveOnlyDomain`).
+    func newAccount(_ prefix: String, on host: String? = nil) throws -> (jid: JID, password: String) {
         let name = "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
         let password = "pw-\(name)"
-        let child = try ChildProcess(["/bin/sh", "-c", "\(addUser) \(name) \(password)"])
+        let host = host ?? domain
+        let child = try ChildProcess(["/bin/sh", "-c", "\(addUser) \(name)@\(host) \(password)"])
         var status: Int32 = 0
         waitpid(child.pid, &status, 0)
-        guard status == 0 else { throw TestEnvironmentError("adduser \(name) failed: \(child.errors)") }
-        return (try JID("\(name)@\(domain)"), password)
+        guard status == 0 else { throw TestEnvironmentError("adduser \(name)@\(host) failed: \(child.errors)") }
+        return (try JID("\(name)@\(host)"), password)
     }
 
     /// Writes a configuration file for `account` (password in a file of `passwordMode`) into
