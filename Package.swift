@@ -73,7 +73,9 @@ let package = Package(
         .target(
             name: "DialtoneCore",
             dependencies: [
-                "DialtoneXMPP", "DialtoneStore", "DialtoneJingle", "DialtoneICE", "DialtoneMedia", "CPhoneNumbers",
+                // DialtoneXML and DialtoneTLS: stanzas still built here, and the TLS settings mapped.
+                "DialtoneXMPP", "DialtoneXML", "DialtoneTLS", "DialtoneStore", "DialtoneJingle", "DialtoneICE", "DialtoneMedia",
+                "CPhoneNumbers",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "SwiftCSV", package: "SwiftCSV"),
                 .product(name: "Logging", package: "swift-log"),
@@ -97,7 +99,7 @@ let package = Package(
 
         .testTarget(name: "DialtoneXMLTests", dependencies: ["DialtoneXML"], exclude: ["Fuzz"]),
         .testTarget(name: "DialtoneTLSTests", dependencies: ["DialtoneTLS"]),
-        .testTarget(name: "DialtoneXMPPTests", dependencies: ["DialtoneXMPP"], exclude: ["Fuzz"]),
+        .testTarget(name: "DialtoneXMPPTests", dependencies: ["DialtoneXMPP", "DialtoneXML"], exclude: ["Fuzz"]),
         .testTarget(
             name: "DialtoneICETests",
             dependencies: [
@@ -111,12 +113,12 @@ let package = Package(
             name: "DialtoneJingleTests", dependencies: ["DialtoneJingle", "DialtoneXMPP", "DialtoneXML", "DialtoneMedia", "DialtoneICE"],
             exclude: ["Fuzz"]),
         .testTarget(name: "DialtoneStoreTests", dependencies: ["DialtoneStore"]),
-        .testTarget(name: "DialtoneCoreTests", dependencies: ["DialtoneCore", "DialtoneXMPP", "DialtoneStore"], exclude: ["Fixtures"]),
+        .testTarget(name: "DialtoneCoreTests", dependencies: ["DialtoneCore", "DialtoneXMPP", "DialtoneXML", "DialtoneStore"], exclude: ["Fixtures"]),
         .testTarget(name: "DialtoneTUITests", dependencies: ["DialtoneTUI", "DialtoneCore"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "DialtoneCore", "DialtoneXMPP", "DialtoneStore", "DialtoneJingle", "DialtoneMedia",
+                "DialtoneCore", "DialtoneXMPP", "DialtoneXML", "DialtoneStore", "DialtoneJingle", "DialtoneMedia",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -8,6 +8,7 @@
 @_exported import class DialtoneStore.Store
 @_exported import struct DialtoneXMPP.JID
 @_exported import enum DialtoneXMPP.ConnectionState
+@_exported import enum DialtoneXMPP.XMPPDateTime
 @_exported import struct DialtoneXMPP.PresenceUpdate
 @_exported import struct DialtoneJingle.CallInfo
 @_exported import class DialtoneJingle.CallManager

@@ -1,6 +1,5 @@
 import ArgumentParser
 import DialtoneCore
-import DialtoneXMPP
 import Foundation
 
 /// The ALSA devices of `call`, `answer` and `audio test`.

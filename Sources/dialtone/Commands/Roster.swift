@@ -1,6 +1,5 @@
 import ArgumentParser
 import DialtoneCore
-import DialtoneStore
 import Foundation
 
 struct Roster: AsyncParsableCommand {

@@ -1,6 +1,5 @@
 import ArgumentParser
 import DialtoneCore
-import DialtoneStore
 import Foundation
 
 struct Search: AsyncParsableCommand {
@@ -19,7 +18,7 @@ struct Search: AsyncParsableCommand {
         let runtime = try CommandRuntime(options)
         let session = try runtime.openSession()
         let names = try? session.displayNames()
-        let results: [(peer: String, message: DialtoneStore.StoredMessage)]
+        let results: [(peer: String, message: StoredMessage)]
         do { results = try session.store.search(words.joined(separator: " "), limit: limit) } catch {
             throw CLIError(error.description)
         }

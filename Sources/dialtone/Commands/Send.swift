@@ -1,7 +1,5 @@
 import ArgumentParser
 import DialtoneCore
-import DialtoneStore
-import DialtoneXMPP
 import Foundation
 import Synchronization
 

@@ -1,6 +1,5 @@
 import ArgumentParser
 import DialtoneCore
-import DialtoneXMPP
 import Foundation
 import Logging
 
