@@ -73,8 +73,9 @@ let package = Package(
         .target(
             name: "DialtoneCore",
             dependencies: [
-                // DialtoneXML and DialtoneTLS: stanzas still built here, and the TLS settings mapped.
-                "DialtoneXMPP", "DialtoneXML", "DialtoneTLS", "DialtoneStore", "DialtoneJingle", "DialtoneICE", "DialtoneMedia",
+                // DialtoneTLS: the account's certificate pin is read here. No DialtoneXML: stanzas
+                // are built and read through DialtoneXMPP's typed Message.
+                "DialtoneXMPP", "DialtoneTLS", "DialtoneStore", "DialtoneJingle", "DialtoneICE", "DialtoneMedia",
                 "CPhoneNumbers",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "SwiftCSV", package: "SwiftCSV"),

@@ -26,7 +26,7 @@ extension JingleProtocolTests {
             sendRequest: { outbox.append("sendRequest", $0) },
             features: { _ in [] })
         let manager = CallManager(signalling: signalling)
-        await manager.handle(request: try XMLElement(parsing: conversationsInitiate))
+        await manager.handle(request: IQRequest(try XMLElement(parsing: conversationsInitiate)))
         try await manager.decline("sid42")
         await manager.settle()
         XCTAssertEqual(outbox.jingleActions(via: "sendRequest"), ["session-info", "session-terminate"])

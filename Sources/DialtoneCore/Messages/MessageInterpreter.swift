@@ -1,5 +1,4 @@
 import DialtoneStore
-import DialtoneXML
 import DialtoneXMPP
 import Foundation
 
@@ -45,7 +44,7 @@ public struct MessageInterpreter: Sendable {
             subject: message.subject, stanzaID: message.id, dedupeKey: Self.dedupeKey(message, attachments: attachments),
             archiveID: received.archiveID, timestamp: received.timestamp,
             status: incoming ? .received : .sent, attachments: attachments,
-            stanzaXML: message.element.serialized()))
+            stanzaXML: message.serialized))
     }
 
     private func isGateway(_ domain: String) -> Bool { gateway?.domain == domain }
@@ -72,17 +71,12 @@ public struct MessageInterpreter: Sendable {
 
     static func groupSender(_ message: Message, gatewayDomain: String) -> (sender: JID?, strippedBody: String?) {
         var sender: JID?
-        if let addresses = message.element.child("addresses", namespace: Namespace.addresses) {
-            for address in addresses.children("address", namespace: Namespace.addresses) where address[attribute: "type"] == "ofrom" {
-                if let jid = address[attribute: "jid"].flatMap({ try? JID($0) }), jid.domain == gatewayDomain { sender = jid.bare }
-            }
+        for address in message.extendedAddresses where address.type == "ofrom" {
+            if let jid = address.jid, jid.domain == gatewayDomain { sender = jid.bare }
         }
         guard let body = message.body else { return (sender, nil) }
         // The XEP-0428 fallback marks the prefix exactly; without it, recognise the form.
-        if let fallback = message.element.children("fallback", namespace: Namespace.fallback).first(where: { $0.child("body", namespace: Namespace.fallback) != nil }),
-           let range = fallback.child("body", namespace: Namespace.fallback),
-           let start = range[attribute: "start"].flatMap(Int.init), let end = range[attribute: "end"].flatMap(Int.init),
-           start == 0, end > 0, end <= body.unicodeScalars.count {
+        if let (start, end) = message.bodyFallback, start == 0, end > 0, end <= body.unicodeScalars.count {
             let prefix = String(String.UnicodeScalarView(body.unicodeScalars.prefix(end)))
             let rest = String(String.UnicodeScalarView(body.unicodeScalars.dropFirst(end)))
             return (sender ?? Self.prefixSender(prefix, gatewayDomain: gatewayDomain), rest)
@@ -102,11 +96,11 @@ public struct MessageInterpreter: Sendable {
 
     /// The group address for a message whose XEP-0033 addresses name other participants.
     static func participants(_ message: Message, from peer: JID, account: JID, gatewayDomain: String) -> JID? {
-        guard let addresses = message.element.child("addresses", namespace: Namespace.addresses) else { return nil }
+        let addresses = message.extendedAddresses
+        guard !addresses.isEmpty else { return nil }
         var numbers: Set<String> = [peer.local ?? ""]
-        for address in addresses.children("address", namespace: Namespace.addresses)
-        where ["to", "cc"].contains(address[attribute: "type"] ?? "") {
-            guard let jid = address[attribute: "jid"].flatMap({ try? JID($0) })?.bare, jid != account else { continue }
+        for address in addresses where ["to", "cc"].contains(address.type ?? "") {
+            guard let jid = address.jid?.bare, jid != account else { continue }
             guard jid.domain == gatewayDomain, let local = jid.local else { return nil }
             numbers.insert(local)
         }
@@ -121,16 +115,11 @@ public struct MessageInterpreter: Sendable {
             Attachment(url: $0.url, description: $0.description, mediaType: mediaType(forURL: $0.url), name: fileName($0.url))
         }
         // XEP-0385 SIMS: a reference to media with its type, name and size.
-        for reference in message.element.children("reference", namespace: Namespace.references) {
-            guard let sharing = reference.child("media-sharing", namespace: Namespace.sims) else { continue }
-            let file = sharing.elements.first { $0.name == "file" }
-            let sources = sharing.child("sources", namespace: Namespace.sims)?.elements.compactMap { $0[attribute: "uri"] } ?? []
-            for url in sources where url.hasPrefix("http") {
+        for media in message.sharedMedia {
+            for url in media.sources where url.hasPrefix("http") {
                 let described = Attachment(
-                    url: url, description: file?.elements.first { $0.name == "desc" }?.text,
-                    mediaType: file?.elements.first { $0.name == "media-type" }?.text ?? mediaType(forURL: url),
-                    name: file?.elements.first { $0.name == "name" }?.text ?? fileName(url),
-                    size: file?.elements.first { $0.name == "size" }.flatMap { Int($0.text) })
+                    url: url, description: media.description, mediaType: media.mediaType ?? mediaType(forURL: url),
+                    name: media.name ?? fileName(url), size: media.size)
                 if let index = result.firstIndex(where: { $0.url == url }) {
                     result[index].mediaType = described.mediaType ?? result[index].mediaType
                     result[index].name = described.name ?? result[index].name

@@ -367,7 +367,8 @@ public actor CallManager {
     }
 
     /// An iq set with a `<jingle/>` from anyone: answered here (result or error), always.
-    public func handle(request iq: XMLElement) async {
+    public func handle(request: IQRequest) async {
+        let iq = request.element
         let action: JingleAction
         do {
             action = try JingleAction(iq: iq)

@@ -38,11 +38,7 @@ extension TUIApp {
     func switchAccount(to index: Int) {
         guard sessions.indices.contains(index), index != current, let incoming = parked[index] else { return }
         // Whoever we were typing to on the account that leaves hears we stopped.
-        if let said = saidChatState, said.state != "active", let jid = try? JID(said.peer) {
-            let leaving = session
-            Task { await leaving.sendChatState("active", to: jid) }
-        }
-        saidChatState = nil
+        session.inputChanged(in: nil, typing: false)
         parked[current] = ParkedAccount(names: names, list: list, openPeer: view?.peer, connection: connection,
                                         presenceShow: presenceShow, presenceStatus: presenceStatus,
                                         commandList: commandList, commandSession: commandSession)

@@ -70,10 +70,6 @@ public final class TUIApp {
     /// 1:1 conversations of the account in view whose peer is typing (XEP-0085 composing),
     /// since when: shown beside the conversation's name until they pause, send or leave.
     var typing: [String: Date] = [:]
-    /// The chat state we last sent, and to whom; when we last typed; the pending pause check.
-    var saidChatState: (peer: String, state: String)?
-    var lastTypedAt: ContinuousClock.Instant?
-    var pauseCheck: Task<Void, Never>?
     /// Conversations (by account and peer) whose read mark is about to go out.
     var seenPending: Set<String> = []
 

@@ -301,7 +301,9 @@ extension XMPPClient {
         }
         isOnline = true
         logger.info("session started as \(jid)")
-        await emit([.connectionState(.online)])
+        // `.online` waits for our presence (afterLogin): before it, messages to our bare
+        // address are not routed to this resource, and a front end that said "online" would
+        // miss what a contact sent at once.
         startKeepalive()
         Task { await self.afterLogin() }
     }

@@ -93,7 +93,7 @@ extension XMPPClient {
         guard isOnline, !stopRequested, let boundJID else { return }
         sessionSetUp = true
         sessionCounts.new += 1
-        await emit([.sessionStarted(boundJID: boundJID, resumed: false)])
+        await emit([.connectionState(.online), .sessionStarted(boundJID: boundJID, resumed: false)])
     }
 
     public struct ArchivePage: Sendable {

@@ -168,7 +168,7 @@ extension XMPPClient {
         default:
             if configuration.delegatedRequestNamespaces.contains(payload.namespace) {
                 // The layer above answers these (Jingle); it must validate the sender itself.
-                batch.events.append(.request(stanza))
+                batch.events.append(.request(IQRequest(stanza)))
             } else {
                 batch.replies.append(stanza.iqError(.serviceUnavailable))
             }

@@ -13,7 +13,7 @@ public enum XMPPEvent: Sendable {
     /// The server confirmed it has these stanzas of ours (stream management), by id.
     case acknowledged(ids: [String])
     /// An iq get/set in a delegated namespace: the receiver must send the reply (result or error).
-    case request(XMLElement)
+    case request(IQRequest)
     /// A stanza was dropped because it failed validation (forged sender, unsolicited result…).
     case rejected(reason: String, stanza: XMLElement)
 }

@@ -14,6 +14,14 @@ extension XMLElement {
     }
 }
 
+/// An iq get or set in a namespace the client hands to a layer above (Jingle), which must
+/// check the sender and send the reply itself.
+public struct IQRequest: Sendable {
+    public let element: XMLElement
+
+    public init(_ element: XMLElement) { self.element = element }
+}
+
 public enum StanzaAddress: Sendable, Equatable {
     case absent
     case valid(JID)

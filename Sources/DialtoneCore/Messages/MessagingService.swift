@@ -1,0 +1,148 @@
+import DialtoneStore
+import DialtoneXMPP
+import Foundation
+import Logging
+
+/// Messages of one account, both ways: the outbox (what the user sends stays there until the
+/// server confirms it, across dropped connections and restarts) and the incoming pipeline
+/// (stored before the server gets our acknowledgement, then shown).
+///
+/// No mirror of which outbox rows are "in flight": the client alone knows what its session
+/// still holds (see `transmit`). A set kept here went stale whenever a resumption failed or a
+/// send raced a reconnect, and the rows it named were never sent again.
+final class MessagingService: AccountFeature {
+    let account: JID
+    let store: Store
+    let client: XMPPClient
+    let broadcaster: EventBroadcaster
+    let http: HTTPTransfer
+    let interpreter: MessageInterpreter
+    let archive: ArchiveSync
+    let logger: Logger
+    /// What this process has shown its front end, so that another process's messages show too.
+    var published: PublishedMessages
+
+    init(account: JID, store: Store, client: XMPPClient, broadcaster: EventBroadcaster, http: HTTPTransfer,
+         interpreter: MessageInterpreter, archive: ArchiveSync, logger: Logger) {
+        self.account = account
+        self.store = store
+        self.client = client
+        self.broadcaster = broadcaster
+        self.http = http
+        self.interpreter = interpreter
+        self.archive = archive
+        self.logger = logger
+        published = PublishedMessages(startingAfter: (try? store.newestMessageID()) ?? 0)
+    }
+
+    /// After any bind the outbox goes again: on a resumption the client resends what it had in
+    /// flight itself, and what was written while we were away never left the outbox; after a
+    /// fresh bind, once the archive has shown what already arrived (the session's order).
+    nonisolated(nonsending) func sessionStarted(resumed: Bool) async {
+        await flushOutbox()
+    }
+
+    // MARK: Sending
+
+    nonisolated(nonsending) func send(to peer: JID, body: String) async throws -> StoredMessage {
+        let message = Message.chat(to: peer, body: body)
+        let stored = try store.enqueue(StoredMessage(
+            direction: .outgoing, sender: account.description, body: body, stanzaID: message.id,
+            dedupeKey: message.originID, timestamp: Date(), status: .pending,
+            stanzaXML: message.serialized), to: peer.bare.description)
+        publish(stored, peer: peer.bare.description)
+        await transmit(message)
+        return stored
+    }
+
+    /// Uploads a file (XEP-0363) and sends its link with an optional caption in one message,
+    /// with the link as out-of-band data too.
+    nonisolated(nonsending) func sendAttachment(path: String, to peer: JID, caption: String?,
+                                                progress: HTTPTransfer.Progress?) async throws -> StoredMessage {
+        let url = URL(fileURLWithPath: (path as NSString).expandingTildeInPath)
+        guard let data = FileManager.default.contents(atPath: url.path) else { throw AttachmentError.unreadable(url.path) }
+        let name = url.lastPathComponent
+        let type = MessageInterpreter.mediaType(forURL: "file:///" + name) ?? "application/octet-stream"
+        guard let service = try await client.uploadService() else { throw UploadError.noService }
+        let slot = try await client.requestUploadSlot(from: service, fileName: name, size: data.count, contentType: type)
+        try await http.put(Array(data), to: slot.putURL, headers: slot.headers.map { ($0.key, $0.value) }, contentType: type, progress: progress)
+        let link = slot.getURL.absoluteString
+        let body = caption.map { "\($0)\n\(link)" } ?? link
+        let message = Message.chat(to: peer, body: body, outOfBand: [OutOfBandData(url: link)])
+        let attachment = Attachment(url: link, mediaType: type, name: name, size: data.count)
+        let stored = try store.enqueue(StoredMessage(
+            direction: .outgoing, sender: account.description, body: caption, stanzaID: message.id, dedupeKey: message.originID,
+            timestamp: Date(), status: .pending, attachments: [attachment], stanzaXML: message.serialized), to: peer.bare.description)
+        publish(stored, peer: peer.bare.description)
+        await transmit(message)
+        return stored
+    }
+
+    /// Replaces the text of one of our sent messages (XEP-0308); the old text stays in history.
+    nonisolated(nonsending) func correct(_ id: Int64, newBody: String) async throws -> StoredMessage {
+        guard let original = try store.message(id: id), original.direction == .outgoing, let originalID = original.stanzaID,
+              let peer = try store.conversations().first(where: { $0.id == original.conversationID })?.peer,
+              let peerJID = try? JID(peer) else {
+            throw CoreError.notCorrectable
+        }
+        let correction = Message.correction(of: originalID, to: peerJID, body: newBody)
+        // Through the outbox like any message: offline, or dropped before the server has it,
+        // it goes with the next connection instead of being lost while the edit shows here.
+        guard let correctionID = correction.id,
+              let corrected = try store.correct(stanzaID: originalID, sender: account.description, peer: peer, body: newBody,
+                                                at: Date(), sending: (correctionID, correction.serialized)) else {
+            throw CoreError.notCorrectable
+        }
+        broadcaster.publish(.corrected(peer: peer, corrected))
+        await transmit(correction)
+        return corrected
+    }
+
+    /// The user has read `peer`'s conversation: clear its unread count and tell the sender
+    /// (XEP-0333 displayed) when their client asked for markers.
+    nonisolated(nonsending) func markSeen(_ peer: JID) async throws {
+        guard let newest = try store.markConversationSeen(peer: peer.bare.description), let id = newest.stanzaID,
+              let xml = newest.stanzaXML, let stanza = try? Message(parsing: xml), stanza.isMarkable else { return }
+        try? await client.send(Message.displayed(id, to: peer).element)
+    }
+
+    /// The server confirmed these stanzas (stream management): their outbox rows are sent.
+    func acknowledged(_ stanzaIDs: [String]) throws {
+        try store.markSent(stanzaIDs: stanzaIDs)
+        // Front ends re-read by row id; the outbox rows are few, so a scan is cheap.
+        guard let rows = try? store.recentOutgoing(stanzaIDs: stanzaIDs) else { return }
+        for row in rows { if let id = row.id { broadcaster.publish(.status(messageID: id, row.status)) } }
+    }
+
+    /// Sends an outbox row unless the client's session already sent it (what it holds
+    /// unconfirmed it resends itself after a resume). The check is the client's, made where
+    /// the send is, so no state here can say "in flight" about a stanza a dead session threw away.
+    nonisolated(nonsending) func transmit(_ message: Message) async {
+        guard let id = message.id else { return }
+        do {
+            try await client.sendOncePerSession(message.element)
+        } catch {
+            logger.info("message \(id) waits in the outbox: \(error)")
+        }
+    }
+
+    /// Sends every outbox row the current session has not sent. Safe to run at any time and
+    /// concurrently with itself: the client skips what this session already sent, including
+    /// rows the server confirms while the flush works from its snapshot of the outbox.
+    nonisolated(nonsending) func flushOutbox() async {
+        let pending: [(peer: String, message: StoredMessage)]
+        do { pending = try store.outbox() } catch {
+            logger.error("cannot read the outbox: \(error)")
+            return
+        }
+        for (_, message) in pending {
+            guard message.stanzaID != nil, let xml = message.stanzaXML,
+                  let stanza = try? Message(parsing: xml) else { continue }
+            await transmit(stanza)
+        }
+        // Corrections after the messages, so none arrives before what it corrects.
+        for xml in (try? store.queuedStanzas()) ?? [] {
+            if let stanza = try? Message(parsing: xml) { await transmit(stanza) }
+        }
+    }
+}

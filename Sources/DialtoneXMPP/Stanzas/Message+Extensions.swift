@@ -1,0 +1,107 @@
+import DialtoneXML
+
+/// XEP-0085 chat states.
+public enum ChatState: String, Sendable, CaseIterable {
+    case active, composing, paused, inactive, gone
+}
+
+/// One XEP-0033 address of a message: its type (`to`, `cc`, `ofrom`…) and address.
+public struct ExtendedAddress: Sendable, Equatable {
+    public var type: String?
+    public var jid: JID?
+}
+
+/// A file shared by XEP-0385 (SIMS): where it can be fetched and what the sender says it is.
+public struct SharedMedia: Sendable, Equatable {
+    /// Its sources' URIs, in order.
+    public var sources: [String]
+    public var name: String?
+    public var mediaType: String?
+    public var size: Int?
+    public var description: String?
+}
+
+/// Typed readings of the extensions Dialtone acts on, so that layers above build and read no XML.
+extension Message {
+    /// XEP-0308: the id of the message this one corrects.
+    public var replaceID: String? { element.child("replace", namespace: Namespace.correction)?[attribute: "id"] }
+
+    /// XEP-0333: the sender displayed our messages up to this id.
+    public var displayedMarker: String? { element.child("displayed", namespace: Namespace.markers)?[attribute: "id"] }
+
+    /// XEP-0333: the sender's device received this message of ours.
+    public var receivedMarker: String? { element.child("received", namespace: Namespace.markers)?[attribute: "id"] }
+
+    /// XEP-0333: the sender wants to know when we have read this message.
+    public var isMarkable: Bool { element.child("markable", namespace: Namespace.markers) != nil }
+
+    /// XEP-0085: the sender's chat state; nil when none, or one this version does not know.
+    public var chatState: ChatState? { element.child(in: Namespace.chatStates).flatMap { ChatState(rawValue: $0.name) } }
+
+    /// XEP-0033 addresses, in stanza order.
+    public var extendedAddresses: [ExtendedAddress] {
+        guard let addresses = element.child("addresses", namespace: Namespace.addresses) else { return [] }
+        return addresses.children("address", namespace: Namespace.addresses).map {
+            ExtendedAddress(type: $0[attribute: "type"], jid: $0[attribute: "jid"].flatMap { try? JID($0) })
+        }
+    }
+
+    /// XEP-0428: the part of the body (in Unicode scalars) the first fallback for the body
+    /// marks, as start and end offsets, when both are numbers.
+    public var bodyFallback: (start: Int, end: Int)? {
+        guard let fallback = element.children("fallback", namespace: Namespace.fallback)
+                .first(where: { $0.child("body", namespace: Namespace.fallback) != nil }),
+              let range = fallback.child("body", namespace: Namespace.fallback),
+              let start = range[attribute: "start"].flatMap(Int.init), let end = range[attribute: "end"].flatMap(Int.init)
+        else { return nil }
+        return (start, end)
+    }
+
+    /// XEP-0385 media sharing, one entry per reference that carries it.
+    public var sharedMedia: [SharedMedia] {
+        element.children("reference", namespace: Namespace.references).compactMap { reference in
+            guard let sharing = reference.child("media-sharing", namespace: Namespace.sims) else { return nil }
+            let file = sharing.elements.first { $0.name == "file" }
+            func field(_ name: String) -> String? { file?.elements.first { $0.name == name }?.text }
+            return SharedMedia(
+                sources: sharing.child("sources", namespace: Namespace.sims)?.elements.compactMap { $0[attribute: "uri"] } ?? [],
+                name: field("name"), mediaType: field("media-type"), size: field("size").flatMap { Int($0) },
+                description: field("desc"))
+        }
+    }
+
+    /// The stanza as text, as the outbox and history keep it.
+    public var serialized: String { element.serialized() }
+
+    /// A stanza kept as text (`serialized`), read again.
+    public init(parsing text: String) throws {
+        self.init(try XMLElement(parsing: text))
+    }
+
+    // MARK: Building
+
+    /// A chat state notification (XEP-0085), never stored by the server.
+    public static func chatState(_ state: ChatState, to peer: JID) -> Message {
+        var element = XMLElement("message", namespace: Namespace.client,
+                                 attributes: ["to": peer.bare.description, "type": "chat", "id": newStanzaID()])
+        element.append(XMLElement(state.rawValue, namespace: Namespace.chatStates))
+        element.append(XMLElement("no-store", namespace: Namespace.hints))
+        return Message(element)
+    }
+
+    /// A displayed marker (XEP-0333) for `id`, kept by the server so the sender's other devices learn it too.
+    public static func displayed(_ id: String, to peer: JID) -> Message {
+        var element = XMLElement("message", namespace: Namespace.client,
+                                 attributes: ["to": peer.bare.description, "id": newStanzaID(), "type": "chat"])
+        element.append(XMLElement("displayed", namespace: Namespace.markers, attributes: [XMLAttribute("id", id)]))
+        element.append(XMLElement("store", namespace: Namespace.hints))
+        return Message(element)
+    }
+
+    /// A correction (XEP-0308) of our message `id`: a new chat message with the new text.
+    public static func correction(of id: String, to peer: JID, body: String) -> Message {
+        var element = Message.chat(to: peer, body: body).element
+        element.append(XMLElement("replace", namespace: Namespace.correction, attributes: [XMLAttribute("id", id)]))
+        return Message(element)
+    }
+}

@@ -1,0 +1,52 @@
+@testable import DialtoneCore
+import DialtoneStore
+import DialtoneXML
+import DialtoneXMPP
+import Foundation
+import XCTest
+
+/// The incoming pipeline, fed batches as the client hands them over.
+final class MessagingServiceTests: XCTestCase {
+    private let me = JID(verified: "me@example.org")
+    private let ada = JID(verified: "ada@example.org/phone")
+
+    private func service(_ store: Store) -> MessagingService {
+        let client = XMPPClient(configuration: XMPPClientConfiguration(jid: me, password: "x")) { _ in }
+        return MessagingService(account: me, store: store, client: client, broadcaster: EventBroadcaster(),
+                                http: HTTPTransfer(nameserver: nil, caFile: nil),
+                                interpreter: MessageInterpreter(account: me, gateway: nil),
+                                archive: ArchiveSync(store: store, client: client, logger: .init(label: "test")),
+                                logger: .init(label: "test"))
+    }
+
+    private func live(_ message: Message, from sender: String = "ada@example.org/phone") -> ReceivedMessage {
+        var element = message.element
+        element[attribute: "from"] = sender
+        return ReceivedMessage(message: Message(element), direction: .incoming, source: .live, archiveID: nil, timestamp: Date())
+    }
+
+    /// After a reconnect a sender's outbox sends a message and its correction back to back:
+    /// both can arrive in one batch, and the correction must still find its original.
+    func testACorrectionInTheSameBatchAsItsOriginalCorrectsIt() async throws {
+        let store = try Store()
+        let messaging = service(store)
+        let original = Message.chat(to: me, body: "See you at 7")
+        let correction = Message.correction(of: try XCTUnwrap(original.id), to: me, body: "See you at 8")
+        try await messaging.receive([live(original), live(correction)])
+        let history = try store.history(peer: ada.bare.description)
+        XCTAssertEqual(history.map(\.body), ["See you at 8"])
+        XCTAssertEqual(try store.edits(of: try XCTUnwrap(history.first?.id)), ["See you at 7"])
+    }
+
+    /// A correction from someone else who knows the id stays a message of its own.
+    func testACorrectionOfAnotherSendersMessageIsAMessageOfItsOwn() async throws {
+        let store = try Store()
+        let messaging = service(store)
+        let original = Message.chat(to: me, body: "The code is 1234")
+        try await messaging.receive([live(original)])
+        let forged = Message.correction(of: try XCTUnwrap(original.id), to: me, body: "The code is 9999")
+        try await messaging.receive([live(forged, from: "mallory@example.org/x")])
+        XCTAssertEqual(try store.history(peer: ada.bare.description).map(\.body), ["The code is 1234"])
+        XCTAssertEqual(try store.history(peer: "mallory@example.org").map(\.body), ["The code is 9999"])
+    }
+}
