@@ -86,7 +86,8 @@ let package = Package(
         .executableTarget(
             name: "dialtone",
             dependencies: [
-                "DialtoneCore", "DialtoneTUI", "DialtoneMedia", "CProcess",
+                // Front end: Core's facade only, plus argument parsing and process set-up.
+                "DialtoneCore", "DialtoneTUI", "CProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

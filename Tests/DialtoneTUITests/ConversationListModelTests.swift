@@ -1,4 +1,4 @@
-import DialtoneCore
+@testable import DialtoneCore
 @testable import DialtoneTUI
 import XCTest
 

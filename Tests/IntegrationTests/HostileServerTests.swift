@@ -1,4 +1,4 @@
-import DialtoneCore
+@testable import DialtoneCore
 import DialtoneXMPP
 import Synchronization
 import XCTest

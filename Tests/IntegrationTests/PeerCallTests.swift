@@ -1,3 +1,4 @@
+@testable import DialtoneCore
 import DialtoneXML
 import DialtoneXMPP
 import Foundation

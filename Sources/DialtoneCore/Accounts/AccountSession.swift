@@ -13,7 +13,8 @@ import Synchronization
 /// the one that handles it; the features own their state and run on this actor.
 public actor AccountSession {
     public nonisolated let account: JID
-    public nonisolated let store: Store
+    /// Internal: front ends read through `records` and act through the session's commands.
+    nonisolated let store: Store
     private let client: XMPPClient
     private let relay = EventRelay()
     private let broadcaster = EventBroadcaster()
@@ -26,12 +27,12 @@ public actor AccountSession {
 
     /// How typed recipients become addresses: the account's gateway and country.
     public nonisolated let recipients: RecipientResolver
-    /// The call manager, for front ends that drive calls (answer, hang up, digits).
-    public nonisolated let calls: CallManager
+    /// Internal: front ends drive calls through `callControl`.
+    nonisolated let calls: CallManager
     /// Whether the user lets people see when they type (`chat_states`).
     public nonisolated let sendsChatStates: Bool
     /// Devices and ICE settings calls (and voicemail playback) use.
-    public nonisolated let callConfiguration: CallManager.Configuration
+    public nonisolated let callConfiguration: CallSettings
 
     // The features, in the order a new session is started for them: the archive catches up
     // before calls settle what it showed and before the outbox goes again.
@@ -56,7 +57,7 @@ public actor AccountSession {
     }
 
     public init(configuration original: XMPPClientConfiguration, store: Store, recipients: RecipientResolver? = nil,
-                calls callConfiguration: CallManager.Configuration = CallManager.Configuration(),
+                calls callConfiguration: CallSettings = CallSettings(),
                 chatStates: Bool = true, logger: Logger = Logger(label: "dialtone.core")) {
         var configuration = original
         configuration.extraFeatures += JingleNamespace.features
@@ -90,7 +91,7 @@ public actor AccountSession {
     }
 
     /// Opens the account's own store and builds its client from a config entry.
-    public static func open(_ account: AccountConfiguration, calls: CallManager.Configuration? = nil,
+    public static func open(_ account: AccountConfiguration, calls: CallSettings? = nil,
                             logger: Logger = Logger(label: "dialtone.core")) throws -> AccountSession {
         let configuration = try account.clientConfiguration()
         let store = try Store(path: Paths.database(for: configuration.jid.description))
@@ -131,7 +132,31 @@ public actor AccountSession {
     /// For tests and `/disconnect --drop`: cut the link as a network failure would.
     public func dropConnection() async { await client.dropConnection() }
 
-    public nonisolated var xmppClient: XMPPClient { client }
+    nonisolated var xmppClient: XMPPClient { client }
+
+    // MARK: Queries
+
+    /// What the account has stored: conversations, history, call log, contacts, search.
+    public nonisolated var records: AccountRecords { AccountRecords(store: store) }
+
+    /// The user's address book, to import into, edit and export.
+    public nonisolated var addressBook: AddressBook { AddressBook(store: store, country: recipients.country) }
+
+    /// Answer, decline, hang up and send digits on this account's calls.
+    public nonisolated var callControl: CallControl { CallControl(manager: calls) }
+
+    // MARK: Ad-hoc commands (XEP-0050)
+
+    /// The commands `entity` offers (a gateway's "Register", "Voicemail greeting"…).
+    public func commands(of entity: JID) async throws -> [AdHocCommand] {
+        try await client.commands(of: entity)
+    }
+
+    /// Runs one step of a command: start it (no session id), or go on with `action` and the
+    /// filled-in form.
+    public func execute(_ node: String, on entity: JID, sessionID: String?, action: String, form: DataForm?) async throws -> AdHocResponse {
+        try await client.execute(node, on: entity, sessionID: sessionID, action: action, form: form)
+    }
 
     // MARK: Routing
 

@@ -18,8 +18,8 @@ extension AccountConfiguration {
     }
 
     /// The call settings: ICE servers, devices, loopback-only ICE for tests.
-    public func callConfiguration() -> CallManager.Configuration {
-        var calls = CallManager.Configuration()
+    public func callConfiguration() -> CallSettings {
+        var calls = CallSettings()
         calls.media.ice.loopbackOnly = iceLoopbackOnly ?? false
         if calls.media.ice.loopbackOnly { calls.media.ice.useIPv6 = false }
         calls.media.ice.stunServer = stun.flatMap(TransportAddress.init(ipAndPort:))

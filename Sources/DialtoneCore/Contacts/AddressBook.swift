@@ -5,11 +5,11 @@ import Foundation
 /// The user's address book: imports, edits and exports, stored per account with numbers
 /// in E.164 so that every form a number is written in finds the same person.
 public struct AddressBook: Sendable {
-    public let store: Store
+    let store: Store
     /// The region for numbers written without a country code.
     public let country: String
 
-    public init(store: Store, country: String) {
+    init(store: Store, country: String) {
         self.store = store
         self.country = country
     }

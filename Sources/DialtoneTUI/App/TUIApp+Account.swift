@@ -22,20 +22,20 @@ extension TUIApp {
         return words
     }
 
-    private var addressBook: AddressBook { AddressBook(store: session.store, country: session.recipients.country) }
+    private var addressBook: AddressBook { session.addressBook }
 
     /// /contacts: the address book and roster in place of the conversation.
     func showContacts() {
         do {
             var lines = [StyledLine([TextRun("Contacts — Esc closes; /msg NAME or /call NAME", .notice)])]
-            for entry in try session.store.addressBook() {
+            for entry in try session.records.addressBook() {
                 let numbers = entry.phones.compactMap { PhoneNumber(e164: $0)?.formatted(for: session.recipients.country) }
                 lines += StyledWrapper.wrap([TextRun(Sanitizer.plain(entry.name), .peerName),
                                              TextRun("  " + (numbers + entry.jids.map(Sanitizer.plain)).joined(separator: ", "))],
                                             width: layout.messageWidth, indent: "    ")
             }
-            let book = Set(try session.store.addressBook().flatMap(\.jids))
-            for contact in try session.store.contacts() where !book.contains(contact.jid) {
+            let book = Set(try session.records.addressBook().flatMap(\.jids))
+            for contact in try session.records.contacts() where !book.contains(contact.jid) {
                 lines += StyledWrapper.wrap([TextRun(Sanitizer.plain(contact.name ?? contact.jid), .peerName),
                                              TextRun("  " + Sanitizer.plain(contact.jid) + " (roster)")],
                                             width: layout.messageWidth, indent: "    ")

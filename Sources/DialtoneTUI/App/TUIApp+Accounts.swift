@@ -106,7 +106,7 @@ extension TUIApp {
     }
 
     /// The call manager of the account a call belongs to.
-    func callManager(for id: String?) -> CallManager {
-        sessions[id.flatMap { callOwners[$0] } ?? current].calls
+    func callManager(for id: String?) -> CallControl {
+        sessions[id.flatMap { callOwners[$0] } ?? current].callControl
     }
 }

@@ -31,7 +31,7 @@ extension TUIApp {
             guard let jid = try? JID(text) else { show(error: "/cmd [ADDRESS] or /cmd N"); return }
             target = jid
         }
-        let client = session.xmppClient
+        let client = session
         let account = current
         Task { @MainActor in
             do {
@@ -94,7 +94,7 @@ extension TUIApp {
     }
 
     private func runCommandStep(entity: JID, node: String, name: String, sessionID: String?, action: String, form: DataForm?) {
-        let client = session.xmppClient
+        let client = session
         let account = current
         Task { @MainActor in
             do {

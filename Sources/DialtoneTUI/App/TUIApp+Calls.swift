@@ -31,7 +31,7 @@ extension TUIApp {
         if info.state == .connected && previous?.state != .connected { typedDigits = "" }
         defer { updateRinger() }
         if inView, view?.peer == peer,
-           let record = try? session.store.calls(peer: peer, limit: 5).first(where: { $0.call.id == info.id })?.call {
+           let record = try? session.records.calls(peer: peer, limit: 5).first(where: { $0.call.id == info.id })?.call {
             view?.upsert(call: record)
         }
         if info.state == .ended {
@@ -250,7 +250,7 @@ extension TUIApp {
     }
 
     /// Runs a call operation off the key handler; its failure becomes the error line.
-    private func callOperation(on id: String, _ body: @escaping @MainActor (CallManager) async throws -> Void) {
+    private func callOperation(on id: String, _ body: @escaping @MainActor (CallControl) async throws -> Void) {
         let calls = callManager(for: id)
         Task { @MainActor in
             do { try await body(calls) } catch { self.show(error: "\(error)") }
@@ -342,7 +342,7 @@ extension TUIApp {
     /// /calls: the call log in place of the conversation, until Escape.
     func showCallLog() {
         do {
-            let log = try session.store.calls(limit: 200)
+            let log = try session.records.calls(limit: 200)
             var lines = [StyledLine([TextRun("Calls — Esc closes", .notice)])]
             for entry in log.reversed() {
                 let day = entry.call.startedAt.formatted(date: .numeric, time: .shortened)

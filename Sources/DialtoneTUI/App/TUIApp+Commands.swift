@@ -52,8 +52,8 @@ extension TUIApp {
     private func message(_ arguments: String) {
         let words = arguments.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         guard !words.isEmpty else { show(error: CommandTable.spec(named: "msg")!.usage); return }
-        let contacts = (try? session.store.contacts()) ?? []
-        let book = (try? session.store.addressBook()) ?? []
+        let contacts = (try? session.records.contacts()) ?? []
+        let book = (try? session.records.addressBook()) ?? []
         var split = 1
         for count in stride(from: words.count, through: 1, by: -1) {
             if (try? session.recipients.parse(words[..<count].joined(separator: " "), contacts: contacts, addressBook: book)) != nil {
@@ -98,7 +98,7 @@ extension TUIApp {
     private func search(_ words: String) {
         guard !words.isEmpty else { show(error: "/search WORDS"); return }
         do {
-            let found = try session.store.search(words)
+            let found = try session.records.search(words)
             let width = layout.messageWidth
             var lines = [StyledLine([TextRun("\(found.count) found for “\(Sanitizer.plain(words))” — Esc closes", .notice)])]
             for (peer, message) in found.reversed() {

@@ -94,7 +94,7 @@ public final class TUIApp {
         for index in sessions.indices.dropFirst() {
             let names: any NameSource = (try? sessions[index].displayNames()) ?? FixedNames()
             var list = ConversationListModel(names: names)
-            list.replace((try? sessions[index].store.conversations().map(ConversationEntry.init)) ?? [])
+            list.replace((try? sessions[index].records.conversations().map(ConversationEntry.init)) ?? [])
             parked[index] = ParkedAccount(names: names, list: list, openPeer: list.selectedPeer,
                                           connection: .offline(reason: nil), commandList: [])
         }
@@ -187,7 +187,7 @@ public final class TUIApp {
 
     func loadConversations() {
         do {
-            list.replace(try session.store.conversations().map(ConversationEntry.init))
+            list.replace(try session.records.conversations().map(ConversationEntry.init))
         } catch {
             show(error: "Cannot read conversations: \(error)")
         }
@@ -197,8 +197,8 @@ public final class TUIApp {
         list.select(peer)
         overlay = nil
         var model = MessageViewModel(peer: peer, width: layout.messageWidth, names: names, format: format)
-        if let log = try? session.store.calls(peer: peer, limit: 200) { model.show(calls: log.map(\.call)) }
-        do { model.show(try session.store.history(peer: peer, limit: 500)) } catch {
+        if let log = try? session.records.calls(peer: peer, limit: 200) { model.show(calls: log.map(\.call)) }
+        do { model.show(try session.records.history(peer: peer, limit: 500)) } catch {
             show(error: "Cannot read history: \(error)")
         }
         view = model

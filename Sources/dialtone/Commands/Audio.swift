@@ -1,6 +1,5 @@
 import ArgumentParser
 import DialtoneCore
-import DialtoneMedia
 import Foundation
 
 struct Audio: AsyncParsableCommand {
@@ -43,7 +42,7 @@ struct AudioTest: AsyncParsableCommand {
     func run() async throws {
         // The account is optional here: without a configuration the devices default.
         let account = try? options.loadAccount()
-        var media = (account?.callConfiguration() ?? CallManager.Configuration()).media
+        var media = (account?.callConfiguration() ?? CallSettings()).media
         try devices.apply(to: &media)
         let alsa = media.alsaConfiguration
         let tty = isatty(2) == 1

@@ -31,7 +31,7 @@ struct CallOptions: ParsableArguments {
     @Flag(help: "One JSON object per line for each state change, digit and the final statistics.")
     var json = false
 
-    func configuration(for account: AccountConfiguration) throws -> CallManager.Configuration {
+    func configuration(for account: AccountConfiguration) throws -> CallSettings {
         var calls = account.callConfiguration()
         try devices.apply(to: &calls.media)
         if iceLoopback {
@@ -179,10 +179,10 @@ struct CallRunner: Sendable {
                             callID = info.id
                             printer.print(event)
                             if incoming == .ask, await !Self.askToAnswer(info) {
-                                try? await session.calls.decline(info.id)
+                                try? await session.callControl.decline(info.id)
                                 continue
                             }
-                            do { try await session.calls.answer(info.id) } catch {
+                            do { try await session.callControl.answer(info.id) } catch {
                                 return .failure(CLIError("\(error)"))
                             }
                             continue
@@ -190,7 +190,7 @@ struct CallRunner: Sendable {
                         if info.id != callID, info.direction == .incoming, info.state == .incoming {
                             // One call at a time here. With --busy another caller hears busy (on
                             // all our devices); otherwise it may ring on one of them.
-                            if busyWhileInCall { try? await session.calls.decline(info.id, busy: true) }
+                            if busyWhileInCall { try? await session.callControl.decline(info.id, busy: true) }
                             continue
                         }
                         guard info.id == callID else { continue }
@@ -211,7 +211,7 @@ struct CallRunner: Sendable {
             group.addTask {
                 try? await Task.sleep(for: .seconds(timeout))
                 // Only a call that never connected times out here.
-                let connected = await session.calls.activeCalls.contains { $0.state == .connected }
+                let connected = await session.callControl.activeCalls.contains { $0.state == .connected }
                 if connected { try? await Task.sleep(for: .seconds(86_400 * 365)) }
                 return Task.isCancelled ? nil : .failure(CLIError("No call connected within \(Int(timeout)) s."))
             }
@@ -219,7 +219,7 @@ struct CallRunner: Sendable {
                 // Cancelling the waiter ends it: the group must not wait for a signal forever.
                 await withTaskCancellationHandler { await stop.value } onCancel: { stop.cancel() }
                 if Task.isCancelled { return nil }
-                for call in await session.calls.activeCalls { try? await session.calls.hangUp(call.id) }
+                for call in await session.callControl.activeCalls { try? await session.callControl.hangUp(call.id) }
                 // The first task reports the ended state; this one only asks for it.
                 try? await Task.sleep(for: .seconds(5))
                 return Task.isCancelled ? nil : .failure(CLIError("Interrupted."))
@@ -230,7 +230,7 @@ struct CallRunner: Sendable {
             return result ?? .failure(CLIError("interrupted"))
         }
         if case .success(let info) = outcome {
-            let statistics = await session.calls.statistics(info.id)
+            let statistics = await session.callControl.statistics(info.id)
             if json {
                 var object: [String: Any] = ["type": "statistics", "call": info.id, "outcome": info.outcome?.rawValue ?? "ended"]
                 if let duration = info.duration() { object["duration"] = (duration * 1000).rounded() / 1000 }
@@ -247,7 +247,7 @@ struct CallRunner: Sendable {
                 print("-- \(statistics.packetsSent) packets sent, \(statistics.packetsReceived) received, \(statistics.packetsLost) lost")
             }
         }
-        for call in await session.calls.activeCalls { try? await session.calls.hangUp(call.id) }
+        for call in await session.callControl.activeCalls { try? await session.callControl.hangUp(call.id) }
         await session.stop()
         switch outcome {
         case .failure(let error): throw error
@@ -266,14 +266,14 @@ struct CallRunner: Sendable {
                 switch step {
                 case .pause(let seconds): try? await Task.sleep(for: .seconds(seconds))
                 case .waitForUser: _ = await StandardInput.line()
-                case .digits(let digits): _ = try? await session.calls.sendDTMF(id, digits: digits)
+                case .digits(let digits): _ = try? await session.callControl.sendDTMF(id, digits: digits)
                 }
             }
         }
         if let duration {
             Task {
                 try? await Task.sleep(for: .seconds(duration))
-                try? await session.calls.hangUp(id)
+                try? await session.callControl.hangUp(id)
             }
         }
     }
@@ -310,7 +310,7 @@ struct CallLog: AsyncParsableCommand {
             }
         }
         let names = try? session.displayNames()
-        for entry in try session.store.calls(peer: peer, limit: limit) {
+        for entry in try session.records.calls(peer: peer, limit: limit) {
             let call = entry.call
             if json {
                 var object: [String: Any] = ["type": "call", "call": call.id, "peer": entry.peer, "direction": call.direction,

@@ -12,7 +12,7 @@ struct Contacts: AsyncParsableCommand {
     static func book(_ options: GlobalOptions) throws -> (AddressBook, AccountSession) {
         let runtime = try CommandRuntime(options)
         let session = try runtime.openSession()
-        return (AddressBook(store: session.store, country: session.recipients.country), session)
+        return (session.addressBook, session)
     }
 
     static func run<T>(_ body: () throws -> T) throws -> T {
@@ -41,8 +41,8 @@ struct Contacts: AsyncParsableCommand {
         @Flag(help: "Print JSON lines.") var json = false
 
         func run() async throws {
-            let (book, session) = try Contacts.book(options)
-            for entry in try Contacts.run({ try book.store.addressBook() }) {
+            let (_, session) = try Contacts.book(options)
+            for entry in try Contacts.run({ try session.records.addressBook() }) {
                 if json {
                     JSONLines.write(["name": entry.name, "phones": entry.phones, "jids": entry.jids, "uid": entry.uid])
                 } else {

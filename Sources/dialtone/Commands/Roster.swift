@@ -25,7 +25,7 @@ struct Roster: AsyncParsableCommand {
         }
         await session.stop()
         if let failure { throw CLIError(failure) }
-        for contact in try session.store.contacts() {
+        for contact in try session.records.contacts() {
             if json {
                 JSONLines.write(["jid": contact.jid, "name": contact.name ?? NSNull(), "subscription": contact.subscription,
                                  "groups": contact.groups])
@@ -57,7 +57,7 @@ struct History: AsyncParsableCommand {
         do { peer = try session.recipients.localAddress(for: parseRecipient(with, in: session)).bare.description } catch let error as RecipientError {
             throw CLIError(error.description)
         }
-        for message in try session.store.history(peer: peer, limit: limit) {
+        for message in try session.records.history(peer: peer, limit: limit) {
             if json {
                 JSONLines.write(EventPrinter.messageObject(peer: peer, message, account: session.account.description))
             } else if let line = EventPrinter.text(.message(peer: peer, message), names: try? session.displayNames()) {

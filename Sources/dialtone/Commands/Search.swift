@@ -19,7 +19,7 @@ struct Search: AsyncParsableCommand {
         let session = try runtime.openSession()
         let names = try? session.displayNames()
         let results: [(peer: String, message: StoredMessage)]
-        do { results = try session.store.search(words.joined(separator: " "), limit: limit) } catch {
+        do { results = try session.records.search(words.joined(separator: " "), limit: limit) } catch {
             throw CLIError(error.description)
         }
         for (peer, message) in results {

@@ -43,11 +43,11 @@ struct CommandRuntime {
     /// The configuration's warnings, already printed on standard error (the TUI shows them too).
     let warnings: [String]
 
-    func openSession(calls: CallManager.Configuration? = nil) throws -> AccountSession {
+    func openSession(calls: CallSettings? = nil) throws -> AccountSession {
         try Self.openSession(for: account, calls: calls)
     }
 
-    static func openSession(for account: AccountConfiguration, calls: CallManager.Configuration? = nil) throws -> AccountSession {
+    static func openSession(for account: AccountConfiguration, calls: CallSettings? = nil) throws -> AccountSession {
         do { return try AccountSession.open(account, calls: calls, logger: Logger(label: "dialtone")) } catch {
             throw CLIError(String(describing: error))
         }
@@ -70,7 +70,7 @@ func readALSAConfiguration(_ path: String) throws -> String {
 
 /// Checks a typed recipient without the network (a typo fails before connecting).
 func parseRecipient(_ text: String, in session: AccountSession) throws -> RecipientResolver.Parsed {
-    do { return try session.recipients.parse(text, contacts: session.store.contacts(), addressBook: session.store.addressBook()) } catch {
+    do { return try session.recipients.parse(text, contacts: session.records.contacts(), addressBook: session.records.addressBook()) } catch {
         throw CLIError(String(describing: error))
     }
 }

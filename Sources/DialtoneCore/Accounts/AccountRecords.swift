@@ -1,0 +1,32 @@
+import DialtoneStore
+
+/// What an account has stored, for front ends to show: conversations, history, the call log,
+/// contacts and the address book, and search. Read-only: every change goes through a command
+/// of `AccountSession` (or `AddressBook`), which stores it and tells the front ends.
+public struct AccountRecords: Sendable {
+    let store: Store
+
+    /// Conversations, the most recent first, with their unread counts.
+    public func conversations() throws(StoreError) -> [Conversation] { try store.conversations() }
+
+    /// The last `limit` messages with `peer` (a bare address or group-text address), oldest first.
+    public func history(peer: String, limit: Int = 100) throws(StoreError) -> [StoredMessage] {
+        try store.history(peer: peer, limit: limit)
+    }
+
+    /// The call log, newest first: with one peer, or everyone's.
+    public func calls(peer: String? = nil, limit: Int = 100) throws(StoreError) -> [CallLogEntry] {
+        try store.calls(peer: peer, limit: limit)
+    }
+
+    /// The roster as last received.
+    public func contacts() throws(StoreError) -> [Contact] { try store.contacts() }
+
+    /// The user's own address book (imported or added), numbers in E.164.
+    public func addressBook() throws(StoreError) -> [AddressBookEntry] { try store.addressBook() }
+
+    /// Full-text search over message texts (words, prefixes with `*`, phrases in quotes).
+    public func search(_ text: String, limit: Int = 50) throws(StoreError) -> [(peer: String, message: StoredMessage)] {
+        try store.search(text, limit: limit)
+    }
+}
