@@ -93,6 +93,12 @@ public final class DirectMediaRoute: Sendable {
             close(descriptor)
             throw ICEError.failed("cannot bind \(address): \(reason)")
         }
+        // Receive timestamps from the start, not only once a pair is chosen: the kernel turns
+        // timestamping on through deferred work the first time a socket asks, and until that
+        // ran it stamps a datagram when it is read, not when it came (seen under load as
+        // arrival times equal to read times). Gathering and checks give that work time.
+        var on: CInt = 1
+        setsockopt(descriptor, SOL_SOCKET, SO_TIMESTAMPNS_OLD, &on, socklen_t(MemoryLayout<CInt>.size))
         return descriptor
     }
 
@@ -204,8 +210,8 @@ public final class DirectMediaRoute: Sendable {
     func update(_ new: Pair?) {
         state.withLock { state in
             if let new, state.pair?.descriptor != new.descriptor {
-                // Receive timestamps from now on, so the first packets a media thread reads
-                // have them too (the kernel turns timestamping on lazily).
+                // Receive timestamps (already on for sockets of ours, see boundSocket; a pair's
+                // socket may come from elsewhere, as a relayed one does).
                 var on: CInt = 1
                 setsockopt(new.descriptor, SOL_SOCKET, SO_TIMESTAMPNS_OLD, &on, socklen_t(MemoryLayout<CInt>.size))
             }

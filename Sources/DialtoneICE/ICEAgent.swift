@@ -40,7 +40,7 @@ public actor ICEAgent: MediaTransport {
     /// The TCP connection to the TURN server, when configured so.
     private var turnStream: (any Channel)?
     private var addressCache: [TransportAddress: SocketAddress] = [:]
-    private var wakeAt: ICETime?
+    private var wakeUp = WakeUp()
     private var gatheringWaiters: [CheckedContinuation<Void, Never>] = []
     private var stateWaiters: [CheckedContinuation<Void, Never>] = []
     private var started = false
@@ -208,7 +208,7 @@ public actor ICEAgent: MediaTransport {
             case .datagram(let socket, let from, let bytes):
                 core.receive(bytes, from: from, socket: socket, now: now)
             case .tick:
-                if let wake = wakeAt, now >= wake { wakeAt = nil }
+                wakeUp.ticked(at: now)
                 core.tick(now: now)
                 directRoute.resumeIfReaderStalled()
             }
@@ -246,15 +246,7 @@ public actor ICEAgent: MediaTransport {
         }
         updateDirectRoute()
         if reportedLimits.count < 3 { reportLimits() }
-        guard let deadline = core.nextDeadline else { return }
-        if let wake = wakeAt, wake <= deadline { return }
-        wakeAt = deadline
-        let delay = deadline - now
-        let sink = inputs
-        Task {
-            if delay > .zero { try? await Task.sleep(for: delay) }
-            sink.tick()
-        }
+        wakeUp.schedule(core.nextDeadline, now: now, into: inputs)
     }
 
     /// The nominated pair, when it is one of our UDP sockets, for `directRoute`; a relayed pair

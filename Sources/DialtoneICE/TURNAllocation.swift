@@ -22,7 +22,7 @@ public actor TURNAllocation {
     private var channel: (any Channel)?
     private var serverAddress: SocketAddress?
     private var waiters: [TURNClientCore.Operation: CheckedContinuation<Void, any Error>] = [:]
-    private var wakeAt: ICETime?
+    private var wakeUp = WakeUp()
     private var closed = false
 
     public init(server: TransportAddress, username: String, password: String,
@@ -102,7 +102,7 @@ public actor TURNAllocation {
             case .datagram(_, let from, let bytes):
                 if from == core.server { core.receive(bytes, now: now) }
             case .tick:
-                if let wake = wakeAt, now >= wake { wakeAt = nil }
+                wakeUp.ticked(at: now)
                 core.tick(now: now)
             }
             flush()
@@ -123,15 +123,7 @@ public actor TURNAllocation {
                 break
             }
         }
-        guard let deadline = core.nextDeadline else { return }
-        if let wake = wakeAt, wake <= deadline { return }
-        wakeAt = deadline
-        let delay = deadline - now
-        let sink = inputs
-        Task {
-            if delay > .zero { try? await Task.sleep(for: delay) }
-            sink.tick()
-        }
+        wakeUp.schedule(core.nextDeadline, now: now, into: inputs)
     }
 
     private func write(_ bytes: [UInt8]) {

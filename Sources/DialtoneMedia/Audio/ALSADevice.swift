@@ -177,76 +177,52 @@ final class MediaThread: Sendable {
     }
 }
 
-/// Asks for real-time scheduling for the calling audio thread and records the answer.
-private func becomeRealtime(recordingIn counters: borrowing Mutex<AudioStreamCounters>) {
-    let granted = MediaThread.becomeRealtime()
-    counters.withLock { $0.realtime = granted }
-    if !granted { normalPriorityNotice }
-}
-
 /// Says once a process that audio threads run at normal priority, and how to change that.
 private let normalPriorityNotice: Void = {
     Logger(label: "dialtone.media").notice(
         "audio threads at normal priority: SCHED_FIFO is not permitted (raise the rtprio limit, e.g. the audio group's in /etc/security/limits.d; see dialtone(1))")
 }()
 
-/// Capture on its own thread: reads 20 ms frames from an ALSA device and hands each to
-/// `onFrame` on that thread, from one preallocated buffer (copy it if you keep it).
-public final class AudioCapture: Sendable {
-    public let device: String
+/// What an audio thread shares with its owner: whether to go on, its counters, its failure,
+/// and the thread to join. Capture and playback each have one.
+final class AudioStreamState: Sendable {
+    let device: String
     private let running = Atomic<Bool>(true)
     private let counters = Mutex(AudioStreamCounters())
     private let failure = Mutex<AudioError?>(nil)
     private let thread: Mutex<MediaThread?> = Mutex(nil)
 
-    /// `realtime`: ask for SCHED_FIFO (granted or not, `statistics.realtime` says).
-    public init(device: String, configuration: String? = nil, format: AudioFormat = AudioFormat(), realtime: Bool = true,
-                onFrame: @escaping @Sendable (UnsafeBufferPointer<Int16>) -> Void) throws(AudioError) {
-        self.device = device
-        let pcm = try SendablePCM(ALSAPCM(name: device, direction: .capture, format: format, configuration: configuration))
-        let started = try MediaThread(name: "dt-capture") { [self] in
-            if realtime { becomeRealtime(recordingIn: counters) }
-            run(pcm: pcm.pcm, format: format, onFrame: onFrame)
-        }
-        thread.withLock { $0 = started }
+    init(device: String) { self.device = device }
+
+    var isRunning: Bool { running.load(ordering: .relaxed) }
+    var statistics: AudioStreamCounters { counters.withLock { $0 } }
+    var error: AudioError? { failure.withLock { $0 } }
+
+    func started(_ started: MediaThread) { thread.withLock { $0 = started } }
+
+    /// Asks for real-time scheduling for the calling audio thread and records the answer.
+    func becomeRealtime() {
+        let granted = MediaThread.becomeRealtime()
+        counters.withLock { $0.realtime = granted }
+        if !granted { normalPriorityNotice }
     }
 
-    private func run(pcm: ALSAPCM, format: AudioFormat, onFrame: @Sendable (UnsafeBufferPointer<Int16>) -> Void) {
-        var buffer = [Int16](repeating: 0, count: format.frameSamples)
-        var pacer = FramePacer(period: format.frameNanoseconds)
-        snd_pcm_start(pcm.handle)
-        while running.load(ordering: .relaxed) {
-            var filled = 0
-            while filled < format.frameSamples && running.load(ordering: .relaxed) {
-                let result = buffer.withUnsafeMutableBufferPointer { out in
-                    snd_pcm_readi(pcm.handle, out.baseAddress! + filled, snd_pcm_uframes_t(format.frameSamples - filled))
-                }
-                if result >= 0 {
-                    filled += Int(result)
-                    continue
-                }
-                // Overrun (we were too slow) or suspend: recover and count it.
-                let recovered = snd_pcm_recover(pcm.handle, Int32(result), 1)
-                counters.withLock { $0.xruns += 1 }
-                if recovered < 0 {
-                    failure.withLock { $0 = .io(device: device, reason: alsaReason(recovered)) }
-                    return
-                }
-                snd_pcm_start(pcm.handle)
-            }
-            guard filled == format.frameSamples else { break }
-            counters.withLock { $0.frames += 1 }
-            buffer.withUnsafeBufferPointer { onFrame($0) }
-            pacer.wait()
-        }
-        snd_pcm_drop(pcm.handle)
-    }
+    func countFrame() { counters.withLock { $0.frames += 1 } }
 
-    public var statistics: AudioStreamCounters { counters.withLock { $0 } }
-    public var error: AudioError? { failure.withLock { $0 } }
+    /// After a failed read or write (`result` < 0): an overrun or underrun, or a suspend, is
+    /// recovered and counted; false, with the failure kept, when the device is gone.
+    func recover(_ pcm: ALSAPCM, from result: Int) -> Bool {
+        let recovered = snd_pcm_recover(pcm.handle, Int32(result), 1)
+        counters.withLock { $0.xruns += 1 }
+        guard recovered >= 0 else {
+            failure.withLock { $0 = .io(device: device, reason: alsaReason(recovered)) }
+            return false
+        }
+        return true
+    }
 
     /// Stops and joins the thread; the device is closed when the thread ends.
-    public func stop() {
+    func stop() {
         running.store(false, ordering: .relaxed)
         let joining = thread.withLock { current -> MediaThread? in
             defer { current = nil }
@@ -254,6 +230,58 @@ public final class AudioCapture: Sendable {
         }
         joining?.join()
     }
+}
+
+/// Capture on its own thread: reads 20 ms frames from an ALSA device and hands each to
+/// `onFrame` on that thread, from one preallocated buffer (copy it if you keep it).
+public final class AudioCapture: Sendable {
+    private let state: AudioStreamState
+    public var device: String { state.device }
+
+    /// `realtime`: ask for SCHED_FIFO (granted or not, `statistics.realtime` says).
+    public init(device: String, configuration: String? = nil, format: AudioFormat = AudioFormat(), realtime: Bool = true,
+                onFrame: @escaping @Sendable (UnsafeBufferPointer<Int16>) -> Void) throws(AudioError) {
+        let state = AudioStreamState(device: device)
+        self.state = state
+        let pcm = try SendablePCM(ALSAPCM(name: device, direction: .capture, format: format, configuration: configuration))
+        state.started(try MediaThread(name: "dt-capture") {
+            if realtime { state.becomeRealtime() }
+            Self.run(pcm: pcm.pcm, format: format, state: state, onFrame: onFrame)
+        })
+    }
+
+    private static func run(pcm: ALSAPCM, format: AudioFormat, state: AudioStreamState,
+                            onFrame: @Sendable (UnsafeBufferPointer<Int16>) -> Void) {
+        var buffer = [Int16](repeating: 0, count: format.frameSamples)
+        var pacer = FramePacer(period: format.frameNanoseconds)
+        snd_pcm_start(pcm.handle)
+        while state.isRunning {
+            var filled = 0
+            while filled < format.frameSamples && state.isRunning {
+                let result = buffer.withUnsafeMutableBufferPointer { out in
+                    snd_pcm_readi(pcm.handle, out.baseAddress! + filled, snd_pcm_uframes_t(format.frameSamples - filled))
+                }
+                if result >= 0 {
+                    filled += Int(result)
+                    continue
+                }
+                // Overrun (we were too slow) or suspend.
+                guard state.recover(pcm, from: result) else { return }
+                snd_pcm_start(pcm.handle)
+            }
+            guard filled == format.frameSamples else { break }
+            state.countFrame()
+            buffer.withUnsafeBufferPointer { onFrame($0) }
+            pacer.wait()
+        }
+        snd_pcm_drop(pcm.handle)
+    }
+
+    public var statistics: AudioStreamCounters { state.statistics }
+    public var error: AudioError? { state.error }
+
+    /// Stops and joins the thread; the device is closed when the thread ends.
+    public func stop() { state.stop() }
 
     deinit { stop() }
 }
@@ -261,11 +289,8 @@ public final class AudioCapture: Sendable {
 /// Playback on its own thread: every 20 ms asks `fill` for one frame (on that thread, into a
 /// preallocated buffer) and writes it to the device.
 public final class AudioPlayback: Sendable {
-    public let device: String
-    private let running = Atomic<Bool>(true)
-    private let counters = Mutex(AudioStreamCounters())
-    private let failure = Mutex<AudioError?>(nil)
-    private let thread: Mutex<MediaThread?> = Mutex(nil)
+    private let state: AudioStreamState
+    public var device: String { state.device }
 
     /// With a `gate`, the device is opened now (so a wrong name fails at once) but its clock
     /// starts only when the gate opens: a call's playback starts with the first packet, so
@@ -275,26 +300,27 @@ public final class AudioPlayback: Sendable {
     public init(device: String, configuration: String? = nil, format: AudioFormat = AudioFormat(), gate: StartGate? = nil,
                 realtime: Bool = true, onEnd: @escaping @Sendable () -> Void = {},
                 fill: @escaping @Sendable (UnsafeMutableBufferPointer<Int16>) -> Void) throws(AudioError) {
-        self.device = device
+        let state = AudioStreamState(device: device)
+        self.state = state
         let pcm = try SendablePCM(ALSAPCM(name: device, direction: .playback, format: format, configuration: configuration))
-        let started = try MediaThread(name: "dt-playback") { [self] in
+        state.started(try MediaThread(name: "dt-playback") {
             defer { onEnd() }
-            if realtime { becomeRealtime(recordingIn: counters) }
+            if realtime { state.becomeRealtime() }
             if let gate {
-                while !gate.wait(milliseconds: 50) { if !running.load(ordering: .relaxed) { return } }
+                while !gate.wait(milliseconds: 50) { if !state.isRunning { return } }
             }
-            run(pcm: pcm.pcm, format: format, fill: fill)
-        }
-        thread.withLock { $0 = started }
+            Self.run(pcm: pcm.pcm, format: format, state: state, fill: fill)
+        })
     }
 
-    private func run(pcm: ALSAPCM, format: AudioFormat, fill: @Sendable (UnsafeMutableBufferPointer<Int16>) -> Void) {
+    private static func run(pcm: ALSAPCM, format: AudioFormat, state: AudioStreamState,
+                            fill: @Sendable (UnsafeMutableBufferPointer<Int16>) -> Void) {
         var buffer = [Int16](repeating: 0, count: format.frameSamples)
         var pacer = FramePacer(period: format.frameNanoseconds)
-        while running.load(ordering: .relaxed) {
+        while state.isRunning {
             buffer.withUnsafeMutableBufferPointer { fill($0) }
             var written = 0
-            while written < format.frameSamples && running.load(ordering: .relaxed) {
+            while written < format.frameSamples && state.isRunning {
                 let result = buffer.withUnsafeBufferPointer { samples in
                     snd_pcm_writei(pcm.handle, samples.baseAddress! + written, snd_pcm_uframes_t(format.frameSamples - written))
                 }
@@ -303,30 +329,18 @@ public final class AudioPlayback: Sendable {
                     continue
                 }
                 // Underrun: the device ran dry before this frame came.
-                let recovered = snd_pcm_recover(pcm.handle, Int32(result), 1)
-                counters.withLock { $0.xruns += 1 }
-                if recovered < 0 {
-                    failure.withLock { $0 = .io(device: device, reason: alsaReason(recovered)) }
-                    return
-                }
+                guard state.recover(pcm, from: result) else { return }
             }
-            counters.withLock { $0.frames += 1 }
+            state.countFrame()
             pacer.wait()
         }
         snd_pcm_drain(pcm.handle)
     }
 
-    public var statistics: AudioStreamCounters { counters.withLock { $0 } }
-    public var error: AudioError? { failure.withLock { $0 } }
+    public var statistics: AudioStreamCounters { state.statistics }
+    public var error: AudioError? { state.error }
 
-    public func stop() {
-        running.store(false, ordering: .relaxed)
-        let joining = thread.withLock { current -> MediaThread? in
-            defer { current = nil }
-            return current
-        }
-        joining?.join()
-    }
+    public func stop() { state.stop() }
 
     deinit { stop() }
 }
