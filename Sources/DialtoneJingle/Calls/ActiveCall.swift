@@ -1,0 +1,47 @@
+import DialtoneICE
+import DialtoneMedia
+import DialtoneXMPP
+import Foundation
+
+/// One call's mutable state, confined to the manager's actor.
+final class ActiveCall {
+    var info: CallInfo
+    var media: CallMedia?
+    var iceEvents: Task<Void, Never>?
+    var timer: Task<Void, Never>?
+    /// The Jingle session's initiator, as every action repeats it.
+    var initiator: JID?
+    var contentName = "0"
+    var contentCreator = "initiator"
+    /// We sent session-initiate (outgoing) / received it (incoming).
+    var sessionSent = false
+    var sessionReceived = false
+    var acceptSent = false
+    /// False for peers announcing `urn:ietf:rfc:3264`: they get every candidate at once.
+    var trickle = true
+    var pendingCandidates: [ICECandidate] = []
+    var signalled = SignalledCandidates()
+    /// A session-initiate that came without a propose, waiting for the user.
+    var pendingOffer: JingleAction?
+    var lastStatistics: CallStatistics?
+    /// The peer's ICE ufrag as agreed: a different one later is a restart.
+    var remoteUfrag: String?
+
+    init(info: CallInfo) {
+        self.info = info
+    }
+}
+
+/// The candidates a call has signalled, so that none goes out twice: libnice (Dino's ICE)
+/// aborts on two remote candidates with one transport address.
+struct SignalledCandidates {
+    private var keys: Set<ICECandidate.Key> = []
+
+    /// Those of `candidates` not signalled yet, one per transport address and component
+    /// (the highest priority), now counted as signalled.
+    mutating func take(_ candidates: [ICECandidate]) -> [ICECandidate] {
+        let fresh = ICECandidate.withoutDuplicates(candidates).filter { !keys.contains($0.key) }
+        keys.formUnion(fresh.map(\.key))
+        return fresh
+    }
+}
