@@ -34,11 +34,14 @@ public enum OpusApplication: String, Sendable, CaseIterable {
 }
 
 /// Encoder settings. Defaults suit a voice call: VoIP mode, in-band FEC for the jitter
-/// buffer to recover single losses, 20 ms frames.
+/// buffer to recover single losses, 20 ms frames. Complexity, application, FEC and DTX were
+/// chosen by CPU and speech quality together (Scripts/bench-opus, docs/benchmarks.md "Opus
+/// settings"): no cheaper setting kept the quality both without loss and at 5 % loss.
 public struct OpusEncoderSettings: Sendable, Equatable {
     public var application = OpusApplication.voip
-    /// Tells the encoder the input is speech (OPUS_SIGNAL_VOICE) instead of letting it guess,
-    /// which at complexity 10 costs a signal analysis every frame.
+    /// Tells the encoder the input is speech (OPUS_SIGNAL_VOICE) instead of letting it guess:
+    /// below complexity 10 libopus does not analyse the input, and left to guess it may code
+    /// speech with CELT alone, at a much lower quality.
     public var voiceSignal = true
     public var bitrate: Int32 = 28_000
     public var complexity: Int32 = 5
