@@ -1,7 +1,8 @@
 // CPU cost of one endpoint's media pipeline per 20 ms frame, both directions, without devices:
 // capture frame → Opus encode → RTP → SRTP protect (send) and SRTP unprotect → jitter buffer →
 // Opus decode (receive), plus, for the floor, libopus encode + decode alone.
-// Scripts/bench-media builds this in release and runs it.
+// Scripts/bench-media builds this in release and runs it. `MediaBench opus …` is another mode,
+// for choosing the codec's settings (OpusSettings.swift, Scripts/bench-opus).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -54,6 +55,10 @@ func fixed(_ value: Double, _ digits: Int) -> String {
 
 /// Percent of one core for a 20 ms frame period, from CPU nanoseconds per frame.
 func percent(_ nanosecondsPerFrame: Double) -> Double { nanosecondsPerFrame / 20_000_000 * 100 }
+
+if arguments.count > 1 && arguments[1] == "opus" {
+    exit(try opusMode(arguments.dropFirst(2)))
+}
 
 func opusOnly(complexity: Int32) throws -> Double {
     var settings = OpusEncoderSettings()

@@ -27,7 +27,7 @@ window; CPU s per minute = that × 60. Peak memory: VmHWM (/proc/PID/status), sa
 0.5 s and the maximum kept.
 
 Latency: the capture inputs are a quiet tone (caller 440 Hz, callee 660 Hz, amplitude 1000)
-with a click every 2 s (5 ms of 2 kHz at amplitude 16000; caller from 5 s, callee from 6 s).
+(or, with BENCH_INPUT=speech, espeak-ng speech peaking at 3000) with a click every 2 s (5 ms of 2 kHz at amplitude 16000; caller from 5 s, callee from 6 s).
 Each click is found in the capture input and in the far side's playback output (onset: the
 first sample at half the click's own peak, after a quiet stretch), and
     latency = (playback first frame + output index / 48 kHz)
@@ -36,7 +36,7 @@ over both directions. That counts a captured sample as taken when its frame was 
 so it leaves out the 20 ms a real device needs to fill a frame and any device buffering: add
 20 ms to compare with a mouth-to-ear floor (the "+frame" column).
 
-Environment (from Scripts/bench-call-media): BENCH_WORK, BENCH_RESULTS, BENCH_SECONDS,
+Environment (from Scripts/bench-call-media): BENCH_WORK, BENCH_RESULTS, BENCH_SECONDS, BENCH_INPUT,
 BENCH_SETTLE, BENCH_DIALTONE, BENCH_PACE_SO, BENCH_NICE, BENCH_QUIET_WAIT, BENCH_BARESIP_PORT
 and the DIALTONE_TEST_* variables of the test environment.
 """
@@ -64,6 +64,10 @@ SETTLE = float(ENV.get("BENCH_SETTLE", "2"))
 END_MARGIN = 1.0
 # Signal design.
 TONE_AMPLITUDE = 1000
+# BENCH_INPUT=speech: speech instead of the tone, under the same clicks, peaking below the
+# click detector's threshold.
+INPUT = ENV.get("BENCH_INPUT", "tone")
+SPEECH_PEAK = 3000
 CLICK_AMPLITUDE = 16000
 CLICK_HZ = 2000
 CLICK_SAMPLES = RATE * 5 // 1000
@@ -172,11 +176,29 @@ def click_times(first):
     return out
 
 
+def speech():
+    """BENCH_INPUT=speech: the two espeak-ng samples of Scripts/bench-opus, one after the other,
+    scaled to peak at SPEECH_PEAK, so that the clicks stand out as they do over the tone."""
+    from opus_settings import SAMPLES, make_speech
+    make_speech(WORK)
+    samples = array.array("h")
+    for name in SAMPLES:
+        samples.extend(read_raw(os.path.join(WORK, f"{name}.48k.raw")))
+    peak = max(max(samples), -min(samples)) or 1
+    return array.array("h", (v * SPEECH_PEAK // peak for v in samples))
+
+
 def write_signals():
     total = int((SECONDS + 30) * RATE)
-    for name, (hz, first) in SIGNALS.items():
-        step = 2 * math.pi * hz / RATE
-        samples = array.array("h", (int(TONE_AMPLITUDE * math.sin(step * i)) for i in range(total)))
+    voice = speech() if INPUT == "speech" else None
+    for index, (name, (hz, first)) in enumerate(SIGNALS.items()):
+        if voice:
+            # Looped; the callee half-way through, so that the two do not speak in step.
+            offset = index * len(voice) // 2
+            samples = array.array("h", (voice[(offset + i) % len(voice)] for i in range(total)))
+        else:
+            step = 2 * math.pi * hz / RATE
+            samples = array.array("h", (int(TONE_AMPLITUDE * math.sin(step * i)) for i in range(total)))
         burst = [int(CLICK_AMPLITUDE * math.sin(2 * math.pi * CLICK_HZ * i / RATE)) for i in range(CLICK_SAMPLES)]
         for t in click_times(first):
             start = int(t * RATE)

@@ -72,6 +72,30 @@ final class OpusCodecTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(sizes.suffix(40).filter { $0 <= 2 }.count, 36, "\(sizes)")
     }
 
+    func testEveryApplicationAndSignalHintCodesATone() throws {
+        var lookaheads: [OpusApplication: Int] = [:]
+        for application in OpusApplication.allCases {
+            for voiceSignal in [true, false] {
+                var settings = OpusEncoderSettings()
+                settings.application = application
+                settings.voiceSignal = voiceSignal
+                let encoder = try OpusEncoder(settings: settings)
+                let decoder = try OpusDecoder()
+                lookaheads[application] = encoder.lookahead
+                var decoded: [Int16] = []
+                for index in 0..<50 {
+                    decoded += try decoder.decode(encoder.encode(ToneAnalysis.sine(frequency: 440, sampleRate: 48000, count: 960, start: index * 960)))
+                }
+                let tail = Array(decoded[4800...])
+                XCTAssertEqual(ToneAnalysis.dominantFrequency(tail, sampleRate: 48000), 440, accuracy: 3, "\(application) \(voiceSignal)")
+                XCTAssertGreaterThan(ToneAnalysis.rms(tail[...]), 3000, "\(application) \(voiceSignal)")
+            }
+        }
+        // CELT alone skips SILK's 4 ms of delay compensation: the reason to pick that mode.
+        XCTAssertLessThan(lookaheads[.restrictedLowDelay]!, lookaheads[.voip]!)
+        XCTAssertEqual(OpusApplication(rawValue: "restricted-lowdelay"), .restrictedLowDelay)
+    }
+
     func testRejectsBadFrameSizes() {
         var settings = OpusEncoderSettings()
         settings.frameMilliseconds = 25

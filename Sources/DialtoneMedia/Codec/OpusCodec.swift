@@ -15,9 +15,34 @@ public enum CodecError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// libopus's application modes (OPUS_APPLICATION_*): what the encoder optimises for.
+public enum OpusApplication: String, Sendable, CaseIterable {
+    /// Speech intelligibility: SILK or hybrid for voice, with in-band FEC possible.
+    case voip
+    /// Fidelity to the input; the same coding modes as `voip`, tuned for music.
+    case audio
+    /// CELT only, 2.5 ms less look-ahead; no SILK, so no in-band FEC.
+    case restrictedLowDelay = "restricted-lowdelay"
+
+    var opusValue: Int32 {
+        switch self {
+        case .voip: OPUS_APPLICATION_VOIP
+        case .audio: OPUS_APPLICATION_AUDIO
+        case .restrictedLowDelay: OPUS_APPLICATION_RESTRICTED_LOWDELAY
+        }
+    }
+}
+
 /// Encoder settings. Defaults suit a voice call: VoIP mode, in-band FEC for the jitter
-/// buffer to recover single losses, 20 ms frames.
+/// buffer to recover single losses, 20 ms frames. Complexity, application, FEC and DTX were
+/// chosen by CPU and speech quality together (Scripts/bench-opus, docs/benchmarks.md "Opus
+/// settings"): no cheaper setting kept the quality both without loss and at 5 % loss.
 public struct OpusEncoderSettings: Sendable, Equatable {
+    public var application = OpusApplication.voip
+    /// Tells the encoder the input is speech (OPUS_SIGNAL_VOICE) instead of letting it guess:
+    /// below complexity 10 libopus does not analyse the input, and left to guess it may code
+    /// speech with CELT alone, at a much lower quality.
+    public var voiceSignal = true
     public var bitrate: Int32 = 28_000
     public var complexity: Int32 = 5
     public var inbandFEC = true
@@ -44,7 +69,7 @@ public final class OpusEncoder {
     public init(settings: OpusEncoderSettings = OpusEncoderSettings()) throws(CodecError) {
         guard [10, 20, 40, 60].contains(settings.frameMilliseconds) else { throw .badFrameSize(settings.frameSamples) }
         var error: Int32 = 0
-        guard let encoder = opus_encoder_create(Self.sampleRate, 1, OPUS_APPLICATION_VOIP, &error), error == OPUS_OK else {
+        guard let encoder = opus_encoder_create(Self.sampleRate, 1, settings.application.opusValue, &error), error == OPUS_OK else {
             throw .opus("encoder creation", error)
         }
         self.encoder = encoder
@@ -55,7 +80,7 @@ public final class OpusEncoder {
             ("in-band FEC", dt_opus_set_inband_fec(encoder, settings.inbandFEC ? 1 : 0)),
             ("loss percentage", dt_opus_set_packet_loss_perc(encoder, settings.expectedLossPercent)),
             ("DTX", dt_opus_set_dtx(encoder, settings.dtx ? 1 : 0)),
-            ("signal type", dt_opus_set_signal_voice(encoder)),
+            ("signal type", dt_opus_set_signal(encoder, settings.voiceSignal ? OPUS_SIGNAL_VOICE : OPUS_AUTO)),
             ("maximum bandwidth", dt_opus_set_max_bandwidth(encoder, Self.bandwidth(forPlaybackRate: settings.maxPlaybackRate))),
         ] where result != OPUS_OK {
             opus_encoder_destroy(encoder)
