@@ -93,9 +93,9 @@ extension XMPPClient {
         }
         logger.info("connecting to \(endpoint.host):\(endpoint.port)\(endpoint.directTLS ? " (direct TLS)" : "")")
         let timeout = TimeAmount.nanoseconds(Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000)
-        let socket: SocketTransport
+        let socket: any StreamTransport
         do {
-            socket = try await SocketTransport.connect(host: endpoint.host, port: endpoint.port, timeout: timeout)
+            socket = try await connector(endpoint.host, endpoint.port, timeout)
         } catch {
             throw XMPPConnectionError.tcp(host: endpoint.host, port: endpoint.port, reason: Self.describe(error))
         }

@@ -19,7 +19,8 @@ public actor XMPPClient {
     let logger: Logger
 
     // The current connection.
-    var transport: SocketTransport?
+    var transport: (any StreamTransport)?
+    let connector: StreamConnector
     var inbound: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator?
     var tls: TLSSession?
     /// The address the current connection went to, for messages about it.
@@ -72,9 +73,11 @@ public actor XMPPClient {
         let continuation: CheckedContinuation<XMLElement, any Error>?
     }
 
+    /// `connector` opens the byte stream (TCP unless a test scripts one).
     public init(configuration: XMPPClientConfiguration, logger: Logger = Logger(label: "dialtone.xmpp"),
-                handler: @escaping EventHandler) {
+                connector: @escaping StreamConnector = StreamConnectors.tcp, handler: @escaping EventHandler) {
         self.configuration = configuration
+        self.connector = connector
         self.logger = logger
         self.handler = handler
     }
@@ -96,6 +99,8 @@ public actor XMPPClient {
             try? await transport.writeAndWait(tls?.takeOutgoing() ?? [])
         }
         transport?.close()
+        // Also ends a back-off wait: quitting while offline must not wait for the next retry.
+        runTask?.cancel()
         await runTask?.value
         runTask = nil
     }

@@ -47,8 +47,6 @@ final class SocketTransport: Sendable {
         channel.close(promise: nil)
     }
 
-    var remoteDescription: String { channel.remoteAddress?.description ?? "?" }
-
     /// The address actually connected to (a name resolved), as text.
     var remoteIPAddress: String? { channel.remoteAddress?.ipAddress }
 }

@@ -1,0 +1,198 @@
+@testable import DialtoneXMPP
+import DialtoneXML
+import XCTest
+
+/// Routing and validation of incoming stanzas without a server: each stanza is handed to the
+/// client's router as a read from the stream would, and the events and replies it produces
+/// are checked. Every `from` a stanza claims is checked against what it says it is.
+final class RoutingTests: XCTestCase {
+    private func client() -> XMPPClient {
+        var configuration = XMPPClientConfiguration(jid: JID(verified: "me@example.com"), password: "x")
+        configuration.delegatedRequestNamespaces = ["urn:xmpp:jingle:1"]
+        return XMPPClient(configuration: configuration) { _ in }
+    }
+
+    private func route(_ xml: String, in client: XMPPClient? = nil,
+                       setUp: @Sendable (isolated XMPPClient) -> Void = { _ in }) async throws -> InboundBatch {
+        let client = client ?? self.client()
+        let stanza = try XMLElement(parsing: xml)
+        return await client.routeForTest(stanza, setUp: setUp)
+    }
+
+    private func rejection(_ batch: InboundBatch) -> String? {
+        for event in batch.events { if case .rejected(let reason, _) = event { return reason } }
+        return nil
+    }
+
+    private func messages(_ batch: InboundBatch) -> [ReceivedMessage] {
+        batch.events.compactMap { if case .message(let message) = $0 { message } else { nil } }
+    }
+
+    // MARK: Carbons (XEP-0280)
+
+    func testACarbonFromAStrangerIsRejected() async throws {
+        let batch = try await route("""
+            <message xmlns='jabber:client' from='mallory@evil.example' to='me@example.com/desk'>\
+            <received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>\
+            <message xmlns='jabber:client' from='boss@example.com/x' to='me@example.com/phone' type='chat'><body>wire money</body></message>\
+            </forwarded></received></message>
+            """)
+        XCTAssertEqual(rejection(batch), "carbon copy not from our own account")
+        XCTAssertEqual(messages(batch).count, 0)
+    }
+
+    func testASentCarbonOfSomeoneElsesMessageIsRejected() async throws {
+        let batch = try await route("""
+            <message xmlns='jabber:client' from='me@example.com' to='me@example.com/desk'>\
+            <sent xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>\
+            <message xmlns='jabber:client' from='boss@example.com/x' to='bob@example.com' type='chat'><body>hi</body></message>\
+            </forwarded></sent></message>
+            """)
+        XCTAssertEqual(rejection(batch), "carbon of a message that is not ours")
+    }
+
+    func testAnOwnCarbonIsOurMessageFromAnotherDevice() async throws {
+        let batch = try await route("""
+            <message xmlns='jabber:client' from='me@example.com' to='me@example.com/desk'>\
+            <sent xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>\
+            <message xmlns='jabber:client' from='me@example.com/phone' to='bob@example.com' type='chat'><body>hi</body></message>\
+            </forwarded></sent></message>
+            """)
+        XCTAssertNil(rejection(batch))
+        XCTAssertEqual(messages(batch).map(\.direction), [.outgoing])
+        XCTAssertEqual(messages(batch).map(\.source), [.carbon])
+    }
+
+    // MARK: Archive results (XEP-0313)
+
+    private let archived = """
+        <message xmlns='jabber:client' from='FROM' to='me@example.com/desk'>\
+        <result xmlns='urn:xmpp:mam:2' queryid='q1' id='a1'><forwarded xmlns='urn:xmpp:forward:0'>\
+        <delay xmlns='urn:xmpp:delay' stamp='2026-01-01T10:00:00Z'/>\
+        <message xmlns='jabber:client' from='bob@example.com/x' to='me@example.com' type='chat'><body>old</body></message>\
+        </forwarded></result></message>
+        """
+
+    func testAnArchiveResultNobodyAskedForIsRejected() async throws {
+        let batch = try await route(archived.replacingOccurrences(of: "FROM", with: "me@example.com"))
+        XCTAssertEqual(rejection(batch), "archive result for a query we did not send")
+    }
+
+    func testAnArchiveResultFromAnotherArchiveIsRejected() async throws {
+        let batch = try await route(archived.replacingOccurrences(of: "FROM", with: "mallory@evil.example")) {
+            $0.activeArchiveQueries.insert("q1")
+        }
+        XCTAssertEqual(rejection(batch), "archive result not from our own archive")
+    }
+
+    func testOurArchiveResultCarriesItsIdAndStamp() async throws {
+        let batch = try await route(archived.replacingOccurrences(of: "FROM", with: "me@example.com")) {
+            $0.activeArchiveQueries.insert("q1")
+        }
+        let message = try XCTUnwrap(messages(batch).first)
+        XCTAssertEqual(message.source, .archive)
+        XCTAssertEqual(message.archiveID, "a1")
+        XCTAssertEqual(message.timestamp, XMPPDateTime.parse("2026-01-01T10:00:00Z"))
+    }
+
+    // MARK: Roster pushes (RFC 6121)
+
+    func testARosterPushFromAStrangerIsRejectedAndRefused() async throws {
+        let batch = try await route("""
+            <iq xmlns='jabber:client' type='set' id='r1' from='mallory@evil.example/x'>\
+            <query xmlns='jabber:iq:roster'><item jid='mallory@evil.example' subscription='both'/></query></iq>
+            """)
+        XCTAssertEqual(rejection(batch), "roster push not from our own account")
+        XCTAssertEqual(batch.replies.first?[attribute: "type"], "error")
+    }
+
+    func testARosterPushFromOurServerIsApplied() async throws {
+        let batch = try await route("""
+            <iq xmlns='jabber:client' type='set' id='r1'>\
+            <query xmlns='jabber:iq:roster'><item jid='ada@example.org' name='Ada' subscription='both'/></query></iq>
+            """)
+        XCTAssertNil(rejection(batch))
+        guard case .roster(.push(let item, _))? = batch.events.first else { return XCTFail("no push: \(batch.events)") }
+        XCTAssertEqual(item.name, "Ada")
+        XCTAssertEqual(batch.replies.first?[attribute: "type"], "result")
+    }
+
+    // MARK: iq
+
+    func testAResponseToNothingWeAskedIsRejected() async throws {
+        let batch = try await route("<iq xmlns='jabber:client' type='result' id='nobody-asked' from='example.com'/>")
+        XCTAssertEqual(rejection(batch), "iq response to nothing we asked")
+        XCTAssertTrue(batch.responses.isEmpty)
+    }
+
+    func testAResponseFromSomeoneWeDidNotAskIsRejected() async throws {
+        let batch = try await route("<iq xmlns='jabber:client' type='result' id='q7' from='mallory@evil.example/x'/>") {
+            $0.pendingRequests["q7"] = .init(expectedFrom: JID(verified: "gateway.example.com"), continuation: nil)
+        }
+        XCTAssertEqual(rejection(batch), "iq response from mallory@evil.example/x to a request sent to gateway.example.com")
+        XCTAssertTrue(batch.responses.isEmpty)
+    }
+
+    func testAnIqWithoutAValidTypeIsRejected() async throws {
+        let batch = try await route("<iq xmlns='jabber:client' type='maybe' id='x1' from='example.com'/>")
+        XCTAssertEqual(rejection(batch), "iq without a valid type")
+    }
+
+    func testRequestsWeDoNotServeGetAnErrorAndJingleGoesUp() async throws {
+        let unknown = try await route("<iq xmlns='jabber:client' type='get' id='g1' from='bob@example.com/x'><query xmlns='urn:example:nothing'/></iq>")
+        XCTAssertEqual(unknown.replies.first?[attribute: "type"], "error")
+        XCTAssertTrue(unknown.events.isEmpty)
+        let jingle = try await route("""
+            <iq xmlns='jabber:client' type='set' id='j1' from='bob@example.com/x'><jingle xmlns='urn:xmpp:jingle:1' action='session-terminate' sid='s'/></iq>
+            """)
+        XCTAssertTrue(jingle.replies.isEmpty, "the layer above answers Jingle itself")
+        guard case .request? = jingle.events.first else { return XCTFail("not handed up: \(jingle.events)") }
+    }
+
+    func testPingAndDiscoAreAnswered() async throws {
+        let ping = try await route("<iq xmlns='jabber:client' type='get' id='p1' from='example.com'><ping xmlns='urn:xmpp:ping'/></iq>")
+        XCTAssertEqual(ping.replies.first?[attribute: "type"], "result")
+        let disco = try await route("<iq xmlns='jabber:client' type='get' id='d1' from='bob@example.com/x'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+        XCTAssertEqual(disco.replies.first?[attribute: "type"], "result")
+        XCTAssertNotNil(disco.replies.first?.child("query", namespace: "http://jabber.org/protocol/disco#info"))
+    }
+
+    // MARK: Anything else
+
+    func testAnUnparsableSenderIsRejected() async throws {
+        let batch = try await route("<message xmlns='jabber:client' from='@@' type='chat'><body>x</body></message>")
+        XCTAssertEqual(rejection(batch), "unparsable sender @@")
+    }
+
+    func testAnUnknownTopLevelElementIsRejected() async throws {
+        let batch = try await route("<thing xmlns='urn:example:thing'/>")
+        XCTAssertEqual(rejection(batch), "unknown top-level element <thing>")
+    }
+
+    func testAPresenceWithoutASenderIsRejected() async throws {
+        let batch = try await route("<presence xmlns='jabber:client'/>")
+        XCTAssertEqual(rejection(batch), "presence without a sender")
+    }
+
+    /// XEP-0184: the receipt waits with the batch (it promises we have the message).
+    func testALiveMessageAskingForAReceiptQueuesItWithTheBatch() async throws {
+        let batch = try await route("""
+            <message xmlns='jabber:client' from='bob@example.com/x' to='me@example.com/desk' type='chat' id='m1'>\
+            <body>hi</body><request xmlns='urn:xmpp:receipts'/></message>
+            """)
+        XCTAssertEqual(messages(batch).map(\.source), [.live])
+        let receipt = try XCTUnwrap(batch.replies.first)
+        XCTAssertEqual(receipt.child("received", namespace: "urn:xmpp:receipts")?[attribute: "id"], "m1")
+        XCTAssertEqual(receipt[attribute: "to"], "bob@example.com/x")
+    }
+}
+
+extension XMPPClient {
+    /// One stanza through the router, after `setUp` prepared what the client would have asked.
+    func routeForTest(_ stanza: XMLElement, setUp: @Sendable (isolated XMPPClient) -> Void) -> InboundBatch {
+        setUp(self)
+        var batch = InboundBatch()
+        route(stanza, into: &batch)
+        return batch
+    }
+}
