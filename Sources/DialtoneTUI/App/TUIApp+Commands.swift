@@ -23,8 +23,9 @@ extension TUIApp {
         let records = session.records
         var known: (contacts: [Contact], book: [AddressBookEntry])?
         return ArgumentContext { text in
-            if known == nil { known = ((try? records.contacts()) ?? [], (try? records.addressBook()) ?? []) }
-            return (try? recipients.parse(text, contacts: known!.contacts, addressBook: known!.book)) != nil
+            let loaded = known ?? ((try? records.contacts()) ?? [], (try? records.addressBook()) ?? [])
+            known = loaded
+            return (try? recipients.parse(text, contacts: loaded.contacts, addressBook: loaded.book)) != nil
         }
     }
 
