@@ -59,11 +59,11 @@ final class HelpTextTests: XCTestCase {
 
 final class CommandWordsTests: XCTestCase {
     func testQuotedWordsKeepTheirSpaces() {
-        XCTAssertEqual(TUIApp.words(#""Alice Liddell" +1 555 123 4567, alice@example.org"#),
+        XCTAssertEqual(ArgumentScanner.words(#""Alice Liddell" +1 555 123 4567, alice@example.org"#),
                        ["Alice Liddell", "+1", "555", "123", "4567,", "alice@example.org"])
-        XCTAssertEqual(TUIApp.words(#""Alice Liddell" "Alice L.""#), ["Alice Liddell", "Alice L."])
-        XCTAssertEqual(TUIApp.words("  cat.jpg   look at this "), ["cat.jpg", "look", "at", "this"])
-        XCTAssertEqual(TUIApp.words(""), [])
+        XCTAssertEqual(ArgumentScanner.words(#""Alice Liddell" "Alice L.""#), ["Alice Liddell", "Alice L."])
+        XCTAssertEqual(ArgumentScanner.words("  cat.jpg   look at this "), ["cat.jpg", "look", "at", "this"])
+        XCTAssertEqual(ArgumentScanner.words(""), [])
     }
 }
 

@@ -492,7 +492,8 @@ final class TerminalInterfaceTests: XCTestCase {
     }
 
     /// The address book and account from the interface: /add with a quoted name, the name
-    /// showing in the list, /contacts, /account, /status, Alt-1, /disconnect and /connect.
+    /// showing in the list, /contacts, /account, /status (and its usage when mistyped), Alt-1,
+    /// /disconnect and /connect.
     func testAddressBookAndAccountCommands() async throws {
         let environment = try TestEnvironment.current()
         let alice = try environment.newAccount("alice")
@@ -514,6 +515,9 @@ final class TerminalInterfaceTests: XCTestCase {
         try await waitForScreen("the account overlay") { $0.contains("address") && $0.contains(alice.jid.description) }
         try await tmux(["send-keys", "-t", "tui", "Escape"])
         try await Task.sleep(for: .milliseconds(300))
+        // A line that does not fit the command's arguments shows its usage and does nothing.
+        try await command("/status asleep")
+        try await waitForScreen("the usage of /status") { $0.contains("Usage: /status available|away|dnd|xa|chat [TEXT]") }
         try await command("/status away Out for lunch")
         try await waitForScreen("the status set") { $0.contains("Status: away — Out for lunch") }
         try await command("/msg carol@\(environment.domain)")

@@ -3,25 +3,6 @@ import Foundation
 
 /// Commands for the account, the address book and files.
 extension TUIApp {
-    /// Words of a command line, with "double quotes" keeping spaces together.
-    nonisolated static func words(_ text: String) -> [String] {
-        var words: [String] = []
-        var current = ""
-        var quoted = false
-        for character in text {
-            if character == "\"" {
-                quoted.toggle()
-                if !quoted { words.append(current); current = "" }
-            } else if character == " " && !quoted {
-                if !current.isEmpty { words.append(current); current = "" }
-            } else {
-                current.append(character)
-            }
-        }
-        if !current.isEmpty { words.append(current) }
-        return words
-    }
-
     private var addressBook: AddressBook { session.addressBook }
 
     /// /contacts: the address book and roster in place of the conversation.
@@ -47,36 +28,29 @@ extension TUIApp {
     }
 
     /// /add NAME ADDRESS[, ADDRESS…] — a quoted name may have spaces; numbers may too.
-    func addContact(_ arguments: String) {
-        let words = Self.words(arguments)
-        guard words.count >= 2 else { show(error: "/add NAME NUMBER-OR-ADDRESS[, …] (quote a name with spaces)"); return }
-        let addresses = words.dropFirst().joined(separator: " ").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    func addContact(name: String, addresses: [String]) {
         do {
-            try addressBook.add(name: words[0], addresses: addresses)
+            try addressBook.add(name: name, addresses: addresses)
             refreshNames()
-            show(notice: "Added \(Sanitizer.plain(words[0])).")
+            show(notice: "Added \(Sanitizer.plain(name)).")
         } catch {
             show(error: "\(error)")
         }
     }
 
     /// /rename NAME NEW-NAME (quote names with spaces).
-    func renameContact(_ arguments: String) {
-        let words = Self.words(arguments)
-        guard words.count == 2 else { show(error: "/rename NAME NEW-NAME (quote names with spaces)"); return }
+    func renameContact(_ name: String, to newName: String) {
         do {
-            try addressBook.rename(words[0], to: words[1])
+            try addressBook.rename(name, to: newName)
             refreshNames()
-            show(notice: "Renamed to \(Sanitizer.plain(words[1])).")
+            show(notice: "Renamed to \(Sanitizer.plain(newName)).")
         } catch {
             show(error: "\(error)")
         }
     }
 
     /// /import PATH: vCard, a vdir or CSV.
-    func importContacts(_ arguments: String) {
-        let path = (arguments.trimmingCharacters(in: .whitespaces) as NSString).expandingTildeInPath
-        guard !path.isEmpty else { show(error: "/import FILE-OR-DIRECTORY"); return }
+    func importContacts(from path: String) {
         do {
             let result = try addressBook.importContacts(from: path)
             refreshNames()
@@ -94,12 +68,8 @@ extension TUIApp {
     }
 
     /// /attach PATH [CAPTION]: uploads a file and sends its link to the open conversation.
-    func attach(_ arguments: String) {
-        let words = Self.words(arguments)
-        guard let first = words.first else { show(error: "/attach FILE [CAPTION] (quote a file name with spaces)"); return }
+    func attach(_ path: String, caption: String) {
         guard let peer = view?.peer, let jid = try? JID(peer) else { show(error: "No conversation is open: /msg TO first."); return }
-        let path = (first as NSString).expandingTildeInPath
-        let caption = words.dropFirst().joined(separator: " ")
         let session = self.session
         show(notice: "Uploading \(Sanitizer.plain((path as NSString).lastPathComponent))…")
         Task { @MainActor in
@@ -117,8 +87,7 @@ extension TUIApp {
     /// screen shows, and opens it: text (only when the bytes are text) in $PAGER on this
     /// terminal, anything else with xdg-open. A file that came over plain http is only saved,
     /// with a warning; /open again opens it.
-    func openAttachment(_ arguments: String) {
-        let index = Int(arguments.trimmingCharacters(in: .whitespaces)) ?? 1
+    func openAttachment(_ index: Int) {
         let found = (view?.messages ?? []).reversed().flatMap(\.attachments)
         guard index >= 1, index <= found.count else {
             show(error: found.isEmpty ? "No attachment in this conversation." : "There are \(found.count) attachments here.")
@@ -223,23 +192,16 @@ extension TUIApp {
         Task { @MainActor in await session.disconnect(); self.redraw() }
     }
 
-    /// /status [available|away|dnd|xa|chat] [TEXT]
-    func setStatus(_ arguments: String) {
-        let words = arguments.split(separator: " ", maxSplits: 1).map(String.init)
-        let kinds = ["available", "away", "dnd", "xa", "chat"]
-        guard let first = words.first, kinds.contains(first.lowercased()) else {
-            show(error: "/status available|away|dnd|xa|chat [TEXT]")
-            return
-        }
-        let show = first.lowercased() == "available" ? nil : first.lowercased()
-        let text = words.count > 1 ? words[1] : nil
+    /// /status available|away|dnd|xa|chat [TEXT]
+    func setStatus(_ kind: String, text: String?) {
+        let show = kind == "available" ? nil : kind
         presenceShow = show
         presenceStatus = text
         let session = self.session
         Task { @MainActor in
             do {
                 try await session.setPresence(show: show, status: text)
-                self.show(notice: "Status: \(first.lowercased())" + (text.map { " — \(Sanitizer.plain($0))" } ?? "") + ".")
+                self.show(notice: "Status: \(kind)" + (text.map { " — \(Sanitizer.plain($0))" } ?? "") + ".")
             } catch {
                 self.show(notice: "Status set; it goes out when connected.")
             }
@@ -248,19 +210,14 @@ extension TUIApp {
     }
 
     /// /set NAME VALUE for this run: notify (none, osc777, osc9, notify-send), keypad (on, off).
-    func setOption(_ arguments: String) {
-        let words = arguments.split(separator: " ").map(String.init)
-        guard words.count == 2 else { show(error: "/set notify none|osc777|osc9|notify-send, /set keypad on|off"); return }
-        switch (words[0], words[1]) {
-        case ("notify", let value):
-            guard let style = NotificationStyle(rawValue: value) else { show(error: "notify: none, osc777, osc9 or notify-send"); return }
+    func setOption(_ setting: Setting) {
+        switch setting {
+        case .notify(let style):
             notifier = Notifier(style: style)
-            show(notice: "Notifications: \(value).")
-        case ("keypad", "on"), ("keypad", "off"):
-            keypad = words[1] == "on"
-            show(notice: "Keypad \(words[1]).")
-        default:
-            show(error: "/set notify none|osc777|osc9|notify-send, /set keypad on|off")
+            show(notice: "Notifications: \(style.rawValue).")
+        case .keypad(let on):
+            keypad = on
+            show(notice: "Keypad \(on ? "on" : "off").")
         }
     }
 }

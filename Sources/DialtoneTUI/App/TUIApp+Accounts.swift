@@ -62,12 +62,18 @@ extension TUIApp {
     }
 
     /// /account [N | ADDRESS]: shows the accounts, or switches to one.
-    func account(_ arguments: String) {
-        let wanted = arguments.trimmingCharacters(in: .whitespaces)
-        guard !wanted.isEmpty else { showAccount(); return }
-        if let number = Int(wanted), sessions.indices.contains(number - 1) {
+    func account(_ choice: NumberOrName?) {
+        let wanted: String
+        switch choice {
+        case nil:
+            showAccount()
+            return
+        case .number(let number) where sessions.indices.contains(number - 1):
             number - 1 == current ? show(notice: "Already on \(session.account.bare.description).") : switchAccount(to: number - 1)
             return
+        // A number out of range may still start an address ("5551234@…").
+        case .number(let number): wanted = String(number)
+        case .name(let name): wanted = name
         }
         let matches = sessions.indices.filter { sessions[$0].account.bare.description.lowercased().hasPrefix(wanted.lowercased()) }
         guard let index = matches.first, matches.count == 1 else {

@@ -15,21 +15,19 @@ struct CommandSessionState {
 
 extension TUIApp {
     /// /cmd [ADDRESS] lists commands (of the gateway by default); /cmd N runs the Nth.
-    func adHoc(_ arguments: String) {
-        let text = arguments.trimmingCharacters(in: .whitespaces)
-        if let number = Int(text) {
+    func adHoc(_ choice: NumberOrAddress?) {
+        let target: JID
+        switch choice {
+        case .number(let number):
             guard commandList.indices.contains(number - 1) else { show(error: "No command \(number): /cmd lists them."); return }
             let command = commandList[number - 1]
             runCommandStep(entity: command.jid, node: command.node, name: command.name, sessionID: nil, action: "execute", form: nil)
             return
-        }
-        let target: JID
-        if text.isEmpty {
+        case .address(let jid):
+            target = jid
+        case nil:
             guard let gateway = session.recipients.gateway else { show(error: "/cmd ADDRESS — no gateway is configured to ask."); return }
             target = gateway
-        } else {
-            guard let jid = try? JID(text) else { show(error: "/cmd [ADDRESS] or /cmd N"); return }
-            target = jid
         }
         let client = session
         let account = current
@@ -61,18 +59,17 @@ extension TUIApp {
     }
 
     /// /field N VALUE: fills in a field of the form on screen.
-    func setField(_ arguments: String) {
+    func setField(_ number: Int, to value: String) {
         guard var state = commandSession, var form = state.form else { show(error: "No form is open: /cmd first."); return }
-        let parts = arguments.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true).map(String.init)
         let editable = Self.editableFields(form)
-        guard let number = parts.first.flatMap(Int.init), editable.indices.contains(number - 1) else {
+        guard editable.indices.contains(number - 1) else {
             show(error: "/field N VALUE, N from 1 to \(editable.count)")
             return
         }
         let index = editable[number - 1]
         do {
             // A literal "\n" stands for a new line in multi-line text.
-            try form.fields[index].set(from: (parts.count > 1 ? parts[1] : "").replacingOccurrences(of: "\\n", with: "\n"))
+            try form.fields[index].set(from: value.replacingOccurrences(of: "\\n", with: "\n"))
         } catch {
             show(error: error.description)
             return

@@ -188,9 +188,8 @@ extension TUIApp {
 
     // MARK: Commands
 
-    func placeCall(_ arguments: String) {
-        let text = arguments.trimmingCharacters(in: .whitespaces)
-        guard !text.isEmpty else { show(error: "/call TO — an address, a contact or a phone number"); return }
+    /// /call TO: the text is a dial string (a number, then digits to send once connected).
+    func placeCall(_ text: String) {
         let dial = DialString.hasDTMF(text) ? DialString(text) : DialString(number: text, steps: [])
         let session = self.session
         let account = current
@@ -319,19 +318,13 @@ extension TUIApp {
     }
 
     /// /device capture PCM | playback PCM
-    func switchDevice(_ arguments: String) {
-        let words = arguments.split(separator: " ").map(String.init)
-        guard words.count == 2, ["capture", "playback"].contains(words[0]) else {
-            show(error: "/device capture PCM | /device playback PCM")
-            return
-        }
+    func switchDevice(capture: Bool, to pcm: String) {
         guard let call = activeCall else { show(error: "No call is connected."); return }
         let manager = callManager(for: call.id)
         Task { @MainActor in
             do {
-                try await manager.switchDevices(call.id, capture: words[0] == "capture" ? words[1] : nil,
-                                                      playback: words[0] == "playback" ? words[1] : nil)
-                self.show(notice: "\(words[0].capitalized) now on \(Sanitizer.plain(words[1])).")
+                try await manager.switchDevices(call.id, capture: capture ? pcm : nil, playback: capture ? nil : pcm)
+                self.show(notice: "\(capture ? "Capture" : "Playback") now on \(Sanitizer.plain(pcm)).")
             } catch {
                 self.show(error: "\(error)")
             }

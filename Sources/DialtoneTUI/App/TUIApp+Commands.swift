@@ -2,67 +2,35 @@ import DialtoneCore
 import Foundation
 
 extension TUIApp {
+    /// The one executor: reads the line by the command's table entry and runs its handler, or
+    /// shows the entry's usage when the line does not fit (and does nothing else).
     func run(_ command: CommandSpec.Name, arguments: String) {
-        switch command {
-        case .msg: message(arguments)
-        case .group: group(arguments)
-        case .close:
-            guard let peer = view?.peer else { return }
-            list.close(peer)
-            view = nil
-            if let next = list.selectedPeer { open(next) }
-        case .search: search(arguments)
-        case .contacts: showContacts()
-        case .add: addContact(arguments)
-        case .rename: renameContact(arguments)
-        case .import: importContacts(arguments)
-        case .attach: attach(arguments)
-        case .open: openAttachment(arguments)
-        case .cmd: adHoc(arguments)
-        case .field: setField(arguments)
-        case .next: commandAction("next")
-        case .prev: commandAction("prev")
-        case .complete: commandAction("complete")
-        case .cancel: commandAction("cancel")
-        case .account: account(arguments)
-        case .connect: connect()
-        case .disconnect: disconnect()
-        case .status: setStatus(arguments)
-        case .set: setOption(arguments)
-        case .play: play(arguments)
-        case .stop: stopPlaying()
-        case .call: placeCall(arguments)
-        case .answer: answer()
-        case .decline: decline(busy: arguments.trimmingCharacters(in: .whitespaces) == "busy")
-        case .hangup: hangUp()
-        case .mute: setMuted(true)
-        case .unmute: setMuted(false)
-        case .hold: setHeld(nil)
-        case .dtmf: sendDigits(arguments.filter { !$0.isWhitespace })
-        case .device: switchDevice(arguments)
-        case .calls: showCallLog()
-        case .theme: switchTheme(arguments.trimmingCharacters(in: .whitespaces))
-        case .help: overlay = HelpText.lines(for: arguments.trimmingCharacters(in: .whitespaces), width: layout.messageWidth)
-        case .quit: running = false
+        guard let spec = CommandTable.spec(named: command.rawValue) else { return }
+        let invocation: CommandSpec.Invocation
+        do {
+            invocation = try spec.bind(arguments, argumentContext)
+        } catch {
+            show(error: spec.usageError)
+            return
+        }
+        invocation.run(self)
+    }
+
+    /// A recipient is what the account's resolver can read, names from the address book and
+    /// roster included; they are read only when a command asks.
+    private var argumentContext: ArgumentContext {
+        let recipients = session.recipients
+        let records = session.records
+        var known: (contacts: [Contact], book: [AddressBookEntry])?
+        return ArgumentContext { text in
+            let loaded = known ?? ((try? records.contacts()) ?? [], (try? records.addressBook()) ?? [])
+            known = loaded
+            return (try? recipients.parse(text, contacts: loaded.contacts, addressBook: loaded.book)) != nil
         }
     }
 
-    /// /msg TO [TEXT]: TO may be several words ("Alice Liddell", "+1 555 123 4567"), so the
-    /// longest leading words that name a recipient are TO and the rest is the text.
-    private func message(_ arguments: String) {
-        let words = arguments.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-        guard !words.isEmpty else { show(error: CommandTable.spec(named: "msg")!.usage); return }
-        let contacts = (try? session.records.contacts()) ?? []
-        let book = (try? session.records.addressBook()) ?? []
-        var split = 1
-        for count in stride(from: words.count, through: 1, by: -1) {
-            if (try? session.recipients.parse(words[..<count].joined(separator: " "), contacts: contacts, addressBook: book)) != nil {
-                split = count
-                break
-            }
-        }
-        let recipient = words[..<split].joined(separator: " ")
-        let text = words[split...].joined(separator: " ")
+    /// /msg: opens the conversation with the recipient, and sends the text if there is one.
+    func message(to recipient: String, text: String) {
         let session = self.session
         let account = current
         Task { @MainActor in
@@ -79,9 +47,14 @@ extension TUIApp {
         }
     }
 
-    private func group(_ arguments: String) {
-        let people = arguments.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard people.count >= 2 else { show(error: "A group text needs at least two people: /group TO, TO, …"); return }
+    func closeConversation() {
+        guard let peer = view?.peer else { return }
+        list.close(peer)
+        view = nil
+        if let next = list.selectedPeer { open(next) }
+    }
+
+    func group(_ people: [String]) {
         let session = self.session
         let account = current
         Task { @MainActor in
@@ -95,8 +68,7 @@ extension TUIApp {
         }
     }
 
-    private func search(_ words: String) {
-        guard !words.isEmpty else { show(error: "/search WORDS"); return }
+    func search(_ words: String) {
         do {
             let found = try session.records.search(words)
             let width = layout.messageWidth
@@ -116,8 +88,8 @@ extension TUIApp {
 
 extension TUIApp {
     /// Loads a theme by name and repaints with it at once.
-    func switchTheme(_ name: String) {
-        guard !name.isEmpty else {
+    func switchTheme(_ name: String?) {
+        guard let name else {
             show(notice: "Themes: " + Theme.available().joined(separator: ", "))
             return
         }

@@ -58,7 +58,8 @@ extension TUIApp {
 
     private func complete() {
         let candidates = list.entries.map { Sanitizer.plain(names.name(for: $0.peer)) }
-        if let completed = Completion.complete(editor.text, names: candidates) { editor.set(completed) }
+        let sources = CompletionSources(names: candidates, themes: { Theme.available() })
+        if let completed = Completion.complete(editor.text, from: sources) { editor.set(completed) }
     }
 
     private func submit() {

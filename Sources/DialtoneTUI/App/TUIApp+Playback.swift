@@ -17,8 +17,7 @@ extension TUIApp {
     }
 
     /// /play [N]: the newest (or Nth newest) audio attachment of the open conversation.
-    func play(_ arguments: String) {
-        let index = Int(arguments.trimmingCharacters(in: .whitespaces)) ?? 1
+    func play(_ index: Int) {
         let found = audioAttachments
         guard index >= 1, index <= found.count else {
             show(error: found.isEmpty ? "No voicemail or audio in this conversation." : "There are \(found.count) audio attachments here.")

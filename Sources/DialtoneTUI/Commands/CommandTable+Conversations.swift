@@ -1,0 +1,42 @@
+/// Conversations, the address book and files.
+extension CommandTable {
+    static let conversations: [CommandSpec] = [
+        CommandSpec(.msg, .recipientAndText("TO", "TEXT"), synopsis: "Open a conversation, and send TEXT if given.",
+                    help: "TO is an address, a contact's name, or a phone number in any common form; numbers go through the account's gateway.") {
+            $0.message(to: $1.recipient, text: $1.text)
+        },
+        CommandSpec(.group, .list("TO", minimum: 2, completion: .recipientList), synopsis: "Open a group text with several people.",
+                    help: "Each TO is an address, a contact's name or a phone number, separated by commas.",
+                    hint: "a group text needs at least two people") { $0.group($1) },
+        CommandSpec(.close, .none, synopsis: "Close the open conversation.",
+                    help: "Removes it from the list; its history stays and it comes back when someone writes.") { app, _ in app.closeConversation() },
+        CommandSpec(.search, .text("WORDS"), synopsis: "Search all stored messages.",
+                    help: "Shows the newest messages containing WORDS, with their conversations.") { $0.search($1) },
+        CommandSpec(.contacts, .none, synopsis: "Show the address book and roster.", help: "Names, numbers and addresses; Esc closes.") { app, _ in
+            app.showContacts()
+        },
+        CommandSpec(.add, CommandArguments.word("NAME", quoted: true).then(.list("ADDRESS", minimum: 1)),
+                    synopsis: "Add a person (or more numbers) to the address book.",
+                    help: "Quote a name with spaces: /add \"Alice Liddell\" +1 555 123 4567, alice@example.org",
+                    hint: "quote a name with spaces") { $0.addContact(name: $1.0, addresses: $1.1) },
+        CommandSpec(.rename, CommandArguments.word("NAME", quoted: true).then(.word("NEW-NAME", quoted: true)),
+                    synopsis: "Rename a person in the address book.",
+                    help: "Quote names with spaces: /rename \"Alice Liddell\" \"Alice L.\"",
+                    hint: "quote names with spaces") { $0.renameContact($1.0, to: $1.1) },
+        CommandSpec(.import, .path("PATH"), synopsis: "Import vCard or CSV contacts (a file or a vdir).",
+                    help: "As `dialtone contacts import`: importing again changes nothing.") { $0.importContacts(from: $1) },
+        CommandSpec(.attach, CommandArguments.file("FILE").then(.quotedText("CAPTION")),
+                    synopsis: "Upload a file and send its link here (MMS through a gateway).",
+                    help: "Through the server's HTTP upload (XEP-0363); quote a file name with spaces.",
+                    hint: "quote a file name with spaces") { $0.attach($1.0, caption: $1.1) },
+        CommandSpec(.open, CommandArguments.number("N").optional(), synopsis: "Fetch the newest (or Nth newest) attachment here and open it.",
+                    help: "Saved under $XDG_DATA_HOME/dialtone/downloads with the name shown; text (when it is text) opens in $PAGER on this terminal (Dialtone comes back when it exits), anything else with xdg-open. Over plain http, the first /open only saves and warns.") {
+            $0.openAttachment($1 ?? 1)
+        },
+        CommandSpec(.play, CommandArguments.number("N").optional(), synopsis: "Play the newest voicemail or audio attachment here (or the Nth newest).",
+                    help: "It is fetched, decoded (WAV, Ogg Opus or Vorbis, FLAC, MP3) and played on the account's playback device; the status bar shows the position. Alt-s or /stop stops it.") {
+            $0.play($1 ?? 1)
+        },
+        CommandSpec(.stop, .none, synopsis: "Stop playing (Alt-s).", help: "See /play.") { app, _ in app.stopPlaying() },
+    ]
+}
