@@ -176,7 +176,7 @@ extension TUIApp {
         guard sessions.count > 1 else { return }
         overlay?.append(StyledLine([TextRun("Accounts — /account N or Ctrl-x switches", .notice)]))
         for (index, account) in sessions.enumerated() {
-            let state = index == current ? "in view" : parked[index].map { Sanitizer.plain($0.connection.description) } ?? ""
+            let state = index == current ? "in view" : Sanitizer.plain(accounts[index].connection.description)
             overlay?.append(StyledLine([TextRun("\(index + 1)  ", .timestamp), TextRun(account.account.bare.description + "  "),
                                         TextRun(state, .timestamp)]))
         }

@@ -4,59 +4,21 @@ import Foundation
 /// Several accounts (numbers) in one interface: one is in view, the others stay connected,
 /// ring, notify and count what arrives; Ctrl-x or /account switches between them.
 extension TUIApp {
-    /// An event of an account not in view.
-    func handleParked(_ event: CoreEvent, account: Int) {
-        guard var state = parked[account] else { return }
-        switch event {
-        case .connection(let connection):
-            state.connection = connection
-            state.list.note(connection)
-        case .message(let peer, let message):
-            state.list.noteActivity(peer: peer, at: message.timestamp, incoming: message.direction == .incoming)
-            if message.direction == .incoming, message.body != nil || !message.attachments.isEmpty {
-                state.arrived += 1
-                terminal.bell()
-                let text = message.body ?? (message.attachments.isEmpty ? "" : "📎 attachment")
-                let sender = state.names.name(for: message.sender.isEmpty ? peer : message.sender)
-                notifier.notify(title: "\(sender) → \(sessions[account].account.bare.description)", body: text)
-            }
-        case .presence(let update):
-            state.list.note(update, account: sessions[account].account)
-        case .contactsChanged:
-            if let names = try? sessions[account].displayNames() {
-                state.names = names
-                state.list.names = names
-            }
-        default:
-            break
-        }
-        parked[account] = state
-        updateTitle()
-    }
-
     /// Puts the account at `index` in view, keeping what there is of the one that leaves.
     func switchAccount(to index: Int) {
-        guard sessions.indices.contains(index), index != current, let incoming = parked[index] else { return }
+        guard sessions.indices.contains(index), index != current else { return }
         // Whoever we were typing to on the account that leaves hears we stopped.
         session.inputChanged(in: nil, typing: false)
-        parked[current] = ParkedAccount(names: names, list: list, openPeer: view?.peer, connection: connection,
-                                        presenceShow: presenceShow, presenceStatus: presenceStatus,
-                                        commandList: commandList, commandSession: commandSession)
-        parked[index] = nil
+        accounts[current].openPeer = view?.peer
         current = index
-        names = incoming.names
-        list = incoming.list
-        connection = incoming.connection
-        presenceShow = incoming.presenceShow
-        presenceStatus = incoming.presenceStatus
-        commandList = incoming.commandList
-        commandSession = incoming.commandSession
+        accounts[index].arrived = 0
+        let openPeer = accounts[index].openPeer
         overlay = nil
         view = nil
         typing = [:]
         // The store has everything that arrived meanwhile, unread counts included.
         loadConversations()
-        if let peer = incoming.openPeer ?? list.selectedPeer { open(peer) }
+        if let peer = openPeer ?? list.selectedPeer { open(peer) }
         show(notice: "Account \(session.account.bare.description).")
         updateTitle()
     }
@@ -86,8 +48,9 @@ extension TUIApp {
     /// The accounts not in view, for the status bar: "+ work@example.org 3" when something
     /// arrived there, its state when it is not online.
     var otherAccountsStatus: String? {
-        let parts = parked.keys.sorted().compactMap { index -> String? in
-            guard let state = parked[index] else { return nil }
+        let parts = accounts.indices.compactMap { index -> String? in
+            guard index != current else { return nil }
+            let state = accounts[index]
             let address = sessions[index].account.bare.description
             if case .online = state.connection {
                 return state.arrived > 0 ? "\(address) \(state.arrived) new" : nil
@@ -99,16 +62,12 @@ extension TUIApp {
 
     /// Activity in a conversation of an account, in view or not.
     func noteActivity(on account: Int, peer: String, at date: Date, incoming: Bool) {
-        if account == current {
-            list.noteActivity(peer: peer, at: date, incoming: incoming)
-        } else {
-            parked[account]?.list.noteActivity(peer: peer, at: date, incoming: incoming)
-        }
+        accounts[account].list.noteActivity(peer: peer, at: date, incoming: incoming)
     }
 
     /// The names of the account a call belongs to.
     func names(ofAccount index: Int) -> any NameSource {
-        index == current ? names : parked[index]?.names ?? names
+        accounts.indices.contains(index) ? accounts[index].names : names
     }
 
     /// The call manager of the account a call belongs to.

@@ -37,7 +37,7 @@ extension TUIApp {
         if info.state == .ended {
             let missed = info.outcome == .missed
             noteActivity(on: account, peer: peer, at: info.endedAt ?? Date(), incoming: missed)
-            if missed && !inView { parked[account]?.arrived += 1 }
+            if missed && !inView { accounts[account].arrived += 1 }
             if missed && (view?.peer != peer || !inView) {
                 terminal.bell()
                 notifier.notify(title: "Missed call", body: names.name(for: peer))

@@ -21,8 +21,8 @@ public final class TUIApp {
     /// The account in view: the list, the open conversation and the commands are its.
     var current = 0
     var session: AccountSession { sessions[current] }
-    /// The accounts not in view, by their place in `sessions`.
-    var parked: [Int: ParkedAccount] = [:]
+    /// What is kept of each account, by its place in `sessions`.
+    var accounts: [AccountView]
     /// Which account each call belongs to: a call rings and is answered on its own account,
     /// whichever is in view.
     var callOwners: [String: Int] = [:]
@@ -31,15 +31,41 @@ public final class TUIApp {
     private let waiter = InputWaiter()
     private var decoder = KeyDecoder()
     var palette: Palette
-    var names: any NameSource
-    var list: ConversationListModel
+    // The account in view's part of `accounts`, by the names the interface code uses.
+    var names: any NameSource {
+        get { accounts[current].names }
+        set { accounts[current].names = newValue }
+    }
+    var list: ConversationListModel {
+        get { accounts[current].list }
+        set { accounts[current].list = newValue }
+    }
+    var connection: ConnectionState {
+        get { accounts[current].connection }
+        set { accounts[current].connection = newValue }
+    }
+    var presenceShow: String? {
+        get { accounts[current].presenceShow }
+        set { accounts[current].presenceShow = newValue }
+    }
+    var presenceStatus: String? {
+        get { accounts[current].presenceStatus }
+        set { accounts[current].presenceStatus = newValue }
+    }
+    var commandList: [AdHocCommand] {
+        get { accounts[current].commandList }
+        set { accounts[current].commandList = newValue }
+    }
+    var commandSession: CommandSessionState? {
+        get { accounts[current].commandSession }
+        set { accounts[current].commandSession = newValue }
+    }
     var view: MessageViewModel?
     var editor = LineEditor()
     var histories: [String: InputHistory] = [:]
     /// Help or search results shown in place of the conversation until Escape.
     var overlay: [StyledLine]?
     var notice: TextRun?
-    var connection: ConnectionState = .offline(reason: nil)
     var layout = ScreenLayout(rows: 24, columns: 80)
     var running = true
     private let format: MessageFormat
@@ -63,10 +89,6 @@ public final class TUIApp {
     var warnedDownloads: [String: DownloadedAttachment] = [:]
 
     var notifier: Notifier
-    var presenceShow: String?
-    var commandList: [AdHocCommand] = []
-    var commandSession: CommandSessionState?
-    var presenceStatus: String?
     /// 1:1 conversations of the account in view whose peer is typing (XEP-0085 composing),
     /// since when: shown beside the conversation's name until they pause, send or leave.
     var typing: [String: Date] = [:]
@@ -83,20 +105,16 @@ public final class TUIApp {
                 logger: Logger = Logger(label: "dialtone.tui")) {
         precondition(!sessions.isEmpty, "the interface needs an account")
         self.sessions = sessions
-        let session = sessions[0]
         self.notifier = Notifier(style: notifications)
         self.logger = logger
         self.palette = palette
-        let names: any NameSource = (try? session.displayNames()) ?? FixedNames()
-        self.names = names
-        self.list = ConversationListModel(names: names)
         self.format = MessageFormat(ownName: "me")
-        for index in sessions.indices.dropFirst() {
-            let names: any NameSource = (try? sessions[index].displayNames()) ?? FixedNames()
+        accounts = sessions.enumerated().map { index, session in
+            let names: any NameSource = (try? session.displayNames()) ?? FixedNames()
             var list = ConversationListModel(names: names)
-            list.replace((try? sessions[index].records.conversations().map(ConversationEntry.init)) ?? [])
-            parked[index] = ParkedAccount(names: names, list: list, openPeer: list.selectedPeer,
-                                          connection: .offline(reason: nil), commandList: [])
+            // The first account's list is loaded when the interface starts; the others' now.
+            if index > 0 { list.replace((try? session.records.conversations().map(ConversationEntry.init)) ?? []) }
+            return AccountView(names: names, list: list, openPeer: index > 0 ? list.selectedPeer : nil)
         }
     }
 
@@ -220,66 +238,75 @@ public final class TUIApp {
         }
     }
 
-    /// Calls go to the call code whichever account they belong to; anything else of an account
-    /// not in view only updates what is kept of it.
+    /// One handler for every account's events: what is kept of the account is updated
+    /// whether it is in view or not; the open conversation, chat states and the screen only
+    /// for the account in view; an account out of view counts what arrived and notifies.
     func handle(_ event: CoreEvent, from account: Int) {
-        if case .call(let info) = event {
+        let inView = account == current
+        switch event {
+        case .call(let info):
             callOwners[info.id] = account
             handle(call: info, account: account)
-        } else if account == current {
-            handle(event)
-        } else {
-            handleParked(event, account: account)
-        }
-    }
-
-    func handle(_ event: CoreEvent) {
-        switch event {
+        case .callDigit, .rejected:
+            break
         case .connection(let state):
-            connection = state
-            list.note(state)
+            accounts[account].connection = state
+            accounts[account].list.note(state)
+        case .presence(let update):
+            accounts[account].list.note(update, account: sessions[account].account)
+        case .contactsChanged:
+            if let names = try? sessions[account].displayNames() {
+                accounts[account].names = names
+                accounts[account].list.names = names
+            }
+            if inView {
+                view?.names = names
+                view?.relayout()
+            }
         case .message(let peer, let message):
-            if message.direction == .incoming { typing[peer] = nil }
-            list.noteActivity(peer: peer, at: message.timestamp, incoming: message.direction == .incoming)
-            if peer == view?.peer {
-                view?.upsert(message)
-                if message.direction == .incoming { markSeen(peer) }
-            } else if list.selectedPeer == nil || view == nil {
-                open(peer)
-            } else if message.direction == .incoming {
-                // Something new where the user is not looking: ring the terminal's bell.
+            let incoming = message.direction == .incoming
+            accounts[account].list.noteActivity(peer: peer, at: message.timestamp, incoming: incoming)
+            if inView {
+                showInView(message, peer: peer)
+            } else if incoming, message.body != nil || !message.attachments.isEmpty {
+                accounts[account].arrived += 1
                 terminal.bell()
-                let text = message.body ?? message.subject ?? (message.attachments.isEmpty ? "" : "📎 attachment")
-                notifier.notify(title: names.name(for: message.sender.isEmpty ? peer : message.sender), body: text)
+                let text = message.body ?? (message.attachments.isEmpty ? "" : "📎 attachment")
+                let sender = accounts[account].names.name(for: message.sender.isEmpty ? peer : message.sender)
+                notifier.notify(title: "\(sender) → \(sessions[account].account.bare.description)", body: text)
             }
             updateTitle()
         case .corrected(let peer, let message):
-            if peer == view?.peer { view?.upsert(message) }
+            if inView, peer == view?.peer { view?.upsert(message) }
         case .status(let id, let status):
-            view?.setStatus(status, forMessage: id)
-        case .contactsChanged:
-            names = (try? session.displayNames()) ?? names
-            list.names = names
-            view?.names = names
-            view?.relayout()
-        case .call(let info):
-            handle(call: info, account: current)
-        case .callDigit:
-            break
+            if inView { view?.setStatus(status, forMessage: id) }
         case .chatState(let peer, let state):
             // Group texts have no single typist to show.
-            guard !peer.contains(",") else { break }
+            guard inView, !peer.contains(",") else { break }
             typing[peer] = state == "composing" ? Date() : nil
-        case .presence(let update):
-            list.note(update, account: session.account)
-        case .rejected:
-            break
+        }
+    }
+
+    /// A message of the account in view: into the open conversation (and read), or opened
+    /// when nothing is, or else the bell and a notification.
+    private func showInView(_ message: StoredMessage, peer: String) {
+        if message.direction == .incoming { typing[peer] = nil }
+        if peer == view?.peer {
+            view?.upsert(message)
+            if message.direction == .incoming { markSeen(peer) }
+        } else if list.selectedPeer == nil || view == nil {
+            open(peer)
+        } else if message.direction == .incoming {
+            // Something new where the user is not looking: ring the terminal's bell.
+            terminal.bell()
+            let text = message.body ?? message.subject ?? (message.attachments.isEmpty ? "" : "📎 attachment")
+            notifier.notify(title: names.name(for: message.sender.isEmpty ? peer : message.sender), body: text)
         }
     }
 
     /// "Dialtone (3)" while there are unread messages, so a tab or window list shows them.
     func updateTitle() {
-        let unread = list.totalUnread + parked.values.reduce(0) { $0 + $1.list.totalUnread }
+        let unread = accounts.reduce(0) { $0 + $1.list.totalUnread }
         terminal.setTitle(unread > 0 ? "Dialtone (\(unread))" : "Dialtone")
     }
 
