@@ -57,13 +57,14 @@ except ImportError:
 
 ELEMENTS = ["webrtcbin", "nicesrc", "nicesink", "dtlssrtpenc", "dtlssrtpdec", "srtpenc",
             "opusenc", "opusdec", "rtpopuspay", "rtpopusdepay", "rtpdtmfdepay", "audiotestsrc",
-            "audioconvert", "audioresample", "appsink"]
+            "audioconvert", "audioresample", "appsink", "valve"]
 
 
 def check():
     """The parts missing for this peer, by the Debian package that provides them."""
     if gi is None:
-        return ["python3-gi (the gi module)"]
+        version = ".".join(map(str, sys.version_info[:2]))
+        return [f"python3-gi (Debian's gi module, importable by this Python {version})"]
     missing = []
     for name, version, package in [("Gst", "1.0", "gir1.2-gstreamer-1.0, python3-gst-1.0"),
                                    ("GstWebRTC", "1.0", "gir1.2-gst-plugins-bad-1.0"),
