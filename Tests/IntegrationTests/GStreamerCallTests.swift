@@ -70,7 +70,10 @@ final class GStreamerCallTests: PythonPeerTestCase {
         XCTAssertEqual(call.status, 0, transcript)
         XCTAssertEqual(event("heard", in: remote)?["frequency"] as? Double, 440, transcript)
         XCTAssertEqual(try harness.heard(by: "dt").frequency, 880, transcript)
-        try checkContinuity(remote, tone: 880, transcript)
+        // webrtcbin sends what it queued (half a second and more) in one burst once DTLS is
+        // up; the jitter buffer reads the burst as jitter and may start playing up to its
+        // maximum delay (200 ms) later: 0.02–0.2 s measured. Seconds is the bug.
+        try checkContinuity(remote, tone: 880, onsetWithin: 0.3, transcript)
     }
 
     /// What both directions must show.
@@ -95,7 +98,7 @@ final class GStreamerCallTests: PythonPeerTestCase {
     /// CallHarness.continuity). Seconds of silence at the start (a jitter buffer stalled by the
     /// 648 step), or 50–100 ms after one packet came a frame late (dropped as late, with every
     /// packet after it), were both heard here; concealing one frame is not a gap.
-    private func checkContinuity(_ remote: ChildProcess, tone: Double, _ transcript: String) throws {
+    private func checkContinuity(_ remote: ChildProcess, tone: Double, onsetWithin limit: Double = 0.1, _ transcript: String) throws {
         // Where the peer sent telephone-events its audio stopped, as it should: left out,
         // shifted by our playout delay and a little after each for concealment to fade.
         let excluded = events("dtmf-sent", in: remote).compactMap { sent -> ClosedRange<Double>? in
@@ -105,7 +108,7 @@ final class GStreamerCallTests: PythonPeerTestCase {
         let played = try harness.continuity(of: "dt", tone: tone, excluded: excluded)
         let summary = "onset \(played.onset) s, longest gap \(played.longestGap) s at \(played.gapAt) s over \(played.checked) s, excluding \(excluded)"
         print("\(name): what we played of the peer's tone: \(summary)")
-        XCTAssertLessThanOrEqual(played.onset, 0.1, "the peer's tone plays from its first packets: \(summary)\n\(transcript)")
+        XCTAssertLessThanOrEqual(played.onset, limit, "the peer's tone plays from its first packets: \(summary)\n\(transcript)")
         XCTAssertLessThanOrEqual(played.longestGap, 0.06, "the peer's tone plays without a gap: \(summary)\n\(transcript)")
         XCTAssertGreaterThanOrEqual(played.checked, 3, "most of the call was checked: \(summary)")
     }
