@@ -98,7 +98,8 @@ from gi.repository import Gst, GstSdp, GstWebRTC, Nice  # noqa: E402
 
 from jingle_call import CallPeer, argument_parser, emit, parse_arguments, run  # noqa: E402
 from gst_media import DtmfInserter, ToneListener  # noqa: E402  (after jingle_call: its path)
-from jingle_sdp import candidate_from_sdp, candidate_sdp, local_from_sdp, remote_sdp  # noqa: E402
+from jingle_sdp import (DTMF_DIGITS, candidate_from_sdp, candidate_sdp, local_from_sdp,  # noqa: E402
+                        remote_sdp)
 
 Gst.init(None)
 
@@ -228,7 +229,7 @@ class GstPeer(CallPeer):
                 s = message.get_structure()
                 if s is not None and s.get_name() == "dtmf-event":
                     number = s.get_value("number")
-                    digit = "0123456789*#ABCD"[number] if number < 16 else str(number)
+                    digit = DTMF_DIGITS[number] if number < 16 else str(number)
                     emit("dtmf", digit=digit, volume=s.get_value("volume"))
 
     # -- offer / answer -----------------------------------------------------------------------
@@ -288,7 +289,7 @@ class GstPeer(CallPeer):
 
     def negotiate_telephone_event(self, content):
         """telephone-event at 8 kHz if offered (Dialtone's and phone gateways' choice), else
-        any rate; the DTMF sender and Jingle use it."""
+        any rate: for the DTMF sender, and to add to our local description."""
         events = [p for p in content["payload_types"] if p["name"].lower() == "telephone-event"]
         chosen = next((p for p in events if p["clockrate"] == 8000), events[0] if events else None)
         if chosen is not None:
@@ -299,9 +300,9 @@ class GstPeer(CallPeer):
     async def media_offer(self):
         self.build(111)
         event = {"id": 101, "name": "telephone-event", "clockrate": 8000, "channels": 1,
-                 "parameters": {}}
+                 "parameters": {"events": "0-15"}}
         self.telephone = self.dtmf.telephone = (101, 8000)
-        return await self.set_local("offer", [dict(event, parameters={"events": "0-15"})])
+        return await self.set_local("offer", [event])
 
     async def media_answer(self, offer, candidates):
         opus = next(p for p in offer["payload_types"] if p["name"].lower() == "opus")
