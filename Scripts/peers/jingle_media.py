@@ -1,4 +1,4 @@
-"""Jingle audio media on aiortc, shared by Dialtone's Python call peers.
+"""Jingle audio media on aiortc, shared by Dialtone's aiortc call peers.
 
 Used by Tests/IntegrationTests/Peers/jingle_peer.py (a Conversations-like call peer) and
 Scripts/gateway/simulated_gateway.py (a JMP-like phone gateway that answers calls). It holds:
@@ -11,18 +11,19 @@ Scripts/gateway/simulated_gateway.py (a JMP-like phone gateway that answers call
                              instead of USE-CANDIDATE
   RtpStream                  per-call RFC 4733 state: telephone-events received (a callback per
                              digit) and sent (send_dtmf) inside the call's own RTP stream
-  Tone, goertzel, listen     a sine track to send, tone detection on the track received
-  parse_content, remote_sdp, local_media, content_element, describe, reason_element, reason_of
-                             Jingle RTP/ICE-UDP/DTLS <content> <-> the SDP aiortc speaks
+  Tone, listen               a sine track to send, tone detection on the track received
+  local_media                aiortc's local description as Jingle data
 
+The Jingle <-> SDP translation (parse_content, remote_sdp, content_element, …) is in
+jingle_sdp.py, shared with the GStreamer peer; its names are re-exported here for the gateway.
 Nothing here prints or talks XMPP; the callers do that.
 """
 import asyncio
-import ipaddress
 import math
+import os
 import random
-import secrets
 import struct
+import sys
 
 import aioice.ice
 import aioice.stun
@@ -31,31 +32,14 @@ from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket, is_rtcp
-from aiortc.sdp import SessionDescription
-from slixmpp.xmlstream import ET
 
-NS_JINGLE = "urn:xmpp:jingle:1"
-NS_RTP = "urn:xmpp:jingle:apps:rtp:1"
-NS_ICE = "urn:xmpp:jingle:transports:ice-udp:1"
-NS_DTLS = "urn:xmpp:jingle:apps:dtls:0"
-NS_JMI = "urn:xmpp:jingle-message:0"
-NS_ERRORS = "urn:xmpp:jingle:errors:1"
-FEATURES = [NS_JINGLE, NS_RTP, "urn:xmpp:jingle:apps:rtp:audio", NS_ICE, NS_DTLS, NS_JMI]
-NO_TRICKLE = "urn:ietf:rfc:3264"
-PROBES = [300, 440, 600, 660, 880, 1200]  # the frequencies listen() tells apart
-DTMF_DIGITS = "0123456789*#ABCD"  # RFC 4733 event codes 0-15
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# Used here, and re-exported for the simulated gateway (which imports this module only).
+from jingle_sdp import (DTMF_DIGITS, PROBES, candidate_sdp, content_element,  # noqa: E402,F401
+                        local_from_sdp, parse_content, reason_of, remote_sdp, strongest_probe,
+                        telephone_event, usable_candidates)
+
 NOMINATION = 0xC001  # libwebrtc's STUN attribute for (re)nomination, a uint32
-
-
-def q(ns, name):
-    return f"{{{ns}}}{name}"
-
-
-def is_loopback(address):
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False  # a hostname, e.g. an mDNS .local name
 
 
 # ---- process-wide patches ---------------------------------------------------------------------
@@ -194,18 +178,18 @@ class RtpStream:
             self.dtmf_tx = next(iter(telephone.items()))
 
     def received_event(self, packet):
-        if len(packet.payload) < 4:
+        event = telephone_event(packet.payload)
+        if event is None:
             return
-        code, flags, duration = struct.unpack("!BBH", packet.payload[:4])
+        digit, end, volume, duration = event
         key = (packet.ssrc, packet.timestamp)
         # The end packet is sent three times; report each event once.
-        if flags & 0x80 and key not in self.seen_events:
+        if end and key not in self.seen_events:
             self.seen_events.add(key)
             clock = self.dtmf_rx[packet.payload_type]
-            digit = DTMF_DIGITS[code] if code < 16 else str(code)
             if self.on_dtmf is not None:
                 self.on_dtmf(digit=digit, duration=duration,
-                             duration_ms=round(duration * 1000 / clock), volume=flags & 0x3F)
+                             duration_ms=round(duration * 1000 / clock), volume=volume)
 
     def renumber(self, data):
         if is_rtcp(data) or len(data) < 12:
@@ -256,14 +240,6 @@ class Tone(AudioStreamTrack):
         return frame
 
 
-def goertzel(samples, frequency, rate):
-    coefficient = 2 * math.cos(2 * math.pi * frequency / rate)
-    s1 = s2 = 0.0
-    for x in samples:
-        s1, s2 = x + coefficient * s1 - s2, s1
-    return s1 * s1 + s2 * s2 - coefficient * s1 * s2
-
-
 async def listen(track, on_heard, probes=PROBES):
     """Skip 0.5 s of start-up, analyse 2 s of the first channel, call
     on_heard(frequency=, ratio=) with the strongest probe and its power over the runner-up's,
@@ -280,150 +256,15 @@ async def listen(track, on_heard, probes=PROBES):
             data = bytes(frame.planes[0])[: frame.samples * 2 * channels]
             heard.extend(struct.unpack(f"<{len(data) // 2}h", data)[::channels])
             if len(heard) >= 2 * rate:
-                powers = sorted(((goertzel(heard, f, rate), f) for f in probes), reverse=True)
+                frequency, ratio = strongest_probe(heard, rate, probes)
                 heard = None
-                on_heard(frequency=powers[0][1],
-                         ratio=round(powers[0][0] / max(powers[1][0], 1e-9), 1))
+                on_heard(frequency=frequency, ratio=ratio)
     except MediaStreamError:
         pass
 
 
-# ---- Jingle <-> SDP --------------------------------------------------------------------------------
-def parse_content(content):
-    """The parts of a Jingle <content> we use, as plain data."""
-    out = {"name": content.get("name", "0"), "senders": content.get("senders", "both"),
-           "media": None, "payload_types": [], "rtcp_mux": False, "ufrag": None, "pwd": None,
-           "fingerprint": None, "candidates": []}
-    desc = content.find(q(NS_RTP, "description"))
-    if desc is not None:
-        out["media"] = desc.get("media")
-        out["rtcp_mux"] = desc.find(q(NS_RTP, "rtcp-mux")) is not None
-        for pt in desc.findall(q(NS_RTP, "payload-type")):
-            params = {p.get("name"): p.get("value") for p in pt.findall(q(NS_RTP, "parameter"))}
-            out["payload_types"].append({
-                "id": int(pt.get("id")), "name": pt.get("name", ""),
-                "clockrate": int(pt.get("clockrate") or 8000),
-                "channels": int(pt.get("channels") or 1), "parameters": params})
-    transport = content.find(q(NS_ICE, "transport"))
-    if transport is not None:
-        out["ufrag"], out["pwd"] = transport.get("ufrag"), transport.get("pwd")
-        fp = transport.find(q(NS_DTLS, "fingerprint"))
-        if fp is not None:
-            out["fingerprint"] = (fp.get("hash", "sha-256"), (fp.text or "").strip(),
-                                  fp.get("setup", "actpass"))
-        out["candidates"] = [dict(c.attrib) for c in transport.findall(q(NS_ICE, "candidate"))]
-    return out
-
-
-def candidate_sdp(c):
-    line = (f"{c.get('foundation', '1')} {c.get('component', '1')} "
-            f"{c.get('protocol', 'udp').lower()} {c.get('priority', '1')} {c.get('ip')} "
-            f"{c.get('port')} typ {c.get('type', 'host')}")
-    if c.get("rel-addr") and c.get("rel-port"):
-        line += f" raddr {c['rel-addr']} rport {c['rel-port']}"
-    return line
-
-
-def usable_candidates(content):
-    """Component 1 (rtcp-mux: we never use component 2), loopback addresses only."""
-    wanted = [c for c in content["candidates"] if c.get("component", "1") == "1"
-              or not content["rtcp_mux"]]
-    return [c for c in wanted if is_loopback(c.get("ip", ""))]
-
-
-def remote_sdp(content, remote_is_initiator):
-    """Jingle content (offer or answer) -> the SDP aiortc wants for setRemoteDescription."""
-    pts = sorted(content["payload_types"], key=lambda p: p["name"].lower() == "telephone-event")
-    remote_role = "initiator" if remote_is_initiator else "responder"
-    local_role = "responder" if remote_is_initiator else "initiator"
-    senders = content["senders"]
-    sends, receives = senders in ("both", remote_role), senders in ("both", local_role)
-    direction = {(True, True): "sendrecv", (True, False): "sendonly",
-                 (False, True): "recvonly"}.get((sends, receives), "inactive")
-    mid = content["name"]
-    lines = ["v=0", f"o=- {random.getrandbits(40)} 1 IN IP4 0.0.0.0", "s=-", "t=0 0",
-             f"a=group:BUNDLE {mid}",
-             f"m=audio 9 UDP/TLS/RTP/SAVPF {' '.join(str(p['id']) for p in pts)}",
-             "c=IN IP4 0.0.0.0", f"a=mid:{mid}", f"a={direction}"]
-    if content["rtcp_mux"]:
-        lines.append("a=rtcp-mux")
-    lines += [f"a=ice-ufrag:{content['ufrag']}", f"a=ice-pwd:{content['pwd']}"]
-    if content["fingerprint"]:
-        algorithm, value, setup = content["fingerprint"]
-        lines += [f"a=fingerprint:{algorithm} {value}", f"a=setup:{setup}"]
-    for p in pts:
-        channels = f"/{p['channels']}" if p["channels"] > 1 else ""
-        lines.append(f"a=rtpmap:{p['id']} {p['name']}/{p['clockrate']}{channels}")
-        if p["parameters"]:
-            fmtp = ";".join(f"{k}={v}" for k, v in p["parameters"].items())
-            lines.append(f"a=fmtp:{p['id']} {fmtp}")
-    lines += [f"a=candidate:{candidate_sdp(c)}" for c in usable_candidates(content)]
-    return "\r\n".join(lines) + "\r\n"
-
-
+# ---- aiortc -> Jingle ---------------------------------------------------------------------------
 def local_media(pc):
-    """aiortc's local SDP -> what goes into our Jingle contents."""
-    media = SessionDescription.parse(pc.localDescription.sdp).media[0]
-    fingerprint = next(f for f in media.dtls.fingerprints if f.algorithm == "sha-256")
-    candidates = [{"component": str(c.component), "foundation": c.foundation,
-                   "generation": "0", "id": secrets.token_hex(5), "ip": c.ip,
-                   "port": str(c.port), "priority": str(c.priority),
-                   "protocol": c.protocol.lower(), "type": c.type, "network": "0",
-                   **({"rel-addr": c.relatedAddress, "rel-port": str(c.relatedPort)}
-                      if c.relatedAddress else {})}
-                  for c in media.ice_candidates]
-    setup = {"auto": "actpass", "client": "active", "server": "passive"}[media.dtls.role]
-    return {"name": media.rtp.muxId or "0", "codecs": media.rtp.codecs,
-            "ufrag": media.ice.usernameFragment, "pwd": media.ice.password,
-            "fingerprint": fingerprint.value, "setup": setup, "candidates": candidates}
-
-
-def content_element(local, candidates, description=True):
-    # The one content is always the initiator's, whoever sends it.
-    content = ET.Element(q(NS_JINGLE, "content"), creator="initiator", name=local["name"])
-    if description:
-        content.set("senders", "both")
-        desc = ET.SubElement(content, q(NS_RTP, "description"), media="audio")
-        for codec in local["codecs"]:
-            name = codec.mimeType.split("/", 1)[1]
-            pt = ET.SubElement(desc, q(NS_RTP, "payload-type"), id=str(codec.payloadType),
-                               name=name, clockrate=str(codec.clockRate))
-            if codec.channels:
-                pt.set("channels", str(codec.channels))
-            for key, value in (codec.parameters or {}).items():
-                ET.SubElement(pt, q(NS_RTP, "parameter"), name=key, value=str(value))
-        ET.SubElement(desc, q(NS_RTP, "rtcp-mux"))
-    transport = ET.SubElement(content, q(NS_ICE, "transport"), ufrag=local["ufrag"],
-                              pwd=local["pwd"])
-    if description:
-        fp = ET.SubElement(transport, q(NS_DTLS, "fingerprint"), hash="sha-256",
-                           setup=local["setup"])
-        fp.text = local["fingerprint"]
-    for c in candidates:
-        ET.SubElement(transport, q(NS_ICE, "candidate"), c)
-    return content
-
-
-def describe(content):
-    pts = [f"{p['id']}:{p['name']}/{p['clockrate']}" + (f"/{p['channels']}"
-           if p["channels"] > 1 else "") for p in content["payload_types"]]
-    return {"candidates": len(content["candidates"]), "payload_types": pts,
-            "types": sorted({c.get("type", "?") for c in content["candidates"]}),
-            "setup": content["fingerprint"][2] if content["fingerprint"] else None,
-            "rtcp_mux": content["rtcp_mux"]}
-
-
-def reason_element(condition, text=None):
-    reason = ET.Element(q(NS_JINGLE, "reason"))
-    ET.SubElement(reason, q(NS_JINGLE, condition))
-    if text:
-        ET.SubElement(reason, q(NS_JINGLE, "text")).text = text
-    return reason
-
-
-def reason_of(parent):
-    reason = parent.find(q(NS_JINGLE, "reason")) if parent is not None else None
-    if reason is None:
-        return None
-    names = [c.tag.split("}")[-1] for c in reason if c.tag.split("}")[-1] != "text"]
-    return names[0] if names else None
+    """aiortc's local description (candidates included: aiortc gathers before it answers)
+    -> what goes into our Jingle contents."""
+    return local_from_sdp(pc.localDescription.sdp)

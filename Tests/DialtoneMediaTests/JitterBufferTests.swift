@@ -272,4 +272,29 @@ final class JitterBufferTimelineTests: XCTestCase {
         // The new stream carries on where the old one ends: no gap at all.
         XCTAssertEqual(longestGap, 1)   // the start-up frame, before the first packet plays
     }
+
+    func testADelayStepDuringSpeechCostsOneConcealedFrameNotAGap() {
+        // The sender (or the path) falls behind by a little more than a frame for good, in the
+        // middle of speech: GStreamer's peer did so a quarter of a second into a call. The
+        // packet the buffer just concealed arrives a moment later; played then, the
+        // concealment becomes one frame of added delay. Dropped as late, every packet after
+        // it came just after its turn too, and five concealed frames ran into silence.
+        var scenario = JitterScenario()
+        scenario.run(packets: 200, quiet: false, delay: { i in (i < 50 ? 5 : 30) * self.ms })
+        let counters = scenario.buffer.counters
+        XCTAssertEqual(scenario.playedFrames, Array(0..<200), "\(counters)")
+        XCTAssertEqual(counters.concealed, 1, "\(counters)")
+        XCTAssertEqual(counters.late, 0, "\(counters)")
+        let afterStart = scenario.played.drop { $0 == .silence }
+        XCTAssertFalse(afterStart.contains(.silence), "no silence once playing: \(counters)")
+    }
+
+    func testAPacketLateForAFrameThatWasNotConcealedIsStillDropped() {
+        // FEC from the next packet already stood in for it: playing it too would repeat audio.
+        var scenario = JitterScenario()
+        scenario.run(packets: 100, quiet: false, delay: { i in (i == 40 ? 50 : 5) * self.ms })
+        XCTAssertEqual(scenario.buffer.counters.fecRecovered, 1)
+        XCTAssertEqual(scenario.buffer.counters.late, 1)
+        XCTAssertEqual(scenario.playedFrames, Array(0..<100))
+    }
 }

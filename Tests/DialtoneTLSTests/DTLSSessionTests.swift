@@ -10,9 +10,10 @@ struct DTLSPair {
 
     init(aliceRole: DTLSRole, bobPins: [UInt8]? = nil, alicePins: [UInt8]? = nil,
          aliceProfiles: [SRTPProtectionProfile] = [.aes128CMHMACSHA1_80, .aeadAES128GCM],
-         bobProfiles: [SRTPProtectionProfile] = [.aes128CMHMACSHA1_80, .aeadAES128GCM], mtu: Int = 1200) throws {
+         bobProfiles: [SRTPProtectionProfile] = [.aes128CMHMACSHA1_80, .aeadAES128GCM], mtu: Int = 1200,
+         bobIdentity: TLSIdentity? = nil) throws {
         let aliceIdentity = try TLSIdentity.selfSigned(commonName: "alice")
-        let bobIdentity = try TLSIdentity.selfSigned(commonName: "bob")
+        let bobIdentity = try bobIdentity ?? TLSIdentity.selfSigned(commonName: "bob")
         alice = try DTLSSession(role: aliceRole, identity: aliceIdentity,
                                 remoteFingerprint: alicePins ?? bobIdentity.sha256Fingerprint, profiles: aliceProfiles,
                                 mtu: mtu, initialRetransmit: .milliseconds(20))

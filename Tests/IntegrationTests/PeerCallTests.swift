@@ -7,56 +7,7 @@ import XCTest
 /// Calls between `dialtone` and an implementation we did not write: slixmpp for XMPP and
 /// aiortc (aioice, its DTLS-SRTP, libopus through PyAV) for media, joined by our test glue
 /// (Tests/IntegrationTests/Peers/jingle_peer.py), as Conversations joins Jingle to libwebrtc.
-final class PeerCallTests: XCTestCase {
-    private var harness: CallHarness!
-    private var environment: TestEnvironment!
-    private var children: [ChildProcess] = []
-
-    override func setUp() async throws {
-        environment = try TestEnvironment.current()
-        harness = try CallHarness(environment: environment)
-    }
-
-    override func tearDown() async throws {
-        for child in children where child.isRunning { child.signal(SIGKILL) }
-        harness.remove()
-    }
-
-    private func python() throws -> String {
-        let candidates = [ProcessInfo.processInfo.environment["DIALTONE_PYTHON"],
-                          NSHomeDirectory() + "/.cache/dialtone-venv/bin/python"].compactMap { $0 }
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw missingPart("no interop venv (Scripts/install-deps --python)")
-        }
-        return found
-    }
-
-    /// Starts the Python peer as `account`; `mode` is ["answer"] or ["call", JID].
-    private func peer(_ account: (jid: JID, password: String), _ mode: [String], _ options: [String] = []) throws -> ChildProcess {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers/jingle_peer.py").path
-        let child = try ChildProcess([try python(), script, "--jid", account.jid.description, "--password", account.password,
-                                      "--port", String(environment.port), "--ca-file", environment.caFile] + options + mode)
-        children.append(child)
-        return child
-    }
-
-    private func events(_ child: ChildProcess) -> [[String: Any]] { CallHarness.jsonLines(child.output) }
-
-    private func event(_ name: String, in child: ChildProcess) -> [String: Any]? {
-        events(child).first { $0["event"] as? String == name }
-    }
-
-    private func waitForPeer(_ child: ChildProcess) async throws {
-        try await eventually("the peer is online") { self.event("ready", in: child) != nil || !child.isRunning }
-        XCTAssertTrue(child.isRunning, child.output + child.errors)
-    }
-
-    private func dialtone(_ name: String, _ arguments: [String]) throws -> ChildProcess {
-        let child = try harness.start(name, arguments)
-        children.append(child)
-        return child
-    }
-
+final class PeerCallTests: PythonPeerTestCase {
     /// Dialtone calls the peer: tones both ways, our digits reach it as RFC 4733 events.
     private func callPeer(peerOptions: [String] = [], digits: String = "4#", check: (ChildProcess, String) -> Void = { _, _ in }) async throws {
         let us = try environment.newAccount("dt")
@@ -75,6 +26,7 @@ final class PeerCallTests: XCTestCase {
         XCTAssertEqual(try harness.heard(by: "dt").frequency, 880, "we hear the peer's tone\n\(transcript)")
         let received = events(remote).filter { $0["event"] as? String == "dtmf" }.compactMap { $0["digit"] as? String }.joined()
         XCTAssertEqual(received, digits, transcript)
+        XCTAssertEqual(events("duplicate-candidate", in: remote).count, 0, "no transport address signalled twice\n\(transcript)")
         check(remote, call.stdout)
     }
 
@@ -112,6 +64,7 @@ final class PeerCallTests: XCTestCase {
         XCTAssertEqual(event("heard", in: remote)?["frequency"] as? Double, 660, transcript)
         XCTAssertEqual(try harness.heard(by: "dt").frequency, 1200, transcript)
         XCTAssertEqual(CallHarness.digits(answer.output), "2580", "the peer's RFC 4733 digits reach us\n\(transcript)")
+        XCTAssertEqual(events("duplicate-candidate", in: remote).count, 0, "no transport address signalled twice\n\(transcript)")
     }
 
     /// Through coturn, relay-only on the peer's side.

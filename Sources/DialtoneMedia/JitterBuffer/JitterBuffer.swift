@@ -59,6 +59,11 @@ public struct JitterBufferCounters: Sendable, Equatable {
 /// timestamp would wait for ever. A jump far ahead or far back (a peer restarting its
 /// stream) and a new SSRC start a new timeline, which carries on right after the old one.
 ///
+/// A packet that arrives just after its frame was concealed is played next, the concealment
+/// standing as one frame of added delay: a sender or path that falls behind for good (by a
+/// frame, mid-speech, where the buffer cannot stretch unheard) costs one concealed frame
+/// rather than every later packet arriving just too late.
+///
 /// Slots are preallocated; in steady state inserting and pulling reuse them.
 public struct JitterBuffer: Sendable {
     public let configuration: JitterBufferConfiguration
@@ -84,6 +89,9 @@ public struct JitterBuffer: Sendable {
     private var stray: (frame: Int64, arrival: Int64)?
     private var firstArrival: Int64?
     private var concealedInARow = 0
+    /// The frame the last pull concealed (its packet missing, no FEC for it), until another
+    /// decision: if that packet turns up now, it was late by a little, not lost.
+    private var concealedFrame: Int64?
 
     // Delay tracking: a ring of recent relative delays to find the quickest.
     private var delays: [Int64]
@@ -129,6 +137,17 @@ public struct JitterBuffer: Sendable {
         var frame = locate(raw)
         let capacity = Int64(configuration.capacity)
         if started {
+            if frame < playFrame, frame == concealedFrame, frame == playFrame - 1 {
+                // Just missed: played next, so that the concealment stands as one frame of
+                // added delay. Dropped, every later packet of a sender or path that fell
+                // behind for good would miss its turn too, and the audio would go silent.
+                playFrame = frame
+                concealedFrame = nil
+                counters.stretched += 1
+                stray = nil
+                insertFresh(frame: frame, payload: payload, arrival: arrival)
+                return
+            }
             if frame < playFrame {
                 guard playFrame - frame > Int64(configuration.maximumDelayFrames), let previous = stray,
                       (1...2).contains(frame - previous.frame),
@@ -188,6 +207,7 @@ public struct JitterBuffer: Sendable {
             playFrame = first
         }
 
+        concealedFrame = nil
         if adapt(quiet: quiet) {
             counters.stretched += 1
             return .conceal
@@ -220,6 +240,7 @@ public struct JitterBuffer: Sendable {
             return .silence
         }
         counters.concealed += 1
+        concealedFrame = playFrame - 1
         return .conceal
     }
 
@@ -327,6 +348,7 @@ public struct JitterBuffer: Sendable {
     private mutating func newTimeline() {
         lastTimestamp = nil
         stray = nil
+        concealedFrame = nil
         delayCount = 0
         delayIndex = 0
         counters.resets += 1

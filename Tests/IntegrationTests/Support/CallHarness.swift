@@ -63,6 +63,44 @@ final class CallHarness: @unchecked Sendable {
         return (strongest ?? 0, samples.count)
     }
 
+    /// How continuously `name` played a tone at `frequency`. The recording starts when the
+    /// first audio packet arrives (the playback clock starts then), so `onset` is how long
+    /// after that packet the tone was first heard; `longestGap` is the longest stretch without
+    /// it from `onset` + 0.1 s until `tail` seconds before the end, leaving out the `excluded`
+    /// stretches (where the peer sent telephone-events instead of audio, say).
+    /// Measured in 10 ms windows: one holds the tone if it is not quiet (RMS ≥ 300) and at
+    /// least half its energy is at `frequency`.
+    func continuity(of name: String, tone frequency: Double, excluded: [ClosedRange<Double>] = [],
+                    tail: Double = 0.3, sampleRate: Double = 48_000) throws -> (onset: Double, longestGap: Double, gapAt: Double, checked: Double) {
+        let data = try Data(contentsOf: directory.appendingPathComponent("\(name).out.raw"))
+        let samples = data.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
+        let window = Int(sampleRate / 100)
+        let tone: [Bool] = stride(from: 0, to: samples.count - window + 1, by: window).map { start in
+            let slice = Array(samples[start..<start + window])
+            let energy = slice.reduce(0.0) { $0 + Double($1) * Double($1) }
+            guard (energy / Double(window)).squareRoot() >= 300 else { return false }
+            // For a pure tone of amplitude A over N samples, Goertzel's power (divided by N, as
+            // ToneAnalysis gives it) is N·A²/4 and the energy N·A²/2: the share is 1.
+            let share = 2 * ToneAnalysis.power(of: slice, at: frequency, sampleRate: sampleRate) / energy
+            return share >= 0.5
+        }
+        let seconds = { (index: Int) in Double(index) / 100 }
+        guard let first = tone.firstIndex(of: true) else { return (.infinity, .infinity, 0, 0) }
+        let from = first + 10
+        let to = tone.count - Int(tail * 100)
+        var longest = 0, longestAt = from, run = 0
+        for index in from..<max(from, to) {
+            let skipped = excluded.contains { $0.overlaps(seconds(index)...seconds(index + 1)) }
+            if tone[index] || skipped {
+                run = 0
+                continue
+            }
+            run += 1
+            if run > longest { longest = run; longestAt = index - run + 1 }
+        }
+        return (seconds(first), seconds(longest), seconds(longestAt), seconds(max(0, to - from)))
+    }
+
     static func jsonLines(_ text: String) -> [[String: Any]] {
         text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }

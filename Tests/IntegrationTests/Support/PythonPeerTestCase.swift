@@ -1,0 +1,69 @@
+import DialtoneXMPP
+import Foundation
+import XCTest
+
+/// What the call tests against an independent Python peer (Tests/IntegrationTests/Peers) share:
+/// a call harness, the peer processes (killed at the end), their JSON events.
+/// `peerScript` names the peer: jingle_peer.py (aiortc) unless a subclass says otherwise.
+class PythonPeerTestCase: XCTestCase {
+    var harness: CallHarness!
+    var environment: TestEnvironment!
+    var children: [ChildProcess] = []
+
+    class var peerScript: String { "jingle_peer.py" }
+
+    override func setUp() async throws {
+        environment = try TestEnvironment.current()
+        harness = try CallHarness(environment: environment)
+    }
+
+    override func tearDown() async throws {
+        for child in children where child.isRunning { child.signal(SIGKILL) }
+        harness.remove()
+    }
+
+    /// The venv's python, which has slixmpp and aiortc (Scripts/install-deps --python).
+    static func python() throws -> String {
+        let candidates = [ProcessInfo.processInfo.environment["DIALTONE_PYTHON"],
+                          NSHomeDirectory() + "/.cache/dialtone-venv/bin/python"].compactMap { $0 }
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw missingPart("no interop venv (Scripts/install-deps --python)")
+        }
+        return found
+    }
+
+    static func script(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Peers/\(name)").path
+    }
+
+    /// Starts the peer as `account`; `mode` is ["answer"] or ["call", JID].
+    func peer(_ account: (jid: JID, password: String), _ mode: [String], _ options: [String] = []) throws -> ChildProcess {
+        let child = try ChildProcess([try Self.python(), Self.script(Self.peerScript), "--jid", account.jid.description,
+                                      "--password", account.password, "--port", String(environment.port),
+                                      "--ca-file", environment.caFile] + options + mode)
+        children.append(child)
+        return child
+    }
+
+    func events(_ child: ChildProcess) -> [[String: Any]] { CallHarness.jsonLines(child.output) }
+
+    func events(_ name: String, in child: ChildProcess) -> [[String: Any]] {
+        events(child).filter { $0["event"] as? String == name }
+    }
+
+    func event(_ name: String, in child: ChildProcess) -> [String: Any]? {
+        events(child).first { $0["event"] as? String == name }
+    }
+
+    func waitForPeer(_ child: ChildProcess) async throws {
+        try await eventually("the peer is online") { self.event("ready", in: child) != nil || !child.isRunning }
+        XCTAssertTrue(child.isRunning, child.output + child.errors)
+    }
+
+    func dialtone(_ name: String, _ arguments: [String]) throws -> ChildProcess {
+        let child = try harness.start(name, arguments)
+        children.append(child)
+        return child
+    }
+}
