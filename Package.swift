@@ -99,18 +99,20 @@ let package = Package(
         // Media pipeline CPU per frame; Scripts/bench-media builds it in release and runs it.
         .executableTarget(name: "MediaBench", dependencies: ["DialtoneMedia", "DialtoneTLS"], path: "Benchmarks/MediaBench"),
 
+        // What several test targets share: starting child processes, the Python peers, missing parts.
+        .target(name: "DialtoneTestSupport", path: "Tests/DialtoneTestSupport"),
         .testTarget(name: "DialtoneXMLTests", dependencies: ["DialtoneXML"], exclude: ["Fuzz"]),
         .testTarget(name: "DialtoneTLSTests", dependencies: ["DialtoneTLS"]),
         .testTarget(name: "DialtoneXMPPTests", dependencies: ["DialtoneXMPP", "DialtoneXML"], exclude: ["Fuzz"]),
         .testTarget(
             name: "DialtoneICETests",
             dependencies: [
-                "DialtoneICE",
+                "DialtoneICE", "DialtoneTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["Peers", "Fuzz"]),
-        .testTarget(name: "DialtoneMediaTests", dependencies: ["DialtoneMedia", "DialtoneTLS", "CSndfile"], exclude: ["Peers", "Fuzz"]),
+        .testTarget(name: "DialtoneMediaTests", dependencies: ["DialtoneMedia", "DialtoneTLS", "CSndfile", "DialtoneTestSupport"], exclude: ["Peers", "Fuzz"]),
         .testTarget(
             name: "DialtoneJingleTests", dependencies: ["DialtoneJingle", "DialtoneXMPP", "DialtoneXML", "DialtoneMedia", "DialtoneICE"],
             exclude: ["Fuzz"]),
@@ -121,6 +123,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "DialtoneCore", "DialtoneXMPP", "DialtoneXML", "DialtoneStore", "DialtoneJingle", "DialtoneMedia",
+                "DialtoneTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

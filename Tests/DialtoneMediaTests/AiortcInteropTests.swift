@@ -1,5 +1,6 @@
 @testable import DialtoneMedia
 import DialtoneTLS
+import DialtoneTestSupport
 import Foundation
 import Synchronization
 import XCTest
@@ -33,28 +34,12 @@ final class AiortcInteropTests: XCTestCase {
         }
     }
 
-    func python() throws -> String {
-        let candidates = [ProcessInfo.processInfo.environment["DIALTONE_PYTHON"],
-                          NSHomeDirectory() + "/.cache/dialtone-venv/bin/python"].compactMap { $0 }
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw missingPart("no interop venv (Scripts/install-deps --python)")
-        }
-        return found
-    }
+    func python() throws -> String { try PythonPeers.python() }
 
     func spawn(_ arguments: [String], stdout: String, stderr: String) throws -> pid_t {
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ)
-        guard result == 0 else { throw missingPart("cannot start \(arguments[0]): \(String(cString: strerror(result)))") }
-        return pid
+        do { return try Spawn.start(arguments, stdout: .file(stdout), stderr: .file(stderr)) } catch {
+            throw missingPart("\(error)")
+        }
     }
 
     /// Waits for a line starting with `prefix` in the child's output file.

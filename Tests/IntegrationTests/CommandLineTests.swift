@@ -1,5 +1,6 @@
 import DialtoneXML
 import DialtoneXMPP
+import DialtoneTestSupport
 import Foundation
 import XCTest
 

@@ -1,6 +1,7 @@
 @testable import DialtoneCore
 import DialtoneXML
 import DialtoneXMPP
+import DialtoneTestSupport
 import Foundation
 import XCTest
 

@@ -1,6 +1,7 @@
 @testable import DialtoneCore
 import DialtoneStore
 import DialtoneXMPP
+import DialtoneTestSupport
 import Foundation
 import XCTest
 

@@ -2,6 +2,7 @@
 import DialtoneMedia
 import DialtoneXML
 import DialtoneXMPP
+import DialtoneTestSupport
 import Foundation
 import XCTest
 
@@ -388,9 +389,7 @@ final class TerminalInterfaceTests: XCTestCase {
     /// answers, audio both ways, Alt-h hangs up.
     func testAnsweringACallInTheTerminalInterface() async throws {
         let environment = try TestEnvironment.current()
-        let python = [ProcessInfo.processInfo.environment["DIALTONE_PYTHON"], NSHomeDirectory() + "/.cache/dialtone-venv/bin/python"]
-            .compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
-        guard let python else { throw missingPart("no interop venv") }
+        let python = try PythonPeers.python()
         let harness = try CallHarness(environment: environment)
         defer { harness.remove() }
         let alice = try environment.newAccount("alice")
@@ -447,9 +446,7 @@ final class TerminalInterfaceTests: XCTestCase {
     /// answering it brings that account into view; the call connects on it.
     func testAnsweringACallOnTheAccountOutOfView() async throws {
         let environment = try TestEnvironment.current()
-        let python = [ProcessInfo.processInfo.environment["DIALTONE_PYTHON"], NSHomeDirectory() + "/.cache/dialtone-venv/bin/python"]
-            .compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
-        guard let python else { throw missingPart("no interop venv") }
+        let python = try PythonPeers.python()
         let harness = try CallHarness(environment: environment)
         defer { harness.remove() }
         let alice = try environment.newAccount("alice")

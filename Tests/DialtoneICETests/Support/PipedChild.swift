@@ -1,3 +1,4 @@
+import DialtoneTestSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -10,9 +11,8 @@ struct PeerError: Error, CustomStringConvertible {
 
 /// A child process with pipes on stdin and stdout, for peers that talk JSON lines.
 ///
-/// posix_spawn, as in IntegrationTests' ChildProcess and for the same reason: Foundation's
-/// Process reaps children from one thread with a blocking wait4 on Linux, so a long-running
-/// child stalls the others. Reads poll a non-blocking pipe so no executor thread ever blocks.
+/// Started by `Spawn` (not Foundation's Process, see there). Reads poll a non-blocking pipe so
+/// no executor thread ever blocks.
 final class PipedChild: @unchecked Sendable {
     let pid: pid_t
     let stderrPath: String
@@ -27,36 +27,18 @@ final class PipedChild: @unchecked Sendable {
         var fromChild: [Int32] = [0, 0]
         guard pipe(&toChild) == 0, pipe(&fromChild) == 0 else { throw PeerError("pipe failed") }
         for fd in toChild + fromChild { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        // dup2 clears close-on-exec on 0 and 1; every other pipe end closes at exec.
-        posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
-        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
-        var child: pid_t = 0
-        let result = posix_spawn(&child, arguments[0], &actions, &attributes, &argv, &envp)
+        let errorsPath = stderrPath
+        let started = Result { try Spawn.start(arguments, environment: environment, stdin: .descriptor(toChild[0]),
+                                              stdout: .descriptor(fromChild[1]), stderr: .file(errorsPath)) }
         close(toChild[0])
         close(fromChild[1])
-        guard result == 0 else {
+        switch started {
+        case .success(let child): pid = child
+        case .failure(let error):
             close(toChild[1])
             close(fromChild[0])
-            throw PeerError("cannot start \(arguments[0]): \(String(cString: strerror(result)))")
+            throw PeerError("\(error)")
         }
-        pid = child
         input = toChild[1]
         output = fromChild[0]
         _ = fcntl(output, F_SETFL, fcntl(output, F_GETFL) | O_NONBLOCK)

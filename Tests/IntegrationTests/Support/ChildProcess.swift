@@ -1,12 +1,10 @@
+import DialtoneTestSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A child process started with posix_spawn, its output going to files.
-///
-/// Not Foundation's Process: on Linux it reaps children from one thread with a blocking
-/// wait4, so one long-running child (a listener, a DNS server) stalls every other Process.
+/// A child process (started by `Spawn`, not Foundation's Process), its output going to files.
 final class ChildProcess: @unchecked Sendable {
     let pid: pid_t
     let stdoutPath: String
@@ -17,30 +15,11 @@ final class ChildProcess: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         stdoutPath = directory.appendingPathComponent("stdout").path
         stderrPath = directory.appendingPathComponent("stderr").path
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
+        do {
+            pid = try Spawn.start(arguments, environment: environment, stdout: .file(stdoutPath), stderr: .file(stderrPath))
+        } catch {
+            throw TestEnvironmentError("\(error)")
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        // Children get default signal handling whatever the test runner's threads block.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
-        var child: pid_t = 0
-        let result = posix_spawn(&child, arguments[0], &actions, &attributes, &argv, &envp)
-        guard result == 0 else { throw TestEnvironmentError("cannot start \(arguments[0]): \(String(cString: strerror(result)))") }
-        pid = child
     }
 
     /// Runs to completion and returns the exit status (128 + signal when killed).

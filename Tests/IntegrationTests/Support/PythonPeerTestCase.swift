@@ -1,4 +1,5 @@
 import DialtoneXMPP
+import DialtoneTestSupport
 import Foundation
 import XCTest
 
@@ -23,14 +24,7 @@ class PythonPeerTestCase: XCTestCase {
     }
 
     /// The venv's python, which has slixmpp and aiortc (Scripts/install-deps --python).
-    static func python() throws -> String {
-        let candidates = [ProcessInfo.processInfo.environment["DIALTONE_PYTHON"],
-                          NSHomeDirectory() + "/.cache/dialtone-venv/bin/python"].compactMap { $0 }
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw missingPart("no interop venv (Scripts/install-deps --python)")
-        }
-        return found
-    }
+    static func python() throws -> String { try PythonPeers.python() }
 
     static func script(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
