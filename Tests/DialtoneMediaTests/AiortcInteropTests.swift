@@ -34,8 +34,6 @@ final class AiortcInteropTests: XCTestCase {
         }
     }
 
-    func python() throws -> String { try PythonPeers.python() }
-
     func spawn(_ arguments: [String], stdout: String, stderr: String) throws -> pid_t {
         do { return try Spawn.start(arguments, stdout: .file(stdout), stderr: .file(stderr)) } catch {
             throw missingPart("\(error)")
@@ -65,7 +63,7 @@ final class AiortcInteropTests: XCTestCase {
     }
 
     func call(offering profiles: [SRTPProtectionProfile], expecting expected: SRTPProtectionProfile) throws {
-        let interpreter = try python()
+        let interpreter = try PythonPeers.python()
         let devices = try FileAudioDevices()
         defer { devices.remove() }
         try devices.writeTone("in.raw", frequency: 440, seconds: 20)

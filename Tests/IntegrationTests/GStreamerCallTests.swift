@@ -13,7 +13,7 @@ final class GStreamerCallTests: PythonPeerTestCase {
     override func setUp() async throws {
         try await super.setUp()
         // GStreamer, its Python bindings and every element the peer uses (Scripts/install-deps).
-        let check = try await ChildProcess.run([try Self.python(), Self.script(Self.peerScript), "--check"], timeout: .seconds(30))
+        let check = try await ChildProcess.run([try PythonPeers.python(), Self.script(Self.peerScript), "--check"], timeout: .seconds(30))
         if check.status == 2 {
             let parts = CallHarness.jsonLines(check.stdout).first?["parts"] as? [String] ?? []
             throw missingPart("the GStreamer call peer lacks \(parts.joined(separator: ", "))")

@@ -245,13 +245,6 @@ public actor AccountSession {
 
     // MARK: Chat states
 
-    /// Tells `peer` we are composing, paused or active (XEP-0085), unless the user turned chat
-    /// states off or `peer` is a number or group text. Never stored by the server, never resent.
-    public func sendChatState(_ state: String, to peer: JID) async {
-        guard let state = ChatState(rawValue: state) else { return }
-        await chatStates.say(state, to: peer)
-    }
-
     /// After every change of the input line: the conversation on screen (nil when none, or
     /// when leaving this account) and whether the line holds a message being written. Core
     /// sends composing, paused and active from these; in the order they were given.

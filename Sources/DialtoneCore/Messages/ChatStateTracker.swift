@@ -60,7 +60,7 @@ final class ChatStateTracker: AccountFeature {
 
     /// Sends `state` to `peer`: not to phone numbers at the gateway (a text message has no
     /// such thing) or group texts, and not when the user turned chat states off.
-    nonisolated(nonsending) func say(_ state: ChatState, to peer: JID) async {
+    private nonisolated(nonsending) func say(_ state: ChatState, to peer: JID) async {
         said = (peer, state)
         guard sendsChatStates, peer.domain != gateway?.domain, !(peer.local ?? "").contains(",") else { return }
         await send(Message.chatState(state, to: peer))

@@ -12,7 +12,7 @@ final class StanzaIDTrustTests: XCTestCase {
 
     private func archiveID(announced: Bool) async throws -> String? {
         let client = XMPPClient(configuration: XMPPClientConfiguration(jid: JID(verified: "me@example.com"), password: "x")) { _ in }
-        let events = await client.routeForTest(try XMLElement(parsing: forged), serverAssignsStanzaIDs: announced)
+        let events = await client.routeForTest(try XMLElement(parsing: forged)) { $0.serverAssignsStanzaIDs = announced }.events
         guard case .message(let received)? = events.first else {
             XCTFail("no message routed: \(events)")
             return nil
@@ -28,14 +28,5 @@ final class StanzaIDTrustTests: XCTestCase {
     func testAStanzaIDCountsWhenOurServerAnnouncesThem() async throws {
         let id = try await archiveID(announced: true)
         XCTAssertEqual(id, "an-id-in-our-archive")
-    }
-}
-
-extension XMPPClient {
-    func routeForTest(_ stanza: XMLElement, serverAssignsStanzaIDs: Bool) -> [XMPPEvent] {
-        self.serverAssignsStanzaIDs = serverAssignsStanzaIDs
-        var batch = InboundBatch()
-        route(stanza, into: &batch)
-        return batch.events
     }
 }

@@ -23,9 +23,6 @@ class PythonPeerTestCase: XCTestCase {
         harness.remove()
     }
 
-    /// The venv's python, which has slixmpp and aiortc (Scripts/install-deps --python).
-    static func python() throws -> String { try PythonPeers.python() }
-
     static func script(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Peers/\(name)").path
@@ -33,7 +30,7 @@ class PythonPeerTestCase: XCTestCase {
 
     /// Starts the peer as `account`; `mode` is ["answer"] or ["call", JID].
     func peer(_ account: (jid: JID, password: String), _ mode: [String], _ options: [String] = []) throws -> ChildProcess {
-        let child = try ChildProcess([try Self.python(), Self.script(Self.peerScript), "--jid", account.jid.description,
+        let child = try ChildProcess([try PythonPeers.python(), Self.script(Self.peerScript), "--jid", account.jid.description,
                                       "--password", account.password, "--port", String(environment.port),
                                       "--ca-file", environment.caFile] + options + mode)
         children.append(child)
