@@ -205,10 +205,10 @@ extension Store {
     /// Applies a correction (XEP-0308) to the message `stanzaID` that `sender` wrote in `peer`'s
     /// conversation; the old text is kept. A correction of someone else's message finds nothing.
     /// Returns the corrected message.
-    /// `sending` is our own correction's stanza: it waits with the outbox, in the same
-    /// transaction as the edit, until the server confirms it.
+    /// `correctionID` names our own correction: it waits as a `PendingCorrection`, written in
+    /// the same transaction as the edit, until the server confirms it.
     public func correct(stanzaID: String, sender: String, peer: String, body: String?, at time: Date,
-                        sending: (stanzaID: String, xml: String)? = nil) throws(StoreError) -> StoredMessage? {
+                        queueingCorrectionID correctionID: String? = nil) throws(StoreError) -> StoredMessage? {
         return try writing { db in
             let senderBare = sender.split(separator: "/").first.map(String.init) ?? sender
             guard var message = try StoredMessage.fetchOne(db, sql: """
@@ -222,7 +222,11 @@ extension Store {
             message.body = body
             message.editedAt = time
             try message.update(db)
-            if let sending { try Self.queue(stanzaID: sending.stanzaID, xml: sending.xml, in: db) }
+            // Our own correction waits for the server in the same transaction as the edit.
+            if let correctionID, let body {
+                try Self.queue(PendingCorrection(stanzaID: correctionID, peer: peer, replacesID: stanzaID, body: body, queuedAt: time),
+                               in: db)
+            }
             return message
         }
     }

@@ -176,7 +176,7 @@ public final class Store: Sendable {
             try db.create(index: "call_by_time", on: "call", columns: ["startedAt"])
         }
         registerAddressBookIndex(in: &migrator)
-        registerQueuedStanzas(in: &migrator)
+        registerPendingCorrections(in: &migrator)
         return migrator
     }
 

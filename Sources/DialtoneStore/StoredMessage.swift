@@ -41,8 +41,10 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
     public var attachments: [Attachment]
     /// When the sender last corrected it (XEP-0308); earlier texts are kept in `message_edit`.
     public var editedAt: Date?
-    /// The stanza as sent or received, with its namespace declared, so later versions can
-    /// read what this one did not and the outbox can send it again as it was.
+    /// The stanza as received (our own messages too, as carbons and the archive return them),
+    /// with its namespace declared, so later versions can read what this one did not. What
+    /// the user sends keeps none: the outbox builds it from the values above each time
+    /// (older versions' outbox rows have it, and are built the same way).
     public var stanzaXML: String?
 
     public init(id: Int64? = nil, conversationID: Int64 = 0, direction: Direction, sender: String, body: String?,

@@ -35,13 +35,13 @@ final class LifecycleTests: XCTestCase {
         try await bob.connect()
         let sent = try await alice.session.sendMessage(to: bob.jid, body: "See you at 7")
         _ = try await alice.session.correctMessage(sent.id!, newBody: "See you at 8")
-        XCTAssertEqual(try alice.store.queuedStanzas().count, 1, "the correction waits")
+        XCTAssertEqual(try alice.store.pendingCorrections().count, 1, "the correction waits")
         try await alice.connect()
         try await eventually("bob sees the corrected text") {
             try bob.store.history(peer: alice.jid.description).map(\.body) == ["See you at 8"]
         }
         XCTAssertEqual(try bob.store.edits(of: try XCTUnwrap(bob.store.history(peer: alice.jid.description).first?.id)), ["See you at 7"])
-        try await eventually("the server confirmed the correction") { try alice.store.queuedStanzas().isEmpty }
+        try await eventually("the server confirmed the correction") { try alice.store.pendingCorrections().isEmpty }
         await alice.stop()
         await bob.stop()
     }

@@ -6,10 +6,11 @@ extension MessagingService {
     /// Stores one batch of received messages (live, carbons, archive pages) in one
     /// transaction, then shows the new ones. The client acknowledges the batch to the server
     /// only after this returns, so nothing acknowledged is lost. Receipts and markers were
-    /// applied as the session routed each message (`applyLifecycle`).
+    /// applied as the session routed each message (`applyLifecycle`); the incoming stages
+    /// (decryption, later) run first.
     nonisolated(nonsending) func receive(_ batch: [ReceivedMessage]) async throws {
         var pending: [Incoming] = []
-        for received in batch {
+        for received in await pipeline.process(batch, logger: logger) {
             guard let record = interpreter.interpret(received) else { continue }
             if let original = received.message.replaceID {
                 // The message it corrects may be earlier in this very batch (both sent at

@@ -3,9 +3,10 @@ import DialtoneXMPP
 import Foundation
 import Logging
 
-/// Messages of one account, both ways: the outbox (what the user sends stays there until the
-/// server confirms it, across dropped connections and restarts) and the incoming pipeline
-/// (stored before the server gets our acknowledgement, then shown).
+/// Messages of one account, both ways: the outbox (what the user sends stays there, as values,
+/// until the server confirms it, across dropped connections and restarts; each send builds the
+/// stanza and runs the outgoing stages) and the incoming pipeline (stages, then stored before
+/// the server gets our acknowledgement, then shown).
 ///
 /// No mirror of which outbox rows are "in flight": the client alone knows what its session
 /// still holds (see `transmit`). A set kept here went stale whenever a resumption failed or a
@@ -21,6 +22,9 @@ final class MessagingService: AccountFeature {
     let logger: Logger
     /// What this process has shown its front end, so that another process's messages show too.
     var published: PublishedMessages
+    /// The stages between the user and the wire, both ways (none yet: encryption will be one).
+    var pipeline = MessagePipeline()
+    var outbox: Outbox { Outbox(store: store) }
 
     init(account: JID, store: Store, client: XMPPClient, broadcaster: EventBroadcaster, http: HTTPTransfer,
          interpreter: MessageInterpreter, archive: ArchiveSync, logger: Logger) {
@@ -33,6 +37,12 @@ final class MessagingService: AccountFeature {
         self.archive = archive
         self.logger = logger
         published = PublishedMessages(startingAfter: (try? store.newestMessageID()) ?? 0)
+        do {
+            let adopted = try Outbox(store: store).adoptOlderCorrections()
+            if adopted > 0 { logger.info("\(adopted) queued corrections of an older version now wait as values") }
+        } catch {
+            logger.error("cannot read the corrections an older version queued: \(error)")
+        }
     }
 
     /// After any bind the outbox goes again: on a resumption the client resends what it had in
@@ -45,12 +55,18 @@ final class MessagingService: AccountFeature {
     // MARK: Sending
 
     nonisolated(nonsending) func send(to peer: JID, body: String) async throws -> StoredMessage {
-        let message = Message.chat(to: peer, body: body)
+        try await send(OutgoingMessage(id: newStanzaID(), to: peer, content: .message(body: body, attachments: [])))
+    }
+
+    /// Puts a new message in the outbox (the history's row, pending) and sends it.
+    private nonisolated(nonsending) func send(_ message: OutgoingMessage) async throws -> StoredMessage {
+        guard case .message(let body, let attachments) = message.content else { preconditionFailure("a message, not a correction") }
+        // The id is also the origin-id: our copy coming back (carbon, archive) is this row.
         let stored = try store.enqueue(StoredMessage(
             direction: .outgoing, sender: account.description, body: body, stanzaID: message.id,
-            dedupeKey: message.originID, timestamp: Date(), status: .pending,
-            stanzaXML: message.serialized), to: peer.bare.description)
-        publish(stored, peer: peer.bare.description)
+            dedupeKey: message.id, timestamp: Date(), status: .pending, attachments: attachments),
+            to: message.to.bare.description)
+        publish(stored, peer: message.to.bare.description)
         await transmit(message)
         return stored
     }
@@ -66,16 +82,8 @@ final class MessagingService: AccountFeature {
         guard let service = try await client.uploadService() else { throw UploadError.noService }
         let slot = try await client.requestUploadSlot(from: service, fileName: name, size: data.count, contentType: type)
         try await http.put(Array(data), to: slot.putURL, headers: slot.headers.map { ($0.key, $0.value) }, contentType: type, progress: progress)
-        let link = slot.getURL.absoluteString
-        let body = caption.map { "\($0)\n\(link)" } ?? link
-        let message = Message.chat(to: peer, body: body, outOfBand: [OutOfBandData(url: link)])
-        let attachment = Attachment(url: link, mediaType: type, name: name, size: data.count)
-        let stored = try store.enqueue(StoredMessage(
-            direction: .outgoing, sender: account.description, body: caption, stanzaID: message.id, dedupeKey: message.originID,
-            timestamp: Date(), status: .pending, attachments: [attachment], stanzaXML: message.serialized), to: peer.bare.description)
-        publish(stored, peer: peer.bare.description)
-        await transmit(message)
-        return stored
+        let attachment = Attachment(url: slot.getURL.absoluteString, mediaType: type, name: name, size: data.count)
+        return try await send(OutgoingMessage(id: newStanzaID(), to: peer, content: .message(body: caption, attachments: [attachment])))
     }
 
     /// Replaces the text of one of our sent messages (XEP-0308); the old text stays in history.
@@ -85,12 +93,11 @@ final class MessagingService: AccountFeature {
               let peerJID = try? JID(peer) else {
             throw CoreError.notCorrectable
         }
-        let correction = Message.correction(of: originalID, to: peerJID, body: newBody)
+        let correction = OutgoingMessage(id: newStanzaID(), to: peerJID, content: .correction(of: originalID, body: newBody))
         // Through the outbox like any message: offline, or dropped before the server has it,
         // it goes with the next connection instead of being lost while the edit shows here.
-        guard let correctionID = correction.id,
-              let corrected = try store.correct(stanzaID: originalID, sender: account.description, peer: peer, body: newBody,
-                                                at: Date(), sending: (correctionID, correction.serialized)) else {
+        guard let corrected = try store.correct(stanzaID: originalID, sender: account.description, peer: peer, body: newBody,
+                                                at: Date(), queueingCorrectionID: correction.id) else {
             throw CoreError.notCorrectable
         }
         broadcaster.publish(.corrected(peer: peer, corrected))
@@ -114,15 +121,17 @@ final class MessagingService: AccountFeature {
         for row in rows { if let id = row.id { broadcaster.publish(.status(messageID: id, row.status)) } }
     }
 
-    /// Sends an outbox row unless the client's session already sent it (what it holds
-    /// unconfirmed it resends itself after a resume). The check is the client's, made where
-    /// the send is, so no state here can say "in flight" about a stanza a dead session threw away.
-    nonisolated(nonsending) func transmit(_ message: Message) async {
-        guard let id = message.id else { return }
+    /// Sends what waits in the outbox unless the client's session already sent it (what it
+    /// holds unconfirmed it resends itself after a resume). The check is the client's, made
+    /// where the send is, so no state here can say "in flight" about a stanza a dead session
+    /// threw away. The stanza is built and passes the outgoing stages each time.
+    nonisolated(nonsending) func transmit(_ message: OutgoingMessage) async {
+        guard await client.wouldSendOncePerSession(id: message.id) else { return }
         do {
-            try await client.sendOncePerSession(message.element)
+            let stanza = try await pipeline.stanza(for: message)
+            try await client.sendOncePerSession(stanza.element)
         } catch {
-            logger.info("message \(id) waits in the outbox: \(error)")
+            logger.info("message \(message.id) waits in the outbox: \(error)")
         }
     }
 
@@ -130,19 +139,11 @@ final class MessagingService: AccountFeature {
     /// concurrently with itself: the client skips what this session already sent, including
     /// rows the server confirms while the flush works from its snapshot of the outbox.
     nonisolated(nonsending) func flushOutbox() async {
-        let pending: [(peer: String, message: StoredMessage)]
-        do { pending = try store.outbox() } catch {
+        let pending: [OutgoingMessage]
+        do { pending = try outbox.pending() } catch {
             logger.error("cannot read the outbox: \(error)")
             return
         }
-        for (_, message) in pending {
-            guard message.stanzaID != nil, let xml = message.stanzaXML,
-                  let stanza = try? Message(parsing: xml) else { continue }
-            await transmit(stanza)
-        }
-        // Corrections after the messages, so none arrives before what it corrects.
-        for xml in (try? store.queuedStanzas()) ?? [] {
-            if let stanza = try? Message(parsing: xml) { await transmit(stanza) }
-        }
+        for message in pending { await transmit(message) }
     }
 }

@@ -359,20 +359,29 @@ public actor XMPPClient {
     public func sendOncePerSession(_ stanza: XMLElement) throws(XMPPConnectionError) -> Bool {
         guard isOnline else { throw .notConnected }
         if let id = stanza[attribute: "id"] {
-            // With stream management, skipped only while the session accounts for it: held
-            // unconfirmed (resent after a resume) or confirmed by the server and on its way
-            // to the store. Anything else goes, even if this session wrote it before: a
-            // stanza the session no longer holds would otherwise wait in the outbox until the
-            // next new session. Without stream management nothing is ever held, and what this
-            // session wrote once is not written again. A new session sends it again.
-            let accountedFor = streamManagementEnabled
-                ? streamManagement.isUnacknowledged(id: id) || confirmedInSession.contains(id)
-                : sentInSession.contains(id)
-            guard !accountedFor else { return false }
+            guard !sessionAccountsFor(id: id) else { return false }
             sentInSession.insert(id)
         }
         try send(stanza)
         return true
+    }
+
+    /// Whether `sendOncePerSession` would send a stanza with this id now: lets the caller
+    /// skip building it (and, later, encrypting it) when it would not go. The send checks again.
+    public func wouldSendOncePerSession(id: String) -> Bool {
+        isOnline && !sessionAccountsFor(id: id)
+    }
+
+    /// With stream management, a stanza is skipped only while the session accounts for it:
+    /// held unconfirmed (resent after a resume) or confirmed by the server and on its way to
+    /// the store. Anything else goes, even if this session wrote it before: a stanza the
+    /// session no longer holds would otherwise wait in the outbox until the next new session.
+    /// Without stream management nothing is ever held, and what this session wrote once is not
+    /// written again. A new session sends it again.
+    private func sessionAccountsFor(id: String) -> Bool {
+        streamManagementEnabled
+            ? streamManagement.isUnacknowledged(id: id) || confirmedInSession.contains(id)
+            : sentInSession.contains(id)
     }
 
     /// The server's count `h` settles what it received. Out of step with what we sent, the

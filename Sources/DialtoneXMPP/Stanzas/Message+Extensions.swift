@@ -98,9 +98,10 @@ extension Message {
         return Message(element)
     }
 
-    /// A correction (XEP-0308) of our message `id`: a new chat message with the new text.
-    public static func correction(of id: String, to peer: JID, body: String) -> Message {
-        var element = Message.chat(to: peer, body: body).element
+    /// A correction (XEP-0308) of our message `id`: a new chat message with the new text,
+    /// whose own id is `correctionID` (kept when it is sent again).
+    public static func correction(of id: String, to peer: JID, body: String, correctionID: String = newStanzaID()) -> Message {
+        var element = Message.chat(to: peer, body: body, id: correctionID).element
         element.append(XMLElement("replace", namespace: Namespace.correction, attributes: [XMLAttribute("id", id)]))
         return Message(element)
     }

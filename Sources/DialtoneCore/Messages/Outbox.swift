@@ -1,0 +1,82 @@
+import DialtoneStore
+import DialtoneXMPP
+import Foundation
+
+/// Something the user sent, as values: a message (text, attachments) or a correction of one.
+/// The stanza is built from these each time it goes, never kept as XML, so a resend after a
+/// dropped connection passes the outgoing pipeline again (encryption will encrypt it anew for
+/// the devices known then) and nothing is parsed back from text.
+struct OutgoingMessage: Sendable, Equatable {
+    enum Content: Sendable, Equatable {
+        /// A chat message; `body` is the user's text (an attachment's caption, or none), the
+        /// attachments' links follow it on the wire.
+        case message(body: String?, attachments: [Attachment])
+        /// A correction (XEP-0308) of our message with stanza id `of`.
+        case correction(of: String, body: String)
+    }
+
+    /// The stanza id, also its origin-id: stable across resends, what the server's ack names.
+    var id: String
+    var to: JID
+    var content: Content
+
+    /// The stanza before the pipeline's stages: what any client reads.
+    func stanza() -> Message {
+        switch content {
+        case .message(let body, let attachments):
+            // The links are in the body too: clients without out-of-band data show them as text.
+            let text = ([body].compactMap { $0 } + attachments.map(\.url)).joined(separator: "\n")
+            return Message.chat(to: to, body: text, id: id, outOfBand: attachments.map { OutOfBandData(url: $0.url) })
+        case .correction(let original, let body):
+            return Message.correction(of: original, to: to, body: body, correctionID: id)
+        }
+    }
+}
+
+extension OutgoingMessage {
+    /// An outbox row of the history; nil for a row that cannot go (no id, no address, nothing to say).
+    init?(pending message: StoredMessage, peer: String) {
+        guard let id = message.stanzaID, let to = try? JID(peer),
+              message.body != nil || !message.attachments.isEmpty else { return nil }
+        self.init(id: id, to: to, content: .message(body: message.body, attachments: message.attachments))
+    }
+
+    init?(_ correction: PendingCorrection) {
+        guard let to = try? JID(correction.peer) else { return nil }
+        self.init(id: correction.stanzaID, to: to, content: .correction(of: correction.replacesID, body: correction.body))
+    }
+
+    /// A correction queued by an older version as stanza text.
+    static func correction(queuedAs xml: String) -> PendingCorrection? {
+        guard let stanza = try? Message(parsing: xml), let id = stanza.id, let to = stanza.to,
+              let original = stanza.replaceID, let body = stanza.body else { return nil }
+        return PendingCorrection(stanzaID: id, peer: to.bare.description, replacesID: original, body: body, queuedAt: Date())
+    }
+}
+
+/// What waits for the server's confirmation: outbox rows of the history (status pending) and
+/// pending corrections, read from the store, which alone holds them (so another process's
+/// and an earlier run's count too).
+struct Outbox {
+    let store: Store
+
+    /// Everything still to confirm, in the order it must go: messages first, oldest first, then
+    /// corrections, so that none arrives before what it corrects.
+    func pending() throws(StoreError) -> [OutgoingMessage] {
+        var messages: [OutgoingMessage] = []
+        for (peer, row) in try store.outbox() {
+            var message = row
+            // Corrected before the server had it: the history shows the new text, but the
+            // message goes as it was written and its correction after it, as it would have
+            // had it left at once (it may have reached the peer before the connection dropped).
+            if row.editedAt != nil, let id = row.id, let written = try store.edits(of: id).first { message.body = written }
+            if let outgoing = OutgoingMessage(pending: message, peer: peer) { messages.append(outgoing) }
+        }
+        return messages + (try store.pendingCorrections()).compactMap(OutgoingMessage.init)
+    }
+
+    /// Corrections an older version kept as stanza text become values (once; then none are left).
+    func adoptOlderCorrections() throws(StoreError) -> Int {
+        try store.adoptQueuedStanzas(OutgoingMessage.correction(queuedAs:))
+    }
+}
