@@ -52,12 +52,7 @@ final class MessagePipelineTests: XCTestCase {
 
     func testAMessageThatWouldNotGoIsNotBuilt() async throws {
         let store = try Store()
-        let client = XMPPClient(configuration: XMPPClientConfiguration(jid: me, password: "x")) { _ in }
-        let messaging = MessagingService(account: me, store: store, client: client, broadcaster: EventBroadcaster(),
-                                         http: HTTPTransfer(nameserver: nil, caFile: nil),
-                                         interpreter: MessageInterpreter(account: me, gateway: nil),
-                                         archive: ArchiveSync(store: store, client: client, logger: .init(label: "test")),
-                                         logger: .init(label: "test"))
+        let messaging = MessagingService.offline(account: me, store: store)
         let stage = Scrambler(tag: "x")
         messaging.pipeline.outgoing = [stage]
         _ = try await messaging.send(to: ada.bare, body: "offline")
@@ -68,12 +63,7 @@ final class MessagePipelineTests: XCTestCase {
 
     func testIncomingStagesRunBeforeStoringAndLoseNothing() async throws {
         let store = try Store()
-        let client = XMPPClient(configuration: XMPPClientConfiguration(jid: me, password: "x")) { _ in }
-        let messaging = MessagingService(account: me, store: store, client: client, broadcaster: EventBroadcaster(),
-                                         http: HTTPTransfer(nameserver: nil, caFile: nil),
-                                         interpreter: MessageInterpreter(account: me, gateway: nil),
-                                         archive: ArchiveSync(store: store, client: client, logger: .init(label: "test")),
-                                         logger: .init(label: "test"))
+        let messaging = MessagingService.offline(account: me, store: store)
         messaging.pipeline.incoming = [Opener()]
         func live(_ body: String) -> ReceivedMessage {
             var element = Message.chat(to: me, body: body).element

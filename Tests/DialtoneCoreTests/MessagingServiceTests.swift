@@ -10,14 +10,7 @@ final class MessagingServiceTests: XCTestCase {
     private let me = JID(verified: "me@example.org")
     private let ada = JID(verified: "ada@example.org/phone")
 
-    private func service(_ store: Store) -> MessagingService {
-        let client = XMPPClient(configuration: XMPPClientConfiguration(jid: me, password: "x")) { _ in }
-        return MessagingService(account: me, store: store, client: client, broadcaster: EventBroadcaster(),
-                                http: HTTPTransfer(nameserver: nil, caFile: nil),
-                                interpreter: MessageInterpreter(account: me, gateway: nil),
-                                archive: ArchiveSync(store: store, client: client, logger: .init(label: "test")),
-                                logger: .init(label: "test"))
-    }
+    private func service(_ store: Store) -> MessagingService { .offline(account: me, store: store) }
 
     private func live(_ message: Message, from sender: String = "ada@example.org/phone") -> ReceivedMessage {
         var element = message.element

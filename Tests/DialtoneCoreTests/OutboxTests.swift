@@ -13,15 +13,7 @@ final class OutboxTests: XCTestCase {
     private let me = JID(verified: "me@example.org")
     private let ada = JID(verified: "ada@example.org")
 
-    private func service(_ store: Store) -> MessagingService {
-        // Never connected: whatever is sent waits in the outbox.
-        let client = XMPPClient(configuration: XMPPClientConfiguration(jid: me, password: "x")) { _ in }
-        return MessagingService(account: me, store: store, client: client, broadcaster: EventBroadcaster(),
-                                http: HTTPTransfer(nameserver: nil, caFile: nil),
-                                interpreter: MessageInterpreter(account: me, gateway: nil),
-                                archive: ArchiveSync(store: store, client: client, logger: .init(label: "test")),
-                                logger: .init(label: "test"))
-    }
+    private func service(_ store: Store) -> MessagingService { .offline(account: me, store: store) }
 
     /// An outbox row as the version before this one wrote it: the stanza's text beside its values.
     private func enqueueAsOlderVersion(_ stanza: Message, body: String?, attachments: [Attachment] = [],

@@ -1,0 +1,16 @@
+@testable import DialtoneCore
+import DialtoneStore
+import DialtoneXMPP
+
+extension MessagingService {
+    /// The messaging feature of `account` over `store`, with a client that never connects:
+    /// what it sends waits in the outbox, what the test hands `receive` is stored.
+    static func offline(account: JID, store: Store, gateway: JID? = nil) -> MessagingService {
+        let client = XMPPClient(configuration: XMPPClientConfiguration(jid: account, password: "x")) { _ in }
+        return MessagingService(account: account, store: store, client: client, broadcaster: EventBroadcaster(),
+                                http: HTTPTransfer(nameserver: nil, caFile: nil),
+                                interpreter: MessageInterpreter(account: account, gateway: gateway),
+                                archive: ArchiveSync(store: store, client: client, logger: .init(label: "test")),
+                                logger: .init(label: "test"))
+    }
+}
