@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "DialtoneCore", "DialtoneXMPP", "DialtoneXML", "DialtoneStore", "DialtoneJingle", "DialtoneMedia",
+                "DialtoneCore", "DialtoneXMPP", "DialtoneXML", "DialtoneStore", "DialtoneJingle", "DialtoneMedia", "DialtoneTLS",
                 "DialtoneTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -131,3 +131,11 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// A module uses only members of the modules it imports itself (SE-0444): an extension method of
+// a module reached through another's import is an error, so no layer leans on what it did not
+// declare. With `--explicit-target-dependency-import-check error` (Scripts/test) this keeps
+// the layers honest.
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
+}

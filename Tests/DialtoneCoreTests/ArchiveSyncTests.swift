@@ -1,6 +1,7 @@
 @testable import DialtoneCore
 import DialtoneStore
 import DialtoneXMPP
+import Logging
 import XCTest
 
 /// The archive cursor names a point with no gap before it: a live message moves it only when

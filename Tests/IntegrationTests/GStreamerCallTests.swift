@@ -1,4 +1,5 @@
 import DialtoneTestSupport
+import DialtoneXMPP
 import Foundation
 import XCTest
 

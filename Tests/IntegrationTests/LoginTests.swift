@@ -1,4 +1,5 @@
 @testable import DialtoneCore
+import DialtoneTLS
 import DialtoneXMPP
 import XCTest
 

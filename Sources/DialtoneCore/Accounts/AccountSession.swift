@@ -188,7 +188,7 @@ public actor AccountSession {
                 callService.offer(request)
             case .rejected(let reason, let stanza):
                 rejectedCount += 1
-                logger.warning("rejected stanza: \(reason): \(stanza.serialized().prefix(300))")
+                logger.warning("rejected stanza: \(reason): \(stanza.excerptForLog())")
                 broadcaster.publish(.rejected(reason: reason))
             }
         }

@@ -1,8 +1,21 @@
+import DialtoneICE
 import DialtoneJingle
 import DialtoneMedia
 
 /// The settings calls use: devices, ICE servers, timeouts (from `AccountConfiguration`).
 public typealias CallSettings = CallManager.Configuration
+
+extension CallSettings {
+    /// Host candidates on 127.0.0.1 only, no STUN or TURN (not even the server's): calls
+    /// between processes on one machine (tests, `--ice-loopback`).
+    public mutating func useLoopbackOnly() {
+        media.ice.loopbackOnly = true
+        media.ice.useIPv6 = false
+        media.ice.stunServer = nil
+        media.ice.turnServer = nil
+        useExternalServices = false
+    }
+}
 
 /// What front ends may do to an account's calls. Placing a call goes through
 /// `AccountSession.placeCall`, which checks the gateway first; state changes arrive as

@@ -1,4 +1,5 @@
 import DialtoneCore
+import Foundation
 
 extension TUIApp {
     func handle(_ key: Key) {

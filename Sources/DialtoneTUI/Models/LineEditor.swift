@@ -1,3 +1,5 @@
+import Foundation
+
 /// The input line: text edited by grapheme cluster with readline's keys. A bracketed paste
 /// arrives as one insert, newlines included, so it is sent as one message.
 public struct LineEditor: Sendable, Equatable {

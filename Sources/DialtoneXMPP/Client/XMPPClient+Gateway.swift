@@ -1,4 +1,5 @@
 import DialtoneXML
+import Foundation
 
 /// XEP-0100 gateway interaction: the gateway, not us, knows which numbers it serves and how
 /// it spells their addresses.

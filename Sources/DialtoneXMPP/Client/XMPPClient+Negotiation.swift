@@ -4,6 +4,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import Logging
 import NIOCore
 
 /// Stream negotiation: endpoint choice, TLS, SASL, then resumption or bind (RFC 6120 4–7, XEP-0198).

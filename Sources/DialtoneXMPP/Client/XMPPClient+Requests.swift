@@ -1,5 +1,6 @@
 import DialtoneXML
 import Foundation
+import Logging
 
 /// Requests we make: iq round trips, the login sequence, and archive catch-up.
 extension XMPPClient {

@@ -1,5 +1,6 @@
 import DialtoneXML
 import Foundation
+import Logging
 
 /// Incoming stanzas: validated, classified and turned into events. Every `from` is checked
 /// against what the stanza claims to be — forged carbons, roster pushes and archive results

@@ -1,5 +1,6 @@
 import DialtoneTLS
 import DialtoneXML
+import Foundation
 
 /// Why a connection failed, each as one sentence a user can act on.
 public enum XMPPConnectionError: Error, Sendable, CustomStringConvertible {

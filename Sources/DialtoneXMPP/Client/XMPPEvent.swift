@@ -101,3 +101,10 @@ public struct PresenceUpdate: Sendable, Equatable {
     public var status: String?
     public var element: XMLElement
 }
+
+extension XMLElement {
+    /// The start of a stanza as text, for a log line: bounded, as a stranger's stanza can be
+    /// large. Declared here so that layers above log what the client hands them without
+    /// depending on the XML module themselves.
+    public func excerptForLog(_ limit: Int = 300) -> String { String(serialized().prefix(limit)) }
+}

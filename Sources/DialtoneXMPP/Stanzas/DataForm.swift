@@ -1,4 +1,5 @@
 import DialtoneXML
+import Foundation
 
 /// A XEP-0004 data form (`jabber:x:data`): what a bot asks (form), tells (result) or gets back
 /// (submit). Value types only; the front end edits `values` and submits.

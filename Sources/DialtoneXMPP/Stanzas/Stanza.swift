@@ -1,4 +1,5 @@
 import DialtoneXML
+import Foundation
 
 /// The kinds of top-level element a client stream carries, with their addressing read once.
 public enum StanzaKind: String, Sendable {

@@ -34,13 +34,7 @@ struct CallOptions: ParsableArguments {
     func configuration(for account: AccountConfiguration) throws -> CallSettings {
         var calls = account.callConfiguration()
         try devices.apply(to: &calls.media)
-        if iceLoopback {
-            calls.media.ice.loopbackOnly = true
-            calls.media.ice.useIPv6 = false
-            calls.media.ice.stunServer = nil
-            calls.media.ice.turnServer = nil
-            calls.useExternalServices = false
-        }
+        if iceLoopback { calls.useLoopbackOnly() }
         return calls
     }
 }

@@ -1,6 +1,7 @@
 @testable import DialtoneCore
 import DialtoneStore
 import DialtoneXMPP
+import Logging
 
 extension MessagingService {
     /// The messaging feature of `account` over `store`, with a client that never connects:
