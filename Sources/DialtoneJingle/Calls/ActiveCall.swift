@@ -13,16 +13,13 @@ final class ActiveCall {
     var initiator: JID?
     var contentName = "0"
     var contentCreator = "initiator"
-    /// We sent session-initiate (outgoing) / received it (incoming).
-    var sessionSent = false
-    var sessionReceived = false
-    var acceptSent = false
+    /// Where the Jingle negotiation is; a call that came as a bare session-initiate starts
+    /// with that offer waiting for the user.
+    var phase: CallPhase = .proposed
     /// False for peers announcing `urn:ietf:rfc:3264`: they get every candidate at once.
     var trickle = true
     var pendingCandidates: [ICECandidate] = []
     var signalled = SignalledCandidates()
-    /// A session-initiate that came without a propose, waiting for the user.
-    var pendingOffer: JingleAction?
     var lastStatistics: CallStatistics?
     /// The peer's ICE ufrag as agreed: a different one later is a restart.
     var remoteUfrag: String?

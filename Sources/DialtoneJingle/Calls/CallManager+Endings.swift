@@ -32,7 +32,7 @@ extension CallManager {
         end(call, outcome: outcome, reason: reason.description)
         if notify, let remote = call.info.remote {
             let terminate = JingleAction(.sessionTerminate, sid: id, initiator: call.initiator, reason: reason)
-            if call.sessionSent || call.sessionReceived || call.pendingOffer != nil {
+            if call.phase.hasSession {
                 // Its answer is expected but not awaited: the peer may be gone.
                 try? await signalling.sendRequest(terminate.iq(to: remote, id: newStanzaID()))
                 try? await signalling.send(MessageInitiation(id: id, action: .finish(reason)).message(to: call.info.peer, stanzaID: newStanzaID()))

@@ -14,8 +14,10 @@ extension CallManager {
 
     func received(initiate action: JingleAction, iq: XMLElement, from: JID) async {
         if let call = calls[action.sid] {
-            // After our proceed: the session JMI announced, from the device we proceeded to.
-            guard call.info.direction == .incoming, call.info.remote == from, !call.sessionReceived, call.info.state == .connecting else {
+            // After our proceed: the session JMI announced, from the device we proceeded to,
+            // once. A call holding an offer already (a bare session-initiate being answered)
+            // takes no second one.
+            guard call.info.direction == .incoming, call.info.remote == from, call.phase == .proposed, call.info.state == .connecting else {
                 try? await signalling.send(iq.jingleError(StanzaError(type: "cancel", condition: "unexpected-request"), jingleCondition: "out-of-order"))
                 return
             }
@@ -32,7 +34,7 @@ extension CallManager {
         try? await signalling.send(iq.iqReply())
         let call = ActiveCall(info: CallInfo(id: action.sid, peer: from.bare, direction: .incoming, state: .incoming))
         call.info.remote = from
-        call.pendingOffer = action
+        call.phase = .offerReceived(action)
         calls[action.sid] = call
         publish(call)
         if let refusal = Self.refusal(of: action) {
@@ -115,7 +117,7 @@ extension CallManager {
         switch event {
         case .localCandidate(let candidate):
             guard call.trickle else { return }
-            if call.sessionSent || (call.info.direction == .incoming && call.sessionReceived && call.acceptSent) {
+            if call.phase.tricklesCandidates {
                 await sendCandidates([candidate], for: call)
             } else {
                 call.pendingCandidates.append(candidate)
@@ -139,7 +141,7 @@ extension CallManager {
         let candidates = call.trickle ? await media.agent.localCandidates : await media.agent.gatherAll()
         let credentials = await media.agent.localCredentials
         // Hung up meanwhile: no session is started.
-        guard call.info.state == .connecting, !call.sessionSent else { return }
+        guard call.info.state == .connecting, call.phase == .proposed else { return }
         call.pendingCandidates = call.pendingCandidates.filter { !candidates.contains($0) }
         let transport = ICEUDPTransport(ufrag: credentials.ufrag, password: credentials.password,
                                         candidates: call.signalled.take(candidates),
@@ -150,14 +152,15 @@ extension CallManager {
         call.initiator = own
         call.contentName = "0"
         call.contentCreator = "initiator"
-        call.sessionSent = true
+        // Offered before the request is out: candidates from now on follow it as transport-info.
+        call.phase = .offered
         do {
             _ = try await signalling.request(initiate.iq(to: remote, id: newStanzaID()))
         } catch {
             end(call, outcome: .failed, reason: "the other side refused the session: \(error)")
             return
         }
-        // Candidates found while the initiate was on its way.
+        // Candidates found after the offer's list was taken and before it went out.
         let late = call.pendingCandidates
         call.pendingCandidates = []
         if !late.isEmpty { await sendCandidates(late, for: call) }
@@ -165,7 +168,9 @@ extension CallManager {
 
     /// Incoming: takes the caller's offer and answers it with a session-accept.
     func acceptOffer(_ offer: JingleAction, for call: ActiveCall) async {
-        call.sessionReceived = true
+        // Taken at once, before anything is awaited: a second session-initiate is refused,
+        // and other ICE credentials from the caller from now on are a restart.
+        call.phase = .answering
         if let refusal = Self.refusal(of: offer) {
             await terminate(call, reason: refusal, outcome: .failed)
             return
@@ -206,7 +211,8 @@ extension CallManager {
             end(call, outcome: .failed, reason: "the caller refused our answer: \(error)")
             return
         }
-        call.acceptSent = true
+        // The caller has our answer: candidates found meanwhile follow it, the rest trickle.
+        call.phase = .accepted
         call.info.acceptedAt = Date()
         let late = call.pendingCandidates
         call.pendingCandidates = []
@@ -217,7 +223,8 @@ extension CallManager {
 
     /// Outgoing: the callee's session-accept.
     func applyAnswer(_ answer: JingleAction, to call: ActiveCall) async {
-        call.sessionReceived = true
+        // Agreed whether or not the answer is usable: one that is not ends the session.
+        call.phase = .accepted
         call.info.acceptedAt = Date()
         guard let media = call.media else { return }
         guard let content = answer.audio, let description = content.description, let opus = description.preferredAudio,

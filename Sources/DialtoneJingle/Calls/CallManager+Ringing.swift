@@ -84,13 +84,15 @@ extension CallManager {
             armSetupTimer(call)
             await initiateSession(call)
         case .reject(let reason):
+            // Only before our session-initiate: after it, the session's own terminate ends the call.
             guard let call = calls[initiation.id], call.info.direction == .outgoing, from.bare == call.info.peer,
-                  call.info.state != .ended, !call.sessionSent, call.info.remote == nil || call.info.remote == from else { return }
+                  call.info.state != .ended, call.phase == .proposed, call.info.remote == nil || call.info.remote == from else { return }
             let busy = reason?.condition == .busy
             end(call, outcome: busy ? .busy : .declined, reason: (reason ?? JingleReason(.decline)).description)
         case .retract(let reason):
+            // While it rings here, or once answered until we took the caller's offer.
             guard let call = calls[initiation.id], call.info.direction == .incoming, from.bare == call.info.peer,
-                  call.info.state == .incoming || (call.info.state == .connecting && !call.sessionReceived) else { return }
+                  call.info.state == .incoming || (call.info.state == .connecting && !call.phase.hasRemoteDescription) else { return }
             end(call, outcome: .missed, reason: reason.map { "missed (\($0.description))" } ?? "missed")
         case .finish(let reason):
             guard let call = calls[initiation.id], from.bare == call.info.peer, call.info.state != .ended,
@@ -126,7 +128,8 @@ extension CallManager {
         }
         switch action.kind {
         case .sessionAccept:
-            guard call.info.direction == .outgoing, call.sessionSent, !call.sessionReceived else {
+            // Only the answer to our session-initiate, and only once.
+            guard call.phase == .offered else {
                 try? await signalling.send(iq.jingleError(StanzaError(type: "cancel", condition: "unexpected-request"), jingleCondition: "out-of-order"))
                 return
             }
@@ -135,7 +138,7 @@ extension CallManager {
         case .transportInfo:
             let restart = action.contents.contains { content in
                 guard let ufrag = content.transport?.ufrag, let known = call.remoteUfrag else { return false }
-                return ufrag != known && call.sessionReceived
+                return ufrag != known && call.phase.hasRemoteDescription
             }
             if restart {
                 // An ICE restart (new credentials) we cannot follow yet: refused, so the peer

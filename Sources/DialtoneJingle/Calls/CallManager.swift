@@ -132,8 +132,8 @@ public actor CallManager {
             await stopMedia(call)
             throw CallError.wrongState("The call ended before it could be answered.")
         }
-        if let offer = call.pendingOffer {
-            call.pendingOffer = nil
+        // A bare session-initiate is answered with a session-accept; a propose with XEP-0353.
+        if let offer = call.phase.pendingOffer {
             await acceptOffer(offer, for: call)
             return
         }
@@ -165,7 +165,8 @@ public actor CallManager {
             throw CallError.wrongState("Only a ringing incoming call can be declined.")
         }
         let reason = JingleReason(busy ? .busy : .decline)
-        if call.pendingOffer != nil {
+        if call.phase.hasSession {
+            // A session-initiate that came without a propose: the session is turned down.
             await terminate(call, reason: reason, outcome: busy ? .busy : .declined)
             return
         }
@@ -182,20 +183,20 @@ public actor CallManager {
             return
         case .incoming:
             try await decline(id)
-        case .proposing where !call.sessionSent, .ringing where !call.sessionSent,
-             .connecting where call.info.direction == .outgoing && !call.sessionSent:
-            // No session yet: the propose is withdrawn (Conversations ignores a finish here).
+        case _ where call.phase.hasSession:
+            await terminate(call, reason: JingleReason(.success), outcome: call.info.connectedAt == nil ? .cancelled : .completed)
+        case _ where call.info.direction == .outgoing:
+            // No session yet (ringing, or proceeded and the initiate not out): the propose is
+            // withdrawn (Conversations ignores a finish here).
             end(call, outcome: .cancelled, reason: "cancelled")
             let reason = JingleReason(.cancel)
             try? await signalling.send(MessageInitiation(id: id, action: .retract(reason)).message(to: call.info.peer, stanzaID: newStanzaID()))
-        case .connecting where call.info.direction == .incoming && !call.sessionReceived && call.pendingOffer == nil:
+        default:
             // Accepted but no session yet: the callee reconsidered.
             end(call, outcome: .cancelled, reason: "cancelled")
             if let remote = call.info.remote {
                 try? await signalling.send(MessageInitiation(id: id, action: .reject(JingleReason(.cancel))).message(to: remote, stanzaID: newStanzaID()))
             }
-        default:
-            await terminate(call, reason: JingleReason(.success), outcome: call.info.connectedAt == nil ? .cancelled : .completed)
         }
     }
 
