@@ -1,3 +1,4 @@
+import DialtoneICE
 @testable import DialtoneJingle
 import DialtoneXML
 import DialtoneXMPP
