@@ -297,12 +297,7 @@ struct CallLog: AsyncParsableCommand {
     func run() async throws {
         let runtime = try CommandRuntime(options)
         let session = try runtime.openSession()
-        var peer: String?
-        if let with {
-            do { peer = try session.recipients.localAddress(for: parseRecipient(with, in: session)).bare.description } catch let error as RecipientError {
-                throw CLIError(error.description)
-            }
-        }
+        let peer = try with.map { try conversationAddress($0, in: session) }
         let names = try? session.displayNames()
         for entry in try session.records.calls(peer: peer, limit: limit) {
             let call = entry.call

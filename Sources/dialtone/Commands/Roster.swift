@@ -53,10 +53,7 @@ struct History: AsyncParsableCommand {
     func run() async throws {
         let runtime = try CommandRuntime(options)
         let session = try runtime.openSession()
-        let peer: String
-        do { peer = try session.recipients.localAddress(for: parseRecipient(with, in: session)).bare.description } catch let error as RecipientError {
-            throw CLIError(error.description)
-        }
+        let peer = try conversationAddress(with, in: session)
         for message in try session.records.history(peer: peer, limit: limit) {
             if json {
                 JSONLines.write(EventPrinter.messageObject(peer: peer, message, account: session.account.description))

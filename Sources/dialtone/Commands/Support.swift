@@ -75,6 +75,14 @@ func parseRecipient(_ text: String, in session: AccountSession) throws -> Recipi
     }
 }
 
+/// The conversation a typed recipient names in the store, without the network (`history`,
+/// `calls --with`): a number is looked for under the gateway's address.
+func conversationAddress(_ text: String, in session: AccountSession) throws -> String {
+    do { return try session.recipients.localAddress(for: parseRecipient(text, in: session)).bare.description } catch let error as RecipientError {
+        throw CLIError(error.description)
+    }
+}
+
 /// Waits for SIGINT or SIGTERM, so that a listener can close its stream politely.
 ///
 /// A handler writes one byte to a pipe (the only safe thing to do in a signal handler) and a
