@@ -4,6 +4,7 @@
 @_exported import struct DialtoneStore.Conversation
 @_exported import struct DialtoneStore.Attachment
 @_exported import struct DialtoneStore.Contact
+@_exported import struct DialtoneStore.SubscriptionRequest
 @_exported import struct DialtoneStore.AddressBookEntry
 @_exported import struct DialtoneXMPP.JID
 @_exported import enum DialtoneXMPP.ConnectionState

@@ -15,12 +15,12 @@ extension Store {
         try writing { db in
             try Self.setRosterVersion(version, in: db)
             try Contact.deleteAll(db)
-            let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO contact (jid, name, subscription, groups) VALUES (?, ?, ?, ?)")
+            let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO contact (jid, name, subscription, groups, asked) VALUES (?, ?, ?, ?, ?)")
             let encoder = JSONEncoder()
             for contact in contacts {
                 // As the record encodes it: the groups as a JSON array.
                 let groups = contact.groups.isEmpty ? "[]" : String(decoding: try encoder.encode(contact.groups), as: UTF8.self)
-                try insert.execute(arguments: [contact.jid, contact.name, contact.subscription, groups])
+                try insert.execute(arguments: [contact.jid, contact.name, contact.subscription, groups, contact.asked])
             }
         }
     }
@@ -36,6 +36,11 @@ extension Store {
                 try contact.save(db)
             }
         }
+    }
+
+    /// The roster's entry for a bare address, if any.
+    public func contact(jid: String) throws(StoreError) -> Contact? {
+        return try reading { db in try Contact.fetchOne(db, key: jid) }
     }
 
     public func contacts() throws(StoreError) -> [Contact] {

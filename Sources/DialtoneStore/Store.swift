@@ -177,6 +177,7 @@ public final class Store: Sendable {
         }
         registerAddressBookIndex(in: &migrator)
         registerPendingCorrections(in: &migrator)
+        registerSubscriptions(in: &migrator)
         return migrator
     }
 

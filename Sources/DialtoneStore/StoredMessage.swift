@@ -84,14 +84,18 @@ public struct Contact: Codable, Sendable, Equatable, FetchableRecord, Persistabl
     public static let databaseTableName = "contact"
     public var jid: String
     public var name: String?
+    /// RFC 6121's state: "none", "to" (we see theirs), "from" (they see ours), "both".
     public var subscription: String
     public var groups: [String]
+    /// We asked to see their presence and they have not answered.
+    public var asked: Bool
 
-    public init(jid: String, name: String?, subscription: String, groups: [String]) {
+    public init(jid: String, name: String?, subscription: String, groups: [String], asked: Bool = false) {
         self.jid = jid
         self.name = name
         self.subscription = subscription
         self.groups = groups
+        self.asked = asked
     }
 
     /// Read by hand, not through Codable: a 5,000-contact roster is read at every start, and
@@ -101,6 +105,7 @@ public struct Contact: Codable, Sendable, Equatable, FetchableRecord, Persistabl
         jid = row["jid"]
         name = row["name"]
         subscription = row["subscription"]
+        asked = row["asked"] ?? false
         let groupsText: String? = row["groups"]
         if let groupsText, groupsText != "[]" {
             groups = try JSONDecoder().decode([String].self, from: Data(groupsText.utf8))

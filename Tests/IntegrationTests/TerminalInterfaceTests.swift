@@ -373,4 +373,26 @@ final class TerminalInterfaceTests: TerminalInterfaceTestCase {
         try await command("/quit")
         await bob.stop()
     }
+
+    /// A stranger asks to see our presence (slixmpp, Peers/roster_peer.py): a notice says who
+    /// and how to answer, /accept lets them in and asks for theirs.
+    func testASubscriptionRequestIsShownAndAccepted() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try environment.newAccount("alice")
+        let stranger = try environment.newAccount("stranger")
+        try await startInterface(for: alice, environment: environment)
+        try await waitForScreen("online") { $0.contains("online") }
+        let peer = try ChildProcess([try PythonPeers.python(), PythonPeerTestCase.script("roster_peer.py"),
+                                     "--jid", stranger.jid.description, "--password", stranger.password,
+                                     "--port", String(environment.port), "--ca-file", environment.caFile,
+                                     "--subscribe", alice.jid.bare.description, "--nick", "Stranger", "--timeout", "30"])
+        defer { peer.signal(SIGKILL) }
+        try await waitForScreen("the request") { $0.contains("Stranger (\(stranger.jid.bare.description)) asks to see your presence") }
+        try await command("/accept")
+        try await eventually("the stranger may see our presence") {
+            CallHarness.jsonLines(peer.output).contains { $0["event"] as? String == "subscribed" }
+        }
+        try await waitForScreen("the answer") { $0.contains("may see your presence") }
+        try await command("/quit")
+    }
 }

@@ -22,6 +22,9 @@ public struct AccountRecords: Sendable {
     /// The roster as last received.
     public func contacts() throws(StoreError) -> [Contact] { try store.contacts() }
 
+    /// Who asks to see the user's presence and waits for an answer, oldest first.
+    public func subscriptionRequests() throws(StoreError) -> [SubscriptionRequest] { try store.subscriptionRequests() }
+
     /// The user's own address book (imported or added), numbers in E.164.
     public func addressBook() throws(StoreError) -> [AddressBookEntry] { try store.addressBook() }
 

@@ -40,9 +40,10 @@ public actor AccountSession {
     private let callService: CallService
     private let messaging: MessagingService
     private let roster: RosterService
+    let subscriptions: SubscriptionService
     private let lookup: RecipientLookup
     private let chatStates: ChatStateTracker
-    private var features: [any AccountFeature] { [archive, callService, messaging, roster, lookup, chatStates] }
+    private var features: [any AccountFeature] { [archive, callService, messaging, roster, subscriptions, lookup, chatStates] }
 
     private var otherProcesses: Task<Void, Never>?
     private let typing: AsyncStream<TypingInput>.Continuation
@@ -82,6 +83,7 @@ public actor AccountSession {
                                      interpreter: MessageInterpreter(account: configuration.jid, gateway: recipients.gateway),
                                      archive: archive, logger: logger)
         roster = RosterService(store: store, broadcaster: broadcaster)
+        subscriptions = SubscriptionService(store: store, client: client, broadcaster: broadcaster, logger: logger)
         lookup = RecipientLookup(recipients: recipients, store: store, client: client, logger: logger)
         self.chatStates = ChatStateTracker(sendsChatStates: chatStates, gateway: recipients.gateway, broadcaster: broadcaster) {
             try? await client.send($0.element)
@@ -123,6 +125,10 @@ public actor AccountSession {
 
     /// `/connect`: connects again after `disconnect()` (or a permanent failure).
     public func connect() async { await client.start() }
+
+    /// Waits until the server has answered a ping sent now: everything sent before has reached
+    /// it, and what it sent before (requests it keeps for us, say) has been stored here.
+    public func settle() async throws { try await client.roundTrip() }
 
     /// Availability (nil, "away", "dnd", "xa", "chat") and a status text, kept across reconnects.
     public func setPresence(show: String?, status: String?) async throws {
@@ -177,6 +183,8 @@ public actor AccountSession {
                 try roster.apply(change)
             case .presence(let presence):
                 broadcaster.publish(.presence(presence))
+            case .subscription(let change):
+                try await subscriptions.receive(change)
             case .connectionState(let state):
                 connectionState = state
                 broadcaster.publish(.connection(state))

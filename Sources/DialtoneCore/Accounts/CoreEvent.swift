@@ -15,6 +15,10 @@ public enum CoreEvent: Sendable {
     /// An outgoing message's status changed (sent, delivered, read), by row id.
     case status(messageID: Int64, StoredMessage.Status)
     case contactsChanged
+    /// Someone asks to see the user's presence (RFC 6121); kept until answered, shown once.
+    case subscriptionRequest(from: String, nick: String?)
+    /// A contact answered the user's request: accepted, or refused (or took it back).
+    case subscriptionAnswered(from: String, accepted: Bool)
     case presence(PresenceUpdate)
     /// A call was created or changed state (ended calls carry their outcome).
     case call(CallInfo)

@@ -26,6 +26,7 @@ final class RosterService: AccountFeature {
     }
 
     static func contact(_ item: RosterItem) -> Contact {
-        Contact(jid: item.jid.bare.description, name: item.name, subscription: item.subscription, groups: item.groups)
+        Contact(jid: item.jid.bare.description, name: item.name, subscription: item.subscription, groups: item.groups,
+                asked: item.asked)
     }
 }

@@ -252,7 +252,6 @@ public actor CallManager {
         _ = try? await signalling.request(.iq(.set, id: newStanzaID(), to: remote, payload: jingle))
     }
 
-    /// Ends every call (the account is going away).
     /// Ends every call (the account is going away). A call still ringing here is left to ring
     /// on our other devices: it ends here as missed, and nothing is sent.
     public func hangUpAll() async {

@@ -9,16 +9,26 @@ extension TUIApp {
     func showContacts() {
         do {
             var lines = [StyledLine([TextRun("Contacts — Esc closes; /msg NAME or /call NAME", .notice)])]
+            // Each XMPP address with its subscription (RFC 6121) as the roster last said.
+            let roster = Dictionary(try session.records.contacts().map { ($0.jid, $0) }) { first, _ in first }
+            let withState = { (jid: String) in Sanitizer.plain(jid) + (roster[jid].map { " (\(Self.subscriptionState($0)))" } ?? "") }
             for entry in try session.records.addressBook() {
                 let numbers = entry.phones.compactMap { PhoneNumber(e164: $0)?.formatted(for: session.recipients.country) }
                 lines += StyledWrapper.wrap([TextRun(Sanitizer.plain(entry.name), .peerName),
-                                             TextRun("  " + (numbers + entry.jids.map(Sanitizer.plain)).joined(separator: ", "))],
+                                             TextRun("  " + (numbers + entry.jids.map(withState)).joined(separator: ", "))],
                                             width: layout.messageWidth, indent: "    ")
             }
             let book = Set(try session.records.addressBook().flatMap(\.jids))
             for contact in try session.records.contacts() where !book.contains(contact.jid) {
                 lines += StyledWrapper.wrap([TextRun(Sanitizer.plain(contact.name ?? contact.jid), .peerName),
-                                             TextRun("  " + Sanitizer.plain(contact.jid) + " (roster)")],
+                                             TextRun("  " + withState(contact.jid) + " roster")],
+                                            width: layout.messageWidth, indent: "    ")
+            }
+            let requests = try session.records.subscriptionRequests()
+            if !requests.isEmpty { lines.append(StyledLine([TextRun("Asking to see your presence — /accept ADDRESS or /deny ADDRESS", .notice)])) }
+            for request in requests {
+                lines += StyledWrapper.wrap([TextRun(Sanitizer.plain(request.nick ?? request.jid), .peerName),
+                                             TextRun("  " + Sanitizer.plain(request.jid))],
                                             width: layout.messageWidth, indent: "    ")
             }
             overlay = lines
@@ -33,6 +43,7 @@ extension TUIApp {
             try addressBook.add(name: name, addresses: addresses)
             refreshNames()
             show(notice: "Added \(Sanitizer.plain(name)).")
+            subscribe(to: addresses, name: name)
         } catch {
             show(error: "\(error)")
         }

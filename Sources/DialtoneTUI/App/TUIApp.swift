@@ -249,6 +249,10 @@ public final class TUIApp {
             handle(call: info, account: account)
         case .callDigit, .rejected:
             break
+        case .subscriptionRequest(let from, let nick):
+            noteSubscriptionRequest(from: from, nick: nick, account: account)
+        case .subscriptionAnswered(let from, let accepted):
+            noteSubscriptionAnswer(from: from, accepted: accepted, account: account)
         case .connection(let state):
             accounts[account].connection = state
             accounts[account].list.note(state)

@@ -17,12 +17,22 @@ extension CommandTable {
         },
         CommandSpec(.add, CommandArguments.word("NAME", quoted: true).then(.list("ADDRESS", minimum: 1)),
                     synopsis: "Add a person (or more numbers) to the address book.",
-                    help: "Quote a name with spaces: /add \"Alice Liddell\" +1 555 123 4567, alice@example.org",
+                    help: "Quote a name with spaces: /add \"Alice Liddell\" +1 555 123 4567, alice@example.org — an XMPP address also goes in the roster with a request to see their presence.",
                     hint: "quote a name with spaces") { $0.addContact(name: $1.0, addresses: $1.1) },
         CommandSpec(.rename, CommandArguments.word("NAME", quoted: true).then(.word("NEW-NAME", quoted: true)),
                     synopsis: "Rename a person in the address book.",
                     help: "Quote names with spaces: /rename \"Alice Liddell\" \"Alice L.\"",
                     hint: "quote names with spaces") { $0.renameContact($1.0, to: $1.1) },
+        CommandSpec(.accept, CommandArguments.word("ADDRESS").optional(),
+                    synopsis: "Let someone who asked see your presence (the oldest request without ADDRESS).",
+                    help: "They are added to the roster and asked for theirs, as Conversations does; /contacts lists who waits.") {
+            $0.answerSubscription($1, accept: true)
+        },
+        CommandSpec(.deny, CommandArguments.word("ADDRESS").optional(),
+                    synopsis: "Refuse a request to see your presence (the oldest without ADDRESS).",
+                    help: "Later requests from them are not shown; /add them to change your mind.") {
+            $0.answerSubscription($1, accept: false)
+        },
         CommandSpec(.import, .path("PATH"), synopsis: "Import vCard or CSV contacts (a file or a vdir).",
                     help: "As `dialtone contacts import`: importing again changes nothing.") { $0.importContacts(from: $1) },
         CommandSpec(.attach, CommandArguments.file("FILE").then(.quotedText("CAPTION")),

@@ -1,11 +1,9 @@
-/// One slash command as data: /help and tab completion read this table, so a command's
-/// documentation and its name cannot drift apart.
 /// One slash command as data: its name, how its arguments are read, its handler, and its
 /// help. Dispatch, /help, tab completion and the man page's list (checked by a test) all read
 /// this table, so a command's documentation, parsing and behaviour cannot drift apart.
 public struct CommandSpec: Sendable {
     public enum Name: String, Sendable, CaseIterable {
-        case msg, group, close, search, contacts, add, rename, `import`, attach, open, play, stop, call, answer, decline, hangup, mute, unmute, hold, dtmf, device, calls, cmd, field, next, prev, complete, cancel, account, connect, disconnect, status, set, theme, help, quit
+        case msg, group, close, search, contacts, add, rename, accept, deny, `import`, attach, open, play, stop, call, answer, decline, hangup, mute, unmute, hold, dtmf, device, calls, cmd, field, next, prev, complete, cancel, account, connect, disconnect, status, set, theme, help, quit
     }
 
     /// The handler with its arguments read, ready to run on the interface.

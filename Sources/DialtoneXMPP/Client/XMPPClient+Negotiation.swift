@@ -186,6 +186,7 @@ extension XMPPClient {
         features = try await openStream()
 
         serverVersionsRoster = features.child("ver", namespace: Namespace.rosterVersioning) != nil
+        serverTakesPreApprovals = features.child("sub", namespace: Namespace.preApproval) != nil
         let offersStreamManagement = features.child("sm", namespace: Namespace.streamManagement) != nil
         if offersStreamManagement, streamManagement.resumptionID != nil, boundJID != nil, !streamManagement.mayResume {
             // Resuming this session failed again and again without a <failed/>: give it up.

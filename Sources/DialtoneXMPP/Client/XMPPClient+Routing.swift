@@ -107,6 +107,17 @@ extension XMPPClient {
             return
         }
         let type = stanza[attribute: "type"]
+        if let kind = type.flatMap(SubscriptionChange.Kind.init(rawValue:)) {
+            // Subscriptions are between accounts: a resource on one is meaningless (RFC 6121
+            // §3.1.3 has the server drop it), and our own account asks nothing of itself.
+            guard from.bare != configuration.jid.bare else {
+                batch.events.append(.rejected(reason: "subscription \(kind.rawValue) from our own account", stanza: stanza))
+                return
+            }
+            let nick = stanza.childText("nick", namespace: Namespace.nick).flatMap { $0.isEmpty ? nil : $0 }
+            batch.events.append(.subscription(SubscriptionChange(from: from.bare, kind: kind, nick: nick)))
+            return
+        }
         batch.events.append(.presence(PresenceUpdate(
             from: from, available: type == nil, show: stanza.childText("show", namespace: Namespace.client),
             status: stanza.childText("status", namespace: Namespace.client), element: stanza)))
@@ -180,7 +191,8 @@ extension XMPPClient {
         query.children("item", namespace: Namespace.roster).compactMap { item in
             guard let jid = item[attribute: "jid"].flatMap({ try? JID($0) }) else { return nil }
             return RosterItem(jid: jid, name: item[attribute: "name"], subscription: item[attribute: "subscription"] ?? "none",
-                              groups: item.children("group", namespace: Namespace.roster).map(\.text))
+                              groups: item.children("group", namespace: Namespace.roster).map(\.text),
+                              asked: item[attribute: "ask"] == "subscribe")
         }
     }
 

@@ -46,8 +46,9 @@ public actor XMPPClient {
     var sentInSession: Set<String> = []
     /// Ids of stanzas the server confirmed (stream management) since the session was bound.
     var confirmedInSession: Set<String> = []
-    /// Whether this stream's server announced roster versioning.
+    /// Whether this stream's server announced roster versioning, and pre-approval (RFC 6121).
     var serverVersionsRoster = false
+    public internal(set) var serverTakesPreApprovals = false
     /// Whether our account announces urn:xmpp:sid:0 (asked after each new session): a live
     /// stanza-id by our address counts only then.
     public internal(set) var serverAssignsStanzaIDs = false

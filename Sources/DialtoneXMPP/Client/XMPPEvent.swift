@@ -10,6 +10,8 @@ public enum XMPPEvent: Sendable {
     case message(ReceivedMessage)
     case roster(RosterUpdate)
     case presence(PresenceUpdate)
+    /// A subscription request or answer (RFC 6121 §3), from a bare address.
+    case subscription(SubscriptionChange)
     /// The server confirmed it has these stanzas of ours (stream management), by id.
     case acknowledged(ids: [String])
     /// An iq get/set in a delegated namespace: the receiver must send the reply (result or error).
@@ -74,12 +76,41 @@ public struct RosterItem: Sendable, Equatable, Codable {
     public var name: String?
     public var subscription: String
     public var groups: [String]
+    /// We asked to see their presence and they have not answered (`ask="subscribe"`).
+    public var asked: Bool
 
-    public init(jid: JID, name: String?, subscription: String, groups: [String]) {
+    public init(jid: JID, name: String?, subscription: String, groups: [String], asked: Bool = false) {
         self.jid = jid
         self.name = name
         self.subscription = subscription
         self.groups = groups
+        self.asked = asked
+    }
+}
+
+/// Someone's word on presence subscriptions (RFC 6121 §3): a request to see ours, an answer to
+/// ours, or a withdrawal. Always from a bare address (the server stamps it so).
+public struct SubscriptionChange: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        /// They ask to see our presence.
+        case subscribe
+        /// They let us see theirs.
+        case subscribed
+        /// They no longer want to see ours.
+        case unsubscribe
+        /// They refused, or took back, ours.
+        case unsubscribed
+    }
+
+    public var from: JID
+    public var kind: Kind
+    /// The nickname a requester gave (XEP-0172), a claim of theirs.
+    public var nick: String?
+
+    public init(from: JID, kind: Kind, nick: String? = nil) {
+        self.from = from
+        self.kind = kind
+        self.nick = nick
     }
 }
 

@@ -12,6 +12,10 @@ public enum Namespace {
     public static let bind = "urn:ietf:params:xml:ns:xmpp-bind"
     public static let session = "urn:ietf:params:xml:ns:xmpp-session"
     public static let roster = "jabber:iq:roster"
+    /// The stream feature that says the server takes subscription pre-approvals (RFC 6121 §3.4).
+    public static let preApproval = "urn:xmpp:features:pre-approval"
+    /// User nicknames (XEP-0172).
+    public static let nick = "http://jabber.org/protocol/nick"
     public static let streamManagement = "urn:xmpp:sm:3"
     public static let ping = "urn:xmpp:ping"
     public static let discoInfo = "http://jabber.org/protocol/disco#info"

@@ -4,8 +4,9 @@ import Foundation
 
 struct Contacts: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The address book: import, list, add, rename, remove, export (no connection needed).",
-        subcommands: [Import.self, List.self, Add.self, Rename.self, Remove.self, Export.self],
+        abstract: "The address book and presence subscriptions: import, list, add, rename, remove, export, requests, accept, deny.",
+        discussion: "The address book needs no connection; adding an XMPP address, and requests, accept and deny, connect.",
+        subcommands: [Import.self, List.self, Add.self, Rename.self, Remove.self, Export.self, Requests.self, Accept.self, Deny.self],
         defaultSubcommand: List.self)
 
     /// The account's address book, without connecting.
@@ -42,15 +43,26 @@ struct Contacts: AsyncParsableCommand {
 
         func run() async throws {
             let (_, session) = try Contacts.book(options)
+            // Each XMPP address with its subscription as the roster last said (RFC 6121).
+            let roster = Dictionary(try Contacts.run({ try session.records.contacts() }).map { ($0.jid, $0) }) { first, _ in first }
             for entry in try Contacts.run({ try session.records.addressBook() }) {
                 if json {
-                    JSONLines.write(["name": entry.name, "phones": entry.phones, "jids": entry.jids, "uid": entry.uid])
+                    let states = Dictionary(entry.jids.compactMap { jid in roster[jid].map { (jid, Contacts.state($0)) } }) { a, _ in a }
+                    JSONLines.write(["name": entry.name, "phones": entry.phones, "jids": entry.jids, "uid": entry.uid,
+                                     "subscriptions": states])
                 } else {
                     let numbers = entry.phones.compactMap { PhoneNumber(e164: $0)?.formatted(for: session.recipients.country) }
-                    printForPeople(([Sanitizer.plain(entry.name)] + numbers + entry.jids).joined(separator: "\t"))
+                    let jids = entry.jids.map { jid in roster[jid].map { "\(jid) (\(Contacts.state($0)))" } ?? jid }
+                    printForPeople(([Sanitizer.plain(entry.name)] + numbers + jids).joined(separator: "\t"))
                 }
             }
         }
+    }
+
+    /// A roster contact's subscription in words: both, to (you see theirs), from (they see
+    /// yours), none — with "asked" while a request of yours waits.
+    static func state(_ contact: Contact) -> String {
+        contact.asked ? "\(contact.subscription), asked" : contact.subscription
     }
 
     struct Add: AsyncParsableCommand {
@@ -58,10 +70,25 @@ struct Contacts: AsyncParsableCommand {
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The person's name.") var name: String
         @Argument(help: "Phone numbers (any common form) and XMPP addresses.") var addresses: [String]
+        @Flag(help: "Keep XMPP addresses in the address book only: no roster entry, no subscription request.")
+        var noSubscribe = false
+        @Option(help: "Give up connecting after this many seconds.") var timeout: Double = 30
 
         func run() async throws {
-            let (book, _) = try Contacts.book(options)
+            let (book, session) = try Contacts.book(options)
             try Contacts.run { try book.add(name: name, addresses: addresses) }
+            // XMPP addresses also go in the roster with a request to see their presence
+            // (phone numbers are the address book's alone).
+            let jids = addresses.filter { $0.contains("@") }.compactMap { try? Contacts.address($0) }
+            guard !noSubscribe, !jids.isEmpty else { return }
+            let person = name
+            do {
+                try await withOnlineSession(session, timeout: timeout) { session in
+                    for jid in jids { try await session.addContact(jid, name: person) }
+                }
+            } catch {
+                throw CLIError("Saved in the address book, but the subscription request was not sent: \(error)")
+            }
         }
     }
 

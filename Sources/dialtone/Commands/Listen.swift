@@ -88,6 +88,10 @@ struct EventPrinter: Sendable {
             return callObject(info)
         case .callDigit(let id, let digit):
             return ["type": "dtmf", "call": id, "digit": String(digit)]
+        case .subscriptionRequest(let from, let nick):
+            return ["type": "subscription_request", "from": from, "nick": nick ?? NSNull()]
+        case .subscriptionAnswered(let from, let accepted):
+            return ["type": "subscription_answer", "from": from, "accepted": accepted]
         }
     }
 
@@ -166,6 +170,12 @@ struct EventPrinter: Sendable {
         case .rejected(let reason): return "-- rejected: \(reason)"
         case .call(let info): return "-- " + CallText.line(info, name: Sanitizer.plain(names?.name(for: info.peer.description) ?? info.peer.description))
         case .callDigit(_, let digit): return "-- DTMF \(digit)"
+        case .subscriptionRequest(let from, let nick):
+            let who = Sanitizer.plain(nick.map { "\($0) (\(from))" } ?? from)
+            return "-- \(who) asks to see your presence: dialtone contacts accept \(Sanitizer.plain(from)) (or deny)"
+        case .subscriptionAnswered(let from, let accepted):
+            let name = Sanitizer.plain(names?.name(for: from) ?? from)
+            return accepted ? "-- \(name) accepted your request to see their presence" : "-- \(name) refused your request to see their presence"
         default: return nil
         }
     }

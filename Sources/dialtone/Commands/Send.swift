@@ -1,7 +1,6 @@
 import ArgumentParser
 import DialtoneCore
 import Foundation
-import Synchronization
 
 struct Send: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -98,9 +97,3 @@ struct Send: AsyncParsableCommand {
     }
 }
 
-/// The reason the session is retrying, shared between the event task and the timeout.
-private final class RetryReason: Sendable {
-    private let reason = Mutex<String?>(nil)
-    func set(_ value: String?) { reason.withLock { $0 = value } }
-    func get() -> String? { reason.withLock { $0 } }
-}

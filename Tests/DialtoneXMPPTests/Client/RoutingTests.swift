@@ -28,6 +28,40 @@ final class RoutingTests: XCTestCase {
         batch.events.compactMap { if case .message(let message) = $0 { message } else { nil } }
     }
 
+    // MARK: Presence subscriptions (RFC 6121 §3)
+
+    private func subscriptions(_ batch: InboundBatch) -> [SubscriptionChange] {
+        batch.events.compactMap { if case .subscription(let change) = $0 { change } else { nil } }
+    }
+
+    func testASubscriptionRequestIsItsOwnEventFromTheBareAddressWithItsNick() async throws {
+        let batch = try await route("""
+            <presence xmlns='jabber:client' from='ada@example.org/laptop' to='me@example.com' type='subscribe'>\
+            <nick xmlns='http://jabber.org/protocol/nick'>Ada</nick></presence>
+            """)
+        XCTAssertEqual(subscriptions(batch), [SubscriptionChange(from: JID(verified: "ada@example.org"), kind: .subscribe, nick: "Ada")])
+        XCTAssertFalse(batch.events.contains { if case .presence = $0 { true } else { false } }, "not an availability change")
+    }
+
+    func testEveryAnswerToASubscriptionIsReported() async throws {
+        for kind in ["subscribed", "unsubscribe", "unsubscribed"] {
+            let batch = try await route("<presence xmlns='jabber:client' from='ada@example.org' type='\(kind)'/>")
+            XCTAssertEqual(subscriptions(batch).map(\.kind.rawValue), [kind])
+        }
+    }
+
+    func testASubscriptionFromOurOwnAccountIsRejected() async throws {
+        let batch = try await route("<presence xmlns='jabber:client' from='me@example.com/phone' type='subscribe'/>")
+        XCTAssertEqual(rejection(batch), "subscription subscribe from our own account")
+        XCTAssertTrue(subscriptions(batch).isEmpty)
+    }
+
+    func testAnUnavailablePresenceIsNoSubscription() async throws {
+        let batch = try await route("<presence xmlns='jabber:client' from='ada@example.org/laptop' type='unavailable'/>")
+        XCTAssertTrue(subscriptions(batch).isEmpty)
+        XCTAssertTrue(batch.events.contains { if case .presence(let update) = $0 { !update.available } else { false } })
+    }
+
     // MARK: Carbons (XEP-0280)
 
     func testACarbonFromAStrangerIsRejected() async throws {

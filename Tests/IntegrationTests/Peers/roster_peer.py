@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""An independent XMPP contact for Dialtone's subscription tests: slixmpp, answering and asking
+for presence subscriptions (RFC 6121 §3) as the options say. Run it with the venv's python:
+
+  roster_peer.py --jid peer@dialtone.test --password pw --port 25222 --ca-file CA [options]
+
+  --subscribe JID         after login, ask JID to see its presence
+  --nick NAME             the nickname sent with the request (XEP-0172)
+  --times N               ask N times, 0.3 s apart (default 1)
+  --again-on-unsubscribed when refused, ask once more (a stranger who does not give up)
+  --ask-back              when someone asks to see ours, ask to see theirs (not answering theirs)
+  --authorize             when someone asks to see ours, let them
+  --timeout S             exit after S s (default 30)
+
+Output: one JSON object per line on stdout, "event" plus fields:
+  ready  subscribe-sent{to}  subscribe{from,nick}  subscribed{from}  unsubscribed{from}
+  unsubscribe{from}  error{message}
+Exit 0 at the timeout (or 1 on a failed login).
+
+Network: loopback only (127.0.0.1:PORT).
+"""
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+import slixmpp
+
+NS_NICK = "http://jabber.org/protocol/nick"
+
+
+def emit(event, **fields):
+    print(json.dumps({"event": event, **fields}), flush=True)
+
+
+class RosterPeer(slixmpp.ClientXMPP):
+    def __init__(self, args):
+        super().__init__(args.jid, args.password)
+        self.args = args
+        self.failed = False
+        # Every request and answer is ours to decide, not slixmpp's automatic replies.
+        self.roster.auto_authorize = None
+        self.roster.auto_subscribe = False
+        self.add_event_handler("session_start", self.on_start)
+        self.add_event_handler("failed_auth", self.on_failed)
+        self.add_event_handler("presence_subscribe", self.on_subscribe)
+        for kind in ("subscribed", "unsubscribed", "unsubscribe"):
+            self.add_event_handler(f"presence_{kind}", lambda p, kind=kind: self.on_answer(kind, p))
+
+    def on_failed(self, _event):
+        self.failed = True
+        emit("error", message="authentication failed")
+
+    async def on_start(self, _event):
+        self.send_presence()
+        await self.get_roster()
+        emit("ready", jid=self.boundjid.bare)
+        if self.args.subscribe:
+            for i in range(self.args.times):
+                if i:
+                    await asyncio.sleep(0.3)
+                self.ask(self.args.subscribe)
+
+    def ask(self, jid):
+        presence = self.make_presence(pto=jid, ptype="subscribe")
+        if self.args.nick:
+            nick = slixmpp.xmlstream.ET.Element(f"{{{NS_NICK}}}nick")
+            nick.text = self.args.nick
+            presence.append(nick)
+        presence.send()
+        emit("subscribe-sent", to=jid)
+
+    def on_subscribe(self, presence):
+        nick = presence.xml.find(f"{{{NS_NICK}}}nick")
+        sender = presence["from"].bare
+        emit("subscribe", **{"from": sender, "nick": nick.text if nick is not None else None})
+        if self.args.authorize:
+            self.send_presence(pto=sender, ptype="subscribed")
+        if self.args.ask_back:
+            self.ask(sender)
+
+    def on_answer(self, kind, presence):
+        sender = presence["from"].bare
+        emit(kind, **{"from": sender})
+        if kind == "unsubscribed" and self.args.again_on_unsubscribed and sender == self.args.subscribe:
+            self.args.again_on_unsubscribed = False
+            self.ask(sender)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jid", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--ca-file", required=True)
+    parser.add_argument("--subscribe")
+    parser.add_argument("--nick")
+    parser.add_argument("--times", type=int, default=1)
+    parser.add_argument("--again-on-unsubscribed", action="store_true")
+    parser.add_argument("--ask-back", action="store_true")
+    parser.add_argument("--authorize", action="store_true")
+    parser.add_argument("--timeout", type=float, default=30)
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+    if args.verbose:
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    peer = RosterPeer(args)
+    peer.ca_certs = args.ca_file
+    peer.connect(host="127.0.0.1", port=args.port)
+
+    async def run():
+        await asyncio.sleep(args.timeout)
+        peer.disconnect()
+        try:
+            await asyncio.wait_for(peer.disconnected, 3)
+        except asyncio.TimeoutError:
+            pass
+        return 1 if peer.failed else 0
+
+    sys.exit(peer.loop.run_until_complete(run()))
+
+
+if __name__ == "__main__":
+    main()

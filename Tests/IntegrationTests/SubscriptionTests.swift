@@ -1,0 +1,127 @@
+import DialtoneXMPP
+import DialtoneTestSupport
+import Foundation
+import XCTest
+
+/// Presence subscriptions (RFC 6121 §3) between `dialtone` and a contact on slixmpp we did not
+/// write (Tests/IntegrationTests/Peers/roster_peer.py): a stranger's request kept, shown once,
+/// accepted or denied; a contact the user added let in at once; a request made while Dialtone
+/// was offline listed at the next login.
+final class SubscriptionTests: PythonPeerTestCase {
+    override class var peerScript: String { "roster_peer.py" }
+
+    private var us: (jid: JID, password: String)!
+    private var them: (jid: JID, password: String)!
+    private var config: String!
+
+    override func setUp() async throws {
+        try await super.setUp()
+        us = try environment.newAccount("dt")
+        them = try environment.newAccount("peer")
+        config = try environment.writeConfiguration(for: us, in: URL(fileURLWithPath: harness.path("")))
+    }
+
+    /// `dialtone SUBCOMMAND … --config C` for our account, to its end.
+    private func run(_ arguments: [String]) async throws -> ChildProcess {
+        let child = try dialtone("dt", arguments + ["--config", config, "--log-file", harness.path("dt.log"), "--log-level", "debug"])
+        let status = try await child.wait(timeout: .seconds(60))
+        XCTAssertEqual(status, 0, "dialtone \(arguments.joined(separator: " ")): \(child.output)\(child.errors)")
+        return child
+    }
+
+    private func listen() throws -> ChildProcess {
+        try dialtone("dt", ["listen", "--json", "--config", config, "--log-file", harness.path("listen.log"), "--log-level", "debug"])
+    }
+
+    private func lines(_ child: ChildProcess, type: String) -> [[String: Any]] {
+        CallHarness.jsonLines(child.output).filter { $0["type"] as? String == type }
+    }
+
+    private func waitOnline(_ listener: ChildProcess) async throws {
+        try await eventually("dialtone listen is online") {
+            self.lines(listener, type: "connection").contains { $0["state"] as? String == "online" } || !listener.isRunning
+        }
+        XCTAssertTrue(listener.isRunning, listener.output + listener.errors)
+    }
+
+    func testAStrangersRequestIsShownOnceKeptAndAccepted() async throws {
+        let listener = try listen()
+        try await waitOnline(listener)
+        let stranger = try peer(them, [], ["--subscribe", us.jid.bare.description, "--nick", "Stranger", "--times", "3", "--timeout", "40"])
+        try await eventually("the request is shown") { !self.lines(listener, type: "subscription_request").isEmpty }
+        try await eventually("the stranger asked three times") { self.events("subscribe-sent", in: stranger).count == 3 }
+        try await Task.sleep(for: .seconds(1))
+        let shown = lines(listener, type: "subscription_request")
+        XCTAssertEqual(shown.count, 1, "asked three times, shown once: \(listener.output)")
+        XCTAssertEqual(shown.first?["from"] as? String, them.jid.bare.description)
+        XCTAssertEqual(shown.first?["nick"] as? String, "Stranger")
+        listener.signal(SIGTERM)
+        _ = try await listener.wait(timeout: .seconds(10))
+
+        let listed = CallHarness.jsonLines(try await run(["contacts", "requests", "--json"]).output)
+        XCTAssertEqual(listed.map { $0["jid"] as? String }, [them.jid.bare.description], "kept until answered")
+
+        _ = try await run(["contacts", "accept", them.jid.bare.description])
+        try await eventually("the stranger may see our presence") {
+            self.events("subscribed", in: stranger).contains { $0["from"] as? String == self.us.jid.bare.description }
+        }
+        try await eventually("and is asked for theirs") {
+            self.events("subscribe", in: stranger).contains { $0["from"] as? String == self.us.jid.bare.description }
+        }
+        let waiting = CallHarness.jsonLines(try await run(["contacts", "requests", "--json", "--offline"]).output)
+        XCTAssertTrue(waiting.isEmpty, "answered, no longer waiting")
+        let roster = CallHarness.jsonLines(try await run(["roster", "--json"]).output)
+        let entry = roster.first { $0["jid"] as? String == them.jid.bare.description }
+        XCTAssertEqual(entry?["subscription"] as? String, "from", "\(roster)")
+    }
+
+    func testADeniedStrangerIsRefusedAndNotShownAgain() async throws {
+        let listener = try listen()
+        try await waitOnline(listener)
+        let stranger = try peer(them, [], ["--subscribe", us.jid.bare.description, "--again-on-unsubscribed", "--timeout", "40"])
+        try await eventually("the request is shown") { !self.lines(listener, type: "subscription_request").isEmpty }
+        _ = try await run(["contacts", "deny", them.jid.bare.description])
+        try await eventually("the stranger is refused") {
+            self.events("unsubscribed", in: stranger).contains { $0["from"] as? String == self.us.jid.bare.description }
+        }
+        try await eventually("and asks again") { self.events("subscribe-sent", in: stranger).count == 2 }
+        try await Task.sleep(for: .seconds(1.5))
+        XCTAssertEqual(lines(listener, type: "subscription_request").count, 1, "a denied stranger is not shown again: \(listener.output)")
+        let waiting = CallHarness.jsonLines(try await run(["contacts", "requests", "--json", "--offline"]).output)
+        XCTAssertTrue(waiting.isEmpty, "denied, not waiting")
+    }
+
+    /// `contacts add` with an XMPP address puts them in the roster and asks for their presence;
+    /// when they ask back they are let in at once, by the server's pre-approval or by Dialtone.
+    func testAContactTheUserAddedIsAskedAndLetInAtOnce() async throws {
+        let friend = try peer(them, [], ["--ask-back", "--timeout", "40"])
+        try await waitForPeer(friend)
+        let listener = try listen()
+        try await waitOnline(listener)
+        _ = try await run(["contacts", "add", "Pat Peer", them.jid.bare.description])
+        try await eventually("the friend is asked") {
+            self.events("subscribe", in: friend).contains { $0["from"] as? String == self.us.jid.bare.description }
+        }
+        try await eventually("and let in when asking back") {
+            self.events("subscribed", in: friend).contains { $0["from"] as? String == self.us.jid.bare.description }
+        }
+        XCTAssertTrue(lines(listener, type: "subscription_request").isEmpty, "a contact the user added is not a request: \(listener.output)")
+        // They see ours; ours to them waits for their answer.
+        let shown = "\(them.jid.bare.description) (from, asked)"
+        var list = ""
+        for _ in 0..<20 {
+            list = try await run(["contacts", "list"]).output
+            if list.contains(shown) { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        XCTAssertTrue(list.contains("Pat Peer") && list.contains(shown), list)
+    }
+
+    func testARequestMadeWhileOfflineIsListedAtTheNextLogin() async throws {
+        let stranger = try peer(them, [], ["--subscribe", us.jid.bare.description, "--nick", "Night Owl", "--timeout", "30"])
+        try await eventually("the stranger asked") { !self.events("subscribe-sent", in: stranger).isEmpty }
+        let listed = CallHarness.jsonLines(try await run(["contacts", "requests", "--json"]).output)
+        XCTAssertEqual(listed.map { $0["jid"] as? String }, [them.jid.bare.description])
+        XCTAssertEqual(listed.first?["nick"] as? String, "Night Owl")
+    }
+}
