@@ -124,4 +124,24 @@ final class SubscriptionTests: PythonPeerTestCase {
         XCTAssertEqual(listed.map { $0["jid"] as? String }, [them.jid.bare.description])
         XCTAssertEqual(listed.first?["nick"] as? String, "Night Owl")
     }
+
+    /// Renaming a person renames their address in the roster (what the account's other clients
+    /// show); removing them takes it out of the roster, which ends the subscriptions.
+    func testRenamingAndRemovingAPersonChangesTheRosterToo() async throws {
+        let friend = try peer(them, [], ["--authorize", "--timeout", "40"])
+        try await waitForPeer(friend)
+        _ = try await run(["contacts", "add", "Pat Peer", them.jid.bare.description])
+        try await eventually("the friend is asked") { !self.events("subscribe", in: friend).isEmpty }
+        _ = try await run(["contacts", "rename", "pat peer", "Pat"])
+        var entry = CallHarness.jsonLines(try await run(["roster", "--json"]).output).first { $0["jid"] as? String == them.jid.bare.description }
+        XCTAssertEqual(entry?["name"] as? String, "Pat", "the roster has the new name")
+        XCTAssertEqual(entry?["subscription"] as? String, "to", "the friend let us see their presence")
+
+        _ = try await run(["contacts", "remove", "Pat"])
+        entry = CallHarness.jsonLines(try await run(["roster", "--json"]).output).first { $0["jid"] as? String == them.jid.bare.description }
+        XCTAssertNil(entry, "no longer in the roster")
+        try await eventually("the friend learns the subscription ended") {
+            self.events("unsubscribe", in: friend).contains { $0["from"] as? String == self.us.jid.bare.description }
+        }
+    }
 }

@@ -84,15 +84,28 @@ public struct AddressBook: Sendable {
         try store.saveAddressBook([entry])
     }
 
-    public func rename(_ name: String, to newName: String) throws {
+    /// Renames a person; returns their entry as it now is (its addresses in the roster should
+    /// be renamed there too, so that every client of the account shows one name).
+    @discardableResult
+    public func rename(_ name: String, to newName: String) throws -> AddressBookEntry {
         guard var entry = try entry(named: name) else { throw AddressBookError.noSuchContact(name) }
         entry.name = newName
         try store.saveAddressBook([entry])
+        return entry
     }
 
-    public func remove(_ name: String) throws {
+    /// Removes a person; returns the entry that was removed (its addresses in the roster are
+    /// the caller's to remove there too).
+    @discardableResult
+    public func remove(_ name: String) throws -> AddressBookEntry {
         guard let entry = try entry(named: name) else { throw AddressBookError.noSuchContact(name) }
         try store.removeAddressBookEntry(uid: entry.uid)
+        return entry
+    }
+
+    /// Those of `entry`'s XMPP addresses that are in the roster.
+    public func rosterAddresses(of entry: AddressBookEntry) throws -> [JID] {
+        try entry.jids.filter { try store.contact(jid: $0) != nil }.compactMap { try? JID($0) }
     }
 
     public func entry(named name: String) throws -> AddressBookEntry? {

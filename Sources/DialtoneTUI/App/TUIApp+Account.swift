@@ -52,11 +52,53 @@ extension TUIApp {
     /// /rename NAME NEW-NAME (quote names with spaces).
     func renameContact(_ name: String, to newName: String) {
         do {
-            try addressBook.rename(name, to: newName)
+            let entry = try addressBook.rename(name, to: newName)
             refreshNames()
             show(notice: "Renamed to \(Sanitizer.plain(newName)).")
+            // The roster's name too, so that the account's other clients show the same one.
+            let inRoster = try addressBook.rosterAddresses(of: entry)
+            let session = self.session
+            if !inRoster.isEmpty {
+                Task { @MainActor in
+                    do { for jid in inRoster { try await session.renameContact(jid, to: newName) } } catch {
+                        self.show(error: "Renamed in the address book, not in the roster: \(error)")
+                    }
+                    self.redraw()
+                }
+            }
         } catch {
             show(error: "\(error)")
+        }
+    }
+
+    /// /remove NAME|ADDRESS: a person leaves the address book and their addresses the roster
+    /// (ending the subscriptions both ways); an address only in the roster leaves it.
+    func removeContact(_ typed: String) {
+        let session = self.session
+        var inRoster: [JID] = []
+        do {
+            if let entry = try addressBook.entry(named: typed) {
+                inRoster = try addressBook.rosterAddresses(of: entry)
+                try addressBook.remove(typed)
+                refreshNames()
+            } else if typed.contains("@"), let jid = try? JID(typed),
+                      try session.records.contacts().contains(where: { $0.jid == jid.bare.description }) {
+                inRoster = [jid.bare]
+            } else {
+                show(error: "Nobody is called \(Sanitizer.plain(typed)), and it is no address in the roster.")
+                return
+            }
+        } catch {
+            show(error: "\(error)")
+            return
+        }
+        show(notice: "Removed \(Sanitizer.plain(typed)).")
+        guard !inRoster.isEmpty else { return }
+        Task { @MainActor in
+            do { for jid in inRoster { try await session.removeContact(jid) } } catch {
+                self.show(error: "Removed from the address book, still in the roster: \(error)")
+            }
+            self.redraw()
         }
     }
 

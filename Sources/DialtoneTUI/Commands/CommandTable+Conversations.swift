@@ -23,6 +23,11 @@ extension CommandTable {
                     synopsis: "Rename a person in the address book.",
                     help: "Quote names with spaces: /rename \"Alice Liddell\" \"Alice L.\"",
                     hint: "quote names with spaces") { $0.renameContact($1.0, to: $1.1) },
+        CommandSpec(.remove, CommandArguments.text("NAME | ADDRESS", completion: .recipient),
+                    synopsis: "Remove a person from the address book and their addresses from the roster.",
+                    help: "Leaving the roster ends the presence subscriptions both ways; an address only in the roster leaves it.") {
+            $0.removeContact($1)
+        },
         CommandSpec(.accept, CommandArguments.word("ADDRESS").optional(),
                     synopsis: "Let someone who asked see your presence (the oldest request without ADDRESS).",
                     help: "They are added to the roster and asked for theirs, as Conversations does; /contacts lists who waits.") {

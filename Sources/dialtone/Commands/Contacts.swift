@@ -93,25 +93,50 @@ struct Contacts: AsyncParsableCommand {
     }
 
     struct Rename: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Rename a person.")
+        static let configuration = CommandConfiguration(abstract: "Rename a person, in the address book and the roster.")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The current name.") var name: String
         @Argument(help: "The new name.") var newName: String
+        @Flag(help: "Change the address book only, not the name of their addresses in the roster.") var addressBookOnly = false
+        @Option(help: "Give up connecting after this many seconds.") var timeout: Double = 30
 
         func run() async throws {
-            let (book, _) = try Contacts.book(options)
-            try Contacts.run { try book.rename(name, to: newName) }
+            let (book, session) = try Contacts.book(options)
+            let entry = try Contacts.run { try book.rename(name, to: newName) }
+            // The roster's name too, so that every client of the account shows the same one.
+            let inRoster = try Contacts.run { try book.rosterAddresses(of: entry) }
+            guard !addressBookOnly, !inRoster.isEmpty else { return }
+            let renamed = entry.name
+            do {
+                try await withOnlineSession(session, timeout: timeout) { session in
+                    for jid in inRoster { try await session.renameContact(jid, to: renamed) }
+                }
+            } catch {
+                throw CLIError("Renamed in the address book, but not in the roster: \(error)")
+            }
         }
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a person from the address book.")
+        static let configuration = CommandConfiguration(abstract: "Remove a person from the address book and their addresses from the roster.")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The name.") var name: String
+        @Flag(help: "Remove from the address book only; keep their addresses in the roster.") var addressBookOnly = false
+        @Option(help: "Give up connecting after this many seconds.") var timeout: Double = 30
 
         func run() async throws {
-            let (book, _) = try Contacts.book(options)
-            try Contacts.run { try book.remove(name) }
+            let (book, session) = try Contacts.book(options)
+            let inRoster = try Contacts.run { try book.entry(named: name).map(book.rosterAddresses) ?? [] }
+            _ = try Contacts.run { try book.remove(name) }
+            // Their addresses leave the roster too, which ends the subscriptions both ways.
+            guard !addressBookOnly, !inRoster.isEmpty else { return }
+            do {
+                try await withOnlineSession(session, timeout: timeout) { session in
+                    for jid in inRoster { try await session.removeContact(jid) }
+                }
+            } catch {
+                throw CLIError("Removed from the address book, but still in the roster: \(error)")
+            }
         }
     }
 
