@@ -40,6 +40,3 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-enum DialtoneVersion {
-    static let string = "0.1.0"
-}

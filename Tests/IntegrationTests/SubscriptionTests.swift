@@ -144,4 +144,31 @@ final class SubscriptionTests: PythonPeerTestCase {
             self.events("unsubscribe", in: friend).contains { $0["from"] as? String == self.us.jid.bare.description }
         }
     }
+
+    /// A contact's client that, like Conversations, looks before it uses a feature: once it
+    /// sees Dialtone online it asks what Dialtone supports, and gets exactly what is
+    /// implemented; it asks the software version and the time, and is answered.
+    func testAContactsClientLearnsWhatDialtoneSupports() async throws {
+        let listener = try listen()
+        try await waitOnline(listener)
+        let friend = try peer(them, [], ["--subscribe", us.jid.bare.description, "--authorize", "--disco", "--timeout", "40"])
+        try await eventually("the request is shown") { !self.lines(listener, type: "subscription_request").isEmpty }
+        _ = try await run(["contacts", "accept", them.jid.bare.description])
+        try await eventually("the friend asked our client what it supports") { self.event("time", in: friend) != nil }
+        let disco = try XCTUnwrap(event("disco", in: friend), friend.output)
+        XCTAssertEqual(disco["features"] as? [String], [
+            "http://jabber.org/protocol/caps", "http://jabber.org/protocol/chatstates", "http://jabber.org/protocol/disco#info",
+            "jabber:iq:version", "jabber:x:oob", "urn:xmpp:chat-markers:0", "urn:xmpp:jingle-message:0",
+            "urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:dtls:0", "urn:xmpp:jingle:apps:rtp:1", "urn:xmpp:jingle:apps:rtp:audio",
+            "urn:xmpp:jingle:transports:ice-udp:1", "urn:xmpp:message-correct:0", "urn:xmpp:ping", "urn:xmpp:receipts",
+            "urn:xmpp:time",
+        ], "what is implemented, and nothing else")
+        let version = try XCTUnwrap(event("version", in: friend))
+        XCTAssertEqual(version["name"] as? String, "Dialtone")
+        XCTAssertNotNil(version["version"] as? String)
+        XCTAssertTrue(version["os"] is NSNull || version["os"] == nil, "the operating system is nobody's business")
+        let time = try XCTUnwrap(event("time", in: friend))
+        XCTAssertNotNil((time["tzo"] as? String)?.range(of: #"^[+-]\d\d:\d\d$"#, options: .regularExpression))
+        XCTAssertTrue(events("error", in: friend).isEmpty, friend.output)
+    }
 }

@@ -61,7 +61,12 @@ public actor AccountSession {
                 calls callConfiguration: CallSettings = CallSettings(),
                 chatStates: Bool = true, logger: Logger = Logger(label: "dialtone.core")) {
         var configuration = original
-        configuration.extraFeatures += JingleNamespace.features
+        // What Core implements, announced so that clients which look first (Conversations)
+        // use it with us: read markers, corrections, links as out-of-band data, typing
+        // notices when we send them, and answering software-version queries when we do.
+        configuration.extraFeatures += JingleNamespace.features + [Namespace.markers, Namespace.correction, Namespace.oob]
+        if chatStates { configuration.extraFeatures.append(Namespace.chatStates) }
+        if configuration.softwareVersion != nil { configuration.extraFeatures.append(Namespace.version) }
         configuration.delegatedRequestNamespaces.insert(JingleNamespace.jingle)
         account = configuration.jid
         self.store = store

@@ -62,6 +62,7 @@ extension AccountConfiguration {
             jid: address, password: try PasswordSource.password(for: self), server: server, port: port,
             tls: tls.flatMap(XMPPClientConfiguration.TLSMode.init(rawValue:)) ?? .starttls, caFile: caFile,
             pinnedCertificateSHA256: nil, resource: resource)
+        if softwareVersion ?? true { configuration.softwareVersion = DialtoneVersion.string }
         if let fingerprint {
             guard let bytes = parseFingerprint(fingerprint), bytes.count == 32 else {
                 throw ConfigurationError.invalid(path: "config", detail: "account \(jid): fingerprint must be a SHA-256 in hex")

@@ -125,6 +125,8 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
     public var callsFrom: String?
     /// Whether to tell people when you type (XEP-0085); default true.
     public var chatStates: Bool?
+    /// Whether to tell those who ask which software and version this is (XEP-0092); default true.
+    public var softwareVersion: Bool?
     /// Voice processing on the microphone: each on (true) or off; see VoiceProcessingSettings.
     public var echoCancellation: Bool?
     public var noiseSuppression: Bool?
@@ -145,6 +147,7 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
         case ringDevice = "ring_device"
         case callsFrom = "calls_from"
         case chatStates = "chat_states"
+        case softwareVersion = "software_version"
         case echoCancellation = "echo_cancellation"
         case noiseSuppression = "noise_suppression"
         case autoGain = "auto_gain"

@@ -6,7 +6,7 @@ import Foundation
 public enum ServiceDiscovery {
     public static let identity = (category: "client", type: "console")
     public static let baseFeatures: [String] = [
-        Namespace.caps, Namespace.discoInfo, Namespace.ping, Namespace.receipts,
+        Namespace.caps, Namespace.discoInfo, Namespace.ping, Namespace.receipts, Namespace.time,
     ]
 
     /// Ours plus what the layers above add (calls add Jingle's), sorted as XEP-0115 wants.

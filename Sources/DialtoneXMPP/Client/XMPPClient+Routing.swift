@@ -170,6 +170,11 @@ extension XMPPClient {
             batch.replies.append(stanza.iqReply())
         case (Namespace.ping, "ping", false):
             batch.replies.append(stanza.iqReply())
+        case (Namespace.version, "query", false) where configuration.softwareVersion != nil:
+            batch.replies.append(stanza.iqReply(payload: Self.softwareVersion(name: configuration.softwareName,
+                                                                               version: configuration.softwareVersion ?? "")))
+        case (Namespace.time, "time", false):
+            batch.replies.append(stanza.iqReply(payload: Self.entityTime(Date(), zone: TimeZone.current)))
         case (Namespace.discoInfo, "query", false):
             let node = payload[attribute: "node"]
             if node == nil || node == ServiceDiscovery.node(for: configuration.softwareName, extra: configuration.extraFeatures) {
@@ -185,6 +190,25 @@ extension XMPPClient {
                 batch.replies.append(stanza.iqError(.serviceUnavailable))
             }
         }
+    }
+
+    /// XEP-0092's answer: name and version, no operating system (nobody needs to know it).
+    static func softwareVersion(name: String, version: String) -> XMLElement {
+        var query = XMLElement("query", namespace: Namespace.version)
+        query.append(.textElement("name", namespace: Namespace.version, name))
+        query.append(.textElement("version", namespace: Namespace.version, version))
+        return query
+    }
+
+    /// XEP-0202's answer: the offset of our time zone and the time in UTC.
+    static func entityTime(_ now: Date, zone: TimeZone) -> XMLElement {
+        let offset = zone.secondsFromGMT(for: now)
+        let minutes = abs(offset) / 60
+        let tzo = (offset < 0 ? "-" : "+") + String(format: "%02d:%02d", minutes / 60, minutes % 60)
+        var time = XMLElement("time", namespace: Namespace.time)
+        time.append(.textElement("tzo", namespace: Namespace.time, tzo))
+        time.append(.textElement("utc", namespace: Namespace.time, XMPPDateTime.format(now)))
+        return time
     }
 
     static func rosterItems(_ query: XMLElement) -> [RosterItem] {

@@ -37,6 +37,9 @@ public struct XMPPClientConfiguration: Sendable {
     public var keepaliveTimeout: Duration = .seconds(20)
     public var reconnect: ReconnectPolicy = ReconnectPolicy()
     public var softwareName = "Dialtone"
+    /// Answered to software-version queries (XEP-0092, with `softwareName`) and announced; nil
+    /// refuses them, for users who would rather not say what they run.
+    public var softwareVersion: String?
     /// Features the layers above implement, announced in service discovery and caps.
     public var extraFeatures: [String] = []
     /// iq get/set payload namespaces handed up as `.request` events instead of refused.

@@ -32,6 +32,8 @@ public enum Namespace {
     public static let hints = "urn:xmpp:hints"
     public static let oob = "jabber:x:oob"
     public static let version = "jabber:iq:version"
+    /// Entity time (XEP-0202).
+    public static let time = "urn:xmpp:time"
     public static let gateway = "jabber:iq:gateway"
     public static let httpUpload = "urn:xmpp:http:upload:0"
     public static let addresses = "http://jabber.org/protocol/address"

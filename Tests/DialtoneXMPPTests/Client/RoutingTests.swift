@@ -1,5 +1,6 @@
 @testable import DialtoneXMPP
 import DialtoneXML
+import Foundation
 import XCTest
 
 /// Routing and validation of incoming stanzas without a server: each stanza is handed to the
@@ -60,6 +61,34 @@ final class RoutingTests: XCTestCase {
         let batch = try await route("<presence xmlns='jabber:client' from='ada@example.org/laptop' type='unavailable'/>")
         XCTAssertTrue(subscriptions(batch).isEmpty)
         XCTAssertTrue(batch.events.contains { if case .presence(let update) = $0 { !update.available } else { false } })
+    }
+
+    // MARK: What we answer about ourselves
+
+    func testASoftwareVersionQueryIsAnsweredWithNameAndVersionOnly() async throws {
+        var configuration = XMPPClientConfiguration(jid: JID(verified: "me@example.com"), password: "x")
+        configuration.softwareVersion = "1.2.3"
+        let batch = try await route("<iq xmlns='jabber:client' from='ada@example.org/x' type='get' id='v1'><query xmlns='jabber:iq:version'/></iq>",
+                                    in: XMPPClient(configuration: configuration) { _ in })
+        let query = try XCTUnwrap(batch.replies.first?.child("query", namespace: "jabber:iq:version"))
+        XCTAssertEqual(batch.replies.first?[attribute: "type"], "result")
+        XCTAssertEqual(query.childText("name", namespace: "jabber:iq:version"), "Dialtone")
+        XCTAssertEqual(query.childText("version", namespace: "jabber:iq:version"), "1.2.3")
+        XCTAssertNil(query.child("os", namespace: "jabber:iq:version"))
+        let features = ServiceDiscovery.features(adding: configuration.extraFeatures)
+        XCTAssertTrue(features.contains("urn:xmpp:time"))
+    }
+
+    func testWithoutAVersionToTellTheQueryIsRefused() async throws {
+        let batch = try await route("<iq xmlns='jabber:client' from='ada@example.org/x' type='get' id='v1'><query xmlns='jabber:iq:version'/></iq>")
+        XCTAssertEqual(batch.replies.first?[attribute: "type"], "error")
+    }
+
+    func testEntityTimeGivesTheZoneOffsetAndUTC() throws {
+        let time = XMPPClient.entityTime(Date(timeIntervalSince1970: 0), zone: try XCTUnwrap(TimeZone(secondsFromGMT: -(5 * 3600 + 30 * 60))))
+        XCTAssertEqual(time.childText("tzo", namespace: "urn:xmpp:time"), "-05:30")
+        XCTAssertEqual(time.childText("utc", namespace: "urn:xmpp:time")?.hasPrefix("1970-01-01T00:00:00"), true)
+        XCTAssertEqual(XMPPClient.entityTime(Date(), zone: try XCTUnwrap(TimeZone(identifier: "UTC"))).childText("tzo", namespace: "urn:xmpp:time"), "+00:00")
     }
 
     // MARK: Carbons (XEP-0280)

@@ -10,11 +10,15 @@ for presence subscriptions (RFC 6121 §3) as the options say. Run it with the ve
   --again-on-unsubscribed when refused, ask once more (a stranger who does not give up)
   --ask-back              when someone asks to see ours, ask to see theirs (not answering theirs)
   --authorize             when someone asks to see ours, let them
+  --disco                 when a contact's client comes online, ask it what it supports
+                          (XEP-0030, as Conversations does before using a feature), its
+                          software version (XEP-0092) and its time (XEP-0202)
   --timeout S             exit after S s (default 30)
 
 Output: one JSON object per line on stdout, "event" plus fields:
   ready  subscribe-sent{to}  subscribe{from,nick}  subscribed{from}  unsubscribed{from}
-  unsubscribe{from}  error{message}
+  unsubscribe{from}  disco{from,features,identities}  version{from,name,version,os}
+  time{from,tzo,utc}  error{message}
 Exit 0 at the timeout (or 1 on a failed login).
 
 Network: loopback only (127.0.0.1:PORT).
@@ -45,6 +49,8 @@ class RosterPeer(slixmpp.ClientXMPP):
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("failed_auth", self.on_failed)
         self.add_event_handler("presence_subscribe", self.on_subscribe)
+        self.add_event_handler("presence_available", self.on_available)
+        self.asked_disco = set()
         for kind in ("subscribed", "unsubscribed", "unsubscribe"):
             self.add_event_handler(f"presence_{kind}", lambda p, kind=kind: self.on_answer(kind, p))
 
@@ -70,6 +76,37 @@ class RosterPeer(slixmpp.ClientXMPP):
             presence.append(nick)
         presence.send()
         emit("subscribe-sent", to=jid)
+
+    def on_available(self, presence):
+        sender = presence["from"]
+        if not self.args.disco or sender.bare == self.boundjid.bare or sender.full in self.asked_disco:
+            return
+        self.asked_disco.add(sender.full)
+        asyncio.ensure_future(self.ask_about(sender))
+
+    async def ask_about(self, jid):
+        try:
+            iq = self.make_iq_get(queryxmlns="http://jabber.org/protocol/disco#info", ito=jid)
+            answer = await iq.send(timeout=10)
+            query = answer.xml.find("{http://jabber.org/protocol/disco#info}query")
+            features = sorted(f.get("var") for f in query.findall("{http://jabber.org/protocol/disco#info}feature"))
+            identities = [{"category": i.get("category"), "type": i.get("type")}
+                          for i in query.findall("{http://jabber.org/protocol/disco#info}identity")]
+            emit("disco", **{"from": jid.full, "features": features, "identities": identities})
+            iq = self.make_iq_get(queryxmlns="jabber:iq:version", ito=jid)
+            answer = await iq.send(timeout=10)
+            query = answer.xml.find("{jabber:iq:version}query")
+            text = lambda name: (query.find("{jabber:iq:version}" + name).text
+                                 if query.find("{jabber:iq:version}" + name) is not None else None)
+            emit("version", **{"from": jid.full, "name": text("name"), "version": text("version"), "os": text("os")})
+            iq = self.make_iq_get(ito=jid)
+            iq.append(slixmpp.xmlstream.ET.Element("{urn:xmpp:time}time"))
+            answer = await iq.send(timeout=10)
+            time = answer.xml.find("{urn:xmpp:time}time")
+            emit("time", **{"from": jid.full, "tzo": time.find("{urn:xmpp:time}tzo").text,
+                            "utc": time.find("{urn:xmpp:time}utc").text})
+        except Exception as error:  # an error answer or a timeout: reported, the test decides
+            emit("error", message=f"asking {jid}: {error!r}")
 
     def on_subscribe(self, presence):
         nick = presence.xml.find(f"{{{NS_NICK}}}nick")
@@ -100,6 +137,7 @@ def main():
     parser.add_argument("--again-on-unsubscribed", action="store_true")
     parser.add_argument("--ask-back", action="store_true")
     parser.add_argument("--authorize", action="store_true")
+    parser.add_argument("--disco", action="store_true")
     parser.add_argument("--timeout", type=float, default=30)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
