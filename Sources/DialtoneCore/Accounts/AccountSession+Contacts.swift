@@ -20,3 +20,17 @@ extension AccountSession {
     /// Refuses someone's request; later requests from them are not shown.
     public func denySubscription(from address: JID) async throws { try await subscriptions.deny(address) }
 }
+
+/// Blocking (XEP-0191), for addresses and numbers at the gateway alike.
+extension AccountSession {
+    /// Blocks these addresses (a number as its gateway address: JMP and Cheogram honour that);
+    /// `reportingSpam` also reports each as spam (XEP-0377).
+    public func block(_ addresses: [JID], reportingSpam: Bool = false) async throws {
+        try await blocking.block(addresses, reportingSpam: reportingSpam)
+    }
+
+    public func unblock(_ addresses: [JID]) async throws { try await blocking.unblock(addresses) }
+
+    /// What the server blocks now.
+    public func blockedAddresses() async throws -> [JID] { try await blocking.list() }
+}

@@ -41,9 +41,10 @@ public actor AccountSession {
     private let messaging: MessagingService
     private let roster: RosterService
     let subscriptions: SubscriptionService
+    let blocking: BlockingService
     private let lookup: RecipientLookup
     private let chatStates: ChatStateTracker
-    private var features: [any AccountFeature] { [archive, callService, messaging, roster, subscriptions, lookup, chatStates] }
+    private var features: [any AccountFeature] { [blocking, archive, callService, messaging, roster, subscriptions, lookup, chatStates] }
 
     private var otherProcesses: Task<Void, Never>?
     private let typing: AsyncStream<TypingInput>.Continuation
@@ -89,6 +90,7 @@ public actor AccountSession {
                                      archive: archive, logger: logger)
         roster = RosterService(store: store, broadcaster: broadcaster)
         subscriptions = SubscriptionService(store: store, client: client, broadcaster: broadcaster, logger: logger)
+        blocking = BlockingService(client: client, logger: logger)
         lookup = RecipientLookup(recipients: recipients, store: store, client: client, logger: logger)
         self.chatStates = ChatStateTracker(sendsChatStates: chatStates, gateway: recipients.gateway, broadcaster: broadcaster) {
             try? await client.send($0.element)
@@ -177,6 +179,9 @@ public actor AccountSession {
         var received: [ReceivedMessage] = []
         for event in events {
             switch event {
+            case .message(let message) where message.direction == .incoming && message.peer.map(blocking.isBlocked) == true:
+                // The server should have dropped it; whatever a blocked address sends is not shown.
+                logger.info("dropped a message from a blocked address")
             case .message(let message):
                 callService.offer(message)
                 chatStates.receive(message)
@@ -189,7 +194,10 @@ public actor AccountSession {
             case .presence(let presence):
                 broadcaster.publish(.presence(presence))
             case .subscription(let change):
+                guard !blocking.isBlocked(change.from) else { break }
                 try await subscriptions.receive(change)
+            case .blocking(let change):
+                blocking.apply(change)
             case .connectionState(let state):
                 connectionState = state
                 broadcaster.publish(.connection(state))

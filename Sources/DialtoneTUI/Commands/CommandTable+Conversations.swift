@@ -38,6 +38,17 @@ extension CommandTable {
                     help: "Later requests from them are not shown; /add them to change your mind.") {
             $0.answerSubscription($1, accept: false)
         },
+        CommandSpec(.block, CommandArguments.optionalText("WHO [spam]", completion: .recipient),
+                    synopsis: "Block someone (the conversation in view without WHO); \"spam\" at the end also reports them.",
+                    help: "An address, a name or a number in any form (blocked at the gateway, which JMP and Cheogram honour). Nothing they send reaches you: messages, calls, requests.") {
+            let words = ($1 ?? "").split(separator: " ")
+            let spam = words.last == "spam"
+            let who = (spam ? words.dropLast() : words[...]).joined(separator: " ")
+            $0.block(who.isEmpty ? nil : who, reportingSpam: spam)
+        },
+        CommandSpec(.unblock, CommandArguments.text("WHO", completion: .recipient), synopsis: "Unblock an address, name or number.",
+                    help: "/blocked lists what is blocked.") { $0.unblock($1) },
+        CommandSpec(.blocked, .none, synopsis: "List what your server blocks for you.", help: "Esc closes.") { app, _ in app.showBlocked() },
         CommandSpec(.import, .path("PATH"), synopsis: "Import vCard or CSV contacts (a file or a vdir).",
                     help: "As `dialtone contacts import`: importing again changes nothing.") { $0.importContacts(from: $1) },
         CommandSpec(.attach, CommandArguments.file("FILE").then(.quotedText("CAPTION")),

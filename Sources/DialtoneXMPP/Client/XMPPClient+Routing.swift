@@ -168,6 +168,16 @@ extension XMPPClient {
                 rosterPushesWhileFetching?.append(.push(item, version: version))
             }
             batch.replies.append(stanza.iqReply())
+        case (Namespace.blocking, "block", true), (Namespace.blocking, "unblock", true):
+            // Only our server speaks for our block list.
+            guard isFromOurAccount(stanza, allowAbsent: true) else {
+                batch.events.append(.rejected(reason: "block list push not from our own account", stanza: stanza))
+                batch.replies.append(stanza.iqError(.serviceUnavailable))
+                return
+            }
+            let items = Self.blockedItems(payload)
+            batch.events.append(.blocking(payload.name == "block" ? .blocked(items) : .unblocked(items)))
+            batch.replies.append(stanza.iqReply())
         case (Namespace.ping, "ping", false):
             batch.replies.append(stanza.iqReply())
         case (Namespace.version, "query", false) where configuration.softwareVersion != nil:

@@ -12,6 +12,8 @@ public enum XMPPEvent: Sendable {
     case presence(PresenceUpdate)
     /// A subscription request or answer (RFC 6121 §3), from a bare address.
     case subscription(SubscriptionChange)
+    /// The server changed the account's block list (XEP-0191), from this or another client.
+    case blocking(BlockingChange)
     /// The server confirmed it has these stanzas of ours (stream management), by id.
     case acknowledged(ids: [String])
     /// An iq get/set in a delegated namespace: the receiver must send the reply (result or error).
@@ -86,6 +88,13 @@ public struct RosterItem: Sendable, Equatable, Codable {
         self.groups = groups
         self.asked = asked
     }
+}
+
+/// A change to the block list the server pushed to every client of the account.
+public enum BlockingChange: Sendable, Equatable {
+    case blocked([JID])
+    /// These are unblocked; an empty list means every address is.
+    case unblocked([JID])
 }
 
 /// Someone's word on presence subscriptions (RFC 6121 §3): a request to see ours, an answer to

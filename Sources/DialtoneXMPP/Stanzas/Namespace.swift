@@ -32,6 +32,9 @@ public enum Namespace {
     public static let hints = "urn:xmpp:hints"
     public static let oob = "jabber:x:oob"
     public static let version = "jabber:iq:version"
+    /// Blocking (XEP-0191) and spam reports with it (XEP-0377).
+    public static let blocking = "urn:xmpp:blocking"
+    public static let reporting = "urn:xmpp:reporting:1"
     /// Entity time (XEP-0202).
     public static let time = "urn:xmpp:time"
     public static let gateway = "jabber:iq:gateway"

@@ -13,10 +13,11 @@ for presence subscriptions (RFC 6121 §3) as the options say. Run it with the ve
   --disco                 when a contact's client comes online, ask it what it supports
                           (XEP-0030, as Conversations does before using a feature), its
                           software version (XEP-0092) and its time (XEP-0202)
+  --chat JID              send JID a chat message every 0.5 s ("hello 1", "hello 2", …)
   --timeout S             exit after S s (default 30)
 
 Output: one JSON object per line on stdout, "event" plus fields:
-  ready  subscribe-sent{to}  subscribe{from,nick}  subscribed{from}  unsubscribed{from}
+  ready  chat-sent{to,body}  subscribe-sent{to}  subscribe{from,nick}  subscribed{from}  unsubscribed{from}
   unsubscribe{from}  disco{from,features,identities}  version{from,name,version,os}
   time{from,tzo,utc}  error{message}
 Exit 0 at the timeout (or 1 on a failed login).
@@ -62,11 +63,22 @@ class RosterPeer(slixmpp.ClientXMPP):
         self.send_presence()
         await self.get_roster()
         emit("ready", jid=self.boundjid.bare)
+        if self.args.chat:
+            asyncio.ensure_future(self.chat(self.args.chat))
         if self.args.subscribe:
             for i in range(self.args.times):
                 if i:
                     await asyncio.sleep(0.3)
                 self.ask(self.args.subscribe)
+
+    async def chat(self, jid):
+        count = 0
+        while True:
+            count += 1
+            body = f"hello {count}"
+            self.send_message(mto=jid, mbody=body, mtype="chat")
+            emit("chat-sent", to=jid, body=body)
+            await asyncio.sleep(0.5)
 
     def ask(self, jid):
         presence = self.make_presence(pto=jid, ptype="subscribe")
@@ -138,6 +150,7 @@ def main():
     parser.add_argument("--ask-back", action="store_true")
     parser.add_argument("--authorize", action="store_true")
     parser.add_argument("--disco", action="store_true")
+    parser.add_argument("--chat")
     parser.add_argument("--timeout", type=float, default=30)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
