@@ -66,6 +66,10 @@ final class AddressBookTests: XCTestCase {
                        "Alice Anderson, Bob \"The Builder\" Brown, (555) 999-8888")
         XCTAssertEqual(names.name(for: "eve@example.org"), "Eve (roster)")
         XCTAssertEqual(names.name(for: "stranger@example.org"), "stranger@example.org")
+        // What Tab offers: every name once, the roster's beside the address book's.
+        XCTAssertTrue(names.allNames.contains("Eve (roster)"))
+        XCTAssertTrue(names.allNames.contains("Alice Anderson"))
+        XCTAssertEqual(names.allNames.count, Set(names.allNames).count)
         XCTAssertEqual(names.annotate("Call Bob at 555-444-5555 or xmpp:eve@example.org, not 555-000-1111"),
                        "Call Bob at 555-444-5555 (Bob \"The Builder\" Brown) or xmpp:eve@example.org (Eve (roster)), not 555-000-1111")
         XCTAssertEqual(names.annotate("tel:+15556667777"), "tel:+15556667777 (Carol Chen)")

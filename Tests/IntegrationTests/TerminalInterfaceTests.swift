@@ -263,6 +263,12 @@ final class TerminalInterfaceTests: TerminalInterfaceTestCase {
         try await tmux(["send-keys", "-t", "tui", "Escape"])
         // An Escape and a key in the same read are Alt+key (as in every terminal program).
         try await Task.sleep(for: .milliseconds(300))
+        // Tab completes a name the address book knows, with no conversation under that name.
+        try await command("/add \"Zelda Zimmer\" +1 555 010 4444")
+        try await tmux(["send-keys", "-t", "tui", "-l", "/call Zel"])
+        try await tmux(["send-keys", "-t", "tui", "Tab"])
+        try await waitForScreen("the address book's name completed") { $0.contains("/call Zelda Zimmer") }
+        try await tmux(["send-keys", "-t", "tui", "C-u"])
         try await command("/account")
         try await waitForScreen("the account overlay") { $0.contains("address") && $0.contains(alice.jid.description) }
         try await tmux(["send-keys", "-t", "tui", "Escape"])

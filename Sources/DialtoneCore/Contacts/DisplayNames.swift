@@ -1,5 +1,6 @@
 import DialtoneStore
 import DialtoneXMPP
+import Foundation
 
 /// What to call an address on screen: the address book's name, the roster's, or the phone
 /// number formatted as people write it — never `+15551234567@gateway`.
@@ -34,6 +35,12 @@ public struct DisplayNames: Sendable {
             return PhoneNumber(e164: text)?.formatted(for: country) ?? text
         }
         return people.joined(separator: ", ")
+    }
+
+    /// Every name the roster and the address book give, sorted and once each: what Tab
+    /// offers for a recipient beside the open conversations.
+    public var allNames: [String] {
+        Array(Set(byJID.values).union(byPhone.values)).sorted { $0.localizedCaseInsensitiveCompare($1) == .orderedAscending }
     }
 
     /// The name for a phone number in E.164, if the address book knows it.

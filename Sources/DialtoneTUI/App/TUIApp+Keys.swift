@@ -58,7 +58,10 @@ extension TUIApp {
     }
 
     private func complete() {
-        let candidates = list.entries.map { Sanitizer.plain(names.name(for: $0.peer)) }
+        // Open conversations first, then everyone the roster and the address book name.
+        var candidates = list.entries.map { Sanitizer.plain(names.name(for: $0.peer)) }
+        let open = Set(candidates)
+        candidates += names.allNames.map(Sanitizer.plain).filter { !open.contains($0) }
         let sources = CompletionSources(names: candidates, themes: { Theme.available() })
         if let completed = Completion.complete(editor.text, from: sources) { editor.set(completed) }
     }

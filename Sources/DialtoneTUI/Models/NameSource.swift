@@ -5,6 +5,8 @@ public protocol NameSource: Sendable {
     func name(for address: String) -> String
     /// Message text with known people named where their numbers or addresses appear.
     func annotate(_ text: String) -> String
+    /// Every name known, for completion.
+    var allNames: [String] { get }
 }
 
 extension NameSource {
@@ -21,4 +23,5 @@ public struct FixedNames: NameSource {
         let bare = address.split(separator: "/", maxSplits: 1).first.map(String.init) ?? address
         return names[bare] ?? bare
     }
+    public var allNames: [String] { Array(Set(names.values)).sorted() }
 }
