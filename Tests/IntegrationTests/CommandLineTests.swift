@@ -242,4 +242,43 @@ final class CommandLineTests: XCTestCase {
             }
         }
     }
+
+    /// One `listen` serves every account of the configuration: each JSON object says whose it
+    /// is; `search` finds in every account's history; `--account` still picks one.
+    func testEveryAccountAtOnceInListenAndSearch() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try environment.newAccount("alice")
+        let dave = try environment.newAccount("dave")
+        let bob = try environment.newAccount("bob")
+        let both = directory.appendingPathComponent("both.toml").path
+        let first = try String(contentsOfFile: try environment.writeConfiguration(for: alice, in: directory), encoding: .utf8)
+        let second = try String(contentsOfFile: try environment.writeConfiguration(for: dave, in: directory), encoding: .utf8)
+        try (first + "\n" + second).write(toFile: both, atomically: true, encoding: .utf8)
+        let log = ["--log-file", directory.appendingPathComponent("both.log").path]
+        let listener = try ChildProcess([binary, "listen", "--json", "--config", both] + log, environment: self.environment(for: "both"))
+        try await eventually("both accounts are online") {
+            Set(self.jsonLines(listener.output).filter { $0["state"] as? String == "online" }.compactMap { $0["account"] as? String }).count == 2
+        }
+        let bobArguments = try configure(bob, environment: environment)
+        for (to, text) in [(alice.jid, "kumquat for alice"), (dave.jid, "kumquat for dave")] {
+            let send = try await ChildProcess.run([binary, "send"] + bobArguments + [to.description, text], environment: self.environment(for: "bob"))
+            XCTAssertEqual(send.status, 0, send.stderr)
+        }
+        try await eventually("both messages are printed") {
+            self.jsonLines(listener.output).filter { $0["type"] as? String == "message" }.count == 2
+        }
+        let messages = jsonLines(listener.output).filter { $0["type"] as? String == "message" }
+        XCTAssertEqual(Set(messages.map { "\($0["account"] as? String ?? "?") \($0["body"] as? String ?? "")" }),
+                       ["\(alice.jid) kumquat for alice", "\(dave.jid) kumquat for dave"])
+        listener.signal(SIGTERM)
+        let status = try await listener.wait(timeout: .seconds(10))
+        XCTAssertEqual(status, 0, listener.errors)
+
+        let everywhere = try await ChildProcess.run([binary, "search", "--json", "--config", both, "kumquat"] + log,
+                                                    environment: self.environment(for: "both"))
+        XCTAssertEqual(Set(jsonLines(everywhere.stdout).compactMap { $0["account"] as? String }), [alice.jid.description, dave.jid.description])
+        let one = try await ChildProcess.run([binary, "search", "--json", "--config", both, "--account", dave.jid.description, "kumquat"] + log,
+                                             environment: self.environment(for: "both"))
+        XCTAssertEqual(jsonLines(one.stdout).compactMap { $0["body"] as? String }, ["kumquat for dave"])
+    }
 }

@@ -4,38 +4,49 @@ import Foundation
 
 struct Listen: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Stay connected and print what arrives, until interrupted (SIGINT or SIGTERM).")
+        abstract: "Stay connected and print what arrives, until interrupted (SIGINT or SIGTERM).",
+        discussion: "Every account of the configuration at once, unless --account names one.")
 
     @OptionGroup var options: GlobalOptions
 
-    @Flag(help: "One JSON object per line for each message and event.")
+    @Flag(help: "One JSON object per line for each message and event (each with its account).")
     var json = false
 
     func run() async throws {
         let runtime = try CommandRuntime(options)
-        let session = try runtime.openSession()
-        let events = await session.events()
-        let output = EventPrinter(json: json, account: session.account.description, names: { try? session.displayNames() })
+        let sessions = try runtime.selectedAccounts().map { try CommandRuntime.openSession(for: $0) }
         let stop = SignalWaiter.waitForTermination()
-        await session.start()
-        let printing = Task {
-            for await event in events {
-                output.print(event)
-                if case .connection(.offline(let reason?)) = event { return reason as String? }
-            }
-            return nil
+        // One printer a session; with several accounts, human lines say whose they are.
+        var printing: [Task<String?, Never>] = []
+        for session in sessions {
+            let events = await session.events()
+            let output = EventPrinter(json: json, account: session.account.description, names: { try? session.displayNames() },
+                                      labelled: sessions.count > 1)
+            await session.start()
+            printing.append(Task {
+                for await event in events {
+                    output.print(event)
+                    if case .connection(.offline(let reason?)) = event { return "\(session.account.bare): \(reason)" as String? }
+                }
+                return nil
+            })
         }
-        let permanentFailure = await withTaskGroup(of: String?.self) { group in
-            group.addTask { await printing.value }
+        let tasks = printing
+        // Until interrupted, or until every account has failed for good.
+        let failures = await withTaskGroup(of: [String]?.self) { group in
+            group.addTask {
+                var failures: [String] = []
+                for task in tasks { if let failure = await task.value { failures.append(failure) } }
+                return failures
+            }
             group.addTask { await withTaskCancellationHandler { await stop.value } onCancel: { stop.cancel() }; return nil }
             let first = await group.next() ?? nil
-            // The group waits for both children: the printer must stop before it can end.
-            printing.cancel()
+            for task in tasks { task.cancel() }
             group.cancelAll()
-            return first
+            return first ?? []
         }
-        await session.stop()
-        if let permanentFailure { throw CLIError(permanentFailure) }
+        for session in sessions { await session.stop() }
+        if !failures.isEmpty { throw CLIError(failures.joined(separator: "\n")) }
     }
 }
 
@@ -46,13 +57,16 @@ struct EventPrinter: Sendable {
     let account: String
     /// Names for the human-readable form (read afresh, since imports and roster pushes change them).
     var names: @Sendable () -> DisplayNames? = { nil }
+    /// Human lines begin with the account (when one process serves several).
+    var labelled = false
 
     func print(_ event: CoreEvent) {
         if json {
-            guard let object = Self.jsonObject(event, account: account) else { return }
+            guard var object = Self.jsonObject(event, account: account) else { return }
+            object["account"] = account
             JSONLines.write(object)
         } else if let line = Self.text(event, names: names()) {
-            printForPeople(line)
+            printForPeople(labelled ? "[\(account)] \(line)" : line)
         }
     }
 

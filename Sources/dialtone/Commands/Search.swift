@@ -16,17 +16,29 @@ struct Search: AsyncParsableCommand {
 
     func run() async throws {
         let runtime = try CommandRuntime(options)
-        let session = try runtime.openSession()
-        let names = try? session.displayNames()
-        let results: [(peer: String, message: StoredMessage)]
-        do { results = try session.records.search(words.joined(separator: " "), limit: limit) } catch {
-            throw CLIError(error.description)
+        // Every account's history (unless --account names one), newest first across them.
+        var results: [(account: String, names: DisplayNames?, peer: String, message: StoredMessage)] = []
+        for account in try runtime.selectedAccounts() {
+            let session = try CommandRuntime.openSession(for: account)
+            let names = try? session.displayNames()
+            do {
+                for (peer, message) in try session.records.search(words.joined(separator: " "), limit: limit) {
+                    results.append((session.account.description, names, peer, message))
+                }
+            } catch {
+                throw CLIError(error.description)
+            }
         }
-        for (peer, message) in results {
+        results.sort { $0.message.timestamp > $1.message.timestamp }
+        let several = Set(results.map(\.account)).count > 1
+        for (account, names, peer, message) in results.prefix(limit) {
             if json {
-                JSONLines.write(EventPrinter.messageObject(peer: peer, message, account: session.account.description))
+                var object = EventPrinter.messageObject(peer: peer, message, account: account)
+                object["account"] = account
+                JSONLines.write(object)
             } else if let line = EventPrinter.text(.message(peer: peer, message), names: names) {
-                printForPeople("\(names?.name(for: peer) ?? peer) \(message.timestamp.formatted(date: .abbreviated, time: .omitted)) \(line)")
+                let prefix = several ? "[\(account)] " : ""
+                printForPeople("\(prefix)\(names?.name(for: peer) ?? peer) \(message.timestamp.formatted(date: .abbreviated, time: .omitted)) \(line)")
             }
         }
     }

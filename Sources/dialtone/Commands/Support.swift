@@ -53,6 +53,12 @@ struct CommandRuntime {
         }
     }
 
+    /// The account `--account` names, or else every account of the configuration (for the
+    /// subcommands that serve them all at once: listen, search).
+    func selectedAccounts() throws -> [AccountConfiguration] {
+        options.account == nil ? try allAccounts() : [account]
+    }
+
     /// Every account of the configuration, in its order (the TUI runs them side by side).
     func allAccounts() throws -> [AccountConfiguration] {
         do { return try Configuration.load(from: options.configurationPath).accounts } catch {
