@@ -281,4 +281,35 @@ final class CommandLineTests: XCTestCase {
                                              environment: self.environment(for: "both"))
         XCTAssertEqual(jsonLines(one.stdout).compactMap { $0["body"] as? String }, ["kumquat for dave"])
     }
+
+    /// `dialtone correct TO TEXT` replaces the text of the last message sent to TO: the
+    /// recipient's listener reports a correction with the new text.
+    func testCorrectReplacesTheLastMessageSent() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try environment.newAccount("alice")
+        let bob = try environment.newAccount("bob")
+        let aliceArguments = try configure(alice, environment: environment)
+        let bobArguments = try configure(bob, environment: environment)
+        let listener = try ChildProcess([binary, "listen", "--json"] + bobArguments, environment: self.environment(for: "bob"))
+        try await eventually("the listener is online") { self.jsonLines(listener.output).contains { $0["state"] as? String == "online" } }
+        for text in ["first", "See you at 7"] {
+            let send = try await ChildProcess.run([binary, "send"] + aliceArguments + [bob.jid.description, text], environment: self.environment(for: "alice"))
+            XCTAssertEqual(send.status, 0, send.stderr)
+        }
+        let correct = try await ChildProcess.run([binary, "correct"] + aliceArguments + [bob.jid.description, "See you at 8"],
+                                                 environment: self.environment(for: "alice"))
+        XCTAssertEqual(correct.status, 0, correct.stderr)
+        try await eventually("bob's listener reports the correction") {
+            self.jsonLines(listener.output).contains { $0["type"] as? String == "correction" && $0["body"] as? String == "See you at 8" }
+        }
+        let history = try await ChildProcess.run([binary, "history", "--json"] + aliceArguments + [bob.jid.description],
+                                                 environment: self.environment(for: "alice"))
+        XCTAssertEqual(jsonLines(history.stdout).compactMap { $0["body"] as? String }, ["first", "See you at 8"])
+        let nothing = try await ChildProcess.run([binary, "correct"] + aliceArguments + ["carol@\(environment.domain)", "x"],
+                                                 environment: self.environment(for: "alice"))
+        XCTAssertNotEqual(nothing.status, 0)
+        XCTAssertTrue(nothing.stderr.contains("no message to correct"), nothing.stderr)
+        listener.signal(SIGTERM)
+        _ = try await listener.wait(timeout: .seconds(10))
+    }
 }

@@ -401,4 +401,27 @@ final class TerminalInterfaceTests: TerminalInterfaceTestCase {
         try await waitForScreen("the answer") { $0.contains("may see your presence") }
         try await command("/quit")
     }
+
+    /// Up on an empty line puts the last message sent on the line as `/correct TEXT`; edited
+    /// and sent, the recipient sees the new text in place.
+    func testUpOnAnEmptyLineCorrectsTheLastMessage() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try environment.newAccount("alice")
+        let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
+        try await bob.connect()
+        try await startInterface(for: alice, environment: environment)
+        try await waitForScreen("online") { $0.contains("online") }
+        try await command("/msg \(bob.jid) Running late")
+        try await eventually("bob has it") { try bob.store.history(peer: alice.jid.description).count == 1 }
+        try await tmux(["send-keys", "-t", "tui", "Up"])
+        try await waitForScreen("the last message on the line") { $0.contains("/correct Running late") }
+        try await tmux(["send-keys", "-t", "tui", "BSpace", "BSpace", "BSpace", "BSpace"])
+        try await tmux(["send-keys", "-t", "tui", "-l", "early"])
+        try await tmux(["send-keys", "-t", "tui", "Enter"])
+        try await eventually("bob sees the corrected text") {
+            try bob.store.history(peer: alice.jid.description).map(\.body) == ["Running early"]
+        }
+        try await command("/quit")
+        await bob.stop()
+    }
 }

@@ -20,7 +20,7 @@ extension TUIApp {
         case .control("y"): editor.yank()
         case .meta("b"): editor.wordBackward()
         case .meta("f"): editor.wordForward()
-        case .up: walkHistory(older: true)
+        case .up: if lineIsUneditedCorrection || !editLastSent() { walkHistory(older: true) }
         case .down: walkHistory(older: false)
         case .meta(let digit) where digit.isNumber:
             // Alt-1…Alt-9: the conversation at that place in the list; Alt-0 the tenth.

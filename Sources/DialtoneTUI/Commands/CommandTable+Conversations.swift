@@ -38,6 +38,10 @@ extension CommandTable {
                     help: "Later requests from them are not shown; /add them to change your mind.") {
             $0.answerSubscription($1, accept: false)
         },
+        CommandSpec(.correct, CommandArguments.text("TEXT"), synopsis: "Replace the text of your last message here (Up on an empty line starts it).",
+                    help: "A correction (XEP-0308): the recipient's client shows the new text in place; the old one stays in history.") {
+            $0.correctLast($1)
+        },
         CommandSpec(.block, CommandArguments.optionalText("WHO [spam]", completion: .recipient),
                     synopsis: "Block someone (the conversation in view without WHO); \"spam\" at the end also reports them.",
                     help: "An address, a name or a number in any form (blocked at the gateway, which JMP and Cheogram honour). Nothing they send reaches you: messages, calls, requests.") {
