@@ -424,4 +424,27 @@ final class TerminalInterfaceTests: TerminalInterfaceTestCase {
         try await command("/quit")
         await bob.stop()
     }
+
+    /// Message styling (XEP-0393) in the terminal: the directives stay, *strong* is drawn
+    /// bold and _emphasis_ underlined, and a link's underscores are left alone.
+    func testMessageStylingIsDrawn() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try environment.newAccount("alice")
+        let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
+        try await bob.connect()
+        try await startInterface(for: alice, environment: environment)
+        try await waitForScreen("online") { $0.contains("online") }
+        _ = try await bob.session.sendMessage(to: alice.jid, body: "a *bold* and _soft_ word, see https://x.example/_y_")
+        try await waitForScreen("the message") { $0.contains("*bold*") }
+        let drawn = try await tmux(["capture-pane", "-e", "-p", "-t", "tui"])
+        let line = try XCTUnwrap(drawn.split(separator: "\n").first { $0.contains("*bold*") }.map(String.init))
+        // SGR 1 (bold) right before *bold*, SGR 4 (underline) before _soft_, and none in the link.
+        XCTAssertNotNil(line.range(of: #"\x{1B}\[([0-9;]*;)?1(;[0-9;]*)?m\*bold\*"#, options: .regularExpression), line.debugDescription)
+        XCTAssertNotNil(line.range(of: #"\x{1B}\[([0-9;]*;)?4(;[0-9;]*)?m_soft_"#, options: .regularExpression), line.debugDescription)
+        let link = try XCTUnwrap(drawn.split(separator: "\n").first { $0.contains("x.example") }.map(String.init))
+        XCTAssertTrue(link.contains("https://x.example/_y_"), "the link is drawn as one run: \(link.debugDescription)")
+        XCTAssertNil(link.range(of: #"\x{1B}\[([0-9;]*;)?4(;[0-9;]*)?m"#, options: .regularExpression), "nothing underlined in the link")
+        try await command("/quit")
+        await bob.stop()
+    }
 }

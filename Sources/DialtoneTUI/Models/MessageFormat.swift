@@ -54,11 +54,11 @@ public struct MessageFormat: Sendable {
             }
             return rows
         }
-        for (index, paragraph) in paragraphs.enumerated() {
+        for (index, styled) in MessageStyling.lines(paragraphs).enumerated() {
             let isLast = index == paragraphs.count - 1
             let lead = index == 0 ? head : [TextRun(indent)]
             let end = isLast && attachmentRows.isEmpty ? tail : []
-            rows += StyledWrapper.wrap(lead + [TextRun(paragraph, .text)] + end, width: width, indent: indent)
+            rows += StyledWrapper.wrap(lead + styled + end, width: width, indent: indent)
         }
         for (index, row) in attachmentRows.enumerated() {
             let end = index == attachmentRows.count - 1 ? tail : []

@@ -106,6 +106,8 @@ public struct Palette: Sendable, Equatable {
         .timestamp: Style(.blue), .ownName: Style(.green, bold: true), .peerName: Style(.cyan, bold: true),
         .subject: Style(.yellow, dim: true), .attachment: Style(.magenta), .daySeparator: Style(.blue, dim: true),
         .edited: Style(dim: true), .notice: Style(.yellow), .error: Style(.red, bold: true),
+        .strong: Style(bold: true), .emphasis: Style(underline: true), .strike: Style(dim: true),
+        .preformatted: Style(.cyan), .quote: Style(.green, dim: true),
         .statusPending: Style(dim: true), .statusSent: Style(.default), .statusDelivered: Style(.default),
         .statusRead: Style(.cyan, bold: true), .statusFailed: Style(.red, bold: true),
         .listSelected: Style(reverse: true), .listUnread: Style(.yellow, bold: true), .listGroup: Style(.magenta),

@@ -2,6 +2,9 @@
 /// so the models never mention a colour.
 public enum StyleRole: String, Sendable, CaseIterable {
     case text, timestamp, ownName, peerName, subject, attachment, daySeparator, edited, notice, error
+    /// Message styling (XEP-0393): *strong*, _emphasis_, ~strike~, `preformatted` (spans and
+    /// blocks), > quotes.
+    case strong, emphasis, strike, preformatted, quote
     case statusPending, statusSent, statusDelivered, statusRead, statusFailed
     case listItem, listSelected, listUnread, listGroup
     /// The conversation list's presence marks: available, away (or extended away), do not disturb.
