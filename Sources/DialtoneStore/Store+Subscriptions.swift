@@ -29,6 +29,30 @@ extension Store {
             }
             try db.alter(table: "contact") { t in t.add(column: "asked", .boolean).notNull().defaults(to: false) }
         }
+        migrator.registerMigration("v11: nicknames") { db in
+            try db.create(table: "nickname") { t in
+                t.primaryKey("jid", .text)
+                t.column("nick", .text).notNull()
+                t.column("updatedAt", .datetime).notNull()
+            }
+        }
+    }
+
+    /// The nicknames people gave for themselves (XEP-0172), newest kept: shown, marked as
+    /// theirs, for addresses in neither the roster nor the address book.
+    public func rememberNicknames(_ nicknames: [(jid: String, nick: String)], at time: Date) throws(StoreError) {
+        guard !nicknames.isEmpty else { return }
+        try writing { db in
+            for (jid, nick) in nicknames {
+                try db.execute(sql: "INSERT OR REPLACE INTO nickname (jid, nick, updatedAt) VALUES (?, ?, ?)", arguments: [jid, nick, time])
+            }
+        }
+    }
+
+    public func nicknames() throws(StoreError) -> [String: String] {
+        try reading { db in
+            Dictionary(try Row.fetchAll(db, sql: "SELECT jid, nick FROM nickname").map { ($0["jid"] as String, $0["nick"] as String) }) { a, _ in a }
+        }
     }
 
     /// Keeps a request; true if it is new — not waiting already, and not from someone the user

@@ -42,4 +42,19 @@ final class MessagingServiceTests: XCTestCase {
         XCTAssertEqual(try store.history(peer: ada.bare.description).map(\.body), ["The code is 1234"])
         XCTAssertEqual(try store.history(peer: "mallory@example.org").map(\.body), ["The code is 9999"])
     }
+
+    /// A stranger's own name for themselves (XEP-0172) names them, marked as theirs; a name
+    /// the user gave wins.
+    func testAStrangersNicknameNamesThemWithATilde() async throws {
+        let store = try Store()
+        let messaging = service(store)
+        var element = Message.chat(to: me, body: "Hi, it's Ada").element
+        element.append(.textElement("nick", namespace: "http://jabber.org/protocol/nick", "Ada"))
+        try await messaging.receive([live(Message(element))])
+        var names = DisplayNames(contacts: [], addressBook: [], gateway: nil, country: "US", nicknames: try store.nicknames())
+        XCTAssertEqual(names.name(for: "ada@example.org/phone"), "~Ada")
+        names = DisplayNames(contacts: [Contact(jid: "ada@example.org", name: "Ada Lovelace", subscription: "both", groups: [])],
+                             addressBook: [], gateway: nil, country: "US", nicknames: try store.nicknames())
+        XCTAssertEqual(names.name(for: "ada@example.org"), "Ada Lovelace")
+    }
 }

@@ -173,4 +173,13 @@ final class SubscriptionTests: PythonPeerTestCase {
         XCTAssertTrue(version["os"] is NSNull || version["os"] == nil, "the operating system is nobody's business")
         XCTAssertNotNil((time["tzo"] as? String)?.range(of: #"^[+-]\d\d:\d\d$"#, options: .regularExpression))
     }
+
+    /// A stranger's nickname (XEP-0172) names them in what Dialtone prints, after a tilde
+    /// that says it is their own claim.
+    func testAStrangersNicknameNamesTheirMessages() async throws {
+        let listener = try dialtone("dt", ["listen", "--config", config, "--log-file", harness.path("listen.log")])
+        try await eventually("dialtone listen is online") { listener.output.contains("-- online") || !listener.isRunning }
+        _ = try peer(them, [], ["--chat", us.jid.bare.description, "--nick", "Pat", "--timeout", "20"])
+        try await eventually("the first message is printed under the nickname") { listener.output.contains("~Pat: hello 1") }
+    }
 }

@@ -309,7 +309,7 @@ public actor AccountSession {
     /// Names for addresses, from the address book and roster as they are now.
     public nonisolated func displayNames() throws -> DisplayNames {
         DisplayNames(contacts: try store.contacts(), addressBook: try store.addressBook(), gateway: recipients.gateway,
-                     country: recipients.country)
+                     country: recipients.country, nicknames: try store.nicknames())
     }
 
     /// The address for what the user typed. Phone numbers go through the gateway's own

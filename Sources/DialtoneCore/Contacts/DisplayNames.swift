@@ -10,7 +10,13 @@ public struct DisplayNames: Sendable {
     private let gatewayDomain: String?
     private let country: String
 
-    public init(contacts: [Contact], addressBook: [AddressBookEntry], gateway: JID?, country: String) {
+    /// Names people gave for themselves (XEP-0172), for addresses nobody else names: drawn
+    /// after a tilde, "~Ada", so that a claimed name never passes for one the user chose.
+    private let byNick: [String: String]
+
+    public init(contacts: [Contact], addressBook: [AddressBookEntry], gateway: JID?, country: String,
+                nicknames: [String: String] = [:]) {
+        byNick = nicknames
         var byJID: [String: String] = [:]
         for contact in contacts { if let name = contact.name, !name.isEmpty { byJID[contact.jid] = name } }
         var byPhone: [String: String] = [:]
@@ -28,7 +34,9 @@ public struct DisplayNames: Sendable {
     public func name(for address: String) -> String {
         let bare = address.split(separator: "/", maxSplits: 1).first.map(String.init) ?? address
         if let name = byJID[bare] { return name }
-        guard let jid = try? JID(bare), let local = jid.local, jid.domain == gatewayDomain else { return bare }
+        guard let jid = try? JID(bare), let local = jid.local, jid.domain == gatewayDomain else {
+            return byNick[bare].map { "~" + $0 } ?? bare
+        }
         let people = local.split(separator: ",").map { part -> String in
             let text = String(part)
             if let name = byPhone[text] { return name }

@@ -33,6 +33,7 @@ final class SubscriptionService: AccountFeature {
             }
             // Kept before anything is shown; shown only if new (a repeated request, or one
             // from someone the user denied, is not shown again).
+            if let nick = change.nick { try store.rememberNicknames([(jid, String(nick.prefix(64)))], at: Date()) }
             if try store.recordSubscriptionRequest(from: jid, nick: change.nick, at: Date()) {
                 broadcaster.publish(.subscriptionRequest(from: jid, nick: change.nick))
             }

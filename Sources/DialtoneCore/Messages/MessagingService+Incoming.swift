@@ -9,6 +9,15 @@ extension MessagingService {
     /// applied as the session routed each message (`applyLifecycle`); the incoming stages
     /// (decryption, later) run first.
     nonisolated(nonsending) func receive(_ batch: [ReceivedMessage]) async throws {
+        // Nicknames people give (XEP-0172), from their own live messages only (not the
+        // gateway's numbers, which the address book names), kept before the messages are
+        // shown so that the first one already carries it.
+        let nicknames = batch.compactMap { received -> (jid: String, nick: String)? in
+            guard received.direction == .incoming, received.source != .archive, let nick = received.message.nick,
+                  let from = received.message.from, from.domain != interpreter.gateway?.domain else { return nil }
+            return (from.bare.description, String(nick.prefix(64)))
+        }
+        try store.rememberNicknames(nicknames, at: Date())
         var pending: [Incoming] = []
         for received in await pipeline.process(batch, logger: logger) {
             guard let record = interpreter.interpret(received) else { continue }

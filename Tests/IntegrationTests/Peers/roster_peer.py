@@ -5,7 +5,7 @@ for presence subscriptions (RFC 6121 §3) as the options say. Run it with the ve
   roster_peer.py --jid peer@dialtone.test --password pw --port 25222 --ca-file CA [options]
 
   --subscribe JID         after login, ask JID to see its presence
-  --nick NAME             the nickname sent with the request (XEP-0172)
+  --nick NAME             the nickname sent with requests and chat messages (XEP-0172)
   --times N               ask N times, 0.3 s apart (default 1)
   --again-on-unsubscribed when refused, ask once more (a stranger who does not give up)
   --ask-back              when someone asks to see ours, ask to see theirs (not answering theirs)
@@ -76,7 +76,12 @@ class RosterPeer(slixmpp.ClientXMPP):
         while True:
             count += 1
             body = f"hello {count}"
-            self.send_message(mto=jid, mbody=body, mtype="chat")
+            message = self.make_message(mto=jid, mbody=body, mtype="chat")
+            if self.args.nick:
+                nick = slixmpp.xmlstream.ET.Element(f"{{{NS_NICK}}}nick")
+                nick.text = self.args.nick
+                message.append(nick)
+            message.send()
             emit("chat-sent", to=jid, body=body)
             await asyncio.sleep(0.5)
 
