@@ -23,10 +23,10 @@ public struct SharedMedia: Sendable, Equatable {
 
 /// Typed readings of the extensions Dialtone acts on, so that layers above build and read no XML.
 extension Message {
-    /// XEP-0308: the id of the message this one corrects.
     /// The nickname the sender gives for themselves (XEP-0172), their claim.
     public var nick: String? { element.childText("nick", namespace: Namespace.nick).flatMap { $0.isEmpty ? nil : $0 } }
 
+    /// XEP-0308: the id of the message this one corrects.
     public var replaceID: String? { element.child("replace", namespace: Namespace.correction)?[attribute: "id"] }
 
     /// XEP-0333: the sender displayed our messages up to this id.
