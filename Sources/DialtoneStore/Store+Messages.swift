@@ -231,6 +231,36 @@ extension Store {
         }
     }
 
+    /// Takes back the message `stanzaID` that `sender` wrote in `peer`'s conversation (XEP-0424):
+    /// its text, subject, attachments and earlier texts are deleted, as its sender asked, and
+    /// the row stays as a mark that something was there. Someone else's retraction finds
+    /// nothing. `retractionID` names our own, which waits as a pending correction until the
+    /// server confirms it.
+    public func retract(stanzaID: String, sender: String, peer: String, at time: Date,
+                        queueingRetractionID retractionID: String? = nil) throws(StoreError) -> StoredMessage? {
+        return try writing { db in
+            let senderBare = sender.split(separator: "/").first.map(String.init) ?? sender
+            guard var message = try StoredMessage.fetchOne(db, sql: """
+                SELECT message.* FROM message JOIN conversation ON conversation.id = message.conversationID
+                WHERE conversation.peer = ? AND (message.stanzaID = ? OR message.dedupeKey = ?)
+                AND (message.sender = ? OR message.sender LIKE ? ESCAPE '\\')
+                ORDER BY message.id DESC LIMIT 1
+                """, arguments: [peer, stanzaID, stanzaID, senderBare, Self.likeEscaped(senderBare) + "/%"]) else { return nil }
+            try db.execute(sql: "DELETE FROM message_edit WHERE messageID = ?", arguments: [message.id])
+            message.body = nil
+            message.subject = nil
+            message.attachments = []
+            message.stanzaXML = nil
+            message.retractedAt = time
+            try message.update(db)
+            if let retractionID {
+                try Self.queue(PendingCorrection(stanzaID: retractionID, peer: peer, replacesID: stanzaID, body: "", queuedAt: time,
+                                                 retracts: true), in: db)
+            }
+            return message
+        }
+    }
+
     /// Earlier texts of a corrected message, oldest first.
     public func edits(of messageID: Int64) throws(StoreError) -> [String?] {
         return try reading { db in

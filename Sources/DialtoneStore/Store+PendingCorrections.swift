@@ -14,13 +14,16 @@ public struct PendingCorrection: Sendable, Equatable {
     public var replacesID: String
     public var body: String
     public var queuedAt: Date
+    /// A correction (XEP-0308), or a retraction (XEP-0424, `body` unused).
+    public var retracts: Bool
 
-    public init(stanzaID: String, peer: String, replacesID: String, body: String, queuedAt: Date) {
+    public init(stanzaID: String, peer: String, replacesID: String, body: String, queuedAt: Date, retracts: Bool = false) {
         self.stanzaID = stanzaID
         self.peer = peer
         self.replacesID = replacesID
         self.body = body
         self.queuedAt = queuedAt
+        self.retracts = retracts
     }
 }
 
@@ -46,10 +49,18 @@ extension Store {
         }
     }
 
+    static func registerRetractions(in migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v12: retractions") { db in
+            try db.alter(table: "pending_correction") { t in t.add(column: "retracts", .boolean).notNull().defaults(to: false) }
+            try db.alter(table: "message") { t in t.add(column: "retractedAt", .datetime) }
+        }
+    }
+
     static func queue(_ correction: PendingCorrection, in db: Database) throws {
         try db.execute(sql: """
-            INSERT OR REPLACE INTO pending_correction (stanzaID, peer, replacesID, body, queuedAt) VALUES (?, ?, ?, ?, ?)
-            """, arguments: [correction.stanzaID, correction.peer, correction.replacesID, correction.body, correction.queuedAt])
+            INSERT OR REPLACE INTO pending_correction (stanzaID, peer, replacesID, body, queuedAt, retracts) VALUES (?, ?, ?, ?, ?, ?)
+            """, arguments: [correction.stanzaID, correction.peer, correction.replacesID, correction.body, correction.queuedAt,
+                            correction.retracts])
     }
 
     /// Corrections still waiting for the server's confirmation, oldest first.
@@ -57,7 +68,7 @@ extension Store {
         try reading { db in
             try Row.fetchAll(db, sql: "SELECT * FROM pending_correction ORDER BY rowid").map { row in
                 PendingCorrection(stanzaID: row["stanzaID"], peer: row["peer"], replacesID: row["replacesID"],
-                                  body: row["body"], queuedAt: row["queuedAt"])
+                                  body: row["body"], queuedAt: row["queuedAt"], retracts: row["retracts"])
             }
         }
     }

@@ -178,6 +178,7 @@ public final class Store: Sendable {
         registerAddressBookIndex(in: &migrator)
         registerPendingCorrections(in: &migrator)
         registerSubscriptions(in: &migrator)
+        registerRetractions(in: &migrator)
         return migrator
     }
 

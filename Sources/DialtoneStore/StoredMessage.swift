@@ -41,6 +41,8 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
     public var attachments: [Attachment]
     /// When the sender last corrected it (XEP-0308); earlier texts are kept in `message_edit`.
     public var editedAt: Date?
+    /// When its sender took it back (XEP-0424): its text and attachments are gone.
+    public var retractedAt: Date?
     /// The stanza as received (our own messages too, as carbons and the archive return them),
     /// with its namespace declared, so later versions can read what this one did not. What
     /// the user sends keeps none: the outbox builds it from the values above each time
@@ -63,6 +65,7 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
         self.status = status
         self.attachments = attachments
         self.editedAt = nil
+        self.retractedAt = nil
         self.stanzaXML = stanzaXML
     }
 

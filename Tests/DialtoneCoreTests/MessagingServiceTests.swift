@@ -57,4 +57,33 @@ final class MessagingServiceTests: XCTestCase {
                              addressBook: [], gateway: nil, country: "US", nicknames: try store.nicknames())
         XCTAssertEqual(names.name(for: "ada@example.org"), "Ada Lovelace")
     }
+
+    /// A retraction (XEP-0424) from the message's sender takes its text away; one from anyone
+    /// else changes nothing and is no message of theirs either.
+    func testOnlyTheSenderMayTakeAMessageBack() async throws {
+        let store = try Store()
+        let messaging = service(store)
+        let original = Message.chat(to: me, body: "The code is 1234")
+        try await messaging.receive([live(original)])
+        let forged = Message.retraction(of: try XCTUnwrap(original.originID), to: me)
+        try await messaging.receive([live(forged, from: "mallory@example.org/x")])
+        XCTAssertEqual(try store.history(peer: ada.bare.description).map(\.body), ["The code is 1234"])
+        XCTAssertTrue(try store.history(peer: "mallory@example.org").isEmpty, "a forged retraction is no message")
+
+        try await messaging.receive([live(Message.retraction(of: try XCTUnwrap(original.originID), to: me))])
+        let history = try store.history(peer: ada.bare.description)
+        XCTAssertEqual(history.count, 1, "the fallback text is not a message")
+        XCTAssertNil(history.first?.body)
+        XCTAssertNotNil(history.first?.retractedAt)
+    }
+
+    /// Version 0's form (a fastening), as older clients send it, is understood too.
+    func testARetractionInVersionZerosFormIsUnderstood() throws {
+        var element = Message.chat(to: me, body: "fallback").element
+        var fastening = XMLElement("apply-to", namespace: "urn:xmpp:fasten:0", attributes: [XMLAttribute("id", "m1")])
+        fastening.append(XMLElement("retract", namespace: "urn:xmpp:message-retract:0"))
+        element.append(fastening)
+        XCTAssertEqual(Message(element).retractID, "m1")
+        XCTAssertNil(Message.chat(to: me, body: "plain").retractID)
+    }
 }

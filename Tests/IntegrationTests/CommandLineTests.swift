@@ -312,4 +312,36 @@ final class CommandLineTests: XCTestCase {
         listener.signal(SIGTERM)
         _ = try await listener.wait(timeout: .seconds(10))
     }
+
+    /// `dialtone retract TO` takes back the last message sent to TO: the recipient's listener
+    /// reports the retraction and the text is gone from both histories.
+    func testRetractTakesBackTheLastMessageSent() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try environment.newAccount("alice")
+        let bob = try environment.newAccount("bob")
+        let aliceArguments = try configure(alice, environment: environment)
+        let bobArguments = try configure(bob, environment: environment)
+        let listener = try ChildProcess([binary, "listen", "--json"] + bobArguments, environment: self.environment(for: "bob"))
+        try await eventually("the listener is online") { self.jsonLines(listener.output).contains { $0["state"] as? String == "online" } }
+        let send = try await ChildProcess.run([binary, "send"] + aliceArguments + [bob.jid.description, "wrong window, sorry"],
+                                              environment: self.environment(for: "alice"))
+        XCTAssertEqual(send.status, 0, send.stderr)
+        try await eventually("bob has it") { self.jsonLines(listener.output).contains { $0["type"] as? String == "message" } }
+        let retract = try await ChildProcess.run([binary, "retract"] + aliceArguments + [bob.jid.description],
+                                                 environment: self.environment(for: "alice"))
+        XCTAssertEqual(retract.status, 0, retract.stderr)
+        try await eventually("bob's listener reports the retraction") {
+            self.jsonLines(listener.output).contains { $0["type"] as? String == "retraction" && $0["body"] is NSNull }
+        }
+        listener.signal(SIGTERM)
+        _ = try await listener.wait(timeout: .seconds(10))
+        for (arguments, name, peer) in [(aliceArguments, "alice", bob.jid), (bobArguments, "bob", alice.jid)] {
+            let history = try await ChildProcess.run([binary, "history", "--json"] + arguments + [peer.description],
+                                                     environment: self.environment(for: name))
+            let stored = jsonLines(history.stdout)
+            XCTAssertEqual(stored.count, 1, "\(name): \(history.stdout)")
+            XCTAssertTrue(stored.first?["body"] is NSNull, "\(name): the text is gone")
+            XCTAssertNotNil(stored.first?["retracted"] as? String)
+        }
+    }
 }

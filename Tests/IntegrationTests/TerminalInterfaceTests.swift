@@ -403,7 +403,7 @@ final class TerminalInterfaceTests: TerminalInterfaceTestCase {
     }
 
     /// Up on an empty line puts the last message sent on the line as `/correct TEXT`; edited
-    /// and sent, the recipient sees the new text in place.
+    /// and sent, the recipient sees the new text in place; /retract then takes it back.
     func testUpOnAnEmptyLineCorrectsTheLastMessage() async throws {
         let environment = try TestEnvironment.current()
         let alice = try environment.newAccount("alice")
@@ -421,6 +421,13 @@ final class TerminalInterfaceTests: TerminalInterfaceTestCase {
         try await eventually("bob sees the corrected text") {
             try bob.store.history(peer: alice.jid.description).map(\.body) == ["Running early"]
         }
+        // /retract takes it back: the text leaves bob's history, and ours shows it was taken back.
+        try await command("/retract")
+        try await eventually("bob's copy is taken back") {
+            try bob.store.history(peer: alice.jid.description).first?.retractedAt != nil
+        }
+        XCTAssertNil(try bob.store.history(peer: alice.jid.description).first?.body)
+        try await waitForScreen("the mark") { $0.contains("(taken back)") }
         try await command("/quit")
         await bob.stop()
     }

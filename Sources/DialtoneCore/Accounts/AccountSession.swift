@@ -239,6 +239,13 @@ public actor AccountSession {
         try await messaging.correct(id, newBody: newBody)
     }
 
+    /// Takes back one of our sent messages (XEP-0424): the recipient's client removes it, and
+    /// its text leaves our history too.
+    @discardableResult
+    public func retractMessage(_ id: Int64) async throws -> StoredMessage {
+        try await messaging.retract(id)
+    }
+
     /// The user has read `peer`'s conversation: clear its unread count and tell the sender
     /// (XEP-0333 displayed) when their client asked for markers.
     public func markSeen(_ peer: JID) async throws {

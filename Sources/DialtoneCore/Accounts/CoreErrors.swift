@@ -24,10 +24,12 @@ public enum CallPlacementError: Error, Sendable, CustomStringConvertible {
 
 public enum CoreError: Error, Sendable, CustomStringConvertible {
     case notCorrectable
+    case notRetractable
 
     public var description: String {
         switch self {
         case .notCorrectable: "Only a message you sent can be corrected."
+        case .notRetractable: "Only a message you sent, and have not taken back already, can be taken back."
         }
     }
 }

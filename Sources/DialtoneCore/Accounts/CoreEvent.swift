@@ -10,6 +10,8 @@ public enum CoreEvent: Sendable {
     case message(peer: String, StoredMessage)
     /// A stored message's text was corrected by its sender (XEP-0308).
     case corrected(peer: String, StoredMessage)
+    /// A stored message was taken back by its sender (XEP-0424): no text left.
+    case retracted(peer: String, StoredMessage)
     /// The other side is typing, paused, gone… (XEP-0085), for 1:1 chats; never stored.
     case chatState(peer: String, state: String)
     /// An outgoing message's status changed (sent, delivered, read), by row id.

@@ -1,6 +1,7 @@
 import DialtoneStore
 import DialtoneXMPP
 import Foundation
+import Logging
 
 extension MessagingService {
     /// Stores one batch of received messages (live, carbons, archive pages) in one
@@ -20,6 +21,12 @@ extension MessagingService {
         try store.rememberNicknames(nicknames, at: Date())
         var pending: [Incoming] = []
         for received in await pipeline.process(batch, logger: logger) {
+            if let original = received.message.retractID {
+                if !pending.isEmpty { try await storeAndShow(pending) }
+                pending = []
+                try takeBack(original, as: received)
+                continue
+            }
             guard let record = interpreter.interpret(received) else { continue }
             if let original = received.message.replaceID {
                 // The message it corrects may be earlier in this very batch (both sent at
@@ -39,6 +46,20 @@ extension MessagingService {
             pending.append(Incoming(peer: record.peer, message: record.message, received: received))
         }
         if !pending.isEmpty { try await storeAndShow(pending) }
+    }
+
+    /// A retraction (XEP-0424): only the message's own sender may take it back; anyone else's
+    /// is dropped (its fallback text is no message of theirs either).
+    private func takeBack(_ original: String, as received: ReceivedMessage) throws {
+        guard let peer = received.peer?.bare.description, let sender = received.direction == .incoming
+              ? received.message.from?.description : account.description else { return }
+        // Our own retraction seen in the archive or a carbon has reached the server.
+        if received.direction == .outgoing, let id = received.message.id { try store.markSent(stanzaIDs: [id]) }
+        if let retracted = try store.retract(stanzaID: original, sender: sender, peer: peer, at: received.timestamp) {
+            broadcaster.publish(.retracted(peer: peer, retracted))
+        } else {
+            logger.info("a retraction matched no message of its sender's")
+        }
     }
 
     struct Incoming {

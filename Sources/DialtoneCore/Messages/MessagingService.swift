@@ -105,6 +105,25 @@ final class MessagingService: AccountFeature {
         return corrected
     }
 
+    /// Takes back one of our sent messages (XEP-0424), for the recipient and in our history.
+    nonisolated(nonsending) func retract(_ id: Int64) async throws -> StoredMessage {
+        guard let original = try store.message(id: id), original.direction == .outgoing, original.retractedAt == nil,
+              let originalID = original.dedupeKey ?? original.stanzaID,
+              let peer = try store.conversations().first(where: { $0.id == original.conversationID })?.peer,
+              let peerJID = try? JID(peer) else {
+            throw CoreError.notRetractable
+        }
+        // In a chat the retraction names the origin-id; through the outbox like a correction.
+        let retraction = OutgoingMessage(id: newStanzaID(), to: peerJID, content: .retraction(of: originalID))
+        guard let retracted = try store.retract(stanzaID: originalID, sender: account.description, peer: peer, at: Date(),
+                                                queueingRetractionID: retraction.id) else {
+            throw CoreError.notRetractable
+        }
+        broadcaster.publish(.retracted(peer: peer, retracted))
+        await transmit(retraction)
+        return retracted
+    }
+
     /// The user has read `peer`'s conversation: clear its unread count and tell the sender
     /// (XEP-0333 displayed) when their client asked for markers.
     nonisolated(nonsending) func markSeen(_ peer: JID) async throws {

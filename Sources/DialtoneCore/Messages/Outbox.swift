@@ -13,6 +13,8 @@ struct OutgoingMessage: Sendable, Equatable {
         case message(body: String?, attachments: [Attachment])
         /// A correction (XEP-0308) of our message with stanza id `of`.
         case correction(of: String, body: String)
+        /// A retraction (XEP-0424) of our message with stanza id `of`.
+        case retraction(of: String)
     }
 
     /// The stanza id, also its origin-id: stable across resends, what the server's ack names.
@@ -29,6 +31,8 @@ struct OutgoingMessage: Sendable, Equatable {
             return Message.chat(to: to, body: text, id: id, outOfBand: attachments.map { OutOfBandData(url: $0.url) })
         case .correction(let original, let body):
             return Message.correction(of: original, to: to, body: body, correctionID: id)
+        case .retraction(let original):
+            return Message.retraction(of: original, to: to, retractionID: id)
         }
     }
 }
@@ -43,7 +47,8 @@ extension OutgoingMessage {
 
     init?(_ correction: PendingCorrection) {
         guard let to = try? JID(correction.peer) else { return nil }
-        self.init(id: correction.stanzaID, to: to, content: .correction(of: correction.replacesID, body: correction.body))
+        self.init(id: correction.stanzaID, to: to, content: correction.retracts ? .retraction(of: correction.replacesID)
+                                                                               : .correction(of: correction.replacesID, body: correction.body))
     }
 
     /// A correction queued by an older version as stanza text.

@@ -24,6 +24,23 @@ extension TUIApp {
         return editor.text == "/correct " + body
     }
 
+    /// /retract [N]: takes back our Nth newest message here (the last without N), for the
+    /// recipient too (XEP-0424).
+    func retract(_ n: Int?) {
+        let sent = (view?.messages ?? []).filter { $0.direction == .outgoing && $0.stanzaID != nil && $0.retractedAt == nil }
+        let n = n ?? 1
+        guard n >= 1, n <= sent.count, let id = sent[sent.count - n].id else {
+            show(error: sent.isEmpty ? "Nothing to take back: you have sent no message in this conversation."
+                                     : "You have sent \(sent.count) messages here that can be taken back.")
+            return
+        }
+        let session = self.session
+        Task { @MainActor in
+            do { _ = try await session.retractMessage(id) } catch { self.show(error: "Not taken back: \(error)") }
+            self.redraw()
+        }
+    }
+
     /// /correct TEXT: replaces the text of our last message here, for the recipient too.
     func correctLast(_ text: String) {
         guard let message = lastSent, let id = message.id else {

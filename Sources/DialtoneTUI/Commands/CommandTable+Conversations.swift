@@ -42,6 +42,11 @@ extension CommandTable {
                     help: "A correction (XEP-0308): the recipient's client shows the new text in place; the old one stays in history.") {
             $0.correctLast($1)
         },
+        CommandSpec(.retract, CommandArguments.number("N").optional(),
+                    synopsis: "Take back your last message here (or your Nth newest) for the recipient too.",
+                    help: "A retraction (XEP-0424): clients that know it remove the message; its text leaves your history too.") {
+            $0.retract($1)
+        },
         CommandSpec(.block, CommandArguments.optionalText("WHO [spam]", completion: .recipient),
                     synopsis: "Block someone (the conversation in view without WHO); \"spam\" at the end also reports them.",
                     help: "An address, a name or a number in any form (blocked at the gateway, which JMP and Cheogram honour). Nothing they send reaches you: messages, calls, requests.") {

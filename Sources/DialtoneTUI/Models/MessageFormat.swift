@@ -29,7 +29,8 @@ public struct MessageFormat: Sendable {
         }
         let indent = String(repeating: " ", count: Self.timestampWidth)
         var tail: [TextRun] = []
-        if message.editedAt != nil { tail.append(TextRun(" (edited)", .edited)) }
+        if message.retractedAt != nil { tail.append(TextRun("(taken back)", .edited)) }
+        else if message.editedAt != nil { tail.append(TextRun(" (edited)", .edited)) }
         if outgoing, let mark = Self.mark(for: message.status) { tail.append(TextRun(" " + mark.text, mark.role)) }
 
         // Numbers and addresses of known people in the text carry their names; the address

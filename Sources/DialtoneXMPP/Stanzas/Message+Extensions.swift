@@ -26,6 +26,15 @@ extension Message {
     /// The nickname the sender gives for themselves (XEP-0172), their claim.
     public var nick: String? { element.childText("nick", namespace: Namespace.nick).flatMap { $0.isEmpty ? nil : $0 } }
 
+    /// XEP-0424: the id (the origin-id in a chat) of the message its sender takes back, in
+    /// the current form or in version 0's fastening, as older clients send it.
+    public var retractID: String? {
+        if let id = element.child("retract", namespace: Namespace.retraction)?[attribute: "id"] { return id }
+        guard let fastening = element.child("apply-to", namespace: Namespace.fastening),
+              fastening.child("retract", namespace: Namespace.retraction0) != nil else { return nil }
+        return fastening[attribute: "id"]
+    }
+
     /// XEP-0308: the id of the message this one corrects.
     public var replaceID: String? { element.child("replace", namespace: Namespace.correction)?[attribute: "id"] }
 
@@ -98,6 +107,22 @@ extension Message {
                                  attributes: ["to": peer.bare.description, "id": newStanzaID(), "type": "chat"])
         element.append(XMLElement("displayed", namespace: Namespace.markers, attributes: [XMLAttribute("id", id)]))
         element.append(XMLElement("store", namespace: Namespace.hints))
+        return Message(element)
+    }
+
+    /// A retraction (XEP-0424) of our message `id`, in both forms clients read today, with a
+    /// fallback text for those that read neither.
+    public static func retraction(of id: String, to peer: JID, retractionID: String = newStanzaID()) -> Message {
+        var element = XMLElement("message", namespace: Namespace.client,
+                                 attributes: ["to": peer.description, "type": "chat", "id": retractionID])
+        element.append(XMLElement("retract", namespace: Namespace.retraction, attributes: [XMLAttribute("id", id)]))
+        var fastening = XMLElement("apply-to", namespace: Namespace.fastening, attributes: [XMLAttribute("id", id)])
+        fastening.append(XMLElement("retract", namespace: Namespace.retraction0))
+        element.append(fastening)
+        element.append(XMLElement("fallback", namespace: Namespace.fallback, attributes: [XMLAttribute("for", Namespace.retraction)]))
+        element.append(.textElement("body", namespace: Namespace.client, "This person took back a message, which your client cannot show."))
+        element.append(XMLElement("store", namespace: Namespace.hints))
+        element.append(XMLElement("origin-id", namespace: Namespace.stanzaID, attributes: [XMLAttribute("id", retractionID)]))
         return Message(element)
     }
 

@@ -47,6 +47,10 @@ public enum Namespace {
     public static let chatStates = "http://jabber.org/protocol/chatstates"
     public static let markers = "urn:xmpp:chat-markers:0"
     public static let correction = "urn:xmpp:message-correct:0"
+    /// Message retraction (XEP-0424): version 1, and version 0's form inside a fastening.
+    public static let retraction = "urn:xmpp:message-retract:1"
+    public static let retraction0 = "urn:xmpp:message-retract:0"
+    public static let fastening = "urn:xmpp:fasten:0"
     public static let externalServices = "urn:xmpp:extdisco:2"
     public static let commands = "http://jabber.org/protocol/commands"
 }

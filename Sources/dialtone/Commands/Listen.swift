@@ -96,6 +96,10 @@ struct EventPrinter: Sendable {
             var object = messageObject(peer: peer, message, account: account)
             object["type"] = "correction"
             return object
+        case .retracted(let peer, let message):
+            var object = messageObject(peer: peer, message, account: account)
+            object["type"] = "retraction"
+            return object
         case .chatState(let peer, let state):
             return ["type": "chat_state", "peer": peer, "state": state]
         case .call(let info):
@@ -153,6 +157,7 @@ struct EventPrinter: Sendable {
             object["group"] = peer
         }
         if let edited = message.editedAt { object["edited"] = XMPPDateTime.format(edited) }
+        if let retracted = message.retractedAt { object["retracted"] = XMPPDateTime.format(retracted) }
         return object
     }
 
@@ -184,6 +189,9 @@ struct EventPrinter: Sendable {
         case .rejected(let reason): return "-- rejected: \(reason)"
         case .call(let info): return "-- " + CallText.line(info, name: Sanitizer.plain(names?.name(for: info.peer.description) ?? info.peer.description))
         case .callDigit(_, let digit): return "-- DTMF \(digit)"
+        case .retracted(let peer, let message):
+            let name = Sanitizer.plain(names?.name(for: message.direction == .incoming ? message.sender : peer) ?? peer)
+            return message.direction == .incoming ? "-- \(name) took back a message" : "-- you took back a message to \(name)"
         case .subscriptionRequest(let from, let nick):
             let who = Sanitizer.plain(nick.map { "\($0) (\(from))" } ?? from)
             return "-- \(who) asks to see your presence: dialtone contacts accept \(Sanitizer.plain(from)) (or deny)"
