@@ -164,7 +164,8 @@ final class SubscriptionTests: PythonPeerTestCase {
             "http://jabber.org/protocol/caps", "http://jabber.org/protocol/chatstates", "http://jabber.org/protocol/disco#info",
             "jabber:iq:version", "jabber:x:oob", "urn:xmpp:chat-markers:0", "urn:xmpp:jingle-message:0",
             "urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:dtls:0", "urn:xmpp:jingle:apps:rtp:1", "urn:xmpp:jingle:apps:rtp:audio",
-            "urn:xmpp:jingle:transports:ice-udp:1", "urn:xmpp:message-correct:0", "urn:xmpp:ping", "urn:xmpp:receipts",
+            "urn:xmpp:jingle:transports:ice-udp:1", "urn:xmpp:message-correct:0", "urn:xmpp:message-retract:0",
+            "urn:xmpp:message-retract:1", "urn:xmpp:ping", "urn:xmpp:receipts",
             "urn:xmpp:time",
         ], "what is implemented, and nothing else")
         let version = try XCTUnwrap(events("version", in: friend).first { $0["from"] as? String == client })

@@ -63,9 +63,10 @@ public actor AccountSession {
                 chatStates: Bool = true, logger: Logger = Logger(label: "dialtone.core")) {
         var configuration = original
         // What Core implements, announced so that clients which look first (Conversations)
-        // use it with us: read markers, corrections, links as out-of-band data, typing
+        // use it with us: read markers, corrections, retractions, links as out-of-band data, typing
         // notices when we send them, and answering software-version queries when we do.
-        configuration.extraFeatures += JingleNamespace.features + [Namespace.markers, Namespace.correction, Namespace.oob]
+        configuration.extraFeatures += JingleNamespace.features + [Namespace.markers, Namespace.correction, Namespace.oob,
+                                                                   Namespace.retraction, Namespace.retraction0]
         if chatStates { configuration.extraFeatures.append(Namespace.chatStates) }
         if configuration.softwareVersion != nil { configuration.extraFeatures.append(Namespace.version) }
         configuration.delegatedRequestNamespaces.insert(JingleNamespace.jingle)
