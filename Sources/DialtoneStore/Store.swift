@@ -245,3 +245,12 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension Store {
+    /// SQLite's plan for `sql` (tests check that hot look-ups use their indexes).
+    func queryPlan(_ sql: String) throws(StoreError) -> String {
+        try reading { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String? ?? "" }.joined(separator: "\n")
+        }
+    }
+}

@@ -1,4 +1,4 @@
-import DialtoneStore
+@testable import DialtoneStore
 import XCTest
 
 /// Requests to see the user's presence: kept until answered, new once, and a denied sender's
@@ -36,5 +36,18 @@ final class SubscriptionRequestTests: XCTestCase {
         try store.apply(contact: Contact(jid: "ada@example.org", name: "Ada", subscription: "to", groups: []))
         XCTAssertEqual(try store.contact(jid: "ada@example.org")?.asked, false)
         XCTAssertEqual(try store.contact(jid: "ada@example.org")?.subscription, "to")
+    }
+}
+
+/// The look-ups every acknowledgement, receipt and read marker makes go through an index,
+/// not a read of the whole message table.
+final class StanzaIDLookupTests: XCTestCase {
+    func testOurMessagesAreFoundByStanzaIDThroughAnIndex() throws {
+        let store = try Store()
+        let plan = try store.queryPlan("""
+            SELECT * FROM message WHERE stanzaID IN ('a', 'b') AND direction = 'outgoing'
+            """)
+        XCTAssertTrue(plan.contains("message_outgoing_by_stanza_id"), plan)
+        XCTAssertFalse(plan.contains("SCAN message"), plan)
     }
 }
