@@ -31,8 +31,10 @@ extension TUIApp {
             if let peer = list.nextUnread { open(peer) }
         case .metaDown, .control("n"): switchConversation(1)
         case .metaUp, .control("p"): switchConversation(-1)
-        case .pageUp: view?.scroll(by: page, height: layout.messageHeight)
-        case .pageDown: view?.scroll(by: -page, height: layout.messageHeight)
+        case .pageUp:
+            if overlay != nil { overlayOffset = max(0, overlayOffset - page) } else { view?.scroll(by: page, height: layout.messageHeight) }
+        case .pageDown:
+            if overlay != nil { overlayOffset += page } else { view?.scroll(by: -page, height: layout.messageHeight) }
         case .tab: complete()
         case .escape: overlay = nil; notice = nil
         case .control("x"): if sessions.count > 1 { switchAccount(to: (current + 1) % sessions.count) }

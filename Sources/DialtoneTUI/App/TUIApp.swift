@@ -63,8 +63,11 @@ public final class TUIApp {
     var view: MessageViewModel?
     var editor = LineEditor()
     var histories: [String: InputHistory] = [:]
-    /// Help or search results shown in place of the conversation until Escape.
-    var overlay: [StyledLine]?
+    /// Help or search results shown in place of the conversation until Escape, from their
+    /// first line (a list longer than the screen scrolls with PgUp/PgDn).
+    var overlay: [StyledLine]? { didSet { overlayOffset = 0 } }
+    /// How many of the overlay's first lines are scrolled away.
+    var overlayOffset = 0
     var notice: TextRun?
     var layout = ScreenLayout(rows: 24, columns: 80)
     var running = true
