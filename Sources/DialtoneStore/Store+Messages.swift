@@ -210,13 +210,7 @@ extension Store {
     public func correct(stanzaID: String, sender: String, peer: String, body: String?, at time: Date,
                         queueingCorrectionID correctionID: String? = nil) throws(StoreError) -> StoredMessage? {
         return try writing { db in
-            let senderBare = sender.split(separator: "/").first.map(String.init) ?? sender
-            guard var message = try StoredMessage.fetchOne(db, sql: """
-                SELECT message.* FROM message JOIN conversation ON conversation.id = message.conversationID
-                WHERE conversation.peer = ? AND (message.stanzaID = ? OR message.dedupeKey = ?)
-                AND (message.sender = ? OR message.sender LIKE ? ESCAPE '\\')
-                ORDER BY message.id DESC LIMIT 1
-                """, arguments: [peer, stanzaID, stanzaID, senderBare, Self.likeEscaped(senderBare) + "/%"]) else { return nil }
+            guard var message = try Self.message(stanzaID, by: sender, in: peer, db) else { return nil }
             try db.execute(sql: "INSERT INTO message_edit(messageID, body, replacedAt) VALUES (?, ?, ?)",
                            arguments: [message.id, message.body, time])
             message.body = body
@@ -239,13 +233,7 @@ extension Store {
     public func retract(stanzaID: String, sender: String, peer: String, at time: Date,
                         queueingRetractionID retractionID: String? = nil) throws(StoreError) -> StoredMessage? {
         return try writing { db in
-            let senderBare = sender.split(separator: "/").first.map(String.init) ?? sender
-            guard var message = try StoredMessage.fetchOne(db, sql: """
-                SELECT message.* FROM message JOIN conversation ON conversation.id = message.conversationID
-                WHERE conversation.peer = ? AND (message.stanzaID = ? OR message.dedupeKey = ?)
-                AND (message.sender = ? OR message.sender LIKE ? ESCAPE '\\')
-                ORDER BY message.id DESC LIMIT 1
-                """, arguments: [peer, stanzaID, stanzaID, senderBare, Self.likeEscaped(senderBare) + "/%"]) else { return nil }
+            guard var message = try Self.message(stanzaID, by: sender, in: peer, db) else { return nil }
             try db.execute(sql: "DELETE FROM message_edit WHERE messageID = ?", arguments: [message.id])
             message.body = nil
             message.subject = nil
@@ -259,6 +247,19 @@ extension Store {
             }
             return message
         }
+    }
+
+    /// The newest message in `peer`'s conversation with this stanza id or origin-id that
+    /// `sender` (any of their resources) wrote: what a correction or retraction may change.
+    /// Someone else's message with the same id is not found.
+    private static func message(_ stanzaID: String, by sender: String, in peer: String, _ db: Database) throws -> StoredMessage? {
+        let senderBare = sender.split(separator: "/").first.map(String.init) ?? sender
+        return try StoredMessage.fetchOne(db, sql: """
+            SELECT message.* FROM message JOIN conversation ON conversation.id = message.conversationID
+            WHERE conversation.peer = ? AND (message.stanzaID = ? OR message.dedupeKey = ?)
+            AND (message.sender = ? OR message.sender LIKE ? ESCAPE '\\')
+            ORDER BY message.id DESC LIMIT 1
+            """, arguments: [peer, stanzaID, stanzaID, senderBare, likeEscaped(senderBare) + "/%"])
     }
 
     /// Earlier texts of a corrected message, oldest first.

@@ -30,3 +30,9 @@ final class RosterService: AccountFeature {
                 asked: item.asked)
     }
 }
+
+extension Contact {
+    /// The subscription in words, as both front ends show it: both, to (you see theirs), from
+    /// (they see yours), none — with ", asked" while a request of yours waits.
+    public var subscriptionState: String { asked ? "\(subscription), asked" : subscription }
+}

@@ -11,7 +11,7 @@ extension TUIApp {
             var lines = [StyledLine([TextRun("Contacts — Esc closes; /msg NAME or /call NAME", .notice)])]
             // Each XMPP address with its subscription (RFC 6121) as the roster last said.
             let roster = Dictionary(try session.records.contacts().map { ($0.jid, $0) }) { first, _ in first }
-            let withState = { (jid: String) in Sanitizer.plain(jid) + (roster[jid].map { " (\(Self.subscriptionState($0)))" } ?? "") }
+            let withState = { (jid: String) in Sanitizer.plain(jid) + (roster[jid].map { " (\($0.subscriptionState))" } ?? "") }
             for entry in try session.records.addressBook() {
                 let numbers = entry.phones.compactMap { PhoneNumber(e164: $0)?.formatted(for: session.recipients.country) }
                 lines += StyledWrapper.wrap([TextRun(Sanitizer.plain(entry.name), .peerName),

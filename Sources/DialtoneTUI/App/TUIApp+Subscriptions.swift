@@ -68,9 +68,4 @@ extension TUIApp {
             self.redraw()
         }
     }
-
-    /// "both", "to", "from", "none", with ", asked" while our request waits.
-    static func subscriptionState(_ contact: Contact) -> String {
-        contact.asked ? "\(contact.subscription), asked" : contact.subscription
-    }
 }

@@ -7,11 +7,7 @@ import Foundation
 enum Blocking {
     /// What the user typed, as the addresses the server blocks; a typo fails before connecting.
     static func addresses(_ typed: [String], in session: AccountSession) throws -> [JID] {
-        try typed.map { text in
-            do { return try session.recipients.localAddress(for: parseRecipient(text, in: session)).bare } catch let error as RecipientError {
-                throw CLIError(error.description)
-            }
-        }
+        try typed.map { text in JID(verified: try conversationAddress(text, in: session)) }
     }
 
     /// An address as the user knows it: a number at the gateway as a number, a contact by name.

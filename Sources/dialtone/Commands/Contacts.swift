@@ -47,22 +47,16 @@ struct Contacts: AsyncParsableCommand {
             let roster = Dictionary(try Contacts.run({ try session.records.contacts() }).map { ($0.jid, $0) }) { first, _ in first }
             for entry in try Contacts.run({ try session.records.addressBook() }) {
                 if json {
-                    let states = Dictionary(entry.jids.compactMap { jid in roster[jid].map { (jid, Contacts.state($0)) } }) { a, _ in a }
+                    let states = Dictionary(entry.jids.compactMap { jid in roster[jid].map { (jid, $0.subscriptionState) } }) { a, _ in a }
                     JSONLines.write(["name": entry.name, "phones": entry.phones, "jids": entry.jids, "uid": entry.uid,
                                      "subscriptions": states])
                 } else {
                     let numbers = entry.phones.compactMap { PhoneNumber(e164: $0)?.formatted(for: session.recipients.country) }
-                    let jids = entry.jids.map { jid in roster[jid].map { "\(jid) (\(Contacts.state($0)))" } ?? jid }
+                    let jids = entry.jids.map { jid in roster[jid].map { "\(jid) (\($0.subscriptionState))" } ?? jid }
                     printForPeople(([Sanitizer.plain(entry.name)] + numbers + jids).joined(separator: "\t"))
                 }
             }
         }
-    }
-
-    /// A roster contact's subscription in words: both, to (you see theirs), from (they see
-    /// yours), none — with "asked" while a request of yours waits.
-    static func state(_ contact: Contact) -> String {
-        contact.asked ? "\(contact.subscription), asked" : contact.subscription
     }
 
     struct Add: AsyncParsableCommand {
