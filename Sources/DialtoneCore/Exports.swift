@@ -1,6 +1,7 @@
 // The value types front ends draw and pass back. Re-exported one by one so that the TUI
 // sees these and nothing else of the protocol and store modules.
 @_exported import struct DialtoneStore.StoredMessage
+@_exported import struct DialtoneStore.MessageReply
 @_exported import struct DialtoneStore.Conversation
 @_exported import struct DialtoneStore.Attachment
 @_exported import struct DialtoneStore.Contact

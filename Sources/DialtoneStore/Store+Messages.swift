@@ -67,8 +67,8 @@ extension Store {
             incomingByKey = try db.cachedStatement(sql: "SELECT id FROM message WHERE conversationID = ? AND direction = ? AND sender = ? AND dedupeKey = ?")
             insertMessage = try db.cachedStatement(sql: """
                 INSERT INTO message (conversationID, direction, sender, body, subject, stanzaID, dedupeKey, archiveID,
-                                     timestamp, status, stanzaXML, attachments, editedAt)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                     timestamp, status, stanzaXML, attachments, editedAt, reply)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             settle = try db.cachedStatement(sql: "UPDATE message SET status = 'sent' WHERE id = ? AND status = 'pending'")
             fillArchiveID = try db.cachedStatement(sql: "UPDATE message SET archiveID = ? WHERE id = ? AND archiveID IS NULL")
@@ -85,10 +85,11 @@ extension Store {
 
         func insert(_ message: StoredMessage, in db: Database) throws -> Int64 {
             let attachments = message.attachments.isEmpty ? "[]" : String(decoding: try encoder.encode(message.attachments), as: UTF8.self)
+            let reply = try message.reply.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
             try insertMessage.execute(arguments: [
                 message.conversationID, message.direction.rawValue, message.sender, message.body, message.subject, message.stanzaID,
                 message.dedupeKey, message.archiveID, message.timestamp, message.status.rawValue, message.stanzaXML, attachments,
-                message.editedAt,
+                message.editedAt, reply,
             ])
             return db.lastInsertedRowID
         }
@@ -239,6 +240,7 @@ extension Store {
             message.subject = nil
             message.attachments = []
             message.stanzaXML = nil
+            message.reactions = nil
             message.retractedAt = time
             try message.update(db)
             if let retractionID {

@@ -16,14 +16,18 @@ public struct PendingCorrection: Sendable, Equatable {
     public var queuedAt: Date
     /// A correction (XEP-0308), or a retraction (XEP-0424, `body` unused).
     public var retracts: Bool
+    /// Our reactions (XEP-0444) to message `replacesID`: `body` holds them, one a line.
+    public var reacts: Bool
 
-    public init(stanzaID: String, peer: String, replacesID: String, body: String, queuedAt: Date, retracts: Bool = false) {
+    public init(stanzaID: String, peer: String, replacesID: String, body: String, queuedAt: Date, retracts: Bool = false,
+                reacts: Bool = false) {
         self.stanzaID = stanzaID
         self.peer = peer
         self.replacesID = replacesID
         self.body = body
         self.queuedAt = queuedAt
         self.retracts = retracts
+        self.reacts = reacts
     }
 }
 
@@ -61,13 +65,21 @@ extension Store {
         migrator.registerMigration("v13: our messages by stanza id") { db in
             try db.execute(sql: "CREATE INDEX message_outgoing_by_stanza_id ON message(stanzaID) WHERE direction = 'outgoing'")
         }
+        migrator.registerMigration("v14: replies and reactions") { db in
+            try db.alter(table: "message") { t in
+                t.add(column: "reply", .text)
+                t.add(column: "reactions", .text)
+            }
+            try db.alter(table: "pending_correction") { t in t.add(column: "reacts", .boolean).notNull().defaults(to: false) }
+        }
     }
 
     static func queue(_ correction: PendingCorrection, in db: Database) throws {
         try db.execute(sql: """
-            INSERT OR REPLACE INTO pending_correction (stanzaID, peer, replacesID, body, queuedAt, retracts) VALUES (?, ?, ?, ?, ?, ?)
+            INSERT OR REPLACE INTO pending_correction (stanzaID, peer, replacesID, body, queuedAt, retracts, reacts)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
             """, arguments: [correction.stanzaID, correction.peer, correction.replacesID, correction.body, correction.queuedAt,
-                            correction.retracts])
+                            correction.retracts, correction.reacts])
     }
 
     /// Corrections still waiting for the server's confirmation, oldest first.
@@ -75,7 +87,8 @@ extension Store {
         try reading { db in
             try Row.fetchAll(db, sql: "SELECT * FROM pending_correction ORDER BY rowid").map { row in
                 PendingCorrection(stanzaID: row["stanzaID"], peer: row["peer"], replacesID: row["replacesID"],
-                                  body: row["body"], queuedAt: row["queuedAt"], retracts: row["retracts"])
+                                  body: row["body"], queuedAt: row["queuedAt"], retracts: row["retracts"],
+                                  reacts: row["reacts"])
             }
         }
     }

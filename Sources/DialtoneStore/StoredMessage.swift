@@ -43,6 +43,11 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
     public var editedAt: Date?
     /// When its sender took it back (XEP-0424): its text and attachments are gone.
     public var retractedAt: Date?
+    /// The message this one answers (XEP-0461), with the line shown above it.
+    public var reply: MessageReply?
+    /// Reactions (XEP-0444) by each reacting address (bare), in the order they were given;
+    /// nil when nobody reacted.
+    public var reactions: [String: [String]]?
     /// The stanza as received (our own messages too, as carbons and the archive return them),
     /// with its namespace declared, so later versions can read what this one did not. What
     /// the user sends keeps none: the outbox builds it from the values above each time
@@ -51,7 +56,8 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
 
     public init(id: Int64? = nil, conversationID: Int64 = 0, direction: Direction, sender: String, body: String?,
                 subject: String? = nil, stanzaID: String?, dedupeKey: String?, archiveID: String? = nil,
-                timestamp: Date, status: Status, attachments: [Attachment] = [], stanzaXML: String? = nil) {
+                timestamp: Date, status: Status, attachments: [Attachment] = [], reply: MessageReply? = nil,
+                stanzaXML: String? = nil) {
         self.id = id
         self.conversationID = conversationID
         self.direction = direction
@@ -66,10 +72,42 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
         self.attachments = attachments
         self.editedAt = nil
         self.retractedAt = nil
+        self.reply = reply
+        self.reactions = nil
         self.stanzaXML = stanzaXML
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// Which message a reply answers (XEP-0461): its id as its sender gave it (the origin-id or
+/// stanza id), who wrote it, and the text shown above the reply — the original's, when history
+/// has it, else the quote the sender put in front of their text.
+public struct MessageReply: Codable, Sendable, Equatable {
+    public var id: String
+    public var author: String?
+    public var quote: String?
+
+    public init(id: String, author: String?, quote: String?) {
+        self.id = id
+        self.author = author
+        self.quote = quote
+    }
+}
+
+/// Reaction counts for showing: each reaction once, with how many gave it, in the order first given.
+extension StoredMessage {
+    public var reactionCounts: [(reaction: String, count: Int)] {
+        var order: [String] = []
+        var counts: [String: Int] = [:]
+        for sender in (reactions ?? [:]).keys.sorted() {
+            for reaction in reactions?[sender] ?? [] {
+                if counts[reaction] == nil { order.append(reaction) }
+                counts[reaction, default: 0] += 1
+            }
+        }
+        return order.map { ($0, counts[$0] ?? 0) }
+    }
 }
 
 public struct Conversation: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {

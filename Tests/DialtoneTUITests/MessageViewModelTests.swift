@@ -48,6 +48,29 @@ final class MessageViewModelTests: XCTestCase {
         XCTAssertEqual(view.lines[2].text, "09:06 me: Sure thing (edited) ✓✓")
     }
 
+    /// A reply shows the line it answers beside its author's name, and its text below; reactions
+    /// show under the message as counts, each once.
+    func testARepliesAnsweredLineAndReactionCounts() {
+        var view = MessageViewModel(peer: "alice@example.org", width: 40, names: FixedNames(["alice@example.org": "Alice"]), format: format)
+        let day = 86_400.0 * 20_000
+        var question = message(1, .outgoing, "Dinner at 8?", at: day + 9 * 3600, status: .sent)
+        question.reactions = ["alice@example.org": ["👍", "🎉"], "me@example.org": ["👍"]]
+        var reply = message(2, .incoming, "Yes, 8 is fine", at: day + 9 * 3600 + 60)
+        reply.reply = MessageReply(id: "s1", author: "me@example.org", quote: "Dinner at 8?")
+        var theirs = message(3, .outgoing, "Great", at: day + 9 * 3600 + 120, status: .sent)
+        theirs.reply = MessageReply(id: "s2", author: "alice@example.org/phone", quote: "Yes, 8 is fine and a very long line it is")
+        view.show([question, reply, theirs])
+        XCTAssertEqual(Array(view.lines.map(\.text).dropFirst()), [
+            "09:00 me: Dinner at 8? ✓",
+            "      👍 2  🎉",
+            "09:01 Alice: ↱ me: Dinner at 8?",
+            "      Yes, 8 is fine",
+            "09:02 me: ↱ Alice: Yes, 8 is fine and a…",
+            "      Great ✓",
+        ])
+        XCTAssertEqual(view.lines[3].spans.last?.role, .quote)
+    }
+
     /// Messages as they arrive (most at the end, some late, a status change, a call, a new
     /// day) give the same rows as laying the whole conversation out at once.
     func testArrivingMessagesLayOutAsTheWholeConversationDoes() {

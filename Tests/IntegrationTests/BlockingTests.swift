@@ -23,10 +23,7 @@ final class BlockingTests: PythonPeerTestCase {
     }
 
     private func run(_ arguments: [String]) async throws -> ChildProcess {
-        let child = try dialtone("dt", arguments + ["--config", config, "--log-file", harness.path("dt.log"), "--log-level", "debug"])
-        let status = try await child.wait(timeout: .seconds(60))
-        XCTAssertEqual(status, 0, "dialtone \(arguments.joined(separator: " ")): \(child.output)\(child.errors)")
-        return child
+        try await runDialtone(arguments, config: config)
     }
 
     private func messages(_ listener: ChildProcess) -> [String] {

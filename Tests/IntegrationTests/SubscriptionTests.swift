@@ -23,10 +23,7 @@ final class SubscriptionTests: PythonPeerTestCase {
 
     /// `dialtone SUBCOMMAND … --config C` for our account, to its end.
     private func run(_ arguments: [String]) async throws -> ChildProcess {
-        let child = try dialtone("dt", arguments + ["--config", config, "--log-file", harness.path("dt.log"), "--log-level", "debug"])
-        let status = try await child.wait(timeout: .seconds(60))
-        XCTAssertEqual(status, 0, "dialtone \(arguments.joined(separator: " ")): \(child.output)\(child.errors)")
-        return child
+        try await runDialtone(arguments, config: config)
     }
 
     private func listen() throws -> ChildProcess {
@@ -165,7 +162,7 @@ final class SubscriptionTests: PythonPeerTestCase {
             "jabber:iq:version", "jabber:x:oob", "urn:xmpp:chat-markers:0", "urn:xmpp:jingle-message:0",
             "urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:dtls:0", "urn:xmpp:jingle:apps:rtp:1", "urn:xmpp:jingle:apps:rtp:audio",
             "urn:xmpp:jingle:transports:ice-udp:1", "urn:xmpp:message-correct:0", "urn:xmpp:message-retract:0",
-            "urn:xmpp:message-retract:1", "urn:xmpp:ping", "urn:xmpp:receipts",
+            "urn:xmpp:message-retract:1", "urn:xmpp:ping", "urn:xmpp:reactions:0", "urn:xmpp:receipts", "urn:xmpp:reply:0",
             "urn:xmpp:time",
         ], "what is implemented, and nothing else")
         let version = try XCTUnwrap(events("version", in: friend).first { $0["from"] as? String == client })

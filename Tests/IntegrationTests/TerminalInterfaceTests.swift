@@ -432,6 +432,37 @@ final class TerminalInterfaceTests: TerminalInterfaceTestCase {
         await bob.stop()
     }
 
+    /// /reply N TEXT answers a message and /react N EMOJI reacts to one, counted from the
+    /// newest: the other side's client gets both, and the terminal shows the answered line
+    /// above the reply and the reaction under the message.
+    func testReplyAndReactFromTheTerminal() async throws {
+        let environment = try TestEnvironment.current()
+        let alice = try environment.newAccount("alice")
+        let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
+        try await bob.connect()
+        try await startInterface(for: alice, environment: environment)
+        try await waitForScreen("online") { $0.contains("online") }
+        let question = try await bob.session.sendMessage(to: JID(verified: alice.jid.bare.description), body: "Dinner at 8?")
+        try await waitForScreen("bob's question") { $0.contains("Dinner at 8?") }
+        try await command("/reply 1 Yes, 8 is fine")
+        try await eventually("bob has the reply, answering his question") {
+            let last = try bob.store.history(peer: alice.jid.bare.description).last
+            return last?.body == "Yes, 8 is fine" && last?.reply?.id == question.stanzaID
+        }
+        try await waitForScreen("the answered line above the reply") { $0.contains("↱ ") && $0.contains("Yes, 8 is fine") }
+        try await command("/react 2 🎉")
+        try await eventually("bob's question has alice's reaction") {
+            try bob.store.history(peer: alice.jid.bare.description).first?.reactions == [alice.jid.bare.description: ["🎉"]]
+        }
+        try await waitForScreen("the reaction under the question") { $0.contains("🎉") }
+        try await command("/react 2 🎉")
+        try await eventually("again takes it back") {
+            try bob.store.history(peer: alice.jid.bare.description).first?.reactions == nil
+        }
+        try await command("/quit")
+        await bob.stop()
+    }
+
     /// Message styling (XEP-0393) in the terminal: the directives stay, *strong* is drawn
     /// bold and _emphasis_ underlined, and a link's underscores are left alone.
     func testMessageStylingIsDrawn() async throws {

@@ -14,6 +14,12 @@ public struct AccountRecords: Sendable {
         try store.history(peer: peer, limit: limit)
     }
 
+    /// The newest message in `peer`'s conversation with this id (its stanza id or origin-id, as
+    /// `history --json` and `listen --json` give it as "id"), whoever sent it.
+    public func message(withID id: String, in peer: String) throws(StoreError) -> StoredMessage? {
+        try store.message(referencedAs: id, in: peer)
+    }
+
     /// The call log, newest first: with one peer, or everyone's.
     public func calls(peer: String? = nil, limit: Int = 100) throws(StoreError) -> [CallLogEntry] {
         try store.calls(peer: peer, limit: limit)

@@ -63,10 +63,11 @@ public actor AccountSession {
                 chatStates: Bool = true, logger: Logger = Logger(label: "dialtone.core")) {
         var configuration = original
         // What Core implements, announced so that clients which look first (Conversations)
-        // use it with us: read markers, corrections, retractions, links as out-of-band data, typing
+        // use it with us: read markers, corrections, retractions, replies, reactions, links as out-of-band data, typing
         // notices when we send them, and answering software-version queries when we do.
         configuration.extraFeatures += JingleNamespace.features + [Namespace.markers, Namespace.correction, Namespace.oob,
-                                                                   Namespace.retraction, Namespace.retraction0]
+                                                                   Namespace.retraction, Namespace.retraction0, Namespace.reply,
+                                                                   Namespace.reactions]
         if chatStates { configuration.extraFeatures.append(Namespace.chatStates) }
         if configuration.softwareVersion != nil { configuration.extraFeatures.append(Namespace.version) }
         configuration.delegatedRequestNamespaces.insert(JingleNamespace.jingle)
@@ -224,6 +225,19 @@ public actor AccountSession {
     @discardableResult
     public func sendMessage(to peer: JID, body: String) async throws -> StoredMessage {
         try await messaging.send(to: peer, body: body)
+    }
+
+    /// A message answering row `original` of the same conversation (XEP-0461); clients without
+    /// replies see its first line quoted above the text.
+    @discardableResult
+    public func sendReply(to peer: JID, body: String, replyingTo original: Int64) async throws -> StoredMessage {
+        try await messaging.send(to: peer, body: body, replyingTo: original)
+    }
+
+    /// Adds a reaction (XEP-0444) to a stored message of any sender, or takes ours away.
+    @discardableResult
+    public func react(to message: Int64, with reaction: String, adding: Bool = true) async throws -> StoredMessage {
+        try await messaging.react(to: message, with: reaction, adding: adding)
     }
 
     /// Uploads a file (XEP-0363) and sends its link with an optional caption in one message,

@@ -25,9 +25,14 @@ public enum CallPlacementError: Error, Sendable, CustomStringConvertible {
 public enum CoreError: Error, Sendable, CustomStringConvertible {
     case notCorrectable
     case notRetractable
+    /// A reply or reaction names a message that is not in that conversation (or was taken back).
+    case noSuchMessage
+    case notAReaction(String)
 
     public var description: String {
         switch self {
+        case .noSuchMessage: "That message is not in this conversation, or has been taken back."
+        case .notAReaction(let text): "\"\(text)\" is not a reaction: give one emoji (or a short text without spaces)."
         case .notCorrectable: "Only a message you sent can be corrected."
         case .notRetractable: "Only a message you sent, and have not taken back already, can be taken back."
         }

@@ -12,6 +12,9 @@ public enum CoreEvent: Sendable {
     case corrected(peer: String, StoredMessage)
     /// A stored message was taken back by its sender (XEP-0424): no text left.
     case retracted(peer: String, StoredMessage)
+    /// Someone (`by`, a bare address: the peer, or the user from any device) set their
+    /// reactions to a stored message (XEP-0444): all of theirs, none when they took them back.
+    case reacted(peer: String, StoredMessage, by: String, [String])
     /// The other side is typing, paused, gone… (XEP-0085), for 1:1 chats; never stored.
     case chatState(peer: String, state: String)
     /// An outgoing message's status changed (sent, delivered, read), by row id.

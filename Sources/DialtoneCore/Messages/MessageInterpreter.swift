@@ -36,6 +36,12 @@ public struct MessageInterpreter: Sendable {
             }
         }
 
+        var reply: MessageReply?
+        if let answered = message.reply {
+            let (quote, rest) = Self.splittingReplyQuote(message, body: body)
+            body = rest
+            reply = MessageReply(id: answered.id, author: answered.to?.bare.description, quote: quote)
+        }
         let attachments = Self.attachments(message)
         body = Self.bodyWithoutRepeatedLinks(body, attachments: attachments)
         guard body != nil || message.subject != nil || !attachments.isEmpty else { return nil }
@@ -43,8 +49,25 @@ public struct MessageInterpreter: Sendable {
             direction: incoming ? .incoming : .outgoing, sender: sender.description, body: body,
             subject: message.subject, stanzaID: message.id, dedupeKey: Self.dedupeKey(message, attachments: attachments),
             archiveID: received.archiveID, timestamp: received.timestamp,
-            status: incoming ? .received : .sent, attachments: attachments,
+            status: incoming ? .received : .sent, attachments: attachments, reply: reply,
             stanzaXML: message.serialized))
+    }
+
+    /// A reply's body without the quote its XEP-0428 fallback marks (the text the sender
+    /// wrote), and that quote without its "> " marks, for when history lacks the original.
+    static func splittingReplyQuote(_ message: Message, body: String?) -> (quote: String?, body: String?) {
+        guard let body, let (start, end) = message.replyFallback, start == 0, end > 0, end <= body.unicodeScalars.count
+        else { return (nil, body) }
+        let quoted = String(String.UnicodeScalarView(body.unicodeScalars.prefix(end)))
+        let rest = String(String.UnicodeScalarView(body.unicodeScalars.dropFirst(end)))
+        let lines = quoted.split(separator: "\n").map { line in
+            line.hasPrefix("> ") ? line.dropFirst(2) : line.hasPrefix(">") ? line.dropFirst() : line
+        }
+        var kept = lines.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        // "> Anna wrote:" or "> Anna:" above the quote names its author; the quote is below.
+        if kept.count > 1, kept[0].hasSuffix(":") { kept.removeFirst() }
+        let quote = kept.first.map(String.init)
+        return (quote.map { String($0.prefix(120)) }, rest.isEmpty ? nil : rest)
     }
 
     private func isGateway(_ domain: String) -> Bool { gateway?.domain == domain }

@@ -27,7 +27,20 @@ extension MessagingService {
                 try takeBack(original, as: received)
                 continue
             }
-            guard let record = interpreter.interpret(received) else { continue }
+            if let reactions = received.message.reactions {
+                // Like a correction: what it reacts to may be earlier in this batch.
+                if !pending.isEmpty { try await storeAndShow(pending) }
+                pending = []
+                try applyReactions(reactions, as: received)
+                continue
+            }
+            guard var record = interpreter.interpret(received) else { continue }
+            if record.message.reply != nil {
+                // What it answers may be earlier in this batch.
+                if !pending.isEmpty { try await storeAndShow(pending) }
+                pending = []
+                record.message = resolvingReply(record.message, peer: record.peer)
+            }
             if let original = received.message.replaceID {
                 // The message it corrects may be earlier in this very batch (both sent at
                 // once after a reconnect): what came before is stored first.

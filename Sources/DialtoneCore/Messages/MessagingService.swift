@@ -54,17 +54,20 @@ final class MessagingService: AccountFeature {
 
     // MARK: Sending
 
-    nonisolated(nonsending) func send(to peer: JID, body: String) async throws -> StoredMessage {
-        try await send(OutgoingMessage(id: newStanzaID(), to: peer, content: .message(body: body, attachments: [])))
+    /// A new message; with `replyingTo` (a row of the same conversation) it answers that one
+    /// (XEP-0461), quoting its first line for clients that show no replies.
+    nonisolated(nonsending) func send(to peer: JID, body: String, replyingTo original: Int64? = nil) async throws -> StoredMessage {
+        let reply = try original.map { id throws in try replyReference(to: id, in: peer) }
+        return try await send(OutgoingMessage(id: newStanzaID(), to: peer, content: .message(body: body, attachments: [], reply: reply)))
     }
 
     /// Puts a new message in the outbox (the history's row, pending) and sends it.
     private nonisolated(nonsending) func send(_ message: OutgoingMessage) async throws -> StoredMessage {
-        guard case .message(let body, let attachments) = message.content else { preconditionFailure("a message, not a correction") }
+        guard case .message(let body, let attachments, let reply) = message.content else { preconditionFailure("a message, not a correction") }
         // The id is also the origin-id: our copy coming back (carbon, archive) is this row.
         let stored = try store.enqueue(StoredMessage(
             direction: .outgoing, sender: account.description, body: body, stanzaID: message.id,
-            dedupeKey: message.id, timestamp: Date(), status: .pending, attachments: attachments),
+            dedupeKey: message.id, timestamp: Date(), status: .pending, attachments: attachments, reply: reply),
             to: message.to.bare.description)
         publish(stored, peer: message.to.bare.description)
         await transmit(message)

@@ -10,11 +10,14 @@ struct OutgoingMessage: Sendable, Equatable {
     enum Content: Sendable, Equatable {
         /// A chat message; `body` is the user's text (an attachment's caption, or none), the
         /// attachments' links follow it on the wire.
-        case message(body: String?, attachments: [Attachment])
+        /// With `reply`, it answers an earlier message (XEP-0461).
+        case message(body: String?, attachments: [Attachment], reply: MessageReply? = nil)
         /// A correction (XEP-0308) of our message with stanza id `of`.
         case correction(of: String, body: String)
         /// A retraction (XEP-0424) of our message with stanza id `of`.
         case retraction(of: String)
+        /// All our reactions (XEP-0444) to the message with id `to`; none takes them back.
+        case reactions(to: String, [String])
     }
 
     /// The stanza id, also its origin-id: stable across resends, what the server's ack names.
@@ -25,10 +28,15 @@ struct OutgoingMessage: Sendable, Equatable {
     /// The stanza before the pipeline's stages: what any client reads.
     func stanza() -> Message {
         switch content {
-        case .message(let body, let attachments):
+        case .message(let body, let attachments, let reply):
             // The links are in the body too: clients without out-of-band data show them as text.
             let text = ([body].compactMap { $0 } + attachments.map(\.url)).joined(separator: "\n")
-            return Message.chat(to: to, body: text, id: id, outOfBand: attachments.map { OutOfBandData(url: $0.url) })
+            let links = attachments.map { OutOfBandData(url: $0.url) }
+            guard let reply else { return Message.chat(to: to, body: text, id: id, outOfBand: links) }
+            return Message.reply(to: to, body: text, id: id, replyingTo: reply.id, author: reply.author.flatMap { try? JID($0) },
+                                 quote: reply.quote, outOfBand: links)
+        case .reactions(let original, let reactions):
+            return Message.reactions(reactions, to: original, peer: to, id: id)
         case .correction(let original, let body):
             return Message.correction(of: original, to: to, body: body, correctionID: id)
         case .retraction(let original):
@@ -42,13 +50,20 @@ extension OutgoingMessage {
     init?(pending message: StoredMessage, peer: String) {
         guard let id = message.stanzaID, let to = try? JID(peer),
               message.body != nil || !message.attachments.isEmpty else { return nil }
-        self.init(id: id, to: to, content: .message(body: message.body, attachments: message.attachments))
+        self.init(id: id, to: to, content: .message(body: message.body, attachments: message.attachments, reply: message.reply))
     }
 
     init?(_ correction: PendingCorrection) {
         guard let to = try? JID(correction.peer) else { return nil }
-        self.init(id: correction.stanzaID, to: to, content: correction.retracts ? .retraction(of: correction.replacesID)
-                                                                               : .correction(of: correction.replacesID, body: correction.body))
+        let content: Content
+        if correction.reacts {
+            content = .reactions(to: correction.replacesID, correction.body.split(separator: "\n").map(String.init))
+        } else if correction.retracts {
+            content = .retraction(of: correction.replacesID)
+        } else {
+            content = .correction(of: correction.replacesID, body: correction.body)
+        }
+        self.init(id: correction.stanzaID, to: to, content: content)
     }
 
     /// A correction queued by an older version as stanza text.

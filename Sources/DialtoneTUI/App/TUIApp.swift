@@ -283,7 +283,7 @@ public final class TUIApp {
                 notifier.notify(title: "\(sender) → \(sessions[account].account.bare.description)", body: text)
             }
             updateTitle()
-        case .corrected(let peer, let message), .retracted(let peer, let message):
+        case .corrected(let peer, let message), .retracted(let peer, let message), .reacted(let peer, let message, _, _):
             if inView, peer == view?.peer { view?.upsert(message) }
         case .status(let id, let status):
             if inView { view?.setStatus(status, forMessage: id) }

@@ -47,6 +47,16 @@ extension CommandTable {
                     help: "A retraction (XEP-0424): clients that know it remove the message; its text leaves your history too.") {
             $0.retract($1)
         },
+        CommandSpec(.reply, CommandArguments.number("N").then(.text("TEXT")),
+                    synopsis: "Answer the Nth newest message here (1 is the last) with TEXT.",
+                    help: "A reply (XEP-0461): the recipient's client shows the message answered above yours; others see its first line quoted.") {
+            $0.reply(to: $1.0, text: $1.1)
+        },
+        CommandSpec(.react, CommandArguments.number("N").then(.word("EMOJI")),
+                    synopsis: "React to the Nth newest message here (1 is the last); again takes it back.",
+                    help: "A reaction (XEP-0444), shown as counts under the message, as phones show them.") {
+            $0.react(to: $1.0, with: $1.1)
+        },
         CommandSpec(.block, CommandArguments.optionalText("WHO [spam]", completion: .recipient),
                     synopsis: "Block someone (the conversation in view without WHO); \"spam\" at the end also reports them.",
                     help: "An address, a name or a number in any form (blocked at the gateway, which JMP and Cheogram honour). Nothing they send reaches you: messages, calls, requests.") {

@@ -40,6 +40,18 @@ public struct MessageFormat: Sendable {
         let body = onlyLink ? "" : message.body.map { Sanitizer.multiline(names.annotate($0)) } ?? ""
         let paragraphs = body.isEmpty ? [] : body.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         var rows: [StyledLine] = []
+        if let reply = message.reply {
+            // The message answered, on the header's row; the text starts on the next.
+            // In a chat the author is the other side or the user; a group text names its writers.
+            let author = reply.author.map { author in
+                author.split(separator: "/").first.map(String.init) == peer || peer.contains(",")
+                    ? Sanitizer.plain(names.name(for: author)) : ownName
+            }
+            let quoted = "↱ " + (author.map { $0 + ": " } ?? "") + Sanitizer.plain(reply.quote ?? "…")
+            let room = max(1, width - head.reduce(0) { $0 + TerminalWidth.columns(of: $1.text) })
+            rows.append(StyledLine(head + [TextRun(TerminalWidth.truncate(quoted, to: room), .quote)]))
+            head = [TextRun(indent)]
+        }
         let attachmentRows = message.attachments.map { attachment -> [TextRun] in
             // The same name the file is saved and opened under (AttachmentFile).
             [TextRun("📎 " + AttachmentFile(attachment).label, .attachment)]
@@ -53,7 +65,7 @@ public struct MessageFormat: Sendable {
                 let last = index == attachmentRows.count - 2
                 rows += StyledWrapper.wrap([TextRun(indent)] + row + (last ? tail : []), width: width, indent: indent)
             }
-            return rows
+            return rows + reactionRows(message, indent: indent, width: width)
         }
         for (index, styled) in MessageStyling.lines(paragraphs).enumerated() {
             let isLast = index == paragraphs.count - 1
@@ -65,7 +77,15 @@ public struct MessageFormat: Sendable {
             let end = index == attachmentRows.count - 1 ? tail : []
             rows += StyledWrapper.wrap([TextRun(indent)] + row + end, width: width, indent: indent)
         }
-        return rows
+        return rows + reactionRows(message, indent: indent, width: width)
+    }
+
+    /// "👍 2  ❤️" under the message: each reaction once, with how many gave it when more than one.
+    private func reactionRows(_ message: StoredMessage, indent: String, width: Int) -> [StyledLine] {
+        let counts = message.reactionCounts
+        guard !counts.isEmpty else { return [] }
+        let text = counts.map { Sanitizer.plain($0.reaction) + ($0.count > 1 ? " \($0.count)" : "") }.joined(separator: "  ")
+        return StyledWrapper.wrap([TextRun(indent), TextRun(text, .edited)], width: width, indent: indent)
     }
 
     /// "12:34 ☎ Outgoing call · 3:21", "12:40 ☎ Missed call from Alice".

@@ -59,10 +59,44 @@ extension Message {
     }
 
     /// XEP-0428: the part of the body (in Unicode scalars) the first fallback for the body
-    /// marks, as start and end offsets, when both are numbers.
+    /// marks, as start and end offsets, when both are numbers; a reply's quote (`replyFallback`)
+    /// is not this one.
     public var bodyFallback: (start: Int, end: Int)? {
+        bodyFallback { $0 != Namespace.reply }
+    }
+
+    /// XEP-0461 with XEP-0428: the quote a reply's body begins with for clients without
+    /// replies, as Unicode scalar offsets.
+    public var replyFallback: (start: Int, end: Int)? {
+        bodyFallback { $0 == Namespace.reply }
+    }
+
+    /// XEP-0461: the message this one answers, by its id, and who wrote it (their claim).
+    public var reply: (id: String, to: JID?)? {
+        guard let reply = element.child("reply", namespace: Namespace.reply), let id = reply[attribute: "id"], !id.isEmpty
+        else { return nil }
+        return (id, reply[attribute: "to"].flatMap { try? JID($0) })
+    }
+
+    /// XEP-0444: the sender's reactions to message `id`, all of them (an empty list takes
+    /// back every earlier one). Only short texts without line breaks count as reactions.
+    public var reactions: (id: String, emojis: [String])? {
+        guard let reactions = element.child("reactions", namespace: Namespace.reactions),
+              let id = reactions[attribute: "id"], !id.isEmpty else { return nil }
+        var emojis: [String] = []
+        for reaction in reactions.children("reaction", namespace: Namespace.reactions) {
+            let trimmed = reaction.text.drop { $0.isWhitespace }
+            let text = String(trimmed.prefix(trimmed.count - trimmed.reversed().prefix { $0.isWhitespace }.count))
+            guard !text.isEmpty, text.unicodeScalars.count <= 16, !text.contains(where: \.isWhitespace),
+                  !emojis.contains(text) else { continue }
+            emojis.append(text)
+        }
+        return (id, Array(emojis.prefix(20)))
+    }
+
+    private func bodyFallback(for wanted: (String?) -> Bool) -> (start: Int, end: Int)? {
         guard let fallback = element.children("fallback", namespace: Namespace.fallback)
-                .first(where: { $0.child("body", namespace: Namespace.fallback) != nil }),
+                .first(where: { $0.child("body", namespace: Namespace.fallback) != nil && wanted($0[attribute: "for"]) }),
               let range = fallback.child("body", namespace: Namespace.fallback),
               let start = range[attribute: "start"].flatMap(Int.init), let end = range[attribute: "end"].flatMap(Int.init)
         else { return nil }
@@ -123,6 +157,39 @@ extension Message {
         element.append(.textElement("body", namespace: Namespace.client, "This person took back a message, which your client cannot show."))
         element.append(XMLElement("store", namespace: Namespace.hints))
         element.append(XMLElement("origin-id", namespace: Namespace.stanzaID, attributes: [XMLAttribute("id", retractionID)]))
+        return Message(element)
+    }
+
+    /// A reply (XEP-0461) to message `id` by `author`: the body begins with `quote` as "> "
+    /// lines, which the XEP-0428 fallback marks, for clients that show no replies.
+    public static func reply(to peer: JID, body: String, id: String, replyingTo original: String, author: JID?, quote: String?,
+                             outOfBand: [OutOfBandData] = []) -> Message {
+        let quoted = quote.map { text in
+            text.split(separator: "\n", omittingEmptySubsequences: false).map { "> " + $0 }.joined(separator: "\n") + "\n"
+        } ?? ""
+        var element = Message.chat(to: peer, body: quoted + body, id: id, outOfBand: outOfBand).element
+        var reply = XMLElement("reply", namespace: Namespace.reply, attributes: [XMLAttribute("id", original)])
+        if let author { reply.attributes.append(XMLAttribute("to", author.description)) }
+        element.append(reply)
+        if !quoted.isEmpty {
+            var fallback = XMLElement("fallback", namespace: Namespace.fallback, attributes: [XMLAttribute("for", Namespace.reply)])
+            fallback.append(XMLElement("body", namespace: Namespace.fallback,
+                                       attributes: [XMLAttribute("start", "0"), XMLAttribute("end", String(quoted.unicodeScalars.count))]))
+            element.append(fallback)
+        }
+        return Message(element)
+    }
+
+    /// Our reactions (XEP-0444) to message `id`: all of them, since each replaces the last;
+    /// none takes every one back.
+    public static func reactions(_ emojis: [String], to messageID: String, peer: JID, id: String = newStanzaID()) -> Message {
+        var element = XMLElement("message", namespace: Namespace.client,
+                                 attributes: ["to": peer.description, "type": "chat", "id": id])
+        var reactions = XMLElement("reactions", namespace: Namespace.reactions, attributes: [XMLAttribute("id", messageID)])
+        for emoji in emojis { reactions.append(.textElement("reaction", namespace: Namespace.reactions, emoji)) }
+        element.append(reactions)
+        element.append(XMLElement("store", namespace: Namespace.hints))
+        element.append(XMLElement("origin-id", namespace: Namespace.stanzaID, attributes: [XMLAttribute("id", id)]))
         return Message(element)
     }
 

@@ -51,6 +51,9 @@ public enum Namespace {
     public static let retraction = "urn:xmpp:message-retract:1"
     public static let retraction0 = "urn:xmpp:message-retract:0"
     public static let fastening = "urn:xmpp:fasten:0"
+    /// Message replies (XEP-0461) and reactions (XEP-0444).
+    public static let reply = "urn:xmpp:reply:0"
+    public static let reactions = "urn:xmpp:reactions:0"
     public static let externalServices = "urn:xmpp:extdisco:2"
     public static let commands = "http://jabber.org/protocol/commands"
 }

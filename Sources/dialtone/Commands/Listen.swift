@@ -100,6 +100,11 @@ struct EventPrinter: Sendable {
             var object = messageObject(peer: peer, message, account: account)
             object["type"] = "retraction"
             return object
+        case .reacted(let peer, let message, let sender, let reactions):
+            var object: [String: Any] = ["type": "reaction", "peer": peer, "from": sender, "reactions": reactions,
+                                         "id": message.stanzaID ?? NSNull()]
+            if let id = message.id { object["message_id"] = id }
+            return object
         case .chatState(let peer, let state):
             return ["type": "chat_state", "peer": peer, "state": state]
         case .call(let info):
@@ -158,6 +163,11 @@ struct EventPrinter: Sendable {
         }
         if let edited = message.editedAt { object["edited"] = XMPPDateTime.format(edited) }
         if let retracted = message.retractedAt { object["retracted"] = XMPPDateTime.format(retracted) }
+        if let reply = message.reply {
+            object["reply_to"] = reply.id
+            if let quote = reply.quote { object["reply_quote"] = quote }
+        }
+        if let reactions = message.reactions { object["reactions"] = reactions }
         return object
     }
 
@@ -180,6 +190,10 @@ struct EventPrinter: Sendable {
                 + (message.direction == .incoming ? "\(name(message.sender))\(group)" : "me → \(name(peer))")
             if let subject = message.subject { line += " [\(Sanitizer.plain(subject))]" }
             let body = message.body.map { names?.annotate($0) ?? $0 }
+            if let reply = message.reply {
+                let author = reply.author.map { Sanitizer.plain(names?.name(for: $0) ?? $0) + ": " } ?? ""
+                line += " (replying to \(author)“\(Sanitizer.plain(reply.quote ?? "…"))”)"
+            }
             line += ": " + Sanitizer.plain(body ?? "")
             for attachment in message.attachments {
                 // The name `download` saves it under, then the link to give it.
@@ -189,6 +203,11 @@ struct EventPrinter: Sendable {
         case .rejected(let reason): return "-- rejected: \(reason)"
         case .call(let info): return "-- " + CallText.line(info, name: Sanitizer.plain(names?.name(for: info.peer.description) ?? info.peer.description))
         case .callDigit(_, let digit): return "-- DTMF \(digit)"
+        case .reacted(_, let message, let sender, let reactions):
+            let who = Sanitizer.plain(names?.name(for: sender) ?? sender)
+            let what = reactions.isEmpty ? "took back their reactions" : "reacted " + Sanitizer.plain(reactions.joined(separator: " "))
+            let quoted = MessagingPreview.firstLine(of: message).map { " to “\(Sanitizer.plain($0))”" } ?? ""
+            return "-- \(who) \(what)\(quoted)"
         case .retracted(let peer, let message):
             let name = Sanitizer.plain(names?.name(for: message.direction == .incoming ? message.sender : peer) ?? peer)
             return message.direction == .incoming ? "-- \(name) took back a message" : "-- you took back a message to \(name)"

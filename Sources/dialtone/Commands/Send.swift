@@ -23,11 +23,18 @@ struct Send: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Upload a file (XEP-0363) and send its link, with TEXT as its caption.", valueName: "file"))
     var attach: String?
 
+    @Option(name: .customLong("reply-to"),
+            help: ArgumentHelp("Answer the message with this id (\"id\" in history --json or listen --json) in the conversation with TO (XEP-0461).",
+                               valueName: "id"))
+    var replyTo: String?
+
     @Argument(help: "The text to send (optional with --attach).")
     var text: String?
 
     func validate() throws {
         if text == nil && attach == nil { throw ValidationError("Give the text to send, or --attach FILE.") }
+        if replyTo != nil && (attach != nil || text == nil) { throw ValidationError("--reply-to sends a text, not --attach.") }
+        if replyTo != nil && groupParts != nil { throw ValidationError("--reply-to answers in one conversation, not a new group text.") }
     }
 
     func run() async throws {
@@ -35,6 +42,8 @@ struct Send: AsyncParsableCommand {
         let session = try runtime.openSession()
         // A typo in the recipient fails at once, before any connection.
         for part in groupParts ?? [to] { _ = try parseRecipient(part, in: session) }
+        // So does an id that is not in the conversation.
+        let answered = try replyTo.map { id in try referencedMessage(id, with: to, in: session) }
         let events = await session.events()
         await session.start()
         // Why the last attempt to connect failed while it retries (a server that did not offer
@@ -54,6 +63,8 @@ struct Send: AsyncParsableCommand {
                             if let attach {
                                 sentID = try await session.sendAttachment(path: attach, to: recipient, caption: text,
                                                                           progress: ProgressBar.standardError(label: "uploading")).id
+                            } else if let answered {
+                                sentID = try await session.sendReply(to: recipient, body: text ?? "", replyingTo: answered).id
                             } else {
                                 sentID = try await session.sendMessage(to: recipient, body: text ?? "").id
                             }

@@ -89,6 +89,15 @@ func conversationAddress(_ text: String, in session: AccountSession) throws -> S
     }
 }
 
+/// The row of the message with `id` in the conversation with `to` (for a reply or a reaction).
+func referencedMessage(_ id: String, with to: String, in session: AccountSession) throws -> Int64 {
+    let peer = try conversationAddress(to, in: session)
+    guard let message = try Contacts.run({ try session.records.message(withID: id, in: peer) }), let row = message.id else {
+        throw CLIError("No message in the conversation with \(Sanitizer.plain(to)) has the id \(Sanitizer.plain(id)) (\"id\" in dialtone history --json).")
+    }
+    return row
+}
+
 /// Waits for SIGINT or SIGTERM, so that a listener can close its stream politely.
 ///
 /// A handler writes one byte to a pipe (the only safe thing to do in a signal handler) and a

@@ -58,3 +58,24 @@ class PythonPeerTestCase: XCTestCase {
         return child
     }
 }
+
+extension PythonPeerTestCase {
+    /// `dialtone SUBCOMMAND … --config C` as account `name`, to its end, which must be a success.
+    func runDialtone(_ arguments: [String], config: String, name: String = "dt") async throws -> ChildProcess {
+        let child = try dialtone(name, arguments + ["--config", config, "--log-file", harness.path("\(name).log"), "--log-level", "debug"])
+        let status = try await child.wait(timeout: .seconds(60))
+        XCTAssertEqual(status, 0, "dialtone \(arguments.joined(separator: " ")): \(child.output)\(child.errors)")
+        return child
+    }
+
+    /// `dialtone listen --json` for the configuration, once it says it is online.
+    func listenOnline(config: String, name: String = "dt") async throws -> ChildProcess {
+        let listener = try dialtone(name, ["listen", "--json", "--config", config, "--log-file", harness.path("listen.log"),
+                                           "--log-level", "debug"])
+        try await eventually("dialtone listen is online") {
+            CallHarness.jsonLines(listener.output).contains { $0["state"] as? String == "online" } || !listener.isRunning
+        }
+        XCTAssertTrue(listener.isRunning, listener.output + listener.errors)
+        return listener
+    }
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""An independent XMPP contact for Dialtone's reply and reaction tests: slixmpp with its own
+XEP-0461 (replies) and XEP-0444 (reactions) plugins. Run it with the venv's python:
+
+  reply_peer.py --jid peer@dialtone.test --password pw --port 25222 --ca-file CA [options]
+
+  --answer              to the first chat message received (not itself a reply or
+                        reaction): reply to it ("re: BODY", quoting it with a nick line, as
+                        slixmpp does) and react to it with 👍
+  --react JID ID EMOJI  after login, send JID reactions to message ID (a stranger's forgery)
+  --timeout S           exit after S s (default 30)
+
+Output: one JSON object per line on stdout, "event" plus fields:
+  ready  message{from,id,body,text,reply_id,reply_to}  reactions{from,id,emojis}
+  replied{to,id,reply_id,body}  reacted{to,id,emojis}  error{message}
+"text" is the body without the reply's fallback quote. Exit 0 at the timeout (1 on a failed login).
+
+Network: loopback only (127.0.0.1:PORT).
+"""
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+import slixmpp
+
+
+def emit(event, **fields):
+    print(json.dumps({"event": event, **fields}, ensure_ascii=False), flush=True)
+
+
+class ReplyPeer(slixmpp.ClientXMPP):
+    def __init__(self, args):
+        super().__init__(args.jid, args.password)
+        self.args = args
+        self.failed = False
+        self.answered = False
+        for plugin in ("xep_0030", "xep_0334", "xep_0428", "xep_0444", "xep_0461"):
+            self.register_plugin(plugin)
+        self.add_event_handler("session_start", self.on_start)
+        self.add_event_handler("failed_auth", self.on_failed)
+        self.add_event_handler("message", self.on_message)
+        self.add_event_handler("reactions", self.on_reactions)
+
+    def on_failed(self, _event):
+        self.failed = True
+        emit("error", message="authentication failed")
+
+    async def on_start(self, _event):
+        self.send_presence()
+        await self.get_roster()
+        emit("ready", jid=self.boundjid.bare)
+        if self.args.react:
+            to, message_id, emoji = self.args.react
+            self.plugin["xep_0444"].send_reactions(slixmpp.JID(to), message_id, [emoji])
+            emit("reacted", to=to, id=message_id, emojis=[emoji])
+
+    def on_reactions(self, message):
+        emojis = [reaction["value"] for reaction in message["reactions"]]
+        emit("reactions", **{"from": message["from"].full, "id": message["reactions"]["id"], "emojis": emojis})
+
+    def on_message(self, message):
+        if message["type"] not in ("chat", "normal") or not message["body"]:
+            return
+        has_reply = message.xml.find("{urn:xmpp:reply:0}reply") is not None
+        text = message["reply"].strip_fallback_content() if has_reply else message["body"]
+        emit("message", **{"from": message["from"].full, "id": message["id"], "body": message["body"], "text": text,
+                           "reply_id": message["reply"]["id"] if has_reply else None,
+                           "reply_to": message["reply"]["to"] if has_reply else None})
+        if self.args.answer and not self.answered and not has_reply:
+            self.answered = True
+            body = "re: " + message["body"]
+            reply = self.plugin["xep_0461"].make_reply(message["from"].full, message["id"], fallback=message["body"],
+                                                       quoted_nick="They", mto=message["from"].bare, mbody=body, mtype="chat")
+            reply["id"] = self.new_id()
+            reply.send()
+            emit("replied", to=message["from"].bare, id=message["id"], reply_id=reply["id"], body=body)
+            self.plugin["xep_0444"].send_reactions(message["from"].bare, message["id"], ["👍"])
+            emit("reacted", to=message["from"].bare, id=message["id"], emojis=["👍"])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jid", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--ca-file", required=True)
+    parser.add_argument("--answer", action="store_true")
+    parser.add_argument("--react", nargs=3, metavar=("JID", "ID", "EMOJI"))
+    parser.add_argument("--timeout", type=float, default=30)
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+    if args.verbose:
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    peer = ReplyPeer(args)
+    peer.ca_certs = args.ca_file
+    peer.connect(host="127.0.0.1", port=args.port)
+
+    async def run():
+        await asyncio.sleep(args.timeout)
+        peer.disconnect()
+        try:
+            await asyncio.wait_for(peer.disconnected, 3)
+        except asyncio.TimeoutError:
+            pass
+        return 1 if peer.failed else 0
+
+    sys.exit(peer.loop.run_until_complete(run()))
+
+
+if __name__ == "__main__":
+    main()
