@@ -68,6 +68,34 @@ final class PeerCallTests: PythonPeerTestCase {
         XCTAssertEqual(events("duplicate-candidate", in: remote).count, 0, "no transport address signalled twice\n\(transcript)")
     }
 
+    /// `dialtone answer` without --account waits on every account of the configuration and
+    /// answers the call that comes to the second; each JSON object says whose it is.
+    func testAnswerWaitsOnEveryAccount() async throws {
+        let first = try environment.newAccount("dt")
+        let second = try environment.newAccount("dt2")
+        let them = try environment.newAccount("peer")
+        let arguments = try harness.arguments("dt", for: first, tone: 660)
+        let config = try XCTUnwrap(arguments.firstIndex(of: "--config").map { arguments[$0 + 1] })
+        let other = try environment.writeConfiguration(for: second, in: URL(fileURLWithPath: harness.path("")),
+                                                       extra: "calls_from = \"anyone\"\n")
+        let both = try String(contentsOfFile: config, encoding: .utf8) + "\n" + String(contentsOfFile: other, encoding: .utf8)
+        try both.write(toFile: config, atomically: true, encoding: .utf8)
+        let answer = try dialtone("dt", ["answer", "--auto", "--timeout", "60"] + arguments)
+        try await eventually("both accounts are online") {
+            Set(CallHarness.jsonLines(answer.output).filter { $0["state"] as? String == "online" }.compactMap { $0["account"] as? String })
+                .count == 2 || !answer.isRunning
+        }
+        let remote = try peer(them, ["call", second.jid.description], ["--tone", "1200", "--duration", "3"])
+        let status = try await answer.wait(timeout: .seconds(40))
+        _ = try? await remote.wait(timeout: .seconds(15))
+        let transcript = "dialtone:\n\(answer.output)\(answer.errors)\npeer:\n\(remote.output)\(remote.errors.suffix(3000))"
+        XCTAssertEqual(status, 0, transcript)
+        XCTAssertEqual(CallHarness.states(answer.output), ["incoming", "connecting", "connected", "ended"], transcript)
+        let calls = CallHarness.jsonLines(answer.output).filter { $0["type"] as? String == "call" }
+        XCTAssertEqual(Set(calls.compactMap { $0["account"] as? String }), [second.jid.description], transcript)
+        XCTAssertEqual(try harness.heard(by: "dt").frequency, 1200, transcript)
+    }
+
     /// Through coturn, relay-only on the peer's side.
     func testRelayOnlyThroughTURN() async throws {
         let variables = ProcessInfo.processInfo.environment

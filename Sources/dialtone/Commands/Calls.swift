@@ -87,7 +87,7 @@ struct PlaceCall: AsyncParsableCommand {
         let session = try runtime.openSession(calls: try call.configuration(for: runtime.account))
         let dial = DialString.hasDTMF(to) ? DialString(to) : DialString(number: to, steps: [])
         _ = try parseRecipient(dial.number, in: session)
-        let runner = CallRunner(session: session, json: call.json, duration: script.duration, timeout: timeout,
+        let runner = CallRunner(sessions: [session], json: call.json, duration: script.duration, timeout: timeout,
                                 dtmf: script.steps(after: dial.steps))
         try await runner.run { session in
             let peer = try await session.resolveRecipient(dial.number)
@@ -99,7 +99,8 @@ struct PlaceCall: AsyncParsableCommand {
 struct AnswerCall: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "answer",
-        abstract: "Wait for a call and answer it; exits 0 when the call connected and ended normally.")
+        abstract: "Wait for a call and answer it; exits 0 when the call connected and ended normally.",
+        discussion: "Every account of the configuration waits for the call at once, unless --account names one.")
 
     @OptionGroup var options: GlobalOptions
     @OptionGroup var call: CallOptions
@@ -121,161 +122,14 @@ struct AnswerCall: AsyncParsableCommand {
 
     func run() async throws {
         let runtime = try CommandRuntime(options)
-        let session = try runtime.openSession(calls: try call.configuration(for: runtime.account))
-        var runner = CallRunner(session: session, json: call.json, duration: script.duration, timeout: timeout,
+        // Every account of the configuration waits for the call, unless --account names one.
+        let sessions = try runtime.selectedAccounts().map { account in
+            try CommandRuntime.openSession(for: account, calls: try call.configuration(for: account))
+        }
+        var runner = CallRunner(sessions: sessions, json: call.json, duration: script.duration, timeout: timeout,
                                 dtmf: script.steps(after: []))
         runner.busyWhileInCall = busy
         try await runner.run(incoming: auto ? .answer : .ask)
-    }
-}
-
-/// Drives one call from the command line: prints its states, sends its digits, hangs up on
-/// time or on SIGINT/SIGTERM, and turns its outcome into the exit status.
-struct CallRunner: Sendable {
-    let session: AccountSession
-    let json: Bool
-    let duration: Double?
-    let timeout: Double
-    let dtmf: [DialString.Step]
-    var busyWhileInCall = false
-
-    enum Incoming: Sendable { case answer, ask }
-
-    func run(place: @escaping @Sendable (AccountSession) async throws -> String) async throws {
-        try await drive(incoming: nil, place: place)
-    }
-
-    func run(incoming: Incoming) async throws {
-        try await drive(incoming: incoming, place: nil)
-    }
-
-    private func drive(incoming: Incoming?, place: (@Sendable (AccountSession) async throws -> String)?) async throws {
-        let events = await session.events()
-        let stop = SignalWaiter.waitForTermination()
-        let printer = EventPrinter(json: json, account: session.account.description, names: { [session] in try? session.displayNames() })
-        await session.start()
-        let session = self.session
-        let outcome: Result<CallInfo, CLIError> = await withTaskGroup(of: Result<CallInfo, CLIError>?.self) { group in
-            group.addTask {
-                var callID: String?
-                var connected = false
-                for await event in events {
-                    if case .connection = event { printer.print(event) }
-                    switch event {
-                    case .connection(.online) where callID == nil && place != nil:
-                        do { callID = try await place?(session) } catch {
-                            return .failure(CLIError("\(error)"))
-                        }
-                    case .connection(.offline(let reason?)) where !connected:
-                        return .failure(CLIError(reason))
-                    case .call(let info):
-                        if callID == nil, incoming != nil, info.direction == .incoming, info.state == .incoming {
-                            callID = info.id
-                            printer.print(event)
-                            if incoming == .ask, await !Self.askToAnswer(info) {
-                                try? await session.callControl.decline(info.id)
-                                continue
-                            }
-                            do { try await session.callControl.answer(info.id) } catch {
-                                return .failure(CLIError("\(error)"))
-                            }
-                            continue
-                        }
-                        if info.id != callID, info.direction == .incoming, info.state == .incoming {
-                            // One call at a time here. With --busy another caller hears busy (on
-                            // all our devices); otherwise it may ring on one of them.
-                            if busyWhileInCall { try? await session.callControl.decline(info.id, busy: true) }
-                            continue
-                        }
-                        guard info.id == callID else { continue }
-                        printer.print(event)
-                        if info.state == .connected && !connected {
-                            connected = true
-                            startScript(for: info.id)
-                        }
-                        if info.state == .ended { return .success(info) }
-                    case .callDigit(let id, _) where id == callID:
-                        printer.print(event)
-                    default:
-                        continue
-                    }
-                }
-                return .failure(CLIError("The session ended during the call."))
-            }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(timeout))
-                // Only a call that never connected times out here.
-                let connected = await session.callControl.activeCalls.contains { $0.state == .connected }
-                if connected { try? await Task.sleep(for: .seconds(86_400 * 365)) }
-                return Task.isCancelled ? nil : .failure(CLIError("No call connected within \(Int(timeout)) s."))
-            }
-            group.addTask {
-                // Cancelling the waiter ends it: the group must not wait for a signal forever.
-                await withTaskCancellationHandler { await stop.value } onCancel: { stop.cancel() }
-                if Task.isCancelled { return nil }
-                for call in await session.callControl.activeCalls { try? await session.callControl.hangUp(call.id) }
-                // The first task reports the ended state; this one only asks for it.
-                try? await Task.sleep(for: .seconds(5))
-                return Task.isCancelled ? nil : .failure(CLIError("Interrupted."))
-            }
-            var result: Result<CallInfo, CLIError>?
-            while result == nil, let next = await group.next() { result = next }
-            group.cancelAll()
-            return result ?? .failure(CLIError("interrupted"))
-        }
-        if case .success(let info) = outcome {
-            let statistics = await session.callControl.statistics(info.id)
-            if json {
-                var object: [String: Any] = ["type": "statistics", "call": info.id, "outcome": info.outcome?.rawValue ?? "ended"]
-                if let duration = info.duration() { object["duration"] = (duration * 1000).rounded() / 1000 }
-                if let statistics {
-                    object["codec"] = statistics.codec
-                    object["packets_sent"] = Int(statistics.packetsSent)
-                    object["packets_received"] = Int(statistics.packetsReceived)
-                    object["packets_lost"] = Int(statistics.packetsLost)
-                    object["jitter_ms"] = statistics.jitterMilliseconds
-                    if let rtt = statistics.roundTripMilliseconds { object["rtt_ms"] = rtt }
-                }
-                JSONLines.write(object)
-            } else if let statistics {
-                print("-- \(statistics.packetsSent) packets sent, \(statistics.packetsReceived) received, \(statistics.packetsLost) lost")
-            }
-        }
-        for call in await session.callControl.activeCalls { try? await session.callControl.hangUp(call.id) }
-        await session.stop()
-        switch outcome {
-        case .failure(let error): throw error
-        case .success(let info):
-            guard info.outcome == .completed else { throw CLIError(sentence("The call ended: \(info.reason ?? info.outcome?.rawValue ?? "failed")")) }
-        }
-    }
-
-    /// DTMF steps, then the hang-up when a duration was given.
-    private func startScript(for id: String) {
-        let session = self.session
-        let steps = dtmf
-        let duration = self.duration
-        Task {
-            for step in steps {
-                switch step {
-                case .pause(let seconds): try? await Task.sleep(for: .seconds(seconds))
-                case .waitForUser: _ = await StandardInput.line()
-                case .digits(let digits): _ = try? await session.callControl.sendDTMF(id, digits: digits)
-                }
-            }
-        }
-        if let duration {
-            Task {
-                try? await Task.sleep(for: .seconds(duration))
-                try? await session.callControl.hangUp(id)
-            }
-        }
-    }
-
-    private static func askToAnswer(_ info: CallInfo) async -> Bool {
-        FileHandle.standardError.write(Data("Answer the call from \(Sanitizer.plain(info.peer.description))? [Y/n] ".utf8))
-        let reply = await StandardInput.line()?.trimmingCharacters(in: .whitespaces).lowercased() ?? "n"
-        return reply.isEmpty || reply.hasPrefix("y")
     }
 }
 
