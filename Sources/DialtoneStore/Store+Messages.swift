@@ -302,6 +302,36 @@ extension Store {
         }
     }
 
+    /// Another device read `peer`'s conversation up to the message our archive knows as
+    /// `archiveID` (XEP-0490): unread becomes what came in after it, never more than it was
+    /// (reading further here is not undone).
+    public func markDisplayed(peer: String, upToArchiveID archiveID: String) throws(StoreError) -> DisplayedOutcome {
+        return try writing { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT message.conversationID, message.timestamp, message.id, conversation.unread FROM message
+                JOIN conversation ON conversation.id = message.conversationID WHERE message.archiveID = ? AND conversation.peer = ?
+                """, arguments: [archiveID, peer]) else { return .notStored }
+            let conversation: Int64 = row["conversationID"]
+            let timestamp: Date = row["timestamp"]
+            let id: Int64 = row["id"]
+            let before: Int = row["unread"]
+            let after = try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM message WHERE conversationID = ? AND direction = 'incoming'
+                AND (timestamp > ? OR (timestamp = ? AND id > ?))
+                """, arguments: [conversation, timestamp, timestamp, id]) ?? 0
+            guard after < before else { return .unchanged }
+            try db.execute(sql: "UPDATE conversation SET unread = ? WHERE id = ?", arguments: [after, conversation])
+            return .lowered(unread: after)
+        }
+    }
+
+    public enum DisplayedOutcome: Sendable, Equatable {
+        case lowered(unread: Int)
+        case unchanged
+        /// No message of the conversation has that archive id (yet).
+        case notStored
+    }
+
     static func likeEscaped(_ text: String) -> String {
         text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_")

@@ -42,9 +42,12 @@ public actor AccountSession {
     private let roster: RosterService
     let subscriptions: SubscriptionService
     let blocking: BlockingService
+    private let readState: ReadStateSync
     private let lookup: RecipientLookup
     private let chatStates: ChatStateTracker
-    private var features: [any AccountFeature] { [blocking, archive, callService, messaging, roster, subscriptions, lookup, chatStates] }
+    private var features: [any AccountFeature] {
+        [blocking, archive, readState, callService, messaging, roster, subscriptions, lookup, chatStates]
+    }
 
     private var otherProcesses: Task<Void, Never>?
     private let typing: AsyncStream<TypingInput>.Continuation
@@ -67,7 +70,7 @@ public actor AccountSession {
         // notices when we send them, and answering software-version queries when we do.
         configuration.extraFeatures += JingleNamespace.features + [Namespace.markers, Namespace.correction, Namespace.oob,
                                                                    Namespace.retraction, Namespace.retraction0, Namespace.reply,
-                                                                   Namespace.reactions]
+                                                                   Namespace.reactions, Namespace.displayedSync + "+notify"]
         if chatStates { configuration.extraFeatures.append(Namespace.chatStates) }
         if configuration.softwareVersion != nil { configuration.extraFeatures.append(Namespace.version) }
         configuration.delegatedRequestNamespaces.insert(JingleNamespace.jingle)
@@ -93,6 +96,7 @@ public actor AccountSession {
         roster = RosterService(store: store, broadcaster: broadcaster)
         subscriptions = SubscriptionService(store: store, client: client, broadcaster: broadcaster, logger: logger)
         blocking = BlockingService(client: client, logger: logger)
+        readState = ReadStateSync(account: configuration.jid, store: store, client: client, broadcaster: broadcaster, logger: logger)
         lookup = RecipientLookup(recipients: recipients, store: store, client: client, logger: logger)
         self.chatStates = ChatStateTracker(sendsChatStates: chatStates, gateway: recipients.gateway, broadcaster: broadcaster) {
             try? await client.send($0.element)
@@ -200,6 +204,11 @@ public actor AccountSession {
                 try await subscriptions.receive(change)
             case .blocking(let change):
                 blocking.apply(change)
+            case .displayedElsewhere(let marks):
+                // Stored marks first: a mark may name a message of this very batch.
+                if !received.isEmpty { try await messaging.receive(received) }
+                received = []
+                try readState.apply(marks)
             case .connectionState(let state):
                 connectionState = state
                 broadcaster.publish(.connection(state))
@@ -215,7 +224,10 @@ public actor AccountSession {
                 broadcaster.publish(.rejected(reason: reason))
             }
         }
-        if !received.isEmpty { try await messaging.receive(received) }
+        if !received.isEmpty {
+            try await messaging.receive(received)
+            try readState.retryUnmatched()
+        }
     }
 
     // MARK: Messages
@@ -264,7 +276,9 @@ public actor AccountSession {
     /// The user has read `peer`'s conversation: clear its unread count and tell the sender
     /// (XEP-0333 displayed) when their client asked for markers.
     public func markSeen(_ peer: JID) async throws {
-        try await messaging.markSeen(peer)
+        let newest = try await messaging.markSeen(peer)
+        // The account's other devices learn it too (XEP-0490).
+        await readState.displayed(newest, in: peer)
     }
 
     /// Shows what other processes of this account store (a `send` from a script, a message a

@@ -15,6 +15,8 @@ public enum CoreEvent: Sendable {
     /// Someone (`by`, a bare address: the peer, or the user from any device) set their
     /// reactions to a stored message (XEP-0444): all of theirs, none when they took them back.
     case reacted(peer: String, StoredMessage, by: String, [String])
+    /// The user read a conversation on another device (XEP-0490): its unread count is now `unread`.
+    case readElsewhere(peer: String, unread: Int)
     /// The other side is typing, paused, gone… (XEP-0085), for 1:1 chats; never stored.
     case chatState(peer: String, state: String)
     /// An outgoing message's status changed (sent, delivered, read), by row id.

@@ -129,10 +129,14 @@ final class MessagingService: AccountFeature {
 
     /// The user has read `peer`'s conversation: clear its unread count and tell the sender
     /// (XEP-0333 displayed) when their client asked for markers.
-    nonisolated(nonsending) func markSeen(_ peer: JID) async throws {
-        guard let newest = try store.markConversationSeen(peer: peer.bare.description), let id = newest.stanzaID,
-              let xml = newest.stanzaXML, let stanza = try? Message(parsing: xml), stanza.isMarkable else { return }
+    /// Returns the newest message the user saw there.
+    @discardableResult
+    nonisolated(nonsending) func markSeen(_ peer: JID) async throws -> StoredMessage? {
+        guard let newest = try store.markConversationSeen(peer: peer.bare.description) else { return nil }
+        guard let id = newest.stanzaID, let xml = newest.stanzaXML, let stanza = try? Message(parsing: xml), stanza.isMarkable
+        else { return newest }
         try? await client.send(Message.displayed(id, to: peer).element)
+        return newest
     }
 
     /// The server confirmed these stanzas (stream management): their outbox rows are sent.

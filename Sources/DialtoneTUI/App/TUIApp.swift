@@ -287,6 +287,9 @@ public final class TUIApp {
             if inView, peer == view?.peer { view?.upsert(message) }
         case .status(let id, let status):
             if inView { view?.setStatus(status, forMessage: id) }
+        case .readElsewhere(let peer, let unread):
+            accounts[account].list.setUnread(peer, to: unread)
+            updateTitle()
         case .chatState(let peer, let state):
             // Group texts have no single typist to show.
             guard inView, !peer.contains(",") else { break }

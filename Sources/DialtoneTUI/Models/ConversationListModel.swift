@@ -117,6 +117,11 @@ public struct ConversationListModel: Sendable {
         if let index = entries.firstIndex(where: { $0.peer == peer }) { entries[index].unread = 0 }
     }
 
+    /// Read on another device (XEP-0490): only what came after stays unread.
+    public mutating func setUnread(_ peer: String, to count: Int) {
+        if let index = entries.firstIndex(where: { $0.peer == peer }) { entries[index].unread = min(entries[index].unread, count) }
+    }
+
     /// Drops `peer` from the list (/close); its history stays in the store.
     public mutating func close(_ peer: String) {
         let index = entries.firstIndex(where: { $0.peer == peer })

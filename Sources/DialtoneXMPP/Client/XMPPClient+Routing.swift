@@ -51,6 +51,19 @@ extension XMPPClient {
                 archiveID: ourStanzaID(forwarded), timestamp: liveTimestamp(forwarded).time)))
             return
         }
+        if let event = stanza.child("event", namespace: Namespace.pubsubEvent) {
+            // Only our own PEP service speaks for the account's devices; a contact's PEP
+            // notifications (none are asked for) and anyone else's are not read state.
+            guard isFromOurAccount(stanza, allowAbsent: false) else {
+                batch.events.append(.rejected(reason: "read-state notification not from our own account", stanza: stanza))
+                return
+            }
+            let items = event.child("items", namespace: Namespace.pubsubEvent)
+            if items?[attribute: "node"] == Namespace.displayedSync {
+                batch.events.append(.displayedElsewhere(Self.displayedMarks(in: items, namespace: Namespace.pubsubEvent)))
+            }
+            return
+        }
         if let result = stanza.child("result", namespace: Namespace.mam) {
             guard let queryID = result[attribute: "queryid"], activeArchiveQueries.contains(queryID) else {
                 batch.events.append(.rejected(reason: "archive result for a query we did not send", stanza: stanza))

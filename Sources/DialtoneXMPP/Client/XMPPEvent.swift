@@ -14,6 +14,9 @@ public enum XMPPEvent: Sendable {
     case subscription(SubscriptionChange)
     /// The server changed the account's block list (XEP-0191), from this or another client.
     case blocking(BlockingChange)
+    /// Another device of the account (or this one) displayed conversations up to these
+    /// messages (XEP-0490), as our own PEP service announced it.
+    case displayedElsewhere([DisplayedMark])
     /// The server confirmed it has these stanzas of ours (stream management), by id.
     case acknowledged(ids: [String])
     /// An iq get/set in a delegated namespace: the receiver must send the reply (result or error).

@@ -54,6 +54,10 @@ public enum Namespace {
     /// Message replies (XEP-0461) and reactions (XEP-0444).
     public static let reply = "urn:xmpp:reply:0"
     public static let reactions = "urn:xmpp:reactions:0"
+    /// Read state shared by the account's devices (XEP-0490) in PEP (XEP-0163).
+    public static let displayedSync = "urn:xmpp:mds:displayed:0"
+    public static let pubsub = "http://jabber.org/protocol/pubsub"
+    public static let pubsubEvent = "http://jabber.org/protocol/pubsub#event"
     public static let externalServices = "urn:xmpp:extdisco:2"
     public static let commands = "http://jabber.org/protocol/commands"
 }

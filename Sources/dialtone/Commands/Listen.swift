@@ -105,6 +105,8 @@ struct EventPrinter: Sendable {
                                          "id": message.stanzaID ?? NSNull()]
             if let id = message.id { object["message_id"] = id }
             return object
+        case .readElsewhere(let peer, let unread):
+            return ["type": "read", "peer": peer, "unread": unread]
         case .chatState(let peer, let state):
             return ["type": "chat_state", "peer": peer, "state": state]
         case .call(let info):

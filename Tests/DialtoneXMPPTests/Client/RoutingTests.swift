@@ -158,6 +158,27 @@ final class RoutingTests: XCTestCase {
         XCTAssertEqual(message.timestamp, XMPPDateTime.parse("2026-01-01T10:00:00Z"))
     }
 
+    // MARK: Read state across devices (XEP-0490)
+
+    private let displayedEvent = """
+        <message xmlns='jabber:client' from='FROM' to='me@example.com/desk'>\
+        <event xmlns='http://jabber.org/protocol/pubsub#event'><items node='urn:xmpp:mds:displayed:0'>\
+        <item id='ada@example.org'><displayed xmlns='urn:xmpp:mds:displayed:0'>\
+        <stanza-id xmlns='urn:xmpp:sid:0' id='s42' by='me@example.com'/></displayed></item></items></event></message>
+        """
+
+    func testReadStateFromOurOwnAccountIsTaken() async throws {
+        let batch = try await route(displayedEvent.replacingOccurrences(of: "FROM", with: "me@example.com"))
+        guard case .displayedElsewhere(let marks) = try XCTUnwrap(batch.events.first) else { return XCTFail("\(batch.events)") }
+        XCTAssertEqual(marks, [DisplayedMark(peer: JID(verified: "ada@example.org"), stanzaID: "s42", by: JID(verified: "me@example.com"))])
+    }
+
+    /// Anyone else's notification is no read state of ours (it would clear unread counts).
+    func testReadStateFromAnyoneElseIsRejected() async throws {
+        let batch = try await route(displayedEvent.replacingOccurrences(of: "FROM", with: "mallory@evil.example"))
+        XCTAssertEqual(rejection(batch), "read-state notification not from our own account")
+    }
+
     // MARK: Roster pushes (RFC 6121)
 
     func testARosterPushFromAStrangerIsRejectedAndRefused() async throws {
