@@ -3,9 +3,10 @@ import DialtoneTestSupport
 import Foundation
 import XCTest
 
-/// Replies (XEP-0461) and reactions (XEP-0444) both ways between `dialtone` and a contact on
-/// slixmpp, whose own plugins for both we did not write (Peers/reply_peer.py); and a stranger's
-/// reaction to a message of another conversation, which changes nothing.
+/// Replies (XEP-0461), reactions (XEP-0444), corrections (XEP-0308) and retractions (XEP-0424)
+/// both ways between `dialtone` and a contact on slixmpp, whose own plugins for all four we did
+/// not write (Peers/reply_peer.py); and a stranger's reaction, correction and retraction of a
+/// message that is not theirs, which change nothing.
 final class ReplyAndReactionTests: PythonPeerTestCase {
     override class var peerScript: String { "reply_peer.py" }
 
@@ -26,6 +27,48 @@ final class ReplyAndReactionTests: PythonPeerTestCase {
 
     private func lines(_ child: ChildProcess, type: String) -> [[String: Any]] {
         CallHarness.jsonLines(child.output).filter { $0["type"] as? String == type }
+    }
+
+    func testCorrectionsAndRetractionsBothWays() async throws {
+        let listener = try await listenOnline(config: config)
+        let friend = try peer(them, ["--answer", "--edit", "--timeout", "60"])
+        try await waitForPeer(friend)
+        _ = try await run(["send", them.jid.bare.description, "Dinner at 8?"])
+
+        // Theirs to us: the correction replaces the text in place, the retraction takes it away.
+        try await eventually("their correction arrives") {
+            self.lines(listener, type: "correction").contains { $0["body"] as? String == "See you at 8" }
+        }
+        try await eventually("their retraction arrives") { !self.lines(listener, type: "retraction").isEmpty }
+        let corrected = try XCTUnwrap(events("sent", in: friend).first { $0["body"] as? String == "See you at 7" }?["id"] as? String)
+
+        // A stranger who learnt the id cannot correct or take back their message.
+        let stranger = try peer(try environment.newAccount("stranger"), ["--forge", us.jid.bare.description, corrected, "--timeout", "20"])
+        try await eventually("the stranger sent it") { self.event("forged", in: stranger) != nil || !stranger.isRunning }
+        try await Task.sleep(for: .seconds(1.5))
+        XCTAssertEqual(lines(listener, type: "correction").count, 1, listener.output)
+        XCTAssertEqual(lines(listener, type: "retraction").count, 1, listener.output)
+
+        // Ours to them, through their plugins.
+        let ourID = try XCTUnwrap(lines(listener, type: "message").first { $0["body"] as? String == "Dinner at 8?" }?["id"] as? String)
+        _ = try await run(["correct", them.jid.bare.description, "Dinner at 9?"])
+        try await eventually("they get our correction") {
+            self.events("message", in: friend).contains { $0["replace_id"] as? String == ourID && $0["body"] as? String == "Dinner at 9?" }
+        }
+        _ = try await run(["retract", them.jid.bare.description])
+        try await eventually("they get our retraction") {
+            self.events("message", in: friend).contains { $0["retract_id"] as? String == ourID }
+        }
+        listener.signal(SIGTERM)
+        _ = try await listener.wait(timeout: .seconds(10))
+
+        let history = CallHarness.jsonLines(try await run(["history", "--json", them.jid.bare.description]).output)
+        let theirs = history.filter { $0["direction"] as? String == "incoming" }
+        XCTAssertEqual(theirs.count, 3, "the reply, the corrected message and the retracted one: \(history)")
+        XCTAssertEqual(theirs.first { $0["id"] as? String == corrected }?["body"] as? String, "See you at 8", "not FORGED")
+        XCTAssertNotNil(theirs.first { $0["body"] is NSNull }?["retracted"] as? String)
+        let ours = try XCTUnwrap(history.first { $0["id"] as? String == ourID })
+        XCTAssertTrue(ours["body"] is NSNull, "ours taken back: \(ours)")
     }
 
     func testRepliesAndReactionsBothWays() async throws {
