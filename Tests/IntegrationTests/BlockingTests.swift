@@ -6,40 +6,20 @@ import XCTest
 /// Blocking (XEP-0191) against Prosody's blocklist, with senders we did not write: a slixmpp
 /// contact (Peers/roster_peer.py) whose messages stop and start again, an aiortc caller
 /// (Peers/jingle_peer.py) whose call never rings, and a number blocked in any written form.
-final class BlockingTests: PythonPeerTestCase {
+final class BlockingTests: ContactPeerTestCase {
     override class var peerScript: String { "roster_peer.py" }
-
-    private var us: (jid: JID, password: String)!
-    private var them: (jid: JID, password: String)!
-    private var config: String!
-
-    override func setUp() async throws {
-        try await super.setUp()
-        us = try environment.newAccount("dt")
-        them = try environment.newAccount("pest")
+    override class var contactName: String { "pest" }
+    override class var configurationExtra: String {
         let gateway = ProcessInfo.processInfo.environment["DIALTONE_TEST_GATEWAY"].flatMap { $0.isEmpty ? nil : $0 }
-        config = try environment.writeConfiguration(for: us, in: URL(fileURLWithPath: harness.path("")),
-                                                    extra: (gateway.map { "gateway = \"\($0)\"\n" } ?? "") + "country = \"US\"\ncalls_from = \"anyone\"\n")
-    }
-
-    private func run(_ arguments: [String]) async throws -> ChildProcess {
-        try await runDialtone(arguments, config: config)
+        return (gateway.map { "gateway = \"\($0)\"\n" } ?? "") + "country = \"US\"\ncalls_from = \"anyone\"\n"
     }
 
     private func messages(_ listener: ChildProcess) -> [String] {
         CallHarness.jsonLines(listener.output).filter { $0["type"] as? String == "message" }.compactMap { $0["body"] as? String }
     }
 
-    private func listen() async throws -> ChildProcess {
-        let listener = try dialtone("dt", ["listen", "--json", "--config", config, "--log-file", harness.path("listen.log")])
-        try await eventually("dialtone listen is online") {
-            CallHarness.jsonLines(listener.output).contains { $0["state"] as? String == "online" } || !listener.isRunning
-        }
-        return listener
-    }
-
     func testABlockedSendersMessagesStopAndComeAgainWhenUnblocked() async throws {
-        let listener = try await listen()
+        let listener = try await listenOnline(config: config)
         _ = try peer(them, [], ["--chat", us.jid.bare.description, "--timeout", "40"])
         try await eventually("their messages arrive") { !self.messages(listener).isEmpty }
 
@@ -59,7 +39,7 @@ final class BlockingTests: PythonPeerTestCase {
 
     func testABlockedCallerNeverRings() async throws {
         _ = try await run(["block", them.jid.bare.description])
-        let listener = try await listen()
+        let listener = try await listenOnline(config: config)
         let caller = try ChildProcess([try PythonPeers.python(), Self.script("jingle_peer.py"), "--jid", them.jid.description,
                                        "--password", them.password, "--port", String(environment.port),
                                        "--ca-file", environment.caFile, "--timeout", "6", "call", us.jid.bare.description])

@@ -7,27 +7,9 @@ import XCTest
 /// both ways between `dialtone` and a contact on slixmpp, whose own plugins for all four we did
 /// not write (Peers/reply_peer.py); and a stranger's reaction, correction and retraction of a
 /// message that is not theirs, which change nothing.
-final class ReplyAndReactionTests: PythonPeerTestCase {
+final class ReplyAndReactionTests: ContactPeerTestCase {
     override class var peerScript: String { "reply_peer.py" }
-
-    private var us: (jid: JID, password: String)!
-    private var them: (jid: JID, password: String)!
-    private var config: String!
-
-    override func setUp() async throws {
-        try await super.setUp()
-        us = try environment.newAccount("dt")
-        them = try environment.newAccount("friend")
-        config = try environment.writeConfiguration(for: us, in: URL(fileURLWithPath: harness.path("")))
-    }
-
-    private func run(_ arguments: [String]) async throws -> ChildProcess {
-        try await runDialtone(arguments, config: config)
-    }
-
-    private func lines(_ child: ChildProcess, type: String) -> [[String: Any]] {
-        CallHarness.jsonLines(child.output).filter { $0["type"] as? String == type }
-    }
+    override class var contactName: String { "friend" }
 
     func testCorrectionsAndRetractionsBothWays() async throws {
         let listener = try await listenOnline(config: config)

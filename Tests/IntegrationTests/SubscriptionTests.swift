@@ -7,43 +7,11 @@ import XCTest
 /// write (Tests/IntegrationTests/Peers/roster_peer.py): a stranger's request kept, shown once,
 /// accepted or denied; a contact the user added let in at once; a request made while Dialtone
 /// was offline listed at the next login.
-final class SubscriptionTests: PythonPeerTestCase {
+final class SubscriptionTests: ContactPeerTestCase {
     override class var peerScript: String { "roster_peer.py" }
 
-    private var us: (jid: JID, password: String)!
-    private var them: (jid: JID, password: String)!
-    private var config: String!
-
-    override func setUp() async throws {
-        try await super.setUp()
-        us = try environment.newAccount("dt")
-        them = try environment.newAccount("peer")
-        config = try environment.writeConfiguration(for: us, in: URL(fileURLWithPath: harness.path("")))
-    }
-
-    /// `dialtone SUBCOMMAND … --config C` for our account, to its end.
-    private func run(_ arguments: [String]) async throws -> ChildProcess {
-        try await runDialtone(arguments, config: config)
-    }
-
-    private func listen() throws -> ChildProcess {
-        try dialtone("dt", ["listen", "--json", "--config", config, "--log-file", harness.path("listen.log"), "--log-level", "debug"])
-    }
-
-    private func lines(_ child: ChildProcess, type: String) -> [[String: Any]] {
-        CallHarness.jsonLines(child.output).filter { $0["type"] as? String == type }
-    }
-
-    private func waitOnline(_ listener: ChildProcess) async throws {
-        try await eventually("dialtone listen is online") {
-            self.lines(listener, type: "connection").contains { $0["state"] as? String == "online" } || !listener.isRunning
-        }
-        XCTAssertTrue(listener.isRunning, listener.output + listener.errors)
-    }
-
     func testAStrangersRequestIsShownOnceKeptAndAccepted() async throws {
-        let listener = try listen()
-        try await waitOnline(listener)
+        let listener = try await listenOnline(config: config)
         let stranger = try peer(them, [], ["--subscribe", us.jid.bare.description, "--nick", "Stranger", "--times", "3", "--timeout", "40"])
         try await eventually("the request is shown") { !self.lines(listener, type: "subscription_request").isEmpty }
         try await eventually("the stranger asked three times") { self.events("subscribe-sent", in: stranger).count == 3 }
@@ -73,8 +41,7 @@ final class SubscriptionTests: PythonPeerTestCase {
     }
 
     func testADeniedStrangerIsRefusedAndNotShownAgain() async throws {
-        let listener = try listen()
-        try await waitOnline(listener)
+        let listener = try await listenOnline(config: config)
         let stranger = try peer(them, [], ["--subscribe", us.jid.bare.description, "--again-on-unsubscribed", "--timeout", "40"])
         try await eventually("the request is shown") { !self.lines(listener, type: "subscription_request").isEmpty }
         _ = try await run(["contacts", "deny", them.jid.bare.description])
@@ -93,8 +60,7 @@ final class SubscriptionTests: PythonPeerTestCase {
     func testAContactTheUserAddedIsAskedAndLetInAtOnce() async throws {
         let friend = try peer(them, [], ["--ask-back", "--timeout", "40"])
         try await waitForPeer(friend)
-        let listener = try listen()
-        try await waitOnline(listener)
+        let listener = try await listenOnline(config: config)
         _ = try await run(["contacts", "add", "Pat Peer", them.jid.bare.description])
         try await eventually("the friend is asked") {
             self.events("subscribe", in: friend).contains { $0["from"] as? String == self.us.jid.bare.description }
@@ -146,8 +112,7 @@ final class SubscriptionTests: PythonPeerTestCase {
     /// sees Dialtone online it asks what Dialtone supports, and gets exactly what is
     /// implemented; it asks the software version and the time, and is answered.
     func testAContactsClientLearnsWhatDialtoneSupports() async throws {
-        let listener = try listen()
-        try await waitOnline(listener)
+        let listener = try await listenOnline(config: config)
         let friend = try peer(them, [], ["--subscribe", us.jid.bare.description, "--authorize", "--disco", "--timeout", "40"])
         try await eventually("the request is shown") { !self.lines(listener, type: "subscription_request").isEmpty }
         _ = try await run(["contacts", "accept", them.jid.bare.description])

@@ -18,15 +18,11 @@ Network: loopback only (127.0.0.1:PORT).
 """
 import argparse
 import asyncio
-import json
-import logging
-import sys
 
 import slixmpp
 
+from peer_support import add_connection_arguments, emit, run
 
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
 
 
 class DisplayedPeer(slixmpp.ClientXMPP):
@@ -83,33 +79,11 @@ class DisplayedPeer(slixmpp.ClientXMPP):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--jid", required=True)
-    parser.add_argument("--password", required=True)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--ca-file", required=True)
+    add_connection_arguments(parser)
     parser.add_argument("--flag", nargs=2, metavar=("CHAT", "STANZA_ID"))
-    parser.add_argument("--timeout", type=float, default=30)
-    parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
-    if args.verbose:
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
     peer = DisplayedPeer(args)
-    peer.ca_certs = args.ca_file
-    peer.connect(host="127.0.0.1", port=args.port)
-
-    async def run():
-        try:
-            await asyncio.wait_for(peer.done.wait(), args.timeout)
-        except asyncio.TimeoutError:
-            pass
-        peer.disconnect()
-        try:
-            await asyncio.wait_for(peer.disconnected, 3)
-        except asyncio.TimeoutError:
-            pass
-        return 1 if peer.failed else 0
-
-    sys.exit(peer.loop.run_until_complete(run()))
+    run(peer, args, done=peer.done)
 
 
 if __name__ == "__main__":

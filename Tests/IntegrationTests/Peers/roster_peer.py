@@ -26,17 +26,13 @@ Network: loopback only (127.0.0.1:PORT).
 """
 import argparse
 import asyncio
-import json
-import logging
-import sys
 
 import slixmpp
 
+from peer_support import add_connection_arguments, emit, run
+
 NS_NICK = "http://jabber.org/protocol/nick"
 
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
 
 
 class RosterPeer(slixmpp.ClientXMPP):
@@ -144,10 +140,7 @@ class RosterPeer(slixmpp.ClientXMPP):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--jid", required=True)
-    parser.add_argument("--password", required=True)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--ca-file", required=True)
+    add_connection_arguments(parser)
     parser.add_argument("--subscribe")
     parser.add_argument("--nick")
     parser.add_argument("--times", type=int, default=1)
@@ -156,25 +149,9 @@ def main():
     parser.add_argument("--authorize", action="store_true")
     parser.add_argument("--disco", action="store_true")
     parser.add_argument("--chat")
-    parser.add_argument("--timeout", type=float, default=30)
-    parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
-    if args.verbose:
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
     peer = RosterPeer(args)
-    peer.ca_certs = args.ca_file
-    peer.connect(host="127.0.0.1", port=args.port)
-
-    async def run():
-        await asyncio.sleep(args.timeout)
-        peer.disconnect()
-        try:
-            await asyncio.wait_for(peer.disconnected, 3)
-        except asyncio.TimeoutError:
-            pass
-        return 1 if peer.failed else 0
-
-    sys.exit(peer.loop.run_until_complete(run()))
+    run(peer, args)
 
 
 if __name__ == "__main__":
