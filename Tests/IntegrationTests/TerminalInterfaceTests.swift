@@ -52,12 +52,7 @@ final class TerminalInterfaceTests: TerminalInterfaceTestCase {
 
     func testMessagingFromTheTerminalInterface() async throws {
         let environment = try TestEnvironment.current()
-        let alice = try environment.newAccount("alice")
-        let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
-        try await bob.connect()
-
-        try await startInterface(for: alice, environment: environment)
-        try await waitForScreen("online") { $0.contains("online") }
+        let (alice, bob) = try await startInterfaceWithContact(environment)
 
         try await command("/msg \(bob.jid) Hello from the terminal 👋")
         try await eventually("bob receives it") {
@@ -248,11 +243,7 @@ final class TerminalInterfaceTests: TerminalInterfaceTestCase {
     /// /disconnect and /connect.
     func testAddressBookAndAccountCommands() async throws {
         let environment = try TestEnvironment.current()
-        let alice = try environment.newAccount("alice")
-        let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
-        try await bob.connect()
-        try await startInterface(for: alice, environment: environment)
-        try await waitForScreen("online") { $0.contains("online") }
+        let (alice, bob) = try await startInterfaceWithContact(environment)
         _ = try await bob.session.sendMessage(to: alice.jid, body: "Hello from bob")
         try await waitForScreen("bob's message") { $0.contains("Hello from bob") }
 
@@ -406,11 +397,7 @@ final class TerminalInterfaceTests: TerminalInterfaceTestCase {
     /// and sent, the recipient sees the new text in place; /retract then takes it back.
     func testUpOnAnEmptyLineCorrectsTheLastMessage() async throws {
         let environment = try TestEnvironment.current()
-        let alice = try environment.newAccount("alice")
-        let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
-        try await bob.connect()
-        try await startInterface(for: alice, environment: environment)
-        try await waitForScreen("online") { $0.contains("online") }
+        let (alice, bob) = try await startInterfaceWithContact(environment)
         try await command("/msg \(bob.jid) Running late")
         try await eventually("bob has it") { try bob.store.history(peer: alice.jid.description).count == 1 }
         try await tmux(["send-keys", "-t", "tui", "Up"])
@@ -437,11 +424,7 @@ final class TerminalInterfaceTests: TerminalInterfaceTestCase {
     /// above the reply and the reaction under the message.
     func testReplyAndReactFromTheTerminal() async throws {
         let environment = try TestEnvironment.current()
-        let alice = try environment.newAccount("alice")
-        let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
-        try await bob.connect()
-        try await startInterface(for: alice, environment: environment)
-        try await waitForScreen("online") { $0.contains("online") }
+        let (alice, bob) = try await startInterfaceWithContact(environment)
         let question = try await bob.session.sendMessage(to: JID(verified: alice.jid.bare.description), body: "Dinner at 8?")
         try await waitForScreen("bob's question") { $0.contains("Dinner at 8?") }
         try await command("/reply 1 Yes, 8 is fine")
@@ -467,11 +450,7 @@ final class TerminalInterfaceTests: TerminalInterfaceTestCase {
     /// bold and _emphasis_ underlined, and a link's underscores are left alone.
     func testMessageStylingIsDrawn() async throws {
         let environment = try TestEnvironment.current()
-        let alice = try environment.newAccount("alice")
-        let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
-        try await bob.connect()
-        try await startInterface(for: alice, environment: environment)
-        try await waitForScreen("online") { $0.contains("online") }
+        let (alice, bob) = try await startInterfaceWithContact(environment)
         _ = try await bob.session.sendMessage(to: alice.jid, body: "a *bold* and _soft_ word, see https://x.example/_y_")
         try await waitForScreen("the message") { $0.contains("*bold*") }
         let drawn = try await tmux(["capture-pane", "-e", "-p", "-t", "tui"])

@@ -56,6 +56,17 @@ class TerminalInterfaceTestCase: XCTestCase {
     }
 
     /// Runs the real binary's interface for `account` in an 80×24 tmux window.
+    /// Alice in the interface and online, with bob beside her as a connected Core account:
+    /// the opening of most conversation tests.
+    func startInterfaceWithContact(_ environment: TestEnvironment) async throws -> (alice: (jid: JID, password: String), bob: TestAccount) {
+        let alice = try environment.newAccount("alice")
+        let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
+        try await bob.connect()
+        try await startInterface(for: alice, environment: environment)
+        try await waitForScreen("online") { $0.contains("online") }
+        return (alice, bob)
+    }
+
     func startInterface(for account: (jid: JID, password: String), environment: TestEnvironment, extra: String = "",
                         variables: String = "", statusFile: String? = nil, configuration: String? = nil) async throws {
         let config = try configuration ?? environment.writeConfiguration(for: account, in: directory, extra: extra)
