@@ -24,7 +24,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The configuration file.", valueName: "file"))
     var config: String?
 
-    @Option(name: .long, help: ArgumentHelp("The account to use, by its address (default: the first; listen and search serve every account).", valueName: "jid"))
+    @Option(name: .long, help: ArgumentHelp("The account to use, by its address (default: the first; listen, answer and search serve every account).", valueName: "jid"))
     var account: String?
 
     @Option(name: .long, help: ArgumentHelp("Log file (default: $XDG_STATE_HOME/dialtone/dialtone.log).", valueName: "file"))

@@ -40,13 +40,10 @@ extension Contacts {
         static let configuration = CommandConfiguration(
             abstract: "Let ADDRESS see your presence, add them and ask to see theirs.")
         @OptionGroup var options: GlobalOptions
-        @Argument(help: "Their XMPP address.") var address: String
-        @Option(help: "Give up after this many seconds.") var timeout: Double = 30
+        @OptionGroup var request: RequestAnswer
 
         func run() async throws {
-            let jid = try Contacts.address(address)
-            let session = try CommandRuntime(options).openSession()
-            try await withOnlineSession(session, timeout: timeout) { try await $0.acceptSubscription(from: jid) }
+            try await request.answer(options) { try await $0.acceptSubscription(from: $1) }
         }
     }
 
@@ -54,13 +51,22 @@ extension Contacts {
         static let configuration = CommandConfiguration(
             abstract: "Refuse ADDRESS's request to see your presence (or take it back); later requests are not shown.")
         @OptionGroup var options: GlobalOptions
+        @OptionGroup var request: RequestAnswer
+
+        func run() async throws {
+            try await request.answer(options) { try await $0.denySubscription(from: $1) }
+        }
+    }
+
+    /// Whose request an answer is for, and how long it waits for the server.
+    struct RequestAnswer: ParsableArguments {
         @Argument(help: "Their XMPP address.") var address: String
         @Option(help: "Give up after this many seconds.") var timeout: Double = 30
 
-        func run() async throws {
+        func answer(_ options: GlobalOptions, _ body: @escaping @Sendable (AccountSession, JID) async throws -> Void) async throws {
             let jid = try Contacts.address(address)
             let session = try CommandRuntime(options).openSession()
-            try await withOnlineSession(session, timeout: timeout) { try await $0.denySubscription(from: jid) }
+            try await withOnlineSession(session, timeout: timeout) { try await body($0, jid) }
         }
     }
 }
