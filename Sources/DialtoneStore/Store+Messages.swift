@@ -67,8 +67,8 @@ extension Store {
             incomingByKey = try db.cachedStatement(sql: "SELECT id FROM message WHERE conversationID = ? AND direction = ? AND sender = ? AND dedupeKey = ?")
             insertMessage = try db.cachedStatement(sql: """
                 INSERT INTO message (conversationID, direction, sender, body, subject, stanzaID, dedupeKey, archiveID,
-                                     timestamp, status, stanzaXML, attachments, editedAt, reply)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                     timestamp, status, stanzaXML, attachments, editedAt, reply, markable)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             settle = try db.cachedStatement(sql: "UPDATE message SET status = 'sent' WHERE id = ? AND status = 'pending'")
             fillArchiveID = try db.cachedStatement(sql: "UPDATE message SET archiveID = ? WHERE id = ? AND archiveID IS NULL")
@@ -89,7 +89,7 @@ extension Store {
             try insertMessage.execute(arguments: [
                 message.conversationID, message.direction.rawValue, message.sender, message.body, message.subject, message.stanzaID,
                 message.dedupeKey, message.archiveID, message.timestamp, message.status.rawValue, message.stanzaXML, attachments,
-                message.editedAt, reply,
+                message.editedAt, reply, message.markable,
             ])
             return db.lastInsertedRowID
         }

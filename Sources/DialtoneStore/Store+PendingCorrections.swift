@@ -72,6 +72,11 @@ extension Store {
             }
             try db.alter(table: "pending_correction") { t in t.add(column: "reacts", .boolean).notNull().defaults(to: false) }
         }
+        // Reading a conversation asked whether its newest message wants a read marker by
+        // parsing its stanza each time; the answer is kept as the message is stored.
+        migrator.registerMigration("v15: markable") { db in
+            try db.alter(table: "message") { t in t.add(column: "markable", .boolean) }
+        }
     }
 
     static func queue(_ correction: PendingCorrection, in db: Database) throws {

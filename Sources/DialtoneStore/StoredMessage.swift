@@ -48,6 +48,9 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
     /// Reactions (XEP-0444) by each reacting address (bare), in the order they were given;
     /// nil when nobody reacted.
     public var reactions: [String: [String]]?
+    /// Whether its sender asked to be told when it is read (XEP-0333 markable); nil for rows
+    /// an older version stored, whose stanza says.
+    public var markable: Bool?
     /// The stanza as received (our own messages too, as carbons and the archive return them),
     /// with its namespace declared, so later versions can read what this one did not. What
     /// the user sends keeps none: the outbox builds it from the values above each time
@@ -57,7 +60,7 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
     public init(id: Int64? = nil, conversationID: Int64 = 0, direction: Direction, sender: String, body: String?,
                 subject: String? = nil, stanzaID: String?, dedupeKey: String?, archiveID: String? = nil,
                 timestamp: Date, status: Status, attachments: [Attachment] = [], reply: MessageReply? = nil,
-                stanzaXML: String? = nil) {
+                markable: Bool? = nil, stanzaXML: String? = nil) {
         self.id = id
         self.conversationID = conversationID
         self.direction = direction
@@ -74,6 +77,7 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
         self.retractedAt = nil
         self.reply = reply
         self.reactions = nil
+        self.markable = markable
         self.stanzaXML = stanzaXML
     }
 

@@ -77,6 +77,17 @@ final class MessagingServiceTests: XCTestCase {
         XCTAssertNotNil(history.first?.retractedAt)
     }
 
+    /// Whether the sender wants a read marker is kept with the message (reading a conversation
+    /// then needs no stanza parsed); a message without the request keeps false.
+    func testWhetherAMessageWantsAReadMarkerIsStored() async throws {
+        let store = try Store()
+        let messaging = service(store)
+        var plain = Message.chat(to: me, body: "no marker").element
+        plain.children.removeAll { if case .element(let child) = $0 { child.name == "markable" } else { false } }
+        try await messaging.receive([live(Message.chat(to: me, body: "marker please")), live(Message(plain))])
+        XCTAssertEqual(try store.history(peer: ada.bare.description).map(\.markable), [true, false])
+    }
+
     /// Version 0's form (a fastening), as older clients send it, is understood too.
     func testARetractionInVersionZerosFormIsUnderstood() throws {
         var element = Message.chat(to: me, body: "fallback").element

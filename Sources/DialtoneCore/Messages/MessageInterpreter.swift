@@ -50,7 +50,7 @@ public struct MessageInterpreter: Sendable {
             subject: message.subject, stanzaID: message.id, dedupeKey: Self.dedupeKey(message, attachments: attachments),
             archiveID: received.archiveID, timestamp: received.timestamp,
             status: incoming ? .received : .sent, attachments: attachments, reply: reply,
-            stanzaXML: message.serialized))
+            markable: message.isMarkable, stanzaXML: message.serialized))
     }
 
     /// A reply's body without the quote its XEP-0428 fallback marks (the text the sender

@@ -133,8 +133,9 @@ final class MessagingService: AccountFeature {
     @discardableResult
     nonisolated(nonsending) func markSeen(_ peer: JID) async throws -> StoredMessage? {
         guard let newest = try store.markConversationSeen(peer: peer.bare.description) else { return nil }
-        guard let id = newest.stanzaID, let xml = newest.stanzaXML, let stanza = try? Message(parsing: xml), stanza.isMarkable
-        else { return newest }
+        // Rows an older version stored keep the question in their stanza.
+        let markable = newest.markable ?? newest.stanzaXML.flatMap { try? Message(parsing: $0) }?.isMarkable ?? false
+        guard let id = newest.stanzaID, markable else { return newest }
         try? await client.send(Message.displayed(id, to: peer).element)
         return newest
     }
