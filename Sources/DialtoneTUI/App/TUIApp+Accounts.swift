@@ -75,3 +75,36 @@ extension TUIApp {
         sessions[id.flatMap { callOwners[$0] } ?? current].callControl
     }
 }
+
+/// Names for addresses, read afresh when an account's contacts change.
+extension TUIApp {
+    /// Reads the account's names off the interface's thread: with 5,000 contacts the roster
+    /// arrives just before the account is online, and reading them here held back the redraw
+    /// that shows it. Changes meanwhile read them once more when this read is in.
+    func readNames(of account: Int) {
+        guard namesReading.insert(account).inserted else {
+            namesStale.insert(account)
+            return
+        }
+        let session = sessions[account]
+        let sink = eventSink
+        Task.detached(priority: .userInitiated) {
+            if let names = try? session.displayNames() { sink?.yield(.names(names, account: account)) }
+            await MainActor.run { [weak self] in self?.namesRead(account) }
+        }
+    }
+
+    private func namesRead(_ account: Int) {
+        namesReading.remove(account)
+        if namesStale.remove(account) != nil { readNames(of: account) }
+    }
+
+    func apply(_ names: DisplayNames, to account: Int) {
+        accounts[account].names = names
+        accounts[account].list.names = names
+        if account == current {
+            view?.names = names
+            view?.relayout()
+        }
+    }
+}

@@ -14,6 +14,8 @@ public final class TUIApp {
         case tick
         /// Draw what the events before it changed (one redraw for a burst of them).
         case redraw
+        /// An account's names, read afresh off this thread after its contacts changed.
+        case names(DisplayNames, account: Int)
     }
 
     /// Every configured account, each with its own connection and store.
@@ -97,6 +99,9 @@ public final class TUIApp {
     var typing: [String: Date] = [:]
     /// Conversations (by account and peer) whose read mark is about to go out.
     var seenPending: Set<String> = []
+    /// Accounts whose names are being read afresh, and those changed again meanwhile.
+    var namesReading: Set<Int> = []
+    var namesStale: Set<Int> = []
 
     public convenience init(session: AccountSession, palette: Palette = .builtInDark, notifications: NotificationStyle = .none,
                             logger: Logger = Logger(label: "dialtone.tui")) {
@@ -168,13 +173,14 @@ public final class TUIApp {
                 checkPlayback()
                 await refreshCallFigures()
             case .redraw: redrawQueued = false
+            case .names(let names, let account): apply(names, to: account)
             }
             if !running { break }
             switch event {
             case .input, .resize, .redraw:
                 // What the user typed shows at once.
                 redraw()
-            case .core, .tick, .terminate:
+            case .core, .tick, .terminate, .names:
                 // Network events come in bursts (100 messages a second, a roster, an archive
                 // page): one redraw after those already queued, not one each.
                 if !redrawQueued {
@@ -262,14 +268,7 @@ public final class TUIApp {
         case .presence(let update):
             accounts[account].list.note(update, account: sessions[account].account)
         case .contactsChanged:
-            if let names = try? sessions[account].displayNames() {
-                accounts[account].names = names
-                accounts[account].list.names = names
-            }
-            if inView {
-                view?.names = names
-                view?.relayout()
-            }
+            readNames(of: account)
         case .message(let peer, let message):
             let incoming = message.direction == .incoming
             accounts[account].list.noteActivity(peer: peer, at: message.timestamp, incoming: incoming)
