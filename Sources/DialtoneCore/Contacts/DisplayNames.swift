@@ -4,7 +4,7 @@ import Foundation
 
 /// What to call an address on screen: the address book's name, the roster's, or the phone
 /// number formatted as people write it — never `+15551234567@gateway`.
-public struct DisplayNames: Sendable {
+public struct DisplayNames: Sendable, Equatable {
     private let byJID: [String: String]
     private let byPhone: [String: String]
     private let gatewayDomain: String?

@@ -100,6 +100,9 @@ extension TUIApp {
     }
 
     func apply(_ names: DisplayNames, to account: Int) {
+        // At start the roster usually comes back as stored: the same names need no new layout
+        // of the open conversation (whose every text is searched for numbers to name).
+        guard names != accounts[account].names as? DisplayNames else { return }
         accounts[account].names = names
         accounts[account].list.names = names
         if account == current {
