@@ -30,7 +30,8 @@ final class RepliesAndReactionsTests: XCTestCase {
         XCTAssertEqual(history.last?.reply, MessageReply(id: try XCTUnwrap(original.id), author: ada.description, quote: "Dinner at 8?"))
     }
 
-    /// A reply to something history lacks (older than the archive, say) keeps the sender's quote.
+    /// A reply to something history lacks (older than the archive, say) keeps the sender's
+    /// quote, but not the author they name for it.
     func testAReplyToAnUnknownMessageKeepsTheQuote() async throws {
         let store = try Store()
         let messaging = MessagingService.offline(account: me, store: store)
@@ -40,6 +41,7 @@ final class RepliesAndReactionsTests: XCTestCase {
         XCTAssertEqual(stored.body, "Agreed")
         XCTAssertEqual(stored.reply?.quote, "Shall we?")
         XCTAssertEqual(stored.reply?.id, "gone")
+        XCTAssertNil(stored.reply?.author, "whom they say they quote is not shown as fact")
     }
 
     /// What we send carries the quote as "> " lines that the fallback marks exactly, so that

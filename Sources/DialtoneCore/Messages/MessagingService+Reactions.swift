@@ -52,12 +52,17 @@ extension MessagingService {
         }
     }
 
-    /// A received reply shows the original's own first line when history has it (not the
-    /// sender's rendering of it), else their quote.
+    /// A received reply shows the original's own first line and author when history has it
+    /// (not the sender's rendering of it); else their quote, without the author they name, so
+    /// that nobody can put words in a contact's mouth with a reply to nothing.
     func resolvingReply(_ message: StoredMessage, peer: String) -> StoredMessage {
-        guard let reply = message.reply, let original = try? store.message(referencedAs: reply.id, in: peer) else { return message }
+        guard let reply = message.reply else { return message }
         var resolved = message
-        resolved.reply = MessageReply(id: reply.id, author: original.sender, quote: Self.quoteLine(original.body) ?? reply.quote)
+        if let original = try? store.message(referencedAs: reply.id, in: peer) {
+            resolved.reply = MessageReply(id: reply.id, author: original.sender, quote: Self.quoteLine(original.body) ?? reply.quote)
+        } else {
+            resolved.reply?.author = nil
+        }
         return resolved
     }
 
