@@ -106,6 +106,16 @@ final class MediaSessionTests: XCTestCase {
         return Array(samples.suffix(48000))
     }
 
+    /// The meters' level: a full-scale square wave is full scale, a steady 1,000 is 1,000,
+    /// silence and an empty frame are 0.
+    func testTheMeterLevelIsTheRootMeanSquare() {
+        let level = { (samples: [Int16]) in samples.withUnsafeBufferPointer { AudioLevel.rms($0) } }
+        XCTAssertEqual(level(Array(repeating: 1000, count: 960)), 1000)
+        XCTAssertEqual(level((0..<960).map { $0 % 2 == 0 ? Int16.max : Int16.min }), 32767)
+        XCTAssertEqual(level(Array(repeating: 0, count: 960)), 0)
+        XCTAssertEqual(level([]), 0)
+    }
+
     func testTonesCrossAndDigitsArrive() throws {
         let call = try makeCall()
         defer { call.devices.remove() }
