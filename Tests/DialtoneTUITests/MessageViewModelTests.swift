@@ -71,6 +71,20 @@ final class MessageViewModelTests: XCTestCase {
         XCTAssertEqual(view.lines[3].spans.last?.role, .quote)
     }
 
+    /// While /reply or /react is typed, each message shows its N (1 the newest) in its time's
+    /// place, and a message arriving meanwhile renumbers the rest; afterwards the times return.
+    func testMessagesAreNumberedWhileOneIsBeingPicked() {
+        var view = MessageViewModel(peer: "alice@example.org", width: 40, names: FixedNames(["alice@example.org": "Alice"]), format: format)
+        let day = 86_400.0 * 20_000
+        view.show([message(1, .incoming, "Lunch?", at: day + 9 * 3600), message(2, .outgoing, "Sure", at: day + 9 * 3600 + 60, status: .sent)])
+        view.numbered = true
+        XCTAssertEqual(Array(view.lines.map(\.text).dropFirst()), ["   #2 Alice: Lunch?", "   #1 me: Sure ✓"])
+        view.upsert(message(3, .incoming, "At noon", at: day + 9 * 3600 + 120))
+        XCTAssertEqual(Array(view.lines.map(\.text).dropFirst()), ["   #3 Alice: Lunch?", "   #2 me: Sure ✓", "   #1 Alice: At noon"])
+        view.numbered = false
+        XCTAssertEqual(view.lines.last?.text, "09:02 Alice: At noon")
+    }
+
     /// Messages as they arrive (most at the end, some late, a status change, a call, a new
     /// day) give the same rows as laying the whole conversation out at once.
     func testArrivingMessagesLayOutAsTheWholeConversationDoes() {

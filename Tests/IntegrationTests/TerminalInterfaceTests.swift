@@ -427,7 +427,10 @@ final class TerminalInterfaceTests: TerminalInterfaceTestCase {
         let (alice, bob) = try await startInterfaceWithContact(environment)
         let question = try await bob.session.sendMessage(to: JID(verified: alice.jid.bare.description), body: "Dinner at 8?")
         try await waitForScreen("bob's question") { $0.contains("Dinner at 8?") }
-        try await command("/reply 1 Yes, 8 is fine")
+        // While the command is typed, each message shows its N in place of its time.
+        try await tmux(["send-keys", "-t", "tui", "-l", "/reply "])
+        try await waitForScreen("the question numbered") { $0.contains("#1 ") && $0.contains("Dinner at 8?") }
+        try await command("1 Yes, 8 is fine")
         try await eventually("bob has the reply, answering his question") {
             let last = try bob.store.history(peer: alice.jid.bare.description).last
             return last?.body == "Yes, 8 is fine" && last?.reply?.id == question.stanzaID

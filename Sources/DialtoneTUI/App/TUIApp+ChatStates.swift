@@ -6,5 +6,7 @@ extension TUIApp {
     func updateOwnChatState() {
         let peer = view.flatMap { try? JID($0.peer) }
         session.inputChanged(in: peer, typing: !editor.text.isEmpty && !editor.text.hasPrefix("/"))
+        // Commands that name a message by N show each message's N while they are typed.
+        view?.numbered = ["/reply ", "/react "].contains { editor.text.hasPrefix($0) }
     }
 }

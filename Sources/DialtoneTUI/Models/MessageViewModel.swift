@@ -13,6 +13,9 @@ public struct MessageViewModel: Sendable {
     /// Rows scrolled back from the bottom; 0 follows new messages.
     public private(set) var scrollBack = 0
     public var names: any NameSource { didSet { forgetRendering() } }
+    /// While a command that names a message by N is typed (/reply, /react): each message
+    /// shows its N, counted from the newest, in place of its time.
+    public var numbered = false { didSet { if numbered != oldValue { relayout() } } }
     public var format: MessageFormat { didSet { forgetRendering() } }
 
     /// The rows of a message or call as last laid out, with the day it falls on. Laying out
@@ -66,8 +69,9 @@ public struct MessageViewModel: Sendable {
         let rendered = render(message)
         // Someone reading back should not have the page move under them.
         if scrollBack > 0 { scrollBack += rendered.lines.count }
-        // The usual case, a message newer than everything shown: its rows go at the end.
-        if index == messages.count - 1, calls.last.map({ $0.startedAt <= message.timestamp }) ?? true {
+        // The usual case, a message newer than everything shown: its rows go at the end
+        // (unless every number above it moves).
+        if !numbered, index == messages.count - 1, calls.last.map({ $0.startedAt <= message.timestamp }) ?? true {
             if rendered.day != lastDay { lines.append(format.daySeparator(for: message.timestamp, width: width)) }
             lines += rendered.lines
             lastDay = rendered.day
@@ -110,14 +114,25 @@ public struct MessageViewModel: Sendable {
                 callIndex += 1
             }
         }
-        for message in messages {
+        for (index, message) in messages.enumerated() {
             callsBefore(message.timestamp)
-            append(render(message), at: message.timestamp)
+            var rendered = render(message)
+            if numbered { rendered.lines = Self.numbering(rendered.lines, messages.count - index) }
+            append(rendered, at: message.timestamp)
         }
         callsBefore(nil)
         lines = result
         lastDay = previousDay
         scrollBack = min(scrollBack, maxScroll(height: 1))
+    }
+
+    /// The message's first row with "#N" in the time's columns.
+    private static func numbering(_ lines: [StyledLine], _ n: Int) -> [StyledLine] {
+        guard var first = lines.first, let stamp = first.spans.first, stamp.role == .timestamp else { return lines }
+        let label = "#\(n)"
+        let width = MessageFormat.timestampWidth - 1
+        first.spans[0] = TextRun(String(repeating: " ", count: max(0, width - label.count)) + label + " ", .notice)
+        return [first] + lines.dropFirst()
     }
 
     private mutating func render(_ message: StoredMessage) -> Rendered {
