@@ -57,6 +57,9 @@ public enum Namespace {
     /// Read state shared by the account's devices (XEP-0490) in PEP (XEP-0163).
     public static let displayedSync = "urn:xmpp:mds:displayed:0"
     public static let pubsub = "http://jabber.org/protocol/pubsub"
+    /// Group chats (XEP-0045): joining, and the room's reports about occupants.
+    public static let muc = "http://jabber.org/protocol/muc"
+    public static let mucUser = "http://jabber.org/protocol/muc#user"
     public static let pubsubEvent = "http://jabber.org/protocol/pubsub#event"
     public static let externalServices = "urn:xmpp:extdisco:2"
     public static let commands = "http://jabber.org/protocol/commands"

@@ -1,0 +1,68 @@
+import DialtoneXML
+
+/// An occupant's presence in a group chat (XEP-0045), as the room reports it: their nick in
+/// the room, their address when the room shows it, their role and affiliation, and the status
+/// codes (110: this presence is ours; 201: the room was created by joining; 303: a nick
+/// change, `newNick` then set; 301/307: banned or kicked).
+///
+/// Only what the room itself says about its occupants: a presence is a room's report when it
+/// comes from `room/nick` and carries the muc#user extension. Whether we joined that room is
+/// for the layer that keeps the rooms to check.
+public struct RoomPresence: Sendable, Equatable {
+    public var room: JID
+    public var nick: String
+    public var available: Bool
+    public var role: String?
+    public var affiliation: String?
+    /// The occupant's own address, in rooms that show it (non-anonymous rooms, or to moderators).
+    public var realJID: JID?
+    public var newNick: String?
+    public var statusCodes: Set<Int>
+    /// A refused join (a presence of type error): the condition ("conflict" for a nick in use,
+    /// "not-authorized" for a wrong password, "registration-required", "forbidden"…).
+    public var error: String?
+
+    /// This presence is about us (status 110).
+    public var isSelf: Bool { statusCodes.contains(110) }
+
+    /// The room's report in `presence`; nil for any other presence (no occupant nick, or
+    /// neither the muc#user extension nor an error).
+    public init?(_ presence: XMLElement) {
+        guard presence.name == "presence", let from = presence.fromAddress.jid, let nick = from.resource, !nick.isEmpty
+        else { return nil }
+        let type = presence[attribute: "type"]
+        let user = presence.child("x", namespace: Namespace.mucUser)
+        guard user != nil || type == "error" else { return nil }
+        let item = user?.child("item", namespace: Namespace.mucUser)
+        room = from.bare
+        self.nick = nick
+        available = type == nil
+        role = item?[attribute: "role"]
+        affiliation = item?[attribute: "affiliation"]
+        realJID = item?[attribute: "jid"].flatMap { try? JID($0) }
+        newNick = item?[attribute: "nick"]
+        statusCodes = Set((user?.children("status", namespace: Namespace.mucUser) ?? []).compactMap { $0[attribute: "code"].flatMap { Int($0) } })
+        error = type == "error" ? StanzaError(stanza: presence)?.condition ?? "undefined-condition" : nil
+    }
+}
+
+extension XMLElement {
+    /// Entering a room as `occupant` (room/nick, XEP-0045 §7.2): without the room's history
+    /// when `maxStanzas` is 0 (its archive brings what we missed, once), with its password if
+    /// it has one.
+    public static func roomJoin(_ occupant: JID, password: String? = nil, maxStanzas: Int? = 0) -> XMLElement {
+        var presence = XMLElement("presence", namespace: Namespace.client, attributes: [XMLAttribute("to", occupant.description)])
+        var x = XMLElement("x", namespace: Namespace.muc)
+        if let maxStanzas {
+            x.append(XMLElement("history", namespace: Namespace.muc, attributes: [XMLAttribute("maxstanzas", String(maxStanzas))]))
+        }
+        if let password { x.append(.textElement("password", namespace: Namespace.muc, password)) }
+        presence.append(x)
+        return presence
+    }
+
+    /// Leaving a room (XEP-0045 §7.14).
+    public static func roomLeave(_ occupant: JID) -> XMLElement {
+        XMLElement("presence", namespace: Namespace.client, attributes: ["to": occupant.description, "type": "unavailable"])
+    }
+}
