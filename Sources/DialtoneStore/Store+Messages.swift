@@ -315,10 +315,15 @@ extension Store {
             let timestamp: Date = row["timestamp"]
             let id: Int64 = row["id"]
             let before: Int = row["unread"]
+            // What came after it: later by more than a second, or within a second of it and
+            // stored after it. Archives stamp whole seconds (Prosody's MAM) while live messages
+            // carry their arrival to the millisecond, so within a second the time cannot say
+            // which came first; the order they were stored in can (found by ReadStateSyncTests:
+            // a message fetched from the archive sorted before two that came live before it).
             let after = try Int.fetchOne(db, sql: """
                 SELECT COUNT(*) FROM message WHERE conversationID = ? AND direction = 'incoming'
-                AND (timestamp > ? OR (timestamp = ? AND id > ?))
-                """, arguments: [conversation, timestamp, timestamp, id]) ?? 0
+                AND (timestamp > ? OR (timestamp >= ? AND id > ?))
+                """, arguments: [conversation, timestamp.addingTimeInterval(1), timestamp.addingTimeInterval(-1), id]) ?? 0
             guard after < before else { return .unchanged }
             try db.execute(sql: "UPDATE conversation SET unread = ? WHERE id = ?", arguments: [after, conversation])
             return .lowered(unread: after)

@@ -34,6 +34,26 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try store.history(peer: "bob@example.com").first?.archiveID, "a9")
     }
 
+    /// Read on another device up to a message (XEP-0490): what came after it stays unread.
+    /// An archive stamps whole seconds while live messages carry milliseconds, so a message
+    /// fetched from the archive may be stamped before two that came live before it in the
+    /// same second; the order they were stored in decides, and reading it leaves nothing unread.
+    func testReadElsewhereCountsWhatCameAfterEvenWithinTheArchivesWholeSecond() throws {
+        let store = try Store()
+        let second = Date(timeIntervalSince1970: 1_800_000_000)
+        func incoming(_ body: String, archiveID: String, at time: Date) -> StoredMessage {
+            StoredMessage(direction: .incoming, sender: "ada@example.org/phone", body: body, stanzaID: nil,
+                          dedupeKey: archiveID, archiveID: archiveID, timestamp: time, status: .received)
+        }
+        try store.record([("ada@example.org", incoming("one", archiveID: "a1", at: second.addingTimeInterval(0.4))),
+                          ("ada@example.org", incoming("two", archiveID: "a2", at: second.addingTimeInterval(0.5)))])
+        try store.record([("ada@example.org", incoming("three", archiveID: "a3", at: second))])
+        XCTAssertEqual(try store.markDisplayed(peer: "ada@example.org", upToArchiveID: "a1"), .lowered(unread: 2))
+        XCTAssertEqual(try store.markDisplayed(peer: "ada@example.org", upToArchiveID: "a3"), .lowered(unread: 0))
+        XCTAssertEqual(try store.markDisplayed(peer: "ada@example.org", upToArchiveID: "a2"), .unchanged, "never raised")
+        XCTAssertEqual(try store.markDisplayed(peer: "ada@example.org", upToArchiveID: "nope"), .notStored)
+    }
+
     func testOutboxIsSettledByAckOrByOurOwnCopyComingBack() throws {
         let store = try Store()
         let one = try store.enqueue(StoredMessage(direction: .outgoing, sender: "me@example.com", body: "one", stanzaID: "s1",
