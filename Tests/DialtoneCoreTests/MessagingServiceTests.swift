@@ -13,9 +13,7 @@ final class MessagingServiceTests: XCTestCase {
     private func service(_ store: Store) -> MessagingService { .offline(account: me, store: store) }
 
     private func live(_ message: Message, from sender: String = "ada@example.org/phone") -> ReceivedMessage {
-        var element = message.element
-        element[attribute: "from"] = sender
-        return ReceivedMessage(message: Message(element), direction: .incoming, source: .live, archiveID: nil, timestamp: Date())
+        .live(message, from: sender)
     }
 
     /// After a reconnect a sender's outbox sends a message and its correction back to back:

@@ -11,9 +11,7 @@ final class RepliesAndReactionsTests: XCTestCase {
     private let ada = JID(verified: "ada@example.org/phone")
 
     private func live(_ message: Message, from sender: String = "ada@example.org/phone") -> ReceivedMessage {
-        var element = message.element
-        element[attribute: "from"] = sender
-        return ReceivedMessage(message: Message(element), direction: .incoming, source: .live, archiveID: nil, timestamp: Date())
+        .live(message, from: sender)
     }
 
     /// A reply is stored as what its sender wrote, without the quote in front of it, and shows

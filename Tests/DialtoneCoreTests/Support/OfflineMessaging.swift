@@ -1,5 +1,7 @@
 @testable import DialtoneCore
+import Foundation
 import DialtoneStore
+import DialtoneXML
 import DialtoneXMPP
 import Logging
 
@@ -13,5 +15,14 @@ extension MessagingService {
                                 interpreter: MessageInterpreter(account: account, gateway: gateway),
                                 archive: ArchiveSync(store: store, client: client, logger: .init(label: "test")),
                                 logger: .init(label: "test"))
+    }
+}
+
+extension ReceivedMessage {
+    /// `message` as it arrives live from `sender` (a full address).
+    static func live(_ message: Message, from sender: String = "ada@example.org/phone") -> ReceivedMessage {
+        var element = message.element
+        element[attribute: "from"] = sender
+        return ReceivedMessage(message: Message(element), direction: .incoming, source: .live, archiveID: nil, timestamp: Date())
     }
 }
