@@ -195,6 +195,11 @@ extension Store {
         }
     }
 
+    /// The address of the conversation a message belongs to (by its `conversationID`).
+    public func peer(ofConversation id: Int64) throws(StoreError) -> String? {
+        return try reading { db in try String.fetchOne(db, sql: "SELECT peer FROM conversation WHERE id = ?", arguments: [id]) }
+    }
+
     public func conversations() throws(StoreError) -> [Conversation] {
         return try reading { db in
             try Conversation.fetchAll(db, sql: "SELECT * FROM conversation ORDER BY lastActivity DESC")

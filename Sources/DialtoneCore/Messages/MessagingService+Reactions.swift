@@ -10,7 +10,7 @@ extension MessagingService {
     /// What a reply to row `id` carries: the original's id, its author and its first line.
     func replyReference(to id: Int64, in peer: JID) throws -> MessageReply {
         guard let original = try store.message(id: id), original.retractedAt == nil, let originalID = original.stanzaID,
-              try store.conversations().first(where: { $0.id == original.conversationID })?.peer == peer.bare.description
+              try store.peer(ofConversation: original.conversationID) == peer.bare.description
         else { throw CoreError.noSuchMessage }
         return MessageReply(id: originalID, author: original.direction == .outgoing ? account.bare.description : original.sender,
                             quote: Self.quoteLine(original.body))
@@ -24,7 +24,7 @@ extension MessagingService {
             throw CoreError.notAReaction(reaction)
         }
         guard let original = try store.message(id: id), original.retractedAt == nil, let originalID = original.stanzaID,
-              let peer = try store.conversations().first(where: { $0.id == original.conversationID })?.peer,
+              let peer = try store.peer(ofConversation: original.conversationID),
               let peerJID = try? JID(peer) else { throw CoreError.noSuchMessage }
         var ours = original.reactions?[account.bare.description] ?? []
         ours.removeAll { $0 == reaction }

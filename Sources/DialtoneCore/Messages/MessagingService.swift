@@ -92,7 +92,7 @@ final class MessagingService: AccountFeature {
     /// Replaces the text of one of our sent messages (XEP-0308); the old text stays in history.
     nonisolated(nonsending) func correct(_ id: Int64, newBody: String) async throws -> StoredMessage {
         guard let original = try store.message(id: id), original.direction == .outgoing, let originalID = original.stanzaID,
-              let peer = try store.conversations().first(where: { $0.id == original.conversationID })?.peer,
+              let peer = try store.peer(ofConversation: original.conversationID),
               let peerJID = try? JID(peer) else {
             throw CoreError.notCorrectable
         }
@@ -112,7 +112,7 @@ final class MessagingService: AccountFeature {
     nonisolated(nonsending) func retract(_ id: Int64) async throws -> StoredMessage {
         guard let original = try store.message(id: id), original.direction == .outgoing, original.retractedAt == nil,
               let originalID = original.dedupeKey ?? original.stanzaID,
-              let peer = try store.conversations().first(where: { $0.id == original.conversationID })?.peer,
+              let peer = try store.peer(ofConversation: original.conversationID),
               let peerJID = try? JID(peer) else {
             throw CoreError.notRetractable
         }
