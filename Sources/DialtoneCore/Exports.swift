@@ -7,6 +7,7 @@
 @_exported import struct DialtoneStore.Contact
 @_exported import struct DialtoneStore.SubscriptionRequest
 @_exported import struct DialtoneStore.AddressBookEntry
+@_exported import struct DialtoneStore.RoomRecord
 @_exported import struct DialtoneXMPP.JID
 @_exported import enum DialtoneXMPP.ConnectionState
 @_exported import enum DialtoneXMPP.XMPPDateTime

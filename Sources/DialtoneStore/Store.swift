@@ -179,6 +179,7 @@ public final class Store: Sendable {
         registerPendingCorrections(in: &migrator)
         registerSubscriptions(in: &migrator)
         registerRetractions(in: &migrator)
+        registerRooms(in: &migrator)
         return migrator
     }
 

@@ -124,7 +124,7 @@ final class SubscriptionTests: ContactPeerTestCase {
         let disco = try XCTUnwrap(events("disco", in: friend).first { $0["from"] as? String == client }, friend.output)
         XCTAssertEqual(disco["features"] as? [String], [
             "http://jabber.org/protocol/caps", "http://jabber.org/protocol/chatstates", "http://jabber.org/protocol/disco#info",
-            "jabber:iq:version", "jabber:x:oob", "urn:xmpp:chat-markers:0", "urn:xmpp:jingle-message:0",
+            "jabber:iq:version", "jabber:x:oob", "urn:xmpp:bookmarks:1+notify", "urn:xmpp:chat-markers:0", "urn:xmpp:jingle-message:0",
             "urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:dtls:0", "urn:xmpp:jingle:apps:rtp:1", "urn:xmpp:jingle:apps:rtp:audio",
             "urn:xmpp:jingle:transports:ice-udp:1", "urn:xmpp:mds:displayed:0+notify", "urn:xmpp:message-correct:0", "urn:xmpp:message-retract:0",
             "urn:xmpp:message-retract:1", "urn:xmpp:ping", "urn:xmpp:reactions:0", "urn:xmpp:receipts", "urn:xmpp:reply:0",

@@ -25,6 +25,9 @@ public struct AccountRecords: Sendable {
         try store.calls(peer: peer, limit: limit)
     }
 
+    /// A group chat the account knows (bookmarked or joined), nil for any other address.
+    public func room(_ jid: String) throws(StoreError) -> RoomRecord? { try store.room(jid) }
+
     /// The roster as last received.
     public func contacts() throws(StoreError) -> [Contact] { try store.contacts() }
 

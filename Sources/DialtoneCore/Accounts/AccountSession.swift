@@ -45,8 +45,9 @@ public actor AccountSession {
     private let readState: ReadStateSync
     private let lookup: RecipientLookup
     private let chatStates: ChatStateTracker
+    let groupChats: GroupChatService
     private var features: [any AccountFeature] {
-        [blocking, archive, readState, callService, messaging, roster, subscriptions, lookup, chatStates]
+        [blocking, archive, readState, callService, messaging, roster, subscriptions, lookup, chatStates, groupChats]
     }
 
     private var otherProcesses: Task<Void, Never>?
@@ -63,14 +64,15 @@ public actor AccountSession {
 
     public init(configuration original: XMPPClientConfiguration, store: Store, recipients: RecipientResolver? = nil,
                 calls callConfiguration: CallSettings = CallSettings(),
-                chatStates: Bool = true, logger: Logger = Logger(label: "dialtone.core")) {
+                chatStates: Bool = true, joinsRooms: Bool = true, logger: Logger = Logger(label: "dialtone.core")) {
         var configuration = original
         // What Core implements, announced so that clients which look first (Conversations)
         // use it with us: read markers, corrections, retractions, replies, reactions, links as out-of-band data, typing
         // notices when we send them, and answering software-version queries when we do.
         configuration.extraFeatures += JingleNamespace.features + [Namespace.markers, Namespace.correction, Namespace.oob,
                                                                    Namespace.retraction, Namespace.retraction0, Namespace.reply,
-                                                                   Namespace.reactions, Namespace.displayedSync + "+notify"]
+                                                                   Namespace.reactions, Namespace.displayedSync + "+notify",
+                                                                   Namespace.bookmarks + "+notify"]
         if chatStates { configuration.extraFeatures.append(Namespace.chatStates) }
         if configuration.softwareVersion != nil { configuration.extraFeatures.append(Namespace.version) }
         configuration.delegatedRequestNamespaces.insert(JingleNamespace.jingle)
@@ -87,12 +89,14 @@ public actor AccountSession {
         self.client = client
 
         archive = ArchiveSync(store: store, client: client, logger: logger)
+        groupChats = GroupChatService(account: configuration.jid, store: store, client: client, broadcaster: broadcaster,
+                                      joinsAtStart: joinsRooms, logger: logger)
         callService = CallService(client: client, store: store, broadcaster: broadcaster, gateway: recipients.gateway,
                                   configuration: callConfiguration, logger: logger)
         calls = callService.calls
         messaging = MessagingService(account: configuration.jid, store: store, client: client, broadcaster: broadcaster, http: http,
                                      interpreter: MessageInterpreter(account: configuration.jid, gateway: recipients.gateway),
-                                     archive: archive, logger: logger)
+                                     archive: archive, rooms: groupChats.directory, logger: logger)
         roster = RosterService(store: store, broadcaster: broadcaster)
         subscriptions = SubscriptionService(store: store, client: client, broadcaster: broadcaster, logger: logger)
         blocking = BlockingService(client: client, logger: logger)
@@ -106,12 +110,15 @@ public actor AccountSession {
     }
 
     /// Opens the account's own store and builds its client from a config entry.
-    public static func open(_ account: AccountConfiguration, calls: CallSettings? = nil,
+    /// `joinsRooms`: whether this session joins the bookmarked rooms at start (an interface
+    /// that stays does; a one-shot command does not).
+    public static func open(_ account: AccountConfiguration, calls: CallSettings? = nil, joinsRooms: Bool = true,
                             logger: Logger = Logger(label: "dialtone.core")) throws -> AccountSession {
         let configuration = try account.clientConfiguration()
         let store = try Store(path: Paths.database(for: configuration.jid.description))
         return AccountSession(configuration: configuration, store: store, recipients: try account.recipientResolver(),
-                              calls: calls ?? account.callConfiguration(), chatStates: account.chatStates ?? true, logger: logger)
+                              calls: calls ?? account.callConfiguration(), chatStates: account.chatStates ?? true,
+                              joinsRooms: joinsRooms, logger: logger)
     }
 
     public func events() -> AsyncStream<CoreEvent> { broadcaster.subscribe() }
@@ -188,6 +195,9 @@ public actor AccountSession {
             case .message(let message) where message.direction == .incoming && message.peer.map(blocking.isBlocked) == true:
                 // The server should have dropped it; whatever a blocked address sends is not shown.
                 logger.info("dropped a message from a blocked address")
+            case .message(let message) where message.room != nil:
+                // Said in a room: no calls, typing notices or receipts come that way.
+                if let accepted = groupChats.accept(message) { received.append(accepted) }
             case .message(let message):
                 callService.offer(message)
                 chatStates.receive(message)
@@ -199,6 +209,13 @@ public actor AccountSession {
                 try roster.apply(change)
             case .presence(let presence):
                 broadcaster.publish(.presence(presence))
+            case .roomPresence(let presence):
+                if let room = await groupChats.receive(presence) {
+                    // In: what we missed there, then what waits to be said there.
+                    Task { await self.roomJoined(room) }
+                }
+            case .bookmarks(let change):
+                Task { await self.bookmarksChanged(change) }
             case .subscription(let change):
                 guard !blocking.isBlocked(change.from) else { break }
                 try await subscriptions.receive(change)
@@ -226,6 +243,7 @@ public actor AccountSession {
         }
         if !received.isEmpty {
             try await messaging.receive(received)
+            groupChats.batchStored()
             try readState.retryUnmatched()
         }
     }
@@ -236,8 +254,16 @@ public actor AccountSession {
     /// reconnect until the server confirms it.
     @discardableResult
     public func sendMessage(to peer: JID, body: String) async throws -> StoredMessage {
-        try await messaging.send(to: peer, body: body)
+        try await joinIfRoom(peer)
+        return try await messaging.send(to: peer, body: body)
     }
+
+    /// A room we know but are not in is joined before anything is said there.
+    private func joinIfRoom(_ peer: JID) async throws {
+        if groupChats.directory.isRoom(peer), !groupChats.directory.isJoined(peer) { try await joinRoom(peer) }
+    }
+
+    func messagingFlush() async { await messaging.flushOutbox() }
 
     /// A message answering row `original` of the same conversation (XEP-0461); clients without
     /// replies see its first line quoted above the text.
@@ -257,7 +283,8 @@ public actor AccountSession {
     @discardableResult
     public func sendAttachment(path: String, to peer: JID, caption: String? = nil,
                                progress: HTTPTransfer.Progress? = nil) async throws -> StoredMessage {
-        try await messaging.sendAttachment(path: path, to: peer, caption: caption, progress: progress)
+        try await joinIfRoom(peer)
+        return try await messaging.sendAttachment(path: path, to: peer, caption: caption, progress: progress)
     }
 
     /// Replaces the text of one of our sent messages (XEP-0308); the old text stays in history.
@@ -345,7 +372,7 @@ public actor AccountSession {
     /// Names for addresses, from the address book and roster as they are now.
     public nonisolated func displayNames() throws -> DisplayNames {
         DisplayNames(contacts: try store.contacts(), addressBook: try store.addressBook(), gateway: recipients.gateway,
-                     country: recipients.country, nicknames: try store.nicknames())
+                     country: recipients.country, nicknames: try store.nicknames(), rooms: try store.rooms())
     }
 
     /// The address for what the user typed. Phone numbers go through the gateway's own

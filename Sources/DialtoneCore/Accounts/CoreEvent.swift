@@ -27,6 +27,8 @@ public enum CoreEvent: Sendable {
     /// A contact answered the user's request: accepted, or refused (or took it back).
     case subscriptionAnswered(from: String, accepted: Bool)
     case presence(PresenceUpdate)
+    /// Something happened in a group chat: we joined or left, its subject, its occupants.
+    case room(RoomEvent)
     /// A call was created or changed state (ended calls carry their outcome).
     case call(CallInfo)
     /// A DTMF digit (RFC 4733) arrived on a call.

@@ -13,10 +13,17 @@ public struct DisplayNames: Sendable, Equatable {
     /// Names people gave for themselves (XEP-0172), for addresses nobody else names: drawn
     /// after a tilde, "~Ada", so that a claimed name never passes for one the user chose.
     private let byNick: [String: String]
+    /// Group chats (XEP-0045), by address: the bookmark's name or the room's local part.
+    private let rooms: [String: String]
+    private let ourNicks: [String: String]
 
     public init(contacts: [Contact], addressBook: [AddressBookEntry], gateway: JID?, country: String,
-                nicknames: [String: String] = [:]) {
+                nicknames: [String: String] = [:], rooms: [RoomRecord] = []) {
         byNick = nicknames
+        self.rooms = Dictionary(rooms.map { room in
+            (room.jid, room.name ?? (try? JID(room.jid))?.local ?? room.jid)
+        }) { first, _ in first }
+        ourNicks = Dictionary(rooms.map { ($0.jid, $0.nick) }) { first, _ in first }
         var byJID: [String: String] = [:]
         for contact in contacts { if let name = contact.name, !name.isEmpty { byJID[contact.jid] = name } }
         var byPhone: [String: String] = [:]
@@ -30,9 +37,12 @@ public struct DisplayNames: Sendable, Equatable {
         self.country = country
     }
 
-    /// The name for a (bare or full) address; group texts list their participants.
+    /// The name for a (bare or full) address; group texts list their participants. A room
+    /// is "#name"; someone in it (room/nick) is their nick there.
     public func name(for address: String) -> String {
-        let bare = address.split(separator: "/", maxSplits: 1).first.map(String.init) ?? address
+        let parts = address.split(separator: "/", maxSplits: 1)
+        let bare = parts.first.map(String.init) ?? address
+        if let room = rooms[bare] { return parts.count > 1 ? String(parts[1]) : "#" + room }
         if let name = byJID[bare] { return name }
         guard let jid = try? JID(bare), let local = jid.local, jid.domain == gatewayDomain else {
             return byNick[bare].map { "~" + $0 } ?? bare
@@ -50,6 +60,12 @@ public struct DisplayNames: Sendable, Equatable {
     public var allNames: [String] {
         Array(Set(byJID.values).union(byPhone.values)).sorted { $0.localizedCaseInsensitiveCompare($1) == .orderedAscending }
     }
+
+    /// Whether `address` (bare) is a group chat the account knows.
+    public func isRoom(_ address: String) -> Bool { rooms[address] != nil }
+
+    /// Our nick in a room, as last joined.
+    public func ourNick(in room: String) -> String? { ourNicks[room] }
 
     /// The name for a phone number in E.164, if the address book knows it.
     public func name(forPhone e164: String) -> String? { byPhone[e164] }

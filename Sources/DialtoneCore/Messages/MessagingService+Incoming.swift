@@ -84,7 +84,8 @@ extension MessagingService {
     /// Stores messages in one transaction, with the archive cursor when they allow it, and
     /// shows what is new to this process.
     private nonisolated(nonsending) func storeAndShow(_ incoming: [Incoming]) async throws {
-        let live = incoming.last { $0.received.source == .live && $0.received.archiveID != nil }?.received.archiveID
+        // Only our own archive's ids move its cursor; a room's are the room archive's (GroupChatService).
+        let live = incoming.last { $0.received.source == .live && $0.received.room == nil && $0.received.archiveID != nil }?.received.archiveID
         // Decided and stored with no suspension between: the cursor moves with the rows.
         let outcomes = try store.record(incoming.map { ($0.peer, $0.message) }, archiveCursor: archive.cursorToStore(withLive: live))
         for (outcome, item) in zip(outcomes, incoming) {

@@ -29,7 +29,8 @@ extension MessagingService {
         var ours = original.reactions?[account.bare.description] ?? []
         ours.removeAll { $0 == reaction }
         if adding { ours.append(reaction) }
-        let outgoing = OutgoingMessage(id: newStanzaID(), to: peerJID, content: .reactions(to: originalID, ours))
+        let outgoing = OutgoingMessage(id: newStanzaID(), to: peerJID, content: .reactions(to: originalID, ours),
+                                       groupchat: rooms.isRoom(peerJID))
         guard let reacted = try store.react(to: originalID, in: peer, by: account.bare.description, with: ours, at: Date(),
                                             queueingReactionID: outgoing.id) else { throw CoreError.noSuchMessage }
         broadcaster.publish(.reacted(peer: peer, reacted, by: account.bare.description, ours))

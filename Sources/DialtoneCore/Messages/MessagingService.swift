@@ -19,15 +19,18 @@ final class MessagingService: AccountFeature {
     let http: HTTPTransfer
     let interpreter: MessageInterpreter
     let archive: ArchiveSync
+    /// Which addresses are rooms, and which we are in: their messages go as groupchat, and
+    /// wait in the outbox until the room has let us in.
+    let rooms: RoomDirectory
     let logger: Logger
     /// What this process has shown its front end, so that another process's messages show too.
     var published: PublishedMessages
     /// The stages between the user and the wire, both ways (none yet: encryption will be one).
     var pipeline = MessagePipeline()
-    var outbox: Outbox { Outbox(store: store) }
+    var outbox: Outbox { Outbox(store: store, rooms: rooms) }
 
     init(account: JID, store: Store, client: XMPPClient, broadcaster: EventBroadcaster, http: HTTPTransfer,
-         interpreter: MessageInterpreter, archive: ArchiveSync, logger: Logger) {
+         interpreter: MessageInterpreter, archive: ArchiveSync, rooms: RoomDirectory = RoomDirectory(known: []), logger: Logger) {
         self.account = account
         self.store = store
         self.client = client
@@ -35,10 +38,11 @@ final class MessagingService: AccountFeature {
         self.http = http
         self.interpreter = interpreter
         self.archive = archive
+        self.rooms = rooms
         self.logger = logger
         published = PublishedMessages(startingAfter: (try? store.newestMessageID()) ?? 0)
         do {
-            let adopted = try Outbox(store: store).adoptOlderCorrections()
+            let adopted = try Outbox(store: store, rooms: rooms).adoptOlderCorrections()
             if adopted > 0 { logger.info("\(adopted) queued corrections of an older version now wait as values") }
         } catch {
             logger.error("cannot read the corrections an older version queued: \(error)")
@@ -63,6 +67,8 @@ final class MessagingService: AccountFeature {
 
     /// Puts a new message in the outbox (the history's row, pending) and sends it.
     private nonisolated(nonsending) func send(_ message: OutgoingMessage) async throws -> StoredMessage {
+        var message = message
+        message.groupchat = rooms.isRoom(message.to)
         guard case .message(let body, let attachments, let reply) = message.content else { preconditionFailure("a message, not a correction") }
         // The id is also the origin-id: our copy coming back (carbon, archive) is this row.
         let stored = try store.enqueue(StoredMessage(
@@ -96,7 +102,8 @@ final class MessagingService: AccountFeature {
               let peerJID = try? JID(peer) else {
             throw CoreError.notCorrectable
         }
-        let correction = OutgoingMessage(id: newStanzaID(), to: peerJID, content: .correction(of: originalID, body: newBody))
+        let correction = OutgoingMessage(id: newStanzaID(), to: peerJID, content: .correction(of: originalID, body: newBody),
+                                         groupchat: rooms.isRoom(peerJID))
         // Through the outbox like any message: offline, or dropped before the server has it,
         // it goes with the next connection instead of being lost while the edit shows here.
         guard let corrected = try store.correct(stanzaID: originalID, sender: account.description, peer: peer, body: newBody,
@@ -117,7 +124,8 @@ final class MessagingService: AccountFeature {
             throw CoreError.notRetractable
         }
         // In a chat the retraction names the origin-id; through the outbox like a correction.
-        let retraction = OutgoingMessage(id: newStanzaID(), to: peerJID, content: .retraction(of: originalID))
+        let retraction = OutgoingMessage(id: newStanzaID(), to: peerJID, content: .retraction(of: originalID),
+                                         groupchat: rooms.isRoom(peerJID))
         guard let retracted = try store.retract(stanzaID: originalID, sender: account.description, peer: peer, at: Date(),
                                                 queueingRetractionID: retraction.id) else {
             throw CoreError.notRetractable
@@ -153,6 +161,8 @@ final class MessagingService: AccountFeature {
     /// where the send is, so no state here can say "in flight" about a stanza a dead session
     /// threw away. The stanza is built and passes the outgoing stages each time.
     nonisolated(nonsending) func transmit(_ message: OutgoingMessage) async {
+        // A room takes messages only from its occupants: it goes once we are in.
+        guard !message.groupchat || rooms.isJoined(message.to) else { return }
         guard await client.wouldSendOncePerSession(id: message.id) else { return }
         do {
             let stanza = try await pipeline.stanza(for: message)

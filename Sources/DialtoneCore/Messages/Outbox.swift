@@ -24,23 +24,26 @@ struct OutgoingMessage: Sendable, Equatable {
     var id: String
     var to: JID
     var content: Content
+    /// Said in a group chat (XEP-0045): it goes as groupchat, once we are in the room.
+    var groupchat = false
 
     /// The stanza before the pipeline's stages: what any client reads.
     func stanza() -> Message {
+        let type: MessageType = groupchat ? .groupchat : .chat
         switch content {
         case .message(let body, let attachments, let reply):
             // The links are in the body too: clients without out-of-band data show them as text.
             let text = ([body].compactMap { $0 } + attachments.map(\.url)).joined(separator: "\n")
             let links = attachments.map { OutOfBandData(url: $0.url) }
-            guard let reply else { return Message.chat(to: to, body: text, id: id, outOfBand: links) }
+            guard let reply else { return Message.chat(to: to, body: text, id: id, type: type, outOfBand: links) }
             return Message.reply(to: to, body: text, id: id, replyingTo: reply.id, author: reply.author.flatMap { try? JID($0) },
-                                 quote: reply.quote, outOfBand: links)
+                                 quote: reply.quote, outOfBand: links, type: type)
         case .reactions(let original, let reactions):
-            return Message.reactions(reactions, to: original, peer: to, id: id)
+            return Message.reactions(reactions, to: original, peer: to, id: id, type: type)
         case .correction(let original, let body):
-            return Message.correction(of: original, to: to, body: body, correctionID: id)
+            return Message.correction(of: original, to: to, body: body, correctionID: id, type: type)
         case .retraction(let original):
-            return Message.retraction(of: original, to: to, retractionID: id)
+            return Message.retraction(of: original, to: to, retractionID: id, type: type)
         }
     }
 }
@@ -79,6 +82,8 @@ extension OutgoingMessage {
 /// and an earlier run's count too).
 struct Outbox {
     let store: Store
+    /// Which addresses are rooms: their messages go as groupchat.
+    var rooms = RoomDirectory(known: [])
 
     /// Everything still to confirm, in the order it must go: messages first, oldest first, then
     /// corrections, so that none arrives before what it corrects.
@@ -92,7 +97,9 @@ struct Outbox {
             if row.editedAt != nil, let id = row.id, let written = try store.edits(of: id).first { message.body = written }
             if let outgoing = OutgoingMessage(pending: message, peer: peer) { messages.append(outgoing) }
         }
-        return messages + (try store.pendingCorrections()).compactMap(OutgoingMessage.init)
+        var all = messages + (try store.pendingCorrections()).compactMap(OutgoingMessage.init)
+        for index in all.indices where rooms.isRoom(all[index].to) { all[index].groupchat = true }
+        return all
     }
 
     /// Corrections an older version kept as stanza text become values (once; then none are left).

@@ -258,6 +258,8 @@ public final class TUIApp {
             handle(call: info, account: account)
         case .callDigit, .rejected:
             break
+        case .room(let event):
+            handle(room: event, account: account)
         case .subscriptionRequest(let from, let nick):
             noteSubscriptionRequest(from: from, nick: nick, account: account)
         case .subscriptionAnswered(let from, let accepted):

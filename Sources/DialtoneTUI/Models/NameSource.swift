@@ -7,10 +7,13 @@ public protocol NameSource: Sendable {
     func annotate(_ text: String) -> String
     /// Every name known, for completion.
     var allNames: [String] { get }
+    /// Whether a (bare) address is a group chat the account knows.
+    func isRoom(_ address: String) -> Bool
 }
 
 extension NameSource {
     public func annotate(_ text: String) -> String { text }
+    public func isRoom(_ address: String) -> Bool { false }
 }
 
 extension DisplayNames: NameSource {}

@@ -121,7 +121,10 @@ extension XMPPClient {
         return (total, lastSeen)
     }
 
-    public func fetchArchivePage(after: String?, newestFirst: Bool = false, pageSize: Int = 250) async throws -> ArchivePage {
+    /// One page of an archive (ours, or with `room` that room's) after `after`, or its newest
+    /// page with `newestFirst`.
+    public func fetchArchivePage(after: String?, newestFirst: Bool = false, pageSize: Int = 250,
+                                 room: JID? = nil) async throws -> ArchivePage {
         let queryID = newStanzaID()
         var query = XMLElement("query", namespace: Namespace.mam, attributes: [XMLAttribute("queryid", queryID)])
         var set = XMLElement("set", namespace: Namespace.rsm)
@@ -132,9 +135,9 @@ extension XMPPClient {
             set.append(XMLElement("before", namespace: Namespace.rsm))
         }
         query.append(set)
-        activeArchiveQueries.insert(queryID)
-        defer { activeArchiveQueries.remove(queryID) }
-        let answer = try await request(.iq(.set, id: newStanzaID(), payload: query), timeout: .seconds(60))
+        activeArchiveQueries[queryID] = room?.bare ?? configuration.jid.bare
+        defer { activeArchiveQueries[queryID] = nil }
+        let answer = try await request(.iq(.set, id: newStanzaID(), to: room?.bare, payload: query), timeout: .seconds(60))
         let fin = answer.child("fin", namespace: Namespace.mam)
         let rsm = fin?.child("set", namespace: Namespace.rsm)
         let count = rsm?.childText("count", namespace: Namespace.rsm).flatMap(Int.init)

@@ -52,25 +52,33 @@ extension XMPPClient {
             return
         }
         if let event = stanza.child("event", namespace: Namespace.pubsubEvent) {
-            // Only our own PEP service speaks for the account's devices; a contact's PEP
+            // Only our own PEP service speaks for the account's devices (read state, bookmarks); a contact's PEP
             // notifications (none are asked for) and anyone else's are not read state.
             guard isFromOurAccount(stanza, allowAbsent: false) else {
-                batch.events.append(.rejected(reason: "read-state notification not from our own account", stanza: stanza))
+                batch.events.append(.rejected(reason: "PEP notification (read state, bookmarks) not from our own account", stanza: stanza))
                 return
             }
             let items = event.child("items", namespace: Namespace.pubsubEvent)
-            if items?[attribute: "node"] == Namespace.displayedSync {
+            switch items?[attribute: "node"] {
+            case Namespace.displayedSync:
                 batch.events.append(.displayedElsewhere(Self.displayedMarks(in: items, namespace: Namespace.pubsubEvent)))
+            case Namespace.bookmarks:
+                batch.events.append(.bookmarks(Self.bookmarkChange(in: items)))
+            default:
+                break
             }
             return
         }
         if let result = stanza.child("result", namespace: Namespace.mam) {
-            guard let queryID = result[attribute: "queryid"], activeArchiveQueries.contains(queryID) else {
+            guard let queryID = result[attribute: "queryid"], let archive = activeArchiveQueries[queryID] else {
                 batch.events.append(.rejected(reason: "archive result for a query we did not send", stanza: stanza))
                 return
             }
-            guard isFromOurAccount(stanza, allowAbsent: true) else {
-                batch.events.append(.rejected(reason: "archive result not from our own archive", stanza: stanza))
+            // Results come from the archive we asked: ours (our server may leave `from` out),
+            // or a room's, from the room's own address.
+            let room = archive == ours ? nil : archive
+            guard room == nil ? isFromOurAccount(stanza, allowAbsent: true) : stanza.fromAddress.jid == room else {
+                batch.events.append(.rejected(reason: "archive result not from the archive we asked", stanza: stanza))
                 return
             }
             guard let forwarded = result.child("forwarded", namespace: Namespace.forward),
@@ -81,11 +89,23 @@ extension XMPPClient {
             let message = Message(inner)
             let stamp = forwarded.child("delay", namespace: Namespace.delay)?[attribute: "stamp"].flatMap(XMPPDateTime.parse)
             batch.events.append(.message(ReceivedMessage(
-                message: message, direction: message.from?.bare == ours ? .outgoing : .incoming, source: .archive,
-                archiveID: result[attribute: "id"], timestamp: stamp ?? liveTimestamp(message).time)))
+                message: message, direction: room == nil && message.from?.bare == ours ? .outgoing : .incoming, source: .archive,
+                archiveID: result[attribute: "id"], timestamp: stamp ?? liveTimestamp(message).time, room: room)))
             return
         }
         let message = Message(stanza)
+        if message.type == .groupchat {
+            // Said in a room (which the layer above must have joined): no receipt, and no
+            // archive id of ours (the room's own id it reads from the message).
+            guard let room = message.from?.bare, room != ours else {
+                batch.events.append(.rejected(reason: "group chat message without a room", stanza: stanza))
+                return
+            }
+            batch.events.append(.message(ReceivedMessage(
+                message: message, direction: .incoming, source: .live, archiveID: nil,
+                timestamp: liveTimestamp(message).time, room: room)))
+            return
+        }
         let (time, held) = liveTimestamp(message)
         batch.events.append(.message(ReceivedMessage(
             message: message, direction: message.from?.bare == ours && message.to?.bare != ours ? .outgoing : .incoming,
@@ -120,6 +140,10 @@ extension XMPPClient {
             return
         }
         let type = stanza[attribute: "type"]
+        if let occupant = RoomPresence(stanza) {
+            batch.events.append(.roomPresence(occupant))
+            return
+        }
         if let kind = type.flatMap(SubscriptionChange.Kind.init(rawValue:)) {
             // Subscriptions are between accounts: a resource on one is meaningless (RFC 6121
             // §3.1.3 has the server drop it), and our own account asks nothing of itself.

@@ -58,7 +58,8 @@ public actor XMPPClient {
     public internal(set) var authenticationMechanism: String?
 
     var pendingRequests: [String: PendingRequest] = [:]
-    var activeArchiveQueries: Set<String> = []
+    /// Archive queries awaiting results, by query id: whose archive each asked (ours, or a room's).
+    var activeArchiveQueries: [String: JID] = [:]
     var runTask: Task<Void, Never>?
     var keepaliveTask: Task<Void, Never>?
     var stopRequested = false
@@ -176,7 +177,7 @@ public actor XMPPClient {
     /// The session is over for good: nothing asked in it will be answered.
     func endSession() {
         sessionGeneration += 1
-        activeArchiveQueries = []
+        activeArchiveQueries = [:]
         let pending = pendingRequests
         pendingRequests = [:]
         for request in pending.values { request.continuation?.resume(throwing: XMPPConnectionError.notConnected) }

@@ -10,6 +10,11 @@ public enum XMPPEvent: Sendable {
     case message(ReceivedMessage)
     case roster(RosterUpdate)
     case presence(PresenceUpdate)
+    /// A group chat's report about one of its occupants, us included (XEP-0045), or its
+    /// refusal of our join; whether that room is one we are in is for the layer above.
+    case roomPresence(RoomPresence)
+    /// Our bookmarked rooms changed (XEP-0402), as our own PEP service announced it.
+    case bookmarks(BookmarkChange)
     /// A subscription request or answer (RFC 6121 §3), from a bare address.
     case subscription(SubscriptionChange)
     /// The server changed the account's block list (XEP-0191), from this or another client.
@@ -61,19 +66,25 @@ public struct ReceivedMessage: Sendable, Equatable {
     /// our server's domain. Anyone can forge that element, so this only tells history from
     /// the present (a propose becomes a missed call), never who may do what.
     public var heldByServer: Bool
+    /// The group chat it was said in: a live groupchat message's room (its sender's bare
+    /// address; the layer above accepts it only from a room it joined), or the room whose
+    /// archive we asked (results from anyone else are rejected here).
+    public var room: JID?
 
     public init(message: Message, direction: Direction, source: Source, archiveID: String?, timestamp: Date,
-                heldByServer: Bool = false) {
+                heldByServer: Bool = false, room: JID? = nil) {
         self.message = message
         self.direction = direction
         self.source = source
         self.archiveID = archiveID
         self.timestamp = timestamp
         self.heldByServer = heldByServer
+        self.room = room
     }
 
-    /// The other party: whom an incoming message came from, or an outgoing one went to.
-    public var peer: JID? { direction == .incoming ? message.from : message.to }
+    /// The other party: whom an incoming message came from, or an outgoing one went to; in a
+    /// group chat, the room.
+    public var peer: JID? { room ?? (direction == .incoming ? message.from : message.to) }
 }
 
 public struct RosterItem: Sendable, Equatable, Codable {

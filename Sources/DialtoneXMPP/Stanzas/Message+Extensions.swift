@@ -146,9 +146,10 @@ extension Message {
 
     /// A retraction (XEP-0424) of our message `id`, in both forms clients read today, with a
     /// fallback text for those that read neither.
-    public static func retraction(of id: String, to peer: JID, retractionID: String = newStanzaID()) -> Message {
+    public static func retraction(of id: String, to peer: JID, retractionID: String = newStanzaID(),
+                                  type: MessageType = .chat) -> Message {
         var element = XMLElement("message", namespace: Namespace.client,
-                                 attributes: ["to": peer.description, "type": "chat", "id": retractionID])
+                                 attributes: ["to": peer.description, "type": type.rawValue, "id": retractionID])
         element.append(XMLElement("retract", namespace: Namespace.retraction, attributes: [XMLAttribute("id", id)]))
         var fastening = XMLElement("apply-to", namespace: Namespace.fastening, attributes: [XMLAttribute("id", id)])
         fastening.append(XMLElement("retract", namespace: Namespace.retraction0))
@@ -163,11 +164,11 @@ extension Message {
     /// A reply (XEP-0461) to message `id` by `author`: the body begins with `quote` as "> "
     /// lines, which the XEP-0428 fallback marks, for clients that show no replies.
     public static func reply(to peer: JID, body: String, id: String, replyingTo original: String, author: JID?, quote: String?,
-                             outOfBand: [OutOfBandData] = []) -> Message {
+                             outOfBand: [OutOfBandData] = [], type: MessageType = .chat) -> Message {
         let quoted = quote.map { text in
             text.split(separator: "\n", omittingEmptySubsequences: false).map { "> " + $0 }.joined(separator: "\n") + "\n"
         } ?? ""
-        var element = Message.chat(to: peer, body: quoted + body, id: id, outOfBand: outOfBand).element
+        var element = Message.chat(to: peer, body: quoted + body, id: id, type: type, outOfBand: outOfBand).element
         var reply = XMLElement("reply", namespace: Namespace.reply, attributes: [XMLAttribute("id", original)])
         if let author { reply.attributes.append(XMLAttribute("to", author.description)) }
         element.append(reply)
@@ -182,9 +183,10 @@ extension Message {
 
     /// Our reactions (XEP-0444) to message `id`: all of them, since each replaces the last;
     /// none takes every one back.
-    public static func reactions(_ emojis: [String], to messageID: String, peer: JID, id: String = newStanzaID()) -> Message {
+    public static func reactions(_ emojis: [String], to messageID: String, peer: JID, id: String = newStanzaID(),
+                                 type: MessageType = .chat) -> Message {
         var element = XMLElement("message", namespace: Namespace.client,
-                                 attributes: ["to": peer.description, "type": "chat", "id": id])
+                                 attributes: ["to": peer.description, "type": type.rawValue, "id": id])
         var reactions = XMLElement("reactions", namespace: Namespace.reactions, attributes: [XMLAttribute("id", messageID)])
         for emoji in emojis { reactions.append(.textElement("reaction", namespace: Namespace.reactions, emoji)) }
         element.append(reactions)
@@ -195,8 +197,9 @@ extension Message {
 
     /// A correction (XEP-0308) of our message `id`: a new chat message with the new text,
     /// whose own id is `correctionID` (kept when it is sent again).
-    public static func correction(of id: String, to peer: JID, body: String, correctionID: String = newStanzaID()) -> Message {
-        var element = Message.chat(to: peer, body: body, id: correctionID).element
+    public static func correction(of id: String, to peer: JID, body: String, correctionID: String = newStanzaID(),
+                                  type: MessageType = .chat) -> Message {
+        var element = Message.chat(to: peer, body: body, id: correctionID, type: type).element
         element.append(XMLElement("replace", namespace: Namespace.correction, attributes: [XMLAttribute("id", id)]))
         return Message(element)
     }

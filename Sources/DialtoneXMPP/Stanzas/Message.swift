@@ -66,7 +66,9 @@ public struct Message: Sendable, Equatable {
         return receipt
     }
 
-    /// A new chat message with an origin-id equal to its id, asking for a receipt.
+    /// A new chat message with an origin-id equal to its id, asking for a receipt. A group
+    /// chat's message (`type` groupchat) asks for neither receipt nor marker: a room's
+    /// occupants do not answer for each other (XEP-0184 §5.3).
     public static func chat(to: JID, body: String, id: String = newStanzaID(), type: MessageType = .chat,
                             subject: String? = nil, outOfBand: [OutOfBandData] = []) -> Message {
         var element = XMLElement("message", namespace: Namespace.client,
@@ -79,9 +81,9 @@ public struct Message: Sendable, Equatable {
             if let description = data.description { x.append(.textElement("desc", namespace: Namespace.oob, description)) }
             element.append(x)
         }
-        element.append(XMLElement("request", namespace: Namespace.receipts))
+        if type != .groupchat { element.append(XMLElement("request", namespace: Namespace.receipts)) }
         element.append(XMLElement("origin-id", namespace: Namespace.stanzaID, attributes: [XMLAttribute("id", id)]))
-        element.append(XMLElement("markable", namespace: "urn:xmpp:chat-markers:0"))
+        if type != .groupchat { element.append(XMLElement("markable", namespace: "urn:xmpp:chat-markers:0")) }
         return Message(element)
     }
 }

@@ -61,6 +61,10 @@ public enum Namespace {
     public static let muc = "http://jabber.org/protocol/muc"
     public static let mucUser = "http://jabber.org/protocol/muc#user"
     public static let pubsubEvent = "http://jabber.org/protocol/pubsub#event"
+    /// Bookmarked rooms (XEP-0402), one PEP item a room; `bookmarksNotify` asks for changes.
+    public static let bookmarks = "urn:xmpp:bookmarks:1"
+    /// Direct invitations to a room (XEP-0249).
+    public static let conferenceInvite = "jabber:x:conference"
     public static let externalServices = "urn:xmpp:extdisco:2"
     public static let commands = "http://jabber.org/protocol/commands"
 }

@@ -14,14 +14,14 @@ struct Listen: AsyncParsableCommand {
 
     func run() async throws {
         let runtime = try CommandRuntime(options)
-        let sessions = try runtime.selectedAccounts().map { try CommandRuntime.openSession(for: $0) }
+        let sessions = try runtime.selectedAccounts().map { try CommandRuntime.openSession(for: $0, joinsRooms: true) }
         let stop = SignalWaiter.waitForTermination()
         // One printer a session; with several accounts, human lines say whose they are.
         var printing: [Task<String?, Never>] = []
         for session in sessions {
             let events = await session.events()
             let output = EventPrinter(json: json, account: session.account.description, names: { try? session.displayNames() },
-                                      labelled: sessions.count > 1)
+                                      labelled: sessions.count > 1, room: { try? session.records.room($0) })
             await session.start()
             printing.append(Task {
                 for await event in events {
@@ -59,10 +59,12 @@ struct EventPrinter: Sendable {
     var names: @Sendable () -> DisplayNames? = { nil }
     /// Human lines begin with the account (when one process serves several).
     var labelled = false
+    /// The group chat an address is, if it is one (for `room`, `nick` and `mention`).
+    var room: @Sendable (String) -> RoomRecord? = { _ in nil }
 
     func print(_ event: CoreEvent) {
         if json {
-            guard var object = Self.jsonObject(event, account: account) else { return }
+            guard var object = Self.jsonObject(event, account: account, room: room) else { return }
             object["account"] = account
             JSONLines.write(object)
         } else if let line = Self.text(event, names: names()) {
@@ -70,7 +72,7 @@ struct EventPrinter: Sendable {
         }
     }
 
-    static func jsonObject(_ event: CoreEvent, account: String) -> [String: Any]? {
+    static func jsonObject(_ event: CoreEvent, account: String, room: (String) -> RoomRecord? = { _ in nil }) -> [String: Any]? {
         switch event {
         case .connection(let state):
             var object: [String: Any] = ["type": "connection", "state": Self.stateName(state)]
@@ -80,7 +82,9 @@ struct EventPrinter: Sendable {
             }
             return object
         case .message(let peer, let message):
-            return messageObject(peer: peer, message, account: account)
+            return messageObject(peer: peer, message, account: account, room: room(peer))
+        case .room(let event):
+            return roomObject(event)
         case .status(let id, let status):
             return ["type": "status", "message_id": id, "status": status.rawValue]
         case .contactsChanged:
@@ -141,7 +145,22 @@ struct EventPrinter: Sendable {
         return object
     }
 
-    static func messageObject(peer: String, _ message: StoredMessage, account: String) -> [String: Any] {
+    static func roomObject(_ event: RoomEvent) -> [String: Any] {
+        switch event {
+        case .joined(let room, let nick): ["type": "room", "event": "joined", "room": room, "nick": nick]
+        case .left(let room, let reason): ["type": "room", "event": "left", "room": room, "reason": reason ?? NSNull()]
+        case .subject(let room, let subject, let by):
+            ["type": "room", "event": "subject", "room": room, "subject": subject ?? NSNull(), "nick": by ?? NSNull()]
+        case .occupant(let room, let occupant, let present):
+            ["type": "room", "event": present ? "present" : "gone", "room": room, "nick": occupant.nick,
+             "role": occupant.role ?? NSNull(), "affiliation": occupant.affiliation ?? NSNull(),
+             "jid": occupant.jid?.description ?? NSNull()]
+        case .nickChanged(let room, let from, let to): ["type": "room", "event": "nick", "room": room, "nick": from, "new_nick": to]
+        }
+    }
+
+    /// A message as JSON; `room` is the group chat it was said in (its record), if any.
+    static func messageObject(peer: String, _ message: StoredMessage, account: String, room: RoomRecord? = nil) -> [String: Any] {
         var object: [String: Any] = [
             "type": "message", "peer": peer, "direction": message.direction.rawValue,
             "from": message.sender, "to": message.direction == .incoming ? account : peer,
@@ -170,6 +189,14 @@ struct EventPrinter: Sendable {
             if let quote = reply.quote { object["reply_quote"] = quote }
         }
         if let reactions = message.reactions { object["reactions"] = reactions }
+        if let room {
+            object["room"] = room.jid
+            let nick = message.direction == .incoming ? message.sender.split(separator: "/", maxSplits: 1).dropFirst().first.map(String.init)
+                : room.nick
+            object["nick"] = nick ?? NSNull()
+            object["to"] = room.jid
+            object["mention"] = message.direction == .incoming && Mention.mentions(room.nick, in: message.body ?? "")
+        }
         return object
     }
 
@@ -187,7 +214,7 @@ struct EventPrinter: Sendable {
         case .connection(let state): return "-- \(state)"
         case .message(let peer, let message):
             let name = { (address: String) in Sanitizer.plain(names?.name(for: address) ?? address) }
-            let group = peer.contains(",") ? " in \(name(peer))" : ""
+            let group = peer.contains(",") || names?.isRoom(peer) == true ? " in \(name(peer))" : ""
             var line = "[\(message.timestamp.formatted(date: .omitted, time: .shortened))] "
                 + (message.direction == .incoming ? "\(name(message.sender))\(group)" : "me → \(name(peer))")
             if let subject = message.subject { line += " [\(Sanitizer.plain(subject))]" }
@@ -203,6 +230,9 @@ struct EventPrinter: Sendable {
             }
             return line
         case .rejected(let reason): return "-- rejected: \(reason)"
+        case .room(.joined(let room, let nick)): return "-- joined \(room) as \(Sanitizer.plain(nick))"
+        case .room(.left(let room, let reason)): return "-- left \(room)" + (reason.map { ": \($0)" } ?? "")
+        case .room(.subject(let room, let subject, _)): return "-- subject of \(room): \(Sanitizer.plain(subject ?? "(none)"))"
         case .call(let info): return "-- " + CallText.line(info, name: Sanitizer.plain(names?.name(for: info.peer.description) ?? info.peer.description))
         case .callDigit(_, let digit): return "-- DTMF \(digit)"
         case .reacted(_, let message, let sender, let reactions):

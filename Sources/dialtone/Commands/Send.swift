@@ -60,6 +60,10 @@ struct Send: AsyncParsableCommand {
                             if let groupParts { recipient = try await session.resolveGroup(groupParts) } else {
                                 recipient = try await session.resolveRecipient(to)
                             }
+                            // A group chat is joined first (a known one joins as Core sends).
+                            if await !session.isRoom(recipient), await session.isGroupChat(recipient) {
+                                try await session.joinRoom(recipient)
+                            }
                             if let attach {
                                 sentID = try await session.sendAttachment(path: attach, to: recipient, caption: text,
                                                                           progress: ProgressBar.standardError(label: "uploading")).id

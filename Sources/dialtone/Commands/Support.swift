@@ -47,8 +47,11 @@ struct CommandRuntime {
         try Self.openSession(for: account, calls: calls)
     }
 
-    static func openSession(for account: AccountConfiguration, calls: CallSettings? = nil) throws -> AccountSession {
-        do { return try AccountSession.open(account, calls: calls, logger: Logger(label: "dialtone")) } catch {
+    /// `joinsRooms` for what stays (the TUI, `listen`): it joins the bookmarked rooms at start.
+    /// A one-shot command does not come and go in every room.
+    static func openSession(for account: AccountConfiguration, calls: CallSettings? = nil,
+                            joinsRooms: Bool = false) throws -> AccountSession {
+        do { return try AccountSession.open(account, calls: calls, joinsRooms: joinsRooms, logger: Logger(label: "dialtone")) } catch {
             throw CLIError(String(describing: error))
         }
     }

@@ -14,7 +14,7 @@ struct Tui: AsyncParsableCommand {
         let runtime = try CommandRuntime(options)
         // Every configured account at once, unless --account names one.
         let accounts = options.account == nil ? try runtime.allAccounts() : [runtime.account]
-        let sessions = try accounts.map { try CommandRuntime.openSession(for: $0) }
+        let sessions = try accounts.map { try CommandRuntime.openSession(for: $0, joinsRooms: true) }
         // The screen belongs to curses: whatever a C library prints on standard error (speexdsp
         // and ALSA warn there) goes to the log file instead of across the interface.
         redirectStandardError(to: options.logFile ?? Paths.logFile)

@@ -143,19 +143,77 @@ final class RoutingTests: XCTestCase {
 
     func testAnArchiveResultFromAnotherArchiveIsRejected() async throws {
         let batch = try await route(archived.replacingOccurrences(of: "FROM", with: "mallory@evil.example")) {
-            $0.activeArchiveQueries.insert("q1")
+            $0.activeArchiveQueries["q1"] = JID(verified: "me@example.com")
         }
-        XCTAssertEqual(rejection(batch), "archive result not from our own archive")
+        XCTAssertEqual(rejection(batch), "archive result not from the archive we asked")
     }
 
     func testOurArchiveResultCarriesItsIdAndStamp() async throws {
         let batch = try await route(archived.replacingOccurrences(of: "FROM", with: "me@example.com")) {
-            $0.activeArchiveQueries.insert("q1")
+            $0.activeArchiveQueries["q1"] = JID(verified: "me@example.com")
         }
         let message = try XCTUnwrap(messages(batch).first)
-        XCTAssertEqual(message.source, .archive)
+        XCTAssertEqual(message.source, ReceivedMessage.Source.archive)
         XCTAssertEqual(message.archiveID, "a1")
         XCTAssertEqual(message.timestamp, XMPPDateTime.parse("2026-01-01T10:00:00Z"))
+        XCTAssertNil(message.room)
+    }
+
+    // MARK: Group chats (XEP-0045)
+
+    func testARoomsArchiveAnswersOnlyFromTheRoom() async throws {
+        let room = JID(verified: "lounge@rooms.example.com")
+        let forged = try await route(archived.replacingOccurrences(of: "FROM", with: "me@example.com")) {
+            $0.activeArchiveQueries["q1"] = room
+        }
+        XCTAssertEqual(rejection(forged), "archive result not from the archive we asked")
+        let batch = try await route(archived.replacingOccurrences(of: "FROM", with: room.description)) {
+            $0.activeArchiveQueries["q1"] = room
+        }
+        let message = try XCTUnwrap(messages(batch).first)
+        XCTAssertEqual(message.room, room)
+        XCTAssertEqual(message.peer, room)
+        XCTAssertEqual(message.direction, .incoming)
+    }
+
+    func testALiveRoomMessageNamesItsRoomAndAsksNoReceipt() async throws {
+        let batch = try await route("""
+            <message xmlns='jabber:client' from='lounge@rooms.example.com/ada' to='me@example.com/desk' type='groupchat' id='m1'>            <body>hi all</body><request xmlns='urn:xmpp:receipts'/>            <stanza-id xmlns='urn:xmpp:sid:0' id='r1' by='me@example.com'/></message>
+            """)
+        let message = try XCTUnwrap(messages(batch).first)
+        XCTAssertEqual(message.room, JID(verified: "lounge@rooms.example.com"))
+        XCTAssertNil(message.archiveID, "a stanza-id by our address in a room message is the sender's claim")
+        XCTAssertTrue(batch.replies.isEmpty, "a receipt was sent to a room")
+    }
+
+    func testARoomsReportOnAnOccupantIsItsOwnEvent() async throws {
+        let batch = try await route("""
+            <presence xmlns='jabber:client' from='lounge@rooms.example.com/dt' to='me@example.com/desk'>            <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='member' role='participant'/>            <status code='110'/></x></presence>
+            """)
+        guard case .roomPresence(let presence) = try XCTUnwrap(batch.events.first) else { return XCTFail("\(batch.events)") }
+        XCTAssertTrue(presence.isSelf)
+        XCTAssertEqual(presence.nick, "dt")
+    }
+
+    func testBookmarkNotificationsFromOurAccountOnly() async throws {
+        let event = """
+            <message xmlns='jabber:client' from='FROM' to='me@example.com/desk'>\
+            <event xmlns='http://jabber.org/protocol/pubsub#event'><items node='urn:xmpp:bookmarks:1'>\
+            <item id='lounge@rooms.example.com'><conference xmlns='urn:xmpp:bookmarks:1' autojoin='true' name='Lounge'>\
+            <nick>dt</nick></conference></item></items></event></message>
+            """
+        let ours = try await route(event.replacingOccurrences(of: "FROM", with: "me@example.com"))
+        guard case .bookmarks(.published(let bookmarks)) = try XCTUnwrap(ours.events.first) else { return XCTFail("\(ours.events)") }
+        XCTAssertEqual(bookmarks, [Bookmark(room: JID(verified: "lounge@rooms.example.com"), name: "Lounge", autojoin: true, nick: "dt")])
+        let forged = try await route(event.replacingOccurrences(of: "FROM", with: "mallory@evil.example"))
+        XCTAssertNotNil(rejection(forged))
+        let retracted = try await route("""
+            <message xmlns='jabber:client' from='me@example.com' to='me@example.com/desk'>\
+            <event xmlns='http://jabber.org/protocol/pubsub#event'><items node='urn:xmpp:bookmarks:1'>\
+            <retract id='lounge@rooms.example.com'/></items></event></message>
+            """)
+        guard case .bookmarks(.retracted(let rooms)) = try XCTUnwrap(retracted.events.first) else { return XCTFail("\(retracted.events)") }
+        XCTAssertEqual(rooms, [JID(verified: "lounge@rooms.example.com")])
     }
 
     // MARK: Read state across devices (XEP-0490)
@@ -176,7 +234,7 @@ final class RoutingTests: XCTestCase {
     /// Anyone else's notification is no read state of ours (it would clear unread counts).
     func testReadStateFromAnyoneElseIsRejected() async throws {
         let batch = try await route(displayedEvent.replacingOccurrences(of: "FROM", with: "mallory@evil.example"))
-        XCTAssertEqual(rejection(batch), "read-state notification not from our own account")
+        XCTAssertEqual(rejection(batch), "PEP notification (read state, bookmarks) not from our own account")
     }
 
     // MARK: Roster pushes (RFC 6121)

@@ -18,6 +18,16 @@ struct TestEnvironment {
         ProcessInfo.processInfo.environment["DIALTONE_TEST_ARCHIVE_ONLY_DOMAIN"] ?? "archive-only.\(domain)"
     }
 
+    /// The server's group-chat service (Prosody's MUC component, with room archives).
+    var mucDomain: String {
+        ProcessInfo.processInfo.environment["DIALTONE_TEST_MUC_DOMAIN"] ?? "rooms.\(domain)"
+    }
+
+    /// A new room's address there, unique to the test.
+    func newRoom(_ prefix: String = "room") -> JID {
+        JID(verified: "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())@\(mucDomain)")
+    }
+
     static func current() throws -> TestEnvironment {
         let env = ProcessInfo.processInfo.environment
         guard let server = env["DIALTONE_TEST_SERVER"], let domain = env["DIALTONE_TEST_DOMAIN"],

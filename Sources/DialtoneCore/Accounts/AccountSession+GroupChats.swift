@@ -1,0 +1,60 @@
+import DialtoneStore
+import DialtoneXMPP
+
+/// Group chats (XEP-0045): the commands front ends use, on `GroupChatService`.
+extension AccountSession {
+    /// Joins `room` as `nick` (the bookmark's, or the account's name; a taken nick gets "_"
+    /// appended) and returns the nick we have there. The room is bookmarked with autojoin, so
+    /// the account's other devices join it too. Throws `GroupChatError` when the room says no
+    /// or does not answer in 20 s.
+    @discardableResult
+    public func joinRoom(_ room: JID, nick: String? = nil, password: String? = nil) async throws -> String {
+        let room = room.bare
+        Task { [weak self] in
+            try? await Task.sleep(for: GroupChatService.joinTimeout)
+            await self?.roomJoinTimedOut(room)
+        }
+        return try await groupChats.join(room, nick: nick, password: password)
+    }
+
+    private func roomJoinTimedOut(_ room: JID) { groupChats.joinTimedOut(room) }
+
+    func bookmarksChanged(_ change: BookmarkChange) async { await groupChats.bookmarksChanged(change) }
+
+    /// After a room let us in: what we missed there from its archive, then the messages that
+    /// waited to be said there.
+    func roomJoined(_ room: JID) async {
+        await groupChats.joined(room)
+        await groupChats.catchUp(room)
+        await messagingFlush()
+    }
+
+    /// Leaves `room`; its bookmark stays, without autojoin (other devices leave it too).
+    public func leaveRoom(_ room: JID) async throws {
+        try await groupChats.leave(room.bare)
+    }
+
+    /// Rooms the account knows (bookmarked, or joined here), and whether this session is in each.
+    public func rooms() throws -> [RoomInfo] { try groupChats.rooms() }
+
+    /// Who is in `room` now, by nick (empty when we are not in it).
+    public func occupants(of room: JID) -> [Occupant] { groupChats.occupants(of: room) }
+
+    /// Whether `jid` is a room the account knows.
+    public func isRoom(_ jid: JID) -> Bool { groupChats.directory.isRoom(jid) }
+
+    /// Bookmarks as the server holds them now (stored, so the rooms are known here).
+    public func refreshBookmarks() async throws -> [RoomInfo] {
+        try await groupChats.refreshBookmarks()
+        return try groupChats.rooms()
+    }
+
+    /// Whether the address the user typed is a group chat: a room we know, or one whose
+    /// address says so when asked (XEP-0030 identity conference).
+    public func isGroupChat(_ jid: JID) async -> Bool {
+        if groupChats.directory.isRoom(jid) { return true }
+        guard jid.local != nil, jid.domain != recipients.gateway?.domain else { return false }
+        let identities = (try? await xmppClient.identities(of: jid.bare)) ?? []
+        return identities.contains { $0.category == "conference" }
+    }
+}

@@ -1,0 +1,360 @@
+import DialtoneStore
+import DialtoneXMPP
+import Foundation
+import Logging
+
+/// Group chats (XEP-0045) of one account: joining and leaving, who is in each room, its
+/// subject, our own messages coming back from the room, the room's archive (XEP-0313 on the
+/// room) caught up after each join, and bookmarks (XEP-0402) that say which rooms every
+/// device joins at start.
+///
+/// Only a room we are in (or joining) speaks here: presences and messages from any other
+/// room are dropped. The room stamps `from` itself (room/nick), so an occupant cannot speak
+/// as another; a subject is taken only from a groupchat message, which only the room sends.
+final class GroupChatService: AccountFeature {
+    let account: JID
+    let store: Store
+    let client: XMPPClient
+    let broadcaster: EventBroadcaster
+    let logger: Logger
+    let directory: RoomDirectory
+    /// Whether this session joins the bookmarked rooms at start (the TUI and `listen` do; a
+    /// one-shot command does not come and go in every room).
+    let joinsAtStart: Bool
+
+    /// A join under way: the nick tried, and whoever waits for it.
+    private struct PendingJoin {
+        var nick: String
+        var password: String?
+        var attempt: Int
+        /// When the first attempt went: a join is given `joinTimeout` in all, retries included.
+        var startedAt: ContinuousClock.Instant
+        var waiters: [CheckedContinuation<String, any Error>] = []
+    }
+    private var joining: [JID: PendingJoin] = [:]
+    private var failedJoins: [JID: GroupChatError] = [:]
+    /// The password a room let us in with, until `joined` has stored it.
+    private var joinedPasswords: [JID: String?] = [:]
+    private var occupants: [JID: [String: Occupant]] = [:]
+    /// Rooms this process was in when the last session ended: joined again on the next.
+    private var rejoin: Set<JID> = []
+    /// Rooms whose archive is being caught up, and the newest live id of those that are not.
+    private var catchingUp: Set<JID> = []
+    private var liveCursors: [JID: String] = [:]
+
+    static let joinTimeout: Duration = .seconds(20)
+
+    init(account: JID, store: Store, client: XMPPClient, broadcaster: EventBroadcaster, joinsAtStart: Bool, logger: Logger) {
+        self.account = account.bare
+        self.store = store
+        self.client = client
+        self.broadcaster = broadcaster
+        self.joinsAtStart = joinsAtStart
+        self.logger = logger
+        let known = ((try? store.rooms()) ?? []).compactMap { try? JID($0.jid) }
+        directory = RoomDirectory(known: Set(known))
+    }
+
+    /// The nick to join with when none is given: the account's own name.
+    var defaultNick: String { account.local ?? "dialtone" }
+
+    // MARK: Sessions
+
+    /// A fresh session is in no room: the server took our presence away with the old one.
+    func sessionBound(resumed: Bool) throws {
+        guard !resumed else { return }
+        rejoin.formUnion(directory.joined.keys)
+        rejoin.formUnion(joining.keys)
+        for room in directory.joined.keys { broadcaster.publish(.room(.left(room: room.description, reason: "connection lost"))) }
+        directory.leaveAll()
+        occupants = [:]
+    }
+
+    /// Joins again what we were in, and (for a session that does) the bookmarked rooms.
+    nonisolated(nonsending) func sessionStarted(resumed: Bool) async {
+        guard !resumed else { return }
+        var wanted = rejoin
+        rejoin = []
+        if joinsAtStart {
+            do {
+                let bookmarks = try await client.bookmarks()
+                try remember(bookmarks)
+                wanted.formUnion(bookmarks.filter(\.autojoin).map(\.room))
+            } catch {
+                logger.info("bookmarks not read: \(error)")
+            }
+        }
+        // A join the user asked for meanwhile is under way already, or done.
+        for room in wanted.sorted(by: { $0.description < $1.description }) where !directory.isJoined(room) && joining[room] == nil {
+            let record = try? store.room(room.description)
+            await startJoin(room, nick: joining[room]?.nick ?? record?.nick ?? defaultNick, password: record?.password)
+        }
+    }
+
+    nonisolated(nonsending) func stop() async {
+        for room in directory.joined.keys { try? await client.send(.roomLeave(occupantAddress(room, directory.nick(in: room) ?? defaultNick))) }
+    }
+
+    // MARK: Joining and leaving
+
+    /// Joins `room` (or waits for the join under way) and returns our nick there. A taken nick
+    /// is tried again with "_" appended, three times. The caller times the join out
+    /// (`joinTimedOut`, `joinTimeout` after calling this).
+    nonisolated(nonsending) func join(_ room: JID, nick: String?, password: String?) async throws -> String {
+        let room = room.bare
+        if let joined = directory.nick(in: room) { return joined }
+        failedJoins[room] = nil
+        if joining[room] == nil {
+            let record = try? store.room(room.description)
+            await startJoin(room, nick: nick ?? record?.nick ?? defaultNick, password: password ?? record?.password)
+        }
+        if let joined = directory.nick(in: room) { return joined }
+        if let failure = failedJoins.removeValue(forKey: room) { throw failure }
+        guard joining[room] != nil else { throw GroupChatError.joinTimedOut(room: room.description) }
+        return try await withCheckedThrowingContinuation { continuation in
+            joining[room]?.waiters.append(continuation)
+        }
+    }
+
+    private nonisolated(nonsending) func startJoin(_ room: JID, nick: String, password: String?, attempt: Int = 1) async {
+        var pending = joining[room] ?? PendingJoin(nick: nick, password: password, attempt: attempt, startedAt: .now)
+        pending.nick = nick
+        pending.password = password
+        pending.attempt = attempt
+        joining[room] = pending
+        do {
+            // Without the room's history: its archive brings what we missed, once.
+            try await client.send(.roomJoin(occupantAddress(room, nick), password: password, maxStanzas: 0))
+        } catch {
+            finishJoin(room, with: .failure(GroupChatError.joinRefused(room: room.description, condition: "not connected")))
+        }
+    }
+
+    /// A join still unanswered when its time is up fails for whoever waits.
+    func joinTimedOut(_ room: JID) {
+        guard let pending = joining[room.bare], ContinuousClock.now - pending.startedAt >= Self.joinTimeout - .milliseconds(50)
+        else { return }
+        finishJoin(room.bare, with: .failure(GroupChatError.joinTimedOut(room: room.description)))
+    }
+
+    private func finishJoin(_ room: JID, with outcome: Result<String, GroupChatError>) {
+        guard let pending = joining.removeValue(forKey: room) else { return }
+        if case .failure(let error) = outcome, pending.waiters.isEmpty { failedJoins[room] = error }
+        for waiter in pending.waiters { waiter.resume(with: outcome.mapError { $0 }) }
+    }
+
+    /// Leaves `room` and keeps its bookmark without autojoin, so other devices leave it too.
+    nonisolated(nonsending) func leave(_ room: JID) async throws {
+        let room = room.bare
+        let nick = directory.nick(in: room) ?? joining[room]?.nick
+        finishJoin(room, with: .failure(GroupChatError.notJoined(room.description)))
+        if let nick { try? await client.send(.roomLeave(occupantAddress(room, nick))) }
+        let wasJoined = directory.isJoined(room)
+        directory.setJoined(room, nick: nil)
+        occupants[room] = nil
+        if wasJoined { broadcaster.publish(.room(.left(room: room.description, reason: nil))) }
+        guard var record = try store.room(room.description) else { return }
+        record.autojoin = false
+        try store.saveRoom(record)
+        await publishBookmark(record)
+    }
+
+    /// After the room let us in (`receive` said so): remembered, and bookmarked for the
+    /// account's other devices.
+    nonisolated(nonsending) func joined(_ room: JID) async {
+        guard let nick = directory.nick(in: room) else { return }
+        let password = joinedPasswords.removeValue(forKey: room) ?? nil
+        var record = (try? store.room(room.description)) ?? RoomRecord(jid: room.description, nick: nick)
+        let changed = record.nick != nick || !record.autojoin || (password != nil && record.password != password)
+        record.nick = nick
+        record.autojoin = true
+        if let password { record.password = password }
+        do { try store.saveRoom(record) } catch { logger.error("cannot store room \(room): \(error)") }
+        directory.remember(room)
+        if changed { await publishBookmark(record) }
+    }
+
+    private nonisolated(nonsending) func publishBookmark(_ record: RoomRecord) async {
+        guard let room = try? JID(record.jid) else { return }
+        do {
+            try await client.publishBookmark(Bookmark(room: room, name: record.name, autojoin: record.autojoin, nick: record.nick,
+                                                      password: record.password))
+        } catch {
+            logger.info("bookmark of \(room) not saved on the server: \(error)")
+        }
+    }
+
+    /// Reads the bookmarks from the server now and stores them.
+    nonisolated(nonsending) func refreshBookmarks() async throws {
+        try remember(try await client.bookmarks())
+    }
+
+    /// Bookmarks as the server has them: stored, so the rooms are known as rooms.
+    private func remember(_ bookmarks: [Bookmark]) throws {
+        for bookmark in bookmarks {
+            let stored = try store.room(bookmark.room.description)
+            try store.saveRoom(RoomRecord(jid: bookmark.room.description, nick: bookmark.nick ?? stored?.nick ?? defaultNick,
+                                          password: bookmark.password, name: bookmark.name, autojoin: bookmark.autojoin))
+            directory.remember(bookmark.room)
+        }
+    }
+
+    /// Another device (or this one) changed the bookmarks: rooms it set to autojoin are joined
+    /// here too, and rooms it stopped joining are left, by a session that joins at start.
+    /// It waits for the server (a bookmark's update): not to be awaited while an event is handled.
+    nonisolated(nonsending) func bookmarksChanged(_ change: BookmarkChange) async {
+        switch change {
+        case .published(let bookmarks):
+            do { try remember(bookmarks) } catch { logger.error("cannot store bookmarks: \(error)") }
+            guard joinsAtStart else { return }
+            for bookmark in bookmarks {
+                if bookmark.autojoin, !directory.isJoined(bookmark.room), joining[bookmark.room] == nil {
+                    await startJoin(bookmark.room, nick: bookmark.nick ?? defaultNick, password: bookmark.password)
+                } else if !bookmark.autojoin, directory.isJoined(bookmark.room) {
+                    try? await leave(bookmark.room)
+                }
+            }
+        case .retracted(let rooms):
+            for room in rooms where joinsAtStart && directory.isJoined(room) { try? await leave(room) }
+        }
+    }
+
+    // MARK: What the rooms say
+
+    /// A room's report about an occupant (us too). Returns the room when this made us join it.
+    nonisolated(nonsending) func receive(_ presence: RoomPresence) async -> JID? {
+        let room = presence.room
+        if let pending = joining[room], presence.nick == pending.nick, let condition = presence.error {
+            if condition == "conflict", pending.attempt < 4 {
+                await startJoin(room, nick: pending.nick + "_", password: pending.password, attempt: pending.attempt + 1)
+            } else {
+                finishJoin(room, with: .failure(GroupChatError.joinRefused(room: room.description, condition: condition)))
+            }
+            return nil
+        }
+        guard presence.error == nil, joining[room] != nil || directory.isJoined(room) else {
+            logger.debug("presence from a room we are not in: \(room)")
+            return nil
+        }
+        let ours = presence.isSelf
+        if presence.available {
+            let occupant = Occupant(nick: presence.nick, role: presence.role, affiliation: presence.affiliation, jid: presence.realJID)
+            let previous = occupants[room, default: [:]].updateValue(occupant, forKey: presence.nick)
+            if previous != occupant { broadcaster.publish(.room(.occupant(room: room.description, occupant, present: true))) }
+            if ours, let pending = joining[room] {
+                directory.setJoined(room, nick: presence.nick)
+                joinedPasswords[room] = pending.password
+                finishJoin(room, with: .success(presence.nick))
+                broadcaster.publish(.room(.joined(room: room.description, nick: presence.nick)))
+                // The bookmark and the archive wait for the server's answers: not here, where
+                // the stream waits for this event to be handled (`joined`, from the session).
+                logger.debug("joined \(room) as \(presence.nick)")
+                return room
+            }
+            return nil
+        }
+        let gone = occupants[room]?.removeValue(forKey: presence.nick)
+            ?? Occupant(nick: presence.nick, role: presence.role, affiliation: presence.affiliation, jid: presence.realJID)
+        if presence.statusCodes.contains(303), let newNick = presence.newNick {
+            // A nick change: the room sends the new presence next.
+            broadcaster.publish(.room(.nickChanged(room: room.description, from: presence.nick, to: newNick)))
+            if ours {
+                directory.setJoined(room, nick: newNick)
+                if var record = try? store.room(room.description) {
+                    record.nick = newNick
+                    try? store.saveRoom(record)
+                }
+            }
+            return nil
+        }
+        if ours, directory.isJoined(room) {
+            directory.setJoined(room, nick: nil)
+            occupants[room] = nil
+            let reason = presence.statusCodes.contains(301) ? "banned" : presence.statusCodes.contains(307) ? "kicked"
+                : presence.statusCodes.contains(321) || presence.statusCodes.contains(322) ? "no longer a member"
+                : presence.statusCodes.contains(332) ? "the room's service is shutting down" : "removed by the room"
+            broadcaster.publish(.room(.left(room: room.description, reason: reason)))
+            return nil
+        }
+        broadcaster.publish(.room(.occupant(room: room.description, gone, present: false)))
+        return nil
+    }
+
+    /// A message said in a room, before it is stored: nil when it is not to be stored (a
+    /// room we are not in; a subject change, kept as the room's). Our own messages come
+    /// back from the room (from our nick) and count as ours, so they match the outbox row.
+    func accept(_ received: ReceivedMessage) -> ReceivedMessage? {
+        guard let room = received.room else { return received }
+        let ourNick = directory.nick(in: room) ?? joining[room]?.nick
+        if received.source == .live {
+            guard ourNick != nil else {
+                logger.info("dropped a group chat message from a room we are not in")
+                return nil
+            }
+            let message = received.message
+            if message.body == nil, let subject = message.subject, message.type == .groupchat {
+                let text = subject.isEmpty ? nil : subject
+                try? store.setRoomSubject(text, of: room.description)
+                broadcaster.publish(.room(.subject(room: room.description, text, by: message.from?.resource)))
+                return nil
+            }
+        }
+        var result = received
+        if let nick = received.message.from?.resource, nick == ourNick {
+            result.direction = .outgoing
+        }
+        if received.source == .live {
+            // The room's own id for it: what its archive calls it, so catching up finds it stored.
+            result.archiveID = received.message.stanzaIDs[room]
+            if let id = result.archiveID, !catchingUp.contains(room) { liveCursors[room] = id }
+        }
+        return result
+    }
+
+    /// After a batch is stored: each room's archive cursor moves to its newest live message.
+    func batchStored() {
+        guard !liveCursors.isEmpty else { return }
+        for (room, cursor) in liveCursors { try? store.setRoomArchiveCursor(cursor, of: room.description) }
+        liveCursors = [:]
+    }
+
+    /// What we missed in `room` since we were last there, from its archive (the newest page
+    /// the first time), stored as its pages come.
+    nonisolated(nonsending) func catchUp(_ room: JID) async {
+        guard !catchingUp.contains(room) else { return }
+        catchingUp.insert(room)
+        defer { catchingUp.remove(room) }
+        var after = (try? store.room(room.description))?.archiveCursor
+        var total = 0
+        do {
+            while true {
+                let page = try await client.fetchArchivePage(after: after, newestFirst: after == nil, room: room)
+                total += page.count
+                if let last = page.last { try store.setRoomArchiveCursor(last, of: room.description) }
+                if page.complete || page.count == 0 || after == nil { break }
+                after = page.last
+            }
+            logger.info("room archive catch-up of \(room): \(total) messages")
+        } catch {
+            logger.info("room archive of \(room) not caught up: \(error)")
+        }
+    }
+
+    // MARK: Queries
+
+    func occupants(of room: JID) -> [Occupant] {
+        (occupants[room.bare] ?? [:]).values.sorted { $0.nick.lowercased() < $1.nick.lowercased() }
+    }
+
+    func rooms() throws -> [RoomInfo] {
+        try store.rooms().compactMap { record in
+            guard let jid = try? JID(record.jid) else { return nil }
+            return RoomInfo(jid: jid, nick: directory.nick(in: jid) ?? record.nick, name: record.name, autojoin: record.autojoin,
+                            joined: directory.isJoined(jid), subject: record.subject)
+        }
+    }
+
+    private func occupantAddress(_ room: JID, _ nick: String) -> JID {
+        (try? JID(local: room.local, domain: room.domain, resource: nick)) ?? room
+    }
+}

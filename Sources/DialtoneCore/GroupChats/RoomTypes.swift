@@ -1,0 +1,87 @@
+import DialtoneStore
+import DialtoneXMPP
+
+/// Someone in a group chat, as the room reports them (XEP-0045).
+public struct Occupant: Sendable, Equatable {
+    public var nick: String
+    /// moderator, participant, visitor.
+    public var role: String?
+    /// owner, admin, member, outcast, none.
+    public var affiliation: String?
+    /// Their own address, when the room shows it to us.
+    public var jid: JID?
+}
+
+/// A room the account knows (bookmarked, or joined here) and whether this session is in it.
+public struct RoomInfo: Sendable, Equatable {
+    public var jid: JID
+    /// Our nick there.
+    public var nick: String
+    public var name: String?
+    /// Joined at start on every device (the bookmark says so).
+    public var autojoin: Bool
+    /// This session is in it now.
+    public var joined: Bool
+    public var subject: String?
+}
+
+/// What happened in a room, for front ends.
+public enum RoomEvent: Sendable, Equatable {
+    /// We are in the room now, as `nick`.
+    case joined(room: String, nick: String)
+    /// We are out: we left (`reason` nil), or were kicked, banned, or the room went away.
+    case left(room: String, reason: String?)
+    /// The room's subject changed (`by` is the nick that set it, when the room says).
+    case subject(room: String, String?, by: String?)
+    /// Someone came, changed their role, or (`present` false) went.
+    case occupant(room: String, Occupant, present: Bool)
+    /// Someone, perhaps we, changed nick.
+    case nickChanged(room: String, from: String, to: String)
+}
+
+public enum GroupChatError: Error, Sendable, CustomStringConvertible, Equatable {
+    /// The room said no: "conflict" (the nick is taken), "not-authorized" (a password is
+    /// needed or wrong), "registration-required" (members only), "forbidden" (banned)…
+    case joinRefused(room: String, condition: String)
+    case joinTimedOut(room: String)
+    case notJoined(String)
+    case notARoom(String)
+
+    public var description: String {
+        switch self {
+        case .joinRefused(let room, let condition):
+            switch condition {
+            case "not-authorized": "\(room) needs a password, or the one given is wrong (--password)."
+            case "registration-required": "\(room) is for members only; ask an admin there to add you."
+            case "forbidden": "You are banned from \(room)."
+            case "conflict": "Every nick tried is taken in \(room); choose another with --nick."
+            case "service-unavailable": "\(room) is full, or does not let you in."
+            case "item-not-found": "There is no room \(room), and it may not be created."
+            default: "\(room) refused to let you in (\(condition))."
+            }
+        case .joinTimedOut(let room): "\(room) did not answer the join within 20 s."
+        case .notJoined(let room): "You are not in \(room); join it first (/join \(room))."
+        case .notARoom(let jid): "\(jid) is not a group chat."
+        }
+    }
+}
+
+/// Which addresses are rooms and which of them this session is in: owned by the group-chat
+/// feature, read by messaging (a room's messages go as groupchat, and wait until joined).
+final class RoomDirectory {
+    /// Every room the store knows, by bare address.
+    private(set) var known: Set<JID> = []
+    /// The rooms this session is in, with our nick in each.
+    private(set) var joined: [JID: String] = [:]
+
+    init(known: Set<JID>) { self.known = known }
+
+    func isRoom(_ jid: JID) -> Bool { known.contains(jid.bare) }
+    func isJoined(_ jid: JID) -> Bool { joined[jid.bare] != nil }
+    func nick(in room: JID) -> String? { joined[room.bare] }
+
+    func remember(_ room: JID) { known.insert(room.bare) }
+    func forget(_ room: JID) { known.remove(room.bare); joined[room.bare] = nil }
+    func setJoined(_ room: JID, nick: String?) { joined[room.bare] = nick }
+    func leaveAll() { joined = [:] }
+}

@@ -1,0 +1,81 @@
+import DialtoneCore
+import Foundation
+
+/// Group chats in the interface (XEP-0045): /join, /leave, /who, and what rooms report.
+extension TUIApp {
+    /// /join ROOM [NICK]: joins, then opens the room.
+    func join(_ typed: String, nick: String?) {
+        guard let room = try? JID(typed), room.local != nil, room.resource == nil else {
+            show(error: "\(Sanitizer.plain(typed)) is not a room's address (room@conference.example.org).")
+            return
+        }
+        let session = self.session
+        let account = current
+        show(notice: "Joining \(room.description)…")
+        Task { @MainActor in
+            do {
+                let joinedAs = try await session.joinRoom(room, nick: nick)
+                self.readNames(of: account)
+                if self.current == account { self.open(room.bare.description) }
+                self.show(notice: "Joined \(room.description) as \(Sanitizer.plain(joinedAs)).")
+            } catch {
+                self.show(error: "\(error)")
+            }
+            self.redraw()
+        }
+    }
+
+    /// /leave [ROOM]: without ROOM, the room in view.
+    func leave(_ typed: String?) {
+        guard let address = typed ?? view?.peer, let room = try? JID(address), names.isRoom(room.bare.description) else {
+            show(error: typed == nil ? "The conversation in view is not a group chat: /leave ROOM." : "\(Sanitizer.plain(typed ?? "")) is not a group chat you know.")
+            return
+        }
+        let session = self.session
+        Task { @MainActor in
+            do {
+                try await session.leaveRoom(room)
+                self.show(notice: "Left \(room.description).")
+            } catch {
+                self.show(error: "\(error)")
+            }
+            self.redraw()
+        }
+    }
+
+    /// /who: the occupants of the room in view, in place of the conversation.
+    func showOccupants() {
+        guard let peer = view?.peer, let room = try? JID(peer), names.isRoom(peer) else {
+            show(error: "Open a group chat first: /who lists who is in it.")
+            return
+        }
+        let session = self.session
+        Task { @MainActor in
+            let occupants = await session.occupants(of: room)
+            var lines = [StyledLine([TextRun("In \(room.description) — Esc closes", .notice)])]
+            if occupants.isEmpty { lines.append(StyledLine([TextRun("Nobody, or you are not in it (/join \(room.description)).", .notice)])) }
+            for occupant in occupants {
+                let standing = [occupant.role, occupant.affiliation].compactMap { $0 }.filter { $0 != "none" && $0 != "participant" }
+                lines.append(StyledLine([TextRun(Sanitizer.plain(occupant.nick), .peerName),
+                                         TextRun(standing.isEmpty ? "" : "  " + standing.joined(separator: ", ")),
+                                         TextRun(occupant.jid.map { "  " + Sanitizer.plain($0.description) } ?? "")]))
+            }
+            self.overlay = lines
+            self.redraw()
+        }
+    }
+
+    /// What a room reported: shown when it concerns the account in view.
+    func handle(room event: RoomEvent, account: Int) {
+        switch event {
+        case .joined:
+            readNames(of: account)
+        case .left(let room, let reason?) where account == current:
+            show(error: "You are out of \(room): \(reason).")
+        case .subject(let room, let subject, _) where account == current && view?.peer == room:
+            show(notice: "Subject: \(Sanitizer.plain(subject ?? "(none)"))")
+        case .left, .subject, .occupant, .nickChanged:
+            break
+        }
+    }
+}

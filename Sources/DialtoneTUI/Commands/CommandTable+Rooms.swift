@@ -1,0 +1,14 @@
+/// Group chats (XEP-0045).
+extension CommandTable {
+    static let rooms: [CommandSpec] = [
+        CommandSpec(.join, CommandArguments.word("ROOM").then(CommandArguments.word("NICK").optional()),
+                    synopsis: "Join a group chat (as NICK), and open it.",
+                    help: "ROOM is the room's address (room@conference.example.org). It is bookmarked with autojoin, so you are in it at every start, on every device; a taken nick gets \"_\" appended.") {
+            $0.join($1.0, nick: $1.1)
+        },
+        CommandSpec(.leave, CommandArguments.word("ROOM").optional(), synopsis: "Leave a group chat (the one in view without ROOM).",
+                    help: "Its history stays; its bookmark stays without autojoin.") { $0.leave($1) },
+        CommandSpec(.who, .none, synopsis: "List who is in the group chat in view.",
+                    help: "Nicks with their roles and affiliations; Esc closes.") { app, _ in app.showOccupants() },
+    ]
+}

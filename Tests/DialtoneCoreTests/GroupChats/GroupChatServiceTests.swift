@@ -1,0 +1,78 @@
+@testable import DialtoneCore
+import DialtoneStore
+import DialtoneXML
+import DialtoneXMPP
+import Foundation
+import Logging
+import XCTest
+
+/// What a room may say before we are in it (nothing), and how names and mentions read. The
+/// joins themselves, with a real room, are in IntegrationTests/GroupChatTests.
+final class GroupChatServiceTests: XCTestCase {
+    private let account = JID(verified: "me@example.com")
+    private let room = JID(verified: "lounge@rooms.example.com")
+
+    private func service(_ store: Store) -> GroupChatService {
+        let client = XMPPClient(configuration: XMPPClientConfiguration(jid: account, password: "x")) { _ in }
+        return GroupChatService(account: account, store: store, client: client, broadcaster: EventBroadcaster(),
+                                joinsAtStart: true, logger: .init(label: "test"))
+    }
+
+    private func roomMessage(_ body: String, from nick: String) throws -> ReceivedMessage {
+        let element = try XMLElement(parsing: """
+            <message xmlns='jabber:client' from='\(room)/\(nick)' to='me@example.com/desk' type='groupchat' id='x1'>\
+            <body>\(body)</body></message>
+            """)
+        return ReceivedMessage(message: Message(element), direction: .incoming, source: .live, archiveID: nil,
+                               timestamp: Date(), room: room)
+    }
+
+    func testARoomWeAreNotInSaysNothing() async throws {
+        let groupChats = service(try Store())
+        XCTAssertNil(groupChats.accept(try roomMessage("hello", from: "ada")), "a message from a room we never joined was taken")
+        let presence = try XCTUnwrap(RoomPresence(try XMLElement(parsing: """
+            <presence xmlns='jabber:client' from='\(room)/ada'><x xmlns='http://jabber.org/protocol/muc#user'>\
+            <item affiliation='owner' role='moderator'/><status code='110'/></x></presence>
+            """)))
+        let joined = await groupChats.receive(presence)
+        XCTAssertNil(joined, "a self-presence nobody asked for made us joined")
+        XCTAssertTrue(groupChats.occupants(of: room).isEmpty)
+        XCTAssertFalse(groupChats.directory.isJoined(room))
+    }
+
+    func testAMessageThatIsNotARoomsPassesUnchanged() throws {
+        let groupChats = service(try Store())
+        var chat = try roomMessage("hi", from: "ada")
+        chat.room = nil
+        XCTAssertEqual(groupChats.accept(chat), chat)
+    }
+
+    func testKnownRoomsComeFromTheStore() throws {
+        let store = try Store()
+        try store.saveRoom(RoomRecord(jid: room.description, nick: "dt", autojoin: true))
+        let groupChats = service(store)
+        XCTAssertTrue(groupChats.directory.isRoom(room))
+        XCTAssertFalse(groupChats.directory.isJoined(room))
+        XCTAssertEqual(try groupChats.rooms().map(\.nick), ["dt"])
+    }
+
+    func testAMentionIsTheNickAsAWordOfItsOwn() {
+        XCTAssertTrue(Mention.mentions("Ada", in: "ada: lunch?"))
+        XCTAssertTrue(Mention.mentions("ada", in: "thanks @Ada!"))
+        XCTAssertTrue(Mention.mentions("dt", in: "welcome, dt"))
+        XCTAssertFalse(Mention.mentions("ada", in: "adamant about it"))
+        XCTAssertFalse(Mention.mentions("ada", in: "canada"))
+        XCTAssertFalse(Mention.mentions("", in: "anything"))
+    }
+
+    func testRoomsAndTheirOccupantsAreNamedByRoomAndNick() {
+        let names = DisplayNames(contacts: [], addressBook: [], gateway: nil, country: "US",
+                                 rooms: [RoomRecord(jid: room.description, nick: "dt"),
+                                         RoomRecord(jid: "book@rooms.example.com", nick: "dt", name: "Book club")])
+        XCTAssertEqual(names.name(for: room.description), "#lounge")
+        XCTAssertEqual(names.name(for: "book@rooms.example.com"), "#Book club")
+        XCTAssertEqual(names.name(for: "\(room)/ada"), "ada")
+        XCTAssertTrue(names.isRoom(room.description))
+        XCTAssertEqual(names.ourNick(in: room.description), "dt")
+    }
+}

@@ -1,0 +1,143 @@
+import DialtoneCore
+import DialtoneStore
+import DialtoneXMPP
+import DialtoneTestSupport
+import Foundation
+import XCTest
+
+/// Group chats (XEP-0045) against Prosody's MUC component with its room archives, beside an
+/// occupant we did not write: slixmpp's own XEP-0045 plugin (Peers/muc_peer.py), which joins
+/// first and owns the room.
+final class GroupChatTests: PythonPeerTestCase {
+    override class var peerScript: String { "muc_peer.py" }
+
+    /// The occupant, joined in `room` as `nick`, and the file its commands go to.
+    func occupant(_ account: (jid: JID, password: String), in room: JID, nick: String,
+                  timeout: Int = 90) async throws -> (child: ChildProcess, commands: URL) {
+        let commands = URL(fileURLWithPath: harness.path("\(nick)-commands"))
+        FileManager.default.createFile(atPath: commands.path, contents: nil)
+        let child = try peer(account, [], ["--room", room.description, "--nick", nick, "--commands", commands.path,
+                                           "--timeout", String(timeout)])
+        try await eventually("the occupant is in the room") { self.event("joined", in: child) != nil || !child.isRunning }
+        XCTAssertTrue(child.isRunning, child.output + child.errors)
+        return (child, commands)
+    }
+
+    func tell(_ commands: URL, _ line: String) throws {
+        let handle = try FileHandle(forWritingTo: commands)
+        handle.seekToEndOfFile()
+        handle.write(Data((line + "\n").utf8))
+        try handle.close()
+    }
+
+    func testJoinTalkSubjectAndForgeryThenAutojoinWithTheArchive() async throws {
+        let room = environment.newRoom()
+        let roomAddress = room.description
+        let peerAccount = try environment.newAccount("occupant")
+        let (ada, commands) = try await occupant(peerAccount, in: room, nick: "ada")
+        let me = try environment.newAccount("dt")
+        var us = try await TestAccount(environment.clientConfiguration(me))
+        try await us.connect()
+
+        // Join: the room lets us in under our nick, and the occupant sees us come.
+        let nick = try await us.session.joinRoom(room, nick: "dt")
+        XCTAssertEqual(nick, "dt")
+        try await eventually("ada sees us come") {
+            self.events("presence", in: ada).contains { $0["nick"] as? String == "dt" && $0["type"] as? String == "available" }
+        }
+        let occupants = await us.session.occupants(of: room).map(\.nick)
+        XCTAssertEqual(occupants, ["ada", "dt"])
+
+        // Talk both ways; our own message comes back from the room and is not stored twice.
+        let sent = try await us.session.sendMessage(to: room, body: "hello room")
+        try await eventually("ada reads it") {
+            self.events("message", in: ada).contains { $0["nick"] as? String == "dt" && $0["body"] as? String == "hello room" }
+        }
+        let received = try XCTUnwrap(events("message", in: ada).first { $0["body"] as? String == "hello room" })
+        XCTAssertEqual(received["origin_id"] as? String, sent.stanzaID)
+        try tell(commands, "say welcome, dt!")
+        try await eventually("ada's message is stored in the room's conversation") {
+            try us.store.history(peer: roomAddress).contains { $0.body == "welcome, dt!" }
+        }
+        try await eventually("ours settles as sent, with the room's id for it") {
+            let ours = try us.store.history(peer: roomAddress).filter { $0.direction == .outgoing }
+            return ours.count == 1 && ours[0].status != .pending && ours[0].archiveID != nil
+        }
+        var history = try us.store.history(peer: roomAddress)
+        XCTAssertEqual(history.map(\.body), ["hello room", "welcome, dt!"])
+        XCTAssertEqual(history[1].sender, roomAddress + "/ada")
+        XCTAssertEqual(history[1].direction, .incoming)
+        XCTAssertTrue(Mention.mentions("dt", in: history[1].body ?? ""))
+
+        // The room sets a subject: kept as the room's, not as a message.
+        try tell(commands, "subject Plans for Saturday")
+        try await eventually("the subject is the room's") { try us.store.room(roomAddress)?.subject == "Plans for Saturday" }
+
+        // The occupant forges a room message straight to us, from its own address: dropped.
+        try tell(commands, "forge dt FORGED")
+        try await eventually("ada forged it") { self.event("forged", in: ada) != nil }
+        try tell(commands, "say after the forgery")
+        try await eventually("what the room says after it arrives") {
+            try us.store.history(peer: roomAddress).contains { $0.body == "after the forgery" }
+        }
+        XCTAssertTrue(try us.store.search("FORGED").isEmpty, "a forged room message was stored")
+        XCTAssertNil(try us.store.history(peer: peerAccount.jid.bare.description).first, "a forged room message opened a conversation")
+
+        // Bookmarked with autojoin: a restart joins again and the room's archive brings what
+        // was said meanwhile, once, and nothing it had already brought.
+        let rooms = try await us.session.refreshBookmarks()
+        XCTAssertEqual(rooms.map(\.jid), [room])
+        XCTAssertEqual(rooms.first?.autojoin, true)
+        await us.session.stop()
+        try await eventually("ada sees us go") {
+            self.events("presence", in: ada).contains { $0["nick"] as? String == "dt" && $0["type"] as? String == "unavailable" }
+        }
+        // Prosody stamps archived messages to the whole second: a second apart, the order
+        // in history is the order said, whichever way each arrived.
+        try await Task.sleep(for: .seconds(1.1))
+        try tell(commands, "say while you were away")
+        try await eventually("ada said it") { self.events("said", in: ada).contains { $0["body"] as? String == "while you were away" } }
+        us = try await TestAccount(environment.clientConfiguration(me), directory: us.directory)
+        try await us.connect()
+        try await us.waitForEvent(timeout: .seconds(20)) { event in
+            if case .room(.joined(roomAddress, "dt")) = event { return true }
+            return false
+        }
+        try await eventually("the archive brings what was said while away") {
+            try us.store.history(peer: roomAddress).contains { $0.body == "while you were away" }
+        }
+        try tell(commands, "say back again")
+        try await eventually("and the room goes on live") { try us.store.history(peer: roomAddress).contains { $0.body == "back again" } }
+        history = try us.store.history(peer: roomAddress)
+        XCTAssertEqual(history.map(\.body), ["hello room", "welcome, dt!", "after the forgery", "while you were away", "back again"])
+
+        try tell(commands, "leave")
+        _ = try await ada.wait(timeout: .seconds(10))
+        await us.stop()
+    }
+
+    func testATakenNickGetsAnUnderscoreAndAWrongRoomIsRefused() async throws {
+        let room = environment.newRoom()
+        let (ada, commands) = try await occupant(try environment.newAccount("occupant"), in: room, nick: "ada")
+        let us = try await TestAccount(environment.clientConfiguration(try environment.newAccount("dt")))
+        try await us.connect()
+        let nick = try await us.session.joinRoom(room, nick: "ada")
+        XCTAssertEqual(nick, "ada_")
+        let message = try await us.session.sendMessage(to: room, body: "which ada?")
+        try await eventually("the room knows us by the new nick") {
+            self.events("message", in: ada).contains { $0["nick"] as? String == "ada_" && $0["body"] as? String == "which ada?" }
+        }
+        XCTAssertNotNil(message.id)
+
+        // A room on a service that does not exist: the server says so, and it is a clear error.
+        do {
+            try await us.session.joinRoom(JID(verified: "nowhere@nothing.\(environment.domain)"), nick: "dt")
+            XCTFail("joined a room on a service that does not exist")
+        } catch let error as GroupChatError {
+            XCTAssertFalse(error.description.isEmpty)
+        }
+        try tell(commands, "leave")
+        _ = try await ada.wait(timeout: .seconds(10))
+        await us.stop()
+    }
+}

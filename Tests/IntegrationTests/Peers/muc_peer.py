@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""An occupant of a group chat for Dialtone's room tests: slixmpp with its own XEP-0045 plugin,
+joined before Dialtone (so it owns a room it creates) and driven through a command file the
+test appends lines to. Run it with the venv's python:
+
+  muc_peer.py --jid peer@dialtone.test --password pw --port 25222 --ca-file CA \\
+              --room ROOM --nick NICK --commands FILE [--timeout S]
+
+Commands, one a line, read as they are appended to FILE:
+  say TEXT              a groupchat message to the room
+  subject TEXT          set the room's subject (as its owner)
+  forge NICK TEXT       a groupchat message sent straight to NICK's real address (which the
+                        room shows its owner), not through the room: a forged room message
+  leave                 leave the room and exit
+
+Output: one JSON object per line on stdout, "event" plus fields:
+  ready  joined{nick}  message{nick,body,id,origin_id,stanza_id}  presence{nick,type,codes,jid}
+  subject{nick,subject}  said{id,body}  forged{to,body}  error{message}
+Exit 0 at the timeout or after "leave" (1 on a failed login or join).
+
+Network: loopback only (127.0.0.1:PORT).
+"""
+import argparse
+import asyncio
+
+import slixmpp
+
+from peer_support import add_connection_arguments, emit, run
+
+SID = "{urn:xmpp:sid:0}"
+
+
+class Occupant(slixmpp.ClientXMPP):
+    def __init__(self, args):
+        super().__init__(args.jid, args.password)
+        self.args = args
+        self.room = slixmpp.JID(args.room)
+        self.failed = False
+        self.done = asyncio.Event()
+        self.real_jids = {}
+        for plugin in ("xep_0030", "xep_0045", "xep_0359"):
+            self.register_plugin(plugin)
+        self.add_event_handler("session_start", self.on_start)
+        self.add_event_handler("failed_auth", self.on_failed)
+        self.add_event_handler("groupchat_message", self.on_message)
+        self.add_event_handler("groupchat_subject", self.on_subject)
+        self.add_event_handler(f"muc::{self.room}::presence", self.on_presence)
+
+    def on_failed(self, _event):
+        self.failed = True
+        emit("error", message="authentication failed")
+        self.done.set()
+
+    async def on_start(self, _event):
+        self.send_presence()
+        await self.get_roster()
+        emit("ready", jid=self.boundjid.full)
+        try:
+            await self.plugin["xep_0045"].join_muc_wait(self.room, self.args.nick, maxstanzas=0, timeout=20)
+        except Exception as error:
+            self.failed = True
+            emit("error", message=f"join: {error!r}")
+            self.done.set()
+            return
+        emit("joined", nick=self.args.nick)
+        asyncio.ensure_future(self.follow_commands())
+
+    async def follow_commands(self):
+        done = 0
+        while not self.done.is_set():
+            try:
+                with open(self.args.commands, encoding="utf-8") as file:
+                    lines = file.read().splitlines()
+            except FileNotFoundError:
+                lines = []
+            for line in lines[done:]:
+                await self.command(line)
+            done = max(done, len(lines))
+            await asyncio.sleep(0.1)
+
+    async def command(self, line):
+        verb, _, rest = line.partition(" ")
+        if verb == "say":
+            message = self.make_message(mto=self.room, mbody=rest, mtype="groupchat")
+            message["id"] = self.new_id()
+            message.send()
+            emit("said", id=message["id"], body=rest)
+        elif verb == "subject":
+            self.plugin["xep_0045"].set_subject(self.room, rest)
+        elif verb == "forge":
+            nick, _, text = rest.partition(" ")
+            real = self.real_jids.get(nick)
+            if real is None:
+                emit("error", message=f"no real address for {nick}")
+                return
+            # From our own address, typed groupchat, naming the room's nick in the body.
+            self.make_message(mto=real, mbody=text, mtype="groupchat").send()
+            emit("forged", to=real, body=text)
+        elif verb == "leave":
+            self.plugin["xep_0045"].leave_muc(self.room, self.args.nick)
+            await asyncio.sleep(0.5)
+            self.done.set()
+        else:
+            emit("error", message=f"unknown command {line!r}")
+
+    def on_message(self, message):
+        if not message["body"]:
+            return
+        ids = [e.get("id") for e in message.xml.findall(f"{SID}stanza-id") if e.get("by") == self.room.bare]
+        origin = message.xml.find(f"{SID}origin-id")
+        emit("message", nick=message["mucnick"], body=message["body"], id=message["id"],
+             origin_id=origin.get("id") if origin is not None else None, stanza_id=ids[0] if ids else None)
+
+    def on_subject(self, message):
+        emit("subject", nick=message["mucnick"], subject=message["subject"])
+
+    def on_presence(self, presence):
+        item = presence.xml.find("{http://jabber.org/protocol/muc#user}x/{http://jabber.org/protocol/muc#user}item")
+        real = item.get("jid") if item is not None else None
+        nick = presence["from"].resource
+        if real:
+            self.real_jids[nick] = real
+        codes = [int(s.get("code")) for s in presence.xml.findall("{http://jabber.org/protocol/muc#user}x/{http://jabber.org/protocol/muc#user}status")]
+        emit("presence", nick=nick, type=presence["type"], codes=codes, jid=real)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_connection_arguments(parser)
+    parser.add_argument("--room", required=True)
+    parser.add_argument("--nick", required=True)
+    parser.add_argument("--commands", required=True)
+    args = parser.parse_args()
+    peer = Occupant(args)
+    run(peer, args, done=peer.done)
+
+
+if __name__ == "__main__":
+    main()
