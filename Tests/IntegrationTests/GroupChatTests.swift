@@ -1,6 +1,6 @@
-import DialtoneCore
+@testable import DialtoneCore
 import DialtoneStore
-import DialtoneXMPP
+@testable import DialtoneXMPP
 import DialtoneTestSupport
 import Foundation
 import XCTest
@@ -116,6 +116,103 @@ final class GroupChatTests: PythonPeerTestCase {
         await us.stop()
     }
 
+    /// A connection lost for good (the server no longer knows the session, so it cannot be
+    /// resumed): the server took us out of the room with it; the next session joins again.
+    func testAFreshSessionJoinsTheRoomAgain() async throws {
+        let room = environment.newRoom()
+        let (ada, commands) = try await occupant(try environment.newAccount("occupant"), in: room, nick: "ada")
+        let us = try await TestAccount(environment.clientConfiguration(try environment.newAccount("dt")))
+        try await us.connect()
+        try await us.session.joinRoom(room, nick: "dt")
+        try await eventually("ada sees us come") { self.presences(of: "dt", in: ada) == ["available"] }
+
+        // A resumption id the server never gave: the resumption fails, and the session is new.
+        await us.session.xmppClient.forgetSessionForTest()
+        await us.session.dropConnection()
+        try await us.waitForEvent(timeout: .seconds(20)) { event in
+            if case .room(.left(room.description, "connection lost")) = event { return true }
+            return false
+        }
+        try await us.waitForEvent(timeout: .seconds(20)) { event in
+            if case .room(.joined(room.description, "dt")) = event { return true }
+            return false
+        }
+        try await eventually("ada sees us back") { self.presences(of: "dt", in: ada).last == "available" }
+        try tell(commands, "say glad you are back")
+        try await eventually("the room reaches us again") {
+            try us.store.history(peer: room.description).contains { $0.body == "glad you are back" }
+        }
+        _ = try await us.session.sendMessage(to: room, body: "me too")
+        try await eventually("and we reach it") { self.events("message", in: ada).contains { $0["body"] as? String == "me too" } }
+        try tell(commands, "leave")
+        _ = try await ada.wait(timeout: .seconds(10))
+        await us.stop()
+    }
+
+    /// The command line: join (bookmarked), rooms, listen (which joins the bookmarked room at
+    /// start and reports a mention), send to the room, and leave (which listen follows).
+    func testTheCommandLineJoinsListsListensSendsAndLeaves() async throws {
+        let room = environment.newRoom()
+        let (ada, commands) = try await occupant(try environment.newAccount("occupant"), in: room, nick: "ada")
+        let me = try environment.newAccount("dt")
+        let config = try environment.writeConfiguration(for: me, in: URL(fileURLWithPath: harness.path("")))
+
+        let joined = try await runDialtone(["join", room.description, "--nick", "dt"], config: config)
+        XCTAssertEqual(joined.output, "Joined \(room) as dt, bookmarked with autojoin.\n")
+        let rooms = CallHarness.jsonLines(try await runDialtone(["rooms", "--json"], config: config).output)
+        XCTAssertEqual(rooms.map { $0["room"] as? String }, [room.description])
+        XCTAssertEqual(rooms.first?["autojoin"] as? Bool, true)
+        XCTAssertEqual(rooms.first?["nick"] as? String, "dt")
+
+        let listener = try await listenOnline(config: config)
+        let roomEvents = { CallHarness.jsonLines(listener.output).filter { $0["type"] as? String == "room" } }
+        try await eventually("listen joins the bookmarked room") {
+            roomEvents().contains { $0["event"] as? String == "joined" && $0["room"] as? String == room.description }
+        }
+        try tell(commands, "say dt: are you there?")
+        try tell(commands, "say just chatting")
+        try await eventually("listen prints both") {
+            CallHarness.jsonLines(listener.output).filter { $0["type"] as? String == "message" && $0["room"] != nil }.count >= 2
+        }
+        let messages = CallHarness.jsonLines(listener.output).filter { $0["type"] as? String == "message" && $0["room"] != nil }
+        XCTAssertEqual(messages.map { $0["body"] as? String }, ["dt: are you there?", "just chatting"])
+        XCTAssertEqual(messages.map { $0["mention"] as? Bool }, [true, false])
+        XCTAssertEqual(messages.map { $0["nick"] as? String }, ["ada", "ada"])
+        XCTAssertEqual(messages.first?["peer"] as? String, room.description)
+        XCTAssertEqual(messages.first?["from"] as? String, "\(room)/ada")
+
+        _ = try await runDialtone(["send", room.description, "from the shell"], config: config)
+        try await eventually("ada reads it from dt") {
+            self.events("message", in: ada).contains { $0["nick"] as? String == "dt" && $0["body"] as? String == "from the shell" }
+        }
+
+        // An account that never joined it: send asks the address what it is, and joins first.
+        let stranger = try environment.newAccount("newcomer")
+        let strangerConfig = try environment.writeConfiguration(for: stranger, in: URL(fileURLWithPath: harness.path("")))
+        _ = try await runDialtone(["send", room.description, "hello from a newcomer"], config: strangerConfig, name: "newcomer")
+        try await eventually("ada reads the newcomer under its account's name") {
+            self.events("message", in: ada).contains {
+                $0["nick"] as? String == stranger.jid.local && $0["body"] as? String == "hello from a newcomer"
+            }
+        }
+
+        _ = try await runDialtone(["leave", room.description], config: config)
+        try await eventually("listen follows the bookmark and leaves too") {
+            roomEvents().contains { $0["event"] as? String == "left" && $0["room"] as? String == room.description }
+        }
+        let after = CallHarness.jsonLines(try await runDialtone(["rooms", "--json", "--offline"], config: config).output)
+        XCTAssertEqual(after.first?["autojoin"] as? Bool, false)
+        listener.signal(SIGTERM)
+        _ = try await listener.wait(timeout: .seconds(10))
+        try tell(commands, "leave")
+        _ = try await ada.wait(timeout: .seconds(10))
+    }
+
+    /// What the occupant saw of `nick` come and go, in order.
+    func presences(of nick: String, in child: ChildProcess) -> [String] {
+        events("presence", in: child).filter { $0["nick"] as? String == nick }.compactMap { $0["type"] as? String }
+    }
+
     func testATakenNickGetsAnUnderscoreAndAWrongRoomIsRefused() async throws {
         let room = environment.newRoom()
         let (ada, commands) = try await occupant(try environment.newAccount("occupant"), in: room, nick: "ada")
@@ -139,5 +236,13 @@ final class GroupChatTests: PythonPeerTestCase {
         try tell(commands, "leave")
         _ = try await ada.wait(timeout: .seconds(10))
         await us.stop()
+    }
+}
+
+extension XMPPClient {
+    /// Makes the next reconnection try to resume a session the server never gave, so that it
+    /// fails and a new session starts (as after the server forgot ours).
+    func forgetSessionForTest() {
+        streamManagement.enabled(resumptionID: "never-given", location: nil)
     }
 }
