@@ -100,9 +100,11 @@ public actor AccountSession {
         roster = RosterService(store: store, broadcaster: broadcaster)
         subscriptions = SubscriptionService(store: store, client: client, broadcaster: broadcaster, logger: logger)
         blocking = BlockingService(client: client, logger: logger)
-        readState = ReadStateSync(account: configuration.jid, store: store, client: client, broadcaster: broadcaster, logger: logger)
+        readState = ReadStateSync(account: configuration.jid, store: store, client: client, broadcaster: broadcaster,
+                                  rooms: groupChats.directory, logger: logger)
         lookup = RecipientLookup(recipients: recipients, store: store, client: client, logger: logger)
-        self.chatStates = ChatStateTracker(sendsChatStates: chatStates, gateway: recipients.gateway, broadcaster: broadcaster) {
+        self.chatStates = ChatStateTracker(sendsChatStates: chatStates, gateway: recipients.gateway, rooms: groupChats.directory,
+                                           broadcaster: broadcaster) {
             try? await client.send($0.element)
         }
         (typingInputs, typing) = AsyncStream.makeStream(of: TypingInput.self)

@@ -10,6 +10,8 @@ final class ChatStateTracker: AccountFeature {
     /// Whether the user lets people see when they type (`chat_states`).
     let sendsChatStates: Bool
     let gateway: JID?
+    /// Group chats: no typing notices go to rooms (Conversations sends none either).
+    let rooms: RoomDirectory
     /// Sends a stanza (the client's `send`; a recorder in unit tests).
     let send: @Sendable (Message) async -> Void
     let broadcaster: EventBroadcaster
@@ -17,9 +19,11 @@ final class ChatStateTracker: AccountFeature {
     private var said: (peer: JID, state: ChatState)?
     private var lastTypedAt: ContinuousClock.Instant?
 
-    init(sendsChatStates: Bool, gateway: JID?, broadcaster: EventBroadcaster, send: @escaping @Sendable (Message) async -> Void) {
+    init(sendsChatStates: Bool, gateway: JID?, rooms: RoomDirectory = RoomDirectory(known: []), broadcaster: EventBroadcaster,
+         send: @escaping @Sendable (Message) async -> Void) {
         self.sendsChatStates = sendsChatStates
         self.gateway = gateway
+        self.rooms = rooms
         self.send = send
         self.broadcaster = broadcaster
     }
@@ -59,10 +63,10 @@ final class ChatStateTracker: AccountFeature {
     }
 
     /// Sends `state` to `peer`: not to phone numbers at the gateway (a text message has no
-    /// such thing) or group texts, and not when the user turned chat states off.
+    /// such thing), group texts or group chats, and not when the user turned chat states off.
     private nonisolated(nonsending) func say(_ state: ChatState, to peer: JID) async {
         said = (peer, state)
-        guard sendsChatStates, peer.domain != gateway?.domain, !(peer.local ?? "").contains(",") else { return }
+        guard sendsChatStates, peer.domain != gateway?.domain, !(peer.local ?? "").contains(","), !rooms.isRoom(peer) else { return }
         await send(Message.chatState(state, to: peer))
     }
 }

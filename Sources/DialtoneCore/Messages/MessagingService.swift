@@ -143,7 +143,8 @@ final class MessagingService: AccountFeature {
         guard let newest = try store.markConversationSeen(peer: peer.bare.description) else { return nil }
         // Rows an older version stored keep the question in their stanza.
         let markable = newest.markable ?? newest.stanzaXML.flatMap { try? Message(parsing: $0) }?.isMarkable ?? false
-        guard let id = newest.stanzaID, markable else { return newest }
+        // Not to a room: a marker there tells every occupant (and rooms take no chat messages).
+        guard let id = newest.stanzaID, markable, !rooms.isRoom(peer) else { return newest }
         try? await client.send(Message.displayed(id, to: peer).element)
         return newest
     }

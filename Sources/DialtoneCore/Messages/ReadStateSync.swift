@@ -11,6 +11,8 @@ final class ReadStateSync: AccountFeature {
     let store: Store
     let client: XMPPClient
     let broadcaster: EventBroadcaster
+    /// A group chat's messages are named by the room's archive ids, `by` the room.
+    let rooms: RoomDirectory
     let logger: Logger
     /// What this process last published a conversation as read up to, so that reading a
     /// conversation as each message arrives publishes each message once.
@@ -19,7 +21,9 @@ final class ReadStateSync: AccountFeature {
     /// on its way live), by conversation: tried again after each stored batch.
     private(set) var unmatched: [String: DisplayedMark] = [:]
 
-    init(account: JID, store: Store, client: XMPPClient, broadcaster: EventBroadcaster, logger: Logger) {
+    init(account: JID, store: Store, client: XMPPClient, broadcaster: EventBroadcaster,
+         rooms: RoomDirectory = RoomDirectory(known: []), logger: Logger) {
+        self.rooms = rooms
         self.account = account.bare
         self.store = store
         self.client = client
@@ -41,10 +45,11 @@ final class ReadStateSync: AccountFeature {
     }
 
     /// Marks from our PEP node (the routing took only those from our own account): each lowers
-    /// its conversation's unread count to what came after the message it names. Marks in
-    /// another archive than ours (a group chat's) are not for 1:1 conversations.
+    /// its conversation's unread count to what came after the message it names: by our
+    /// archive's id for a chat, by the room's for a group chat (any other archive's ids name
+    /// nothing we store).
     func apply(_ marks: [DisplayedMark]) throws {
-        for mark in marks where mark.by == nil || mark.by?.bare == account {
+        for mark in marks where mark.by == nil || mark.by?.bare == account || (mark.by?.bare == mark.peer.bare && rooms.isRoom(mark.peer)) {
             let peer = mark.peer.bare.description
             unmatched[peer] = nil
             switch try store.markDisplayed(peer: peer, upToArchiveID: mark.stanzaID) {
@@ -66,7 +71,8 @@ final class ReadStateSync: AccountFeature {
     nonisolated(nonsending) func displayed(_ message: StoredMessage?, in peer: JID) async {
         guard let archiveID = message?.archiveID, published[peer.bare.description] != archiveID else { return }
         published[peer.bare.description] = archiveID
-        do { try await client.publishDisplayed(DisplayedMark(peer: peer.bare, stanzaID: archiveID, by: account)) } catch {
+        let by = rooms.isRoom(peer) ? peer.bare : account
+        do { try await client.publishDisplayed(DisplayedMark(peer: peer.bare, stanzaID: archiveID, by: by)) } catch {
             logger.info("read state not shared with other devices: \(error)")
         }
     }

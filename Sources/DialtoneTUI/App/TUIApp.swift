@@ -273,10 +273,14 @@ public final class TUIApp {
             readNames(of: account)
         case .message(let peer, let message):
             let incoming = message.direction == .incoming
-            accounts[account].list.noteActivity(peer: peer, at: message.timestamp, incoming: incoming)
+            // In a group chat only a message naming our nick rings; the rest is counted.
+            let names = accounts[account].names
+            let inRoom = names.isRoom(peer)
+            let mention = inRoom && incoming && names.ourNick(in: peer).map { Mention.mentions($0, in: message.body ?? "") } == true
+            accounts[account].list.noteActivity(peer: peer, at: message.timestamp, incoming: incoming, mention: mention)
             if inView {
-                showInView(message, peer: peer)
-            } else if incoming, message.body != nil || !message.attachments.isEmpty {
+                showInView(message, peer: peer, rings: !inRoom || mention)
+            } else if incoming, !inRoom || mention, message.body != nil || !message.attachments.isEmpty {
                 accounts[account].arrived += 1
                 terminal.bell()
                 let text = message.body ?? (message.attachments.isEmpty ? "" : "📎 attachment")
@@ -300,14 +304,14 @@ public final class TUIApp {
 
     /// A message of the account in view: into the open conversation (and read), or opened
     /// when nothing is, or else the bell and a notification.
-    private func showInView(_ message: StoredMessage, peer: String) {
+    private func showInView(_ message: StoredMessage, peer: String, rings: Bool) {
         if message.direction == .incoming { typing[peer] = nil }
         if peer == view?.peer {
             view?.upsert(message)
             if message.direction == .incoming { markSeen(peer) }
         } else if list.selectedPeer == nil || view == nil {
             open(peer)
-        } else if message.direction == .incoming {
+        } else if message.direction == .incoming, rings {
             // Something new where the user is not looking: ring the terminal's bell.
             terminal.bell()
             let text = message.body ?? message.subject ?? (message.attachments.isEmpty ? "" : "📎 attachment")

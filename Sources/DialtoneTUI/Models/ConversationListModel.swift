@@ -6,6 +6,8 @@ public struct ConversationEntry: Sendable, Equatable {
     public var peer: String
     public var lastActivity: Date
     public var unread: Int
+    /// Of the unread, those in a group chat that name our nick: counted apart ("12@2").
+    public var mentions = 0
 
     public init(peer: String, lastActivity: Date, unread: Int = 0) {
         self.peer = peer
@@ -41,11 +43,14 @@ public struct ConversationListModel: Sendable {
 
     /// A message came or went: the conversation moves to the top, counting it unread unless
     /// it is the open one.
-    public mutating func noteActivity(peer: String, at date: Date, incoming: Bool) {
+    public mutating func noteActivity(peer: String, at date: Date, incoming: Bool, mention: Bool = false) {
         var entry = ConversationEntry(peer: peer, lastActivity: date)
         if let index = entries.firstIndex(where: { $0.peer == peer }) { entry = entries.remove(at: index) }
         entry.lastActivity = max(entry.lastActivity, date)
-        if incoming && peer != selectedPeer { entry.unread += 1 }
+        if incoming && peer != selectedPeer {
+            entry.unread += 1
+            if mention { entry.mentions += 1 }
+        }
         // Into its place in the sorted list (nearly always the top): no sort of the whole
         // list for each message of a busy conversation.
         let place = entries.firstIndex { !Self.newestFirst($0, entry) } ?? entries.count
@@ -114,7 +119,10 @@ public struct ConversationListModel: Sendable {
     }
 
     public mutating func markRead(_ peer: String) {
-        if let index = entries.firstIndex(where: { $0.peer == peer }) { entries[index].unread = 0 }
+        if let index = entries.firstIndex(where: { $0.peer == peer }) {
+            entries[index].unread = 0
+            entries[index].mentions = 0
+        }
     }
 
     /// Read on another device (XEP-0490): only what came after stays unread.
@@ -163,7 +171,7 @@ public struct ConversationListModel: Sendable {
         guard height > 0, width > 0 else { return [] }
         let first = max(0, (selectedIndex ?? 0) - height + 1)
         return entries.dropFirst(first).prefix(height).map { entry in
-            let count = entry.unread > 0 ? " \(entry.unread)" : ""
+            let count = entry.unread > 0 ? " \(entry.unread)" + (entry.mentions > 0 ? "@\(entry.mentions)" : "") : ""
             let name = Sanitizer.plain(names.name(for: entry.peer))
             let label = TerminalWidth.truncate(name, to: width - 1 - count.count)
             let padding = String(repeating: " ", count: max(0, width - 1 - TerminalWidth.columns(of: label) - count.count))

@@ -23,7 +23,10 @@ public struct MessageFormat: Sendable {
         let stamp = String(format: "%02d:%02d ", time.hour ?? 0, time.minute ?? 0)
         let outgoing = message.direction == .outgoing
         let sender = outgoing ? ownName : Sanitizer.plain(names.name(for: message.sender.isEmpty ? peer : message.sender))
-        var head: [TextRun] = [TextRun(stamp, .timestamp), TextRun(sender, outgoing ? .ownName : .peerName), TextRun(": ", .text)]
+        // In a group chat, a message naming our nick stands out.
+        let mentionsUs = !outgoing && names.ourNick(in: peer).map { Mention.mentions($0, in: message.body ?? "") } == true
+        var head: [TextRun] = [TextRun(stamp, .timestamp), TextRun(sender, outgoing ? .ownName : mentionsUs ? .mention : .peerName),
+                               TextRun(": ", .text)]
         if let subject = message.subject.map(Sanitizer.plain), !subject.isEmpty {
             head.append(TextRun("[\(subject)] ", .subject))
         }

@@ -9,11 +9,14 @@ public protocol NameSource: Sendable {
     var allNames: [String] { get }
     /// Whether a (bare) address is a group chat the account knows.
     func isRoom(_ address: String) -> Bool
+    /// Our nick in a group chat, for mentions.
+    func ourNick(in room: String) -> String?
 }
 
 extension NameSource {
     public func annotate(_ text: String) -> String { text }
     public func isRoom(_ address: String) -> Bool { false }
+    public func ourNick(in room: String) -> String? { nil }
 }
 
 extension DisplayNames: NameSource {}

@@ -104,6 +104,7 @@ public struct Palette: Sendable, Equatable {
 
     public static let builtInDark = Palette(styles: [
         .timestamp: Style(.blue), .ownName: Style(.green, bold: true), .peerName: Style(.cyan, bold: true),
+        .mention: Style(.black, on: .cyan, bold: true),
         .subject: Style(.yellow, dim: true), .attachment: Style(.magenta), .daySeparator: Style(.blue, dim: true),
         .edited: Style(dim: true), .notice: Style(.yellow), .error: Style(.red, bold: true),
         .strong: Style(bold: true), .emphasis: Style(underline: true), .strike: Style(dim: true),

@@ -2,6 +2,8 @@
 /// so the models never mention a colour.
 public enum StyleRole: String, Sendable, CaseIterable {
     case text, timestamp, ownName, peerName, subject, attachment, daySeparator, edited, notice, error
+    /// The sender of a group-chat message that names our nick.
+    case mention
     /// Message styling (XEP-0393): *strong*, _emphasis_, ~strike~, `preformatted` (spans and
     /// blocks), > quotes.
     case strong, emphasis, strike, preformatted, quote

@@ -1,0 +1,72 @@
+import DialtoneCore
+import DialtoneXMPP
+import DialtoneTestSupport
+import Foundation
+import XCTest
+
+/// Group chats in the terminal interface, beside an occupant on slixmpp's own XEP-0045 plugin
+/// (Peers/muc_peer.py): /join opens the room, talk goes both ways by nick, /who lists who is
+/// there, and a message naming our nick is counted apart in the list.
+final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
+    private var occupants: [ChildProcess] = []
+
+    override func tearDown() async throws {
+        for child in occupants where child.isRunning { child.signal(SIGKILL) }
+        try await super.tearDown()
+    }
+
+    private func events(_ name: String, in child: ChildProcess) -> [[String: Any]] {
+        CallHarness.jsonLines(child.output).filter { $0["event"] as? String == name }
+    }
+
+    private func say(_ line: String, into commands: URL) throws {
+        let handle = try FileHandle(forWritingTo: commands)
+        handle.seekToEndOfFile()
+        handle.write(Data((line + "\n").utf8))
+        try handle.close()
+    }
+
+    func testJoiningARoomTalkingAndAMentionCountedApart() async throws {
+        let environment = try TestEnvironment.current()
+        let room = environment.newRoom("tea")
+        let roomName = try XCTUnwrap(room.local)
+        let commands = directory.appendingPathComponent("ada-commands")
+        FileManager.default.createFile(atPath: commands.path, contents: nil)
+        let occupant = try environment.newAccount("occupant")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers/muc_peer.py").path
+        let ada = try ChildProcess([try PythonPeers.python(), script, "--jid", occupant.jid.description, "--password", occupant.password,
+                                    "--port", String(environment.port), "--ca-file", environment.caFile, "--room", room.description,
+                                    "--nick", "ada", "--commands", commands.path, "--timeout", "90"])
+        occupants.append(ada)
+        try await eventually("ada is in the room") { !self.events("joined", in: ada).isEmpty || !ada.isRunning }
+
+        try await startInterface(for: try environment.newAccount("alice"), environment: environment)
+        try await waitForScreen("online") { $0.contains("online") }
+        try await command("/join \(room) dt")
+        try await waitForScreen("joined, and the room open in the list") {
+            $0.contains("Joined \(room.description.prefix(30))") || ($0.contains("#\(roomName)") && $0.contains("Joined"))
+        }
+        try await command("hello tea drinkers")
+        try await eventually("ada reads it from dt") {
+            self.events("message", in: ada).contains { $0["nick"] as? String == "dt" && $0["body"] as? String == "hello tea drinkers" }
+        }
+        try say("say welcome!", into: commands)
+        try await waitForScreen("ada's message by her nick") { $0.contains("ada: welcome!") }
+
+        try await command("/who")
+        try await waitForScreen("the occupants") { $0.contains("In \(room.description.prefix(20))") && $0.contains("ada") }
+        try await tmux(["send-keys", "-t", "tui", "Escape"])
+        // An Escape and a key in the same read are Alt+key (as in every terminal program).
+        try await Task.sleep(for: .milliseconds(300))
+
+        // Another conversation in view: room chatter is counted, a mention counted apart.
+        try await command("/msg carol@\(environment.domain)")
+        try say("say just chatting", into: commands)
+        try say("say dt: tea at four?", into: commands)
+        try await waitForScreen("two unread in the room, one of them a mention") { screen in
+            screen.split(separator: "\n").contains { $0.contains("#\(roomName.prefix(8))") && $0.contains("2@1") }
+        }
+        try await command("/quit")
+        try say("leave", into: commands)
+    }
+}
