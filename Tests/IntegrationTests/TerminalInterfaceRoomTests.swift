@@ -26,7 +26,7 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
         try handle.close()
     }
 
-    func testJoiningARoomTalkingAndAMentionCountedApart() async throws {
+    func testJoiningARoomTalkingPrivatelyNickTopicAndAMentionCountedApart() async throws {
         let environment = try TestEnvironment.current()
         let room = environment.newRoom("tea")
         let roomName = try XCTUnwrap(room.local)
@@ -59,10 +59,34 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
         // An Escape and a key in the same read are Alt+key (as in every terminal program).
         try await Task.sleep(for: .milliseconds(300))
 
+        // A private message to ada through the room, and hers back: their own conversation.
+        try await command("/msg ada psst, ada")
+        try await eventually("ada gets it privately, from dt") {
+            self.events("private", in: ada).contains { $0["nick"] as? String == "dt" && $0["body"] as? String == "psst, ada" }
+        }
+        try say("pm dt psst yourself", into: commands)
+        try await waitForScreen("her answer in the private conversation") { $0.contains("ada: psst yourself") }
+        try await command("/msg \(room)")
+
+        // A subject our role may not set: the room's refusal is shown. The owner's is shown.
+        try await command("/topic Earl Grey only")
+        try await waitForScreen("the room's refusal") { screen in
+            screen.contains(room.description.prefix(20)) && (screen.lowercased().contains("forbidden") || screen.contains("not allowed"))
+        }
+        try say("subject Earl Grey only", into: commands)
+        try await waitForScreen("the owner's subject") { $0.contains("Subject: Earl Grey only") }
+        // A new nick the room agrees to.
+        try await command("/nick dt2")
+        try await waitForScreen("the new nick") { $0.contains("dt is now dt2") }
+        try await command("still me")
+        try await eventually("ada reads it from dt2") {
+            self.events("message", in: ada).contains { $0["nick"] as? String == "dt2" && $0["body"] as? String == "still me" }
+        }
+
         // Another conversation in view: room chatter is counted, a mention counted apart.
         try await command("/msg carol@\(environment.domain)")
         try say("say just chatting", into: commands)
-        try say("say dt: tea at four?", into: commands)
+        try say("say dt2: tea at four?", into: commands)
         try await waitForScreen("two unread in the room, one of them a mention") { screen in
             screen.split(separator: "\n").contains { $0.contains("#\(roomName.prefix(8))") && $0.contains("2@1") }
         }

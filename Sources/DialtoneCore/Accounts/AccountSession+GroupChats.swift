@@ -34,6 +34,15 @@ extension AccountSession {
         try await groupChats.leave(room.bare)
     }
 
+    /// Asks `room` to call us `nick` from now on (a `nickChanged` event follows when it agrees).
+    public func changeNick(in room: JID, to nick: String) async throws { try await groupChats.changeNick(in: room, to: nick) }
+
+    /// Sets the subject of `room` (a `subject` event follows when the room accepts it).
+    public func setSubject(_ subject: String, of room: JID) async throws { try await groupChats.setSubject(subject, of: room) }
+
+    /// The subject of `room` as last set.
+    public func subject(of room: JID) -> String? { (try? store.room(room.bare.description))?.subject }
+
     /// Rooms the account knows (bookmarked, or joined here), and whether this session is in each.
     public func rooms() throws -> [RoomInfo] { try groupChats.rooms() }
 

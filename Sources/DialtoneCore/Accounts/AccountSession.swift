@@ -200,7 +200,10 @@ public actor AccountSession {
             case .message(let message) where message.room != nil:
                 // Said in a room: no calls, typing notices or receipts come that way.
                 if let accepted = groupChats.accept(message) { received.append(accepted) }
-            case .message(let message):
+            case .message(let message) where groupChats.refusal(message):
+                break
+            case .message(let original):
+                let message = groupChats.markPrivate(original)
                 callService.offer(message)
                 chatStates.receive(message)
                 try messaging.applyLifecycle(of: message)

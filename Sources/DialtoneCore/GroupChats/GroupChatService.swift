@@ -219,6 +219,18 @@ final class GroupChatService: AccountFeature {
         }
     }
 
+    /// Asks `room` to call us `nick`; the room's answer (status 303) changes it here.
+    nonisolated(nonsending) func changeNick(in room: JID, to nick: String) async throws {
+        guard directory.isJoined(room) else { throw GroupChatError.notJoined(room.bare.description) }
+        try await client.send(.roomNickChange(occupantAddress(room.bare, nick)))
+    }
+
+    /// Sets the subject of `room` (the room refuses when our role may not).
+    nonisolated(nonsending) func setSubject(_ subject: String, of room: JID) async throws {
+        guard directory.isJoined(room) else { throw GroupChatError.notJoined(room.bare.description) }
+        try await client.send(.roomSubject(subject, room: room))
+    }
+
     // MARK: What the rooms say
 
     /// A room's report about an occupant (us too). Returns the room when this made us join it.
@@ -309,6 +321,26 @@ final class GroupChatService: AccountFeature {
             if let id = result.archiveID, !catchingUp.contains(room) { liveCursors[room] = id }
         }
         return result
+    }
+
+    /// A chat message to or from `room/nick` of a room we know is a private message with that
+    /// occupant (the room alone sends from its occupants' addresses).
+    func markPrivate(_ received: ReceivedMessage) -> ReceivedMessage {
+        guard received.room == nil, let peer = received.peer, peer.resource != nil, directory.isRoom(peer) else { return received }
+        var result = received
+        result.privateInRoom = true
+        return result
+    }
+
+    /// An error a room we are in sent back (for a subject we may not set, a message it would
+    /// not take): shown, not stored. True when it was one.
+    func refusal(_ received: ReceivedMessage) -> Bool {
+        guard received.message.type == .error, received.source == .live, let from = received.message.from,
+              directory.isJoined(from) || joining[from.bare] != nil else { return false }
+        let error = StanzaError(stanza: received.message.element)
+        let reason = error?.text ?? error.map { $0.condition.replacingOccurrences(of: "-", with: " ") } ?? "refused"
+        broadcaster.publish(.room(.refused(room: from.bare.description, reason: reason)))
+        return true
     }
 
     /// After a batch is stored: each room's archive cursor moves to its newest live message.

@@ -37,6 +37,9 @@ public enum RoomEvent: Sendable, Equatable {
     case occupant(room: String, Occupant, present: Bool)
     /// Someone, perhaps we, changed nick.
     case nickChanged(room: String, from: String, to: String)
+    /// The room refused something we sent (a subject our role may not set, a message while
+    /// we were not in it…), as a sentence.
+    case refused(room: String, reason: String)
 }
 
 public enum GroupChatError: Error, Sendable, CustomStringConvertible, Equatable {
@@ -79,6 +82,18 @@ final class RoomDirectory {
     func isRoom(_ jid: JID) -> Bool { known.contains(jid.bare) }
     func isJoined(_ jid: JID) -> Bool { joined[jid.bare] != nil }
     func nick(in room: JID) -> String? { joined[room.bare] }
+
+    /// Sets how a message to a room (groupchat) or to one of its occupants (private) goes.
+    func address(_ message: inout OutgoingMessage) {
+        guard isRoom(message.to) else { return }
+        if message.to.resource == nil { message.groupchat = true } else { message.privateInRoom = true }
+    }
+
+    /// The conversation a message to `to` belongs to: an occupant's own (room/nick), or else
+    /// the bare address's.
+    func conversation(of to: JID) -> String {
+        isRoom(to) && to.resource != nil ? to.description : to.bare.description
+    }
 
     func remember(_ room: JID) { known.insert(room.bare) }
     func forget(_ room: JID) { known.remove(room.bare); joined[room.bare] = nil }

@@ -17,7 +17,8 @@ public struct MessageInterpreter: Sendable {
 
     public func interpret(_ received: ReceivedMessage) -> (peer: String, message: StoredMessage)? {
         let message = received.message
-        guard message.type != .error, let peer = received.peer?.bare else { return nil }
+        // A private message in a room stays with its occupant (room/nick); any other with the account.
+        guard message.type != .error, let peer = received.privateInRoom ? received.peer : received.peer?.bare else { return nil }
         let incoming = received.direction == .incoming
         var body = message.body
         var sender = incoming ? message.from ?? peer : account

@@ -68,14 +68,14 @@ final class MessagingService: AccountFeature {
     /// Puts a new message in the outbox (the history's row, pending) and sends it.
     private nonisolated(nonsending) func send(_ message: OutgoingMessage) async throws -> StoredMessage {
         var message = message
-        message.groupchat = rooms.isRoom(message.to)
+        rooms.address(&message)
         guard case .message(let body, let attachments, let reply) = message.content else { preconditionFailure("a message, not a correction") }
         // The id is also the origin-id: our copy coming back (carbon, archive) is this row.
         let stored = try store.enqueue(StoredMessage(
             direction: .outgoing, sender: account.description, body: body, stanzaID: message.id,
             dedupeKey: message.id, timestamp: Date(), status: .pending, attachments: attachments, reply: reply),
-            to: message.to.bare.description)
-        publish(stored, peer: message.to.bare.description)
+            to: rooms.conversation(of: message.to))
+        publish(stored, peer: rooms.conversation(of: message.to))
         await transmit(message)
         return stored
     }
@@ -140,7 +140,7 @@ final class MessagingService: AccountFeature {
     /// Returns the newest message the user saw there.
     @discardableResult
     nonisolated(nonsending) func markSeen(_ peer: JID) async throws -> StoredMessage? {
-        guard let newest = try store.markConversationSeen(peer: peer.bare.description) else { return nil }
+        guard let newest = try store.markConversationSeen(peer: rooms.conversation(of: peer)) else { return nil }
         // Rows an older version stored keep the question in their stanza.
         let markable = newest.markable ?? newest.stanzaXML.flatMap { try? Message(parsing: $0) }?.isMarkable ?? false
         // Not to a room: a marker there tells every occupant (and rooms take no chat messages).
@@ -162,8 +162,8 @@ final class MessagingService: AccountFeature {
     /// where the send is, so no state here can say "in flight" about a stanza a dead session
     /// threw away. The stanza is built and passes the outgoing stages each time.
     nonisolated(nonsending) func transmit(_ message: OutgoingMessage) async {
-        // A room takes messages only from its occupants: it goes once we are in.
-        guard !message.groupchat || rooms.isJoined(message.to) else { return }
+        // A room takes messages (to it, or to its occupants) only from its occupants: it goes once we are in.
+        guard !rooms.isRoom(message.to) || rooms.isJoined(message.to) else { return }
         guard await client.wouldSendOncePerSession(id: message.id) else { return }
         do {
             let stanza = try await pipeline.stanza(for: message)

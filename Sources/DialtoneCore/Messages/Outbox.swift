@@ -26,6 +26,9 @@ struct OutgoingMessage: Sendable, Equatable {
     var content: Content
     /// Said in a group chat (XEP-0045): it goes as groupchat, once we are in the room.
     var groupchat = false
+    /// A private message to an occupant of a room (`to` is room/nick): a chat message marked
+    /// as one (as Conversations marks it), once we are in the room.
+    var privateInRoom = false
 
     /// The stanza before the pipeline's stages: what any client reads.
     func stanza() -> Message {
@@ -35,6 +38,7 @@ struct OutgoingMessage: Sendable, Equatable {
             // The links are in the body too: clients without out-of-band data show them as text.
             let text = ([body].compactMap { $0 } + attachments.map(\.url)).joined(separator: "\n")
             let links = attachments.map { OutOfBandData(url: $0.url) }
+            if privateInRoom { return Message.chat(to: to, body: text, id: id, outOfBand: links, privateInRoom: true) }
             guard let reply else { return Message.chat(to: to, body: text, id: id, type: type, outOfBand: links) }
             return Message.reply(to: to, body: text, id: id, replyingTo: reply.id, author: reply.author.flatMap { try? JID($0) },
                                  quote: reply.quote, outOfBand: links, type: type)
@@ -98,7 +102,7 @@ struct Outbox {
             if let outgoing = OutgoingMessage(pending: message, peer: peer) { messages.append(outgoing) }
         }
         var all = messages + (try store.pendingCorrections()).compactMap(OutgoingMessage.init)
-        for index in all.indices where rooms.isRoom(all[index].to) { all[index].groupchat = true }
+        for index in all.indices { rooms.address(&all[index]) }
         return all
     }
 

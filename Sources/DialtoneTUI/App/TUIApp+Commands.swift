@@ -33,8 +33,18 @@ extension TUIApp {
     func message(to recipient: String, text: String) {
         let session = self.session
         let account = current
+        // In a group chat, a nick there is someone to write to privately (room/nick).
+        let room = view.flatMap { names.isRoom($0.peer) ? try? JID($0.peer) : nil }
         Task { @MainActor in
             do {
+                if let room, !recipient.contains("@"),
+                   await session.occupants(of: room).contains(where: { $0.nick == recipient }) {
+                    let occupant = try JID(local: room.local, domain: room.domain, resource: recipient).description
+                    if !text.isEmpty { self.send(text, to: occupant, from: session) }
+                    if self.current == account { self.open(occupant) }
+                    self.redraw()
+                    return
+                }
                 let jid = try await session.resolveRecipient(recipient)
                 // The text goes from the account it was typed on, even if another came into
                 // view while the number was being looked up.

@@ -43,6 +43,49 @@ extension TUIApp {
         }
     }
 
+    /// The room in view, or an error said and nil.
+    private func roomInView(for command: String) -> JID? {
+        guard let peer = view?.peer, names.isRoom(peer), let room = try? JID(peer) else {
+            show(error: "Open a group chat first: /\(command) is for the room in view.")
+            return nil
+        }
+        return room
+    }
+
+    /// /nick NICK in the room in view.
+    func changeNick(_ nick: String) {
+        guard let room = roomInView(for: "nick") else { return }
+        let session = self.session
+        Task { @MainActor in
+            do {
+                try await session.changeNick(in: room, to: nick)
+                self.show(notice: "Asked \(room.description) to call you \(Sanitizer.plain(nick)).")
+            } catch {
+                self.show(error: "\(error)")
+            }
+            self.redraw()
+        }
+    }
+
+    /// /topic [TEXT]: shows the subject, or sets it.
+    func topic(_ text: String?) {
+        guard let room = roomInView(for: "topic") else { return }
+        let session = self.session
+        Task { @MainActor in
+            do {
+                if let text {
+                    try await session.setSubject(text, of: room)
+                } else {
+                    let subject = await session.subject(of: room)
+                    self.show(notice: "Subject: \(Sanitizer.plain(subject ?? "(none)"))")
+                }
+            } catch {
+                self.show(error: "\(error)")
+            }
+            self.redraw()
+        }
+    }
+
     /// /who: the occupants of the room in view, in place of the conversation.
     func showOccupants() {
         guard let peer = view?.peer, let room = try? JID(peer), names.isRoom(peer) else {
@@ -74,7 +117,12 @@ extension TUIApp {
             show(error: "You are out of \(room): \(reason).")
         case .subject(let room, let subject, _) where account == current && view?.peer == room:
             show(notice: "Subject: \(Sanitizer.plain(subject ?? "(none)"))")
-        case .left, .subject, .occupant, .nickChanged:
+        case .nickChanged(let room, let from, let to) where account == current && view?.peer == room:
+            show(notice: "\(Sanitizer.plain(from)) is now \(Sanitizer.plain(to)).")
+            if names.ourNick(in: room) == from { readNames(of: account) }
+        case .refused(let room, let reason) where account == current:
+            show(error: "\(room): \(Sanitizer.plain(reason))")
+        case .left, .subject, .occupant, .nickChanged, .refused:
             break
         }
     }

@@ -8,6 +8,10 @@ extension CommandTable {
         },
         CommandSpec(.leave, CommandArguments.word("ROOM").optional(), synopsis: "Leave a group chat (the one in view without ROOM).",
                     help: "Its history stays; its bookmark stays without autojoin.") { $0.leave($1) },
+        CommandSpec(.nick, .word("NICK"), synopsis: "Change your nick in the group chat in view.",
+                    help: "The room says yes (and everyone sees the change) or that the nick is taken.") { $0.changeNick($1) },
+        CommandSpec(.topic, .optionalText("TEXT"), synopsis: "Show the subject of the group chat in view, or set it.",
+                    help: "Rooms let their moderators set it, some every participant.") { $0.topic($1?.isEmpty == false ? $1 : nil) },
         CommandSpec(.who, .none, synopsis: "List who is in the group chat in view.",
                     help: "Nicks with their roles and affiliations; Esc closes.") { app, _ in app.showOccupants() },
     ]

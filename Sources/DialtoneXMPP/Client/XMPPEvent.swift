@@ -70,6 +70,10 @@ public struct ReceivedMessage: Sendable, Equatable {
     /// address; the layer above accepts it only from a room it joined), or the room whose
     /// archive we asked (results from anyone else are rejected here).
     public var room: JID?
+    /// A private message with one of a room's occupants (XEP-0045 §7.5), to or from
+    /// `room/nick`: its conversation is with that occupant there, not with the room. Set by
+    /// the layer that knows which addresses are rooms.
+    public var privateInRoom = false
 
     public init(message: Message, direction: Direction, source: Source, archiveID: String?, timestamp: Date,
                 heldByServer: Bool = false, room: JID? = nil) {

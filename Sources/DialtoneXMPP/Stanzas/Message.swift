@@ -70,7 +70,7 @@ public struct Message: Sendable, Equatable {
     /// chat's message (`type` groupchat) asks for neither receipt nor marker: a room's
     /// occupants do not answer for each other (XEP-0184 §5.3).
     public static func chat(to: JID, body: String, id: String = newStanzaID(), type: MessageType = .chat,
-                            subject: String? = nil, outOfBand: [OutOfBandData] = []) -> Message {
+                            subject: String? = nil, outOfBand: [OutOfBandData] = [], privateInRoom: Bool = false) -> Message {
         var element = XMLElement("message", namespace: Namespace.client,
                                  attributes: ["to": to.description, "type": type.rawValue, "id": id])
         if let subject { element.append(.textElement("subject", namespace: Namespace.client, subject)) }
@@ -84,6 +84,9 @@ public struct Message: Sendable, Equatable {
         if type != .groupchat { element.append(XMLElement("request", namespace: Namespace.receipts)) }
         element.append(XMLElement("origin-id", namespace: Namespace.stanzaID, attributes: [XMLAttribute("id", id)]))
         if type != .groupchat { element.append(XMLElement("markable", namespace: "urn:xmpp:chat-markers:0")) }
+        // A private message to a room's occupant says so (XEP-0045 §7.5), as Conversations
+        // does, so that servers copy it to our other devices as one.
+        if privateInRoom { element.append(XMLElement("x", namespace: Namespace.mucUser)) }
         return Message(element)
     }
 }

@@ -61,6 +61,19 @@ extension XMLElement {
         return presence
     }
 
+    /// Asking the room for another nick (XEP-0045 §7.6): presence to the new occupant address.
+    public static func roomNickChange(_ occupant: JID) -> XMLElement {
+        XMLElement("presence", namespace: Namespace.client, attributes: [XMLAttribute("to", occupant.description)])
+    }
+
+    /// Setting a room's subject (XEP-0045 §8.1): a groupchat message with a subject and no body.
+    public static func roomSubject(_ subject: String, room: JID) -> XMLElement {
+        var message = XMLElement("message", namespace: Namespace.client,
+                                 attributes: ["to": room.bare.description, "type": "groupchat", "id": newStanzaID()])
+        message.append(.textElement("subject", namespace: Namespace.client, subject))
+        return message
+    }
+
     /// Leaving a room (XEP-0045 §7.14).
     public static func roomLeave(_ occupant: JID) -> XMLElement {
         XMLElement("presence", namespace: Namespace.client, attributes: ["to": occupant.description, "type": "unavailable"])

@@ -156,6 +156,7 @@ struct EventPrinter: Sendable {
              "role": occupant.role ?? NSNull(), "affiliation": occupant.affiliation ?? NSNull(),
              "jid": occupant.jid?.description ?? NSNull()]
         case .nickChanged(let room, let from, let to): ["type": "room", "event": "nick", "room": room, "nick": from, "new_nick": to]
+        case .refused(let room, let reason): ["type": "room", "event": "refused", "room": room, "reason": reason]
         }
     }
 

@@ -9,13 +9,15 @@ test appends lines to. Run it with the venv's python:
 Commands, one a line, read as they are appended to FILE:
   say TEXT              a groupchat message to the room
   subject TEXT          set the room's subject (as its owner)
+  pm NICK TEXT          a private message to NICK through the room (XEP-0045 §7.5)
   forge NICK TEXT       a groupchat message sent straight to NICK's real address (which the
                         room shows its owner), not through the room: a forged room message
   leave                 leave the room and exit
 
 Output: one JSON object per line on stdout, "event" plus fields:
   ready  joined{nick}  message{nick,body,id,origin_id,stanza_id}  presence{nick,type,codes,jid}
-  subject{nick,subject}  said{id,body}  forged{to,body}  error{message}
+  subject{nick,subject}  said{id,body}  forged{to,body}  private{nick,body}  error{message}
+"private" is a private message an occupant sent us through the room.
 Exit 0 at the timeout or after "leave" (1 on a failed login or join).
 
 Network: loopback only (127.0.0.1:PORT).
@@ -44,6 +46,7 @@ class Occupant(slixmpp.ClientXMPP):
         self.add_event_handler("failed_auth", self.on_failed)
         self.add_event_handler("groupchat_message", self.on_message)
         self.add_event_handler("groupchat_subject", self.on_subject)
+        self.add_event_handler("message", self.on_private)
         self.add_event_handler(f"muc::{self.room}::presence", self.on_presence)
 
     def on_failed(self, _event):
@@ -87,6 +90,11 @@ class Occupant(slixmpp.ClientXMPP):
             emit("said", id=message["id"], body=rest)
         elif verb == "subject":
             self.plugin["xep_0045"].set_subject(self.room, rest)
+        elif verb == "pm":
+            nick, _, text = rest.partition(" ")
+            message = self.make_message(mto=slixmpp.JID(f"{self.room.bare}/{nick}"), mbody=text, mtype="chat")
+            message.send()
+            emit("sent-private", nick=nick, body=text)
         elif verb == "forge":
             nick, _, text = rest.partition(" ")
             real = self.real_jids.get(nick)
@@ -110,6 +118,10 @@ class Occupant(slixmpp.ClientXMPP):
         origin = message.xml.find(f"{SID}origin-id")
         emit("message", nick=message["mucnick"], body=message["body"], id=message["id"],
              origin_id=origin.get("id") if origin is not None else None, stanza_id=ids[0] if ids else None)
+
+    def on_private(self, message):
+        if message["type"] in ("chat", "normal") and message["from"].bare == self.room.bare and message["body"]:
+            emit("private", nick=message["from"].resource, body=message["body"])
 
     def on_subject(self, message):
         emit("subject", nick=message["mucnick"], subject=message["subject"])
