@@ -208,6 +208,40 @@ final class GroupChatTests: PythonPeerTestCase {
         _ = try await ada.wait(timeout: .seconds(10))
     }
 
+    /// Invitations both ways: the room's on the occupant's behalf and the occupant's own reach
+    /// us as invitations (nothing joined, nothing stored), and ours reaches the occupant.
+    func testInvitationsBothWays() async throws {
+        let room = environment.newRoom()
+        let adaAccount = try environment.newAccount("occupant")
+        let (ada, commands) = try await occupant(adaAccount, in: room, nick: "ada")
+        let us = try await TestAccount(environment.clientConfiguration(try environment.newAccount("dt")))
+        try await us.connect()
+        let ours = us.jid.bare.description
+        try tell(commands, "invite \(ours) come for tea")
+        try await us.waitForEvent { event in
+            // The room names ada by her nick there: it does not show her address to others.
+            if case .room(.invited(room.description, "\(room)/ada", "come for tea")) = event { return true }
+            return false
+        }
+        try tell(commands, "invite-direct \(ours) or coffee")
+        try await us.waitForEvent { event in
+            if case .room(.invited(room.description, adaAccount.jid.bare.description, "or coffee")) = event { return true }
+            return false
+        }
+        let joined = try await us.session.rooms().contains { $0.joined }
+        XCTAssertFalse(joined, "an invitation joined the room by itself")
+        XCTAssertTrue(try us.store.conversations().isEmpty, "an invitation was stored as a message")
+
+        let other = environment.newRoom("other")
+        try await us.session.invite(adaAccount.jid, to: other, reason: "see you there")
+        try await eventually("ada gets our invitation") {
+            self.events("invited", in: ada).contains { $0["room"] as? String == other.description && $0["reason"] as? String == "see you there" }
+        }
+        try tell(commands, "leave")
+        _ = try await ada.wait(timeout: .seconds(10))
+        await us.stop()
+    }
+
     /// What the occupant saw of `nick` come and go, in order.
     func presences(of nick: String, in child: ChildProcess) -> [String] {
         events("presence", in: child).filter { $0["nick"] as? String == nick }.compactMap { $0["type"] as? String }

@@ -43,6 +43,11 @@ extension AccountSession {
     /// The subject of `room` as last set.
     public func subject(of room: JID) -> String? { (try? store.room(room.bare.description))?.subject }
 
+    /// Invites `invitee` (an address) to `room` (XEP-0249 direct invitation).
+    public func invite(_ invitee: JID, to room: JID, reason: String? = nil) async throws {
+        try await groupChats.invite(invitee, to: room.bare, reason: reason)
+    }
+
     /// Rooms the account knows (bookmarked, or joined here), and whether this session is in each.
     public func rooms() throws -> [RoomInfo] { try groupChats.rooms() }
 

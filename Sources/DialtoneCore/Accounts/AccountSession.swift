@@ -200,7 +200,7 @@ public actor AccountSession {
             case .message(let message) where message.room != nil:
                 // Said in a room: no calls, typing notices or receipts come that way.
                 if let accepted = groupChats.accept(message) { received.append(accepted) }
-            case .message(let message) where groupChats.refusal(message):
+            case .message(let message) where groupChats.refusal(message) || groupChats.invitation(message):
                 break
             case .message(let original):
                 let message = groupChats.markPrivate(original)

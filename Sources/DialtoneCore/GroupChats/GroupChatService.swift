@@ -33,6 +33,8 @@ final class GroupChatService: AccountFeature {
     }
     private var joining: [JID: PendingJoin] = [:]
     private var failedJoins: [JID: GroupChatError] = [:]
+    /// Passwords invitations gave, for joining the room they name.
+    private var invitedPasswords: [JID: String] = [:]
     /// The password a room let us in with, until `joined` has stored it.
     private var joinedPasswords: [JID: String?] = [:]
     private var occupants: [JID: [String: Occupant]] = [:]
@@ -106,7 +108,8 @@ final class GroupChatService: AccountFeature {
         failedJoins[room] = nil
         if joining[room] == nil {
             let record = try? store.room(room.description)
-            await startJoin(room, nick: nick ?? record?.nick ?? defaultNick, password: password ?? record?.password)
+            await startJoin(room, nick: nick ?? record?.nick ?? defaultNick,
+                            password: password ?? record?.password ?? invitedPasswords[room])
         }
         if let joined = directory.nick(in: room) { return joined }
         if let failure = failedJoins.removeValue(forKey: room) { throw failure }
@@ -330,6 +333,22 @@ final class GroupChatService: AccountFeature {
         var result = received
         result.privateInRoom = true
         return result
+    }
+
+    /// An invitation (XEP-0249 direct, or mediated by the room): told to front ends, not
+    /// stored as a message, nothing joined. True when it was one.
+    func invitation(_ received: ReceivedMessage) -> Bool {
+        guard received.direction == .incoming, let invitation = RoomInvitation(received.message)
+        else { return false }
+        if let password = invitation.password { invitedPasswords[invitation.room] = password }
+        broadcaster.publish(.room(.invited(room: invitation.room.description, by: invitation.inviter?.description,
+                                           reason: invitation.reason)))
+        return true
+    }
+
+    /// Invites `invitee` to `room` directly (XEP-0249), as Conversations, Dino and Gajim read it.
+    nonisolated(nonsending) func invite(_ invitee: JID, to room: JID, reason: String?) async throws {
+        try await client.send(RoomInvitation.direct(to: invitee.bare, room: room, reason: reason))
     }
 
     /// An error a room we are in sent back (for a subject we may not set, a message it would

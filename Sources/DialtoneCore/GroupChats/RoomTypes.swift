@@ -40,6 +40,8 @@ public enum RoomEvent: Sendable, Equatable {
     /// The room refused something we sent (a subject our role may not set, a message while
     /// we were not in it…), as a sentence.
     case refused(room: String, reason: String)
+    /// Someone invites us (`by`, a bare address, when known); nothing is joined until we say.
+    case invited(room: String, by: String?, reason: String?)
 }
 
 public enum GroupChatError: Error, Sendable, CustomStringConvertible, Equatable {

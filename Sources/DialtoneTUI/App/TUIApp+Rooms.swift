@@ -43,6 +43,22 @@ extension TUIApp {
         }
     }
 
+    /// /invite WHO [REASON]: to the room in view, directly (XEP-0249).
+    func invite(_ who: String, reason: String?) {
+        guard let room = roomInView(for: "invite") else { return }
+        let session = self.session
+        Task { @MainActor in
+            do {
+                let invitee = try await session.resolveRecipient(who)
+                try await session.invite(invitee, to: room, reason: reason)
+                self.show(notice: "Invited \(Sanitizer.plain(self.names.name(for: invitee.description))) to \(room.description).")
+            } catch {
+                self.show(error: "\(Sanitizer.plain(who)): \(error)")
+            }
+            self.redraw()
+        }
+    }
+
     /// The room in view, or an error said and nil.
     private func roomInView(for command: String) -> JID? {
         guard let peer = view?.peer, names.isRoom(peer), let room = try? JID(peer) else {
@@ -122,6 +138,12 @@ extension TUIApp {
             if names.ourNick(in: room) == from { readNames(of: account) }
         case .refused(let room, let reason) where account == current:
             show(error: "\(room): \(Sanitizer.plain(reason))")
+        case .invited(let room, let by, let reason):
+            let who = by.map { Sanitizer.plain(accounts[account].names.name(for: $0)) } ?? "Someone"
+            let text = "\(who) invites you to \(Sanitizer.plain(room))" + (reason.map { ": “\(Sanitizer.plain($0))”" } ?? "")
+            show(notice: text + " — /join \(Sanitizer.plain(room))")
+            terminal.bell()
+            notifier.notify(title: "Invitation", body: text)
         case .left, .subject, .occupant, .nickChanged, .refused:
             break
         }

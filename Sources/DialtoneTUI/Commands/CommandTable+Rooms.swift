@@ -12,6 +12,10 @@ extension CommandTable {
                     help: "The room says yes (and everyone sees the change) or that the nick is taken.") { $0.changeNick($1) },
         CommandSpec(.topic, .optionalText("TEXT"), synopsis: "Show the subject of the group chat in view, or set it.",
                     help: "Rooms let their moderators set it, some every participant.") { $0.topic($1?.isEmpty == false ? $1 : nil) },
+        CommandSpec(.invite, .recipientAndText("WHO", "REASON"), synopsis: "Invite someone to the group chat in view.",
+                    help: "WHO is an address or a contact's name; the invitation (XEP-0249) says which room, and REASON if given.") {
+            $0.invite($1.recipient, reason: $1.text.isEmpty ? nil : $1.text)
+        },
         CommandSpec(.who, .none, synopsis: "List who is in the group chat in view.",
                     help: "Nicks with their roles and affiliations; Esc closes.") { app, _ in app.showOccupants() },
     ]

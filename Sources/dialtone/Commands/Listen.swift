@@ -157,6 +157,8 @@ struct EventPrinter: Sendable {
              "jid": occupant.jid?.description ?? NSNull()]
         case .nickChanged(let room, let from, let to): ["type": "room", "event": "nick", "room": room, "nick": from, "new_nick": to]
         case .refused(let room, let reason): ["type": "room", "event": "refused", "room": room, "reason": reason]
+        case .invited(let room, let by, let reason):
+            ["type": "room", "event": "invited", "room": room, "from": by ?? NSNull(), "reason": reason ?? NSNull()]
         }
     }
 
@@ -234,6 +236,10 @@ struct EventPrinter: Sendable {
         case .room(.joined(let room, let nick)): return "-- joined \(room) as \(Sanitizer.plain(nick))"
         case .room(.left(let room, let reason)): return "-- left \(room)" + (reason.map { ": \($0)" } ?? "")
         case .room(.subject(let room, let subject, _)): return "-- subject of \(room): \(Sanitizer.plain(subject ?? "(none)"))"
+        case .room(.invited(let room, let by, let reason)):
+            let who = by.map { Sanitizer.plain(names?.name(for: $0) ?? $0) } ?? "someone"
+            return "-- \(who) invites you to \(Sanitizer.plain(room))" + (reason.map { ": \(Sanitizer.plain($0))" } ?? "")
+                + " (dialtone join \(Sanitizer.plain(room)))"
         case .call(let info): return "-- " + CallText.line(info, name: Sanitizer.plain(names?.name(for: info.peer.description) ?? info.peer.description))
         case .callDigit(_, let digit): return "-- DTMF \(digit)"
         case .reacted(_, let message, let sender, let reactions):

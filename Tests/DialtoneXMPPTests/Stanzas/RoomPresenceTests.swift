@@ -58,3 +58,33 @@ final class RoomPresenceTests: XCTestCase {
         XCTAssertEqual(XMLElement.roomLeave(JID(verified: "lunch@rooms.example.org/Ada"))[attribute: "type"], "unavailable")
     }
 }
+
+/// Invitations to rooms: a room's mediated one is read as the room tells it (even with a
+/// direct element beside it), a direct one from its sender.
+final class RoomInvitationTests: XCTestCase {
+    func testAMediatedInvitationNamesTheInviterAsTheRoomDoes() throws {
+        let message = Message(try XMLElement(parsing: """
+            <message xmlns='jabber:client' from='tea@rooms.example.com' to='me@example.com'>\
+            <x xmlns='http://jabber.org/protocol/muc#user'><invite from='tea@rooms.example.com/ada'><reason>hi</reason></invite>\
+            <password>pw</password></x><x xmlns='jabber:x:conference' jid='tea@rooms.example.com'/></message>
+            """))
+        let invitation = try XCTUnwrap(RoomInvitation(message))
+        XCTAssertEqual(invitation, RoomInvitation(room: JID(verified: "tea@rooms.example.com"),
+                                                  inviter: JID(verified: "tea@rooms.example.com/ada"), reason: "hi", password: "pw"))
+    }
+
+    func testADirectInvitationIsItsSendersAndAMediatedOneOnlyTheRooms() throws {
+        let direct = Message(try XMLElement(parsing: """
+            <message xmlns='jabber:client' from='ada@example.org/phone' to='me@example.com'>\
+            <x xmlns='jabber:x:conference' jid='tea@rooms.example.com' reason='tea?'/></message>
+            """))
+        XCTAssertEqual(RoomInvitation(direct), RoomInvitation(room: JID(verified: "tea@rooms.example.com"),
+                                                              inviter: JID(verified: "ada@example.org"), reason: "tea?", password: nil))
+        // A muc#user invite from a full address is nobody's mediated invitation.
+        let forged = Message(try XMLElement(parsing: """
+            <message xmlns='jabber:client' from='mallory@evil.example/x' to='me@example.com'>\
+            <x xmlns='http://jabber.org/protocol/muc#user'><invite from='boss@example.com'/></x></message>
+            """))
+        XCTAssertNil(RoomInvitation(forged))
+    }
+}

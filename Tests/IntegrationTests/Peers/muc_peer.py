@@ -10,6 +10,8 @@ Commands, one a line, read as they are appended to FILE:
   say TEXT              a groupchat message to the room
   subject TEXT          set the room's subject (as its owner)
   pm NICK TEXT          a private message to NICK through the room (XEP-0045 §7.5)
+  invite JID REASON     invite JID through the room (XEP-0045 mediated invitation)
+  invite-direct JID REASON  invite JID directly (XEP-0249)
   forge NICK TEXT       a groupchat message sent straight to NICK's real address (which the
                         room shows its owner), not through the room: a forged room message
   leave                 leave the room and exit
@@ -17,7 +19,8 @@ Commands, one a line, read as they are appended to FILE:
 Output: one JSON object per line on stdout, "event" plus fields:
   ready  joined{nick}  message{nick,body,id,origin_id,stanza_id}  presence{nick,type,codes,jid}
   subject{nick,subject}  said{id,body}  forged{to,body}  private{nick,body}  error{message}
-"private" is a private message an occupant sent us through the room.
+"private" is a private message an occupant sent us through the room; "invited{room,from,reason}"
+a direct invitation (XEP-0249) someone sent us.
 Exit 0 at the timeout or after "leave" (1 on a failed login or join).
 
 Network: loopback only (127.0.0.1:PORT).
@@ -40,13 +43,14 @@ class Occupant(slixmpp.ClientXMPP):
         self.failed = False
         self.done = asyncio.Event()
         self.real_jids = {}
-        for plugin in ("xep_0030", "xep_0045", "xep_0359"):
+        for plugin in ("xep_0030", "xep_0045", "xep_0249", "xep_0359"):
             self.register_plugin(plugin)
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("failed_auth", self.on_failed)
         self.add_event_handler("groupchat_message", self.on_message)
         self.add_event_handler("groupchat_subject", self.on_subject)
         self.add_event_handler("message", self.on_private)
+        self.add_event_handler("groupchat_direct_invite", self.on_direct_invite)
         self.add_event_handler(f"muc::{self.room}::presence", self.on_presence)
 
     def on_failed(self, _event):
@@ -95,6 +99,14 @@ class Occupant(slixmpp.ClientXMPP):
             message = self.make_message(mto=slixmpp.JID(f"{self.room.bare}/{nick}"), mbody=text, mtype="chat")
             message.send()
             emit("sent-private", nick=nick, body=text)
+        elif verb == "invite":
+            jid, _, reason = rest.partition(" ")
+            self.plugin["xep_0045"].invite(self.room, slixmpp.JID(jid), reason=reason)
+            emit("sent-invite", to=jid)
+        elif verb == "invite-direct":
+            jid, _, reason = rest.partition(" ")
+            self.plugin["xep_0249"].send_invitation(slixmpp.JID(jid), self.room, reason=reason)
+            emit("sent-invite", to=jid)
         elif verb == "forge":
             nick, _, text = rest.partition(" ")
             real = self.real_jids.get(nick)
@@ -122,6 +134,10 @@ class Occupant(slixmpp.ClientXMPP):
     def on_private(self, message):
         if message["type"] in ("chat", "normal") and message["from"].bare == self.room.bare and message["body"]:
             emit("private", nick=message["from"].resource, body=message["body"])
+
+    def on_direct_invite(self, message):
+        invite = message["groupchat_invite"]
+        emit("invited", room=str(invite["jid"]), reason=invite["reason"], **{"from": message["from"].bare})
 
     def on_subject(self, message):
         emit("subject", nick=message["mucnick"], subject=message["subject"])
