@@ -256,17 +256,20 @@ extension Store {
         }
     }
 
-    /// The newest message in `peer`'s conversation with this stanza id or origin-id that
-    /// `sender` (any of their resources) wrote: what a correction or retraction may change.
-    /// Someone else's message with the same id is not found.
+    /// The newest message in `peer`'s conversation with this stanza id or origin-id (or, in
+    /// a group chat, the room's id for it) that `sender` wrote: what a correction or retraction
+    /// may change. Someone else's message with the same id is not found: in a chat the sender
+    /// is any resource of their account; in a group chat (the sender is room/nick) that occupant
+    /// alone, so nobody in a room changes another's words.
     private static func message(_ stanzaID: String, by sender: String, in peer: String, _ db: Database) throws -> StoredMessage? {
         let senderBare = sender.split(separator: "/").first.map(String.init) ?? sender
+        let occupant = senderBare == peer && sender != senderBare
         return try StoredMessage.fetchOne(db, sql: """
             SELECT message.* FROM message JOIN conversation ON conversation.id = message.conversationID
-            WHERE conversation.peer = ? AND (message.stanzaID = ? OR message.dedupeKey = ?)
-            AND (message.sender = ? OR message.sender LIKE ? ESCAPE '\\')
+            WHERE conversation.peer = ? AND (message.stanzaID = ? OR message.dedupeKey = ? OR message.archiveID = ?)
+            AND (message.sender = ? OR (? AND message.sender LIKE ? ESCAPE '\\'))
             ORDER BY message.id DESC LIMIT 1
-            """, arguments: [peer, stanzaID, stanzaID, senderBare, likeEscaped(senderBare) + "/%"])
+            """, arguments: [peer, stanzaID, stanzaID, stanzaID, occupant ? sender : senderBare, !occupant, likeEscaped(senderBare) + "/%"])
     }
 
     /// Earlier texts of a corrected message, oldest first.

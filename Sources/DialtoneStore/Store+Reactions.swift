@@ -17,9 +17,11 @@ extension Store {
                       queueingReactionID reactionID: String? = nil) throws(StoreError) -> StoredMessage? {
         try writing { db in
             guard var message = try Self.message(referencedAs: id, in: peer, db), message.retractedAt == nil else { return nil }
+            // Each account's, by its bare address; in a group chat each occupant's (room/nick).
             let bare = sender.split(separator: "/").first.map(String.init) ?? sender
+            let by = bare == peer ? sender : bare
             var all = message.reactions ?? [:]
-            all[bare] = reactions.isEmpty ? nil : reactions
+            all[by] = reactions.isEmpty ? nil : reactions
             message.reactions = all.isEmpty ? nil : all
             try message.update(db)
             if let reactionID {
@@ -35,8 +37,8 @@ extension Store {
     private static func message(referencedAs id: String, in peer: String, _ db: Database) throws -> StoredMessage? {
         try StoredMessage.fetchOne(db, sql: """
             SELECT message.* FROM message JOIN conversation ON conversation.id = message.conversationID
-            WHERE conversation.peer = ? AND (message.stanzaID = ? OR message.dedupeKey = ?)
+            WHERE conversation.peer = ? AND (message.stanzaID = ? OR message.dedupeKey = ? OR message.archiveID = ?)
             ORDER BY message.id DESC LIMIT 1
-            """, arguments: [peer, id, id])
+            """, arguments: [peer, id, id, id])
     }
 }

@@ -15,4 +15,19 @@ final class RoomRecordTests: XCTestCase {
         try store.removeRoom("lounge@rooms.example.com")
         XCTAssertEqual(try store.rooms(), [])
     }
+
+    /// In a room everyone's address is the room's: an occupant corrects, retracts and reacts
+    /// as room/nick, and only their own messages; each occupant's reactions are theirs.
+    func testInARoomOnlyTheSameOccupantChangesAMessage() throws {
+        let store = try Store()
+        let room = "lounge@rooms.example.com"
+        try store.record([(room, StoredMessage(direction: .incoming, sender: room + "/ada", body: "tea?", stanzaID: "m1",
+                                               dedupeKey: "m1", archiveID: "r1", timestamp: Date(), status: .received))])
+        XCTAssertNil(try store.correct(stanzaID: "m1", sender: room + "/mallory", peer: room, body: "FORGED", at: Date()))
+        XCTAssertNil(try store.retract(stanzaID: "r1", sender: room + "/mallory", peer: room, at: Date()))
+        XCTAssertEqual(try store.correct(stanzaID: "m1", sender: room + "/ada", peer: room, body: "coffee?", at: Date())?.body, "coffee?")
+        _ = try store.react(to: "r1", in: room, by: room + "/ada", with: ["☕"], at: Date())
+        let reacted = try store.react(to: "r1", in: room, by: room + "/bob", with: ["👍"], at: Date())
+        XCTAssertEqual(reacted?.reactions, [room + "/ada": ["☕"], room + "/bob": ["👍"]])
+    }
 }

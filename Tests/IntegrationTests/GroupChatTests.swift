@@ -242,6 +242,34 @@ final class GroupChatTests: PythonPeerTestCase {
         await us.stop()
     }
 
+    /// Reactions in a room name the room's id for a message (XEP-0444 §4), both ways, and each
+    /// occupant's are their own.
+    func testReactionsInARoomNameTheRoomsIdAndAreEachOccupantsOwn() async throws {
+        let room = environment.newRoom()
+        let (ada, commands) = try await occupant(try environment.newAccount("occupant"), in: room, nick: "ada")
+        let us = try await TestAccount(environment.clientConfiguration(try environment.newAccount("dt")))
+        try await us.connect()
+        try await us.session.joinRoom(room, nick: "dt")
+        try tell(commands, "say tea?")
+        try await eventually("ada's message is here") { try us.store.history(peer: room.description).contains { $0.body == "tea?" } }
+        let tea = try XCTUnwrap(us.store.history(peer: room.description).first { $0.body == "tea?" })
+        let roomID = try XCTUnwrap(events("message", in: ada).first { $0["body"] as? String == "tea?" }?["stanza_id"] as? String)
+        XCTAssertEqual(tea.archiveID, roomID, "the room's id for it is kept")
+
+        try await us.session.react(to: XCTUnwrap(tea.id), with: "👍")
+        try await eventually("ada sees our reaction to the room's id") {
+            self.events("reactions", in: ada).contains { $0["nick"] as? String == "dt" && $0["id"] as? String == roomID }
+        }
+        try tell(commands, "react \(roomID) ☕")
+        try await eventually("ada's reaction is hers, beside ours") {
+            let reactions = try us.store.message(id: XCTUnwrap(tea.id))?.reactions ?? [:]
+            return reactions["\(room)/ada"] == ["☕"] && reactions[us.jid.bare.description] == ["👍"]
+        }
+        try tell(commands, "leave")
+        _ = try await ada.wait(timeout: .seconds(10))
+        await us.stop()
+    }
+
     /// What the occupant saw of `nick` come and go, in order.
     func presences(of nick: String, in child: ChildProcess) -> [String] {
         events("presence", in: child).filter { $0["nick"] as? String == nick }.compactMap { $0["type"] as? String }

@@ -9,7 +9,9 @@ import Logging
 extension MessagingService {
     /// What a reply to row `id` carries: the original's id, its author and its first line.
     func replyReference(to id: Int64, in peer: JID) throws -> MessageReply {
-        guard let original = try store.message(id: id), original.retractedAt == nil, let originalID = original.stanzaID,
+        // In a group chat a message is named by the room's id for it (XEP-0461 §3).
+        guard let original = try store.message(id: id), original.retractedAt == nil,
+              let originalID = rooms.isRoom(peer) ? original.archiveID : original.stanzaID,
               try store.peer(ofConversation: original.conversationID) == peer.bare.description
         else { throw CoreError.noSuchMessage }
         return MessageReply(id: originalID, author: original.direction == .outgoing ? account.bare.description : original.sender,
@@ -23,9 +25,11 @@ extension MessagingService {
         guard !reaction.isEmpty, reaction.unicodeScalars.count <= 16, !reaction.contains(where: { $0.isWhitespace }) else {
             throw CoreError.notAReaction(reaction)
         }
-        guard let original = try store.message(id: id), original.retractedAt == nil, let originalID = original.stanzaID,
-              let peer = try store.peer(ofConversation: original.conversationID),
-              let peerJID = try? JID(peer) else { throw CoreError.noSuchMessage }
+        guard let original = try store.message(id: id), original.retractedAt == nil,
+              let peer = try store.peer(ofConversation: original.conversationID), let peerJID = try? JID(peer),
+              // In a group chat a message is named by the room's id for it (XEP-0444 §4).
+              let originalID = rooms.isRoom(peerJID) ? original.archiveID : original.stanzaID
+        else { throw CoreError.noSuchMessage }
         var ours = original.reactions?[account.bare.description] ?? []
         ours.removeAll { $0 == reaction }
         if adding { ours.append(reaction) }
@@ -41,8 +45,11 @@ extension MessagingService {
     /// Someone's reactions (ours too, from another device, a carbon or the archive): they
     /// replace that sender's earlier ones on a message of this conversation.
     func applyReactions(_ reactions: (id: String, emojis: [String]), as received: ReceivedMessage) throws {
+        // In a group chat each occupant's (room/nick) reactions are theirs.
         guard let peer = received.peer?.bare.description,
-              let sender = received.direction == .incoming ? received.message.from?.bare.description : account.bare.description
+              let sender = received.direction == .incoming
+                ? (received.room != nil ? received.message.from?.description : received.message.from?.bare.description)
+                : account.bare.description
         else { return }
         if received.direction == .outgoing, let id = received.message.id { try store.markSent(stanzaIDs: [id]) }
         let emojis = reactions.emojis.map(Sanitizer.plain)

@@ -118,9 +118,9 @@ final class MessagingService: AccountFeature {
     /// Takes back one of our sent messages (XEP-0424), for the recipient and in our history.
     nonisolated(nonsending) func retract(_ id: Int64) async throws -> StoredMessage {
         guard let original = try store.message(id: id), original.direction == .outgoing, original.retractedAt == nil,
-              let originalID = original.dedupeKey ?? original.stanzaID,
-              let peer = try store.peer(ofConversation: original.conversationID),
-              let peerJID = try? JID(peer) else {
+              let peer = try store.peer(ofConversation: original.conversationID), let peerJID = try? JID(peer),
+              // In a chat the retraction names the origin-id, in a group chat the room's id (XEP-0424 §4).
+              let originalID = rooms.isRoom(peerJID) ? original.archiveID : original.dedupeKey ?? original.stanzaID else {
             throw CoreError.notRetractable
         }
         // In a chat the retraction names the origin-id; through the outbox like a correction.

@@ -12,6 +12,7 @@ Commands, one a line, read as they are appended to FILE:
   pm NICK TEXT          a private message to NICK through the room (XEP-0045 §7.5)
   invite JID REASON     invite JID through the room (XEP-0045 mediated invitation)
   invite-direct JID REASON  invite JID directly (XEP-0249)
+  react STANZA_ID EMOJI react in the room to the message the room calls STANZA_ID (XEP-0444)
   forge NICK TEXT       a groupchat message sent straight to NICK's real address (which the
                         room shows its owner), not through the room: a forged room message
   leave                 leave the room and exit
@@ -20,7 +21,8 @@ Output: one JSON object per line on stdout, "event" plus fields:
   ready  joined{nick}  message{nick,body,id,origin_id,stanza_id}  presence{nick,type,codes,jid}
   subject{nick,subject}  said{id,body}  forged{to,body}  private{nick,body}  error{message}
 "private" is a private message an occupant sent us through the room; "invited{room,from,reason}"
-a direct invitation (XEP-0249) someone sent us.
+a direct invitation (XEP-0249) someone sent us; "reactions{nick,id,emojis}" reactions said
+in the room.
 Exit 0 at the timeout or after "leave" (1 on a failed login or join).
 
 Network: loopback only (127.0.0.1:PORT).
@@ -43,7 +45,7 @@ class Occupant(slixmpp.ClientXMPP):
         self.failed = False
         self.done = asyncio.Event()
         self.real_jids = {}
-        for plugin in ("xep_0030", "xep_0045", "xep_0249", "xep_0359"):
+        for plugin in ("xep_0030", "xep_0045", "xep_0249", "xep_0334", "xep_0359", "xep_0444"):
             self.register_plugin(plugin)
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("failed_auth", self.on_failed)
@@ -51,6 +53,7 @@ class Occupant(slixmpp.ClientXMPP):
         self.add_event_handler("groupchat_subject", self.on_subject)
         self.add_event_handler("message", self.on_private)
         self.add_event_handler("groupchat_direct_invite", self.on_direct_invite)
+        self.add_event_handler("reactions", self.on_reactions)
         self.add_event_handler(f"muc::{self.room}::presence", self.on_presence)
 
     def on_failed(self, _event):
@@ -107,6 +110,12 @@ class Occupant(slixmpp.ClientXMPP):
             jid, _, reason = rest.partition(" ")
             self.plugin["xep_0249"].send_invitation(slixmpp.JID(jid), self.room, reason=reason)
             emit("sent-invite", to=jid)
+        elif verb == "react":
+            stanza_id, _, emoji = rest.partition(" ")
+            message = self.make_message(mto=self.room, mtype="groupchat")
+            self.plugin["xep_0444"].set_reactions(message, stanza_id, [emoji])
+            message.send()
+            emit("reacted", id=stanza_id, emojis=[emoji])
         elif verb == "forge":
             nick, _, text = rest.partition(" ")
             real = self.real_jids.get(nick)
@@ -130,6 +139,12 @@ class Occupant(slixmpp.ClientXMPP):
         origin = message.xml.find(f"{SID}origin-id")
         emit("message", nick=message["mucnick"], body=message["body"], id=message["id"],
              origin_id=origin.get("id") if origin is not None else None, stanza_id=ids[0] if ids else None)
+
+    def on_reactions(self, message):
+        # slixmpp's own XEP-0444 event: its groupchat and message events want a body.
+        if message["type"] == "groupchat":
+            emit("reactions", nick=message["from"].resource, id=message["reactions"]["id"],
+                 emojis=[reaction["value"] for reaction in message["reactions"]])
 
     def on_private(self, message):
         if message["type"] in ("chat", "normal") and message["from"].bare == self.room.bare and message["body"]:
