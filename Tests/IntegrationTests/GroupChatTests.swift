@@ -270,6 +270,51 @@ final class GroupChatTests: PythonPeerTestCase {
         await us.stop()
     }
 
+    /// A moderator's acts against a real room: made admin by the owner, we kick one occupant
+    /// (they see why) and ban them (the room lists them as banned); then the owner kicks us, and we
+    /// are told so.
+    func testKickBanAndBeingKicked() async throws {
+        let room = environment.newRoom()
+        let (ada, adaCommands) = try await occupant(try environment.newAccount("occupant"), in: room, nick: "ada")
+        let bobAccount = try environment.newAccount("bob")
+        let (bob, bobCommands) = try await occupant(bobAccount, in: room, nick: "bob")
+        let us = try await TestAccount(environment.clientConfiguration(try environment.newAccount("dt")))
+        try await us.connect()
+        try await us.session.joinRoom(room, nick: "dt")
+        do {
+            try await us.session.kick("bob", from: room)
+            XCTFail("a participant kicked someone")
+        } catch {
+            XCTAssertTrue("\(error)".contains("not allowed") || "\(error)".contains("forbidden"), "\(error)")
+        }
+        try tell(adaCommands, "affiliate \(us.jid.bare) admin")
+        try await us.waitForEvent { event in
+            if case .room(.occupant(room.description, let occupant, true)) = event { return occupant.nick == "dt" && occupant.role == "moderator" }
+            return false
+        }
+        try await us.session.kick("bob", from: room, reason: "too loud")
+        try await eventually("bob is told he was kicked") {
+            self.events("presence", in: bob).contains { $0["nick"] as? String == "bob" && ($0["codes"] as? [Int])?.contains(307) == true }
+        }
+        try await us.session.ban(bobAccount.jid.bare.description, from: room, reason: "still too loud")
+        try tell(adaCommands, "outcasts")
+        try await eventually("the room lists bob as banned") {
+            (self.event("outcasts", in: ada)?["jids"] as? [String])?.contains(bobAccount.jid.bare.description) == true
+        }
+
+        try tell(adaCommands, "kick dt")
+        try await us.waitForEvent { event in
+            if case .room(.left(room.description, "kicked")) = event { return true }
+            return false
+        }
+        let rooms = try await us.session.rooms()
+        XCTAssertEqual(rooms.first?.joined, false)
+        try tell(adaCommands, "leave")
+        try tell(bobCommands, "leave")
+        _ = try await ada.wait(timeout: .seconds(10))
+        await us.stop()
+    }
+
     /// What the occupant saw of `nick` come and go, in order.
     func presences(of nick: String, in child: ChildProcess) -> [String] {
         events("presence", in: child).filter { $0["nick"] as? String == nick }.compactMap { $0["type"] as? String }

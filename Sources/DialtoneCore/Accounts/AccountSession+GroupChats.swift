@@ -48,6 +48,21 @@ extension AccountSession {
         try await groupChats.invite(invitee, to: room.bare, reason: reason)
     }
 
+    /// Removes `nick` from `room` (a moderator's kick, XEP-0045 §8.2); they may come back.
+    public func kick(_ nick: String, from room: JID, reason: String? = nil) async throws {
+        try await groupChats.setRole("none", of: nick, in: room, reason: reason)
+    }
+
+    /// Gives `nick` voice in a moderated room, or (`granted` false) takes it away.
+    public func setVoice(_ granted: Bool, for nick: String, in room: JID) async throws {
+        try await groupChats.setRole(granted ? "participant" : "visitor", of: nick, in: room, reason: nil)
+    }
+
+    /// Bans `who` (a nick whose address the room shows, or an address) from `room`.
+    public func ban(_ who: String, from room: JID, reason: String? = nil) async throws {
+        try await groupChats.ban(who, from: room, reason: reason)
+    }
+
     /// Rooms the account knows (bookmarked, or joined here), and whether this session is in each.
     public func rooms() throws -> [RoomInfo] { try groupChats.rooms() }
 

@@ -234,6 +234,31 @@ final class GroupChatService: AccountFeature {
         try await client.send(.roomSubject(subject, room: room))
     }
 
+    /// A moderator's act on an occupant: `role` "none" kicks, "participant" gives voice,
+    /// "visitor" takes it away. The room refuses (a thrown error) when our role may not.
+    nonisolated(nonsending) func setRole(_ role: String, of nick: String, in room: JID, reason: String?) async throws {
+        guard directory.isJoined(room) else { throw GroupChatError.notJoined(room.bare.description) }
+        _ = try await client.request(.iq(.set, id: newStanzaID(), to: room.bare,
+                                         payload: .roomAdminItem(nick: nick, role: role, reason: reason)))
+    }
+
+    /// Bans `who` (an occupant's nick, whose address the room shows us, or an address) from
+    /// `room`: affiliation outcast (XEP-0045 §9.1).
+    nonisolated(nonsending) func ban(_ who: String, from room: JID, reason: String?) async throws {
+        guard directory.isJoined(room) else { throw GroupChatError.notJoined(room.bare.description) }
+        let address: JID
+        if let occupant = occupants[room.bare]?[who] {
+            guard let jid = occupant.jid else { throw GroupChatError.addressUnknown(nick: who, room: room.bare.description) }
+            address = jid
+        } else if let jid = try? JID(who), jid.local != nil {
+            address = jid
+        } else {
+            throw GroupChatError.addressUnknown(nick: who, room: room.bare.description)
+        }
+        _ = try await client.request(.iq(.set, id: newStanzaID(), to: room.bare,
+                                         payload: .roomAdminItem(jid: address, affiliation: "outcast", reason: reason)))
+    }
+
     // MARK: What the rooms say
 
     /// A room's report about an occupant (us too). Returns the room when this made us join it.

@@ -51,6 +51,8 @@ public enum GroupChatError: Error, Sendable, CustomStringConvertible, Equatable 
     case joinTimedOut(room: String)
     case notJoined(String)
     case notARoom(String)
+    /// Banning needs the occupant's address, which this room does not show us.
+    case addressUnknown(nick: String, room: String)
 
     public var description: String {
         switch self {
@@ -67,6 +69,7 @@ public enum GroupChatError: Error, Sendable, CustomStringConvertible, Equatable 
         case .joinTimedOut(let room): "\(room) did not answer the join within 20 s."
         case .notJoined(let room): "You are not in \(room); join it first (/join \(room))."
         case .notARoom(let jid): "\(jid) is not a group chat."
+        case .addressUnknown(let nick, let room): "\(room) does not show \(nick)'s address to you; ban them by address instead."
         }
     }
 }

@@ -59,6 +59,37 @@ extension TUIApp {
         }
     }
 
+    /// /kick NICK [REASON], /ban NICK|ADDRESS [REASON], /voice NICK [on|off] in the room in view.
+    func kick(_ nick: String, reason: String?) {
+        moderate("kick") { session, room in
+            try await session.kick(nick, from: room, reason: reason?.isEmpty == false ? reason : nil)
+            return "Removed \(Sanitizer.plain(nick)) from \(room.description)."
+        }
+    }
+
+    func ban(_ who: String, reason: String?) {
+        moderate("ban") { session, room in
+            try await session.ban(who, from: room, reason: reason?.isEmpty == false ? reason : nil)
+            return "Banned \(Sanitizer.plain(who)) from \(room.description)."
+        }
+    }
+
+    func voice(_ nick: String, granted: Bool) {
+        moderate("voice") { session, room in
+            try await session.setVoice(granted, for: nick, in: room)
+            return granted ? "Gave \(Sanitizer.plain(nick)) voice." : "Took \(Sanitizer.plain(nick))'s voice."
+        }
+    }
+
+    private func moderate(_ command: String, _ act: @escaping @Sendable (AccountSession, JID) async throws -> String) {
+        guard let room = roomInView(for: command) else { return }
+        let session = self.session
+        Task { @MainActor in
+            do { self.show(notice: try await act(session, room)) } catch { self.show(error: "\(error)") }
+            self.redraw()
+        }
+    }
+
     /// The room in view, or an error said and nil.
     private func roomInView(for command: String) -> JID? {
         guard let peer = view?.peer, names.isRoom(peer), let room = try? JID(peer) else {

@@ -16,6 +16,15 @@ extension CommandTable {
                     help: "WHO is an address or a contact's name; the invitation (XEP-0249) says which room, and REASON if given.") {
             $0.invite($1.recipient, reason: $1.text.isEmpty ? nil : $1.text)
         },
+        CommandSpec(.kick, CommandArguments.word("NICK", quoted: true).then(.optionalText("REASON")),
+                    synopsis: "Remove someone from the group chat in view (a moderator's right).",
+                    help: "They may come back; REASON is shown to everyone.") { $0.kick($1.0, reason: $1.1) },
+        CommandSpec(.ban, CommandArguments.word("NICK | ADDRESS", quoted: true).then(.optionalText("REASON")),
+                    synopsis: "Ban someone from the group chat in view (an admin's right).",
+                    help: "By nick when the room shows you their address, else by address.") { $0.ban($1.0, reason: $1.1) },
+        CommandSpec(.voice, CommandArguments.word("NICK", quoted: true).then(CommandArguments.choice(["on", "off"]).optional()),
+                    synopsis: "Give someone voice in a moderated group chat, or take it (off).",
+                    help: "A moderator's right; visitors may read but not speak.") { $0.voice($1.0, granted: $1.1 != "off") },
         CommandSpec(.who, .none, synopsis: "List who is in the group chat in view.",
                     help: "Nicks with their roles and affiliations; Esc closes.") { app, _ in app.showOccupants() },
     ]

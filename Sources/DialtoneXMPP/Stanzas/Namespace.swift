@@ -60,6 +60,8 @@ public enum Namespace {
     /// Group chats (XEP-0045): joining, and the room's reports about occupants.
     public static let muc = "http://jabber.org/protocol/muc"
     public static let mucUser = "http://jabber.org/protocol/muc#user"
+    /// A moderator's or admin's changes to roles and affiliations (XEP-0045 §8, §9).
+    public static let mucAdmin = "http://jabber.org/protocol/muc#admin"
     public static let pubsubEvent = "http://jabber.org/protocol/pubsub#event"
     /// Bookmarked rooms (XEP-0402), one PEP item a room; `bookmarksNotify` asks for changes.
     public static let bookmarks = "urn:xmpp:bookmarks:1"

@@ -74,6 +74,19 @@ extension XMLElement {
         return message
     }
 
+    /// A moderator's change of an occupant's role (`none` kicks, `participant` gives voice,
+    /// `visitor` takes it), or an admin's of an address's affiliation (`outcast` bans), with
+    /// a reason everyone sees (XEP-0045 §8.2, §9.1): the iq's payload, for the room.
+    public static func roomAdminItem(nick: String? = nil, jid: JID? = nil, role: String? = nil, affiliation: String? = nil,
+                                     reason: String?) -> XMLElement {
+        var query = XMLElement("query", namespace: Namespace.mucAdmin)
+        var item = XMLElement("item", namespace: Namespace.mucAdmin,
+                              attributes: ["nick": nick, "jid": jid?.bare.description, "role": role, "affiliation": affiliation])
+        if let reason { item.append(.textElement("reason", namespace: Namespace.mucAdmin, reason)) }
+        query.append(item)
+        return query
+    }
+
     /// Leaving a room (XEP-0045 §7.14).
     public static func roomLeave(_ occupant: JID) -> XMLElement {
         XMLElement("presence", namespace: Namespace.client, attributes: ["to": occupant.description, "type": "unavailable"])

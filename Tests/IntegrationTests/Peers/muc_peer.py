@@ -13,6 +13,9 @@ Commands, one a line, read as they are appended to FILE:
   invite JID REASON     invite JID through the room (XEP-0045 mediated invitation)
   invite-direct JID REASON  invite JID directly (XEP-0249)
   react STANZA_ID EMOJI react in the room to the message the room calls STANZA_ID (XEP-0444)
+  affiliate JID AFFIL   set JID's affiliation (admin, member, none…), as the room's owner
+  kick NICK             remove NICK from the room (as a moderator)
+  outcasts              ask the room who is banned: "outcasts{jids}"
   forge NICK TEXT       a groupchat message sent straight to NICK's real address (which the
                         room shows its owner), not through the room: a forged room message
   leave                 leave the room and exit
@@ -116,6 +119,25 @@ class Occupant(slixmpp.ClientXMPP):
             self.plugin["xep_0444"].set_reactions(message, stanza_id, [emoji])
             message.send()
             emit("reacted", id=stanza_id, emojis=[emoji])
+        elif verb == "affiliate":
+            jid, _, affiliation = rest.partition(" ")
+            try:
+                await self.plugin["xep_0045"].set_affiliation(self.room, affiliation, jid=slixmpp.JID(jid))
+                emit("affiliated", jid=jid, affiliation=affiliation)
+            except Exception as error:
+                emit("error", message=f"affiliate: {error!r}")
+        elif verb == "kick":
+            try:
+                await self.plugin["xep_0045"].set_role(self.room, rest, "none")
+                emit("kicked", nick=rest)
+            except Exception as error:
+                emit("error", message=f"kick: {error!r}")
+        elif verb == "outcasts":
+            try:
+                jids = await self.plugin["xep_0045"].get_affiliation_list(self.room, "outcast")
+                emit("outcasts", jids=[str(jid) for jid in jids])
+            except Exception as error:
+                emit("error", message=f"outcasts: {error!r}")
         elif verb == "forge":
             nick, _, text = rest.partition(" ")
             real = self.real_jids.get(nick)
