@@ -315,6 +315,24 @@ final class GroupChatTests: PythonPeerTestCase {
         await us.stop()
     }
 
+    /// A room our join creates, on a service that locks new rooms (Prosody's default): we accept
+    /// it as an instant room, so the next person can come in.
+    func testARoomWeCreateIsOpenedToOthers() async throws {
+        let room = JID(verified: "new-\(UUID().uuidString.prefix(8).lowercased())@locked.\(environment.mucDomain)")
+        let us = try await TestAccount(environment.clientConfiguration(try environment.newAccount("dt")))
+        try await us.connect()
+        try await us.session.joinRoom(room, nick: "dt")
+        try await Task.sleep(for: .milliseconds(500))
+        let (ada, commands) = try await occupant(try environment.newAccount("occupant"), in: room, nick: "ada")
+        try tell(commands, "say I got in")
+        try await eventually("ada speaks in the room we made") {
+            try us.store.history(peer: room.description).contains { $0.body == "I got in" }
+        }
+        try tell(commands, "leave")
+        _ = try await ada.wait(timeout: .seconds(10))
+        await us.stop()
+    }
+
     /// What the occupant saw of `nick` come and go, in order.
     func presences(of nick: String, in child: ChildProcess) -> [String] {
         events("presence", in: child).filter { $0["nick"] as? String == nick }.compactMap { $0["type"] as? String }

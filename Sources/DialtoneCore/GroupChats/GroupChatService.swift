@@ -33,6 +33,8 @@ final class GroupChatService: AccountFeature {
     }
     private var joining: [JID: PendingJoin] = [:]
     private var failedJoins: [JID: GroupChatError] = [:]
+    /// Rooms our join created (status 201): accepted as instant rooms once joined.
+    private var createdRooms: Set<JID> = []
     /// Passwords invitations gave, for joining the room they name.
     private var invitedPasswords: [JID: String] = [:]
     /// The password a room let us in with, until `joined` has stored it.
@@ -166,6 +168,15 @@ final class GroupChatService: AccountFeature {
     /// account's other devices.
     nonisolated(nonsending) func joined(_ room: JID) async {
         guard let nick = directory.nick(in: room) else { return }
+        if createdRooms.remove(room) != nil {
+            // A room our join created stays locked to everyone else until its owner (we)
+            // accepts it: as an instant room, with the service's defaults.
+            do {
+                _ = try await client.request(.iq(.set, id: newStanzaID(), to: room, payload: .instantRoomConfiguration()))
+            } catch {
+                logger.info("the room \(room) we created was not unlocked: \(error)")
+            }
+        }
         let password = joinedPasswords.removeValue(forKey: room) ?? nil
         var record = (try? store.room(room.description)) ?? RoomRecord(jid: room.description, nick: nick)
         let changed = record.nick != nick || !record.autojoin || (password != nil && record.password != password)
@@ -282,6 +293,7 @@ final class GroupChatService: AccountFeature {
             let previous = occupants[room, default: [:]].updateValue(occupant, forKey: presence.nick)
             if previous != occupant { broadcaster.publish(.room(.occupant(room: room.description, occupant, present: true))) }
             if ours, let pending = joining[room] {
+                if presence.statusCodes.contains(201) { createdRooms.insert(room) }
                 directory.setJoined(room, nick: presence.nick)
                 joinedPasswords[room] = pending.password
                 finishJoin(room, with: .success(presence.nick))

@@ -62,6 +62,7 @@ public enum Namespace {
     public static let mucUser = "http://jabber.org/protocol/muc#user"
     /// A moderator's or admin's changes to roles and affiliations (XEP-0045 §8, §9).
     public static let mucAdmin = "http://jabber.org/protocol/muc#admin"
+    public static let mucOwner = "http://jabber.org/protocol/muc#owner"
     public static let pubsubEvent = "http://jabber.org/protocol/pubsub#event"
     /// Bookmarked rooms (XEP-0402), one PEP item a room; `bookmarksNotify` asks for changes.
     public static let bookmarks = "urn:xmpp:bookmarks:1"

@@ -87,6 +87,14 @@ extension XMLElement {
         return query
     }
 
+    /// Accepting a room we created with its default settings (an instant room, XEP-0045
+    /// §10.1.2): until its owner does, a locked room lets nobody else in.
+    public static func instantRoomConfiguration() -> XMLElement {
+        var query = XMLElement("query", namespace: Namespace.mucOwner)
+        query.append(XMLElement("x", namespace: "jabber:x:data", attributes: [XMLAttribute("type", "submit")]))
+        return query
+    }
+
     /// Leaving a room (XEP-0045 §7.14).
     public static func roomLeave(_ occupant: JID) -> XMLElement {
         XMLElement("presence", namespace: Namespace.client, attributes: ["to": occupant.description, "type": "unavailable"])
