@@ -75,6 +75,15 @@ final class CommandTableTests: XCTestCase {
         XCTAssertNil(Completion.complete("/hangup x", from: sources))
     }
 
+    func testNicksCompleteInARoomsText() {
+        let sources = CompletionSources(nicks: ["ada", "Adam", "bob"])
+        XCTAssertEqual(Completion.complete("b", from: sources), "bob: ", "at the start, addressed")
+        XCTAssertEqual(Completion.complete("thanks b", from: sources), "thanks bob ", "further on, named")
+        XCTAssertEqual(Completion.complete("ad", from: sources), "ada", "ada and Adam: their common part")
+        XCTAssertNil(Completion.complete("hello ", from: sources), "no word being typed")
+        XCTAssertNil(Completion.complete("b", from: CompletionSources()), "not in a room")
+    }
+
     func testFilesCompleteFromTheDirectoryTyped() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dialtone-completion-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("photos"), withIntermediateDirectories: true)

@@ -53,6 +53,22 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
         try say("say welcome!", into: commands)
         try await waitForScreen("ada's message by her nick") { $0.contains("ada: welcome!") }
 
+        // Tab completes a nick of the room, addressed at the start of the line.
+        try await tmux(["send-keys", "-t", "tui", "-l", "ad"])
+        try await tmux(["send-keys", "-t", "tui", "Tab"])
+        try await waitForScreen("ada's nick completed") { $0.contains("> ada:") }
+        try await tmux(["send-keys", "-t", "tui", "C-u"])
+
+        // Someone comes: one line says so.
+        let bobCommands = directory.appendingPathComponent("bob-commands")
+        FileManager.default.createFile(atPath: bobCommands.path, contents: nil)
+        let bobAccount = try environment.newAccount("bob")
+        let bob = try ChildProcess([try PythonPeers.python(), script, "--jid", bobAccount.jid.description, "--password", bobAccount.password,
+                                    "--port", String(environment.port), "--ca-file", environment.caFile, "--room", room.description,
+                                    "--nick", "bob", "--commands", bobCommands.path, "--timeout", "90"])
+        occupants.append(bob)
+        try await waitForScreen("bob's coming said in one line") { $0.contains("bob came") }
+
         try await command("/who")
         try await waitForScreen("the occupants") { $0.contains("In \(room.description.prefix(20))") && $0.contains("ada") }
         try await tmux(["send-keys", "-t", "tui", "Escape"])
@@ -92,5 +108,6 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
         }
         try await command("/quit")
         try say("leave", into: commands)
+        try say("leave", into: bobCommands)
     }
 }

@@ -64,7 +64,11 @@ extension TUIApp {
         var candidates = list.entries.map { Sanitizer.plain(names.name(for: $0.peer)) }
         let open = Set(candidates)
         candidates += names.allNames.map(Sanitizer.plain).filter { !open.contains($0) }
-        let sources = CompletionSources(names: candidates, themes: { Theme.available() })
+        // In a room, the nicks of who is there (ours aside) for the text itself.
+        let room = view.map(\.peer)
+        let ourNick = room.flatMap { names.ourNick(in: $0) }
+        let nicks = room.flatMap { roomOccupants[current]?[$0] }.map { Array($0.subtracting([ourNick ?? ""])) } ?? []
+        let sources = CompletionSources(names: candidates, themes: { Theme.available() }, nicks: nicks.map(Sanitizer.plain))
         if let completed = Completion.complete(editor.text, from: sources) { editor.set(completed) }
     }
 

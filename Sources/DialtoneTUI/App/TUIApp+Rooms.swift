@@ -90,6 +90,33 @@ extension TUIApp {
         }
     }
 
+    /// Notes a coming or going in `room` and, at the end of the burst (a second without
+    /// more), says them all in one line when the room is in view: "ada, bob came · carol left".
+    private func noteRoomChange(_ room: String, account: Int, _ change: (inout (came: [String], went: [String])) -> Void) {
+        guard var pending = roomChanges[account]?[room] else { return }
+        let first = pending.came.isEmpty && pending.went.isEmpty
+        change(&pending)
+        roomChanges[account]?[room] = pending
+        guard first else { return }
+        Task { @MainActor in
+            try? await Task.sleep(for: .seconds(1))
+            guard let burst = self.roomChanges[account]?[room] else { return }
+            self.roomChanges[account]?[room] = ([], [])
+            guard account == self.current, self.view?.peer == room else { return }
+            let came = burst.came.filter { !burst.went.contains($0) }, went = burst.went.filter { !burst.came.contains($0) }
+            let parts = [came.isEmpty ? nil : Self.nickList(came) + " came", went.isEmpty ? nil : Self.nickList(went) + " left"].compactMap { $0 }
+            guard !parts.isEmpty else { return }
+            self.show(notice: parts.joined(separator: " · "))
+            self.redraw()
+        }
+    }
+
+    /// "ada, bob and 3 more".
+    static func nickList(_ nicks: [String]) -> String {
+        let shown = nicks.prefix(4).map(Sanitizer.plain).joined(separator: ", ")
+        return nicks.count > 4 ? "\(shown) and \(nicks.count - 4) more" : shown
+    }
+
     /// The room in view, or an error said and nil.
     private func roomInView(for command: String) -> JID? {
         guard let peer = view?.peer, names.isRoom(peer), let room = try? JID(peer) else {
@@ -158,15 +185,30 @@ extension TUIApp {
     /// What a room reported: shown when it concerns the account in view.
     func handle(room event: RoomEvent, account: Int) {
         switch event {
-        case .joined:
+        case .joined(let room, let nick):
+            roomOccupants[account, default: [:]][room, default: []].insert(nick)
+            // From now on comings and goings are news (before, the room listed who was there).
+            roomChanges[account, default: [:]][room] = ([], [])
             readNames(of: account)
-        case .left(let room, let reason?) where account == current:
-            show(error: "You are out of \(room): \(reason).")
+        case .occupant(let room, let occupant, let present):
+            if present {
+                let new = roomOccupants[account, default: [:]][room, default: []].insert(occupant.nick).inserted
+                if new { noteRoomChange(room, account: account) { $0.came.append(occupant.nick) } }
+            } else {
+                roomOccupants[account]?[room]?.remove(occupant.nick)
+                noteRoomChange(room, account: account) { $0.went.append(occupant.nick) }
+            }
+        case .nickChanged(let room, let from, let to):
+            roomOccupants[account]?[room]?.remove(from)
+            roomOccupants[account]?[room]?.insert(to)
+            if account == current && view?.peer == room { show(notice: "\(Sanitizer.plain(from)) is now \(Sanitizer.plain(to)).") }
+            if names.ourNick(in: room) == from { readNames(of: account) }
+        case .left(let room, let reason):
+            roomOccupants[account]?[room] = nil
+            roomChanges[account]?[room] = nil
+            if let reason, account == current { show(error: "You are out of \(room): \(reason).") }
         case .subject(let room, let subject, _) where account == current && view?.peer == room:
             show(notice: "Subject: \(Sanitizer.plain(subject ?? "(none)"))")
-        case .nickChanged(let room, let from, let to) where account == current && view?.peer == room:
-            show(notice: "\(Sanitizer.plain(from)) is now \(Sanitizer.plain(to)).")
-            if names.ourNick(in: room) == from { readNames(of: account) }
         case .refused(let room, let reason) where account == current:
             show(error: "\(room): \(Sanitizer.plain(reason))")
         case .invited(let room, let by, let reason):
@@ -175,7 +217,7 @@ extension TUIApp {
             show(notice: text + " — /join \(Sanitizer.plain(room))")
             terminal.bell()
             notifier.notify(title: "Invitation", body: text)
-        case .left, .subject, .occupant, .nickChanged, .refused:
+        case .subject, .refused:
             break
         }
     }

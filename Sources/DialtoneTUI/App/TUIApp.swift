@@ -102,6 +102,11 @@ public final class TUIApp {
     /// Accounts whose names are being read afresh, and those changed again meanwhile.
     var namesReading: Set<Int> = []
     var namesStale: Set<Int> = []
+    /// Who is in each room we are in, by account and room: Tab completes their nicks.
+    var roomOccupants: [Int: [String: Set<String>]] = [:]
+    /// Comings and goings in rooms since the last line about them, by account and room: one
+    /// line a burst, not one a presence.
+    var roomChanges: [Int: [String: (came: [String], went: [String])]] = [:]
 
     public convenience init(session: AccountSession, palette: Palette = .builtInDark, notifications: NotificationStyle = .none,
                             logger: Logger = Logger(label: "dialtone.tui")) {

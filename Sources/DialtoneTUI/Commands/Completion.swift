@@ -8,9 +8,13 @@ public struct CompletionSources {
     public var themes: () -> [String]
     /// Entries of a directory, given the path typed so far ("~/Pictures/ca").
     public var files: (String) -> [String]
+    /// In a group chat, the nicks of who is there: Tab completes them in the text.
+    public var nicks: [String]
 
-    public init(names: [String] = [], themes: @escaping () -> [String] = { [] }, files: @escaping (String) -> [String] = Completion.files) {
+    public init(names: [String] = [], themes: @escaping () -> [String] = { [] }, files: @escaping (String) -> [String] = Completion.files,
+                nicks: [String] = []) {
         self.names = names
+        self.nicks = nicks
         self.themes = themes
         self.files = files
     }
@@ -26,7 +30,7 @@ public enum Completion {
     }
 
     public static func complete(_ line: String, from sources: CompletionSources) -> String? {
-        guard line.hasPrefix("/") else { return nil }
+        guard line.hasPrefix("/") else { return completeNick(line, nicks: sources.nicks) }
         let body = line.dropFirst()
         if !body.contains(" ") {
             let matches = CommandTable.completions(for: String(body))
@@ -75,6 +79,16 @@ public enum Completion {
     private static func names(for lead: String, typed: Substring, sources: CompletionSources, suffix: String) -> String? {
         let matches = sources.names.filter { $0.lowercased().hasPrefix(typed.lowercased()) }
         return fill(prefix: lead, typed: String(typed), matches: matches, suffix: suffix)
+    }
+
+    /// A nick in a room's text: the word being typed, "ada: " at the start of the line (as
+    /// IRC and Conversations address someone), "ada " further on.
+    static func completeNick(_ line: String, nicks: [String]) -> String? {
+        guard !nicks.isEmpty, let last = line.split(separator: " ", omittingEmptySubsequences: false).last, !last.isEmpty else { return nil }
+        let typed = String(last)
+        let matches = nicks.filter { $0.lowercased().hasPrefix(typed.lowercased()) }.sorted { $0.lowercased() < $1.lowercased() }
+        let before = String(line.dropLast(typed.count))
+        return fill(prefix: before, typed: typed, matches: matches, suffix: before.isEmpty ? ": " : " ")
     }
 
     private static func fill(prefix: String, typed: String, matches: [String], suffix: String) -> String? {
