@@ -157,8 +157,13 @@ final class GroupChatTests: PythonPeerTestCase {
         let me = try environment.newAccount("dt")
         let config = try environment.writeConfiguration(for: me, in: URL(fileURLWithPath: harness.path("")))
 
+        try tell(commands, "say before you came")
+        try await eventually("ada said it") { self.events("said", in: ada).contains { $0["body"] as? String == "before you came" } }
         let joined = try await runDialtone(["join", room.description, "--nick", "dt"], config: config)
         XCTAssertEqual(joined.output, "Joined \(room) as dt, bookmarked with autojoin.\n")
+        // The room's recent history came with the join, and history shows it.
+        let history = try await runDialtone(["history", room.description, "--json"], config: config)
+        XCTAssertEqual(CallHarness.jsonLines(history.output).compactMap { $0["body"] as? String }, ["before you came"])
         let rooms = CallHarness.jsonLines(try await runDialtone(["rooms", "--json"], config: config).output)
         XCTAssertEqual(rooms.map { $0["room"] as? String }, [room.description])
         XCTAssertEqual(rooms.first?["autojoin"] as? Bool, true)

@@ -29,6 +29,13 @@ extension AccountSession {
         await messagingFlush()
     }
 
+    /// Waits until what `room` said while we were away is stored (the catch-up that follows a
+    /// join; one more when none is under way): for commands that join and then leave.
+    public func catchUpRoom(_ room: JID) async {
+        guard groupChats.directory.isJoined(room) else { return }
+        await groupChats.catchUp(room.bare)
+    }
+
     /// Leaves `room`; its bookmark stays, without autojoin (other devices leave it too).
     public func leaveRoom(_ room: JID) async throws {
         try await groupChats.leave(room.bare)

@@ -44,6 +44,8 @@ final class GroupChatService: AccountFeature {
     private var rejoin: Set<JID> = []
     /// Rooms whose archive is being caught up, and the newest live id of those that are not.
     private var catchingUp: Set<JID> = []
+    /// Whoever waits for a room's catch-up under way to end.
+    private var catchUpWaiters: [JID: [CheckedContinuation<Void, Never>]] = [:]
     private var liveCursors: [JID: String] = [:]
 
     static let joinTimeout: Duration = .seconds(20)
@@ -409,9 +411,16 @@ final class GroupChatService: AccountFeature {
     /// What we missed in `room` since we were last there, from its archive (the newest page
     /// the first time), stored as its pages come.
     nonisolated(nonsending) func catchUp(_ room: JID) async {
-        guard !catchingUp.contains(room) else { return }
+        guard !catchingUp.contains(room) else {
+            // One under way already: wait for it (a command that joins and leaves).
+            await withCheckedContinuation { catchUpWaiters[room, default: []].append($0) }
+            return
+        }
         catchingUp.insert(room)
-        defer { catchingUp.remove(room) }
+        defer {
+            catchingUp.remove(room)
+            for waiter in catchUpWaiters.removeValue(forKey: room) ?? [] { waiter.resume() }
+        }
         var after = (try? store.room(room.description))?.archiveCursor
         var total = 0
         do {

@@ -24,7 +24,12 @@ struct Join: AsyncParsableCommand {
         let room = try roomAddress(self.room)
         let session = try CommandRuntime(options).openSession()
         let (nick, password) = (self.nick, self.password)
-        let joinedAs = try await withOnlineSession(session, timeout: timeout) { try await $0.joinRoom(room, nick: nick, password: password) }
+        let joinedAs = try await withOnlineSession(session, timeout: timeout) { session in
+            let joinedAs = try await session.joinRoom(room, nick: nick, password: password)
+            // What was said there lately is stored before we go: `history` shows it.
+            await session.catchUpRoom(room)
+            return joinedAs
+        }
         printForPeople("Joined \(room) as \(joinedAs), bookmarked with autojoin.")
     }
 }
