@@ -37,8 +37,8 @@ final class GroupChatService: AccountFeature {
     private var createdRooms: Set<JID> = []
     /// Passwords invitations gave, for joining the room they name.
     private var invitedPasswords: [JID: String] = [:]
-    /// The password a room let us in with, until `joined` has stored it.
-    private var joinedPasswords: [JID: String?] = [:]
+    /// Rooms whose bookmark is to be published by `joined` (new, or changed by the join).
+    private var bookmarksToPublish: Set<JID> = []
     private var occupants: [JID: [String: Occupant]] = [:]
     /// Rooms this process was in when the last session ended: joined again on the next.
     private var rejoin: Set<JID> = []
@@ -179,7 +179,14 @@ final class GroupChatService: AccountFeature {
                 logger.info("the room \(room) we created was not unlocked: \(error)")
             }
         }
-        let password = joinedPasswords.removeValue(forKey: room) ?? nil
+        if bookmarksToPublish.remove(room) != nil, let record = try? store.room(room.description), record.nick == nick {
+            await publishBookmark(record)
+        }
+    }
+
+    /// The room let us in: stored at once (before front ends hear of it, so that their names
+    /// know it as a room), with autojoin; its bookmark goes when `joined` runs.
+    private func remember(joined room: JID, nick: String, password: String?) {
         var record = (try? store.room(room.description)) ?? RoomRecord(jid: room.description, nick: nick)
         let changed = record.nick != nick || !record.autojoin || (password != nil && record.password != password)
         record.nick = nick
@@ -187,7 +194,7 @@ final class GroupChatService: AccountFeature {
         if let password { record.password = password }
         do { try store.saveRoom(record) } catch { logger.error("cannot store room \(room): \(error)") }
         directory.remember(room)
-        if changed { await publishBookmark(record) }
+        if changed { bookmarksToPublish.insert(room) }
     }
 
     private nonisolated(nonsending) func publishBookmark(_ record: RoomRecord) async {
@@ -297,7 +304,7 @@ final class GroupChatService: AccountFeature {
             if ours, let pending = joining[room] {
                 if presence.statusCodes.contains(201) { createdRooms.insert(room) }
                 directory.setJoined(room, nick: presence.nick)
-                joinedPasswords[room] = pending.password
+                remember(joined: room, nick: presence.nick, password: pending.password)
                 finishJoin(room, with: .success(presence.nick))
                 broadcaster.publish(.room(.joined(room: room.description, nick: presence.nick)))
                 // The bookmark and the archive wait for the server's answers: not here, where

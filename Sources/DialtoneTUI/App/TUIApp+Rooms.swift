@@ -207,8 +207,9 @@ extension TUIApp {
             roomOccupants[account]?[room] = nil
             roomChanges[account]?[room] = nil
             if let reason, account == current { show(error: "You are out of \(room): \(reason).") }
-        case .subject(let room, let subject, _) where account == current && view?.peer == room:
-            show(notice: "Subject: \(Sanitizer.plain(subject ?? "(none)"))")
+        case .subject(let room, let subject?, _) where account == current && view?.peer == room:
+            // A room without one says so as we join: nothing to show.
+            show(notice: "Subject: \(Sanitizer.plain(subject))")
         case .refused(let room, let reason) where account == current:
             show(error: "\(room): \(Sanitizer.plain(reason))")
         case .invited(let room, let by, let reason):
