@@ -68,6 +68,13 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
         occupants.append(bob)
         try await waitForScreen("bob's coming said in one line") { $0.contains("bob came") }
 
+        // A wider terminal shows who is here beside the messages.
+        try await tmux(["resize-window", "-t", "tui", "-x", "120", "-y", "24"])
+        try await waitForScreen("the occupants' column") { screen in
+            screen.contains("3 here") && screen.split(separator: "\n").contains { $0.hasSuffix("│ bob") || $0.contains("│ bob ") }
+        }
+        try await tmux(["resize-window", "-t", "tui", "-x", "80", "-y", "24"])
+
         try await command("/who")
         try await waitForScreen("the occupants") { $0.contains("In \(room.description.prefix(20))") && $0.contains("ada") }
         try await tmux(["send-keys", "-t", "tui", "Escape"])

@@ -9,8 +9,12 @@ public struct ScreenLayout: Sendable, Equatable {
     public var statusRow: Int
     public var inputRow: Int
     public var columns: Int
+    /// A group chat's occupants, in a column right of the messages when the terminal is
+    /// wide enough (0: none).
+    public var occupantsWidth = 0
+    public var occupantsColumn: Int { messageColumn + messageWidth + 1 }
 
-    public init(rows: Int, columns: Int) {
+    public init(rows: Int, columns: Int, occupants: Bool = false) {
         self.columns = columns
         // Narrow terminals give the whole width to the conversation.
         listWidth = columns >= 60 ? min(24, columns / 3) : 0
@@ -19,5 +23,9 @@ public struct ScreenLayout: Sendable, Equatable {
         statusRow = max(0, rows - 2)
         inputRow = max(0, rows - 1)
         messageHeight = max(0, rows - 3)
+        if occupants, columns >= 100 {
+            occupantsWidth = 18
+            messageWidth = max(1, messageWidth - occupantsWidth - 1)
+        }
     }
 }

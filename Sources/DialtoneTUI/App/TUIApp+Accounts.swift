@@ -107,6 +107,10 @@ extension TUIApp {
         accounts[account].list.names = names
         if account == current {
             view?.names = names
+            // A room just joined is known as one now: its occupants' column.
+            let before = layout
+            layOut()
+            if layout != before { view?.resize(width: layout.messageWidth) }
             view?.relayout()
         }
     }

@@ -43,6 +43,7 @@ extension TUIApp {
         for (index, line) in body.enumerated() {
             terminal.draw(line, row: top + index, column: layout.messageColumn, width: layout.messageWidth)
         }
+        drawOccupants(height: height)
         drawStatusBar()
         let prompt = "> "
         let (text, cursor) = editor.view(width: max(2, layout.columns - prompt.count))
@@ -50,6 +51,24 @@ extension TUIApp {
                       width: layout.columns, fill: .input)
         terminal.placeCursor(row: layout.inputRow, column: prompt.count + cursor)
         terminal.refresh()
+    }
+
+    /// The room's occupants, right of its messages: our nick first, then by name.
+    private func drawOccupants(height: Int) {
+        guard layout.occupantsWidth > 0, let room = view?.peer else { return }
+        let ours = names.ourNick(in: room)
+        let others = (roomOccupants[current]?[room] ?? []).filter { $0 != ours }.sorted { $0.lowercased() < $1.lowercased() }
+        let nicks = (ours.map { [$0] } ?? []) + others
+        let title = TerminalWidth.truncate(" \(nicks.count) here", to: layout.occupantsWidth)
+        terminal.draw(StyledLine([TextRun(title, .statusBar)]), row: 0, column: layout.occupantsColumn, width: layout.occupantsWidth, fill: .statusBar)
+        for row in 0..<(height + 1) {
+            terminal.draw(StyledLine([TextRun("│", .border)]), row: row, column: layout.occupantsColumn - 1, width: 1)
+        }
+        for (index, nick) in nicks.prefix(max(0, height)).enumerated() {
+            let text = TerminalWidth.truncate(" " + Sanitizer.plain(nick), to: layout.occupantsWidth)
+            terminal.draw(StyledLine([TextRun(text, nick == ours ? .ownName : .peerName)]), row: 1 + index,
+                          column: layout.occupantsColumn, width: layout.occupantsWidth)
+        }
     }
 
     private func drawStatusBar() {

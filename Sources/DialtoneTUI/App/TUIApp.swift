@@ -211,8 +211,15 @@ public final class TUIApp {
 
     func resize() {
         terminal.updateSize()
-        layout = ScreenLayout(rows: Int(terminal.rows), columns: Int(terminal.columns))
+        layOut()
         view?.resize(width: layout.messageWidth)
+    }
+
+    /// The panes for the terminal's size and what is open: a group chat gets its occupants'
+    /// column when there is room for it.
+    func layOut(for peer: String? = nil) {
+        let open = peer ?? view?.peer
+        layout = ScreenLayout(rows: Int(terminal.rows), columns: Int(terminal.columns), occupants: open.map(names.isRoom) ?? false)
     }
 
     // MARK: Conversations
@@ -228,6 +235,7 @@ public final class TUIApp {
     func open(_ peer: String) {
         list.select(peer)
         overlay = nil
+        layOut(for: peer)
         var model = MessageViewModel(peer: peer, width: layout.messageWidth, names: names, format: format)
         if let log = try? session.records.calls(peer: peer, limit: 200) { model.show(calls: log.map(\.call)) }
         do { model.show(try session.records.history(peer: peer, limit: 500)) } catch {
