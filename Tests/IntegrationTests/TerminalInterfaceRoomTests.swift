@@ -1,4 +1,5 @@
-import DialtoneCore
+@testable import DialtoneCore
+import DialtoneXML
 import DialtoneXMPP
 import DialtoneTestSupport
 import Foundation
@@ -115,5 +116,31 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
         try await command("/quit")
         try say("leave", into: commands)
         try say("leave", into: bobCommands)
+    }
+
+    /// A room we create is ours to configure: its form on the command screen, a field filled
+    /// in, /complete, and the room is named so for everyone (its disco identity).
+    func testConfiguringARoomWeCreated() async throws {
+        let environment = try TestEnvironment.current()
+        let room = environment.newRoom("ours")
+        try await startInterface(for: try environment.newAccount("alice"), environment: environment)
+        try await waitForScreen("online") { $0.contains("online") }
+        try await command("/join \(room) dt")
+        try await waitForScreen("the room open") { $0.components(separatedBy: "#\(room.local ?? "")").count >= 3 }
+        try await command("/configure")
+        try await waitForScreen("the room's form") { $0.contains("Configuration at") && $0.contains("1. Title") }
+        // Prosody's first field is the room's title.
+        try await command("/field 1 Tea Room")
+        try await command("/complete")
+        try await waitForScreen("configured") { $0.contains("is configured") }
+        let other = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
+        try await other.connect()
+        let answer = try await other.session.xmppClient.request(
+            .iq(.get, id: newStanzaID(), to: room, payload: XMLElement("query", namespace: Namespace.discoInfo)))
+        let names = answer.child("query", namespace: Namespace.discoInfo)?.children("identity", namespace: Namespace.discoInfo)
+            .compactMap { $0[attribute: "name"] } ?? []
+        XCTAssertEqual(names, ["Tea Room"], answer.excerptForLog(600))
+        try await command("/quit")
+        await other.stop()
     }
 }

@@ -70,6 +70,16 @@ extension AccountSession {
         try await groupChats.ban(who, from: room, reason: reason)
     }
 
+    /// The configuration form `room` gives its owner (XEP-0045 §10.2).
+    public func roomConfiguration(of room: JID) async throws -> DataForm {
+        try await xmppClient.roomConfiguration(of: room)
+    }
+
+    /// Sends `room` its filled-in configuration form.
+    public func configureRoom(_ room: JID, with form: DataForm) async throws {
+        try await xmppClient.configureRoom(room, with: form)
+    }
+
     /// Rooms the account knows (bookmarked, or joined here), and whether this session is in each.
     public func rooms() throws -> [RoomInfo] { try groupChats.rooms() }
 

@@ -11,6 +11,9 @@ struct CommandSessionState {
     var response: AdHocResponse
     /// The form as the user has filled it in so far.
     var form: DataForm?
+    /// A room's configuration rather than a command (/configure): /complete sends the form
+    /// to the room, /cancel leaves it as it was.
+    var configuresRoom = false
 }
 
 extension TUIApp {
@@ -81,6 +84,10 @@ extension TUIApp {
 
     /// /next, /prev, /complete, /cancel on the open command session.
     func commandAction(_ action: String) {
+        if let state = commandSession, state.configuresRoom, state.response.status == .executing {
+            configurationAction(action, state)
+            return
+        }
         guard let state = commandSession, let sessionID = state.response.sessionID else { show(error: "No command is running: /cmd first."); return }
         guard state.response.status == .executing else { show(error: "The command has finished."); return }
         let allowed = action == "cancel" || action == "next" && state.response.actions.isEmpty || state.response.actions.contains(action)

@@ -117,6 +117,50 @@ extension TUIApp {
         return nicks.count > 4 ? "\(shown) and \(nicks.count - 4) more" : shown
     }
 
+    /// /configure: the configuration form of the room in view (we own it), on the command
+    /// screen: /field N VALUE, then /complete sends it or /cancel leaves the room as it was.
+    func configureRoom() {
+        guard let room = roomInView(for: "configure") else { return }
+        let session = self.session
+        let account = current
+        Task { @MainActor in
+            do {
+                let form = try await session.roomConfiguration(of: room)
+                guard self.current == account else { return }
+                self.commandSession = CommandSessionState(
+                    entity: room, node: "configure", name: "Configuration",
+                    response: AdHocResponse(node: "configure", status: .executing, actions: ["complete"], form: form),
+                    form: form, configuresRoom: true)
+                self.showCommandStep()
+            } catch {
+                self.show(error: "Cannot configure \(room.description): \(error)")
+            }
+            self.redraw()
+        }
+    }
+
+    /// /complete or /cancel on a room's configuration.
+    func configurationAction(_ action: String, _ state: CommandSessionState) {
+        guard action == "complete" || action == "cancel" else { show(error: "Not now: /complete or /cancel."); return }
+        let session = self.session
+        let account = current
+        Task { @MainActor in
+            do {
+                if action == "complete", let form = state.form { try await session.configureRoom(state.entity, with: form) }
+                guard self.current == account else { return }
+                var done = state
+                done.response = AdHocResponse(node: "configure", status: action == "complete" ? .completed : .canceled, actions: [], form: nil)
+                done.form = nil
+                self.commandSession = done
+                self.overlay = nil
+                self.show(notice: action == "complete" ? "\(state.entity.description) is configured." : "Left \(state.entity.description) as it was.")
+            } catch {
+                self.show(error: "\(state.entity.description): \(error)")
+            }
+            self.redraw()
+        }
+    }
+
     /// The room in view, or an error said and nil.
     private func roomInView(for command: String) -> JID? {
         guard let peer = view?.peer, names.isRoom(peer), let room = try? JID(peer) else {

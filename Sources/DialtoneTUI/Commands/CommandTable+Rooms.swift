@@ -25,6 +25,10 @@ extension CommandTable {
         CommandSpec(.voice, CommandArguments.word("NICK", quoted: true).then(CommandArguments.choice(["on", "off"]).optional()),
                     synopsis: "Give someone voice in a moderated group chat, or take it (off).",
                     help: "A moderator's right; visitors may read but not speak.") { $0.voice($1.0, granted: $1.1 != "off") },
+        CommandSpec(.configure, .none, synopsis: "Configure the group chat in view (as its owner): name, members only, password…",
+                    help: "Its form opens as a command's does: /field N VALUE, then /complete sends it or /cancel.") { app, _ in
+            app.configureRoom()
+        },
         CommandSpec(.who, .none, synopsis: "List who is in the group chat in view.",
                     help: "Nicks with their roles and affiliations; Esc closes.") { app, _ in app.showOccupants() },
     ]

@@ -38,6 +38,19 @@ public struct AdHocResponse: Sendable, Equatable {
             && lhs.notes == rhs.notes && lhs.form == rhs.form && lhs.links.map(\.url) == rhs.links.map(\.url)
     }
 
+    /// A step made here rather than by a responder: a form of another kind (a room's
+    /// configuration) shown and edited on the same screen.
+    public init(node: String, status: Status, actions: [String], form: DataForm?) {
+        self.node = node
+        sessionID = node
+        self.status = status
+        self.actions = actions
+        defaultAction = nil
+        notes = []
+        self.form = form
+        links = []
+    }
+
     init(_ command: XMLElement) {
         node = command[attribute: "node"] ?? ""
         sessionID = command[attribute: "sessionid"]

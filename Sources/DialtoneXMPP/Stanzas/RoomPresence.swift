@@ -91,7 +91,7 @@ extension XMLElement {
     /// §10.1.2): until its owner does, a locked room lets nobody else in.
     public static func instantRoomConfiguration() -> XMLElement {
         var query = XMLElement("query", namespace: Namespace.mucOwner)
-        query.append(XMLElement("x", namespace: "jabber:x:data", attributes: [XMLAttribute("type", "submit")]))
+        query.append(XMLElement("x", namespace: Namespace.dataForms, attributes: [XMLAttribute("type", "submit")]))
         return query
     }
 
