@@ -338,6 +338,49 @@ final class GroupChatTests: PythonPeerTestCase {
         await us.stop()
     }
 
+    /// XEP-0410 self-ping: a room that forgot us without a word (Peers/forgetful_room.py, a
+    /// component of the test server playing the room) is noticed by asking it whether we are
+    /// still there, and joined again; one that still has us is left alone.
+    func testSelfPingNoticesARoomThatForgotUsAndJoinsAgain() async throws {
+        let variables = ProcessInfo.processInfo.environment
+        let secret = try XCTUnwrap(variables["DIALTONE_TEST_COMPONENT_SECRET"])
+        let port = try XCTUnwrap(variables["DIALTONE_TEST_COMPONENT_PORT"])
+        let commands = URL(fileURLWithPath: harness.path("room-commands"))
+        FileManager.default.createFile(atPath: commands.path, contents: nil)
+        let service = try dialtonePeer("forgetful_room.py", ["--jid", "fakerooms.\(environment.domain)", "--secret", secret,
+                                                             "--port", port, "--commands", commands.path])
+        try await eventually("the room service is up") { self.event("ready", in: service) != nil || !service.isRunning }
+        let room = JID(verified: "tea@fakerooms.\(environment.domain)")
+        let us = try await TestAccount(environment.clientConfiguration(try environment.newAccount("dt")))
+        await us.session.setRoomPingInterval(.milliseconds(500))
+        try await us.connect()
+        try await us.session.joinRoom(room, nick: "dt")
+        try await eventually("a quiet room is asked, and still has us") {
+            self.events("pinged", in: service).contains { $0["answer"] as? String == "result" }
+        }
+        XCTAssertEqual(events("joined", in: service).count, 1, "joined again while still in")
+
+        try tell(commands, "forget")
+        try await us.waitForEvent(timeout: .seconds(10)) { event in
+            if case .room(.left(room.description, "dropped by the room")) = event { return true }
+            return false
+        }
+        try await us.waitForEvent(timeout: .seconds(10)) { event in
+            if case .room(.joined(room.description, "dt")) = event { return true }
+            return false
+        }
+        XCTAssertEqual(events("joined", in: service).count, 2)
+        await us.stop()
+    }
+
+    /// A helper script of this test target's Peers directory, run with the venv's python.
+    func dialtonePeer(_ script: String, _ arguments: [String]) throws -> ChildProcess {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers/\(script)").path
+        let child = try ChildProcess([try PythonPeers.python(), path] + arguments)
+        children.append(child)
+        return child
+    }
+
     /// What the occupant saw of `nick` come and go, in order.
     func presences(of nick: String, in child: ChildProcess) -> [String] {
         events("presence", in: child).filter { $0["nick"] as? String == nick }.compactMap { $0["type"] as? String }
@@ -355,6 +398,13 @@ final class GroupChatTests: PythonPeerTestCase {
             self.events("message", in: ada).contains { $0["nick"] as? String == "ada_" && $0["body"] as? String == "which ada?" }
         }
         XCTAssertNotNil(message.id)
+
+        // Prosody's room answers our self-pings (XEP-0410) as an occupant's: nothing is joined again.
+        await us.session.setRoomPingInterval(.milliseconds(300))
+        try await Task.sleep(for: .seconds(2))
+        XCTAssertEqual(presences(of: "ada_", in: ada), ["available"], "a self-ping made us leave or join again")
+        let stillIn = try await us.session.rooms().first { $0.jid == room }?.joined
+        XCTAssertEqual(stillIn, true)
 
         // A room on a service that does not exist: the server says so, and it is a clear error.
         do {

@@ -19,6 +19,33 @@ extension AccountSession {
 
     private func roomJoinTimedOut(_ room: JID) { groupChats.joinTimedOut(room) }
 
+    /// How often the rooms we are in are asked whether they still have us (XEP-0410), when
+    /// nothing came from them meanwhile: 5 minutes unless a test wants it sooner.
+    public func setRoomPingInterval(_ interval: Duration) {
+        roomPingInterval = interval
+        // A round already waiting waits the old interval: start again.
+        if let running = roomPings {
+            running.cancel()
+            startRoomPings()
+        }
+    }
+
+    /// Rounds of self-pings while the session runs.
+    func startRoomPings() {
+        roomPings = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: await self?.roomPingInterval ?? .seconds(300))
+                guard let self, !Task.isCancelled else { return }
+                await self.pingQuietRooms()
+            }
+        }
+    }
+
+    private func pingQuietRooms() async {
+        guard connectionState == .online else { return }
+        await groupChats.pingQuietRooms()
+    }
+
     func bookmarksChanged(_ change: BookmarkChange) async { await groupChats.bookmarksChanged(change) }
 
     /// After a room let us in: what we missed there from its archive, then the messages that

@@ -51,6 +51,8 @@ public actor AccountSession {
     }
 
     private var otherProcesses: Task<Void, Never>?
+    var roomPings: Task<Void, Never>?
+    var roomPingInterval: Duration = .seconds(300)
     private let typing: AsyncStream<TypingInput>.Continuation
     private let typingInputs: AsyncStream<TypingInput>
     private var typingWorker: Task<Void, Never>?
@@ -128,6 +130,7 @@ public actor AccountSession {
     public func start() async {
         callService.start()
         startTypingWorker()
+        if roomPings == nil { startRoomPings() }
         // The roster we hold: a versioning server then sends it only when it changed.
         await client.setRosterVersion(try? store.rosterVersion)
         await client.start()
@@ -135,6 +138,7 @@ public actor AccountSession {
 
     public func stop() async {
         otherProcesses?.cancel()
+        roomPings?.cancel()
         typing.finish()
         pauseCheck?.cancel()
         for feature in features { await feature.stop() }

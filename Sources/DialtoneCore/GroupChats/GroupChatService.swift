@@ -47,6 +47,8 @@ final class GroupChatService: AccountFeature {
     /// Whoever waits for a room's catch-up under way to end.
     private var catchUpWaiters: [JID: [CheckedContinuation<Void, Never>]] = [:]
     private var liveCursors: [JID: String] = [:]
+    /// Rooms heard from since the last self-ping round: they need no ping.
+    private var heardFrom: Set<JID> = []
 
     static let joinTimeout: Duration = .seconds(20)
 
@@ -296,6 +298,7 @@ final class GroupChatService: AccountFeature {
             logger.debug("presence from a room we are not in: \(room)")
             return nil
         }
+        heardFrom.insert(room)
         let ours = presence.isSelf
         if presence.available {
             let occupant = Occupant(nick: presence.nick, role: presence.role, affiliation: presence.affiliation, jid: presence.realJID)
@@ -352,6 +355,7 @@ final class GroupChatService: AccountFeature {
                 logger.info("dropped a group chat message from a room we are not in")
                 return nil
             }
+            heardFrom.insert(room)
             let message = received.message
             if message.body == nil, let subject = message.subject, message.type == .groupchat {
                 let text = subject.isEmpty ? nil : subject
@@ -441,6 +445,39 @@ final class GroupChatService: AccountFeature {
             logger.info("room archive catch-up of \(room): \(total) messages")
         } catch {
             logger.info("room archive of \(room) not caught up: \(error)")
+        }
+    }
+
+    // MARK: Self-ping (XEP-0410)
+
+    /// Asks each room we are in, and have not heard from since the last round, whether we are
+    /// still there: a room whose service restarted, or that lost us with a broken link between
+    /// servers, says nothing, and we would wait for its messages for ever. One that answers
+    /// "not an occupant" is joined again.
+    nonisolated(nonsending) func pingQuietRooms() async {
+        let quiet = directory.joined.filter { !heardFrom.contains($0.key) }
+        heardFrom = []
+        for (room, nick) in quiet.sorted(by: { $0.key.description < $1.key.description }) {
+            do {
+                _ = try await client.request(.roomSelfPing(occupantAddress(room, nick)), timeout: .seconds(30))
+                continue
+            } catch let error as StanzaError where ["service-unavailable", "feature-not-implemented"].contains(error.condition) {
+                // Our own client (another of our devices under this nick) does not answer
+                // pings: the room routed it to an occupant, so we are in.
+                continue
+            } catch let error as StanzaError where ["not-acceptable", "item-not-found"].contains(error.condition) {
+                guard directory.nick(in: room) == nick else { continue }
+                logger.info("\(room) no longer has us (\(error.condition)); joining again")
+            } catch {
+                // Our server or the link to the room's is in trouble, or no answer came:
+                // nothing is known; the next round asks again.
+                continue
+            }
+            directory.setJoined(room, nick: nil)
+            occupants[room] = nil
+            broadcaster.publish(.room(.left(room: room.description, reason: "dropped by the room")))
+            let record = try? store.room(room.description)
+            await startJoin(room, nick: nick, password: record?.password)
         }
     }
 

@@ -95,6 +95,11 @@ extension XMLElement {
         return query
     }
 
+    /// Asking our own occupant address whether we are still in its room (XEP-0410 self-ping).
+    public static func roomSelfPing(_ occupant: JID) -> XMLElement {
+        .iq(.get, id: newStanzaID(), to: occupant, payload: XMLElement("ping", namespace: Namespace.ping))
+    }
+
     /// Leaving a room (XEP-0045 §7.14).
     public static func roomLeave(_ occupant: JID) -> XMLElement {
         XMLElement("presence", namespace: Namespace.client, attributes: ["to": occupant.description, "type": "unavailable"])
