@@ -207,6 +207,11 @@ final class GroupChatTests: PythonPeerTestCase {
         }
         let after = CallHarness.jsonLines(try await runDialtone(["rooms", "--json", "--offline"], config: config).output)
         XCTAssertEqual(after.first?["autojoin"] as? Bool, false)
+        // A room nobody knows is no room to leave: said, with a failing status.
+        let unknown = try dialtone("dt", ["leave", "nowhere@\(environment.mucDomain)", "--config", config])
+        let status = try await unknown.wait(timeout: .seconds(30))
+        XCTAssertEqual(status, 1)
+        XCTAssertEqual(unknown.errors, "Error: nowhere@\(environment.mucDomain) is not a group chat.\n")
         listener.signal(SIGTERM)
         _ = try await listener.wait(timeout: .seconds(10))
         try tell(commands, "leave")

@@ -155,6 +155,9 @@ final class GroupChatService: AccountFeature {
     /// Leaves `room` and keeps its bookmark without autojoin, so other devices leave it too.
     nonisolated(nonsending) func leave(_ room: JID) async throws {
         let room = room.bare
+        guard directory.isRoom(room) || directory.isJoined(room) || joining[room] != nil else {
+            throw GroupChatError.notARoom(room.description)
+        }
         let nick = directory.nick(in: room) ?? joining[room]?.nick
         finishJoin(room, with: .failure(GroupChatError.notJoined(room.description)))
         if let nick { try? await client.send(.roomLeave(occupantAddress(room, nick))) }
