@@ -72,6 +72,12 @@ final class GroupChatTests: PythonPeerTestCase {
         // The room sets a subject: kept as the room's, not as a message.
         try tell(commands, "subject Plans for Saturday")
         try await eventually("the subject is the room's") { try us.store.room(roomAddress)?.subject == "Plans for Saturday" }
+        // An occupant's private message with a subject is a private message, not the room's subject.
+        try tell(commands, "pm-subject dt Not the room subject")
+        try await eventually("ada's private message arrives as one") {
+            try us.store.history(peer: roomAddress + "/ada").contains { $0.body == "see the subject" }
+        }
+        XCTAssertEqual(try us.store.room(roomAddress)?.subject, "Plans for Saturday")
 
         // The occupant forges a room message straight to us, from its own address: dropped.
         try tell(commands, "forge dt FORGED")

@@ -10,6 +10,8 @@ Commands, one a line, read as they are appended to FILE:
   say TEXT              a groupchat message to the room
   subject TEXT          set the room's subject (as its owner)
   pm NICK TEXT          a private message to NICK through the room (XEP-0045 §7.5)
+  pm-subject NICK TEXT  a private message to NICK carrying a subject TEXT (an occupant's
+                        attempt at the room's subject)
   invite JID REASON     invite JID through the room (XEP-0045 mediated invitation)
   invite-direct JID REASON  invite JID directly (XEP-0249)
   react STANZA_ID EMOJI react in the room to the message the room calls STANZA_ID (XEP-0444)
@@ -105,6 +107,12 @@ class Occupant(slixmpp.ClientXMPP):
             message = self.make_message(mto=slixmpp.JID(f"{self.room.bare}/{nick}"), mbody=text, mtype="chat")
             message.send()
             emit("sent-private", nick=nick, body=text)
+        elif verb == "pm-subject":
+            nick, _, text = rest.partition(" ")
+            message = self.make_message(mto=slixmpp.JID(f"{self.room.bare}/{nick}"), mbody="see the subject",
+                                        msubject=text, mtype="chat")
+            message.send()
+            emit("sent-private", nick=nick, body="see the subject")
         elif verb == "invite":
             jid, _, reason = rest.partition(" ")
             self.plugin["xep_0045"].invite(self.room, slixmpp.JID(jid), reason=reason)
