@@ -263,7 +263,7 @@ extension Store {
     /// alone, so nobody in a room changes another's words.
     private static func message(_ stanzaID: String, by sender: String, in peer: String, _ db: Database) throws -> StoredMessage? {
         let senderBare = sender.split(separator: "/").first.map(String.init) ?? sender
-        let occupant = senderBare == peer && sender != senderBare
+        let occupant = try isRoom(peer, db) && senderBare == peer && sender != senderBare
         return try StoredMessage.fetchOne(db, sql: """
             SELECT message.* FROM message JOIN conversation ON conversation.id = message.conversationID
             WHERE conversation.peer = ? AND (message.stanzaID = ? OR message.dedupeKey = ? OR message.archiveID = ?)

@@ -19,7 +19,7 @@ extension Store {
             guard var message = try Self.message(referencedAs: id, in: peer, db), message.retractedAt == nil else { return nil }
             // Each account's, by its bare address; in a group chat each occupant's (room/nick).
             let bare = sender.split(separator: "/").first.map(String.init) ?? sender
-            let by = bare == peer ? sender : bare
+            let by = try Self.isRoom(peer, db) && bare == peer ? sender : bare
             var all = message.reactions ?? [:]
             all[by] = reactions.isEmpty ? nil : reactions
             message.reactions = all.isEmpty ? nil : all

@@ -80,6 +80,11 @@ extension Store {
         try writing { db in try db.execute(sql: "DELETE FROM room WHERE jid = ?", arguments: [jid]) }
     }
 
+    /// Whether `peer` is a room the store knows (its senders are occupants, room/nick).
+    static func isRoom(_ peer: String, _ db: Database) throws -> Bool {
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM room WHERE jid = ?)"), arguments: [peer]) ?? false
+    }
+
     private static func room(_ row: Row) -> RoomRecord {
         RoomRecord(jid: row["jid"], nick: row["nick"], password: row["password"], name: row["name"], autojoin: row["autojoin"],
                    subject: row["subject"], archiveCursor: row["archiveCursor"])

@@ -21,6 +21,7 @@ final class RoomRecordTests: XCTestCase {
     func testInARoomOnlyTheSameOccupantChangesAMessage() throws {
         let store = try Store()
         let room = "lounge@rooms.example.com"
+        try store.saveRoom(RoomRecord(jid: room, nick: "dt"))
         try store.record([(room, StoredMessage(direction: .incoming, sender: room + "/ada", body: "tea?", stanzaID: "m1",
                                                dedupeKey: "m1", archiveID: "r1", timestamp: Date(), status: .received))])
         XCTAssertNil(try store.correct(stanzaID: "m1", sender: room + "/mallory", peer: room, body: "FORGED", at: Date()))
@@ -29,5 +30,17 @@ final class RoomRecordTests: XCTestCase {
         _ = try store.react(to: "r1", in: room, by: room + "/ada", with: ["☕"], at: Date())
         let reacted = try store.react(to: "r1", in: room, by: room + "/bob", with: ["👍"], at: Date())
         XCTAssertEqual(reacted?.reactions, [room + "/ada": ["☕"], room + "/bob": ["👍"]])
+    }
+
+    /// In a chat the sender's address is the conversation's: any of their resources corrects
+    /// their message, and their reactions are their account's.
+    func testInAChatAnyResourceOfTheSenderChangesTheirMessage() throws {
+        let store = try Store()
+        let peer = "ada@example.org"
+        try store.record([(peer, StoredMessage(direction: .incoming, sender: peer + "/phone", body: "tea?", stanzaID: "m1",
+                                               dedupeKey: "m1", timestamp: Date(), status: .received))])
+        XCTAssertEqual(try store.correct(stanzaID: "m1", sender: peer + "/laptop", peer: peer, body: "coffee?", at: Date())?.body, "coffee?")
+        let reacted = try store.react(to: "m1", in: peer, by: peer + "/laptop", with: ["☕"], at: Date())
+        XCTAssertEqual(reacted?.reactions, [peer: ["☕"]])
     }
 }

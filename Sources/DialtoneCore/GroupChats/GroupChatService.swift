@@ -39,7 +39,7 @@ final class GroupChatService: AccountFeature {
     private var invitedPasswords: [JID: String] = [:]
     /// Rooms whose bookmark is to be published by `joined` (new, or changed by the join).
     private var bookmarksToPublish: Set<JID> = []
-    private var occupants: [JID: [String: Occupant]] = [:]
+    var occupants: [JID: [String: Occupant]] = [:]
     /// Rooms this process was in when the last session ended: joined again on the next.
     private var rejoin: Set<JID> = []
     /// Rooms whose archive is being caught up, and the newest live id of those that are not.
@@ -48,7 +48,7 @@ final class GroupChatService: AccountFeature {
     private var catchUpWaiters: [JID: [CheckedContinuation<Void, Never>]] = [:]
     private var liveCursors: [JID: String] = [:]
     /// Rooms heard from since the last self-ping round: they need no ping.
-    private var heardFrom: Set<JID> = []
+    var heardFrom: Set<JID> = []
 
     static let joinTimeout: Duration = .seconds(20)
 
@@ -125,7 +125,7 @@ final class GroupChatService: AccountFeature {
         }
     }
 
-    private nonisolated(nonsending) func startJoin(_ room: JID, nick: String, password: String?, attempt: Int = 1) async {
+    nonisolated(nonsending) func startJoin(_ room: JID, nick: String, password: String?, attempt: Int = 1) async {
         var pending = joining[room] ?? PendingJoin(nick: nick, password: password, attempt: attempt, startedAt: .now)
         pending.nick = nick
         pending.password = password
@@ -247,43 +247,6 @@ final class GroupChatService: AccountFeature {
         }
     }
 
-    /// Asks `room` to call us `nick`; the room's answer (status 303) changes it here.
-    nonisolated(nonsending) func changeNick(in room: JID, to nick: String) async throws {
-        guard directory.isJoined(room) else { throw GroupChatError.notJoined(room.bare.description) }
-        try await client.send(.roomNickChange(occupantAddress(room.bare, nick)))
-    }
-
-    /// Sets the subject of `room` (the room refuses when our role may not).
-    nonisolated(nonsending) func setSubject(_ subject: String, of room: JID) async throws {
-        guard directory.isJoined(room) else { throw GroupChatError.notJoined(room.bare.description) }
-        try await client.send(.roomSubject(subject, room: room))
-    }
-
-    /// A moderator's act on an occupant: `role` "none" kicks, "participant" gives voice,
-    /// "visitor" takes it away. The room refuses (a thrown error) when our role may not.
-    nonisolated(nonsending) func setRole(_ role: String, of nick: String, in room: JID, reason: String?) async throws {
-        guard directory.isJoined(room) else { throw GroupChatError.notJoined(room.bare.description) }
-        _ = try await client.request(.iq(.set, id: newStanzaID(), to: room.bare,
-                                         payload: .roomAdminItem(nick: nick, role: role, reason: reason)))
-    }
-
-    /// Bans `who` (an occupant's nick, whose address the room shows us, or an address) from
-    /// `room`: affiliation outcast (XEP-0045 §9.1).
-    nonisolated(nonsending) func ban(_ who: String, from room: JID, reason: String?) async throws {
-        guard directory.isJoined(room) else { throw GroupChatError.notJoined(room.bare.description) }
-        let address: JID
-        if let occupant = occupants[room.bare]?[who] {
-            guard let jid = occupant.jid else { throw GroupChatError.addressUnknown(nick: who, room: room.bare.description) }
-            address = jid
-        } else if let jid = try? JID(who), jid.local != nil {
-            address = jid
-        } else {
-            throw GroupChatError.addressUnknown(nick: who, room: room.bare.description)
-        }
-        _ = try await client.request(.iq(.set, id: newStanzaID(), to: room.bare,
-                                         payload: .roomAdminItem(jid: address, affiliation: "outcast", reason: reason)))
-    }
-
     // MARK: What the rooms say
 
     /// A room's report about an occupant (us too). Returns the room when this made us join it.
@@ -323,8 +286,8 @@ final class GroupChatService: AccountFeature {
         let gone = occupants[room]?.removeValue(forKey: presence.nick)
             ?? Occupant(nick: presence.nick, role: presence.role, affiliation: presence.affiliation, jid: presence.realJID)
         if presence.statusCodes.contains(303), let newNick = presence.newNick {
-            // A nick change: the room sends the new presence next.
-            broadcaster.publish(.room(.nickChanged(room: room.description, from: presence.nick, to: newNick)))
+            // A nick change: the room sends the new presence next. Ours is stored before front
+            // ends hear of it, so that names read then know it (mentions are of the new nick).
             if ours {
                 directory.setJoined(room, nick: newNick)
                 if var record = try? store.room(room.description) {
@@ -332,6 +295,7 @@ final class GroupChatService: AccountFeature {
                     try? store.saveRoom(record)
                 }
             }
+            broadcaster.publish(.room(.nickChanged(room: room.description, from: presence.nick, to: newNick)))
             return nil
         }
         if ours, directory.isJoined(room) {
@@ -399,11 +363,6 @@ final class GroupChatService: AccountFeature {
         return true
     }
 
-    /// Invites `invitee` to `room` directly (XEP-0249), as Conversations, Dino and Gajim read it.
-    nonisolated(nonsending) func invite(_ invitee: JID, to room: JID, reason: String?) async throws {
-        try await client.send(RoomInvitation.direct(to: invitee.bare, room: room, reason: reason))
-    }
-
     /// An error a room we are in sent back (for a subject we may not set, a message it would
     /// not take): shown, not stored. True when it was one.
     func refusal(_ received: ReceivedMessage) -> Bool {
@@ -451,39 +410,6 @@ final class GroupChatService: AccountFeature {
         }
     }
 
-    // MARK: Self-ping (XEP-0410)
-
-    /// Asks each room we are in, and have not heard from since the last round, whether we are
-    /// still there: a room whose service restarted, or that lost us with a broken link between
-    /// servers, says nothing, and we would wait for its messages for ever. One that answers
-    /// "not an occupant" is joined again.
-    nonisolated(nonsending) func pingQuietRooms() async {
-        let quiet = directory.joined.filter { !heardFrom.contains($0.key) }
-        heardFrom = []
-        for (room, nick) in quiet.sorted(by: { $0.key.description < $1.key.description }) {
-            do {
-                _ = try await client.request(.roomSelfPing(occupantAddress(room, nick)), timeout: .seconds(30))
-                continue
-            } catch let error as StanzaError where ["service-unavailable", "feature-not-implemented"].contains(error.condition) {
-                // Our own client (another of our devices under this nick) does not answer
-                // pings: the room routed it to an occupant, so we are in.
-                continue
-            } catch let error as StanzaError where ["not-acceptable", "item-not-found"].contains(error.condition) {
-                guard directory.nick(in: room) == nick else { continue }
-                logger.info("\(room) no longer has us (\(error.condition)); joining again")
-            } catch {
-                // Our server or the link to the room's is in trouble, or no answer came:
-                // nothing is known; the next round asks again.
-                continue
-            }
-            directory.setJoined(room, nick: nil)
-            occupants[room] = nil
-            broadcaster.publish(.room(.left(room: room.description, reason: "dropped by the room")))
-            let record = try? store.room(room.description)
-            await startJoin(room, nick: nick, password: record?.password)
-        }
-    }
-
     // MARK: Queries
 
     func occupants(of room: JID) -> [Occupant] {
@@ -498,7 +424,7 @@ final class GroupChatService: AccountFeature {
         }
     }
 
-    private func occupantAddress(_ room: JID, _ nick: String) -> JID {
+    func occupantAddress(_ room: JID, _ nick: String) -> JID {
         (try? JID(local: room.local, domain: room.domain, resource: nick)) ?? room
     }
 }
