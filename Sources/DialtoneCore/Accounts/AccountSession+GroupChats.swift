@@ -123,11 +123,13 @@ extension AccountSession {
     }
 
     /// Whether the address the user typed is a group chat: a room we know, or one whose
-    /// address says so when asked (XEP-0030 identity conference).
+    /// address says so when asked (XEP-0030 identity conference). Contacts and numbers are
+    /// not asked, and an address that does not answer within 5 s is not a room.
     public func isGroupChat(_ jid: JID) async -> Bool {
         if groupChats.directory.isRoom(jid) { return true }
-        guard jid.local != nil, jid.domain != recipients.gateway?.domain else { return false }
-        let identities = (try? await xmppClient.identities(of: jid.bare)) ?? []
+        guard jid.local != nil, jid.resource == nil, jid.domain != recipients.gateway?.domain,
+              (try? store.contacts().contains { $0.jid == jid.bare.description }) != true else { return false }
+        let identities = (try? await xmppClient.identities(of: jid.bare, timeout: .seconds(5))) ?? []
         return identities.contains { $0.category == "conference" }
     }
 }

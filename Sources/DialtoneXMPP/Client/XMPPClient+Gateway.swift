@@ -33,8 +33,9 @@ extension XMPPClient {
     }
 
     /// The gateway's identities (XEP-0030), e.g. gateway/sms and gateway/pstn.
-    public func identities(of entity: JID) async throws -> [(category: String, type: String)] {
-        let answer = try await request(.iq(.get, id: newStanzaID(), to: entity, payload: XMLElement("query", namespace: Namespace.discoInfo)))
+    public func identities(of entity: JID, timeout: Duration = .seconds(30)) async throws -> [(category: String, type: String)] {
+        let answer = try await request(.iq(.get, id: newStanzaID(), to: entity, payload: XMLElement("query", namespace: Namespace.discoInfo)),
+                                       timeout: timeout)
         return answer.child("query", namespace: Namespace.discoInfo)?.children("identity", namespace: Namespace.discoInfo)
             .compactMap { identity in
                 guard let category = identity[attribute: "category"], let type = identity[attribute: "type"] else { return nil }
