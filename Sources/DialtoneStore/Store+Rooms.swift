@@ -80,6 +80,16 @@ extension Store {
         try writing { db in try db.execute(sql: "DELETE FROM room WHERE jid = ?", arguments: [jid]) }
     }
 
+    /// Whether we sent a message with this origin-id in `room`'s conversation.
+    public func weSent(originID: String, in room: String) throws(StoreError) -> Bool {
+        try reading { db in
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS(SELECT 1 FROM message JOIN conversation ON conversation.id = message.conversationID
+                              WHERE conversation.peer = ? AND message.direction = 'outgoing' AND message.dedupeKey = ?)
+                """, arguments: [room, originID]) ?? false
+        }
+    }
+
     /// Whether `peer` is a room the store knows (its senders are occupants, room/nick).
     static func isRoom(_ peer: String, _ db: Database) throws -> Bool {
         try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM room WHERE jid = ?)"), arguments: [peer]) ?? false

@@ -32,6 +32,17 @@ final class RoomRecordTests: XCTestCase {
         XCTAssertEqual(reacted?.reactions, [room + "/ada": ["☕"], room + "/bob": ["👍"]])
     }
 
+    /// What we sent in a room is known by its origin-id (our row's dedupe key), and only there.
+    func testWeSentIsOurOwnOriginIDInThatRoom() throws {
+        let store = try Store()
+        let room = "lounge@rooms.example.com"
+        _ = try store.enqueue(StoredMessage(direction: .outgoing, sender: "me@example.com", body: "hi", stanzaID: "o1",
+                                            dedupeKey: "o1", timestamp: Date(), status: .pending), to: room)
+        XCTAssertTrue(try store.weSent(originID: "o1", in: room))
+        XCTAssertFalse(try store.weSent(originID: "o2", in: room))
+        XCTAssertFalse(try store.weSent(originID: "o1", in: "other@rooms.example.com"))
+    }
+
     /// In a chat the sender's address is the conversation's: any of their resources corrects
     /// their message, and their reactions are their account's.
     func testInAChatAnyResourceOfTheSenderChangesTheirMessage() throws {

@@ -88,7 +88,9 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
             self.events("private", in: ada).contains { $0["nick"] as? String == "dt" && $0["body"] as? String == "psst, ada" }
         }
         try say("pm dt psst yourself", into: commands)
-        try await waitForScreen("her answer in the private conversation") { $0.contains("ada: psst yourself") }
+        try await waitForScreen("her answer in the private conversation, named with the room") {
+            $0.contains("ada (#\(roomName.prefix(8))") && $0.contains("psst yourself")
+        }
         try await command("/msg \(room)")
 
         // A subject our role may not set: the room's refusal is shown. The owner's is shown.

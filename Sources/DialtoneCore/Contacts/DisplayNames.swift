@@ -38,11 +38,12 @@ public struct DisplayNames: Sendable, Equatable {
     }
 
     /// The name for a (bare or full) address; group texts list their participants. A room
-    /// is "#name"; someone in it (room/nick) is their nick there.
+    /// is "#name"; someone in it (room/nick) is "nick (#name)", so that a stranger's nick
+    /// never passes for a contact's name (in a room's own view the nick alone is shown).
     public func name(for address: String) -> String {
         let parts = address.split(separator: "/", maxSplits: 1)
         let bare = parts.first.map(String.init) ?? address
-        if let room = rooms[bare] { return parts.count > 1 ? String(parts[1]) : "#" + room }
+        if let room = rooms[bare] { return parts.count > 1 ? "\(parts[1]) (#\(room))" : "#" + room }
         if let name = byJID[bare] { return name }
         guard let jid = try? JID(bare), let local = jid.local, jid.domain == gatewayDomain else {
             return byNick[bare].map { "~" + $0 } ?? bare

@@ -29,9 +29,13 @@ final class GroupChatService: AccountFeature {
         var attempt: Int
         /// When the first attempt went: a join is given `joinTimeout` in all, retries included.
         var startedAt: ContinuousClock.Instant
+        /// The session it was sent in: one sent in an earlier session waits for nothing.
+        var session: Int
         var waiters: [CheckedContinuation<String, any Error>] = []
     }
     private var joining: [JID: PendingJoin] = [:]
+    /// Counts fresh sessions: a join sent in an earlier one is sent again.
+    private var sessionNumber = 0
     private var failedJoins: [JID: GroupChatError] = [:]
     /// Rooms our join created (status 201): accepted as instant rooms once joined.
     private var createdRooms: Set<JID> = []
@@ -71,6 +75,7 @@ final class GroupChatService: AccountFeature {
     /// A fresh session is in no room: the server took our presence away with the old one.
     func sessionBound(resumed: Bool) throws {
         guard !resumed else { return }
+        sessionNumber += 1
         rejoin.formUnion(directory.joined.keys)
         rejoin.formUnion(joining.keys)
         for room in directory.joined.keys { broadcaster.publish(.room(.left(room: room.description, reason: "connection lost"))) }
@@ -93,7 +98,8 @@ final class GroupChatService: AccountFeature {
             }
         }
         // A join the user asked for meanwhile is under way already, or done.
-        for room in wanted.sorted(by: { $0.description < $1.description }) where !directory.isJoined(room) && joining[room] == nil {
+        for room in wanted.sorted(by: { $0.description < $1.description })
+        where !directory.isJoined(room) && joining[room].map({ $0.session < sessionNumber }) ?? true {
             let record = try? store.room(room.description)
             await startJoin(room, nick: joining[room]?.nick ?? record?.nick ?? defaultNick, password: record?.password)
         }
@@ -126,7 +132,8 @@ final class GroupChatService: AccountFeature {
     }
 
     nonisolated(nonsending) func startJoin(_ room: JID, nick: String, password: String?, attempt: Int = 1) async {
-        var pending = joining[room] ?? PendingJoin(nick: nick, password: password, attempt: attempt, startedAt: .now)
+        var pending = joining[room] ?? PendingJoin(nick: nick, password: password, attempt: attempt, startedAt: .now, session: sessionNumber)
+        pending.session = sessionNumber
         pending.nick = nick
         pending.password = password
         pending.attempt = attempt
@@ -153,7 +160,7 @@ final class GroupChatService: AccountFeature {
     }
 
     /// Leaves `room` and keeps its bookmark without autojoin, so other devices leave it too.
-    nonisolated(nonsending) func leave(_ room: JID) async throws {
+    nonisolated(nonsending) func leave(_ room: JID, keepingBookmark: Bool = true) async throws {
         let room = room.bare
         guard directory.isRoom(room) || directory.isJoined(room) || joining[room] != nil else {
             throw GroupChatError.notARoom(room.description)
@@ -165,6 +172,12 @@ final class GroupChatService: AccountFeature {
         directory.setJoined(room, nick: nil)
         occupants[room] = nil
         if wasJoined { broadcaster.publish(.room(.left(room: room.description, reason: nil))) }
+        guard keepingBookmark else {
+            // Its bookmark is gone (another device deleted it): so is the room, here too.
+            try store.removeRoom(room.description)
+            directory.forget(room)
+            return
+        }
         guard var record = try store.room(room.description) else { return }
         record.autojoin = false
         try store.saveRoom(record)
@@ -243,7 +256,9 @@ final class GroupChatService: AccountFeature {
                 }
             }
         case .retracted(let rooms):
-            for room in rooms where joinsAtStart && directory.isJoined(room) { try? await leave(room) }
+            for room in rooms where directory.isRoom(room) {
+                if joinsAtStart || !directory.isJoined(room) { try? await leave(room, keepingBookmark: false) }
+            }
         }
     }
 
@@ -333,7 +348,12 @@ final class GroupChatService: AccountFeature {
         }
         var result = received
         if let nick = received.message.from?.resource, nick == ourNick {
-            result.direction = .outgoing
+            // Live, the nick is ours alone now. In the archive someone else may have had it
+            // while we were away: only what we sent ourselves (its origin-id is one of our
+            // rows) is ours.
+            if received.source == .live || received.message.originID.map({ (try? store.weSent(originID: $0, in: room.description)) == true }) == true {
+                result.direction = .outgoing
+            }
         }
         if received.source == .live {
             // The room's own id for it: what its archive calls it, so catching up finds it stored.

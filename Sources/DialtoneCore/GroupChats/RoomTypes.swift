@@ -85,6 +85,9 @@ final class RoomDirectory {
     init(known: Set<JID>) { self.known = known }
 
     func isRoom(_ jid: JID) -> Bool { known.contains(jid.bare) }
+    /// A room itself (not one of its occupants): what is said to it goes as groupchat and
+    /// names messages by the room's ids.
+    func isGroupChat(_ jid: JID) -> Bool { jid.resource == nil && isRoom(jid) }
     func isJoined(_ jid: JID) -> Bool { joined[jid.bare] != nil }
     func nick(in room: JID) -> String? { joined[room.bare] }
 

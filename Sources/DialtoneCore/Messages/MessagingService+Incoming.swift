@@ -64,7 +64,8 @@ extension MessagingService {
     /// A retraction (XEP-0424): only the message's own sender may take it back; anyone else's
     /// is dropped (its fallback text is no message of theirs either).
     private func takeBack(_ original: String, as received: ReceivedMessage) throws {
-        guard let peer = received.peer?.bare.description, let sender = received.direction == .incoming
+        guard let peer = (received.privateInRoom ? received.peer : received.peer?.bare)?.description,
+              let sender = received.direction == .incoming
               ? received.message.from?.description : account.description else { return }
         // Our own retraction seen in the archive or a carbon has reached the server.
         if received.direction == .outgoing, let id = received.message.id { try store.markSent(stanzaIDs: [id]) }

@@ -11,8 +11,8 @@ extension MessagingService {
     func replyReference(to id: Int64, in peer: JID) throws -> MessageReply {
         // In a group chat a message is named by the room's id for it (XEP-0461 §3).
         guard let original = try store.message(id: id), original.retractedAt == nil,
-              let originalID = rooms.isRoom(peer) ? original.archiveID : original.stanzaID,
-              try store.peer(ofConversation: original.conversationID) == peer.bare.description
+              let originalID = rooms.isGroupChat(peer) ? original.archiveID : original.stanzaID,
+              try store.peer(ofConversation: original.conversationID) == rooms.conversation(of: peer)
         else { throw CoreError.noSuchMessage }
         return MessageReply(id: originalID, author: original.direction == .outgoing ? account.bare.description : original.sender,
                             quote: Self.quoteLine(original.body))
@@ -28,13 +28,13 @@ extension MessagingService {
         guard let original = try store.message(id: id), original.retractedAt == nil,
               let peer = try store.peer(ofConversation: original.conversationID), let peerJID = try? JID(peer),
               // In a group chat a message is named by the room's id for it (XEP-0444 §4).
-              let originalID = rooms.isRoom(peerJID) ? original.archiveID : original.stanzaID
+              let originalID = rooms.isGroupChat(peerJID) ? original.archiveID : original.stanzaID
         else { throw CoreError.noSuchMessage }
         var ours = original.reactions?[account.bare.description] ?? []
         ours.removeAll { $0 == reaction }
         if adding { ours.append(reaction) }
-        let outgoing = OutgoingMessage(id: newStanzaID(), to: peerJID, content: .reactions(to: originalID, ours),
-                                       groupchat: rooms.isRoom(peerJID))
+        var outgoing = OutgoingMessage(id: newStanzaID(), to: peerJID, content: .reactions(to: originalID, ours))
+        rooms.address(&outgoing)
         guard let reacted = try store.react(to: originalID, in: peer, by: account.bare.description, with: ours, at: Date(),
                                             queueingReactionID: outgoing.id) else { throw CoreError.noSuchMessage }
         broadcaster.publish(.reacted(peer: peer, reacted, by: account.bare.description, ours))
@@ -46,7 +46,7 @@ extension MessagingService {
     /// replace that sender's earlier ones on a message of this conversation.
     func applyReactions(_ reactions: (id: String, emojis: [String]), as received: ReceivedMessage) throws {
         // In a group chat each occupant's (room/nick) reactions are theirs.
-        guard let peer = received.peer?.bare.description,
+        guard let peer = (received.privateInRoom ? received.peer : received.peer?.bare)?.description,
               let sender = received.direction == .incoming
                 ? (received.room != nil ? received.message.from?.description : received.message.from?.bare.description)
                 : account.bare.description

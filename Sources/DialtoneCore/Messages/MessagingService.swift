@@ -102,8 +102,8 @@ final class MessagingService: AccountFeature {
               let peerJID = try? JID(peer) else {
             throw CoreError.notCorrectable
         }
-        let correction = OutgoingMessage(id: newStanzaID(), to: peerJID, content: .correction(of: originalID, body: newBody),
-                                         groupchat: rooms.isRoom(peerJID))
+        var correction = OutgoingMessage(id: newStanzaID(), to: peerJID, content: .correction(of: originalID, body: newBody))
+        rooms.address(&correction)
         // Through the outbox like any message: offline, or dropped before the server has it,
         // it goes with the next connection instead of being lost while the edit shows here.
         guard let corrected = try store.correct(stanzaID: originalID, sender: account.description, peer: peer, body: newBody,
@@ -120,12 +120,12 @@ final class MessagingService: AccountFeature {
         guard let original = try store.message(id: id), original.direction == .outgoing, original.retractedAt == nil,
               let peer = try store.peer(ofConversation: original.conversationID), let peerJID = try? JID(peer),
               // In a chat the retraction names the origin-id, in a group chat the room's id (XEP-0424 §4).
-              let originalID = rooms.isRoom(peerJID) ? original.archiveID : original.dedupeKey ?? original.stanzaID else {
+              let originalID = rooms.isGroupChat(peerJID) ? original.archiveID : original.dedupeKey ?? original.stanzaID else {
             throw CoreError.notRetractable
         }
         // In a chat the retraction names the origin-id; through the outbox like a correction.
-        let retraction = OutgoingMessage(id: newStanzaID(), to: peerJID, content: .retraction(of: originalID),
-                                         groupchat: rooms.isRoom(peerJID))
+        var retraction = OutgoingMessage(id: newStanzaID(), to: peerJID, content: .retraction(of: originalID))
+        rooms.address(&retraction)
         guard let retracted = try store.retract(stanzaID: originalID, sender: account.description, peer: peer, at: Date(),
                                                 queueingRetractionID: retraction.id) else {
             throw CoreError.notRetractable

@@ -71,7 +71,9 @@ final class ReadStateSync: AccountFeature {
     nonisolated(nonsending) func displayed(_ message: StoredMessage?, in peer: JID) async {
         guard let archiveID = message?.archiveID, published[peer.bare.description] != archiveID else { return }
         published[peer.bare.description] = archiveID
-        let by = rooms.isRoom(peer) ? peer.bare : account
+        // A private conversation in a room is nobody's to share (XEP-0490 names whole conversations).
+        guard peer.resource == nil || !rooms.isRoom(peer) else { return }
+        let by = rooms.isGroupChat(peer) ? peer.bare : account
         do { try await client.publishDisplayed(DisplayedMark(peer: peer.bare, stanzaID: archiveID, by: by)) } catch {
             logger.info("read state not shared with other devices: \(error)")
         }

@@ -33,8 +33,11 @@ extension TUIApp {
     func message(to recipient: String, text: String) {
         let session = self.session
         let account = current
-        // In a group chat, a nick there is someone to write to privately (room/nick).
-        let room = view.flatMap { names.isRoom($0.peer) ? try? JID($0.peer) : nil }
+        // In a group chat, a nick there is someone to write to privately (room/nick) — unless
+        // it is the name of someone the user knows, who comes first: a stranger taking the
+        // nick "Mom" must not receive what was meant for Mom.
+        let known = Set(names.allNames.map { $0.lowercased() })
+        let room = view.flatMap { names.isRoom($0.peer) && !known.contains(recipient.lowercased()) ? try? JID($0.peer) : nil }
         Task { @MainActor in
             do {
                 if let room, !recipient.contains("@"),

@@ -22,7 +22,9 @@ public struct MessageFormat: Sendable {
         let time = calendar.dateComponents([.hour, .minute], from: message.timestamp)
         let stamp = String(format: "%02d:%02d ", time.hour ?? 0, time.minute ?? 0)
         let outgoing = message.direction == .outgoing
-        let sender = outgoing ? ownName : Sanitizer.plain(names.name(for: message.sender.isEmpty ? peer : message.sender))
+        // In a room's own view its occupants go by their nicks there.
+        let occupantNick = names.isRoom(peer) ? message.sender.split(separator: "/", maxSplits: 1).dropFirst().first.map(String.init) : nil
+        let sender = outgoing ? ownName : Sanitizer.plain(occupantNick ?? names.name(for: message.sender.isEmpty ? peer : message.sender))
         // In a group chat, a message naming our nick stands out.
         let mentionsUs = !outgoing && names.ourNick(in: peer).map { Mention.mentions($0, in: message.body ?? "") } == true
         var head: [TextRun] = [TextRun(stamp, .timestamp), TextRun(sender, outgoing ? .ownName : mentionsUs ? .mention : .peerName),

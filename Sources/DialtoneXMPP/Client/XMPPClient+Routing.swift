@@ -87,6 +87,11 @@ extension XMPPClient {
                 return
             }
             let message = Message(inner)
+            // A room's archive holds what was said in the room: from the room or its occupants.
+            if let room, message.from?.bare != room {
+                batch.events.append(.rejected(reason: "a room's archive result from outside the room", stanza: stanza))
+                return
+            }
             let stamp = forwarded.child("delay", namespace: Namespace.delay)?[attribute: "stamp"].flatMap(XMPPDateTime.parse)
             batch.events.append(.message(ReceivedMessage(
                 message: message, direction: room == nil && message.from?.bare == ours ? .outgoing : .incoming, source: .archive,

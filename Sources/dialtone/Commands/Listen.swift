@@ -217,9 +217,13 @@ struct EventPrinter: Sendable {
         case .connection(let state): return "-- \(state)"
         case .message(let peer, let message):
             let name = { (address: String) in Sanitizer.plain(names?.name(for: address) ?? address) }
-            let group = peer.contains(",") || names?.isRoom(peer) == true ? " in \(name(peer))" : ""
+            let inRoom = names?.isRoom(peer) == true
+            let group = peer.contains(",") || inRoom ? " in \(name(peer))" : ""
+            // In a room its occupants go by their nicks there.
+            let sender = inRoom ? Sanitizer.plain(message.sender.split(separator: "/", maxSplits: 1).dropFirst().first.map(String.init) ?? peer)
+                : name(message.sender)
             var line = "[\(message.timestamp.formatted(date: .omitted, time: .shortened))] "
-                + (message.direction == .incoming ? "\(name(message.sender))\(group)" : "me → \(name(peer))")
+                + (message.direction == .incoming ? "\(sender)\(group)" : "me → \(name(peer))")
             if let subject = message.subject { line += " [\(Sanitizer.plain(subject))]" }
             let body = message.body.map { names?.annotate($0) ?? $0 }
             if let reply = message.reply {

@@ -56,6 +56,22 @@ final class GroupChatServiceTests: XCTestCase {
         XCTAssertEqual(try groupChats.rooms().map(\.nick), ["dt"])
     }
 
+    func testWhatIsSaidToARoomIsGroupchatAndToAnOccupantPrivate() {
+        let rooms = RoomDirectory(known: [room])
+        var toRoom = OutgoingMessage(id: "1", to: room, content: .retraction(of: "r1"))
+        rooms.address(&toRoom)
+        XCTAssertTrue(toRoom.groupchat)
+        XCTAssertEqual(toRoom.stanza().type, .groupchat)
+        var toAda = OutgoingMessage(id: "2", to: JID(verified: "\(room)/ada"), content: .correction(of: "m1", body: "hi"))
+        rooms.address(&toAda)
+        XCTAssertFalse(toAda.groupchat, "a private message went as groupchat")
+        XCTAssertTrue(toAda.privateInRoom)
+        XCTAssertEqual(toAda.stanza().type, .chat)
+        XCTAssertEqual(rooms.conversation(of: JID(verified: "\(room)/ada")), "\(room)/ada")
+        XCTAssertEqual(rooms.conversation(of: JID(verified: "ada@example.org/phone")), "ada@example.org")
+        XCTAssertFalse(rooms.isGroupChat(JID(verified: "\(room)/ada")))
+    }
+
     func testAMentionIsTheNickAsAWordOfItsOwn() {
         XCTAssertTrue(Mention.mentions("Ada", in: "ada: lunch?"))
         XCTAssertTrue(Mention.mentions("ada", in: "thanks @Ada!"))
@@ -71,7 +87,7 @@ final class GroupChatServiceTests: XCTestCase {
                                          RoomRecord(jid: "book@rooms.example.com", nick: "dt", name: "Book club")])
         XCTAssertEqual(names.name(for: room.description), "#lounge")
         XCTAssertEqual(names.name(for: "book@rooms.example.com"), "#Book club")
-        XCTAssertEqual(names.name(for: "\(room)/ada"), "ada")
+        XCTAssertEqual(names.name(for: "\(room)/ada"), "ada (#lounge)", "an occupant never passes for a contact")
         XCTAssertTrue(names.isRoom(room.description))
         XCTAssertEqual(names.ourNick(in: room.description), "dt")
     }

@@ -167,9 +167,14 @@ final class RoutingTests: XCTestCase {
             $0.activeArchiveQueries["q1"] = room
         }
         XCTAssertEqual(rejection(forged), "archive result not from the archive we asked")
-        let batch = try await route(archived.replacingOccurrences(of: "FROM", with: room.description)) {
+        // The room's own archive holding a message "from" a contact: not the room's to give.
+        let outside = try await route(archived.replacingOccurrences(of: "FROM", with: room.description)) {
             $0.activeArchiveQueries["q1"] = room
         }
+        XCTAssertEqual(rejection(outside), "a room's archive result from outside the room")
+        let said = archived.replacingOccurrences(of: "FROM", with: room.description)
+            .replacingOccurrences(of: "bob@example.com/x", with: "\(room)/ada").replacingOccurrences(of: "type='chat'", with: "type='groupchat'")
+        let batch = try await route(said) { $0.activeArchiveQueries["q1"] = room }
         let message = try XCTUnwrap(messages(batch).first)
         XCTAssertEqual(message.room, room)
         XCTAssertEqual(message.peer, room)
