@@ -15,7 +15,7 @@ final class GroupChatTests: PythonPeerTestCase {
     func occupant(_ account: (jid: JID, password: String), in room: JID, nick: String,
                   timeout: Int = 90) async throws -> (child: ChildProcess, commands: URL) {
         let commands = URL(fileURLWithPath: harness.path("\(nick)-commands"))
-        FileManager.default.createFile(atPath: commands.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: commands.path, contents: nil)
         let child = try peer(account, [], ["--room", room.description, "--nick", nick, "--commands", commands.path,
                                            "--timeout", String(timeout)])
         try await eventually("the occupant is in the room") { self.event("joined", in: child) != nil || !child.isRunning }
@@ -357,7 +357,7 @@ final class GroupChatTests: PythonPeerTestCase {
         let secret = try XCTUnwrap(variables["DIALTONE_TEST_COMPONENT_SECRET"])
         let port = try XCTUnwrap(variables["DIALTONE_TEST_COMPONENT_PORT"])
         let commands = URL(fileURLWithPath: harness.path("room-commands"))
-        FileManager.default.createFile(atPath: commands.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: commands.path, contents: nil)
         let service = try dialtonePeer("forgetful_room.py", ["--jid", "fakerooms.\(environment.domain)", "--secret", secret,
                                                              "--port", port, "--commands", commands.path])
         try await eventually("the room service is up") { self.event("ready", in: service) != nil || !service.isRunning }

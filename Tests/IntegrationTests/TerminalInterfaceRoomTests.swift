@@ -32,7 +32,7 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
         let room = environment.newRoom("tea")
         let roomName = try XCTUnwrap(room.local)
         let commands = directory.appendingPathComponent("ada-commands")
-        FileManager.default.createFile(atPath: commands.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: commands.path, contents: nil)
         let occupant = try environment.newAccount("occupant")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers/muc_peer.py").path
         let ada = try ChildProcess([try PythonPeers.python(), script, "--jid", occupant.jid.description, "--password", occupant.password,
@@ -61,7 +61,7 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
 
         // Someone comes: one line says so.
         let bobCommands = directory.appendingPathComponent("bob-commands")
-        FileManager.default.createFile(atPath: bobCommands.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: bobCommands.path, contents: nil)
         let bobAccount = try environment.newAccount("bob")
         let bob = try ChildProcess([try PythonPeers.python(), script, "--jid", bobAccount.jid.description, "--password", bobAccount.password,
                                     "--port", String(environment.port), "--ca-file", environment.caFile, "--room", room.description,
