@@ -50,22 +50,7 @@ extension XMPPClient {
                                     attributes: ["autojoin": bookmark.autojoin ? "true" : "false", "name": bookmark.name])
         if let nick = bookmark.nick { conference.append(.textElement("nick", namespace: Namespace.bookmarks, nick)) }
         if let password = bookmark.password { conference.append(.textElement("password", namespace: Namespace.bookmarks, password)) }
-        var item = XMLElement("item", namespace: Namespace.pubsub, attributes: [XMLAttribute("id", bookmark.room.bare.description)])
-        item.append(conference)
-        var publish = XMLElement("publish", namespace: Namespace.pubsub, attributes: [XMLAttribute("node", Namespace.bookmarks)])
-        publish.append(item)
-        var options = XMLElement("publish-options", namespace: Namespace.pubsub)
-        options.append(DataForm(type: "submit", fields: [
-            DataFormField(variable: "FORM_TYPE", type: "hidden", values: ["http://jabber.org/protocol/pubsub#publish-options"]),
-            DataFormField(variable: "pubsub#persist_items", type: "boolean", values: ["true"]),
-            DataFormField(variable: "pubsub#max_items", values: ["max"]),
-            DataFormField(variable: "pubsub#send_last_published_item", values: ["never"]),
-            DataFormField(variable: "pubsub#access_model", values: ["whitelist"]),
-        ]).submission)
-        var pubsub = XMLElement("pubsub", namespace: Namespace.pubsub)
-        pubsub.append(publish)
-        pubsub.append(options)
-        _ = try await request(.iq(.set, id: newStanzaID(), to: nil, payload: pubsub))
+        try await publishPrivately(conference, id: bookmark.room.bare.description, to: Namespace.bookmarks)
     }
 
     /// Removes the bookmark of `room` (every device is told).

@@ -21,25 +21,10 @@ extension XMPPClient {
     /// Publishes that the user has read `mark.peer`'s conversation up to `mark.stanzaID`; the
     /// node is made private (whitelist) and keeps an item for every conversation.
     public func publishDisplayed(_ mark: DisplayedMark) async throws {
-        var item = XMLElement("item", namespace: Namespace.pubsub, attributes: [XMLAttribute("id", mark.peer.bare.description)])
         var displayed = XMLElement("displayed", namespace: Namespace.displayedSync)
         displayed.append(XMLElement("stanza-id", namespace: Namespace.stanzaID,
                                     attributes: ["id": mark.stanzaID, "by": (mark.by ?? configuration.jid.bare).description]))
-        item.append(displayed)
-        var publish = XMLElement("publish", namespace: Namespace.pubsub, attributes: [XMLAttribute("node", Namespace.displayedSync)])
-        publish.append(item)
-        var options = XMLElement("publish-options", namespace: Namespace.pubsub)
-        options.append(DataForm(type: "submit", fields: [
-            DataFormField(variable: "FORM_TYPE", type: "hidden", values: ["http://jabber.org/protocol/pubsub#publish-options"]),
-            DataFormField(variable: "pubsub#persist_items", type: "boolean", values: ["true"]),
-            DataFormField(variable: "pubsub#max_items", values: ["max"]),
-            DataFormField(variable: "pubsub#send_last_published_item", values: ["never"]),
-            DataFormField(variable: "pubsub#access_model", values: ["whitelist"]),
-        ]).submission)
-        var pubsub = XMLElement("pubsub", namespace: Namespace.pubsub)
-        pubsub.append(publish)
-        pubsub.append(options)
-        _ = try await request(.iq(.set, id: newStanzaID(), to: nil, payload: pubsub))
+        try await publishPrivately(displayed, id: mark.peer.bare.description, to: Namespace.displayedSync)
     }
 
     /// Every conversation's read state as the node holds it (at login, to catch up with what
