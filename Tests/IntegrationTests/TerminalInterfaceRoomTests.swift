@@ -27,18 +27,25 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
         try handle.close()
     }
 
+    /// An occupant (slixmpp's XEP-0045 plugin) joining `room` as `nick`, and the file its
+    /// commands go to.
+    private func occupant(_ nick: String, in room: JID, _ environment: TestEnvironment) throws -> (child: ChildProcess, commands: URL) {
+        let commands = directory.appendingPathComponent("\(nick)-commands")
+        _ = FileManager.default.createFile(atPath: commands.path, contents: nil)
+        let account = try environment.newAccount(nick == "ada" ? "occupant" : nick)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers/muc_peer.py").path
+        let child = try ChildProcess([try PythonPeers.python(), script, "--jid", account.jid.description, "--password", account.password,
+                                      "--port", String(environment.port), "--ca-file", environment.caFile, "--room", room.description,
+                                      "--nick", nick, "--commands", commands.path, "--timeout", "90"])
+        occupants.append(child)
+        return (child, commands)
+    }
+
     func testJoiningARoomTalkingPrivatelyNickTopicAndAMentionCountedApart() async throws {
         let environment = try TestEnvironment.current()
         let room = environment.newRoom("tea")
         let roomName = try XCTUnwrap(room.local)
-        let commands = directory.appendingPathComponent("ada-commands")
-        _ = FileManager.default.createFile(atPath: commands.path, contents: nil)
-        let occupant = try environment.newAccount("occupant")
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers/muc_peer.py").path
-        let ada = try ChildProcess([try PythonPeers.python(), script, "--jid", occupant.jid.description, "--password", occupant.password,
-                                    "--port", String(environment.port), "--ca-file", environment.caFile, "--room", room.description,
-                                    "--nick", "ada", "--commands", commands.path, "--timeout", "90"])
-        occupants.append(ada)
+        let (ada, commands) = try occupant("ada", in: room, environment)
         try await eventually("ada is in the room") { !self.events("joined", in: ada).isEmpty || !ada.isRunning }
 
         try await startInterface(for: try environment.newAccount("alice"), environment: environment)
@@ -60,13 +67,7 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
         try await tmux(["send-keys", "-t", "tui", "C-u"])
 
         // Someone comes: one line says so.
-        let bobCommands = directory.appendingPathComponent("bob-commands")
-        _ = FileManager.default.createFile(atPath: bobCommands.path, contents: nil)
-        let bobAccount = try environment.newAccount("bob")
-        let bob = try ChildProcess([try PythonPeers.python(), script, "--jid", bobAccount.jid.description, "--password", bobAccount.password,
-                                    "--port", String(environment.port), "--ca-file", environment.caFile, "--room", room.description,
-                                    "--nick", "bob", "--commands", bobCommands.path, "--timeout", "90"])
-        occupants.append(bob)
+        let (_, bobCommands) = try occupant("bob", in: room, environment)
         try await waitForScreen("bob's coming said in one line") { $0.contains("bob came") }
 
         // A wider terminal shows who is here beside the messages.

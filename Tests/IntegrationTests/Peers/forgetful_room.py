@@ -15,8 +15,8 @@ Network: loopback only (127.0.0.1:PORT).
 """
 import argparse
 import asyncio
-import json
 
+from peer_support import emit, follow_commands
 from slixmpp import ComponentXMPP
 from slixmpp.xmlstream import ET
 from slixmpp.xmlstream.handler import Callback
@@ -25,10 +25,6 @@ from slixmpp.xmlstream.matcher import MatchXPath
 MUC = "http://jabber.org/protocol/muc"
 MUC_USER = "http://jabber.org/protocol/muc#user"
 PING = "urn:xmpp:ping"
-
-
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
 
 
 class ForgetfulRoom(ComponentXMPP):
@@ -44,22 +40,12 @@ class ForgetfulRoom(ComponentXMPP):
 
     async def on_start(self, _event):
         emit("ready")
-        asyncio.ensure_future(self.follow_commands())
+        asyncio.ensure_future(follow_commands(self.args.commands, self.command))
 
-    async def follow_commands(self):
-        done = 0
-        while True:
-            try:
-                with open(self.args.commands, encoding="utf-8") as file:
-                    lines = file.read().splitlines()
-            except FileNotFoundError:
-                lines = []
-            for line in lines[done:]:
-                if line == "forget":
-                    self.occupants.clear()
-                    emit("forgot")
-            done = max(done, len(lines))
-            await asyncio.sleep(0.1)
+    async def command(self, line):
+        if line == "forget":
+            self.occupants.clear()
+            emit("forgot")
 
     def on_presence(self, presence):
         occupant = presence["to"]

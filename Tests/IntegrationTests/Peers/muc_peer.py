@@ -37,7 +37,7 @@ import asyncio
 
 import slixmpp
 
-from peer_support import add_connection_arguments, emit, run
+from peer_support import add_connection_arguments, emit, follow_commands, run
 
 SID = "{urn:xmpp:sid:0}"
 
@@ -78,20 +78,7 @@ class Occupant(slixmpp.ClientXMPP):
             self.done.set()
             return
         emit("joined", nick=self.args.nick)
-        asyncio.ensure_future(self.follow_commands())
-
-    async def follow_commands(self):
-        done = 0
-        while not self.done.is_set():
-            try:
-                with open(self.args.commands, encoding="utf-8") as file:
-                    lines = file.read().splitlines()
-            except FileNotFoundError:
-                lines = []
-            for line in lines[done:]:
-                await self.command(line)
-            done = max(done, len(lines))
-            await asyncio.sleep(0.1)
+        asyncio.ensure_future(follow_commands(self.args.commands, self.command, self.done))
 
     async def command(self, line):
         verb, _, rest = line.partition(" ")

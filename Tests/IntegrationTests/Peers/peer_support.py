@@ -13,6 +13,22 @@ def emit(event, **fields):
     print(json.dumps({"event": event, **fields}, ensure_ascii=False), flush=True)
 
 
+async def follow_commands(path, handle, done=None):
+    """Calls `handle(line)` (a coroutine) for each line appended to the file at `path`, in
+    order, until `done` (an asyncio.Event) is set: how a test drives a peer while it runs."""
+    handled = 0
+    while done is None or not done.is_set():
+        try:
+            with open(path, encoding="utf-8") as file:
+                lines = file.read().splitlines()
+        except FileNotFoundError:
+            lines = []
+        for line in lines[handled:]:
+            await handle(line)
+        handled = max(handled, len(lines))
+        await asyncio.sleep(0.1)
+
+
 def add_connection_arguments(parser):
     parser.add_argument("--jid", required=True)
     parser.add_argument("--password", required=True)
