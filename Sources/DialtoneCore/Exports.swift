@@ -2,6 +2,7 @@
 // sees these and nothing else of the protocol and store modules.
 @_exported import struct DialtoneStore.StoredMessage
 @_exported import struct DialtoneStore.MessageReply
+@_exported import struct DialtoneStore.MessageModeration
 @_exported import struct DialtoneStore.Conversation
 @_exported import struct DialtoneStore.Attachment
 @_exported import struct DialtoneStore.Contact

@@ -239,21 +239,44 @@ extension Store {
     public func retract(stanzaID: String, sender: String, peer: String, at time: Date,
                         queueingRetractionID retractionID: String? = nil) throws(StoreError) -> StoredMessage? {
         return try writing { db in
-            guard var message = try Self.message(stanzaID, by: sender, in: peer, db) else { return nil }
-            try db.execute(sql: "DELETE FROM message_edit WHERE messageID = ?", arguments: [message.id])
-            message.body = nil
-            message.subject = nil
-            message.attachments = []
-            message.stanzaXML = nil
-            message.reactions = nil
-            message.retractedAt = time
-            try message.update(db)
+            guard let found = try Self.message(stanzaID, by: sender, in: peer, db) else { return nil }
+            let message = try Self.takeDown(found, at: time, db)
             if let retractionID {
                 try Self.queue(PendingCorrection(stanzaID: retractionID, peer: peer, replacesID: stanzaID, body: "", queuedAt: time,
                                                  retracts: true), in: db)
             }
             return message
         }
+    }
+
+    /// A room's message a moderator took down (XEP-0425), found by the room's id for it
+    /// (whoever wrote it): its text goes as with a retraction, and who did it stays. Nil when
+    /// no message of `room` has that id.
+    public func moderate(roomMessageID id: String, in room: String, moderation: MessageModeration,
+                         at time: Date) throws(StoreError) -> StoredMessage? {
+        return try writing { db in
+            guard var found = try StoredMessage.fetchOne(db, sql: """
+                SELECT message.* FROM message JOIN conversation ON conversation.id = message.conversationID
+                WHERE conversation.peer = ? AND message.archiveID = ? ORDER BY message.id DESC LIMIT 1
+                """, arguments: [room, id]) else { return nil }
+            found.moderation = moderation
+            return try Self.takeDown(found, at: time, db)
+        }
+    }
+
+    /// Empties a message taken back or down: its text, attachments, earlier texts and
+    /// reactions leave the store; the row stays, so the conversation shows where it was.
+    private static func takeDown(_ original: StoredMessage, at time: Date, _ db: Database) throws -> StoredMessage {
+        var message = original
+        try db.execute(sql: "DELETE FROM message_edit WHERE messageID = ?", arguments: [message.id])
+        message.body = nil
+        message.subject = nil
+        message.attachments = []
+        message.stanzaXML = nil
+        message.reactions = nil
+        message.retractedAt = time
+        try message.update(db)
+        return message
     }
 
     /// The newest message in `peer`'s conversation with this stanza id or origin-id (or, in

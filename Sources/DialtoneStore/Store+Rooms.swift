@@ -47,6 +47,12 @@ extension Store {
         }
     }
 
+    static func registerModeration(in migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v17: moderation") { db in
+            try db.alter(table: "message") { t in t.add(column: "moderation", .text) }
+        }
+    }
+
     public func rooms() throws(StoreError) -> [RoomRecord] {
         try reading { db in try Row.fetchAll(db, sql: "SELECT * FROM room ORDER BY jid").map(Self.room) }
     }

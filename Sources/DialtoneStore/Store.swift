@@ -180,6 +180,7 @@ public final class Store: Sendable {
         registerSubscriptions(in: &migrator)
         registerRetractions(in: &migrator)
         registerRooms(in: &migrator)
+        registerModeration(in: &migrator)
         return migrator
     }
 

@@ -41,8 +41,11 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
     public var attachments: [Attachment]
     /// When the sender last corrected it (XEP-0308); earlier texts are kept in `message_edit`.
     public var editedAt: Date?
-    /// When its sender took it back (XEP-0424): its text and attachments are gone.
+    /// When its sender took it back (XEP-0424), or a room's moderator took it down
+    /// (XEP-0425): its text and attachments are gone.
     public var retractedAt: Date?
+    /// Who took it down in a room, and why (XEP-0425); nil when its sender took it back.
+    public var moderation: MessageModeration?
     /// The message this one answers (XEP-0461), with the line shown above it.
     public var reply: MessageReply?
     /// Reactions (XEP-0444) by each reacting address (bare), in the order they were given;
@@ -75,6 +78,7 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
         self.attachments = attachments
         self.editedAt = nil
         self.retractedAt = nil
+        self.moderation = nil
         self.reply = reply
         self.reactions = nil
         self.markable = markable
@@ -82,6 +86,18 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// A room moderator's removal of a message (XEP-0425): their nick, when the room named them,
+/// and the reason they gave.
+public struct MessageModeration: Codable, Sendable, Equatable {
+    public var moderator: String?
+    public var reason: String?
+
+    public init(moderator: String?, reason: String?) {
+        self.moderator = moderator
+        self.reason = reason
+    }
 }
 
 /// Which message a reply answers (XEP-0461): its id as its sender gave it (the origin-id or

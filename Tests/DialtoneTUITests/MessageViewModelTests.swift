@@ -71,6 +71,27 @@ final class MessageViewModelTests: XCTestCase {
         XCTAssertEqual(view.lines[3].spans.last?.role, .quote)
     }
 
+    /// A message taken back by its sender, and one a room's moderator took down, say so in
+    /// their place; the moderator's reason is sanitised like any text.
+    func testTakenBackAndTakenDownMessages() {
+        var view = MessageViewModel(peer: "alice@example.org", width: 60, names: FixedNames(["alice@example.org": "Alice"]), format: format)
+        let day = 86_400.0 * 20_000
+        var back = message(1, .incoming, nil, at: day + 9 * 3600)
+        back.retractedAt = Date(timeIntervalSince1970: day + 9 * 3600 + 30)
+        var down = message(2, .incoming, nil, at: day + 9 * 3600 + 60)
+        down.retractedAt = Date(timeIntervalSince1970: day + 9 * 3600 + 90)
+        down.moderation = MessageModeration(moderator: "ada", reason: "spam\u{1B}[2J")
+        var anonymous = message(3, .incoming, nil, at: day + 9 * 3600 + 120)
+        anonymous.retractedAt = Date(timeIntervalSince1970: day + 9 * 3600 + 150)
+        anonymous.moderation = MessageModeration(moderator: nil, reason: nil)
+        view.show([back, down, anonymous])
+        XCTAssertEqual(Array(view.lines.map(\.text).dropFirst()), [
+            "09:00 Alice: (taken back)",
+            "09:01 Alice: (taken down by ada: spam\u{FFFD}[2J)",
+            "09:02 Alice: (taken down)",
+        ])
+    }
+
     /// While /reply or /react is typed, each message shows its N (1 the newest) in its time's
     /// place, and a message arriving meanwhile renumbers the rest; afterwards the times return.
     func testMessagesAreNumberedWhileOneIsBeingPicked() {

@@ -20,12 +20,7 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
         CallHarness.jsonLines(child.output).filter { $0["event"] as? String == name }
     }
 
-    private func say(_ line: String, into commands: URL) throws {
-        let handle = try FileHandle(forWritingTo: commands)
-        handle.seekToEndOfFile()
-        handle.write(Data((line + "\n").utf8))
-        try handle.close()
-    }
+    private func say(_ line: String, into commands: URL) throws { try appendCommand(line, to: commands) }
 
     /// An occupant (slixmpp's XEP-0045 plugin) joining `room` as `nick`, and the file its
     /// commands go to.
@@ -122,7 +117,8 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
     }
 
     /// A room we create is ours to configure: its form on the command screen, a field filled
-    /// in, /complete, and the room is named so for everyone (its disco identity).
+    /// in, /complete, and the room is named so for everyone (its disco identity); and ours to
+    /// moderate.
     func testConfiguringARoomWeCreated() async throws {
         let environment = try TestEnvironment.current()
         let room = environment.newRoom("ours")
@@ -143,7 +139,17 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
         let names = answer.child("query", namespace: Namespace.discoInfo)?.children("identity", namespace: Namespace.discoInfo)
             .compactMap { $0[attribute: "name"] } ?? []
         XCTAssertEqual(names, ["Tea Room"], answer.excerptForLog(600))
-        try await command("/quit")
         await other.stop()
+
+        // As its owner we moderate (XEP-0425): a message taken down says by whom and why.
+        try await command("posted in the wrong room")
+        try await waitForScreen("our message") { $0.contains("posted in the wrong room") }
+        // The room's echo gives it the room's id, which moderation names (loopback: at once).
+        try await Task.sleep(for: .milliseconds(500))
+        try await command("/moderate 1 wrong room")
+        try await waitForScreen("taken down, with the reason") { $0.contains("(taken down by dt: wrong room)") }
+        let after = try await screen()
+        XCTAssertFalse(after.contains("posted in the wrong room"), after)
+        try await command("/quit")
     }
 }

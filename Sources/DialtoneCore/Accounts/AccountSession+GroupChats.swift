@@ -97,6 +97,15 @@ extension AccountSession {
         try await groupChats.ban(who, from: room, reason: reason)
     }
 
+    /// Takes down the stored room message `id` for everyone, as the room's moderator
+    /// (XEP-0425), with a reason the room shows.
+    public func moderateMessage(_ id: Int64, reason: String? = nil) async throws {
+        guard let message = try store.message(id: id), let peer = try store.peer(ofConversation: message.conversationID),
+              let room = try? JID(peer), groupChats.directory.isRoom(room), room.resource == nil
+        else { throw GroupChatError.notModeratable }
+        try await groupChats.moderate(message, in: room, reason: reason)
+    }
+
     /// The configuration form `room` gives its owner (XEP-0045 §10.2).
     public func roomConfiguration(of room: JID) async throws -> DataForm {
         try await xmppClient.roomConfiguration(of: room)

@@ -43,6 +43,20 @@ extension GroupChatService {
                                          payload: .roomAdminItem(jid: address, affiliation: "outcast", reason: reason)))
     }
 
+    /// A moderator's removal of `message` (one of `room`'s, by the room's id for it) for
+    /// everyone (XEP-0425), in the version the room announces. The room refuses when our role
+    /// may not; when it agrees, its announcement takes the message down here as everywhere
+    /// (an admin may moderate from outside, as Prosody allows; a moderator must be in).
+    nonisolated(nonsending) func moderate(_ message: StoredMessage, in room: JID, reason: String?) async throws {
+        guard let id = message.archiveID else { throw GroupChatError.notModeratable }
+        let features = try await client.features(of: room.bare)
+        guard let version = ModerationVersion(roomFeatures: features) else {
+            throw GroupChatError.moderationUnsupported(room: room.bare.description)
+        }
+        _ = try await client.request(.iq(.set, id: newStanzaID(), to: room.bare,
+                                         payload: .moderation(ofRoomMessage: id, reason: reason, version: version)))
+    }
+
     /// Invites `invitee` to `room` directly (XEP-0249), as Conversations, Dino and Gajim read it.
     nonisolated(nonsending) func invite(_ invitee: JID, to room: JID, reason: String?) async throws {
         try await client.send(RoomInvitation.direct(to: invitee.bare, room: room, reason: reason))

@@ -53,6 +53,10 @@ public enum GroupChatError: Error, Sendable, CustomStringConvertible, Equatable 
     case notARoom(String)
     /// Banning needs the occupant's address, which this room does not show us.
     case addressUnknown(nick: String, room: String)
+    /// The room does not offer message moderation (XEP-0425).
+    case moderationUnsupported(room: String)
+    /// The message is not one the room named (ours still unsent, or not in a room).
+    case notModeratable
 
     public var description: String {
         switch self {
@@ -70,6 +74,8 @@ public enum GroupChatError: Error, Sendable, CustomStringConvertible, Equatable 
         case .notJoined(let room): "You are not in \(room); join it first (/join \(room))."
         case .notARoom(let jid): "\(jid) is not a group chat."
         case .addressUnknown(let nick, let room): "\(room) does not show \(nick)'s address to you; ban them by address instead."
+        case .moderationUnsupported(let room): "\(room) does not offer message moderation (XEP-0425); kick or ban instead."
+        case .notModeratable: "That message has no id from its room (not a room's message, or not yet through); it cannot be moderated."
         }
     }
 }

@@ -21,6 +21,12 @@ extension MessagingService {
         try store.rememberNicknames(nicknames, at: Date())
         var pending: [Incoming] = []
         for received in await pipeline.process(batch, logger: logger) {
+            if let notice = received.message.moderation {
+                if !pending.isEmpty { try await storeAndShow(pending) }
+                pending = []
+                try takeDown(notice, as: received)
+                continue
+            }
             if let original = received.message.retractID {
                 if !pending.isEmpty { try await storeAndShow(pending) }
                 pending = []
@@ -73,6 +79,23 @@ extension MessagingService {
             broadcaster.publish(.retracted(peer: peer, retracted))
         } else {
             logger.info("a retraction matched no message of its sender's")
+        }
+    }
+
+    /// A moderator's removal (XEP-0425), which only the room itself announces: the same
+    /// words from an occupant, or from outside a room, take nothing down.
+    private func takeDown(_ notice: ModerationNotice, as received: ReceivedMessage) throws {
+        guard let room = received.room, let from = received.message.from, from.resource == nil, from == room else {
+            logger.info("dropped a moderation notice that did not come from its room")
+            return
+        }
+        let moderation = MessageModeration(moderator: notice.moderator.map { Sanitizer.plain(String($0.prefix(64))) },
+                                           reason: notice.reason.map { Sanitizer.plain(String($0.prefix(500))) })
+        if let removed = try store.moderate(roomMessageID: notice.messageID, in: room.description, moderation: moderation,
+                                            at: received.timestamp) {
+            broadcaster.publish(.retracted(peer: room.description, removed))
+        } else {
+            logger.info("a moderation notice matched no stored message of the room")
         }
     }
 

@@ -5,7 +5,7 @@ import Foundation
 /// named by how far up it is: 1 is the newest, as /retract counts.
 extension TUIApp {
     /// The Nth newest message here (either side's), or an error shown and nil.
-    private func message(numbered n: Int, for action: String) -> StoredMessage? {
+    func message(numbered n: Int, for action: String) -> StoredMessage? {
         let messages = view?.messages ?? []
         guard n >= 1, n <= messages.count else {
             show(error: messages.isEmpty ? "There is no message here to \(action)."

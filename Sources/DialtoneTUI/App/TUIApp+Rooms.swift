@@ -81,6 +81,16 @@ extension TUIApp {
         }
     }
 
+    /// /moderate N [REASON]: asks the room to take down its Nth newest message for everyone;
+    /// the room's announcement then removes it here too.
+    func moderate(message n: Int, reason: String?) {
+        guard roomInView(for: "moderate") != nil, let message = message(numbered: n, for: "moderate"), let id = message.id else { return }
+        moderate("moderate") { session, _ in
+            try await session.moderateMessage(id, reason: reason?.isEmpty == false ? reason : nil)
+            return "Asked the room to take the message down."
+        }
+    }
+
     private func moderate(_ command: String, _ act: @escaping @Sendable (AccountSession, JID) async throws -> String) {
         guard let room = roomInView(for: command) else { return }
         let session = self.session

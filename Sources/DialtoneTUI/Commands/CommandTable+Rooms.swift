@@ -25,6 +25,11 @@ extension CommandTable {
         CommandSpec(.voice, CommandArguments.word("NICK", quoted: true).then(CommandArguments.choice(["on", "off"]).optional()),
                     synopsis: "Give someone voice in a moderated group chat, or take it (off).",
                     help: "A moderator's right; visitors may read but not speak.") { $0.voice($1.0, granted: $1.1 != "off") },
+        CommandSpec(.moderate, CommandArguments.number("N").then(.optionalText("REASON")),
+                    synopsis: "Take down the Nth newest message (1 is the last) in the group chat in view, for everyone.",
+                    help: "Message moderation (XEP-0425), a moderator's right where the room offers it; REASON is shown in its place.") {
+            $0.moderate(message: $1.0, reason: $1.1)
+        },
         CommandSpec(.configure, .none, synopsis: "Configure the group chat in view (as its owner): name, members only, password…",
                     help: "Its form opens as a command's does: /field N VALUE, then /complete sends it or /cancel.") { app, _ in
             app.configureRoom()

@@ -34,7 +34,8 @@ public struct MessageFormat: Sendable {
         }
         let indent = String(repeating: " ", count: Self.timestampWidth)
         var tail: [TextRun] = []
-        if message.retractedAt != nil { tail.append(TextRun("(taken back)", .edited)) }
+        if let moderation = message.moderation { tail.append(TextRun(Self.takenDown(moderation), .edited)) }
+        else if message.retractedAt != nil { tail.append(TextRun("(taken back)", .edited)) }
         else if message.editedAt != nil { tail.append(TextRun(" (edited)", .edited)) }
         if outgoing, let mark = Self.mark(for: message.status) { tail.append(TextRun(" " + mark.text, mark.role)) }
 
@@ -102,6 +103,13 @@ public struct MessageFormat: Sendable {
         let indent = String(repeating: " ", count: Self.timestampWidth)
         return StyledWrapper.wrap([TextRun(stamp, .timestamp), TextRun("☎ " + text, call.isMissed ? .missedCall : .callEvent)],
                                   width: width, indent: indent)
+    }
+
+    /// In place of a message a room's moderator took down: who, when the room said, and why.
+    static func takenDown(_ moderation: MessageModeration) -> String {
+        let by = moderation.moderator.map { " by \(Sanitizer.plain($0))" } ?? ""
+        let reason = moderation.reason.map(Sanitizer.plain).flatMap { $0.isEmpty ? nil : ": \($0)" } ?? ""
+        return "(taken down\(by)\(reason))"
     }
 
     public static func mark(for status: StoredMessage.Status) -> TextRun? {

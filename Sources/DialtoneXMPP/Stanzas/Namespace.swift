@@ -51,6 +51,10 @@ public enum Namespace {
     public static let retraction = "urn:xmpp:message-retract:1"
     public static let retraction0 = "urn:xmpp:message-retract:0"
     public static let fastening = "urn:xmpp:fasten:0"
+    /// Message moderation in rooms (XEP-0425): version 1, and version 0 (inside a fastening),
+    /// which Prosody 0.12's mod_muc_moderation and older clients speak.
+    public static let moderation = "urn:xmpp:message-moderate:1"
+    public static let moderation0 = "urn:xmpp:message-moderate:0"
     /// Message replies (XEP-0461) and reactions (XEP-0444).
     public static let reply = "urn:xmpp:reply:0"
     public static let reactions = "urn:xmpp:reactions:0"

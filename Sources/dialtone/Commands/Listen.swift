@@ -187,6 +187,10 @@ struct EventPrinter: Sendable {
         }
         if let edited = message.editedAt { object["edited"] = XMPPDateTime.format(edited) }
         if let retracted = message.retractedAt { object["retracted"] = XMPPDateTime.format(retracted) }
+        if let moderation = message.moderation {
+            object["moderated_by"] = moderation.moderator ?? NSNull()
+            if let reason = moderation.reason { object["moderation_reason"] = reason }
+        }
         if let reply = message.reply {
             object["reply_to"] = reply.id
             if let quote = reply.quote { object["reply_quote"] = quote }
@@ -252,6 +256,11 @@ struct EventPrinter: Sendable {
             let quoted = MessagingPreview.firstLine(of: message).map { " to “\(Sanitizer.plain($0))”" } ?? ""
             return "-- \(who) \(what)\(quoted)"
         case .retracted(let peer, let message):
+            if let moderation = message.moderation {
+                let by = moderation.moderator.map { Sanitizer.plain($0) } ?? "a moderator"
+                let reason = moderation.reason.map { ": " + Sanitizer.plain($0) } ?? ""
+                return "-- \(by) took down a message in \(Sanitizer.plain(peer))\(reason)"
+            }
             let name = Sanitizer.plain(names?.name(for: message.direction == .incoming ? message.sender : peer) ?? peer)
             return message.direction == .incoming ? "-- \(name) took back a message" : "-- you took back a message to \(name)"
         case .subscriptionRequest(let from, let nick):

@@ -77,3 +77,25 @@ struct Rooms: AsyncParsableCommand {
         }
     }
 }
+
+struct Moderate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Take down a message in a group chat for everyone, as its moderator (XEP-0425).")
+    @OptionGroup var options: GlobalOptions
+    @Option(help: "Why; the room shows it in the message's place.") var reason: String?
+    @Option(help: "Give up after this many seconds.") var timeout: Double = 30
+    @Argument(help: "The room's address.") var room: String
+    @Argument(help: "The message's archive_id (from history ROOM --json).") var id: String
+
+    func run() async throws {
+        let room = try roomAddress(self.room)
+        let session = try CommandRuntime(options).openSession()
+        let history = try Contacts.run { try session.records.history(peer: room.description, limit: 5000) }
+        guard let message = history.last(where: { $0.archiveID == id && $0.retractedAt == nil }), let rowID = message.id else {
+            throw CLIError("No message in \(room) has the archive_id \(Sanitizer.plain(id)) (history \(room) --json lists them).")
+        }
+        let reason = self.reason
+        try await withOnlineSession(session, timeout: timeout) { try await $0.moderateMessage(rowID, reason: reason) }
+        printForPeople("\(room) took the message down.")
+    }
+}

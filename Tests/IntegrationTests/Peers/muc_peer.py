@@ -20,6 +20,10 @@ Commands, one a line, read as they are appended to FILE:
   outcasts              ask the room who is banned: "outcasts{jids}"
   forge NICK TEXT       a groupchat message sent straight to NICK's real address (which the
                         room shows its owner), not through the room: a forged room message
+  moderate STANZA_ID REASON  take down the message the room calls STANZA_ID (XEP-0425 version 0,
+                        which Prosody 0.12's mod_muc_moderation speaks), as a moderator
+  forge-moderation STANZA_ID  a groupchat message of our own that claims a moderator took
+                        STANZA_ID down (XEP-0425 version 1): an occupant's forgery
   leave                 leave the room and exit
 
 Output: one JSON object per line on stdout, "event" plus fields:
@@ -27,19 +31,26 @@ Output: one JSON object per line on stdout, "event" plus fields:
   subject{nick,subject}  said{id,body}  forged{to,body}  private{nick,body}  error{message}
 "private" is a private message an occupant sent us through the room; "invited{room,from,reason}"
 a direct invitation (XEP-0249) someone sent us; "reactions{nick,id,emojis}" reactions said
-in the room.
+in the room; "moderated{id,by,reason}" the room's notice that a moderator took a message down;
+"moderated-ok{id}" our own moderation accepted.
 Exit 0 at the timeout or after "leave" (1 on a failed login or join).
 
 Network: loopback only (127.0.0.1:PORT).
 """
 import argparse
 import asyncio
+import xml.etree.ElementTree as ET
 
 import slixmpp
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 from peer_support import add_connection_arguments, emit, follow_commands, run
 
 SID = "{urn:xmpp:sid:0}"
+FASTEN = "urn:xmpp:fasten:0"
+MODERATE0 = "urn:xmpp:message-moderate:0"
+RETRACT0 = "urn:xmpp:message-retract:0"
 
 
 class Occupant(slixmpp.ClientXMPP):
@@ -60,6 +71,9 @@ class Occupant(slixmpp.ClientXMPP):
         self.add_event_handler("groupchat_direct_invite", self.on_direct_invite)
         self.add_event_handler("reactions", self.on_reactions)
         self.add_event_handler(f"muc::{self.room}::presence", self.on_presence)
+        # The room's moderation notices have no body, which slixmpp's message events want.
+        self.register_handler(Callback("moderation", MatchXPath(f"{{jabber:client}}message/{{{FASTEN}}}apply-to"),
+                                       self.on_moderation))
 
     def on_failed(self, _event):
         self.failed = True
@@ -142,6 +156,25 @@ class Occupant(slixmpp.ClientXMPP):
             # From our own address, typed groupchat, naming the room's nick in the body.
             self.make_message(mto=real, mbody=text, mtype="groupchat").send()
             emit("forged", to=real, body=text)
+        elif verb == "moderate":
+            stanza_id, _, reason = rest.partition(" ")
+            # Built by hand: slixmpp's XEP-0425 plugin speaks version 1 only.
+            iq = self.make_iq_set(ito=self.room.bare)
+            apply_to = ET.SubElement(iq.xml, f"{{{FASTEN}}}apply-to", id=stanza_id)
+            moderate = ET.SubElement(apply_to, f"{{{MODERATE0}}}moderate")
+            ET.SubElement(moderate, f"{{{RETRACT0}}}retract")
+            ET.SubElement(moderate, f"{{{MODERATE0}}}reason").text = reason
+            try:
+                await iq.send(timeout=10)
+                emit("moderated-ok", id=stanza_id)
+            except Exception as error:
+                emit("error", message=f"moderate: {error!r}")
+        elif verb == "forge-moderation":
+            message = self.make_message(mto=self.room, mtype="groupchat")
+            retract = ET.SubElement(message.xml, "{urn:xmpp:message-retract:1}retract", id=rest)
+            ET.SubElement(retract, "{urn:xmpp:message-moderate:1}moderated", by=f"{self.room.bare}/{self.args.nick}")
+            message.send()
+            emit("forged-moderation", id=rest)
         elif verb == "leave":
             self.plugin["xep_0045"].leave_muc(self.room, self.args.nick)
             await asyncio.sleep(0.5)
@@ -162,6 +195,12 @@ class Occupant(slixmpp.ClientXMPP):
         if message["type"] == "groupchat":
             emit("reactions", nick=message["from"].resource, id=message["reactions"]["id"],
                  emojis=[reaction["value"] for reaction in message["reactions"]])
+
+    def on_moderation(self, message):
+        apply_to = message.xml.find(f"{{{FASTEN}}}apply-to")
+        moderated = apply_to.find(f"{{{MODERATE0}}}moderated")
+        if message["type"] == "groupchat" and moderated is not None and message["from"] == self.room.bare:
+            emit("moderated", id=apply_to.get("id"), by=moderated.get("by"), reason=moderated.findtext(f"{{{MODERATE0}}}reason"))
 
     def on_private(self, message):
         if message["type"] in ("chat", "normal") and message["from"].bare == self.room.bare and message["body"]:
