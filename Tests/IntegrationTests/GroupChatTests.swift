@@ -267,6 +267,47 @@ final class GroupChatTests: PythonPeerTestCase {
         await us.stop()
     }
 
+    /// Read markers (XEP-0333) go to a private room (members only, addresses shown), naming
+    /// the message by the room's id, as Conversations sends them; an open room gets none.
+    func testReadMarkersGoOnlyToAPrivateRoom() async throws {
+        let privateRoom = environment.newRoom()
+        let openRoom = environment.newRoom()
+        let me = try environment.newAccount("dt")
+        let (ada, adaCommands) = try await occupant(try environment.newAccount("occupant"), in: privateRoom, nick: "ada")
+        let (bob, bobCommands) = try await occupant(try environment.newAccount("bob"), in: openRoom, nick: "bob")
+        try tell(adaCommands, "private-room")
+        try await eventually("the room is private") { self.event("configured", in: ada) != nil || self.event("error", in: ada) != nil }
+        XCTAssertNil(event("error", in: ada))
+        try tell(adaCommands, "affiliate \(me.jid.bare) member")
+        try await eventually("we are a member") { self.event("affiliated", in: ada) != nil }
+
+        let us = try await TestAccount(environment.clientConfiguration(me))
+        try await us.connect()
+        try await us.session.joinRoom(privateRoom, nick: "dt")
+        try await us.session.joinRoom(openRoom, nick: "dt")
+        try await eventually("the private room is known as such") { await us.session.isPrivateRoom(privateRoom) }
+        let isOpenPrivate = await us.session.isPrivateRoom(openRoom)
+        XCTAssertFalse(isOpenPrivate)
+        try tell(bobCommands, "say-markable in the open")
+        try tell(adaCommands, "say-markable among members")
+        try await eventually("both are stored with the rooms' ids") {
+            try us.store.history(peer: openRoom.description).contains { $0.body == "in the open" && $0.archiveID != nil }
+                && us.store.history(peer: privateRoom.description).contains { $0.body == "among members" && $0.archiveID != nil }
+        }
+        try await us.session.markSeen(openRoom)
+        try await us.session.markSeen(privateRoom)
+        let members = try XCTUnwrap(us.store.history(peer: privateRoom.description).first { $0.body == "among members" })
+        try await eventually("ada sees our marker for the room's id") {
+            self.events("displayed", in: ada).contains { $0["nick"] as? String == "dt" && $0["id"] as? String == members.archiveID }
+        }
+        XCTAssertTrue(events("displayed", in: bob).isEmpty, "a marker went to an open room")
+        try tell(adaCommands, "leave")
+        try tell(bobCommands, "leave")
+        _ = try await ada.wait(timeout: .seconds(10))
+        _ = try await bob.wait(timeout: .seconds(10))
+        await us.stop()
+    }
+
     /// A moderator's acts against a real room: made admin by the owner, we kick one occupant
     /// (they see why) and ban them (the room lists them as banned); then the owner kicks us, and we
     /// are told so.

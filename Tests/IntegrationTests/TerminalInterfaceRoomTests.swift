@@ -36,14 +36,16 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
         return (child, commands)
     }
 
-    func testJoiningARoomTalkingPrivatelyNickTopicAndAMentionCountedApart() async throws {
+    func testJoiningARoomTalkingPrivatelyNickTopicAndAMentionCountedApartAndNotified() async throws {
         let environment = try TestEnvironment.current()
         let room = environment.newRoom("tea")
         let roomName = try XCTUnwrap(room.local)
         let (ada, commands) = try occupant("ada", in: room, environment)
         try await eventually("ada is in the room") { !self.events("joined", in: ada).isEmpty || !ada.isRunning }
 
-        try await startInterface(for: try environment.newAccount("alice"), environment: environment)
+        let (bin, notified) = try notifySendStandIn()
+        try await startInterface(for: try environment.newAccount("alice"), environment: environment,
+                                 extra: "notify = \"notify-send\"", variables: "PATH=\(bin.path):/usr/bin:/bin")
         try await waitForScreen("online") { $0.contains("online") }
         try await command("/join \(room) dt")
         // The notice may give way to the room's subject at once: the list and the title say it.
@@ -111,6 +113,12 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
         try await waitForScreen("two unread in the room, one of them a mention") { screen in
             screen.split(separator: "\n").contains { $0.contains("#\(roomName.prefix(8))") && $0.contains("2@1") }
         }
+        // Only the mention became a notification.
+        try await eventually("the mention is notified") {
+            ((try? String(contentsOfFile: notified, encoding: .utf8)) ?? "").contains("dt2: tea at four?")
+        }
+        let notifications = try String(contentsOfFile: notified, encoding: .utf8)
+        XCTAssertFalse(notifications.contains("just chatting"), notifications)
         try await command("/quit")
         try say("leave", into: commands)
         try say("leave", into: bobCommands)

@@ -346,13 +346,7 @@ final class TerminalInterfaceTests: TerminalInterfaceTestCase {
         let alice = try environment.newAccount("alice")
         let bob = try await TestAccount(environment.clientConfiguration(try environment.newAccount("bob")))
         try await bob.connect()
-        let bin = directory.appendingPathComponent("bin")
-        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
-        let record = directory.appendingPathComponent("notified").path
-        let script = bin.appendingPathComponent("notify-send").path
-        try "#!/bin/sh\nprintf '%s|' \"$@\" >> \(record)\necho >> \(record)\n".write(toFile: script, atomically: true, encoding: .utf8)
-        chmod(script, 0o755)
-
+        let (bin, record) = try notifySendStandIn()
         try await startInterface(for: alice, environment: environment, extra: "notify = \"notify-send\"",
                                  variables: "PATH=\(bin.path):/usr/bin:/bin")
         try await waitForScreen("online") { $0.contains("online") }

@@ -74,6 +74,10 @@ extension AccountSession {
     /// Sets the subject of `room` (a `subject` event follows when the room accepts it).
     public func setSubject(_ subject: String, of room: JID) async throws { try await groupChats.setSubject(subject, of: room) }
 
+    /// Whether `room`, joined, is private (members only, everyone's address shown): read
+    /// markers go there, as Conversations sends them, and to no other room.
+    public func isPrivateRoom(_ room: JID) -> Bool { groupChats.directory.isPrivate(room) }
+
     /// The subject of `room` as last set.
     public func subject(of room: JID) -> String? { (try? store.room(room.bare.description))?.subject }
 

@@ -200,6 +200,10 @@ final class GroupChatService: AccountFeature {
         if bookmarksToPublish.remove(room) != nil, let record = try? store.room(room.description), record.nick == nick {
             await publishBookmark(record)
         }
+        // Read markers go only to a private room, as Conversations sends them: members only
+        // and showing everyone's address, so that the occupants are people we know.
+        let features = (try? await client.features(of: room)) ?? []
+        directory.setPrivate(room, features.contains("muc_membersonly") && features.contains("muc_nonanonymous"))
     }
 
     /// The room let us in: stored at once (before front ends hear of it, so that their names

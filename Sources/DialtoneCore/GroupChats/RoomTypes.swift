@@ -88,6 +88,10 @@ final class RoomDirectory {
     /// The rooms this session is in, with our nick in each.
     private(set) var joined: [JID: String] = [:]
 
+    /// Joined rooms that are private (members only, and everyone's address shown): the only
+    /// rooms read markers go to.
+    private(set) var privateRooms: Set<JID> = []
+
     init(known: Set<JID>) { self.known = known }
 
     func isRoom(_ jid: JID) -> Bool { known.contains(jid.bare) }
@@ -110,7 +114,14 @@ final class RoomDirectory {
     }
 
     func remember(_ room: JID) { known.insert(room.bare) }
-    func forget(_ room: JID) { known.remove(room.bare); joined[room.bare] = nil }
-    func setJoined(_ room: JID, nick: String?) { joined[room.bare] = nick }
-    func leaveAll() { joined = [:] }
+    func forget(_ room: JID) { known.remove(room.bare); joined[room.bare] = nil; privateRooms.remove(room.bare) }
+    func setJoined(_ room: JID, nick: String?) {
+        joined[room.bare] = nick
+        if nick == nil { privateRooms.remove(room.bare) }
+    }
+    func setPrivate(_ room: JID, _ isPrivate: Bool) {
+        if isPrivate, isJoined(room) { privateRooms.insert(room.bare) } else { privateRooms.remove(room.bare) }
+    }
+    func isPrivate(_ room: JID) -> Bool { room.resource == nil && privateRooms.contains(room.bare) }
+    func leaveAll() { joined = [:]; privateRooms = [] }
 }

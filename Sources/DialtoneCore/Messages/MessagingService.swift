@@ -143,8 +143,14 @@ final class MessagingService: AccountFeature {
         guard let newest = try store.markConversationSeen(peer: rooms.conversation(of: peer)) else { return nil }
         // Rows an older version stored keep the question in their stanza.
         let markable = newest.markable ?? newest.stanzaXML.flatMap { try? Message(parsing: $0) }?.isMarkable ?? false
-        // Not to a room: a marker there tells every occupant (and rooms take no chat messages).
-        guard let id = newest.stanzaID, markable, !rooms.isRoom(peer) else { return newest }
+        if rooms.isRoom(peer) {
+            // A marker in a room tells every occupant: only in a private one (members only,
+            // addresses shown), as Conversations does, naming the message by the room's id.
+            guard markable, newest.direction == .incoming, rooms.isPrivate(peer), let id = newest.archiveID else { return newest }
+            try? await client.send(Message.displayed(id, to: peer.bare, type: .groupchat).element)
+            return newest
+        }
+        guard let id = newest.stanzaID, markable else { return newest }
         try? await client.send(Message.displayed(id, to: peer).element)
         return newest
     }

@@ -136,9 +136,9 @@ extension Message {
     }
 
     /// A displayed marker (XEP-0333) for `id`, kept by the server so the sender's other devices learn it too.
-    public static func displayed(_ id: String, to peer: JID) -> Message {
+    public static func displayed(_ id: String, to peer: JID, type: MessageType = .chat) -> Message {
         var element = XMLElement("message", namespace: Namespace.client,
-                                 attributes: ["to": peer.bare.description, "id": newStanzaID(), "type": "chat"])
+                                 attributes: ["to": peer.bare.description, "id": newStanzaID(), "type": type.rawValue])
         element.append(XMLElement("displayed", namespace: Namespace.markers, attributes: [XMLAttribute("id", id)]))
         element.append(XMLElement("store", namespace: Namespace.hints))
         return Message(element)

@@ -8,6 +8,10 @@ test appends lines to. Run it with the venv's python:
 
 Commands, one a line, read as they are appended to FILE:
   say TEXT              a groupchat message to the room
+  say-markable TEXT     the same, asking for read markers (XEP-0333), as Conversations does in
+                        private rooms
+  private-room          make the room members only, with everyone's address shown (as the
+                        room's owner): a private room, where markers go
   subject TEXT          set the room's subject (as its owner)
   pm NICK TEXT          a private message to NICK through the room (XEP-0045 §7.5)
   pm-subject NICK TEXT  a private message to NICK carrying a subject TEXT (an occupant's
@@ -32,7 +36,8 @@ Output: one JSON object per line on stdout, "event" plus fields:
 "private" is a private message an occupant sent us through the room; "invited{room,from,reason}"
 a direct invitation (XEP-0249) someone sent us; "reactions{nick,id,emojis}" reactions said
 in the room; "moderated{id,by,reason}" the room's notice that a moderator took a message down;
-"moderated-ok{id}" our own moderation accepted.
+"moderated-ok{id}" our own moderation accepted; "displayed{nick,id}" an
+occupant's read marker in the room; "configured" the room made private.
 Exit 0 at the timeout or after "leave" (1 on a failed login or join).
 
 Network: loopback only (127.0.0.1:PORT).
@@ -61,7 +66,7 @@ class Occupant(slixmpp.ClientXMPP):
         self.failed = False
         self.done = asyncio.Event()
         self.real_jids = {}
-        for plugin in ("xep_0030", "xep_0045", "xep_0249", "xep_0334", "xep_0359", "xep_0444"):
+        for plugin in ("xep_0004", "xep_0030", "xep_0045", "xep_0249", "xep_0333", "xep_0334", "xep_0359", "xep_0444"):
             self.register_plugin(plugin)
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("failed_auth", self.on_failed)
@@ -71,7 +76,10 @@ class Occupant(slixmpp.ClientXMPP):
         self.add_event_handler("groupchat_direct_invite", self.on_direct_invite)
         self.add_event_handler("reactions", self.on_reactions)
         self.add_event_handler(f"muc::{self.room}::presence", self.on_presence)
-        # The room's moderation notices have no body, which slixmpp's message events want.
+        # The room's moderation notices and read markers have no body, which slixmpp's
+        # message events want.
+        self.register_handler(Callback("displayed", MatchXPath("{jabber:client}message/{urn:xmpp:chat-markers:0}displayed"),
+                                       self.on_displayed))
         self.register_handler(Callback("moderation", MatchXPath(f"{{jabber:client}}message/{{{FASTEN}}}apply-to"),
                                        self.on_moderation))
 
@@ -101,6 +109,22 @@ class Occupant(slixmpp.ClientXMPP):
             message["id"] = self.new_id()
             message.send()
             emit("said", id=message["id"], body=rest)
+        elif verb == "say-markable":
+            message = self.make_message(mto=self.room, mbody=rest, mtype="groupchat")
+            message["id"] = self.new_id()
+            message.enable("markable")
+            message.send()
+            emit("said", id=message["id"], body=rest)
+        elif verb == "private-room":
+            form = self.plugin["xep_0004"].make_form(ftype="submit")
+            form.add_field(var="FORM_TYPE", value="http://jabber.org/protocol/muc#roomconfig", ftype="hidden")
+            form.add_field(var="muc#roomconfig_membersonly", value=True, ftype="boolean")
+            form.add_field(var="muc#roomconfig_whois", value="anyone", ftype="list-single")
+            try:
+                await self.plugin["xep_0045"].set_room_config(self.room, form)
+                emit("configured")
+            except Exception as error:
+                emit("error", message=f"private-room: {error!r}")
         elif verb == "subject":
             self.plugin["xep_0045"].set_subject(self.room, rest)
         elif verb == "pm":
@@ -195,6 +219,11 @@ class Occupant(slixmpp.ClientXMPP):
         if message["type"] == "groupchat":
             emit("reactions", nick=message["from"].resource, id=message["reactions"]["id"],
                  emojis=[reaction["value"] for reaction in message["reactions"]])
+
+    def on_displayed(self, message):
+        if message["type"] == "groupchat" and message["from"].bare == self.room.bare:
+            marker = message.xml.find("{urn:xmpp:chat-markers:0}displayed")
+            emit("displayed", nick=message["from"].resource, id=marker.get("id"))
 
     def on_moderation(self, message):
         apply_to = message.xml.find(f"{{{FASTEN}}}apply-to")

@@ -67,6 +67,18 @@ class TerminalInterfaceTestCase: XCTestCase {
         return (alice, bob)
     }
 
+    /// A stand-in `notify-send` in a directory of its own (put it first in PATH), which records
+    /// each notification's arguments, `|`-separated, one a line, in `record`.
+    func notifySendStandIn() throws -> (bin: URL, record: String) {
+        let bin = directory.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let record = directory.appendingPathComponent("notified").path
+        let script = bin.appendingPathComponent("notify-send").path
+        try "#!/bin/sh\nprintf '%s|' \"$@\" >> \(record)\necho >> \(record)\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        return (bin, record)
+    }
+
     func startInterface(for account: (jid: JID, password: String), environment: TestEnvironment, extra: String = "",
                         variables: String = "", statusFile: String? = nil, configuration: String? = nil) async throws {
         let config = try configuration ?? environment.writeConfiguration(for: account, in: directory, extra: extra)

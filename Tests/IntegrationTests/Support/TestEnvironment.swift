@@ -159,14 +159,16 @@ final class TestAccount: Sendable {
     }
 }
 
-/// Polls until `condition` holds or the deadline passes (the condition reads the store).
-func eventually(timeout: Duration = .seconds(20), _ message: String = "condition", _ condition: () throws -> Bool) async throws {
+/// Polls until `condition` holds or the deadline passes (the condition reads the store, or
+/// asks a session).
+func eventually(timeout: Duration = .seconds(20), _ message: String = "condition",
+                _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
-        if try condition() { return }
+        if try await condition() { return }
         try await Task.sleep(for: .milliseconds(50))
     }
-    if try condition() { return }
+    if try await condition() { return }
     XCTFail("timed out waiting for \(message)")
     throw TestEnvironmentError("timed out waiting for \(message)")
 }
