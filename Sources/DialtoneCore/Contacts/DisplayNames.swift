@@ -76,14 +76,15 @@ public struct DisplayNames: Sendable, Equatable {
     public func annotate(_ text: String) -> String {
         var result = text
         var replacements: [(Range<String.Index>, String)] = []
-        // Punctuation that ends a sentence is not part of the address.
-        for match in text.matches(of: #/xmpp:[^\s?>,;()<]*[^\s?>,;()<.:!]/#) {
+        // Punctuation that ends a sentence is not part of the address. (The regex is only
+        // built where it can match: a busy room's every message passes here.)
+        for match in text.contains("xmpp:") ? text.matches(of: #/xmpp:[^\s?>,;()<]*[^\s?>,;()<.:!]/#) : [] {
             let address = String(text[match.range].dropFirst(5))
             if let name = byJID[address] ?? (try? JID(address)).map({ self.name(for: $0.bare.description) }), name != address {
                 replacements.append((match.range, "\(text[match.range]) (\(name))"))
             }
         }
-        for found in PhoneNumber.find(in: text, region: country) {
+        for found in byPhone.isEmpty || !text.contains(where: \.isNumber) ? [] : PhoneNumber.find(in: text, region: country) {
             guard let name = byPhone[found.number.e164],
                   !replacements.contains(where: { $0.0.overlaps(found.range) }) else { continue }
             replacements.append((found.range, "\(text[found.range]) (\(name))"))

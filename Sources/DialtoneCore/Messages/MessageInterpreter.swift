@@ -87,8 +87,15 @@ public struct MessageInterpreter: Sendable {
             let bytes = Array((part ?? "").utf8)
             content += Array("\(part == nil ? -1 : bytes.count):".utf8) + bytes
         }
-        let digest = SCRAMHash.sha256.digest(content).prefix(16).map { String(format: "%02x", $0) }.joined()
-        return "\(id) \(digest)"
+        return "\(id) \(hex(SCRAMHash.sha256.digest(content).prefix(16)))"
+    }
+
+    /// Lower-case hex, without String(format:) (a busy room's every message is keyed so).
+    private static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for byte in bytes { out += [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]] }
+        return String(decoding: out, as: UTF8.self)
     }
 
     // MARK: Group texts
@@ -105,7 +112,7 @@ public struct MessageInterpreter: Sendable {
             let rest = String(String.UnicodeScalarView(body.unicodeScalars.dropFirst(end)))
             return (sender ?? Self.prefixSender(prefix, gatewayDomain: gatewayDomain), rest)
         }
-        if let match = body.prefixMatch(of: #/<xmpp:([^>\s]+)> /#) {
+        if body.hasPrefix("<xmpp:"), let match = body.prefixMatch(of: #/<xmpp:([^>\s]+)> /#) {
             let named = Self.prefixSender(String(match.output.0), gatewayDomain: gatewayDomain)
             if named != nil { return (sender ?? named, String(body[match.range.upperBound...])) }
         }

@@ -57,7 +57,11 @@ extension TUIApp {
     private func drawOccupants(height: Int) {
         guard layout.occupantsWidth > 0, let room = view?.peer else { return }
         let ours = names.ourNick(in: room)
-        let others = (roomOccupants[current]?[room] ?? []).filter { $0 != ours }.sorted { $0.lowercased() < $1.lowercased() }
+        if occupantOrder?.account != current || occupantOrder?.room != room {
+            let sorted = (roomOccupants[current]?[room] ?? []).map { ($0.lowercased(), $0) }.sorted { $0 < $1 }.map(\.1)
+            occupantOrder = (current, room, sorted)
+        }
+        let others = (occupantOrder?.nicks ?? []).filter { $0 != ours }
         let nicks = (ours.map { [$0] } ?? []) + others
         let title = TerminalWidth.truncate(" \(nicks.count) here", to: layout.occupantsWidth)
         terminal.draw(StyledLine([TextRun(title, .statusBar)]), row: 0, column: layout.occupantsColumn, width: layout.occupantsWidth, fill: .statusBar)

@@ -103,7 +103,10 @@ public final class TUIApp {
     var namesReading: Set<Int> = []
     var namesStale: Set<Int> = []
     /// Who is in each room we are in, by account and room: Tab completes their nicks.
-    var roomOccupants: [Int: [String: Set<String>]] = [:]
+    var roomOccupants: [Int: [String: Set<String>]] = [:] { didSet { occupantOrder = nil } }
+    /// The occupants' column's order (case-insensitive) for one account's room, kept until
+    /// someone comes or goes: a room of 1,000 is not sorted again at every redraw.
+    var occupantOrder: (account: Int, room: String, nicks: [String])?
     /// Comings and goings in rooms since the last line about them, by account and room: one
     /// line a burst, not one a presence.
     var roomChanges: [Int: [String: (came: [String], went: [String])]] = [:]

@@ -6,6 +6,9 @@ import Foundation
 public struct MessageViewModel: Sendable {
     public private(set) var peer: String
     public private(set) var messages: [StoredMessage] = []
+    /// The largest row id shown: a message with a larger one is new, without a search through
+    /// a busy room's every message.
+    private var newestID: Int64 = 0
     /// The conversation's calls, shown among the messages at the time they started.
     public private(set) var calls: [CallRecord] = []
     public private(set) var width: Int
@@ -40,6 +43,7 @@ public struct MessageViewModel: Sendable {
 
     public mutating func show(_ messages: [StoredMessage]) {
         self.messages = messages.sorted { $0.timestamp < $1.timestamp }
+        newestID = self.messages.lazy.compactMap(\.id).max() ?? 0
         relayout()
     }
 
@@ -59,13 +63,14 @@ public struct MessageViewModel: Sendable {
 
     /// A new or changed message (a correction, a status); new ones go in time order.
     public mutating func upsert(_ message: StoredMessage) {
-        if let id = message.id, let index = messages.lastIndex(where: { $0.id == id }) {
+        if let id = message.id, id <= newestID, let index = messages.lastIndex(where: { $0.id == id }) {
             messages[index] = message
             relayout()
             return
         }
         let index = messages.lastIndex(where: { $0.timestamp <= message.timestamp }).map { $0 + 1 } ?? 0
         messages.insert(message, at: index)
+        newestID = max(newestID, message.id ?? 0)
         let rendered = render(message)
         // Someone reading back should not have the page move under them.
         if scrollBack > 0 { scrollBack += rendered.lines.count }

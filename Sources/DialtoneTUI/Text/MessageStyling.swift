@@ -71,7 +71,10 @@ enum MessageStyling {
         while start < characters.count {
             var end = start
             while end < characters.count, !characters[end].isWhitespace { end += 1 }
-            if end > start, isLink(String(characters[start..<end])) { for i in start..<end { mask[i] = true } }
+            // Every scheme has a colon: most words are no link and are not copied to be sure.
+            if end > start, characters[start..<end].contains(":"), isLink(String(characters[start..<end])) {
+                for i in start..<end { mask[i] = true }
+            }
             start = end + 1
         }
         return mask
