@@ -161,7 +161,8 @@ public struct MessageInterpreter: Sendable {
             }
         }
         // A bare media link as the whole body (Cheogram sends both) is an attachment too.
-        if result.isEmpty, let body = message.body?.trimmingCharacters(in: .whitespacesAndNewlines),
+        if result.isEmpty, let raw = message.body, raw.contains("https://"),
+           case let body = raw.trimmingCharacters(in: .whitespacesAndNewlines),
            body.hasPrefix("https://"), !body.contains(where: \.isWhitespace), let type = mediaType(forURL: body) {
             result.append(Attachment(url: body, mediaType: type, name: fileName(body)))
         }
