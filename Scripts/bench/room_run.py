@@ -27,7 +27,6 @@ import json
 import os
 import re
 import sqlite3
-import statistics
 import subprocess
 import sys
 import time
@@ -222,13 +221,11 @@ def run(kind, round_no):
     return result
 
 
-def median(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
+median = tui.median
 
 
 def fmt(v, digits=2):
-    return "—" if v is None else f"{v:.{digits}f}"
+    return tui.fmt(v, digits)
 
 
 def summary():
