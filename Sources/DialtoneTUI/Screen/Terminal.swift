@@ -10,6 +10,7 @@ final class Terminal {
     private(set) var columns: Int32 = 80
     private var pairs: [StyleRole: (pair: Int16, attributes: attr_t)] = [:]
     private var started = false
+    private var lastTitle: String?
     /// The whole-screen window; kept here because the C global is not concurrency-safe to read.
     private var window: UnsafeMutablePointer<WINDOW>?
     /// Codes we ask curses to report for sequences its terminfo entry may not name.
@@ -61,6 +62,9 @@ final class Terminal {
     /// The terminal's title (OSC 0). Only our own text goes here, never a sender's: a title is
     /// one more place an escape sequence could hide.
     func setTitle(_ title: String) {
+        // Asked after every message: the terminal hears only a change.
+        guard title != lastTitle else { return }
+        lastTitle = title
         writeRaw("\u{1B}]0;" + title.filter { $0.isLetter || $0.isNumber || $0 == " " || $0 == "(" || $0 == ")" } + "\u{07}")
     }
 

@@ -141,10 +141,13 @@ public struct JID: Sendable, Hashable, Codable, CustomStringConvertible, Compara
     }
 
     private static func normaliseResource(_ raw: String) throws(JIDError) -> String {
-        let value = raw.precomposedStringWithCanonicalMapping
+        // Printable ASCII is its own canonical form and holds no control: a room's 1,000
+        // occupants' nicks are mostly that.
+        let printableASCII = raw.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+        let value = printableASCII ? raw : raw.precomposedStringWithCanonicalMapping
         guard !value.isEmpty else { throw .emptyPart("resource") }
         guard value.utf8.count <= maximumPartBytes else { throw .tooLong("resource") }
-        for scalar in value.unicodeScalars where isControl(scalar) {
+        for scalar in value.unicodeScalars where !printableASCII && isControl(scalar) {
             throw .invalidCharacter(part: "resource", character: Character(scalar))
         }
         return value

@@ -51,6 +51,17 @@ final class JIDTests: XCTestCase {
         XCTAssertNoThrow(try JID("jürgen.o'neill-x@exämple.com".replacingOccurrences(of: "'", with: "")))
     }
 
+    /// A resource (a room's nick) keeps its case and spaces; controls are refused in ASCII and
+    /// beyond it, and beyond ASCII it takes its canonical form.
+    func testResourcesKeepPrintableTextAndRefuseControls() throws {
+        XCTAssertEqual(try JID("room@rooms.example.com/Ada Lovelace (desk)").resource, "Ada Lovelace (desk)")
+        for bad in ["room@rooms.example.com/ada\u{7F}", "room@rooms.example.com/ada\u{1B}[2J", "room@rooms.example.com/jü\u{0007}",
+                    "room@rooms.example.com/ada\u{202E}"] {
+            XCTAssertThrowsError(try JID(bad), bad.debugDescription)
+        }
+        XCTAssertEqual(try JID("room@rooms.example.com/cafe\u{0301}").resource, "caf\u{00E9}")
+    }
+
     func testUnicodeNormalisation() throws {
         // "é" precomposed and decomposed are the same address.
         XCTAssertEqual(try JID("caf\u{00E9}@example.com"), try JID("cafe\u{0301}@example.com"))
