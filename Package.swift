@@ -30,6 +30,8 @@ let package = Package(
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CSpeexDSP", pkgConfig: "speexdsp", providers: [.apt(["libspeexdsp-dev"])]),
+        // OMEMO (XEP-0384, both versions): the maintained fork of libsignal-protocol-c.
+        .systemLibrary(name: "COmemo", pkgConfig: "libomemo-c", providers: [.apt(["libomemo-c-dev"])]),
         // crc32 for the STUN FINGERPRINT attribute.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
@@ -70,6 +72,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
         .target(name: "DialtoneStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        // End-to-end encryption (OMEMO): libomemo-c with its cryptography on OpenSSL.
+        .target(name: "DialtoneOMEMO", dependencies: ["COmemo", "COpenSSL"]),
         .target(
             name: "DialtoneCore",
             dependencies: [
@@ -117,6 +121,7 @@ let package = Package(
             name: "DialtoneJingleTests", dependencies: ["DialtoneJingle", "DialtoneXMPP", "DialtoneXML", "DialtoneMedia", "DialtoneICE"],
             exclude: ["Fuzz"]),
         .testTarget(name: "DialtoneStoreTests", dependencies: ["DialtoneStore"]),
+        .testTarget(name: "DialtoneOMEMOTests", dependencies: ["DialtoneOMEMO", "COmemo", "DialtoneTestSupport"]),
         .testTarget(name: "DialtoneCoreTests", dependencies: ["DialtoneCore", "DialtoneXMPP", "DialtoneXML", "DialtoneStore"], exclude: ["Fixtures"]),
         .testTarget(name: "DialtoneTUITests", dependencies: ["DialtoneTUI", "DialtoneCore"]),
         .testTarget(

@@ -1,3 +1,4 @@
+import DialtoneTestSupport
 import XCTest
 @testable import DialtoneICE
 
@@ -219,16 +220,4 @@ final class DemultiplexTests: XCTestCase {
         XCTAssertEqual(PacketKind(firstByte: 192), .unknown)
         XCTAssertEqual(PacketKind([]), .unknown)
     }
-}
-
-func hex(_ text: String) -> [UInt8] {
-    let digits = text.filter(\.isHexDigit)
-    var out: [UInt8] = []
-    var index = digits.startIndex
-    while index < digits.endIndex {
-        let next = digits.index(index, offsetBy: 2)
-        out.append(UInt8(digits[index..<next], radix: 16)!)
-        index = next
-    }
-    return out
 }

@@ -1,0 +1,32 @@
+import COmemo
+
+/// A libomemo-c context with Dialtone's cryptography (OpenSSL): what every key, session and
+/// cipher of the library is made in. One per account; not shared between threads (the
+/// encryption service that will own it is an actor).
+public final class OMEMOContext {
+    let pointer: OpaquePointer
+
+    public init() throws(OMEMOError) {
+        var created: OpaquePointer?
+        guard signal_context_create(&created, nil) == SG_SUCCESS, let created else { throw .library("signal_context_create") }
+        var provider = OpenSSLCrypto.provider()
+        guard signal_context_set_crypto_provider(created, &provider) == SG_SUCCESS else {
+            signal_context_destroy(created)
+            throw .library("signal_context_set_crypto_provider")
+        }
+        pointer = created
+    }
+
+    deinit { signal_context_destroy(pointer) }
+}
+
+public enum OMEMOError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A call into libomemo-c failed.
+    case library(String)
+
+    public var description: String {
+        switch self {
+        case .library(let call): "The encryption library failed (\(call))."
+        }
+    }
+}
