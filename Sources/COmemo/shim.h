@@ -8,6 +8,8 @@
 #include <session_builder.h>
 #include <session_cipher.h>
 #include <protocol.h>
+#include <ratchet.h>
+#include <session_pre_key.h>
 
 // Swift cannot import the SIGNAL_UNREF macro.
 static inline void dt_signal_unref(void *instance) {
