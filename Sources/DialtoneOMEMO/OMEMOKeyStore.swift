@@ -122,39 +122,35 @@ extension OMEMOKeyStore {
     private static func preKeyCallbacks(_ me: UnsafeMutableRawPointer) -> signal_protocol_pre_key_store {
         var table = signal_protocol_pre_key_store()
         table.user_data = me
-        table.load_pre_key = { record, id, me in
-            guard let stored = OMEMOKeyStore.of(me).preKeys[id] else { return SG_ERR_INVALID_KEY_ID }
-            return OMEMOKeyStore.give(stored, to: record)
-        }
-        table.store_pre_key = { id, record, length, me in
-            OMEMOKeyStore.of(me).preKeys[id] = OMEMOKeyStore.bytes(record, length)
-            return SG_SUCCESS
-        }
+        table.load_pre_key = { record, id, me in OMEMOKeyStore.load(\.preKeys, id, into: record, me) }
+        table.store_pre_key = { id, record, length, me in OMEMOKeyStore.keep(\.preKeys, id, record, length, me) }
         table.contains_pre_key = { id, me in OMEMOKeyStore.of(me).preKeys[id] != nil ? 1 : 0 }
-        table.remove_pre_key = { id, me in
-            OMEMOKeyStore.of(me).preKeys[id] = nil
-            return SG_SUCCESS
-        }
+        table.remove_pre_key = { id, me in OMEMOKeyStore.keep(\.preKeys, id, nil, 0, me) }
         return table
     }
 
     private static func signedPreKeyCallbacks(_ me: UnsafeMutableRawPointer) -> signal_protocol_signed_pre_key_store {
         var table = signal_protocol_signed_pre_key_store()
         table.user_data = me
-        table.load_signed_pre_key = { record, id, me in
-            guard let stored = OMEMOKeyStore.of(me).signedPreKeys[id] else { return SG_ERR_INVALID_KEY_ID }
-            return OMEMOKeyStore.give(stored, to: record)
-        }
-        table.store_signed_pre_key = { id, record, length, me in
-            OMEMOKeyStore.of(me).signedPreKeys[id] = OMEMOKeyStore.bytes(record, length)
-            return SG_SUCCESS
-        }
+        table.load_signed_pre_key = { record, id, me in OMEMOKeyStore.load(\.signedPreKeys, id, into: record, me) }
+        table.store_signed_pre_key = { id, record, length, me in OMEMOKeyStore.keep(\.signedPreKeys, id, record, length, me) }
         table.contains_signed_pre_key = { id, me in OMEMOKeyStore.of(me).signedPreKeys[id] != nil ? 1 : 0 }
-        table.remove_signed_pre_key = { id, me in
-            OMEMOKeyStore.of(me).signedPreKeys[id] = nil
-            return SG_SUCCESS
-        }
+        table.remove_signed_pre_key = { id, me in OMEMOKeyStore.keep(\.signedPreKeys, id, nil, 0, me) }
         return table
+    }
+
+    /// A pre-key or signed pre-key record for the library, or "no such key".
+    private static func load(_ keys: KeyPath<OMEMOKeyStore, [UInt32: [UInt8]]>, _ id: UInt32,
+                             into record: UnsafeMutablePointer<OpaquePointer?>?, _ me: UnsafeMutableRawPointer?) -> Int32 {
+        guard let stored = of(me)[keyPath: keys][id] else { return SG_ERR_INVALID_KEY_ID }
+        return give(stored, to: record)
+    }
+
+    /// Keeps a pre-key or signed pre-key record the library gives, or (no record) removes it.
+    private static func keep(_ keys: ReferenceWritableKeyPath<OMEMOKeyStore, [UInt32: [UInt8]]>, _ id: UInt32,
+                             _ record: UnsafeMutablePointer<UInt8>?, _ length: Int, _ me: UnsafeMutableRawPointer?) -> Int32 {
+        of(me)[keyPath: keys][id] = record.map { bytes($0, length) }
+        return SG_SUCCESS
     }
 
     private static func identityCallbacks(_ me: UnsafeMutableRawPointer) -> signal_protocol_identity_key_store {

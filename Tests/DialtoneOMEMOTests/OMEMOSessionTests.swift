@@ -68,12 +68,19 @@ final class OMEMOSessionTests: XCTestCase {
             }
         }
 
-        func encrypt(_ text: String, to account: String, _ device: Int32, version: UInt32) -> (type: Int32, bytes: [UInt8]) {
+        /// Runs `body` with a session cipher for `device`, in `version`.
+        func withCipher<T>(for account: String, _ device: Int32, version: UInt32, _ body: (OpaquePointer?) -> T) -> T {
             withAddress(of: account, device) { address in
                 var cipher: OpaquePointer?
                 XCTAssertEqual(session_cipher_create(&cipher, store.storeContext, address, context.pointer), SG_SUCCESS)
                 defer { session_cipher_free(cipher) }
                 session_cipher_set_version(cipher, version)
+                return body(cipher)
+            }
+        }
+
+        func encrypt(_ text: String, to account: String, _ device: Int32, version: UInt32) -> (type: Int32, bytes: [UInt8]) {
+            withCipher(for: account, device, version: version) { cipher in
                 var message: OpaquePointer?
                 let plain = Array(text.utf8)
                 XCTAssertEqual(session_cipher_encrypt(cipher, plain, plain.count, &message), SG_SUCCESS)
@@ -83,11 +90,7 @@ final class OMEMOSessionTests: XCTestCase {
         }
 
         func decrypt(_ message: (type: Int32, bytes: [UInt8]), from account: String, _ device: Int32, version: UInt32) -> String? {
-            withAddress(of: account, device) { address in
-                var cipher: OpaquePointer?
-                XCTAssertEqual(session_cipher_create(&cipher, store.storeContext, address, context.pointer), SG_SUCCESS)
-                defer { session_cipher_free(cipher) }
-                session_cipher_set_version(cipher, version)
+            withCipher(for: account, device, version: version) { cipher in
                 var plain: OpaquePointer?
                 var result: Int32
                 if message.type == CIPHERTEXT_PREKEY_TYPE {
