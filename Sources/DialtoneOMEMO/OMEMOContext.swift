@@ -23,10 +23,13 @@ public final class OMEMOContext {
 public enum OMEMOError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A call into libomemo-c failed.
     case library(String)
+    /// A payload that does not decrypt, or fails its authentication: damaged, or not for us.
+    case badPayload
 
     public var description: String {
         switch self {
         case .library(let call): "The encryption library failed (\(call))."
+        case .badPayload: "The encrypted message is damaged or was not encrypted for this device."
         }
     }
 }

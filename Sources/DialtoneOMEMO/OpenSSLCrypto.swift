@@ -99,32 +99,43 @@ enum OpenSSLCrypto {
 
     /// AES by key length (128, 192 or 256 bits), CBC with PKCS#5 padding or CTR, as asked.
     fileprivate static func crypt(encrypting: Bool, _ output: UnsafeMutablePointer<OpaquePointer?>?, _ cipher: Int32,
-                              _ key: UnsafePointer<UInt8>?, _ keyLength: Int, _ iv: UnsafePointer<UInt8>?, _ ivLength: Int,
-                              _ input: UnsafePointer<UInt8>?, _ inputLength: Int) -> Int32 {
+                                  _ key: UnsafePointer<UInt8>?, _ keyLength: Int, _ iv: UnsafePointer<UInt8>?, _ ivLength: Int,
+                                  _ input: UnsafePointer<UInt8>?, _ inputLength: Int) -> Int32 {
         guard let output, let key, let iv, ivLength == 16, input != nil || inputLength == 0 else { return SG_ERR_INVAL }
+        guard [16, 24, 32].contains(keyLength), cipher == SG_CIPHER_AES_CBC_PKCS5 || cipher == SG_CIPHER_AES_CTR_NOPADDING else {
+            return SG_ERR_INVAL
+        }
+        let bytes = input.map { Array(UnsafeBufferPointer(start: $0, count: inputLength)) } ?? []
+        // A wrong key or a damaged message fails the padding check: the library says so.
+        guard let result = aes(encrypting: encrypting, cipher: cipher, key: Array(UnsafeBufferPointer(start: key, count: keyLength)),
+                               iv: Array(UnsafeBufferPointer(start: iv, count: 16)), input: bytes) else { return SG_ERR_UNKNOWN }
+        return buffer(result, count: result.count, into: output)
+    }
+
+    /// AES-CBC (PKCS#5/7 padding) or AES-CTR with a 128, 192 or 256-bit key and a 16-byte IV;
+    /// nil when the key or IV has no such size, or decryption fails its padding check.
+    static func aes(encrypting: Bool, cipher: Int32, key: [UInt8], iv: [UInt8], input: [UInt8]) -> [UInt8]? {
         let algorithm: OpaquePointer?
-        switch (cipher, keyLength) {
+        switch (cipher, key.count) {
         case (SG_CIPHER_AES_CBC_PKCS5, 16): algorithm = EVP_aes_128_cbc()
         case (SG_CIPHER_AES_CBC_PKCS5, 24): algorithm = EVP_aes_192_cbc()
         case (SG_CIPHER_AES_CBC_PKCS5, 32): algorithm = EVP_aes_256_cbc()
         case (SG_CIPHER_AES_CTR_NOPADDING, 16): algorithm = EVP_aes_128_ctr()
         case (SG_CIPHER_AES_CTR_NOPADDING, 24): algorithm = EVP_aes_192_ctr()
         case (SG_CIPHER_AES_CTR_NOPADDING, 32): algorithm = EVP_aes_256_ctr()
-        default: return SG_ERR_INVAL
+        default: return nil
         }
-        guard let context = EVP_CIPHER_CTX_new() else { return SG_ERR_NOMEM }
+        guard iv.count == 16, let context = EVP_CIPHER_CTX_new() else { return nil }
         defer { EVP_CIPHER_CTX_free(context) }
-        guard EVP_CipherInit_ex(context, algorithm, nil, key, iv, encrypting ? 1 : 0) == 1 else { return SG_ERR_UNKNOWN }
-        var out = [UInt8](repeating: 0, count: inputLength + 32)
+        guard EVP_CipherInit_ex(context, algorithm, nil, key, iv, encrypting ? 1 : 0) == 1 else { return nil }
+        var out = [UInt8](repeating: 0, count: input.count + 32)
         var written: Int32 = 0
         var final: Int32 = 0
         let ok = out.withUnsafeMutableBufferPointer { out -> Bool in
-            guard inputLength == 0 || EVP_CipherUpdate(context, out.baseAddress, &written, input, Int32(inputLength)) == 1
+            guard input.isEmpty || EVP_CipherUpdate(context, out.baseAddress, &written, input, Int32(input.count)) == 1
             else { return false }
             return EVP_CipherFinal_ex(context, out.baseAddress! + Int(written), &final) == 1
         }
-        // A wrong key or a damaged message fails the padding check: the library says so.
-        guard ok else { return SG_ERR_UNKNOWN }
-        return buffer(out, count: Int(written + final), into: output)
+        return ok ? Array(out.prefix(Int(written + final))) : nil
     }
 }
