@@ -25,11 +25,22 @@ public enum OMEMOError: Error, Sendable, Equatable, CustomStringConvertible {
     case library(String)
     /// A payload that does not decrypt, or fails its authentication: damaged, or not for us.
     case badPayload
+    /// A key in a bundle that is no key of its version.
+    case badKey
+    /// A bundle whose signed pre-key's signature is not its identity's, or that the library
+    /// refused otherwise.
+    case badBundle
+    /// The ratchet could not decrypt a message's key: damaged, replayed, or from a session we
+    /// no longer have (a session repair is due).
+    case undecryptable
 
     public var description: String {
         switch self {
         case .library(let call): "The encryption library failed (\(call))."
         case .badPayload: "The encrypted message is damaged or was not encrypted for this device."
+        case .badKey: "A key in the contact's published bundle is malformed."
+        case .badBundle: "The contact's published bundle is not signed by its own identity."
+        case .undecryptable: "The message could not be decrypted: damaged, repeated, or from a broken session."
         }
     }
 }

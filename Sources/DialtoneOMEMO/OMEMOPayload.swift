@@ -1,6 +1,17 @@
 import COmemo
 import COpenSSL
 
+/// The two OMEMO versions (XEP-0384) as this library speaks them: `legacy` is
+/// `eu.siacs.conversations.axolotl` (libomemo-c's message version 3), `current` is
+/// `urn:xmpp:omemo:2` (version 4). They differ in the payload cipher, the ratchet's message
+/// form, and how keys are written in bundles.
+public enum OMEMOFormat: Sendable, Equatable, CaseIterable {
+    case legacy
+    case current
+
+    var messageVersion: UInt32 { self == .legacy ? UInt32(CIPHERTEXT_CURRENT_VERSION) : UInt32(CIPHERTEXT_OMEMO_VERSION) }
+}
+
 /// The payload of an OMEMO message, encrypted once for all recipient devices with a fresh key;
 /// that key (with its authentication tag) is what the ratchet then encrypts for each device.
 /// The two versions do this differently:
@@ -10,10 +21,7 @@ import COpenSSL
 ///   gives an AES-256-CBC key, an HMAC-SHA-256 key and the IV; the key material is the key
 ///   followed by the HMAC over the ciphertext, cut to 16 bytes.
 public enum OMEMOPayload {
-    public enum Format: Sendable, Equatable {
-        case legacy
-        case current
-    }
+    public typealias Format = OMEMOFormat
 
     public struct Sealed: Sendable, Equatable {
         public var payload: [UInt8]

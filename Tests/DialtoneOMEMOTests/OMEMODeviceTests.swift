@@ -1,0 +1,65 @@
+@testable import DialtoneOMEMO
+import XCTest
+
+/// Two devices talk through what would cross the network: the bundle written as each version
+/// writes it, key material encrypted per device, and the payload; in both versions.
+final class OMEMODeviceTests: XCTestCase {
+    func testBundlesAreWrittenAsEachVersionWantsThem() throws {
+        let device = try OMEMODevice(context: try OMEMOContext())
+        XCTAssertTrue((1...UInt32(Int32.max)).contains(device.id))
+        let legacy = try device.bundle(.legacy)
+        let current = try device.bundle(.current)
+        XCTAssertEqual(legacy.preKeys.count, 100)
+        XCTAssertEqual(Set(legacy.preKeys.keys), Set(1...100))
+        // Legacy: Curve25519 keys with their type byte; current: 32-byte keys, the identity's Ed25519 form.
+        XCTAssertEqual(legacy.identityKey.count, 33)
+        XCTAssertEqual(legacy.identityKey.first, 0x05)
+        XCTAssertEqual(legacy.signedPreKey.count, 33)
+        XCTAssertEqual(current.identityKey.count, 32)
+        XCTAssertEqual(current.signedPreKey, Array(legacy.signedPreKey.dropFirst()))
+        XCTAssertEqual(current.preKeys[7], legacy.preKeys[7].map { Array($0.dropFirst()) })
+        XCTAssertNotEqual(current.identityKey, Array(legacy.identityKey.dropFirst()), "the identity in its Ed25519 form")
+        XCTAssertEqual(legacy.signedPreKeySignature.count, 64)
+        XCTAssertEqual(current.signedPreKeySignature.count, 64)
+    }
+
+    private func conversation(_ format: OMEMOFormat) throws {
+        let context = try OMEMOContext()
+        let alice = try OMEMODevice(context: context)
+        let bob = try OMEMODevice(context: try OMEMOContext())
+        let bundle = try bob.bundle(format)
+
+        var forged = bundle
+        forged.signedPreKeySignature[10] ^= 1
+        XCTAssertThrowsError(try alice.startSession(with: "bob@example.org", device: bob.id, bundle: forged, format: format)) {
+            XCTAssertEqual($0 as? OMEMOError, .badBundle, "a signed pre-key its identity did not sign")
+        }
+        try alice.startSession(with: "bob@example.org", device: bob.id, bundle: bundle, format: format)
+        XCTAssertTrue(alice.hasSession(with: "bob@example.org", device: bob.id))
+
+        let sealed = try OMEMOPayload.seal(Array("Tea at four?".utf8), format: format, context: context)
+        let key = try alice.encryptKey(sealed.keyMaterial, for: "bob@example.org", device: bob.id, format: format)
+        XCTAssertTrue(key.isKeyExchange)
+        let material = try bob.decryptKey(key.data, isKeyExchange: true, from: "alice@example.org", device: alice.id, format: format)
+        XCTAssertEqual(try OMEMOPayload.open(sealed.payload, iv: sealed.iv, keyMaterial: material, format: format, context: bob.context),
+                       Array("Tea at four?".utf8))
+        XCTAssertEqual(bob.store.preKeys.count, 99, "the pre-key Alice used is gone")
+        try bob.addPreKeys(1)
+        XCTAssertEqual(Set(bob.store.preKeys.keys).count, 100)
+        XCTAssertEqual(bob.store.preKeys.keys.max(), 101, "a used id is never handed out again")
+
+        let answer = try OMEMOPayload.seal(Array("Yes.".utf8), format: format, context: bob.context)
+        let answerKey = try bob.encryptKey(answer.keyMaterial, for: "alice@example.org", device: alice.id, format: format)
+        XCTAssertFalse(answerKey.isKeyExchange)
+        let answerMaterial = try alice.decryptKey(answerKey.data, isKeyExchange: false, from: "bob@example.org", device: bob.id, format: format)
+        XCTAssertEqual(try OMEMOPayload.open(answer.payload, iv: answer.iv, keyMaterial: answerMaterial, format: format, context: context),
+                       Array("Yes.".utf8))
+        XCTAssertThrowsError(try alice.decryptKey(answerKey.data, isKeyExchange: false, from: "bob@example.org", device: bob.id, format: format)) {
+            XCTAssertEqual($0 as? OMEMOError, .undecryptable, "a replayed key")
+        }
+    }
+
+    func testAConversationThroughTheWireFormsInTheLegacyVersion() throws { try conversation(.legacy) }
+
+    func testAConversationThroughTheWireFormsInOMEMO2() throws { try conversation(.current) }
+}
