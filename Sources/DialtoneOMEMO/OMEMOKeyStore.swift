@@ -30,11 +30,14 @@ public final class OMEMOKeyStore {
     var identities: [Device: [UInt8]] = [:]
     /// The library's view of these stores: made once, pointing back here.
     private(set) var storeContext: OpaquePointer?
+    /// The context the store context was made in, kept alive as long as it is used.
+    private let context: OMEMOContext
 
     public init(identityPublic: [UInt8], identityPrivate: [UInt8], registrationID: UInt32, context: OMEMOContext) throws(OMEMOError) {
         self.identityPublic = identityPublic
         self.identityPrivate = identityPrivate
         self.registrationID = registrationID
+        self.context = context
         var created: OpaquePointer?
         guard signal_protocol_store_context_create(&created, context.pointer) == SG_SUCCESS, let created else {
             throw .library("signal_protocol_store_context_create")
