@@ -87,15 +87,7 @@ public struct MessageInterpreter: Sendable {
             let bytes = Array((part ?? "").utf8)
             content += Array("\(part == nil ? -1 : bytes.count):".utf8) + bytes
         }
-        return "\(id) \(hex(SCRAMHash.sha256.digest(content).prefix(16)))"
-    }
-
-    /// Lower-case hex, without String(format:) (a busy room's every message is keyed so).
-    private static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in bytes { out += [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]] }
-        return String(decoding: out, as: UTF8.self)
+        return "\(id) \(lowercaseHex(SCRAMHash.sha256.digest(content).prefix(16)))"
     }
 
     // MARK: Group texts
