@@ -10,6 +10,12 @@ public struct Occupant: Sendable, Equatable {
     public var affiliation: String?
     /// Their own address, when the room shows it to us.
     public var jid: JID?
+
+    /// The nick in an occupant's address as stored (`room/nick`, a message's sender in a
+    /// room); nil for an address without one.
+    public static func nick(inAddress address: String) -> String? {
+        address.split(separator: "/", maxSplits: 1).dropFirst().first.map(String.init)
+    }
 }
 
 /// A room the account knows (bookmarked, or joined here) and whether this session is in it.

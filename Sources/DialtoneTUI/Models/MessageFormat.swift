@@ -23,7 +23,7 @@ public struct MessageFormat: Sendable {
         let stamp = Self.clock(time.hour ?? 0, time.minute ?? 0)
         let outgoing = message.direction == .outgoing
         // In a room's own view its occupants go by their nicks there.
-        let occupantNick = names.isRoom(peer) ? message.sender.split(separator: "/", maxSplits: 1).dropFirst().first.map(String.init) : nil
+        let occupantNick = names.isRoom(peer) ? Occupant.nick(inAddress: message.sender) : nil
         let sender = outgoing ? ownName : Sanitizer.plain(occupantNick ?? names.name(for: message.sender.isEmpty ? peer : message.sender))
         // In a group chat, a message naming our nick stands out.
         let mentionsUs = !outgoing && names.ourNick(in: peer).map { Mention.mentions($0, in: message.body ?? "") } == true

@@ -198,7 +198,7 @@ struct EventPrinter: Sendable {
         if let reactions = message.reactions { object["reactions"] = reactions }
         if let room {
             object["room"] = room.jid
-            let nick = message.direction == .incoming ? message.sender.split(separator: "/", maxSplits: 1).dropFirst().first.map(String.init)
+            let nick = message.direction == .incoming ? Occupant.nick(inAddress: message.sender)
                 : room.nick
             object["nick"] = nick ?? NSNull()
             object["to"] = room.jid
@@ -224,7 +224,7 @@ struct EventPrinter: Sendable {
             let inRoom = names?.isRoom(peer) == true
             let group = peer.contains(",") || inRoom ? " in \(name(peer))" : ""
             // In a room its occupants go by their nicks there.
-            let sender = inRoom ? Sanitizer.plain(message.sender.split(separator: "/", maxSplits: 1).dropFirst().first.map(String.init) ?? peer)
+            let sender = inRoom ? Sanitizer.plain(Occupant.nick(inAddress: message.sender) ?? peer)
                 : name(message.sender)
             var line = "[\(message.timestamp.formatted(date: .omitted, time: .shortened))] "
                 + (message.direction == .incoming ? "\(sender)\(group)" : "me → \(name(peer))")
