@@ -20,38 +20,39 @@ extension MessagingService {
         }
         try store.rememberNicknames(nicknames, at: Date())
         var pending: [Incoming] = []
+        // What refers to an earlier message (a correction, a retraction, a reaction, a reply)
+        // may refer to one earlier in this very batch: what came before is stored first.
+        nonisolated(nonsending) func storePending() async throws {
+            if !pending.isEmpty { try await storeAndShow(pending) }
+            pending = []
+        }
         for received in await pipeline.process(batch, logger: logger) {
             if let notice = received.message.moderation {
-                if !pending.isEmpty { try await storeAndShow(pending) }
-                pending = []
+                try await storePending()
                 try takeDown(notice, as: received)
                 continue
             }
             if let original = received.message.retractID {
-                if !pending.isEmpty { try await storeAndShow(pending) }
-                pending = []
+                try await storePending()
                 try takeBack(original, as: received)
                 continue
             }
             if let reactions = received.message.reactions {
                 // Like a correction: what it reacts to may be earlier in this batch.
-                if !pending.isEmpty { try await storeAndShow(pending) }
-                pending = []
+                try await storePending()
                 try applyReactions(reactions, as: received)
                 continue
             }
             guard var record = interpreter.interpret(received) else { continue }
             if record.message.reply != nil {
                 // What it answers may be earlier in this batch.
-                if !pending.isEmpty { try await storeAndShow(pending) }
-                pending = []
+                try await storePending()
                 record.message = resolvingReply(record.message, peer: record.peer)
             }
             if let original = received.message.replaceID {
                 // The message it corrects may be earlier in this very batch (both sent at
                 // once after a reconnect): what came before is stored first.
-                if !pending.isEmpty { try await storeAndShow(pending) }
-                pending = []
+                try await storePending()
                 // Written to the store, not as a new message; only its own sender's
                 // corrections match (another's correction becomes a message of its own).
                 // Our own correction seen in the archive or a carbon has reached the server.
@@ -64,7 +65,7 @@ extension MessagingService {
             }
             pending.append(Incoming(peer: record.peer, message: record.message, received: received))
         }
-        if !pending.isEmpty { try await storeAndShow(pending) }
+        try await storePending()
     }
 
     /// A retraction (XEP-0424): only the message's own sender may take it back; anyone else's
