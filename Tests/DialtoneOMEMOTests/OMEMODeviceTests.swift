@@ -2,7 +2,9 @@
 import XCTest
 
 /// Two devices talk through what would cross the network: the bundle written as each version
-/// writes it, key material encrypted per device, and the payload; in both versions.
+/// writes it, key material encrypted per device, and the payload; in both versions. The key
+/// store (OMEMOKeyStore) is what the library reads and writes all along: sessions, the
+/// pre-key used up, identities.
 final class OMEMODeviceTests: XCTestCase {
     func testBundlesAreWrittenAsEachVersionWantsThem() throws {
         let device = try OMEMODevice(context: try OMEMOContext())
@@ -56,6 +58,13 @@ final class OMEMODeviceTests: XCTestCase {
                        Array("Yes.".utf8))
         XCTAssertThrowsError(try alice.decryptKey(answerKey.data, isKeyExchange: false, from: "bob@example.org", device: bob.id, format: format)) {
             XCTAssertEqual($0 as? OMEMOError, .undecryptable, "a replayed key")
+        }
+        // A damaged key is refused, not read as another key.
+        var damaged = try alice.encryptKey(sealed.keyMaterial, for: "bob@example.org", device: bob.id, format: format)
+        XCTAssertFalse(damaged.isKeyExchange, "once answered, no more key agreement")
+        damaged.data[damaged.data.count / 2] ^= 0x40
+        XCTAssertThrowsError(try bob.decryptKey(damaged.data, isKeyExchange: false, from: "alice@example.org", device: alice.id, format: format)) {
+            XCTAssertEqual($0 as? OMEMOError, .undecryptable)
         }
     }
 

@@ -116,14 +116,7 @@ final class GroupChatTests: PythonPeerTestCase {
         // A resumption id the server never gave: the resumption fails, and the session is new.
         await us.session.xmppClient.forgetSessionForTest()
         await us.session.dropConnection()
-        try await us.waitForEvent(timeout: .seconds(20)) { event in
-            if case .room(.left(room.description, "connection lost")) = event { return true }
-            return false
-        }
-        try await us.waitForEvent(timeout: .seconds(20)) { event in
-            if case .room(.joined(room.description, "dt")) = event { return true }
-            return false
-        }
+        try await leavesAndJoinsAgain(us, room, because: "connection lost", within: .seconds(20))
         try await eventually("ada sees us back") { self.presences(of: "dt", in: ada).last == "available" }
         try tell(commands, "say glad you are back")
         try await eventually("the room reaches us again") {
@@ -394,19 +387,24 @@ final class GroupChatTests: PythonPeerTestCase {
         XCTAssertEqual(events("joined", in: service).count, 1, "joined again while still in")
 
         try tell(commands, "forget")
-        try await us.waitForEvent(timeout: .seconds(10)) { event in
-            if case .room(.left(room.description, "dropped by the room")) = event { return true }
-            return false
-        }
-        try await us.waitForEvent(timeout: .seconds(10)) { event in
-            if case .room(.joined(room.description, "dt")) = event { return true }
-            return false
-        }
+        try await leavesAndJoinsAgain(us, room, because: "dropped by the room", within: .seconds(10))
         XCTAssertEqual(events("joined", in: service).count, 2)
         await us.stop()
     }
 
     /// A helper script of this test target's Peers directory, run with the venv's python.
+    /// `account` is told it left `room` (for `reason`) and then that it is in again as dt.
+    func leavesAndJoinsAgain(_ account: TestAccount, _ room: JID, because reason: String, within timeout: Duration) async throws {
+        try await account.waitForEvent(timeout: timeout) { event in
+            if case .room(.left(room.description, reason)) = event { return true }
+            return false
+        }
+        try await account.waitForEvent(timeout: timeout) { event in
+            if case .room(.joined(room.description, "dt")) = event { return true }
+            return false
+        }
+    }
+
     func dialtonePeer(_ script: String, _ arguments: [String]) throws -> ChildProcess {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers/\(script)").path
         let child = try ChildProcess([try PythonPeers.python(), path] + arguments)
