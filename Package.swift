@@ -79,7 +79,7 @@ let package = Package(
             dependencies: [
                 // DialtoneTLS: the account's certificate pin is read here. No DialtoneXML: stanzas
                 // are built and read through DialtoneXMPP's typed Message.
-                "DialtoneXMPP", "DialtoneTLS", "DialtoneStore", "DialtoneJingle", "DialtoneICE", "DialtoneMedia",
+                "DialtoneXMPP", "DialtoneTLS", "DialtoneStore", "DialtoneJingle", "DialtoneICE", "DialtoneMedia", "DialtoneOMEMO",
                 "CPhoneNumbers",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "SwiftCSV", package: "SwiftCSV"),

@@ -28,3 +28,6 @@
 // Audio devices, for `dialtone audio`, voicemail playback and the ring tone.
 @_exported import enum DialtoneMedia.AudioDevices
 @_exported import class DialtoneMedia.AudioRecorder
+// End-to-end encryption: how a message was encrypted and the user's trust in devices.
+@_exported import struct DialtoneStore.MessageEncryption
+@_exported import enum DialtoneStore.OMEMOTrust

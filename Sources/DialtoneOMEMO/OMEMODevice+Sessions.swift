@@ -19,7 +19,7 @@ extension OMEMODevice {
                                             bundle.signedPreKeySignature, bundle.signedPreKeySignature.count, identity) == SG_SUCCESS
         else { throw .badBundle }
         defer { dt_signal_unref(UnsafeMutableRawPointer(created)) }
-        let result = Self.withAddress(account, device) { address -> Int32 in
+        let result = Self.withAddress(account, device, format) { address -> Int32 in
             var builder: OpaquePointer?
             guard session_builder_create(&builder, store.storeContext, address, context.pointer) == SG_SUCCESS else { return SG_ERR_UNKNOWN }
             defer { session_builder_free(builder) }
@@ -29,8 +29,25 @@ extension OMEMODevice {
         guard result == SG_SUCCESS else { throw .badBundle }
     }
 
-    public func hasSession(with account: String, device: UInt32) -> Bool {
-        store.sessions[OMEMOKeyStore.Device(account: account, id: Int32(bitPattern: device))] != nil
+    public func hasSession(with account: String, device: UInt32, format: OMEMOFormat) -> Bool {
+        ((try? store.records.session(Self.address(account, device, format))) ?? nil) != nil
+    }
+
+    /// Drops the session with a device (it broke): the next message starts a new one from its bundle.
+    public func forgetSession(with account: String, device: UInt32, format: OMEMOFormat) {
+        _ = Self.withAddress(account, device, format) { signal_protocol_session_delete_session(store.storeContext, $0) }
+    }
+
+    /// The identity key `device` of `account` showed in `format`'s session (with its type byte).
+    public func identity(of account: String, device: UInt32, format: OMEMOFormat) -> [UInt8]? {
+        (try? store.records.identity(of: Self.address(account, device, format))) ?? nil
+    }
+
+    /// The library's name for a device: its account, and in the current version the account
+    /// with a suffix no bare address can have. A device in both versions' lists has a session
+    /// in each, and the two must not overwrite each other.
+    static func address(_ account: String, _ device: UInt32, _ format: OMEMOFormat) -> OMEMOKeyStore.Device {
+        OMEMOKeyStore.Device(account: format == .legacy ? account : account + "/omemo:2", id: Int32(bitPattern: device))
     }
 
     /// Encrypts a message's key material for `device` of `account` (a session must exist): a
@@ -81,7 +98,7 @@ extension OMEMODevice {
     }
 
     private func withCipher<T>(_ account: String, _ device: UInt32, _ format: OMEMOFormat, _ body: (OpaquePointer?) -> T) -> T {
-        Self.withAddress(account, device) { address in
+        Self.withAddress(account, device, format) { address in
             var cipher: OpaquePointer?
             _ = session_cipher_create(&cipher, store.storeContext, address, context.pointer)
             defer { session_cipher_free(cipher) }
@@ -91,8 +108,9 @@ extension OMEMODevice {
     }
 
     /// The library's address of a device (its account's name kept alive meanwhile).
-    static func withAddress<T>(_ account: String, _ device: UInt32, _ body: (UnsafePointer<signal_protocol_address>) -> T) -> T {
-        let name = Array(account.utf8CString)
+    static func withAddress<T>(_ account: String, _ device: UInt32, _ format: OMEMOFormat,
+                               _ body: (UnsafePointer<signal_protocol_address>) -> T) -> T {
+        let name = Array(address(account, device, format).account.utf8CString)
         return name.withUnsafeBufferPointer { name in
             var address = signal_protocol_address(name: name.baseAddress, name_len: name.count - 1, device_id: Int32(bitPattern: device))
             return withUnsafePointer(to: &address) { body($0) }

@@ -1,4 +1,5 @@
 import COmemo
+import Glibc
 
 /// A bundle's keys as one OMEMO version writes them (bytes as they go in the XML, base64
 /// aside): what we publish for our device, and what we read of others'. DialtoneXMPP's
@@ -29,10 +30,11 @@ public final class OMEMODevice {
     /// The device id (its registration id, as Conversations makes them).
     public var id: UInt32 { store.registrationID }
     public let store: OMEMOKeyStore
-    let context: OMEMOContext
+    public let context: OMEMOContext
 
-    /// A new device: a fresh identity key, `preKeyCount` one-time pre-keys and a signed pre-key.
-    public init(context: OMEMOContext, preKeyCount: Int = 100) throws(OMEMOError) {
+    /// A new device: a fresh identity key, `preKeyCount` one-time pre-keys and a signed pre-key,
+    /// written to `records` (its identity is the caller's to save: `store.identity`).
+    public init(context: OMEMOContext, preKeyCount: Int = 100, records: any OMEMOKeyRecords = OMEMOMemoryRecords()) throws(OMEMOError) {
         self.context = context
         var identity: OpaquePointer?
         guard signal_protocol_key_helper_generate_identity_key_pair(&identity, context.pointer) == SG_SUCCESS, let identity else {
@@ -43,12 +45,60 @@ public final class OMEMODevice {
         guard signal_protocol_key_helper_generate_registration_id(&registration, 1, context.pointer) == SG_SUCCESS else {
             throw .library("generate_registration_id")
         }
-        store = try OMEMOKeyStore(identityPublic: try Self.serialize(ratchet_identity_key_pair_get_public(identity)),
-                                  identityPrivate: try Self.serializePrivate(ratchet_identity_key_pair_get_private(identity)),
-                                  registrationID: registration, context: context)
+        store = try OMEMOKeyStore(identity: OMEMOIdentity(publicKey: try Self.serialize(ratchet_identity_key_pair_get_public(identity)),
+                                                          privateKey: try Self.serializePrivate(ratchet_identity_key_pair_get_private(identity)),
+                                                          registrationID: registration),
+                                  records: records, context: context)
         try addPreKeys(preKeyCount)
+        try addSignedPreKey(id: 1, identity: identity)
+    }
+
+    /// The device saved before: its identity, and the records it kept.
+    public init(restoring identity: OMEMOIdentity, records: any OMEMOKeyRecords, context: OMEMOContext) throws(OMEMOError) {
+        self.context = context
+        store = try OMEMOKeyStore(identity: identity, records: records, context: context)
+    }
+
+    /// The id of the signed pre-key the bundle carries.
+    public func signedPreKeyID() throws(OMEMOError) -> UInt32? { try signedPreKeys().keys.max() }
+
+    /// How many one-time pre-keys are left (a bundle keeps 100).
+    public func preKeyCount() throws(OMEMOError) -> Int { try preKeys().count }
+
+    func preKeys() throws(OMEMOError) -> [UInt32: [UInt8]] {
+        do { return try store.records.preKeys() } catch { throw .library("reading pre-keys: \(error)") }
+    }
+
+    func signedPreKeys() throws(OMEMOError) -> [UInt32: [UInt8]] {
+        do { return try store.records.signedPreKeys() } catch { throw .library("reading signed pre-keys: \(error)") }
+    }
+
+    /// A new signed pre-key for the bundle; the one before stays (a contact may have started a
+    /// session from it and not yet sent), older ones go.
+    public func rotateSignedPreKey() throws(OMEMOError) {
+        var publicKey: OpaquePointer?
+        var privateKey: OpaquePointer?
+        var pair: OpaquePointer?
+        defer {
+            dt_signal_unref(UnsafeMutableRawPointer(publicKey))
+            dt_signal_unref(UnsafeMutableRawPointer(privateKey))
+            dt_signal_unref(UnsafeMutableRawPointer(pair))
+        }
+        guard curve_decode_point(&publicKey, store.identityPublic, store.identityPublic.count, context.pointer) == SG_SUCCESS,
+              curve_decode_private_point(&privateKey, store.identityPrivate, store.identityPrivate.count, context.pointer) == SG_SUCCESS,
+              ratchet_identity_key_pair_create(&pair, publicKey, privateKey) == SG_SUCCESS, let pair
+        else { throw .library("identity key pair") }
+        let previous = try signedPreKeyID() ?? 0
+        try addSignedPreKey(id: previous + 1, identity: pair)
+        for id in try signedPreKeys().keys where id < previous {
+            _ = signal_protocol_signed_pre_key_remove_key(store.storeContext, id)
+        }
+    }
+
+    private func addSignedPreKey(id: UInt32, identity: OpaquePointer) throws(OMEMOError) {
         var signed: OpaquePointer?
-        guard signal_protocol_key_helper_generate_signed_pre_key(&signed, identity, 1, 0, context.pointer) == SG_SUCCESS,
+        let now = UInt64(max(0, time(nil))) * 1000
+        guard signal_protocol_key_helper_generate_signed_pre_key(&signed, identity, id, now, context.pointer) == SG_SUCCESS,
               signal_protocol_signed_pre_key_store_key(store.storeContext, signed) == SG_SUCCESS else {
             dt_signal_unref(UnsafeMutableRawPointer(signed))
             throw .library("generate_signed_pre_key")
@@ -60,7 +110,7 @@ public final class OMEMODevice {
     /// contact used up are replaced before it is published again.
     public func addPreKeys(_ count: Int) throws(OMEMOError) {
         guard count > 0 else { return }
-        let start = (store.preKeys.keys.max() ?? 0) + 1
+        let start = (try preKeys().keys.max() ?? 0) + 1
         var list: OpaquePointer?
         guard signal_protocol_key_helper_generate_pre_keys(&list, start, UInt32(count), context.pointer) == SG_SUCCESS else {
             throw .library("generate_pre_keys")
@@ -76,7 +126,7 @@ public final class OMEMODevice {
 
     /// The bundle to publish, written for `format`.
     public func bundle(_ format: OMEMOFormat) throws(OMEMOError) -> OMEMOBundleKeys {
-        guard let (spkID, record) = store.signedPreKeys.max(by: { $0.key < $1.key }) else { throw .library("no signed pre-key") }
+        guard let (spkID, record) = try signedPreKeys().max(by: { $0.key < $1.key }) else { throw .library("no signed pre-key") }
         var signed: OpaquePointer?
         guard session_signed_pre_key_deserialize(&signed, record, record.count, context.pointer) == SG_SUCCESS, let signed
         else { throw .library("signed_pre_key_deserialize") }
@@ -86,7 +136,7 @@ public final class OMEMODevice {
         let signatureLength = legacy ? session_signed_pre_key_get_signature_len(signed) : session_signed_pre_key_get_signature_omemo_len(signed)
         guard let signatureStart else { throw .library("signed pre-key signature") }
         var preKeys: [UInt32: [UInt8]] = [:]
-        for (id, record) in store.preKeys {
+        for (id, record) in try self.preKeys() {
             var preKey: OpaquePointer?
             guard session_pre_key_deserialize(&preKey, record, record.count, context.pointer) == SG_SUCCESS else { continue }
             defer { dt_signal_unref(UnsafeMutableRawPointer(preKey)) }
@@ -102,6 +152,16 @@ public final class OMEMODevice {
                                                             identity: false),
                                signedPreKeySignature: Array(UnsafeBufferPointer(start: signatureStart, count: signatureLength)),
                                preKeys: preKeys)
+    }
+
+    // MARK: Identities
+
+    /// A bundle's identity key as the library keeps identities (the legacy form, with its type
+    /// byte): what its fingerprint is taken of, whichever version published it.
+    public func identityKey(_ bytes: [UInt8], publishedIn format: OMEMOFormat) throws(OMEMOError) -> [UInt8] {
+        let key = try read(bytes, format, identity: true)
+        defer { dt_signal_unref(UnsafeMutableRawPointer(key)) }
+        return try Self.serialize(key)
     }
 
     // MARK: Key encodings

@@ -39,6 +39,12 @@ public enum OMEMOPayload {
         }
     }
 
+    /// What a key-transport message (no payload: a heartbeat, a session started again) carries
+    /// for each device: fresh key material of the version's length, and the legacy IV.
+    public static func keyTransport(format: Format) throws(OMEMOError) -> (keyMaterial: [UInt8], iv: [UInt8]?) {
+        format == .legacy ? (try random(32), try random(12)) : (try random(48), nil)
+    }
+
     /// Decrypts and authenticates a payload with the key material the ratchet gave.
     public static func open(_ payload: [UInt8], iv: [UInt8]?, keyMaterial: [UInt8], format: Format,
                             context: OMEMOContext) throws(OMEMOError) -> [UInt8] {

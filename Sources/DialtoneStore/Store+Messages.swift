@@ -37,7 +37,8 @@ extension Store {
                     continue
                 }
                 let id = try statements.insert(message, in: db)
-                let unread = message.direction == .incoming && message.body != nil ? 1 : 0
+                // One that could not be decrypted counts too: the user should see that it came.
+                let unread = message.direction == .incoming && (message.body != nil || message.encryption?.failure != nil) ? 1 : 0
                 let previous = touched[message.conversationID]
                 touched[message.conversationID] = (max(previous?.time ?? message.timestamp, message.timestamp), (previous?.unread ?? 0) + unread)
                 outcomes.append(.inserted(id))
@@ -67,8 +68,8 @@ extension Store {
             incomingByKey = try db.cachedStatement(sql: "SELECT id FROM message WHERE conversationID = ? AND direction = ? AND sender = ? AND dedupeKey = ?")
             insertMessage = try db.cachedStatement(sql: """
                 INSERT INTO message (conversationID, direction, sender, body, subject, stanzaID, dedupeKey, archiveID,
-                                     timestamp, status, stanzaXML, attachments, editedAt, reply, markable)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                     timestamp, status, stanzaXML, attachments, editedAt, reply, markable, encryption)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             settle = try db.cachedStatement(sql: "UPDATE message SET status = 'sent' WHERE id = ? AND status = 'pending'")
             fillArchiveID = try db.cachedStatement(sql: "UPDATE message SET archiveID = ? WHERE id = ? AND archiveID IS NULL")
@@ -86,10 +87,11 @@ extension Store {
         func insert(_ message: StoredMessage, in db: Database) throws -> Int64 {
             let attachments = message.attachments.isEmpty ? "[]" : String(decoding: try encoder.encode(message.attachments), as: UTF8.self)
             let reply = try message.reply.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+            let encryption = try message.encryption.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
             try insertMessage.execute(arguments: [
                 message.conversationID, message.direction.rawValue, message.sender, message.body, message.subject, message.stanzaID,
                 message.dedupeKey, message.archiveID, message.timestamp, message.status.rawValue, message.stanzaXML, attachments,
-                message.editedAt, reply, message.markable,
+                message.editedAt, reply, message.markable, encryption,
             ])
             return db.lastInsertedRowID
         }

@@ -181,6 +181,7 @@ public final class Store: Sendable {
         registerRetractions(in: &migrator)
         registerRooms(in: &migrator)
         registerModeration(in: &migrator)
+        registerOMEMO(in: &migrator)
         return migrator
     }
 

@@ -51,6 +51,9 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
     /// Reactions (XEP-0444) by each reacting address (bare), in the order they were given;
     /// nil when nobody reacted.
     public var reactions: [String: [String]]?
+    /// How it was encrypted end to end (OMEMO), and how far its sending device is trusted;
+    /// nil for a message that came or went in clear.
+    public var encryption: MessageEncryption?
     /// Whether its sender asked to be told when it is read (XEP-0333 markable); nil for rows
     /// an older version stored, whose stanza says.
     public var markable: Bool?
@@ -79,6 +82,7 @@ public struct StoredMessage: Codable, Sendable, Equatable, FetchableRecord, Muta
         self.editedAt = nil
         self.retractedAt = nil
         self.moderation = nil
+        self.encryption = nil
         self.reply = reply
         self.reactions = nil
         self.markable = markable
@@ -97,6 +101,25 @@ public struct MessageModeration: Codable, Sendable, Equatable {
     public init(moderator: String?, reason: String?) {
         self.moderator = moderator
         self.reason = reason
+    }
+}
+
+/// How a message was encrypted end to end: the scheme, the device that sent it and the
+/// user's trust in that device when it came; or why it could not be decrypted.
+public struct MessageEncryption: Codable, Sendable, Equatable {
+    /// The protocol's namespace (one of the two OMEMO versions).
+    public var scheme: String
+    /// The sending device (our own, for what we sent).
+    public var device: UInt32?
+    public var trust: OMEMOTrust?
+    /// Why it could not be decrypted; nil when it was.
+    public var failure: String?
+
+    public init(scheme: String, device: UInt32?, trust: OMEMOTrust?, failure: String? = nil) {
+        self.scheme = scheme
+        self.device = device
+        self.trust = trust
+        self.failure = failure
     }
 }
 

@@ -8,7 +8,7 @@ struct Dialtone: AsyncParsableCommand {
         commandName: "dialtone",
         abstract: "A terminal phone and chat client over XMPP.",
         version: DialtoneVersion.string,
-        subcommands: [Tui.self, Send.self, Correct.self, Retract.self, Moderate.self, React.self, Listen.self, Join.self, Leave.self, Rooms.self, Roster.self, History.self, Contacts.self, Block.self, Unblock.self, Blocked.self, Search.self, Download.self, PlaceCall.self, AnswerCall.self, CallLog.self, Play.self, Audio.self],
+        subcommands: [Tui.self, Send.self, Correct.self, Retract.self, Moderate.self, React.self, Listen.self, Join.self, Leave.self, Rooms.self, Roster.self, History.self, Contacts.self, Block.self, Unblock.self, Blocked.self, OMEMO.self, Search.self, Download.self, PlaceCall.self, AnswerCall.self, CallLog.self, Play.self, Audio.self],
         defaultSubcommand: Tui.self
     )
 

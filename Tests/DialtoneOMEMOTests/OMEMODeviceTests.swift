@@ -37,7 +37,7 @@ final class OMEMODeviceTests: XCTestCase {
             XCTAssertEqual($0 as? OMEMOError, .badBundle, "a signed pre-key its identity did not sign")
         }
         try alice.startSession(with: "bob@example.org", device: bob.id, bundle: bundle, format: format)
-        XCTAssertTrue(alice.hasSession(with: "bob@example.org", device: bob.id))
+        XCTAssertTrue(alice.hasSession(with: "bob@example.org", device: bob.id, format: format))
 
         let sealed = try OMEMOPayload.seal(Array("Tea at four?".utf8), format: format, context: context)
         let key = try alice.encryptKey(sealed.keyMaterial, for: "bob@example.org", device: bob.id, format: format)
@@ -45,10 +45,10 @@ final class OMEMODeviceTests: XCTestCase {
         let material = try bob.decryptKey(key.data, isKeyExchange: true, from: "alice@example.org", device: alice.id, format: format)
         XCTAssertEqual(try OMEMOPayload.open(sealed.payload, iv: sealed.iv, keyMaterial: material, format: format, context: bob.context),
                        Array("Tea at four?".utf8))
-        XCTAssertEqual(bob.store.preKeys.count, 99, "the pre-key Alice used is gone")
+        XCTAssertEqual(try bob.preKeyCount(), 99, "the pre-key Alice used is gone")
         try bob.addPreKeys(1)
-        XCTAssertEqual(Set(bob.store.preKeys.keys).count, 100)
-        XCTAssertEqual(bob.store.preKeys.keys.max(), 101, "a used id is never handed out again")
+        XCTAssertEqual(try bob.preKeyCount(), 100)
+        XCTAssertEqual(try bob.preKeys().keys.max(), 101, "a used id is never handed out again")
 
         let answer = try OMEMOPayload.seal(Array("Yes.".utf8), format: format, context: bob.context)
         let answerKey = try bob.encryptKey(answer.keyMaterial, for: "alice@example.org", device: alice.id, format: format)
@@ -71,4 +71,38 @@ final class OMEMODeviceTests: XCTestCase {
     func testAConversationThroughTheWireFormsInTheLegacyVersion() throws { try conversation(.legacy) }
 
     func testAConversationThroughTheWireFormsInOMEMO2() throws { try conversation(.current) }
+
+    /// A device made again from its identity and records (another process, a restart) goes on
+    /// with the sessions the first one started.
+    func testADeviceRestoredFromItsRecordsKeepsItsSessions() throws {
+        let records = OMEMOMemoryRecords()
+        let context = try OMEMOContext()
+        let alice = try OMEMODevice(context: context, records: records)
+        let bob = try OMEMODevice(context: try OMEMOContext())
+        try alice.startSession(with: "bob@example.org", device: bob.id, bundle: try bob.bundle(.legacy), format: .legacy)
+        let first = try alice.encryptKey(Array(repeating: 1, count: 32), for: "bob@example.org", device: bob.id, format: .legacy)
+        _ = try bob.decryptKey(first.data, isKeyExchange: true, from: "alice@example.org", device: alice.id, format: .legacy)
+
+        let again = try OMEMODevice(restoring: alice.store.identity, records: records, context: try OMEMOContext())
+        XCTAssertEqual(again.id, alice.id)
+        XCTAssertTrue(again.hasSession(with: "bob@example.org", device: bob.id, format: .legacy))
+        XCTAssertFalse(again.hasSession(with: "bob@example.org", device: bob.id, format: .current), "each version its own session")
+        let answer = try bob.encryptKey(Array(repeating: 2, count: 32), for: "alice@example.org", device: alice.id, format: .legacy)
+        XCTAssertEqual(try again.decryptKey(answer.data, isKeyExchange: false, from: "bob@example.org", device: bob.id, format: .legacy),
+                       Array(repeating: 2, count: 32))
+        XCTAssertEqual(again.identity(of: "bob@example.org", device: bob.id, format: .legacy)?.count, 33)
+        XCTAssertEqual(try again.identityKey(try bob.bundle(.current).identityKey, publishedIn: .current),
+                       try again.identityKey(try bob.bundle(.legacy).identityKey, publishedIn: .legacy),
+                       "one identity, whichever version's bundle showed it")
+    }
+
+    func testTheSignedPreKeyRotatesAndTheOneBeforeStays() throws {
+        let device = try OMEMODevice(context: try OMEMOContext())
+        XCTAssertEqual(try device.signedPreKeyID(), 1)
+        try device.rotateSignedPreKey()
+        try device.rotateSignedPreKey()
+        XCTAssertEqual(try device.signedPreKeyID(), 3)
+        XCTAssertEqual(Set(try device.signedPreKeys().keys), [2, 3])
+        XCTAssertEqual(try device.bundle(.legacy).signedPreKeyID, 3)
+    }
 }

@@ -46,8 +46,10 @@ public actor AccountSession {
     private let lookup: RecipientLookup
     private let chatStates: ChatStateTracker
     let groupChats: GroupChatService
+    let encryption: EncryptionService
     private var features: [any AccountFeature] {
-        [blocking, archive, readState, callService, messaging, roster, subscriptions, lookup, chatStates, groupChats]
+        // Our OMEMO device is published before the outbox goes (it may be encrypted for our own other devices).
+        [blocking, archive, readState, callService, encryption, messaging, roster, subscriptions, lookup, chatStates, groupChats]
     }
 
     private var otherProcesses: Task<Void, Never>?
@@ -66,7 +68,8 @@ public actor AccountSession {
 
     public init(configuration original: XMPPClientConfiguration, store: Store, recipients: RecipientResolver? = nil,
                 calls callConfiguration: CallSettings = CallSettings(),
-                chatStates: Bool = true, joinsRooms: Bool = true, logger: Logger = Logger(label: "dialtone.core")) {
+                chatStates: Bool = true, joinsRooms: Bool = true, encryptsByDefault: Bool = true,
+                logger: Logger = Logger(label: "dialtone.core")) {
         var configuration = original
         // What Core implements, announced so that clients which look first (Conversations)
         // use it with us: read markers, corrections, retractions, replies, reactions, links as out-of-band data, typing
@@ -75,6 +78,7 @@ public actor AccountSession {
                                                                    Namespace.retraction, Namespace.retraction0, Namespace.reply,
                                                                    Namespace.reactions, Namespace.displayedSync + "+notify",
                                                                    Namespace.bookmarks + "+notify"]
+            + OMEMOVersion.allCases.map { $0.deviceListNode + "+notify" }
         if chatStates { configuration.extraFeatures.append(Namespace.chatStates) }
         if configuration.softwareVersion != nil { configuration.extraFeatures.append(Namespace.version) }
         configuration.delegatedRequestNamespaces.insert(JingleNamespace.jingle)
@@ -99,6 +103,9 @@ public actor AccountSession {
         messaging = MessagingService(account: configuration.jid, store: store, client: client, broadcaster: broadcaster, http: http,
                                      interpreter: MessageInterpreter(account: configuration.jid, gateway: recipients.gateway),
                                      archive: archive, rooms: groupChats.directory, logger: logger)
+        encryption = EncryptionService(account: configuration.jid, store: store, client: client, broadcaster: broadcaster,
+                                       gateway: recipients.gateway, onByDefault: encryptsByDefault, logger: logger)
+        messaging.pipeline = MessagePipeline(outgoing: [encryption], incoming: [encryption])
         roster = RosterService(store: store, broadcaster: broadcaster)
         subscriptions = SubscriptionService(store: store, client: client, broadcaster: broadcaster, logger: logger)
         blocking = BlockingService(client: client, logger: logger)
@@ -122,7 +129,7 @@ public actor AccountSession {
         let store = try Store(path: Paths.database(for: configuration.jid.description))
         return AccountSession(configuration: configuration, store: store, recipients: try account.recipientResolver(),
                               calls: calls ?? account.callConfiguration(), chatStates: account.chatStates ?? true,
-                              joinsRooms: joinsRooms, logger: logger)
+                              joinsRooms: joinsRooms, encryptsByDefault: account.omemo ?? true, logger: logger)
     }
 
     public func events() -> AsyncStream<CoreEvent> { broadcaster.subscribe() }
@@ -223,6 +230,8 @@ public actor AccountSession {
                     // In: what we missed there, then what waits to be said there.
                     Task { await self.roomJoined(room) }
                 }
+            case .omemoDevices(let owner, let version, let list):
+                encryption.devicesAnnounced(by: owner, version: version, list)
             case .bookmarks(let change):
                 Task { await self.bookmarksChanged(change) }
             case .subscription(let change):
@@ -255,7 +264,11 @@ public actor AccountSession {
             groupChats.batchStored()
             try readState.retryUnmatched()
         }
+        // What decrypting left to do (new pre-keys, heartbeats) needs the network: not here.
+        if encryption.hasPendingWork { Task { await self.encryptionWork() } }
     }
+
+    private func encryptionWork() async { await encryption.doPendingWork() }
 
     // MARK: Messages
 

@@ -125,6 +125,9 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
     public var callsFrom: String?
     /// Whether to tell people when you type (XEP-0085); default true.
     public var chatStates: Bool?
+    /// Whether chats with contacts who have OMEMO devices are encrypted unless turned off for
+    /// one (`/omemo off`); default true. Phone numbers through the gateway never are.
+    public var omemo: Bool?
     /// Whether to tell those who ask which software and version this is (XEP-0092); default true.
     public var softwareVersion: Bool?
     /// Voice processing on the microphone: each on (true) or off; see VoiceProcessingSettings.
@@ -135,7 +138,7 @@ public struct AccountConfiguration: Sendable, Decodable, Equatable {
     public var realtimeAudio: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case jid, server, port, tls, gateway, country, resource, nameserver, fingerprint, stun, turn, capture, playback, notify
+        case jid, server, port, tls, gateway, country, resource, nameserver, fingerprint, stun, turn, capture, playback, notify, omemo
         case turnUsername = "turn_username"
         case turnPassword = "turn_password"
         case turnTransport = "turn_transport"

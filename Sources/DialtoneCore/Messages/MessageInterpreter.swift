@@ -45,13 +45,19 @@ public struct MessageInterpreter: Sendable {
         }
         let attachments = Self.attachments(message)
         body = Self.bodyWithoutRepeatedLinks(body, attachments: attachments)
-        guard body != nil || message.subject != nil || !attachments.isEmpty else { return nil }
-        return (conversation.description, StoredMessage(
+        // A message that could not be decrypted is kept, saying why, rather than vanishing.
+        guard body != nil || message.subject != nil || !attachments.isEmpty || received.decryption?.failure != nil else { return nil }
+        var stored = StoredMessage(
             direction: incoming ? .incoming : .outgoing, sender: sender.description, body: body,
             subject: message.subject, stanzaID: message.id, dedupeKey: Self.dedupeKey(message, attachments: attachments),
             archiveID: received.archiveID, timestamp: received.timestamp,
             status: incoming ? .received : .sent, attachments: attachments, reply: reply,
-            markable: message.isMarkable, stanzaXML: message.serialized))
+            markable: message.isMarkable, stanzaXML: message.serialized)
+        stored.encryption = received.decryption.map {
+            MessageEncryption(scheme: $0.scheme, device: $0.senderDevice == 0 ? nil : $0.senderDevice,
+                              trust: $0.trust.flatMap(OMEMOTrust.init(rawValue:)), failure: $0.failure)
+        }
+        return (conversation.description, stored)
     }
 
     /// A reply's body without the quote its XEP-0428 fallback marks (the text the sender

@@ -52,6 +52,16 @@ extension XMPPClient {
             return
         }
         if let event = stanza.child("event", namespace: Namespace.pubsubEvent) {
+            // A device list (OMEMO) is each account's own: from its bare address (ours may be
+            // left out), about that account alone.
+            if let (version, list) = Self.omemoDeviceList(in: event.child("items", namespace: Namespace.pubsubEvent)) {
+                switch stanza.fromAddress {
+                case .absent: batch.events.append(.omemoDevices(account: ours, version: version, list))
+                case .valid(let owner) where owner.resource == nil: batch.events.append(.omemoDevices(account: owner, version: version, list))
+                default: batch.events.append(.rejected(reason: "device list not from a bare address", stanza: stanza))
+                }
+                return
+            }
             // Only our own PEP service speaks for the account's devices (read state, bookmarks); a contact's PEP
             // notifications (none are asked for) and anyone else's are not read state.
             guard isFromOurAccount(stanza, allowAbsent: false) else {

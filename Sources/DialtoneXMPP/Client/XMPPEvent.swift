@@ -15,6 +15,9 @@ public enum XMPPEvent: Sendable {
     case roomPresence(RoomPresence)
     /// Our bookmarked rooms changed (XEP-0402), as our own PEP service announced it.
     case bookmarks(BookmarkChange)
+    /// An account's OMEMO device list in one version (XEP-0384), as its PEP service announced
+    /// it (ours too): from the account's bare address only.
+    case omemoDevices(account: JID, version: OMEMOVersion, OMEMODeviceList)
     /// A subscription request or answer (RFC 6121 §3), from a bare address.
     case subscription(SubscriptionChange)
     /// The server changed the account's block list (XEP-0191), from this or another client.
@@ -74,6 +77,9 @@ public struct ReceivedMessage: Sendable, Equatable {
     /// `room/nick`: its conversation is with that occupant there, not with the room. Set by
     /// the layer that knows which addresses are rooms.
     public var privateInRoom = false
+    /// What end-to-end decryption made of it, set by the layer above that decrypted it (never
+    /// read from the wire).
+    public var decryption: Decryption?
 
     public init(message: Message, direction: Direction, source: Source, archiveID: String?, timestamp: Date,
                 heldByServer: Bool = false, room: JID? = nil) {
@@ -165,4 +171,22 @@ extension XMLElement {
     /// large. Declared here so that layers above log what the client hands them without
     /// depending on the XML module themselves.
     public func excerptForLog(_ limit: Int = 300) -> String { String(serialized().prefix(limit)) }
+}
+
+/// The outcome of decrypting one received message end to end: the scheme's namespace, the
+/// sending device, how far it is trusted, or why it could not be read. Values the layer that
+/// decrypts sets; the message's body is then the plaintext.
+public struct Decryption: Sendable, Equatable {
+    public var scheme: String
+    public var senderDevice: UInt32
+    /// The user's trust in the sending device ("blind", "verified", "untrusted").
+    public var trust: String?
+    public var failure: String?
+
+    public init(scheme: String, senderDevice: UInt32, trust: String?, failure: String? = nil) {
+        self.scheme = scheme
+        self.senderDevice = senderDevice
+        self.trust = trust
+        self.failure = failure
+    }
 }

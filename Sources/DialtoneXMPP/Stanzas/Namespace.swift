@@ -30,6 +30,10 @@ public enum Namespace {
     public static let stanzaID = "urn:xmpp:sid:0"
     public static let receipts = "urn:xmpp:receipts"
     public static let hints = "urn:xmpp:hints"
+    /// Explicit Message Encryption (XEP-0380): which scheme a message is encrypted with.
+    public static let eme = "urn:xmpp:eme:0"
+    /// Stanza Content Encryption (XEP-0420): the envelope of OMEMO 2 plaintexts.
+    public static let sce = "urn:xmpp:sce:1"
     public static let oob = "jabber:x:oob"
     public static let version = "jabber:iq:version"
     /// Blocking (XEP-0191) and spam reports with it (XEP-0377).

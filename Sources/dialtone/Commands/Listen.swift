@@ -196,6 +196,14 @@ struct EventPrinter: Sendable {
             if let quote = reply.quote { object["reply_quote"] = quote }
         }
         if let reactions = message.reactions { object["reactions"] = reactions }
+        // End-to-end encryption: whether it was, with the sending device's trust, or why it
+        // could not be read.
+        object["encrypted"] = message.encryption.map { $0.failure == nil } ?? false
+        if let encryption = message.encryption {
+            object["trust"] = encryption.trust?.rawValue ?? NSNull()
+            if let device = encryption.device { object["device"] = Int(device) }
+            if let failure = encryption.failure { object["decryption_error"] = failure }
+        }
         if let room {
             object["room"] = room.jid
             let nick = message.direction == .incoming ? Occupant.nick(inAddress: message.sender)

@@ -221,6 +221,29 @@ final class RoutingTests: XCTestCase {
         XCTAssertEqual(rooms, [JID(verified: "lounge@rooms.example.com")])
     }
 
+    // MARK: OMEMO device lists (XEP-0384)
+
+    /// Each account's own PEP service announces its device list: from its bare address only,
+    /// as that account's; ours may come without a `from`.
+    func testDeviceListsAreTheirOwnersAlone() async throws {
+        let event = """
+            <message xmlns='jabber:client' FROM to='me@example.com/desk'>\
+            <event xmlns='http://jabber.org/protocol/pubsub#event'><items node='eu.siacs.conversations.axolotl.devicelist'>\
+            <item id='current'><list xmlns='eu.siacs.conversations.axolotl'><device id='12345'/><device id='0'/></list></item>\
+            </items></event></message>
+            """
+        let theirs = try await route(event.replacingOccurrences(of: "FROM", with: "from='ada@example.org'"))
+        guard case .omemoDevices(let owner, let version, let list) = try XCTUnwrap(theirs.events.first) else { return XCTFail("\(theirs.events)") }
+        XCTAssertEqual(owner, JID(verified: "ada@example.org"))
+        XCTAssertEqual(version, .legacy)
+        XCTAssertEqual(list.devices, [12345], "an invalid id is skipped")
+        let ours = try await route(event.replacingOccurrences(of: "FROM", with: ""))
+        guard case .omemoDevices(let self_, _, _) = try XCTUnwrap(ours.events.first) else { return XCTFail("\(ours.events)") }
+        XCTAssertEqual(self_, JID(verified: "me@example.com"))
+        let fromAResource = try await route(event.replacingOccurrences(of: "FROM", with: "from='ada@example.org/phone'"))
+        XCTAssertEqual(rejection(fromAResource), "device list not from a bare address")
+    }
+
     // MARK: Read state across devices (XEP-0490)
 
     private let displayedEvent = """

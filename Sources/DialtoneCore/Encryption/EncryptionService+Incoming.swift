@@ -1,0 +1,97 @@
+import DialtoneOMEMO
+import DialtoneStore
+import DialtoneXMPP
+import Foundation
+import Logging
+
+/// Receiving: the incoming stage. An encrypted message (live, a carbon of what our other
+/// device sent or received, an archive result) becomes its plaintext with who sent it and how
+/// far that device is trusted; one that cannot be read is kept, saying why, instead of
+/// vanishing. Nothing here waits for the network: what a message leaves to do is noted.
+extension EncryptionService: IncomingStage {
+    nonisolated(nonsending) func process(_ received: ReceivedMessage) async throws -> ReceivedMessage? {
+        guard received.message.isOMEMOEncrypted else { return received }
+        // Already stored (seen live, now in the archive): its keys are spent, and the stored
+        // row is what counts.
+        if let id = received.archiveID, try store.containsMessage(archiveID: id) { return received }
+        let elements = received.message.omemoElements
+        let scheme = elements.first?.version.namespace ?? OMEMOVersion.legacy.namespace
+        guard received.room == nil, !received.privateInRoom else {
+            return undecrypted(received, scheme: scheme, sender: 0, "OMEMO in group chats is not supported yet.")
+        }
+        guard let sender = (received.direction == .incoming ? received.message.from : account)?.bare.description else { return received }
+        let device = try ownDevice()
+        let ours = account.description
+        guard let element = elements.first(where: { element in
+            element.keys.contains { $0.device == device.id && ($0.account == nil || $0.account == ours) }
+        }), let key = element.keys.first(where: { $0.device == device.id && ($0.account == nil || $0.account == ours) }) else {
+            // Our own message from this very device (its copy): the stored row has its text.
+            if sender == ours, elements.contains(where: { $0.senderDevice == device.id }) { return received }
+            if elements.isEmpty { return undecrypted(received, scheme: scheme, sender: 0, "Its encryption element is malformed.") }
+            return undecrypted(received, scheme: scheme, sender: elements[0].senderDevice,
+                               "It was not encrypted for this device (\(device.id)).")
+        }
+        let format = element.version.format
+        let recipient = Recipient(account: sender, device: element.senderDevice, format: format)
+        let material: [UInt8]
+        do {
+            material = try device.decryptKey(key.data, isKeyExchange: key.isKeyExchange, from: sender, device: element.senderDevice,
+                                             format: format)
+        } catch {
+            // A session that no longer works (they lost theirs, or we ours): a new one, as
+            // Conversations repairs it, so that their next message can be read.
+            if !key.isKeyExchange { sessionsToRepair.insert(recipient) }
+            return undecrypted(received, scheme: element.version.namespace, sender: element.senderDevice, "\(error)")
+        }
+        if key.isKeyExchange {
+            // A pre-key of ours is used up: a new one is published, and the heartbeat tells
+            // the sender the session stands, so it stops sending key exchanges.
+            bundleOutdated = true
+            heartbeatsOwed.insert(recipient)
+        }
+        let trust = meetSender(recipient, device: device)
+        guard let payload = element.payload else { return nil }
+        let body: String
+        do {
+            let plaintext = try OMEMOPayload.open(payload, iv: element.iv, keyMaterial: material, format: format, context: device.context)
+            if format == .legacy {
+                body = String(decoding: plaintext, as: UTF8.self)
+            } else {
+                guard let envelope = SCEEnvelope(decrypted: plaintext) else { throw OMEMOError.badPayload }
+                // An envelope names who wrote it: one taken from someone else's message is refused.
+                if let from = envelope.from, from.bare.description != sender {
+                    return undecrypted(received, scheme: element.version.namespace, sender: element.senderDevice,
+                                       "It claims to be from \(from.bare), not from \(sender).")
+                }
+                guard let text = envelope.body else { return nil }
+                body = text
+            }
+        } catch {
+            return undecrypted(received, scheme: element.version.namespace, sender: element.senderDevice, "\(error)")
+        }
+        var result = received
+        result.message = received.message.decrypted(body: body)
+        result.decryption = Decryption(scheme: element.version.namespace, senderDevice: element.senderDevice, trust: trust?.rawValue)
+        return result
+    }
+
+    /// The identity the sender's device showed in this session, met (and trusted or not) here.
+    private func meetSender(_ recipient: Recipient, device: OMEMODevice) -> OMEMOTrust? {
+        guard let identity = device.identity(of: recipient.account, device: recipient.device, format: recipient.format) else { return nil }
+        do {
+            return try store.meetOMEMOIdentity(identity, of: recipient.address, trust: try firstTrust(for: recipient.account))
+        } catch {
+            logger.error("cannot store the identity of \(recipient.account)'s device \(recipient.device): \(error)")
+            return nil
+        }
+    }
+
+    /// The message kept with no text but the reason it could not be read.
+    private func undecrypted(_ received: ReceivedMessage, scheme: String, sender: UInt32, _ reason: String) -> ReceivedMessage {
+        logger.info("could not decrypt message \(received.message.id ?? "?"): \(reason)")
+        var result = received
+        result.message = received.message.decrypted(body: nil)
+        result.decryption = Decryption(scheme: scheme, senderDevice: sender, trust: nil, failure: reason)
+        return result
+    }
+}
