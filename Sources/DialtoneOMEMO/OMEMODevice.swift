@@ -65,6 +65,13 @@ public final class OMEMODevice {
     /// How many one-time pre-keys are left (a bundle keeps 100).
     public func preKeyCount() throws(OMEMOError) -> Int { try preKeys().count }
 
+    /// The ids of the one-time pre-keys left, in brief: whether the bundle changed since it
+    /// was last published.
+    public func preKeyIDsDigest() throws(OMEMOError) -> String {
+        let ids = try preKeys().keys.sorted()
+        return "\(ids.count):\(ids.first ?? 0)-\(ids.last ?? 0):\(ids.reduce(UInt64(0)) { $0 &* 31 &+ UInt64($1) })"
+    }
+
     func preKeys() throws(OMEMOError) -> [UInt32: [UInt8]] {
         do { return try store.records.preKeys() } catch { throw .library("reading pre-keys: \(error)") }
     }

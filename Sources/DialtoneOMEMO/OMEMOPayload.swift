@@ -106,23 +106,23 @@ public enum OMEMOPayload {
         return digest
     }
 
-    private static func random(_ count: Int) throws(OMEMOError) -> [UInt8] {
+    static func random(_ count: Int) throws(OMEMOError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         guard RAND_bytes(&bytes, Int32(count)) == 1 else { throw .library("RAND_bytes") }
         return bytes
     }
 
-    /// AES-128-GCM (legacy): encrypting gives the ciphertext and its 16-byte tag; decrypting
-    /// checks `tag`.
-    private static func gcm(encrypting: Bool, key: [UInt8], iv: [UInt8], input: [UInt8],
+    /// AES-GCM with a 128-bit key (the legacy payload) or a 256-bit one (XEP-0454 files):
+    /// encrypting gives the ciphertext and its 16-byte tag; decrypting checks `tag`.
+    static func gcm(encrypting: Bool, key: [UInt8], iv: [UInt8], input: [UInt8],
                             tag: [UInt8]?) throws(OMEMOError) -> (output: [UInt8], tag: [UInt8]) {
-        guard key.count == 16, !iv.isEmpty, iv.count <= 16, let context = EVP_CIPHER_CTX_new() else { throw .badPayload }
+        guard key.count == 16 || key.count == 32, !iv.isEmpty, iv.count <= 16, let context = EVP_CIPHER_CTX_new() else { throw .badPayload }
         defer { EVP_CIPHER_CTX_free(context) }
         var output = [UInt8](repeating: 0, count: input.count + 16)
         var written: Int32 = 0
         var final: Int32 = 0
         var outTag = tag ?? [UInt8](repeating: 0, count: 16)
-        let ok = EVP_CipherInit_ex(context, EVP_aes_128_gcm(), nil, nil, nil, encrypting ? 1 : 0) == 1
+        let ok = EVP_CipherInit_ex(context, key.count == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm(), nil, nil, nil, encrypting ? 1 : 0) == 1
             && EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_IVLEN, Int32(iv.count), nil) == 1
             && EVP_CipherInit_ex(context, nil, nil, key, iv, encrypting ? 1 : 0) == 1
             && (input.isEmpty || EVP_CipherUpdate(context, &output, &written, input, Int32(input.count)) == 1)

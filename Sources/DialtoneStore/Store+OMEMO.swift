@@ -345,3 +345,50 @@ extension Store {
         }
     }
 }
+
+/// A message another process of this account decrypted already (its keys are spent once
+/// used): the text it found, and how it was encrypted.
+public struct OMEMODecrypted: Sendable, Equatable {
+    public var body: String?
+    public var encryption: MessageEncryption
+
+    public init(body: String?, encryption: MessageEncryption) {
+        self.body = body
+        self.encryption = encryption
+    }
+}
+
+extension Store {
+    static func registerOMEMODecrypted(in migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v19: omemo decrypted") { db in
+            try db.create(table: "omemo_decrypted") { t in
+                t.primaryKey("key", .text)
+                t.column("body", .text)
+                t.column("encryption", .text).notNull()
+                t.column("at", .datetime).notNull()
+            }
+        }
+    }
+
+    /// What a process of this account decrypted under `key` (the sender's device and the
+    /// message key's bytes for ours): two processes online get each message twice, and only
+    /// the first can decrypt it.
+    public func omemoDecrypted(_ key: String) throws(StoreError) -> OMEMODecrypted? {
+        try reading { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT body, encryption FROM omemo_decrypted WHERE key = ?", arguments: [key]),
+                  let encryption = try? JSONDecoder().decode(MessageEncryption.self, from: Data((row["encryption"] as String).utf8))
+            else { return nil }
+            return OMEMODecrypted(body: row["body"], encryption: encryption)
+        }
+    }
+
+    /// Keeps what was decrypted for the account's other processes a day (older entries go).
+    public func rememberOMEMODecrypted(_ decrypted: OMEMODecrypted, key: String, at time: Date = Date()) throws(StoreError) {
+        let encryption = String(decoding: (try? JSONEncoder().encode(decrypted.encryption)) ?? Data(), as: UTF8.self)
+        try writing { db in
+            try db.execute(sql: "DELETE FROM omemo_decrypted WHERE at < ?", arguments: [time.addingTimeInterval(-86_400)])
+            try db.execute(sql: "INSERT OR REPLACE INTO omemo_decrypted (key, body, encryption, at) VALUES (?, ?, ?, ?)",
+                           arguments: [key, decrypted.body, encryption, time])
+        }
+    }
+}

@@ -182,6 +182,7 @@ public final class Store: Sendable {
         registerRooms(in: &migrator)
         registerModeration(in: &migrator)
         registerOMEMO(in: &migrator)
+        registerOMEMODecrypted(in: &migrator)
         return migrator
     }
 

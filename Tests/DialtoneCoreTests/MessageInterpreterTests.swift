@@ -37,6 +37,30 @@ final class MessageInterpreterTests: XCTestCase {
         XCTAssertEqual(try store.history(peer: "ada@example.org").map(\.body), ["Are you there?", "Call me back", "a"])
     }
 
+    /// An encrypted file (XEP-0454) arrives as its aesgcm:// link alone, after decryption:
+    /// an attachment, named from its path, whatever its type; the decryption's outcome is kept.
+    func testAnAESGCMLinkIsAnAttachmentAndTheDecryptionIsKept() throws {
+        let link = "aesgcm://upload.example.org/x/holiday%20photo.jpg#" + String(repeating: "ab", count: 44)
+        var received = ReceivedMessage(message: Message(try XMLElement(parsing: """
+            <message xmlns='jabber:client' from='ada@example.org/phone' to='me@example.com' type='chat' id='1'><body>\(link)</body></message>
+            """)), direction: .incoming, source: .live, archiveID: nil, timestamp: Date())
+        received.decryption = Decryption(scheme: "eu.siacs.conversations.axolotl", senderDevice: 42, trust: "verified")
+        let stored = try XCTUnwrap(interpreter.interpret(received)).message
+        XCTAssertEqual(stored.attachments.map(\.url), [link])
+        XCTAssertEqual(stored.attachments.first?.name, "holiday photo.jpg")
+        XCTAssertEqual(stored.attachments.first?.mediaType, "image/jpeg")
+        XCTAssertNil(stored.body, "the link shows once, as the attachment")
+        XCTAssertEqual(stored.encryption, MessageEncryption(scheme: "eu.siacs.conversations.axolotl", device: 42, trust: .verified))
+
+        // One that could not be decrypted is kept, with no text but why.
+        var failed = received
+        failed.message = received.message.decrypted(body: nil)
+        failed.decryption = Decryption(scheme: "urn:xmpp:omemo:2", senderDevice: 42, trust: nil, failure: "not for this device")
+        let kept = try XCTUnwrap(interpreter.interpret(failed)).message
+        XCTAssertNil(kept.body)
+        XCTAssertEqual(kept.encryption?.failure, "not for this device")
+    }
+
     func testGroupTextSenderFromFallbackPrefix() throws {
         let result = try XCTUnwrap(interpret("""
             <message xmlns='jabber:client' from='+15551110000,+15552220000@cheogram.com' to='me@example.com/x' type='chat'>

@@ -10,7 +10,7 @@ final class CommandTableTests: XCTestCase {
     func testUsagesAreMadeFromTheParsersAndReadAsBefore() {
         let expected: [CommandSpec.Name: String] = [
             .msg: "TO [TEXT]", .group: "TO, TO, …", .join: "ROOM [NICK]", .leave: "[ROOM]", .who: "", .nick: "NICK", .topic: "[TEXT]", .invite: "WHO [REASON]", .kick: "NICK [REASON]", .ban: "NICK | ADDRESS [REASON]", .voice: "NICK [on|off]", .moderate: "N [REASON]", .configure: "", .close: "", .search: "WORDS", .contacts: "", .add: "NAME ADDRESS[, ADDRESS…]",
-            .rename: "NAME NEW-NAME", .remove: "NAME | ADDRESS", .accept: "[ADDRESS]", .correct: "TEXT", .retract: "[N]", .reply: "N TEXT", .react: "N EMOJI", .block: "[WHO [spam]]", .unblock: "WHO", .blocked: "", .deny: "[ADDRESS]", .import: "PATH", .attach: "FILE [CAPTION]", .open: "[N]", .play: "[N]", .stop: "",
+            .rename: "NAME NEW-NAME", .remove: "NAME | ADDRESS", .accept: "[ADDRESS]", .correct: "TEXT", .retract: "[N]", .reply: "N TEXT", .react: "N EMOJI", .block: "[WHO [spam]]", .unblock: "WHO", .blocked: "", .omemo: "on|off|fingerprints|trust|distrust [ARG]", .deny: "[ADDRESS]", .import: "PATH", .attach: "FILE [CAPTION]", .open: "[N]", .play: "[N]", .stop: "",
             .call: "TO", .answer: "", .decline: "[busy]", .hangup: "", .mute: "", .unmute: "", .hold: "", .dtmf: "DIGITS",
             .device: "capture|playback PCM", .calls: "", .cmd: "[ADDRESS | N]", .field: "N VALUE", .next: "", .prev: "",
             .complete: "", .cancel: "", .account: "[N | ADDRESS]", .connect: "", .disconnect: "",

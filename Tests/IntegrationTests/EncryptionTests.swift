@@ -108,3 +108,152 @@ final class EncryptionTests: ContactPeerTestCase {
         XCTAssertTrue(child.errors.contains("phone number"), child.output + child.errors)
     }
 }
+
+/// The ways an encrypted message reaches us besides a live one from a single device: a
+/// contact with two devices, our own other device (carbons both ways), the archive after
+/// being away, and the heartbeat a key exchange is answered with.
+final class EncryptionDeliveryTests: ContactPeerTestCase {
+    override class var peerScript: String { "omemo_peer.py" }
+    override class var contactName: String { "omemo" }
+
+    private func said(_ listener: ChildProcess, _ body: String, _ direction: String) -> [String: Any]? {
+        lines(listener, type: "message").first { $0["body"] as? String == body && $0["direction"] as? String == direction }
+    }
+
+    func testAContactWithTwoDevicesAndOurOwnOtherDevice() async throws {
+        let listener = try await listenOnline(config: config)
+        let phone = try peer(them, ["--versions", "legacy", "--echo", "--timeout", "60"])
+        try await waitForPeer(phone)
+        let laptop = try peer(them, ["--versions", "both", "--timeout", "60"])
+        try await waitForPeer(laptop)
+        // Our account's other client, on python-omemo: it writes to the contact once it is up.
+        let ours = try peer(us, ["--versions", "legacy", "--send", them.jid.bare.description, "from my phone", "--timeout", "60"])
+        try await waitForPeer(ours)
+
+        try await eventually("the carbon of what our other device sent is decrypted") {
+            self.said(listener, "from my phone", "outgoing")?["encrypted"] as? Bool == true
+        }
+        _ = try await run(["send", them.jid.bare.description, "to all of you"])
+        for device in [phone, laptop] {
+            try await eventually("each of their devices decrypts it") {
+                self.events("message", in: device).contains { $0["body"] as? String == "to all of you" }
+            }
+        }
+        try await eventually("our other device decrypts its copy") {
+            self.events("carbon", in: ours).contains { $0["body"] as? String == "to all of you" && $0["kind"] as? String == "sent" }
+        }
+        try await eventually("their answer reaches both of our devices") {
+            self.said(listener, "echo: to all of you", "incoming")?["encrypted"] as? Bool == true
+                && self.events("message", in: ours).contains { $0["body"] as? String == "echo: to all of you" }
+        }
+    }
+
+    func testWhatCameWhileAwayIsDecryptedFromTheArchiveOnce() async throws {
+        // Our device exists and is published, then we go away.
+        _ = try await run(["omemo", "fingerprints"])
+        let contact = try peer(them, ["--versions", "legacy", "--timeout", "60"])
+        try await waitForPeer(contact)
+        for text in ["while you were out 1", "while you were out 2"] {
+            let sender = try peer(them, ["--versions", "legacy", "--send", us.jid.bare.description, text, "--timeout", "15"])
+            try await eventually("sent") { self.event("sent", in: sender) != nil || !sender.isRunning }
+            XCTAssertNotNil(event("sent", in: sender), sender.output + sender.errors)
+        }
+        let listener = try await listenOnline(config: config)
+        for text in ["while you were out 1", "while you were out 2"] {
+            do {
+                try await eventually("decrypted from the archive") { self.said(listener, text, "incoming")?["encrypted"] as? Bool == true }
+            } catch {
+                XCTFail("\(text): \(listener.output)\n\((try? String(contentsOfFile: harness.path("listen.log"), encoding: .utf8)) ?? "")")
+                throw error
+            }
+        }
+        listener.signal(SIGTERM)
+        _ = try await listener.wait(timeout: .seconds(10))
+        let again = try await listenOnline(config: config)
+        try await Task.sleep(for: .seconds(1))
+        XCTAssertNil(said(again, "while you were out 1", "incoming"), "nothing twice")
+        let history = CallHarness.jsonLines(try await run(["history", "--json", them.jid.bare.description]).output)
+        XCTAssertEqual(history.filter { ($0["body"] as? String)?.hasPrefix("while you were out") == true }.count, 2, "\(history)")
+        XCTAssertFalse(history.contains { $0["decryption_error"] != nil }, "\(history)")
+    }
+
+    /// Two processes of the account online (the interface and a `listen`) both get each
+    /// message; only the first can decrypt it, and the other shows what it found.
+    func testTwoProcessesOfTheAccountBothShowTheMessage() async throws {
+        let first = try await listenOnline(config: config)
+        let second = try await listenOnline(config: config, name: "dt")
+        let contact = try peer(them, ["--versions", "legacy", "--send", us.jid.bare.description, "hello both", "--timeout", "60"])
+        try await waitForPeer(contact)
+        for listener in [first, second] {
+            try await eventually("each process shows it decrypted") { self.said(listener, "hello both", "incoming")?["encrypted"] as? Bool == true }
+        }
+        // And the heartbeat that follows is no message of its own anywhere.
+        try await eventually("the heartbeat arrives") { self.event("key_transport", in: contact) != nil }
+        try await Task.sleep(for: .seconds(1))
+        let history = CallHarness.jsonLines(try await run(["history", "--json", them.jid.bare.description]).output)
+        XCTAssertEqual(history.count, 1, "\(history)")
+        XCTAssertNil(history.first?["decryption_error"])
+    }
+
+    func testAKeyExchangeIsAnsweredWithAHeartbeat() async throws {
+        let listener = try await listenOnline(config: config)
+        let contact = try peer(them, ["--versions", "legacy", "--send", us.jid.bare.description, "first contact", "--timeout", "60"])
+        try await waitForPeer(contact)
+        try await eventually("decrypted") { self.said(listener, "first contact", "incoming") != nil }
+        try await eventually("the heartbeat arrives and is read") { self.event("key_transport", in: contact) != nil }
+        XCTAssertTrue(events("undecryptable", in: contact).isEmpty, contact.output)
+    }
+}
+
+/// Files in encrypted chats (XEP-0454): uploaded encrypted as an aesgcm:// link both ways,
+/// decrypted and checked byte for byte; the server only ever holds ciphertext.
+final class EncryptedFileTests: ContactPeerTestCase {
+    override class var peerScript: String { "omemo_peer.py" }
+    override class var contactName: String { "omemo" }
+
+    func testAnEncryptedFileBothWays() async throws {
+        let dns = try LoopbackDNS(records: ["--host-record=upload.\(environment.domain),127.0.0.1"])
+        defer { dns.stop() }
+        let httpsPort = try XCTUnwrap(ProcessInfo.processInfo.environment["DIALTONE_TEST_HTTPS_PORT"])
+        config = try environment.writeConfiguration(for: us, in: URL(fileURLWithPath: harness.path("")),
+                                                    extra: "nameserver = \"127.0.0.1:\(dns.port)\"")
+        let listener = try await listenOnline(config: config)
+        let contact = try peer(them, ["--versions", "legacy", "--files", "--https-port", httpsPort, "--timeout", "60"])
+        try await waitForPeer(contact)
+
+        let bytes = (0..<200_000).map { _ in UInt8.random(in: 0...255) }
+        let file = harness.path("holiday.jpg")
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        _ = try await run(["send", "--attach", file, them.jid.bare.description])
+        try await eventually("they decrypt the file") { self.event("file", in: contact) != nil || self.event("file_error", in: contact) != nil }
+        let received = try XCTUnwrap(event("file", in: contact), contact.output)
+        XCTAssertEqual(received["size"] as? Int, bytes.count)
+        let digest = try ChildProcess(["/usr/bin/sha256sum", file])
+        _ = try await digest.wait(timeout: .seconds(10))
+        XCTAssertEqual(received["sha256"] as? String, digest.output.split(separator: " ").first.map(String.init), "byte for byte")
+        XCTAssertTrue((received["url"] as? String)?.hasPrefix("aesgcm://upload.") == true, "\(received)")
+
+        // Theirs to us: listed as an attachment, downloaded, decrypted, the same bytes.
+        try await eventually("their file arrives") {
+            self.lines(listener, type: "message").contains { ($0["attachments"] as? [[String: Any]])?.first?["url"] as? String != nil
+                && $0["direction"] as? String == "incoming" }
+        }
+        let message = try XCTUnwrap(lines(listener, type: "message").first { $0["direction"] as? String == "incoming" })
+        XCTAssertEqual(message["encrypted"] as? Bool, true)
+        let link = try XCTUnwrap((message["attachments"] as? [[String: Any]])?.first?["url"] as? String)
+        XCTAssertTrue(link.hasPrefix("aesgcm://"), link)
+        let downloads = harness.path("data-dt") + "/dialtone/downloads"
+        let download = try dialtone("dt", ["download", "--no-open", link, "--config", config])
+        let status = try await download.wait(timeout: .seconds(30))
+        XCTAssertEqual(status, 0, download.output + download.errors)
+        XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: downloads + "/echo.bin"))), bytes)
+
+        // A link whose key does not fit the file saves nothing.
+        let wrong = String(link.dropLast(2)) + (link.hasSuffix("00") ? "11" : "00")
+        let refused = try dialtone("dt", ["download", "--no-open", wrong, "--config", config])
+        let refusedStatus = try await refused.wait(timeout: .seconds(30))
+        XCTAssertNotEqual(refusedStatus, 0)
+        XCTAssertTrue(refused.errors.contains("does not decrypt"), refused.errors)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: downloads), ["echo.bin"])
+    }
+}

@@ -1,3 +1,4 @@
+import DialtoneOMEMO
 import DialtoneStore
 import DialtoneXMPP
 import Foundation
@@ -7,10 +8,24 @@ extension AccountSession {
     /// it (not the link's, which the sender also chose and could make "x.desktop" behind an
     /// "invoice.pdf"), and says how it may be opened.
     public func download(_ attachment: Attachment, progress: HTTPTransfer.Progress? = nil) async throws -> DownloadedAttachment {
-        guard let url = URL(string: attachment.url), ["https", "http"].contains(url.scheme?.lowercased()) else {
+        guard var parts = URLComponents(string: attachment.url), let scheme = parts.scheme?.lowercased(),
+              ["https", "http", "aesgcm"].contains(scheme) else {
             throw HTTPError.unsupportedURL(attachment.url)
         }
-        let bytes = try await http.get(url, progress: progress)
+        // An encrypted file (XEP-0454): fetched over https without the fragment, which is the
+        // key; decrypted and checked against its tag before anything is written.
+        let fragment = scheme == "aesgcm" ? parts.fragment : nil
+        if scheme == "aesgcm" {
+            parts.scheme = "https"
+            parts.fragment = nil
+        }
+        guard let url = parts.url else { throw HTTPError.unsupportedURL(attachment.url) }
+        var bytes = try await http.get(url, progress: progress)
+        if let fragment {
+            do { bytes = try OMEMOMedia.open(bytes, fragment: fragment) } catch { throw EncryptedFileError.damaged(attachment.url) }
+        } else if scheme == "aesgcm" {
+            throw EncryptedFileError.damaged(attachment.url)
+        }
         let file = AttachmentFile(attachment)
         let path = try Self.save(bytes, as: file.fileName, in: Paths.downloads)
         return DownloadedAttachment(file: file, path: path, opening: file.opening(for: bytes))

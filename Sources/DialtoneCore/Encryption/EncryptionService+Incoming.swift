@@ -33,14 +33,21 @@ extension EncryptionService: IncomingStage {
         }
         let format = element.version.format
         let recipient = Recipient(account: sender, device: element.senderDevice, format: format)
+        // Another process of the account (a `listen` beside the interface) gets the same
+        // message, and only the first to decrypt it can: the others take what it found.
+        let shared = "\(sender) \(element.senderDevice) \(lowercaseHex(key.data.prefix(64)))"
+        if let found = try? store.omemoDecrypted(shared) { return apply(found, to: received) }
         let material: [UInt8]
         do {
             material = try device.decryptKey(key.data, isKeyExchange: key.isKeyExchange, from: sender, device: element.senderDevice,
                                              format: format)
         } catch {
+            if let found = await decryptedElsewhere(shared) { return apply(found, to: received) }
             // A session that no longer works (they lost theirs, or we ours): a new one, as
             // Conversations repairs it, so that their next message can be read.
             if !key.isKeyExchange { sessionsToRepair.insert(recipient) }
+            // A key-transport message carried nothing to show.
+            guard element.payload != nil else { return nil }
             return undecrypted(received, scheme: element.version.namespace, sender: element.senderDevice, "\(error)")
         }
         if key.isKeyExchange {
@@ -50,8 +57,12 @@ extension EncryptionService: IncomingStage {
             heartbeatsOwed.insert(recipient)
         }
         let trust = meetSender(recipient, device: device)
-        guard let payload = element.payload else { return nil }
-        let body: String
+        let encryption = MessageEncryption(scheme: element.version.namespace, device: element.senderDevice, trust: trust)
+        guard let payload = element.payload else {
+            try? store.rememberOMEMODecrypted(OMEMODecrypted(body: nil, encryption: encryption), key: shared)
+            return nil
+        }
+        let body: String?
         do {
             let plaintext = try OMEMOPayload.open(payload, iv: element.iv, keyMaterial: material, format: format, context: device.context)
             if format == .legacy {
@@ -63,15 +74,33 @@ extension EncryptionService: IncomingStage {
                     return undecrypted(received, scheme: element.version.namespace, sender: element.senderDevice,
                                        "It claims to be from \(from.bare), not from \(sender).")
                 }
-                guard let text = envelope.body else { return nil }
-                body = text
+                body = envelope.body
             }
         } catch {
             return undecrypted(received, scheme: element.version.namespace, sender: element.senderDevice, "\(error)")
         }
+        let found = OMEMODecrypted(body: body, encryption: encryption)
+        try? store.rememberOMEMODecrypted(found, key: shared)
+        return apply(found, to: received)
+    }
+
+    /// What another process decrypted, if it does so within half a second (it got the
+    /// message at the same moment and may still be at it).
+    private nonisolated(nonsending) func decryptedElsewhere(_ key: String) async -> OMEMODecrypted? {
+        for _ in 0..<10 {
+            if let found = try? store.omemoDecrypted(key) { return found }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return try? store.omemoDecrypted(key)
+    }
+
+    /// The message with its decrypted text (nil: there was none to show).
+    private func apply(_ found: OMEMODecrypted, to received: ReceivedMessage) -> ReceivedMessage? {
+        guard let body = found.body else { return nil }
         var result = received
         result.message = received.message.decrypted(body: body)
-        result.decryption = Decryption(scheme: element.version.namespace, senderDevice: element.senderDevice, trust: trust?.rawValue)
+        result.decryption = Decryption(scheme: found.encryption.scheme, senderDevice: found.encryption.device ?? 0,
+                                       trust: found.encryption.trust?.rawValue)
         return result
     }
 

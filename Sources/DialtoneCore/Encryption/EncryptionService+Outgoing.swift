@@ -20,6 +20,17 @@ public enum EncryptionError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// A shared encrypted file that does not decrypt: damaged, changed, or a wrong key.
+public enum EncryptedFileError: Error, Sendable, CustomStringConvertible {
+    case damaged(String)
+
+    public var description: String {
+        switch self {
+        case .damaged: "The encrypted file does not decrypt (damaged, changed on the server, or a wrong key); nothing was saved."
+        }
+    }
+}
+
 /// Sending: the outgoing stage. A message's text (and a correction's) is encrypted for the
 /// contact's devices and our own other devices each time it goes, for the devices known then.
 extension EncryptionService: OutgoingStage {
@@ -48,6 +59,17 @@ extension EncryptionService: OutgoingStage {
         stanza = stanza.encrypted(elements)
         try? store.setEncryption(MessageEncryption(scheme: first.version.namespace, device: first.senderDevice, trust: nil),
                                  ofOutgoing: message.id)
+    }
+
+    /// A file goes encrypted (XEP-0454: AES-256-GCM, an aesgcm:// link) where its message
+    /// will be; also where encryption is wanted but not yet possible (the message waits, and
+    /// the file must not have gone in clear).
+    nonisolated(nonsending) func sealFile(_ file: [UInt8], to peer: JID) async throws -> SealedFile? {
+        let wanted: Bool
+        do { wanted = try await wantsEncryption(peer.bare) } catch { wanted = true }
+        guard wanted else { return nil }
+        let sealed = try OMEMOMedia.seal(file)
+        return SealedFile(upload: sealed.upload, scheme: "aesgcm", fragment: sealed.fragment)
     }
 
     /// Whether a chat message to `peer` is to be encrypted: never for the gateway's numbers;

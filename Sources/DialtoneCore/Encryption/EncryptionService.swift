@@ -28,6 +28,8 @@ final class EncryptionService: AccountFeature {
     private let keeper: StoreKeeper
     /// Accounts whose device lists were asked for in this session (others come as notifications).
     var listsAsked: Set<String> = []
+    /// Whether our device was put on the server in this session (lists and bundle).
+    var publishedThisSession = false
     /// Work noted while messages were handled, done by `doPendingWork`.
     var bundleOutdated = false
     var heartbeatsOwed: Set<Recipient> = []
@@ -83,6 +85,7 @@ final class EncryptionService: AccountFeature {
         guard !resumed else { return }
         // Lists are asked again in a new session: notifications missed meanwhile are not resent.
         listsAsked = []
+        publishedThisSession = false
         await publishOwnDevice()
     }
 
@@ -93,23 +96,50 @@ final class EncryptionService: AccountFeature {
             let device = try ownDevice()
             let preKeys = try device.preKeyCount()
             if preKeys < 100 { try device.addPreKeys(100 - preKeys) }
+            try rotateSignedPreKeyIfDue(device)
+            // The bundle goes again only when it changed (pre-keys used, a new signed pre-key):
+            // a login is not a reason to write to the server.
+            let published = "\(device.id) \(try device.signedPreKeyID() ?? 0) \(try device.preKeyIDsDigest())"
+            let bundleKnown = try store.state("omemoPublishedBundle") == published
             for version in OMEMOVersion.allCases {
                 // Only a list we could read is extended: publishing ours alone would drop the others.
                 var list = try await client.omemoDevices(of: account, version: version) ?? OMEMODeviceList(devices: [])
                 try store.setOMEMODevices(list.devices, labels: list.labels, of: account.description, version: version.name)
-                try await client.publishOMEMOBundle(OMEMOBundle(try device.bundle(version.format)), device: device.id, version: version)
+                // A list without us (a new server, another client's overwrite) may have lost the bundle too.
+                if !bundleKnown || !list.devices.contains(device.id) {
+                    try await client.publishOMEMOBundle(OMEMOBundle(try device.bundle(version.format)), device: device.id, version: version)
+                }
                 if !list.devices.contains(device.id) {
                     list.devices.append(device.id)
                     list.labels[device.id] = "Dialtone"
                     try await client.publishOMEMODevices(list, version: version)
                 }
             }
+            try store.setState("omemoPublishedBundle", published)
+            logger.debug("OMEMO device \(device.id) published (bundle \(bundleKnown ? "unchanged" : "sent"))")
             listsAsked.insert(account.description)
             bundleOutdated = false
+            publishedThisSession = true
         } catch {
             logger.warning("could not publish this device for OMEMO: \(error)")
         }
     }
+
+    /// A new signed pre-key once a week (as Conversations and python-omemo rotate theirs); the
+    /// time of the last is kept in the store's state.
+    private func rotateSignedPreKeyIfDue(_ device: OMEMODevice, now: Date = Date()) throws {
+        let key = "omemoSignedPreKeyAt"
+        guard let last = try store.state(key).flatMap(Double.init) else {
+            try store.setState(key, String(now.timeIntervalSince1970))
+            return
+        }
+        guard now.timeIntervalSince1970 - last >= Self.signedPreKeyLifetime else { return }
+        try device.rotateSignedPreKey()
+        try store.setState(key, String(now.timeIntervalSince1970))
+        logger.info("rotated this device's signed pre-key")
+    }
+
+    static let signedPreKeyLifetime: TimeInterval = 7 * 24 * 3600
 
     /// A device list as its account's PEP service announced it (ours included). Our own list
     /// without our device (another client wrote it over) gets it back.
@@ -156,6 +186,7 @@ final class EncryptionService: AccountFeature {
                 guard let jid = try? JID(recipient.account),
                       let encrypted = try await encrypt(nil, for: [recipient], format: recipient.format) else { continue }
                 try await client.send(Message.omemoKeyTransport(encrypted, to: jid).element)
+                logger.debug("sent a heartbeat to \(recipient.account)'s device \(recipient.device)")
             } catch {
                 logger.info("no heartbeat to \(recipient.account)'s device \(recipient.device): \(error)")
             }

@@ -56,6 +56,9 @@ extension EncryptionService {
     nonisolated(nonsending) func fingerprints(of owner: String?) async throws -> [DeviceFingerprint] {
         let device = try ownDevice()
         let account = owner ?? self.account.description
+        // Listing our own devices also makes sure this one is announced (a one-shot command
+        // may otherwise end before the session's start has published it).
+        if !publishedThisSession { await publishOwnDevice() }
         await refreshDevices(of: account)
         await meetListedDevices(of: account, except: device.id)
         var result: [DeviceFingerprint] = []

@@ -158,6 +158,11 @@ public struct MessageInterpreter: Sendable {
                 }
             }
         }
+        // An encrypted file (XEP-0454) is its link, alone, as the whole (decrypted) body.
+        if result.isEmpty, let raw = message.body, case let body = raw.trimmingCharacters(in: .whitespacesAndNewlines),
+           body.lowercased().hasPrefix("aesgcm://"), !body.contains(where: \.isWhitespace), URL(string: body) != nil {
+            result.append(Attachment(url: body, mediaType: mediaType(forURL: body), name: fileName(body)))
+        }
         // A bare media link as the whole body (Cheogram sends both) is an attachment too.
         if result.isEmpty, let raw = message.body, raw.contains("https://"),
            case let body = raw.trimmingCharacters(in: .whitespacesAndNewlines),

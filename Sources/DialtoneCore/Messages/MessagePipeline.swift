@@ -10,6 +10,21 @@ protocol OutgoingStage: AnyObject {
     /// Changes `stanza`, built from `message`, before it is sent. Throwing keeps the message in
     /// the outbox unsent (the error is logged; the next flush tries again).
     nonisolated(nonsending) func prepare(_ stanza: inout Message, for message: OutgoingMessage) async throws
+    /// A file for `peer` encrypted before it is uploaded, when the message that shares it
+    /// will be (XEP-0454); nil when it goes as it is.
+    nonisolated(nonsending) func sealFile(_ file: [UInt8], to peer: JID) async throws -> SealedFile?
+}
+
+extension OutgoingStage {
+    nonisolated(nonsending) func sealFile(_ file: [UInt8], to peer: JID) async throws -> SealedFile? { nil }
+}
+
+/// A file encrypted for sharing: what is uploaded, and how its link is made from the upload's
+/// (another scheme, and a fragment with the key, which never reaches the server).
+struct SealedFile: Sendable {
+    var upload: [UInt8]
+    var scheme: String
+    var fragment: String
 }
 
 /// A step every received message takes before it is interpreted and stored (decryption is
@@ -23,6 +38,12 @@ protocol IncomingStage: AnyObject {
 struct MessagePipeline {
     var outgoing: [any OutgoingStage] = []
     var incoming: [any IncomingStage] = []
+
+    /// A file encrypted by the first stage that wants it so; nil when none does.
+    nonisolated(nonsending) func sealFile(_ file: [UInt8], to peer: JID) async throws -> SealedFile? {
+        for stage in outgoing { if let sealed = try await stage.sealFile(file, to: peer) { return sealed } }
+        return nil
+    }
 
     /// The stanza for `message` after every outgoing stage.
     nonisolated(nonsending) func stanza(for message: OutgoingMessage) async throws -> Message {

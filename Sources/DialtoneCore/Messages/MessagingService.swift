@@ -89,10 +89,27 @@ final class MessagingService: AccountFeature {
         let name = url.lastPathComponent
         let type = MessageInterpreter.mediaType(forURL: "file:///" + name) ?? "application/octet-stream"
         guard let service = try await client.uploadService() else { throw UploadError.noService }
-        let slot = try await client.requestUploadSlot(from: service, fileName: name, size: data.count, contentType: type)
-        try await http.put(Array(data), to: slot.putURL, headers: slot.headers.map { ($0.key, $0.value) }, contentType: type, progress: progress)
-        let attachment = Attachment(url: slot.getURL.absoluteString, mediaType: type, name: name, size: data.count)
-        return try await send(OutgoingMessage(id: newStanzaID(), to: peer, content: .message(body: caption, attachments: [attachment])))
+        // In an encrypted chat the server gets ciphertext, and the link carries the key (XEP-0454).
+        let sealed = rooms.isRoom(peer) || rooms.isGroupChat(peer) ? nil : try await pipeline.sealFile(Array(data), to: peer)
+        let upload = sealed?.upload ?? Array(data)
+        let uploadType = sealed == nil ? type : "application/octet-stream"
+        let slot = try await client.requestUploadSlot(from: service, fileName: name, size: upload.count, contentType: uploadType)
+        try await http.put(upload, to: slot.putURL, headers: slot.headers.map { ($0.key, $0.value) }, contentType: uploadType, progress: progress)
+        var link = slot.getURL.absoluteString
+        if let sealed, var parts = URLComponents(string: link) {
+            parts.scheme = sealed.scheme
+            parts.fragment = sealed.fragment
+            link = parts.string ?? link
+        }
+        let attachment = Attachment(url: link, mediaType: type, name: name, size: data.count)
+        guard sealed != nil, let caption, !caption.isEmpty else {
+            return try await send(OutgoingMessage(id: newStanzaID(), to: peer, content: .message(body: caption, attachments: [attachment])))
+        }
+        // Clients show an aesgcm:// link as a file only when it is the whole message: the
+        // caption follows as a message of its own.
+        let file = try await send(OutgoingMessage(id: newStanzaID(), to: peer, content: .message(body: nil, attachments: [attachment])))
+        _ = try await send(OutgoingMessage(id: newStanzaID(), to: peer, content: .message(body: caption, attachments: [])))
+        return file
     }
 
     /// Replaces the text of one of our sent messages (XEP-0308); the old text stays in history.

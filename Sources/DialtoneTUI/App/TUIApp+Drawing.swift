@@ -16,6 +16,7 @@ extension TUIApp {
         var title = view.map { Sanitizer.plain(names.name(for: $0.peer)) } ?? "No conversation — /msg TO to start one"
         // XEP-0085 says a composing state that lasts 30 s has become a pause.
         if let peer = view?.peer, let since = typing[peer], Date().timeIntervalSince(since) < 30 { title += " — typing…" }
+        if let security = conversationSecurity, view != nil { title += " — " + security }
         terminal.draw(StyledLine([TextRun(" " + title, .statusBar)]), row: 0, column: layout.messageColumn,
                       width: layout.messageWidth, fill: .statusBar)
         // The call panel takes rows under the title; the conversation keeps the rest.

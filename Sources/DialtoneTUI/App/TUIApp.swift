@@ -63,6 +63,8 @@ public final class TUIApp {
         set { accounts[current].commandSession = newValue }
     }
     var view: MessageViewModel?
+    /// Whether the conversation in view is end-to-end encrypted, in words for its title.
+    var conversationSecurity: String?
     var editor = LineEditor()
     var histories: [String: InputHistory] = [:]
     /// Help or search results shown in place of the conversation until Escape, from their
@@ -247,6 +249,7 @@ public final class TUIApp {
         view = model
         markSeen(peer)
         updateTitle()
+        showSecurity(of: peer)
     }
 
     /// Marks the conversation read (and tells the sender it was displayed) a moment after

@@ -3,7 +3,7 @@
 /// this table, so a command's documentation, parsing and behaviour cannot drift apart.
 public struct CommandSpec: Sendable {
     public enum Name: String, Sendable, CaseIterable {
-        case msg, correct, retract, reply, react, group, join, leave, who, nick, topic, invite, kick, ban, voice, moderate, configure, close, search, contacts, add, rename, remove, accept, deny, block, unblock, blocked, `import`, attach, open, play, stop, call, answer, decline, hangup, mute, unmute, hold, dtmf, device, calls, cmd, field, next, prev, complete, cancel, account, connect, disconnect, status, set, theme, help, quit
+        case msg, correct, retract, reply, react, group, join, leave, who, nick, topic, invite, kick, ban, voice, moderate, configure, close, search, contacts, add, rename, remove, accept, deny, block, unblock, blocked, omemo, `import`, attach, open, play, stop, call, answer, decline, hangup, mute, unmute, hold, dtmf, device, calls, cmd, field, next, prev, complete, cancel, account, connect, disconnect, status, set, theme, help, quit
     }
 
     /// The handler with its arguments read, ready to run on the interface.

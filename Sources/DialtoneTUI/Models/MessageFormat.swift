@@ -37,6 +37,7 @@ public struct MessageFormat: Sendable {
         if let moderation = message.moderation { tail.append(TextRun(Self.takenDown(moderation), .edited)) }
         else if message.retractedAt != nil { tail.append(TextRun("(taken back)", .edited)) }
         else if message.editedAt != nil { tail.append(TextRun(" (edited)", .edited)) }
+        if let encryption = message.encryption { tail.append(Self.encryptionMark(encryption)) }
         if outgoing, let mark = Self.mark(for: message.status) { tail.append(TextRun(" " + mark.text, mark.role)) }
 
         // Numbers and addresses of known people in the text carry their names; the address
@@ -111,6 +112,17 @@ public struct MessageFormat: Sendable {
     }
 
     /// In place of a message a room's moderator took down: who, when the room said, and why.
+    /// How a message was encrypted (OMEMO): a lock, checked when its device is verified; a
+    /// device the user does not trust, or why it could not be decrypted, in words.
+    static func encryptionMark(_ encryption: MessageEncryption) -> TextRun {
+        if let failure = encryption.failure { return TextRun("(encrypted; could not be decrypted: \(Sanitizer.plain(failure)))", .error) }
+        switch encryption.trust {
+        case .verified: return TextRun(" 🔒✓", .edited)
+        case .untrusted: return TextRun(" 🔒 from an untrusted device", .error)
+        case .blind, nil: return TextRun(" 🔒", .edited)
+        }
+    }
+
     static func takenDown(_ moderation: MessageModeration) -> String {
         let by = moderation.moderator.map { " by \(Sanitizer.plain($0))" } ?? ""
         let reason = moderation.reason.map(Sanitizer.plain).flatMap { $0.isEmpty ? nil : ": \($0)" } ?? ""

@@ -10,6 +10,11 @@ twomemo backends) through slixmpp-omemo, with blind trust. Run it with the venv'
                      allows; current when both, wrapped in an SCE envelope as XEP-0420 says)
   --plain JID TEXT   after login, send JID TEXT unencrypted
   --echo             answer each decrypted message with "echo: TEXT", encrypted the same way
+  --files            fetch each aesgcm:// link received (XEP-0454), decrypt and check it
+                     (event file{sha256,size}), and send the same bytes back as a new
+                     encrypted upload (XEP-0363) of its own
+  --https-port N     the test server's HTTPS port (uploads); its host names are reached on
+                     127.0.0.1 without DNS
   --timeout S        exit after S s (default 30)
 
 slixmpp-omemo leaves omemo:2's SCE envelope to its user; this glue writes and reads the
@@ -17,7 +22,9 @@ envelope's body itself and calls python-omemo's session manager for that version
 
 Output: one JSON object per line on stdout, "event" plus fields:
   ready{jid,device}  message{from,id,body,encrypted,device}  key_transport{from,device}
-  undecryptable{from,error}  sent{to,id,body,encrypted}  error{message}
+  carbon{from,id,body,encrypted,device,kind}: what another device of this account sent or got
+  undecryptable{from,error}  sent{to,id,body,encrypted}  file{from,url,sha256,size}
+  file_error{url,error}  error{message}
 "encrypted" is the namespace a message was encrypted in, or null. Exit 0 at the timeout (1 on
 a failed login).
 
@@ -25,7 +32,15 @@ Network: loopback only (127.0.0.1:PORT).
 """
 import argparse
 import asyncio
+import hashlib
+import http.client
+import os
+import socket
+import ssl
+import urllib.parse
 import xml.etree.ElementTree as ET
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import oldmemo
 import oldmemo.etree
@@ -35,6 +50,8 @@ import twomemo
 import twomemo.etree
 from omemo.storage import Just, Nothing, Storage
 from slixmpp.plugins import register_plugin
+from slixmpp.xmlstream.handler import CoroutineCallback
+from slixmpp.xmlstream.matcher import MatchXPath
 from slixmpp_omemo import TrustLevel, XEP_0384
 
 from peer_support import add_connection_arguments, emit, run
@@ -146,6 +163,32 @@ def envelope_body(plaintext):
     return root.findtext(f"{{{SCE}}}content/{{jabber:client}}body")
 
 
+def https(method, url, ca_file, port, body=None, headers=None):
+    """One HTTPS request to the test server: its host name only for TLS (SNI and the
+    certificate), the connection to 127.0.0.1 (no DNS lookup)."""
+    parts = urllib.parse.urlsplit(url)
+    context = ssl.create_default_context(cafile=ca_file)
+    connection = http.client.HTTPSConnection(parts.hostname, parts.port or port, context=context, timeout=10)
+    connection.sock = context.wrap_socket(socket.create_connection(("127.0.0.1", parts.port or port), timeout=10),
+                                          server_hostname=parts.hostname)
+    path = parts.path + (("?" + parts.query) if parts.query else "")
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    data = response.read()
+    if response.status >= 300:
+        raise RuntimeError(f"{method} {url}: HTTP {response.status}")
+    return data
+
+
+def open_aesgcm(link, ca_file, port):
+    """XEP-0454: the file behind an aesgcm:// link, decrypted with the fragment's IV and key."""
+    parts = urllib.parse.urlsplit(link)
+    secret = bytes.fromhex(parts.fragment)
+    iv, key = secret[:-32], secret[-32:]
+    data = https("GET", urllib.parse.urlunsplit(("https", parts.netloc, parts.path, parts.query, "")), ca_file, port)
+    return AESGCM(key).decrypt(iv, data, None)
+
+
 class OmemoPeer(slixmpp.ClientXMPP):
     def __init__(self, args):
         super().__init__(args.jid, args.password)
@@ -158,6 +201,13 @@ class OmemoPeer(slixmpp.ClientXMPP):
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("failed_auth", self.on_failed)
         self.add_event_handler("message", self.on_message)
+        # slixmpp's "message" event is for messages with a body; a key-transport message
+        # (a heartbeat) has none.
+        for namespace in (oldmemo.oldmemo.NAMESPACE, twomemo.twomemo.NAMESPACE):
+            self.register_handler(CoroutineCallback(
+                f"bodiless {namespace}", MatchXPath(f"{{jabber:client}}message/{{{namespace}}}encrypted"), self.on_bodiless))
+        self.add_event_handler("carbon_received", self.on_carbon_received)
+        self.add_event_handler("carbon_sent", self.on_carbon_sent)
 
     def on_failed(self, _event):
         self.failed = True
@@ -200,7 +250,19 @@ class OmemoPeer(slixmpp.ClientXMPP):
         stanza.send()
         emit("sent", to=to, id=stanza["id"], body=text, encrypted=namespace)
 
-    async def on_message(self, stanza):
+    async def on_bodiless(self, stanza):
+        if not stanza["body"]:
+            await self.on_message(stanza)
+
+    async def on_carbon_received(self, carbon):
+        """A copy of what another device of this account received (XEP-0280)."""
+        await self.on_message(carbon["carbon_received"], carbon="received")
+
+    async def on_carbon_sent(self, carbon):
+        """A copy of what another device of this account sent."""
+        await self.on_message(carbon["carbon_sent"], carbon="sent")
+
+    async def on_message(self, stanza, carbon=None):
         if stanza["type"] not in ("chat", "normal"):
             return
         plugin = self.plugin["xep_0384"]
@@ -215,11 +277,11 @@ class OmemoPeer(slixmpp.ClientXMPP):
                 manager = await plugin.get_session_manager()
                 element = stanza.xml.find(f"{{{twomemo.twomemo.NAMESPACE}}}encrypted")
                 message = twomemo.etree.parse_message(element, sender.bare)
-                plaintext, device, _ = await manager.decrypt(message)
+                plaintext, device, _ = await asyncio.wait_for(manager.decrypt(message), 10)
                 body = envelope_body(plaintext) if plaintext is not None else None
                 namespace = twomemo.twomemo.NAMESPACE
             else:
-                decrypted, device = await plugin.decrypt_message(stanza)
+                decrypted, device = await asyncio.wait_for(plugin.decrypt_message(stanza), 10)
                 body = decrypted["body"] or None
                 namespace = oldmemo.oldmemo.NAMESPACE
         except Exception as error:  # noqa: BLE001 - every failure is an event for the test
@@ -228,11 +290,44 @@ class OmemoPeer(slixmpp.ClientXMPP):
         if body is None:
             emit("key_transport", **{"from": sender.full, "device": device.device_id})
             return
-        emit("message", **{"from": sender.full, "id": stanza["id"], "body": body, "encrypted": namespace,
-                           "device": device.device_id})
-        if self.args.echo and not body.startswith("echo: "):
+        if self.args.files and not carbon and body.startswith("aesgcm://"):
+            await self.echo_file(sender.bare, body, namespace)
+            return
+        emit("carbon" if carbon else "message", **{"from": sender.full, "id": stanza["id"], "body": body, "encrypted": namespace,
+                                                   "device": device.device_id, "kind": carbon})
+        if self.args.echo and not carbon and not body.startswith("echo: "):
             version = "current" if namespace == twomemo.twomemo.NAMESPACE else "legacy"
             await self.send_encrypted(sender.bare, "echo: " + body, version)
+
+
+    async def echo_file(self, to, link, namespace):
+        loop = asyncio.get_running_loop()
+        port = self.args.https_port
+        try:
+            data = await loop.run_in_executor(None, open_aesgcm, link, self.args.ca_file, port)
+        except Exception as error:  # noqa: BLE001 - a file that does not decrypt is the event
+            emit("file_error", url=link, error=repr(error))
+            return
+        emit("file", **{"from": to, "url": link, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)})
+        # The same bytes back, encrypted anew, through our own upload slot.
+        iv, key = os.urandom(12), os.urandom(32)
+        sealed = AESGCM(key).encrypt(iv, data, None)
+        domain = self.boundjid.domain
+        iq = self.make_iq_get(ito=f"upload.{domain}")
+        request = ET.SubElement(iq.xml, "{urn:xmpp:http:upload:0}request",
+                                {"filename": "echo.bin", "size": str(len(sealed)), "content-type": "application/octet-stream"})
+        del request
+        answer = await iq.send()
+        slot = answer.xml.find("{urn:xmpp:http:upload:0}slot")
+        put = slot.find("{urn:xmpp:http:upload:0}put")
+        get = slot.find("{urn:xmpp:http:upload:0}get").get("url")
+        headers = {header.get("name"): header.text for header in put.findall("{urn:xmpp:http:upload:0}header")}
+        headers["Content-Type"] = "application/octet-stream"
+        await loop.run_in_executor(None, https, "PUT", put.get("url"), self.args.ca_file, port, sealed, headers)
+        parts = urllib.parse.urlsplit(get)
+        back = urllib.parse.urlunsplit(("aesgcm", parts.netloc, parts.path, parts.query, (iv + key).hex()))
+        version = "current" if namespace == twomemo.twomemo.NAMESPACE else "legacy"
+        await self.send_encrypted(to, back, version)
 
 
 def main():
@@ -242,6 +337,8 @@ def main():
     parser.add_argument("--send", nargs=2, metavar=("JID", "TEXT"))
     parser.add_argument("--plain", nargs=2, metavar=("JID", "TEXT"))
     parser.add_argument("--echo", action="store_true")
+    parser.add_argument("--files", action="store_true")
+    parser.add_argument("--https-port", type=int, default=443)
     args = parser.parse_args()
     only_backends(args.versions)
     run(OmemoPeer(args), args)
