@@ -98,6 +98,9 @@ let package = Package(
         // Parser throughput; Scripts/bench-xml builds it in release and runs it.
         .executableTarget(name: "XMLBench", dependencies: ["DialtoneXML"], path: "Benchmarks/XMLBench"),
         .executableTarget(name: "StoreBench", dependencies: ["DialtoneStore"], path: "Benchmarks/StoreBench"),
+        // OMEMO CPU a message (and a session set-up) beside plain text; Scripts/bench-omemo runs it.
+        .executableTarget(name: "OMEMOBench", dependencies: ["DialtoneCore", "DialtoneOMEMO", "DialtoneStore", "DialtoneXMPP", "DialtoneXML"],
+                          path: "Benchmarks/OMEMOBench"),
         // Time to a nominated pair on loopback and checks per second; Scripts/bench-ice runs it.
         .executableTarget(name: "ICEBench", dependencies: ["DialtoneICE"], path: "Benchmarks/ICEBench"),
         // Media pipeline CPU per frame; Scripts/bench-media builds it in release and runs it.
@@ -122,7 +125,7 @@ let package = Package(
             exclude: ["Fuzz"]),
         .testTarget(name: "DialtoneStoreTests", dependencies: ["DialtoneStore"]),
         .testTarget(name: "DialtoneOMEMOTests", dependencies: ["DialtoneOMEMO", "COmemo", "DialtoneTestSupport"]),
-        .testTarget(name: "DialtoneCoreTests", dependencies: ["DialtoneCore", "DialtoneXMPP", "DialtoneXML", "DialtoneStore"], exclude: ["Fixtures"]),
+        .testTarget(name: "DialtoneCoreTests", dependencies: ["DialtoneCore", "DialtoneXMPP", "DialtoneXML", "DialtoneStore", "DialtoneOMEMO"], exclude: ["Fixtures"]),
         .testTarget(name: "DialtoneTUITests", dependencies: ["DialtoneTUI", "DialtoneCore"]),
         .testTarget(
             name: "IntegrationTests",

@@ -1,3 +1,4 @@
+import DialtoneStore
 import DialtoneXMPP
 import DialtoneTestSupport
 import Foundation
@@ -193,6 +194,37 @@ final class EncryptionDeliveryTests: ContactPeerTestCase {
         let history = CallHarness.jsonLines(try await run(["history", "--json", them.jid.bare.description]).output)
         XCTAssertEqual(history.count, 1, "\(history)")
         XCTAssertNil(history.first?["decryption_error"])
+    }
+
+    /// Our session with their device is lost (as after restoring an old backup): their next
+    /// message says it could not be decrypted, a new session goes to them at once, and what
+    /// they send after it is read again.
+    func testABrokenSessionIsStartedAgain() async throws {
+        let listener = try await listenOnline(config: config)
+        let commands = harness.path("commands")
+        XCTAssertTrue(FileManager.default.createFile(atPath: commands, contents: nil))
+        let contact = try peer(them, ["--versions", "legacy", "--send", us.jid.bare.description, "one", "--commands", commands,
+                                      "--timeout", "60"])
+        try await waitForPeer(contact)
+        try await eventually("the first is read") { self.said(listener, "one", "incoming") != nil }
+        try await eventually("and answered") { self.event("key_transport", in: contact) != nil }
+        let device = try XCTUnwrap(event("ready", in: contact)?["device"] as? Int)
+        let store = try Store(path: harness.path("data-dt") + "/dialtone/accounts/\(us.jid.bare)/dialtone.sqlite")
+        try store.saveOMEMOSession(nil, for: OMEMODeviceAddress(account: them.jid.bare.description, device: UInt32(device)))
+
+        func say(_ text: String) throws {
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: commands))
+            handle.seekToEndOfFile()
+            handle.write(Data("send \(us.jid.bare) \(text)\n".utf8))
+            try handle.close()
+        }
+        try say("two")
+        try await eventually("it says why it could not be read") {
+            self.lines(listener, type: "message").contains { $0["decryption_error"] is String && $0["direction"] as? String == "incoming" }
+        }
+        try await eventually("a new session reaches them") { self.events("key_transport", in: contact).count >= 2 }
+        try say("three")
+        try await eventually("what they send next is read") { self.said(listener, "three", "incoming")?["encrypted"] as? Bool == true }
     }
 
     func testAKeyExchangeIsAnsweredWithAHeartbeat() async throws {

@@ -123,11 +123,12 @@ final class SubscriptionTests: ContactPeerTestCase {
         let client = try XCTUnwrap(time["from"] as? String)
         let disco = try XCTUnwrap(events("disco", in: friend).first { $0["from"] as? String == client }, friend.output)
         XCTAssertEqual(disco["features"] as? [String], [
+            "eu.siacs.conversations.axolotl.devicelist+notify",
             "http://jabber.org/protocol/caps", "http://jabber.org/protocol/chatstates", "http://jabber.org/protocol/disco#info",
             "jabber:iq:version", "jabber:x:oob", "urn:xmpp:bookmarks:1+notify", "urn:xmpp:chat-markers:0", "urn:xmpp:jingle-message:0",
             "urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:dtls:0", "urn:xmpp:jingle:apps:rtp:1", "urn:xmpp:jingle:apps:rtp:audio",
             "urn:xmpp:jingle:transports:ice-udp:1", "urn:xmpp:mds:displayed:0+notify", "urn:xmpp:message-correct:0", "urn:xmpp:message-retract:0",
-            "urn:xmpp:message-retract:1", "urn:xmpp:ping", "urn:xmpp:reactions:0", "urn:xmpp:receipts", "urn:xmpp:reply:0",
+            "urn:xmpp:message-retract:1", "urn:xmpp:omemo:2:devices+notify", "urn:xmpp:ping", "urn:xmpp:reactions:0", "urn:xmpp:receipts", "urn:xmpp:reply:0",
             "urn:xmpp:time",
         ], "what is implemented, and nothing else")
         let version = try XCTUnwrap(events("version", in: friend).first { $0["from"] as? String == client })

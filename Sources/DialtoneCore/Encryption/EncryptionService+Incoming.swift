@@ -35,7 +35,9 @@ extension EncryptionService: IncomingStage {
         let recipient = Recipient(account: sender, device: element.senderDevice, format: format)
         // Another process of the account (a `listen` beside the interface) gets the same
         // message, and only the first to decrypt it can: the others take what it found.
-        let shared = "\(sender) \(element.senderDevice) \(lowercaseHex(key.data.prefix(64)))"
+        // Named by a digest of its whole key for us: the start of every key exchange of one
+        // session is the same.
+        let shared = "\(sender) \(element.senderDevice) \(lowercaseHex(SCRAMHash.sha256.digest(key.data)))"
         if let found = try? store.omemoDecrypted(shared) { return apply(found, to: received) }
         let material: [UInt8]
         do {

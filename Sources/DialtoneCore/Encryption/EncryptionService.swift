@@ -216,26 +216,27 @@ extension OMEMOVersion {
 }
 
 /// The key store's records in Dialtone's store, read and written at each library call.
-final class StoreKeeper: OMEMOKeyRecords {
+@_spi(Bench)
+public final class StoreKeeper: OMEMOKeyRecords {
     let store: Store
 
-    init(store: Store) { self.store = store }
+    public init(store: Store) { self.store = store }
 
     private func address(_ device: OMEMOKeyStore.Device) -> OMEMODeviceAddress {
         OMEMODeviceAddress(account: device.account, device: UInt32(bitPattern: device.id))
     }
 
-    func session(_ device: OMEMOKeyStore.Device) throws -> [UInt8]? { try store.omemoSession(address(device)) }
-    func sessionDevices(of account: String) throws -> [Int32] { try store.omemoSessionDevices(of: account).map { Int32(bitPattern: $0) } }
-    func setSession(_ record: [UInt8]?, for device: OMEMOKeyStore.Device) throws { try store.saveOMEMOSession(record, for: address(device)) }
-    func preKeys() throws -> [UInt32: [UInt8]] { try store.omemoPreKeys(signed: false) }
-    func preKey(_ id: UInt32) throws -> [UInt8]? { try store.omemoPreKey(id, signed: false) }
-    func setPreKey(_ record: [UInt8]?, id: UInt32) throws { try store.saveOMEMOPreKey(record, id: id) }
-    func signedPreKeys() throws -> [UInt32: [UInt8]] { try store.omemoPreKeys(signed: true) }
-    func signedPreKey(_ id: UInt32) throws -> [UInt8]? { try store.omemoPreKey(id, signed: true) }
-    func setSignedPreKey(_ record: [UInt8]?, id: UInt32) throws { try store.saveOMEMOSignedPreKey(record, id: id) }
-    func identity(of device: OMEMOKeyStore.Device) throws -> [UInt8]? { try store.omemoLibraryIdentity(address(device)) }
-    func setIdentity(_ key: [UInt8]?, of device: OMEMOKeyStore.Device) throws { try store.saveOMEMOIdentity(key, of: address(device)) }
+    public func session(_ device: OMEMOKeyStore.Device) throws -> [UInt8]? { try store.omemoSession(address(device)) }
+    public func sessionDevices(of account: String) throws -> [Int32] { try store.omemoSessionDevices(of: account).map { Int32(bitPattern: $0) } }
+    public func setSession(_ record: [UInt8]?, for device: OMEMOKeyStore.Device) throws { try store.saveOMEMOSession(record, for: address(device)) }
+    public func preKeys() throws -> [UInt32: [UInt8]] { try store.omemoPreKeys(signed: false) }
+    public func preKey(_ id: UInt32) throws -> [UInt8]? { try store.omemoPreKey(id, signed: false) }
+    public func setPreKey(_ record: [UInt8]?, id: UInt32) throws { try store.saveOMEMOPreKey(record, id: id) }
+    public func signedPreKeys() throws -> [UInt32: [UInt8]] { try store.omemoPreKeys(signed: true) }
+    public func signedPreKey(_ id: UInt32) throws -> [UInt8]? { try store.omemoPreKey(id, signed: true) }
+    public func setSignedPreKey(_ record: [UInt8]?, id: UInt32) throws { try store.saveOMEMOSignedPreKey(record, id: id) }
+    public func identity(of device: OMEMOKeyStore.Device) throws -> [UInt8]? { try store.omemoLibraryIdentity(address(device)) }
+    public func setIdentity(_ key: [UInt8]?, of device: OMEMOKeyStore.Device) throws { try store.saveOMEMOIdentity(key, of: address(device)) }
 }
 
 // MARK: Between the layers' value types

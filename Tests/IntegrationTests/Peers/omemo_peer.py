@@ -9,12 +9,16 @@ twomemo backends) through slixmpp-omemo, with blind trust. Run it with the venv'
   --send JID TEXT    after login, send JID an encrypted TEXT (in the version --versions
                      allows; current when both, wrapped in an SCE envelope as XEP-0420 says)
   --plain JID TEXT   after login, send JID TEXT unencrypted
+  --repeat N         send --send's and --plain's text N times, numbered " #1"… (benchmarks)
+  --quit             disconnect once what --send and --plain asked for is sent
   --echo             answer each decrypted message with "echo: TEXT", encrypted the same way
   --files            fetch each aesgcm:// link received (XEP-0454), decrypt and check it
                      (event file{sha256,size}), and send the same bytes back as a new
                      encrypted upload (XEP-0363) of its own
   --https-port N     the test server's HTTPS port (uploads); its host names are reached on
                      127.0.0.1 without DNS
+  --commands FILE    follow FILE: each line appended is "send JID TEXT", sent encrypted as
+                     --send does
   --timeout S        exit after S s (default 30)
 
 slixmpp-omemo leaves omemo:2's SCE envelope to its user; this glue writes and reads the
@@ -54,7 +58,7 @@ from slixmpp.xmlstream.handler import CoroutineCallback
 from slixmpp.xmlstream.matcher import MatchXPath
 from slixmpp_omemo import TrustLevel, XEP_0384
 
-from peer_support import add_connection_arguments, emit, run
+from peer_support import add_connection_arguments, emit, follow_commands, run
 
 
 SCE = "urn:xmpp:sce:1"
@@ -194,6 +198,7 @@ class OmemoPeer(slixmpp.ClientXMPP):
         super().__init__(args.jid, args.password)
         self.args = args
         self.failed = False
+        self.done = asyncio.Event()
         self.use_message_ids = True
         for plugin in ("xep_0030", "xep_0060", "xep_0163", "xep_0280", "xep_0334", "xep_0359"):
             self.register_plugin(plugin)
@@ -220,13 +225,27 @@ class OmemoPeer(slixmpp.ClientXMPP):
         manager = await self.plugin["xep_0384"].get_session_manager()
         own, _ = await manager.get_own_device_information()
         emit("ready", jid=self.boundjid.bare, device=own.device_id)
+        repeat = self.args.repeat
+        numbered = (lambda text, index: f"{text} #{index + 1}") if repeat > 1 else (lambda text, _index: text)
         if self.args.plain:
             to, text = self.args.plain
-            self.send_message(mto=to, mbody=text, mtype="chat")
-            emit("sent", to=to, body=text, encrypted=None)
+            for index in range(repeat):
+                self.send_message(mto=to, mbody=numbered(text, index), mtype="chat")
+            emit("sent", to=to, body=text, encrypted=None, count=repeat)
         if self.args.send:
             to, text = self.args.send
-            await self.send_encrypted(to, text, "current" if self.args.versions != "legacy" else "legacy")
+            for index in range(repeat):
+                await self.send_encrypted(to, numbered(text, index), "current" if self.args.versions != "legacy" else "legacy")
+        if self.args.quit:
+            await asyncio.sleep(1)
+            self.done.set()
+        if self.args.commands:
+            asyncio.ensure_future(follow_commands(self.args.commands, self.command))
+
+    async def command(self, line):
+        words = line.split(" ", 2)
+        if len(words) == 3 and words[0] == "send":
+            await self.send_encrypted(words[1], words[2], "current" if self.args.versions != "legacy" else "legacy")
 
     async def send_encrypted(self, to, text, version):
         plugin = self.plugin["xep_0384"]
@@ -248,7 +267,8 @@ class OmemoPeer(slixmpp.ClientXMPP):
         if errors:
             emit("error", message=f"encryption errors: {errors!r}")
         stanza.send()
-        emit("sent", to=to, id=stanza["id"], body=text, encrypted=namespace)
+        if self.args.repeat <= 1:
+            emit("sent", to=to, id=stanza["id"], body=text, encrypted=namespace)
 
     async def on_bodiless(self, stanza):
         if not stanza["body"]:
@@ -338,10 +358,14 @@ def main():
     parser.add_argument("--plain", nargs=2, metavar=("JID", "TEXT"))
     parser.add_argument("--echo", action="store_true")
     parser.add_argument("--files", action="store_true")
+    parser.add_argument("--commands")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--quit", action="store_true")
     parser.add_argument("--https-port", type=int, default=443)
     args = parser.parse_args()
     only_backends(args.versions)
-    run(OmemoPeer(args), args)
+    peer = OmemoPeer(args)
+    run(peer, args, done=peer.done)
 
 
 if __name__ == "__main__":
