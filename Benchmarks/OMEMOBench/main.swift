@@ -107,4 +107,6 @@ report.append(("plain text: parse a message", try perOperation(1000) { index in
     precondition(parsed.body == text)
 }))
 
-for (name, microseconds) in report { print(String(format: "%-52@ %8.1f µs CPU", name as NSString, microseconds)) }
+for (name, microseconds) in report {
+    print(name.padding(toLength: 52, withPad: " ", startingAt: 0) + String(format: "%8.1f µs CPU", microseconds))
+}

@@ -54,7 +54,10 @@ def cpu_seconds(pid):
 def catch_up(dialtone, config, env, count, prefix):
     """Seconds until `listen` printed `count` messages starting with `prefix`, and its CPU."""
     start = time.monotonic()
-    listener = subprocess.Popen([dialtone, "listen", "--json", "--config", config], env=env, stdout=subprocess.PIPE,
+    # BENCH_PERF=1: the encrypted catch-up under `perf record` (perf.data in the bench's directory).
+    wrapper = ["perf", "record", "-g", "-o", os.path.join(os.path.dirname(config), "perf.data"), "--"] \
+        if os.environ.get("BENCH_PERF") and prefix.startswith("encrypted") else []
+    listener = subprocess.Popen(wrapper + [dialtone, "listen", "--json", "--config", config], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, text=True)
     seen = 0
     encrypted = 0
@@ -72,6 +75,13 @@ def catch_up(dialtone, config, env, count, prefix):
     elapsed = time.monotonic() - start
     cpu = cpu_seconds(listener.pid)
     listener.terminate()
+    if wrapper:
+        listener.wait(30)
+        report = os.path.join(os.path.dirname(config), "perf.txt")
+        with open(report, "w", encoding="utf-8") as out:
+            subprocess.run(["perf", "report", "-i", os.path.join(os.path.dirname(config), "perf.data"), "--no-children",
+                            "--stdio", "--percent-limit", "1.5", "-g", "none"], stdout=out, stderr=subprocess.DEVNULL)
+        print(f"perf report: {report}")
     listener.wait(10)
     return elapsed, cpu, encrypted, failed
 

@@ -137,7 +137,7 @@ extension Store {
 
     public func omemoSession(_ address: OMEMODeviceAddress) throws(StoreError) -> [UInt8]? {
         try reading { db in
-            try Data.fetchOne(db, sql: "SELECT record FROM omemo_session WHERE account = ? AND device = ?",
+            try Data.fetchOne(db.cachedStatement(sql: "SELECT record FROM omemo_session WHERE account = ? AND device = ?"),
                               arguments: [address.account, Int64(address.device)]).map(Array.init)
         }
     }
@@ -170,7 +170,7 @@ extension Store {
 
     public func omemoLibraryIdentity(_ address: OMEMODeviceAddress) throws(StoreError) -> [UInt8]? {
         try reading { db in
-            try Data.fetchOne(db, sql: "SELECT key FROM omemo_identity WHERE account = ? AND device = ?",
+            try Data.fetchOne(db.cachedStatement(sql: "SELECT key FROM omemo_identity WHERE account = ? AND device = ?"),
                               arguments: [address.account, Int64(address.device)]).map(Array.init)
         }
     }
@@ -202,8 +202,8 @@ extension Store {
 
     private static func saveSession(_ address: OMEMODeviceAddress, _ record: [UInt8]?, in db: Database) throws {
         if let record {
-            try db.execute(sql: "INSERT OR REPLACE INTO omemo_session (account, device, record) VALUES (?, ?, ?)",
-                           arguments: [address.account, Int64(address.device), Data(record)])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO omemo_session (account, device, record) VALUES (?, ?, ?)")
+                .execute(arguments: [address.account, Int64(address.device), Data(record)])
         } else {
             try db.execute(sql: "DELETE FROM omemo_session WHERE account = ? AND device = ?", arguments: [address.account, Int64(address.device)])
         }
@@ -211,8 +211,8 @@ extension Store {
 
     private static func saveIdentity(_ address: OMEMODeviceAddress, _ key: [UInt8]?, in db: Database) throws {
         if let key {
-            try db.execute(sql: "INSERT OR REPLACE INTO omemo_identity (account, device, key) VALUES (?, ?, ?)",
-                           arguments: [address.account, Int64(address.device), Data(key)])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO omemo_identity (account, device, key) VALUES (?, ?, ?)")
+                .execute(arguments: [address.account, Int64(address.device), Data(key)])
         } else {
             try db.execute(sql: "DELETE FROM omemo_identity WHERE account = ? AND device = ?", arguments: [address.account, Int64(address.device)])
         }
@@ -261,7 +261,7 @@ extension Store {
     /// The identity key a device showed and the trust in it; nil for a device not met yet.
     public func omemoTrust(of address: OMEMODeviceAddress) throws(StoreError) -> (key: [UInt8], trust: OMEMOTrust)? {
         try reading { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT key, trust FROM omemo_trust WHERE account = ? AND device = ?",
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT key, trust FROM omemo_trust WHERE account = ? AND device = ?"),
                                              arguments: [address.account, Int64(address.device)]) else { return nil }
             let key: Data = row["key"]
             return (Array(key), OMEMOTrust(rawValue: row["trust"]) ?? .untrusted)
@@ -341,7 +341,7 @@ extension Store {
     /// Whether a message with this id in our archive is stored already.
     public func containsMessage(archiveID: String) throws(StoreError) -> Bool {
         try reading { db in
-            try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM message WHERE archiveID = ?)", arguments: [archiveID]) ?? false
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM message WHERE archiveID = ?)"), arguments: [archiveID]) ?? false
         }
     }
 }
@@ -375,20 +375,26 @@ extension Store {
     /// the first can decrypt it.
     public func omemoDecrypted(_ key: String) throws(StoreError) -> OMEMODecrypted? {
         try reading { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT body, encryption FROM omemo_decrypted WHERE key = ?", arguments: [key]),
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT body, encryption FROM omemo_decrypted WHERE key = ?"), arguments: [key]),
                   let encryption = try? JSONDecoder().decode(MessageEncryption.self, from: Data((row["encryption"] as String).utf8))
             else { return nil }
             return OMEMODecrypted(body: row["body"], encryption: encryption)
         }
     }
 
-    /// Keeps what was decrypted for the account's other processes a day (older entries go).
+    /// Keeps what was decrypted for the account's other processes (a day: see
+    /// `forgetOMEMODecrypted`).
     public func rememberOMEMODecrypted(_ decrypted: OMEMODecrypted, key: String, at time: Date = Date()) throws(StoreError) {
         let encryption = String(decoding: (try? JSONEncoder().encode(decrypted.encryption)) ?? Data(), as: UTF8.self)
         try writing { db in
-            try db.execute(sql: "DELETE FROM omemo_decrypted WHERE at < ?", arguments: [time.addingTimeInterval(-86_400)])
             try db.execute(sql: "INSERT OR REPLACE INTO omemo_decrypted (key, body, encryption, at) VALUES (?, ?, ?, ?)",
                            arguments: [key, decrypted.body, encryption, time])
         }
+    }
+
+    /// Forgets what was decrypted more than a day before `time` (once a session: the other
+    /// processes got those messages long ago).
+    public func forgetOMEMODecrypted(before time: Date) throws(StoreError) {
+        try writing { db in try db.execute(sql: "DELETE FROM omemo_decrypted WHERE at < ?", arguments: [time.addingTimeInterval(-86_400)]) }
     }
 }

@@ -34,7 +34,7 @@ extension EncryptionService: IncomingStage {
         let format = element.version.format
         let recipient = Recipient(account: sender, device: element.senderDevice, format: format)
         // Another process of the account (a `listen` beside the interface) gets the same
-        // message, and only the first to decrypt it can: the others take what it found.
+        // message, and only the first to decrypt it can: the others take what it stored.
         // Named by a digest of its whole key for us: the start of every key exchange of one
         // session is the same.
         let shared = "\(sender) \(element.senderDevice) \(lowercaseHex(SCRAMHash.sha256.digest(key.data)))"
@@ -44,7 +44,11 @@ extension EncryptionService: IncomingStage {
             material = try device.decryptKey(key.data, isKeyExchange: key.isKeyExchange, from: sender, device: element.senderDevice,
                                              format: format)
         } catch {
-            if let found = await decryptedElsewhere(shared) { return apply(found, to: received) }
+            switch await decryptedElsewhere(shared, archiveID: received.archiveID) {
+            case .stored: return received
+            case .decrypted(let found): return apply(found, to: received)
+            case .no: break
+            }
             // A session that no longer works (they lost theirs, or we ours): a new one, as
             // Conversations repairs it, so that their next message can be read.
             if !key.isKeyExchange { sessionsToRepair.insert(recipient) }
@@ -60,10 +64,7 @@ extension EncryptionService: IncomingStage {
         }
         let trust = meetSender(recipient, device: device)
         let encryption = MessageEncryption(scheme: element.version.namespace, device: element.senderDevice, trust: trust)
-        guard let payload = element.payload else {
-            try? store.rememberOMEMODecrypted(OMEMODecrypted(body: nil, encryption: encryption), key: shared)
-            return nil
-        }
+        guard let payload = element.payload else { return nil }
         let body: String?
         do {
             let plaintext = try OMEMOPayload.open(payload, iv: element.iv, keyMaterial: material, format: format, context: device.context)
@@ -82,18 +83,28 @@ extension EncryptionService: IncomingStage {
             return undecrypted(received, scheme: element.version.namespace, sender: element.senderDevice, "\(error)")
         }
         let found = OMEMODecrypted(body: body, encryption: encryption)
-        try? store.rememberOMEMODecrypted(found, key: shared)
+        // A message our archive named is found by that id once stored; one without is kept
+        // here for the other processes.
+        if received.archiveID == nil { try? store.rememberOMEMODecrypted(found, key: shared) }
         return apply(found, to: received)
     }
 
-    /// What another process decrypted, if it does so within half a second (it got the
+    private enum Elsewhere {
+        /// Another process stored it (by our archive's id): the store takes this copy for it.
+        case stored
+        case decrypted(OMEMODecrypted)
+        case no
+    }
+
+    /// Whether another process decrypted the message, within half a second (it got the
     /// message at the same moment and may still be at it).
-    private nonisolated(nonsending) func decryptedElsewhere(_ key: String) async -> OMEMODecrypted? {
-        for _ in 0..<10 {
-            if let found = try? store.omemoDecrypted(key) { return found }
-            try? await Task.sleep(for: .milliseconds(50))
+    private nonisolated(nonsending) func decryptedElsewhere(_ key: String, archiveID: String?) async -> Elsewhere {
+        for attempt in 0...10 {
+            if let archiveID, (try? store.containsMessage(archiveID: archiveID)) == true { return .stored }
+            if let found = try? store.omemoDecrypted(key) { return .decrypted(found) }
+            if attempt < 10 { try? await Task.sleep(for: .milliseconds(50)) }
         }
-        return try? store.omemoDecrypted(key)
+        return .no
     }
 
     /// The message with its decrypted text (nil: there was none to show).
@@ -110,6 +121,8 @@ extension EncryptionService: IncomingStage {
     private func meetSender(_ recipient: Recipient, device: OMEMODevice) -> OMEMOTrust? {
         guard let identity = device.identity(of: recipient.account, device: recipient.device, format: recipient.format) else { return nil }
         do {
+            // Met before with this key (nearly always): a read, no write.
+            if let known = try store.omemoTrust(of: recipient.address), known.key == identity { return known.trust }
             return try store.meetOMEMOIdentity(identity, of: recipient.address, trust: try firstTrust(for: recipient.account))
         } catch {
             logger.error("cannot store the identity of \(recipient.account)'s device \(recipient.device): \(error)")

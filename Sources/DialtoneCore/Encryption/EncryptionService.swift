@@ -86,6 +86,7 @@ final class EncryptionService: AccountFeature {
         // Lists are asked again in a new session: notifications missed meanwhile are not resent.
         listsAsked = []
         publishedThisSession = false
+        try? store.forgetOMEMODecrypted(before: Date())
         await publishOwnDevice()
     }
 
