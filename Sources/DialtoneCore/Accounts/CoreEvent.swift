@@ -19,6 +19,8 @@ public enum CoreEvent: Sendable {
     case readElsewhere(peer: String, unread: Int)
     /// The other side is typing, paused, gone… (XEP-0085), for 1:1 chats; never stored.
     case chatState(peer: String, state: String)
+    /// Our message went end-to-end encrypted (OMEMO): its row now says so.
+    case sentEncrypted(peer: String, StoredMessage)
     /// An outgoing message's status changed (sent, delivered, read), by row id.
     case status(messageID: Int64, StoredMessage.Status)
     case contactsChanged

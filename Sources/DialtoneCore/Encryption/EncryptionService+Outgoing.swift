@@ -59,6 +59,10 @@ extension EncryptionService: OutgoingStage {
         stanza = stanza.encrypted(elements)
         try? store.setEncryption(MessageEncryption(scheme: first.version.namespace, device: first.senderDevice, trust: nil),
                                  ofOutgoing: message.id)
+        // Shown before it went: the front ends learn that it went encrypted.
+        if let row = try? store.recentOutgoing(stanzaIDs: [message.id]).first {
+            broadcaster.publish(.sentEncrypted(peer: peer.description, row))
+        }
     }
 
     /// A file goes encrypted (XEP-0454: AES-256-GCM, an aesgcm:// link) where its message

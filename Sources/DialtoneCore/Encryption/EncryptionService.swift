@@ -28,6 +28,8 @@ final class EncryptionService: AccountFeature {
     private let keeper: StoreKeeper
     /// Accounts whose device lists were asked for in this session (others come as notifications).
     var listsAsked: Set<String> = []
+    /// Of those, the ones whose answers have not all come yet.
+    var listsAsking: Set<String> = []
     /// Whether our device was put on the server in this session (lists and bundle).
     var publishedThisSession = false
     /// Work noted while messages were handled, done by `doPendingWork`.
@@ -121,6 +123,9 @@ final class EncryptionService: AccountFeature {
             listsAsked.insert(account.description)
             bundleOutdated = false
             publishedThisSession = true
+        } catch XMPPConnectionError.notConnected {
+            // The next session publishes it.
+            logger.info("could not publish this device for OMEMO: not connected")
         } catch {
             logger.warning("could not publish this device for OMEMO: \(error)")
         }
@@ -153,10 +158,18 @@ final class EncryptionService: AccountFeature {
         }
     }
 
-    /// Asks for `peer`'s device lists once a session (notifications keep them current after).
+    /// Asks for `peer`'s device lists once a session (notifications keep them current after);
+    /// a second caller meanwhile (the conversation's title, its first message) waits for the
+    /// answer rather than reading what is stored before it came.
     nonisolated(nonsending) func refreshDevices(of peer: String) async {
-        guard !listsAsked.contains(peer), let jid = try? JID(peer) else { return }
+        guard let jid = try? JID(peer) else { return }
+        guard !listsAsked.contains(peer) else {
+            for _ in 0..<100 where listsAsking.contains(peer) { try? await Task.sleep(for: .milliseconds(50)) }
+            return
+        }
         listsAsked.insert(peer)
+        listsAsking.insert(peer)
+        defer { listsAsking.remove(peer) }
         for version in OMEMOVersion.allCases {
             do {
                 let list = try await client.omemoDevices(of: jid, version: version)

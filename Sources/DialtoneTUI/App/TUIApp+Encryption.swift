@@ -45,11 +45,11 @@ extension TUIApp {
                     let status = try await session.encryptionStatus(of: jid)
                     if status == .phoneNetwork || status == .room {
                         self.show(error: status == .room ? "Group chats are not encrypted." : "SMS and MMS cannot be end-to-end encrypted.")
-                        return
+                    } else {
+                        try await session.setEncryption(action == "on", for: jid)
+                        self.show(notice: action == "on" ? "Messages here are now encrypted (OMEMO)." : "Messages here are now sent unencrypted.")
+                        self.showSecurity(of: peer)
                     }
-                    try await session.setEncryption(action == "on", for: jid)
-                    self.show(notice: action == "on" ? "Messages here are now encrypted (OMEMO)." : "Messages here are now sent unencrypted.")
-                    self.showSecurity(of: peer)
                 } catch {
                     self.show(error: "\(error)")
                 }
@@ -95,8 +95,13 @@ extension TUIApp {
                 for device in devices {
                     let trust = device.isThisDevice ? "this device" : device.trust.map(Self.trustWords) ?? "not met yet"
                     lines.append(StyledLine([TextRun(Sanitizer.plain(self.names.name(for: device.account)), .peerName),
-                                             TextRun("  \(device.device)  \(trust)\(device.listed ? "" : " (no longer listed)")")]))
-                    lines.append(StyledLine([TextRun("    " + (device.grouped ?? "(fingerprint not known yet)"), .text)]))
+                                             TextRun("  device \(device.device)")]))
+                    lines.append(StyledLine([TextRun("    " + trust + (device.listed ? "" : " (no longer listed)"), .notice)]))
+                    // Four groups a row: the fingerprint fits a narrow pane and reads as clients show it.
+                    let groups = (device.grouped ?? "(fingerprint not known yet)").split(separator: " ")
+                    for row in stride(from: 0, to: groups.count, by: 4) {
+                        lines.append(StyledLine([TextRun("    " + groups[row..<min(row + 4, groups.count)].joined(separator: " "), .text)]))
+                    }
                 }
                 self.overlay = lines
             } catch {

@@ -307,7 +307,8 @@ public final class TUIApp {
                 notifier.notify(title: "\(sender) → \(sessions[account].account.bare.description)", body: text)
             }
             updateTitle()
-        case .corrected(let peer, let message), .retracted(let peer, let message), .reacted(let peer, let message, _, _):
+        case .corrected(let peer, let message), .retracted(let peer, let message), .reacted(let peer, let message, _, _),
+             .sentEncrypted(let peer, let message):
             if inView, peer == view?.peer { view?.upsert(message) }
         case .status(let id, let status):
             if inView { view?.setStatus(status, forMessage: id) }

@@ -87,6 +87,9 @@ struct EventPrinter: Sendable {
             return roomObject(event)
         case .status(let id, let status):
             return ["type": "status", "message_id": id, "status": status.rawValue]
+        case .sentEncrypted(_, let message):
+            guard let id = message.id else { return nil }
+            return ["type": "status", "message_id": id, "status": message.status.rawValue, "encrypted": true]
         case .contactsChanged:
             return ["type": "contacts"]
         case .presence(let presence):
