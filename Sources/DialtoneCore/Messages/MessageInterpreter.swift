@@ -158,16 +158,16 @@ public struct MessageInterpreter: Sendable {
                 }
             }
         }
-        // An encrypted file (XEP-0454) is its link, alone, as the whole (decrypted) body.
-        if result.isEmpty, let raw = message.body, case let body = raw.trimmingCharacters(in: .whitespacesAndNewlines),
-           body.lowercased().hasPrefix("aesgcm://"), !body.contains(where: \.isWhitespace), URL(string: body) != nil {
-            result.append(Attachment(url: body, mediaType: mediaType(forURL: body), name: fileName(body)))
-        }
-        // A bare media link as the whole body (Cheogram sends both) is an attachment too.
-        if result.isEmpty, let raw = message.body, raw.contains("https://"),
-           case let body = raw.trimmingCharacters(in: .whitespacesAndNewlines),
-           body.hasPrefix("https://"), !body.contains(where: \.isWhitespace), let type = mediaType(forURL: body) {
-            result.append(Attachment(url: body, mediaType: type, name: fileName(body)))
+        // A link as the whole body is an attachment too: a bare media link (Cheogram sends both),
+        // or an encrypted file (XEP-0454), whatever its type. Every message passes here: the
+        // cheap test for a link comes first.
+        if result.isEmpty, let raw = message.body, raw.contains("://"),
+           case let body = raw.trimmingCharacters(in: .whitespacesAndNewlines), !body.contains(where: \.isWhitespace) {
+            if body.hasPrefix("https://"), let type = mediaType(forURL: body) {
+                result.append(Attachment(url: body, mediaType: type, name: fileName(body)))
+            } else if body.prefix(9).lowercased() == "aesgcm://", URL(string: body) != nil {
+                result.append(Attachment(url: body, mediaType: mediaType(forURL: body), name: fileName(body)))
+            }
         }
         return result
     }
