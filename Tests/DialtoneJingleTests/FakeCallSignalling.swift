@@ -14,6 +14,12 @@ final class FakeCallSignalling: Sendable {
 
     /// Each stanza with the way it left: send, request or sendRequest.
     private let stanzas = Mutex<[(via: String, stanza: XMLElement)]>([])
+    /// OMEMO for the fingerprints, if the test gives some (see `FakeSealing`).
+    let sealing: FingerprintSealing?
+
+    init(sealing: FingerprintSealing? = nil) {
+        self.sealing = sealing
+    }
 
     private func record(_ via: String, _ stanza: XMLElement) {
         stanzas.withLock { $0.append((via, stanza)) }
@@ -26,7 +32,8 @@ final class FakeCallSignalling: Sendable {
             request: { self.record("request", $0); return $0.iqReply() },
             sendRequest: { self.record("sendRequest", $0) },
             features: { _ in [] },
-            mayCall: { $0 == Self.friend.bare })
+            mayCall: { $0 == Self.friend.bare },
+            sealing: sealing)
     }
 
     /// A manager on this signalling whose calls gather loopback candidates only: no network.
@@ -69,6 +76,16 @@ final class FakeCallSignalling: Sendable {
             guard let action = try? JingleAction(iq: entry.stanza) else { return nil }
             return action.kind.rawValue + (action.reason.map { " \($0.condition.rawValue)" } ?? "")
         }
+    }
+
+    /// The Jingle requests we sent of one kind, as they went (session-initiate, session-accept…).
+    func sent(_ kind: JingleAction.Kind) -> [XMLElement] {
+        stanzas.withLock { $0 }.filter { $0.via != "send" }.map(\.stanza).filter { (try? JingleAction(iq: $0))?.kind == kind }
+    }
+
+    /// The XEP-0353 messages as they went.
+    var messages: [XMLElement] {
+        stanzas.withLock { $0 }.map(\.stanza).filter { MessageInitiation(message: $0) != nil }
     }
 
     /// Our answers to the peer's Jingle iqs: "result", or the error's condition.

@@ -132,6 +132,40 @@ final class JingleProtocolTests: XCTestCase {
                      "a propose without an id is no call")
     }
 
+    /// Conversations' verification draft: the proceed names the callee's OMEMO device inside
+    /// it, and the transport's fingerprint comes wrapped around an OMEMO `<encrypted/>`.
+    func testVerifiedCallElementsAsConversationsSendsThem() throws {
+        let proceed = try XMLElement(parsing: """
+            <message xmlns="jabber:client" from="bob@example.org/conv" to="alice@example.org/d" id="jm-proceed-x" type="chat">\
+            <proceed xmlns="urn:xmpp:jingle-message:0" id="sid42">\
+            <device xmlns="http://gultsch.de/xmpp/drafts/omemo/dlts-srtp-verification" id="1285073097"/></proceed>\
+            <store xmlns="urn:xmpp:hints"/></message>
+            """)
+        let parsed = try XCTUnwrap(MessageInitiation(message: proceed))
+        XCTAssertEqual(parsed.action, .proceed)
+        XCTAssertEqual(parsed.device, 1_285_073_097)
+        let ours = MessageInitiation(id: "sid42", action: .proceed, device: 7).message(to: try JID("a@b/c"), stanzaID: "m1")
+        XCTAssertEqual(MessageInitiation(message: try XMLElement(parsing: ours.serialized()))?.device, 7)
+        XCTAssertNil(MessageInitiation(message: try XMLElement(parsing: MessageInitiation(id: "s", action: .proceed)
+            .message(to: try JID("a@b/c"), stanzaID: "m2").serialized()))?.device, "no device unless we have one")
+
+        let transport = try XMLElement(parsing: """
+            <transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="uf" pwd="pwpwpwpwpwpwpwpwpwpwpw">\
+            <fingerprint xmlns="http://gultsch.de/xmpp/drafts/omemo/dlts-srtp-verification" hash="sha-256" setup="actpass">\
+            <encrypted xmlns="eu.siacs.conversations.axolotl"><header sid="5678"><key rid="1234">a2V5</key><iv>aXY=</iv></header>\
+            <payload>cGF5bG9hZA==</payload></encrypted></fingerprint></transport>
+            """)
+        let read = try XCTUnwrap(ICEUDPTransport(transport))
+        XCTAssertNil(read.fingerprint, "nothing in clear to trust")
+        let sealed = try XCTUnwrap(read.sealedFingerprint)
+        XCTAssertEqual(sealed.setup, "actpass")
+        XCTAssertEqual(sealed.encrypted.senderDevice, 5678)
+        XCTAssertEqual(sealed.encrypted.keys.map(\.device), [1234])
+        XCTAssertEqual(ICEUDPTransport(try XMLElement(parsing: read.element.serialized())), read)
+        XCTAssertEqual(sealed.opened("AB:" + String(repeating: "CD:", count: 30) + "EF")?.value.count, 32)
+        XCTAssertNil(sealed.opened("not a fingerprint"))
+    }
+
     func testReasonsReadAsSentences() throws {
         let reason = try XCTUnwrap(JingleReason(try XMLElement(parsing: """
             <reason xmlns="urn:xmpp:jingle:1"><connectivity-error/><text>ICE failed</text></reason>

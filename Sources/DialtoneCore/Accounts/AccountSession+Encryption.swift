@@ -1,5 +1,7 @@
+import DialtoneJingle
 import DialtoneStore
 import DialtoneXMPP
+import Synchronization
 
 /// OMEMO end-to-end encryption as front ends drive it: per-conversation on/off, fingerprints
 /// and trust (XEP-0384; blind trust before verification, as Conversations and Dino).
@@ -30,4 +32,47 @@ extension AccountSession {
         guard encryption.canEncrypt(peer), !groupChats.directory.isRoom(peer) else { return }
         await encryption.refreshDevices(of: peer.bare.description)
     }
+}
+
+// MARK: Verified calls
+
+extension AccountSession {
+    /// What calls ask of the account's encryption: its device for a proceed, a fingerprint
+    /// encrypted or decrypted (`FingerprintSealing`). Reached through `link`, which the session
+    /// fills once it is built.
+    static func fingerprintSealing(through link: SessionLink) -> FingerprintSealing {
+        FingerprintSealing(
+            ownDevice: { peer in await link.session?.callDevice(for: peer) },
+            seal: { fingerprint, peer, device in
+                guard let session = link.session else { throw CallFingerprintError.noSession(peer.description, device) }
+                return try await session.sealCallFingerprint(fingerprint, for: peer, device: device)
+            },
+            open: { encrypted, peer in
+                guard let session = link.session else { throw CallFingerprintError.malformed }
+                return try await session.openCallFingerprint(encrypted, from: peer)
+            })
+    }
+
+    func callDevice(for peer: JID) -> UInt32? { encryption.callDevice(for: peer) }
+
+    func sealCallFingerprint(_ fingerprint: String, for peer: JID, device: UInt32) async throws -> OMEMOEncrypted {
+        try await encryption.sealCallFingerprint(fingerprint, for: peer, device: device)
+    }
+
+    func openCallFingerprint(_ encrypted: OMEMOEncrypted, from peer: JID) throws -> FingerprintSealing.Opened {
+        let opened = try encryption.openCallFingerprint(encrypted, from: peer)
+        // A pre-key used: the new bundle needs the network, so not while the call waits.
+        if encryption.hasPendingWork { Task { await self.encryptionWork() } }
+        return opened
+    }
+}
+
+/// A weak way back to the session for what is built before it (the call manager's sealing).
+final class SessionLink: Sendable {
+    private struct Target: @unchecked Sendable { weak var session: AccountSession? }
+    private let target = Mutex(Target())
+
+    var session: AccountSession? { target.withLock { $0.session } }
+
+    func connect(_ session: AccountSession) { target.withLock { $0.session = session } }
 }

@@ -17,6 +17,7 @@ public actor AccountSession {
     nonisolated let store: Store
     private let client: XMPPClient
     private let relay = EventRelay()
+    private let link = SessionLink()
     private let broadcaster = EventBroadcaster()
     private let logger: Logger
     /// HTTP for attachments, resolving and trusting as the XMPP connection does.
@@ -98,7 +99,7 @@ public actor AccountSession {
         groupChats = GroupChatService(account: configuration.jid, store: store, client: client, broadcaster: broadcaster,
                                       joinsAtStart: joinsRooms, logger: logger)
         callService = CallService(client: client, store: store, broadcaster: broadcaster, gateway: recipients.gateway,
-                                  configuration: callConfiguration, logger: logger)
+                                  configuration: callConfiguration, sealing: Self.fingerprintSealing(through: link), logger: logger)
         calls = callService.calls
         messaging = MessagingService(account: configuration.jid, store: store, client: client, broadcaster: broadcaster, http: http,
                                      interpreter: MessageInterpreter(account: configuration.jid, gateway: recipients.gateway),
@@ -118,6 +119,7 @@ public actor AccountSession {
         }
         (typingInputs, typing) = AsyncStream.makeStream(of: TypingInput.self)
         relay.connect { [weak self] events in try await self?.handle(events) }
+        link.connect(self)
     }
 
     /// Opens the account's own store and builds its client from a config entry.
@@ -268,7 +270,7 @@ public actor AccountSession {
         if encryption.hasPendingWork { Task { await self.encryptionWork() } }
     }
 
-    private func encryptionWork() async { await encryption.doPendingWork() }
+    func encryptionWork() async { await encryption.doPendingWork() }
 
     // MARK: Messages
 

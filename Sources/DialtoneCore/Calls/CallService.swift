@@ -28,14 +28,14 @@ final class CallService: AccountFeature {
     }
 
     init(client: XMPPClient, store: Store, broadcaster: EventBroadcaster, gateway: JID?,
-         configuration: CallManager.Configuration, logger: Logger) {
+         configuration: CallManager.Configuration, sealing: FingerprintSealing? = nil, logger: Logger) {
         self.store = store
         self.client = client
         self.broadcaster = broadcaster
         self.gateway = gateway
         self.logger = logger
         let callers = CallerPolicy(store: store, gateway: gateway, anyone: configuration.callsFromAnyone)
-        calls = CallManager(signalling: CallSignalling(client: client, mayCall: { callers.mayCall($0) }),
+        calls = CallManager(signalling: CallSignalling(client: client, mayCall: { callers.mayCall($0) }, sealing: sealing),
                             configuration: configuration, logger: logger)
         (inputs, inbox) = AsyncStream.makeStream(of: Input.self)
     }

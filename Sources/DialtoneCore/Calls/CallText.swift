@@ -24,6 +24,14 @@ public enum CallText {
         }
     }
 
+    /// How the call's DTLS fingerprints were exchanged, when OMEMO carried them: "🔒✓ verified"
+    /// (the user verified the peer's device), "🔒 OMEMO, device not verified"; nil when they
+    /// went in clear (the call is encrypted all the same, but not verified).
+    public static func protection(_ call: CallInfo) -> String? {
+        guard let protection = call.protection else { return nil }
+        return protection.verified ? "🔒✓ verified" : "🔒 OMEMO, device not verified"
+    }
+
     /// A stored call: "Outgoing call to Alice · 3:21", "Missed call from Bob".
     public static func logLine(_ call: CallRecord, name: String) -> String {
         let outgoing = call.direction == "outgoing"

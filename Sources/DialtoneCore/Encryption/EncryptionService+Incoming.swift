@@ -118,7 +118,7 @@ extension EncryptionService: IncomingStage {
     }
 
     /// The identity the sender's device showed in this session, met (and trusted or not) here.
-    private func meetSender(_ recipient: Recipient, device: OMEMODevice) -> OMEMOTrust? {
+    func meetSender(_ recipient: Recipient, device: OMEMODevice) -> OMEMOTrust? {
         guard let identity = device.identity(of: recipient.account, device: recipient.device, format: recipient.format) else { return nil }
         do {
             // Met before with this key (nearly always): a read, no write.

@@ -23,6 +23,13 @@ final class ActiveCall {
     var lastStatistics: CallStatistics?
     /// The peer's ICE ufrag as agreed: a different one later is a restart.
     var remoteUfrag: String?
+    /// The peer's OMEMO device our fingerprint is encrypted for: named by its proceed (we
+    /// call), or the one that encrypted its offer (we answer).
+    var sealingDevice: UInt32?
+    /// Our fingerprint went encrypted: the answer's must come so too.
+    var sealedOurs = false
+    /// The peer's fingerprint as it came encrypted.
+    var openedTheirs: FingerprintSealing.Opened?
 
     init(info: CallInfo) {
         self.info = info

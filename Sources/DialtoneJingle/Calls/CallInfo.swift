@@ -57,6 +57,8 @@ public struct CallInfo: Sendable, Equatable {
     public var codec: String?
     public var muted = false
     public var held = false
+    /// Set when both DTLS fingerprints went OMEMO-encrypted, to and from one device of the peer.
+    public var protection: FingerprintProtection?
 
     public init(id: String, peer: JID, direction: Direction, state: State, startedAt: Date = Date()) {
         self.id = id
@@ -70,6 +72,19 @@ public struct CallInfo: Sendable, Equatable {
     public func duration(now: Date = Date()) -> TimeInterval? {
         guard let connectedAt else { return nil }
         return (endedAt ?? now).timeIntervalSince(connectedAt)
+    }
+}
+
+/// How a call's DTLS fingerprints were exchanged when OMEMO carried them (see
+/// `FingerprintSealing`): with which device of the peer, and whether the user verified it.
+/// Only a verified device makes a verified call.
+public struct FingerprintProtection: Sendable, Equatable {
+    public var device: UInt32
+    public var verified: Bool
+
+    public init(device: UInt32, verified: Bool) {
+        self.device = device
+        self.verified = verified
     }
 }
 

@@ -22,7 +22,18 @@ extension CallManager {
                 return
             }
             try? await signalling.send(iq.iqReply())
-            await acceptOffer(action, for: call)
+            // Taken now: the session exists for the peer, and a hang-up meanwhile ends it.
+            call.phase = .answering
+            call.initiator = action.initiator ?? from
+            var offer = action
+            do {
+                try await openOffer(&offer, for: call, from: from)
+            } catch {
+                await terminate(call, reason: JingleReason(.securityError, text: "\(error)"), outcome: .failed)
+                return
+            }
+            guard call.info.state == .connecting else { return }
+            await acceptOffer(offer, for: call)
             return
         }
         // A session without a propose (older clients, gateways): it rings like one, for
@@ -34,10 +45,18 @@ extension CallManager {
         try? await signalling.send(iq.iqReply())
         let call = ActiveCall(info: CallInfo(id: action.sid, peer: from.bare, direction: .incoming, state: .incoming))
         call.info.remote = from
-        call.phase = .offerReceived(action)
+        call.initiator = action.initiator ?? from
+        var offer = action
+        let opening: Error?
+        do { try await openOffer(&offer, for: call, from: from); opening = nil } catch { opening = error }
+        call.phase = .offerReceived(offer)
         calls[action.sid] = call
         publish(call)
-        if let refusal = Self.refusal(of: action) {
+        if let opening {
+            await terminate(call, reason: JingleReason(.securityError, text: "\(opening)"), outcome: .failed)
+            return
+        }
+        if let refusal = Self.refusal(of: offer) {
             await terminate(call, reason: refusal, outcome: .failed)
             return
         }
@@ -45,6 +64,14 @@ extension CallManager {
         // Sent, not awaited: a peer that never answers must not hold up the call queue.
         let ringing = JingleAction(.sessionInfo, sid: action.sid, initiator: action.initiator, info: ["ringing"])
         try? await signalling.sendRequest(ringing.iq(to: from, id: newStanzaID()))
+    }
+
+    /// The caller's fingerprint opened where it came encrypted: our answer's then goes
+    /// encrypted for the device that encrypted it.
+    private func openOffer(_ offer: inout JingleAction, for call: ActiveCall, from: JID) async throws {
+        guard let opened = try await openFingerprints(&offer, from: from) else { return }
+        call.openedTheirs = opened
+        call.sealingDevice = opened.device
     }
 
     /// Why an offer cannot be taken, if it cannot: no audio we decode, no fingerprint to check
@@ -140,12 +167,13 @@ extension CallManager {
         call.trickle = !features.contains(JingleNamespace.noTrickle)
         let candidates = call.trickle ? await media.agent.localCandidates : await media.agent.gatherAll()
         let credentials = await media.agent.localCredentials
-        // Hung up meanwhile: no session is started.
+        var transport = ICEUDPTransport(ufrag: credentials.ufrag, password: credentials.password,
+                                        fingerprint: DTLSFingerprint(setup: "actpass", value: media.identity.sha256Fingerprint))
+        await seal(&transport, for: call)
+        // Hung up meanwhile (or while the fingerprint was encrypted): no session is started.
         guard call.info.state == .connecting, call.phase == .proposed else { return }
         call.pendingCandidates = call.pendingCandidates.filter { !candidates.contains($0) }
-        let transport = ICEUDPTransport(ufrag: credentials.ufrag, password: credentials.password,
-                                        candidates: call.signalled.take(candidates),
-                                        fingerprint: DTLSFingerprint(setup: "actpass", value: media.identity.sha256Fingerprint))
+        transport.candidates = call.signalled.take(candidates)
         let content = JingleContent(creator: "initiator", name: "0", senders: "both",
                                     description: RTPDescription(payloadTypes: [.opus, .pcmu, .pcma, .telephoneEvent]), transport: transport)
         let initiate = JingleAction(.sessionInitiate, sid: call.info.id, initiator: own, contents: [content], bundle: ["0"])
@@ -193,16 +221,18 @@ extension CallManager {
         call.trickle = !features.contains(JingleNamespace.noTrickle)
         let candidates = call.trickle ? await media.agent.localCandidates : await media.agent.gatherAll()
         let credentials = await media.agent.localCredentials
+        var ours = ICEUDPTransport(ufrag: credentials.ufrag, password: credentials.password,
+                                   fingerprint: DTLSFingerprint(setup: role == .active ? "active" : "passive",
+                                                                value: media.identity.sha256Fingerprint))
+        await seal(&ours, for: call)
         guard call.info.state == .connecting else { return }
         call.pendingCandidates = call.pendingCandidates.filter { !candidates.contains($0) }
+        ours.candidates = call.signalled.take(candidates)
         let telephoneEvent = description.telephoneEvent
         let answer = JingleContent(
             creator: content.creator, name: content.name, senders: content.senders ?? "both",
             description: RTPDescription(payloadTypes: [opus] + (telephoneEvent.map { [$0] } ?? []), rtcpMux: true),
-            transport: ICEUDPTransport(ufrag: credentials.ufrag, password: credentials.password,
-                                       candidates: call.signalled.take(candidates),
-                                       fingerprint: DTLSFingerprint(setup: role == .active ? "active" : "passive",
-                                                                    value: media.identity.sha256Fingerprint)))
+            transport: ours)
         let accept = JingleAction(.sessionAccept, sid: call.info.id, initiator: call.initiator, responder: own,
                                   contents: [answer], bundle: offer.bundle.isEmpty ? [] : [content.name])
         do {

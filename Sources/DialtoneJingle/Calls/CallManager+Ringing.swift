@@ -80,6 +80,7 @@ extension CallManager {
                   call.info.state == .proposing || call.info.state == .ringing, from.isFull else { return }
             call.info.remote = from
             call.info.state = .connecting
+            call.sealingDevice = initiation.device
             publish(call)
             armSetupTimer(call)
             await initiateSession(call)
@@ -134,7 +135,16 @@ extension CallManager {
                 return
             }
             try? await signalling.send(iq.iqReply())
-            await applyAnswer(action, to: call)
+            var answer = action
+            do {
+                try await openAnswer(&answer, for: call, from: from)
+            } catch {
+                call.phase = .accepted
+                await terminate(call, reason: JingleReason(.securityError, text: "\(error)"), outcome: .failed)
+                return
+            }
+            guard call.info.state != .ended else { return }
+            await applyAnswer(answer, to: call)
         case .transportInfo:
             let restart = action.contents.contains { content in
                 guard let ufrag = content.transport?.ufrag, let known = call.remoteUfrag else { return false }

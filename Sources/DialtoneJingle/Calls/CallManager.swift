@@ -139,7 +139,9 @@ public actor CallManager {
         }
         do {
             try await signalling.send(MessageInitiation(id: id, action: .accept).message(to: own.bare, stanzaID: newStanzaID()))
-            try await signalling.send(MessageInitiation(id: id, action: .proceed).message(to: remote, stanzaID: newStanzaID()))
+            // Our OMEMO device with the proceed: the caller may encrypt its fingerprint for it.
+            let device = await signalling.sealing?.ownDevice(remote.bare)
+            try await signalling.send(MessageInitiation(id: id, action: .proceed, device: device).message(to: remote, stanzaID: newStanzaID()))
         } catch {
             end(call, outcome: .failed, reason: "\(error)")
             throw error

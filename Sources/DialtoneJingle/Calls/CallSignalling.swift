@@ -20,13 +20,16 @@ public struct CallSignalling: Sendable {
     /// Whether this address may ring us (XEP-0353 warns that answering strangers' proposes
     /// tells them we are online).
     public var mayCall: @Sendable (JID) async -> Bool
+    /// OMEMO for the DTLS fingerprints (verified calls); nil: fingerprints go in clear.
+    public var sealing: FingerprintSealing?
 
     public init(ownAddress: @escaping @Sendable () async -> JID?, send: @escaping @Sendable (XMLElement) async throws -> Void,
                 request: @escaping @Sendable (XMLElement) async throws -> XMLElement,
                 sendRequest: @escaping @Sendable (XMLElement) async throws -> Void,
                 features: @escaping @Sendable (JID) async -> Set<String>,
                 externalServices: @escaping @Sendable () async -> [ExternalService] = { [] },
-                mayCall: @escaping @Sendable (JID) async -> Bool = { _ in true }) {
+                mayCall: @escaping @Sendable (JID) async -> Bool = { _ in true },
+                sealing: FingerprintSealing? = nil) {
         self.ownAddress = ownAddress
         self.send = send
         self.request = request
@@ -34,11 +37,13 @@ public struct CallSignalling: Sendable {
         self.features = features
         self.externalServices = externalServices
         self.mayCall = mayCall
+        self.sealing = sealing
     }
 }
 
 extension CallSignalling {
-    public init(client: XMPPClient, mayCall: @escaping @Sendable (JID) async -> Bool = { _ in true }) {
+    public init(client: XMPPClient, mayCall: @escaping @Sendable (JID) async -> Bool = { _ in true },
+                sealing: FingerprintSealing? = nil) {
         self.init(
             ownAddress: { await client.boundJID },
             send: { try await client.send($0) },
@@ -46,6 +51,7 @@ extension CallSignalling {
             sendRequest: { try await client.sendRequest($0, timeout: .seconds(15)) },
             features: { (try? await client.features(of: $0, timeout: .seconds(3))) ?? [] },
             externalServices: { (try? await client.externalServices()) ?? [] },
-            mayCall: mayCall)
+            mayCall: mayCall,
+            sealing: sealing)
     }
 }

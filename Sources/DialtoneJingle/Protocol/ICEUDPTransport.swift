@@ -1,6 +1,7 @@
 import DialtoneICE
 import DialtoneTLS
 import DialtoneXML
+import DialtoneXMPP
 
 /// XEP-0320: the DTLS certificate's fingerprint and who starts the handshake.
 public struct DTLSFingerprint: Sendable, Equatable {
@@ -28,6 +29,42 @@ public struct DTLSFingerprint: Sendable, Equatable {
     }
 }
 
+/// A DTLS fingerprint encrypted with OMEMO for one device of the peer, in place of the XEP-0320
+/// element (Conversations' verification draft): the encryption inside is opened (or made) by
+/// the account's OMEMO, which this layer does not know.
+public struct SealedFingerprint: Sendable, Equatable {
+    public var hash: String
+    public var setup: String
+    /// The fingerprint's text, encrypted in the legacy OMEMO version (the one the draft names).
+    public var encrypted: OMEMOEncrypted
+
+    public init(hash: String = "sha-256", setup: String, encrypted: OMEMOEncrypted) {
+        self.hash = hash
+        self.setup = setup
+        self.encrypted = encrypted
+    }
+
+    init?(_ element: XMLElement) {
+        guard let encrypted = OMEMOEncrypted(in: element), encrypted.version == .legacy else { return nil }
+        hash = element[attribute: "hash"]?.lowercased() ?? "sha-256"
+        setup = element[attribute: "setup"] ?? "actpass"
+        self.encrypted = encrypted
+    }
+
+    var element: XMLElement {
+        var element = XMLElement("fingerprint", namespace: JingleNamespace.omemoVerification,
+                                 attributes: [XMLAttribute("hash", hash), XMLAttribute("setup", setup)])
+        element.append(encrypted.element())
+        return element
+    }
+
+    /// The XEP-0320 fingerprint once the text inside was decrypted; nil when it is no fingerprint.
+    public func opened(_ text: String) -> DTLSFingerprint? {
+        guard let value = parseFingerprint(text.trimmingWhitespace) else { return nil }
+        return DTLSFingerprint(hash: hash, setup: setup, value: value)
+    }
+}
+
 /// XEP-0176 ICE-UDP transport: credentials, candidates (possibly none: they trickle) and the
 /// DTLS fingerprint riding along.
 public struct ICEUDPTransport: Sendable, Equatable {
@@ -35,6 +72,8 @@ public struct ICEUDPTransport: Sendable, Equatable {
     public var password: String?
     public var candidates: [ICECandidate]
     public var fingerprint: DTLSFingerprint?
+    /// The fingerprint as it travels OMEMO-encrypted (sent instead of `fingerprint`).
+    public var sealedFingerprint: SealedFingerprint?
     /// Candidates that could not be read (TCP, host names…): reported, not fatal.
     public var unreadableCandidates = 0
 
@@ -54,11 +93,17 @@ public struct ICEUDPTransport: Sendable, Equatable {
             if let parsed = Self.candidate(candidate) { candidates.append(parsed) } else { unreadableCandidates += 1 }
         }
         fingerprint = element.child("fingerprint", namespace: JingleNamespace.dtls).flatMap(DTLSFingerprint.init)
+        sealedFingerprint = element.child("fingerprint", namespace: JingleNamespace.omemoVerification).flatMap(SealedFingerprint.init)
     }
 
     var element: XMLElement {
         var element = XMLElement("transport", namespace: JingleNamespace.iceUDP, attributes: ["ufrag": ufrag, "pwd": password])
-        if let fingerprint { element.append(fingerprint.element) }
+        // Sealed, the fingerprint goes only encrypted: a copy in clear would undo the point.
+        if let sealedFingerprint {
+            element.append(sealedFingerprint.element)
+        } else if let fingerprint {
+            element.append(fingerprint.element)
+        }
         for candidate in candidates { element.append(Self.element(for: candidate)) }
         return element
     }

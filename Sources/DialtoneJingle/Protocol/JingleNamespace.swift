@@ -8,6 +8,12 @@ public enum JingleNamespace {
     public static let rtpInfo = "urn:xmpp:jingle:apps:rtp:info:1"
     public static let iceUDP = "urn:xmpp:jingle:transports:ice-udp:1"
     public static let dtls = "urn:xmpp:jingle:apps:dtls:0"
+    /// Conversations' draft for OMEMO-verified calls: a proceed names the callee's OMEMO
+    /// device, and each side's DTLS fingerprint travels encrypted for the other's device.
+    /// (The misspelt "dlts" is the namespace as Conversations and Dino send it.)
+    public static let omemoVerification = "http://gultsch.de/xmpp/drafts/omemo/dlts-srtp-verification"
+    /// The OMEMO version the draft encrypts with.
+    public static let axolotl = "eu.siacs.conversations.axolotl"
     public static let grouping = "urn:xmpp:jingle:apps:grouping:0"
     public static let ssrc = "urn:xmpp:jingle:apps:rtp:ssma:0"
     public static let rtcpFeedback = "urn:xmpp:jingle:apps:rtp:rtcp-fb:0"

@@ -30,10 +30,14 @@ public struct MessageInitiation: Sendable, Equatable {
     /// The session id the Jingle session will take.
     public var id: String
     public var action: Action
+    /// On a proceed: the callee's OMEMO device, for which the caller may encrypt its DTLS
+    /// fingerprint (Conversations' verification draft).
+    public var device: UInt32?
 
-    public init(id: String, action: Action) {
+    public init(id: String, action: Action, device: UInt32? = nil) {
         self.id = id
         self.action = action
+        self.device = device
     }
 
     /// Finds the initiation element in a message, if it carries one with an id.
@@ -46,7 +50,11 @@ public struct MessageInitiation: Sendable, Equatable {
             let media = element.children("description", namespace: JingleNamespace.rtp).compactMap { $0[attribute: "media"] }
             action = .propose(media: media)
         case "ringing": action = .ringing
-        case "proceed": action = .proceed
+        case "proceed":
+            action = .proceed
+            // A device id out of range is no device: the call goes on unverified.
+            device = element.child("device", namespace: JingleNamespace.omemoVerification)
+                .flatMap { $0[attribute: "id"] }.flatMap(UInt32.init).flatMap { $0 == 0 ? nil : $0 }
         case "accept": action = .accept
         case "reject": action = .reject(reason)
         case "retract": action = .retract(reason)
@@ -66,6 +74,11 @@ public struct MessageInitiation: Sendable, Equatable {
             }
         case .reject(let reason?), .retract(let reason?), .finish(let reason?):
             element.append(reason.element)
+        case .proceed:
+            if let device {
+                element.append(XMLElement("device", namespace: JingleNamespace.omemoVerification,
+                                          attributes: [XMLAttribute("id", String(device))]))
+            }
         default:
             break
         }

@@ -114,6 +114,7 @@ extension TUIApp {
         let name = Sanitizer.plain(names.name(for: call.peer.description))
         var head = " ☎ " + CallText.line(call, name: name)
         if let path = call.path, call.state == .connected { head += " · \(path)" }
+        if let protection = CallText.protection(call) { head += " · \(protection)" }
         if call.muted { head += " · muted" }
         if call.held { head += " · on hold" }
         rows.append(StyledLine([TextRun(head, .callPanel)]))

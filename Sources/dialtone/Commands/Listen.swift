@@ -137,6 +137,11 @@ struct EventPrinter: Sendable {
         if let reason = info.reason { object["reason"] = reason }
         if let path = info.path { object["path"] = path }
         if let codec = info.codec { object["codec"] = codec }
+        if let protection = info.protection {
+            // Both DTLS fingerprints went OMEMO-encrypted with this device of the peer.
+            object["omemo_device"] = Int(protection.device)
+            object["verified"] = protection.verified
+        }
         if let duration = info.duration() { object["duration"] = (duration * 1000).rounded() / 1000 }
         if let ended = info.endedAt { object["ended"] = XMPPDateTime.format(ended) }
         if let connected = info.connectedAt { object["connected"] = XMPPDateTime.format(connected) }
@@ -259,7 +264,9 @@ struct EventPrinter: Sendable {
             let who = by.map { Sanitizer.plain(names?.name(for: $0) ?? $0) } ?? "someone"
             return "-- \(who) invites you to \(Sanitizer.plain(room))" + (reason.map { ": \(Sanitizer.plain($0))" } ?? "")
                 + " (dialtone join \(Sanitizer.plain(room)))"
-        case .call(let info): return "-- " + CallText.line(info, name: Sanitizer.plain(names?.name(for: info.peer.description) ?? info.peer.description))
+        case .call(let info):
+            let line = "-- " + CallText.line(info, name: Sanitizer.plain(names?.name(for: info.peer.description) ?? info.peer.description))
+            return info.state == .ended ? line : line + (CallText.protection(info).map { " · \($0)" } ?? "")
         case .callDigit(_, let digit): return "-- DTMF \(digit)"
         case .reacted(_, let message, let sender, let reactions):
             let who = Sanitizer.plain(names?.name(for: sender) ?? sender)

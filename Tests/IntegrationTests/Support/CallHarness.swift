@@ -51,6 +51,23 @@ final class CallHarness: @unchecked Sendable {
         try ChildProcess([binary] + arguments, environment: processEnvironment(for: name))
     }
 
+    /// `dialtone answer --auto` as "callee", then `dialtone call` from "caller" for `duration`
+    /// seconds; both exit successfully (else the test fails) and their outputs come back.
+    func callAndAnswer(_ callee: JID, caller callerArguments: [String], callee calleeArguments: [String], duration: Int,
+                       file: StaticString = #filePath, line: UInt = #line) async throws -> (call: String, answer: String) {
+        let answer = try start("callee", ["answer", "--auto", "--timeout", "60"] + calleeArguments)
+        defer { answer.signal(SIGKILL) }
+        try await eventually("the answerer is online") {
+            CallHarness.jsonLines(answer.output).contains { $0["state"] as? String == "online" }
+        }
+        let call = try await ChildProcess.run([binary, "call", callee.description, "--duration", String(duration)] + callerArguments,
+                                              environment: processEnvironment(for: "caller"), timeout: .seconds(60))
+        XCTAssertEqual(call.status, 0, call.stdout + call.stderr, file: file, line: line)
+        let answered = try await answer.wait(timeout: .seconds(20))
+        XCTAssertEqual(answered, 0, answer.output + answer.errors, file: file, line: line)
+        return (call.stdout, answer.output)
+    }
+
     /// The strongest of a few probe frequencies in the last second of what `name` played out.
     func heard(by name: String, sampleRate: Double = 48_000) throws -> (frequency: Double, samples: Int) {
         let data = try Data(contentsOf: directory.appendingPathComponent("\(name).out.raw"))
