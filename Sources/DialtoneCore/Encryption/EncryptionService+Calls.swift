@@ -35,6 +35,8 @@ extension EncryptionService {
     /// from its bundle; a device the user distrusts gets nothing.
     nonisolated(nonsending) func sealCallFingerprint(_ fingerprint: String, for peer: JID, device: UInt32) async throws -> OMEMOEncrypted {
         guard canEncrypt(peer) else { throw CallFingerprintError.phoneNumber }
+        // The peer looks our device up to read this: a one-shot `call` may get here first.
+        await ensurePublished()
         let recipient = Recipient(account: peer.bare.description, device: device, format: .legacy)
         guard let encrypted = try await encrypt(fingerprint, for: [recipient], format: .legacy) else {
             throw CallFingerprintError.noSession(recipient.account, device)

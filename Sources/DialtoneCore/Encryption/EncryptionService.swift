@@ -32,6 +32,8 @@ final class EncryptionService: AccountFeature {
     var listsAsking: Set<String> = []
     /// Whether our device was put on the server in this session (lists and bundle).
     var publishedThisSession = false
+    /// A publication is under way (the session's start, or a command that needs it done).
+    var publishing = false
     /// Work noted while messages were handled, done by `doPendingWork`.
     var bundleOutdated = false
     var heartbeatsOwed: Set<Recipient> = []
@@ -95,6 +97,8 @@ final class EncryptionService: AccountFeature {
     /// Puts our device in both versions' device lists (beside the account's other devices) and
     /// publishes its bundle in both forms, readable by anyone.
     nonisolated(nonsending) func publishOwnDevice() async {
+        publishing = true
+        defer { publishing = false }
         do {
             let device = try ownDevice()
             let preKeys = try device.preKeyCount()
@@ -129,6 +133,15 @@ final class EncryptionService: AccountFeature {
         } catch {
             logger.warning("could not publish this device for OMEMO: \(error)")
         }
+    }
+
+    /// Our device on the server before something that a peer reads it for (a call's first
+    /// key exchange: python-omemo, for one, refuses a sender whose device it cannot look up).
+    /// A publication already under way is waited for, up to five seconds.
+    nonisolated(nonsending) func ensurePublished() async {
+        guard !publishedThisSession else { return }
+        guard publishing else { return await publishOwnDevice() }
+        for _ in 0..<100 where publishing { try? await Task.sleep(for: .milliseconds(50)) }
     }
 
     /// A new signed pre-key once a week (as Conversations and python-omemo rotate theirs); the

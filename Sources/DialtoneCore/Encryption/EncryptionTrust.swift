@@ -58,7 +58,7 @@ extension EncryptionService {
         let account = owner ?? self.account.description
         // Listing our own devices also makes sure this one is announced (a one-shot command
         // may otherwise end before the session's start has published it).
-        if !publishedThisSession { await publishOwnDevice() }
+        await ensurePublished()
         await refreshDevices(of: account)
         await meetListedDevices(of: account, except: device.id)
         var result: [DeviceFingerprint] = []
