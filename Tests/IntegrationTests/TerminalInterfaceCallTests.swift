@@ -26,6 +26,10 @@ final class TerminalInterfaceCallTests: TerminalInterfaceTestCase {
         try (try String(contentsOfFile: harness.path("alice.asoundrc"), encoding: .utf8)
             + "\npcm.headset { type file; slave.pcm { type null }; file \"\(headset)\"; format \"raw\" }\n")
             .write(toFile: harness.path("alice.asoundrc"), atomically: true, encoding: .utf8)
+        // Bob's OMEMO device, which alice verifies below: the call is then shown as verified.
+        let bobDevices = try await ChildProcess.run([harness.binary, "omemo", "fingerprints", "--json"] + bobArguments.prefix(4),
+                                                    environment: harness.processEnvironment(for: "bob"))
+        let bobFingerprint = try XCTUnwrap(CallHarness.jsonLines(bobDevices.stdout).first?["fingerprint"] as? String, bobDevices.stderr)
         let answer = try harness.start("bob", ["answer", "--auto", "--timeout", "90"] + bobArguments)
         defer { if answer.isRunning { answer.signal(SIGKILL) } }
         try await eventually("bob is online") { CallHarness.jsonLines(answer.output).contains { $0["state"] as? String == "online" } }
@@ -37,8 +41,17 @@ final class TerminalInterfaceCallTests: TerminalInterfaceTestCase {
             alsa_config = "\(harness.path("alice.asoundrc"))"
             """)
         try await waitForScreen("online") { $0.contains("online") }
+        try await command("/omemo fingerprints \(bob.jid)")
+        try await waitForScreen("bob's device listed") { $0.contains("OMEMO devices") && $0.contains(String(bobFingerprint.prefix(8))) }
+        try await tmux(["send-keys", "-t", "tui", "Escape"])
+        // Closed before typing on: an Escape right before a key reads as Alt and that key.
+        try await waitForScreen("the list closed") { !$0.contains("OMEMO devices") }
+        try await command("/omemo trust \(bobFingerprint)")
+        try await waitForScreen("bob's device verified") { $0.contains("Verified") }
         try await command("/call \(bob.jid)")
-        try await waitForScreen("the connected call with its timer") { $0.contains("Call with") && $0.contains("0:0") && $0.contains("mic") }
+        try await waitForScreen("the connected call with its timer, verified") { screen in
+            screen.contains("Call with") && screen.contains("0:0") && screen.contains("mic") && screen.contains("☎ 🔒✓ Call with")
+        }
         // Digits on an empty line are the keypad.
         try await tmux(["send-keys", "-t", "tui", "-l", "42#"])
         try await waitForScreen("the digits shown as typed") { $0.contains("42#") }

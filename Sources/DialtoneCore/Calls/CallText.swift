@@ -32,6 +32,12 @@ public enum CallText {
         return protection.verified ? "🔒✓ verified" : "🔒 OMEMO, device not verified"
     }
 
+    /// The same as a mark for a narrow line (the call panel): "🔒✓", "🔒", or nil.
+    public static func protectionMark(_ call: CallInfo) -> String? {
+        guard let protection = call.protection else { return nil }
+        return protection.verified ? "🔒✓" : "🔒"
+    }
+
     /// A stored call: "Outgoing call to Alice · 3:21", "Missed call from Bob".
     public static func logLine(_ call: CallRecord, name: String) -> String {
         let outgoing = call.direction == "outgoing"

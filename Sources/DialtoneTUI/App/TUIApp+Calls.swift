@@ -112,9 +112,9 @@ extension TUIApp {
         }
         guard let call = activeCall else { return rows }
         let name = Sanitizer.plain(names.name(for: call.peer.description))
-        var head = " ☎ " + CallText.line(call, name: name)
+        // The verification mark first: the end of the line gives way in a narrow pane.
+        var head = " ☎ " + (CallText.protectionMark(call).map { $0 + " " } ?? "") + CallText.line(call, name: name)
         if let path = call.path, call.state == .connected { head += " · \(path)" }
-        if let protection = CallText.protection(call) { head += " · \(protection)" }
         if call.muted { head += " · muted" }
         if call.held { head += " · on hold" }
         rows.append(StyledLine([TextRun(head, .callPanel)]))
