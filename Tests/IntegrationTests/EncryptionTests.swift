@@ -102,6 +102,36 @@ final class EncryptionTests: ContactPeerTestCase {
         _ = listener
     }
 
+    /// Encryption turned on for a contact without OMEMO: the message waits and the user is
+    /// told why at once (not a timeout), by `send` and by `listen`; turned off, it goes.
+    func testAMessageThatCannotBeEncryptedSaysWhyAndWaits() async throws {
+        let contact = try environment.newAccount("plain").jid.bare.description
+        _ = try await run(["omemo", "on", contact])
+        let held = try dialtone("dt", ["send", contact, "kept back", "--timeout", "60", "--config", config])
+        let status = try await held.wait(timeout: .seconds(30))
+        XCTAssertNotEqual(status, 0, held.output)
+        XCTAssertTrue(held.errors.contains("has no OMEMO devices; the message waits"), held.errors)
+        let history = CallHarness.jsonLines(try await run(["history", "--json", contact]).output)
+        let row = try XCTUnwrap(history.first { $0["body"] as? String == "kept back" }, "\(history)")
+        XCTAssertEqual(row["status"] as? String, "pending", "it waits in the outbox: \(row)")
+        let id = try XCTUnwrap(row["message_id"] as? Int, "\(row)")
+
+        // A listener's session tries it again, and says why it still waits.
+        let waiting = try await listenOnline(config: config)
+        try await eventually("listen reports the message held") {
+            self.lines(waiting, type: "held").contains { $0["message_id"] as? Int == id && $0["peer"] as? String == contact }
+        }
+        waiting.signal(SIGTERM)
+        _ = try await waiting.wait(timeout: .seconds(10))
+
+        _ = try await run(["omemo", "off", contact])
+        let listener = try await listenOnline(config: config)
+        try await eventually("the waiting message goes, unencrypted") {
+            self.lines(listener, type: "status").contains { $0["message_id"] as? Int == id && $0["status"] as? String == "sent" }
+        }
+        XCTAssertFalse(lines(listener, type: "status").contains { $0["message_id"] as? Int == id && $0["encrypted"] as? Bool == true })
+    }
+
     func testAPhoneNumberIsNeverEncrypted() async throws {
         let child = try dialtone("dt", ["omemo", "on", "+15551234567", "--config", config])
         let status = try await child.wait(timeout: .seconds(30))

@@ -7,7 +7,8 @@ import XCTest
 
 /// OMEMO in the terminal interface: a chat with a contact who has a device is encrypted and
 /// says so in its title, messages carry the lock, /omemo fingerprints lists both sides'
-/// devices and /omemo trust verifies one; a phone number's title says SMS is not encrypted.
+/// devices and /omemo trust verifies one; a phone number's title says SMS is not encrypted;
+/// a message that cannot be encrypted though encryption is on says why it waits.
 final class TerminalInterfaceEncryptionTests: TerminalInterfaceTestCase {
     func testAnEncryptedChatAndANumberSayWhatTheyAre() async throws {
         let environment = try TestEnvironment.current()
@@ -47,6 +48,14 @@ final class TerminalInterfaceEncryptionTests: TerminalInterfaceTestCase {
         try await waitForScreen("a number's title") { $0.contains("SMS: not end-to-end encrypted") && $0.contains("Echo: Running late") }
         try await command("/omemo on")
         try await waitForScreen("refused for SMS") { $0.contains("SMS and MMS cannot be end-to-end encrypted.") }
+
+        // Encryption on for a contact without OMEMO: what is typed waits, and the interface says why.
+        let carol = try environment.newAccount("carol")
+        try await command("/msg \(carol.jid)")
+        try await command("/omemo on")
+        try await waitForScreen("encryption on") { $0.contains("now encrypted (OMEMO)") }
+        try await command("Are you there?")
+        try await waitForScreen("why it waits") { $0.contains("has no OMEMO devices") }
         try await command("/quit")
         await bob.stop()
     }

@@ -23,6 +23,9 @@ public enum CoreEvent: Sendable {
     case sentEncrypted(peer: String, StoredMessage)
     /// An outgoing message's status changed (sent, delivered, read), by row id.
     case status(messageID: Int64, StoredMessage.Status)
+    /// An outgoing message waits in the outbox until the user acts: `reason` says why and
+    /// what to do (encryption wanted for a contact with no usable OMEMO device).
+    case held(peer: String, messageID: Int64, reason: String)
     case contactsChanged
     /// Someone asks to see the user's presence (RFC 6121); kept until answered, shown once.
     case subscriptionRequest(from: String, nick: String?)

@@ -13,7 +13,8 @@ public enum EncryptionError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .noDevices(let peer): "\(peer) has no OMEMO devices; the message waits. Use /omemo off to send it unencrypted."
+        case .noDevices(let peer):
+            "\(peer) has no OMEMO devices; the message waits. To send it unencrypted: /omemo off, or dialtone omemo off \(peer)."
         case .noTrustedDevice(let peer):
             "None of \(peer)'s OMEMO devices can be written to (untrusted, or no bundle); see /omemo fingerprints \(peer)."
         }

@@ -191,6 +191,12 @@ final class MessagingService: AccountFeature {
         do {
             let stanza = try await pipeline.stanza(for: message)
             try await client.sendOncePerSession(stanza.element)
+        } catch let error as EncryptionError {
+            // Waiting for the user, who is told why: it would otherwise wait unseen.
+            logger.info("message \(message.id) waits in the outbox: \(error)")
+            if let id = try? store.recentOutgoing(stanzaIDs: [message.id]).first?.id {
+                broadcaster.publish(.held(peer: message.to.bare.description, messageID: id, reason: error.description))
+            }
         } catch {
             logger.info("message \(message.id) waits in the outbox: \(error)")
         }

@@ -312,6 +312,9 @@ public final class TUIApp {
             if inView, peer == view?.peer { view?.upsert(message) }
         case .status(let id, let status):
             if inView { view?.setStatus(status, forMessage: id) }
+        case .held(_, _, let reason):
+            // The reason names the contact and what to do, wherever the user is now.
+            if inView { show(error: Sanitizer.plain(reason)) }
         case .readElsewhere(let peer, let unread):
             accounts[account].list.setUnread(peer, to: unread)
             updateTitle()

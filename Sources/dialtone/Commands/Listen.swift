@@ -87,6 +87,8 @@ struct EventPrinter: Sendable {
             return roomObject(event)
         case .status(let id, let status):
             return ["type": "status", "message_id": id, "status": status.rawValue]
+        case .held(let peer, let id, let reason):
+            return ["type": "held", "peer": peer, "message_id": id, "reason": reason]
         case .sentEncrypted(_, let message):
             guard let id = message.id else { return nil }
             return ["type": "status", "message_id": id, "status": message.status.rawValue, "encrypted": true]
@@ -268,6 +270,7 @@ struct EventPrinter: Sendable {
             let line = "-- " + CallText.line(info, name: Sanitizer.plain(names?.name(for: info.peer.description) ?? info.peer.description))
             return info.state == .ended ? line : line + (CallText.protection(info).map { " · \($0)" } ?? "")
         case .callDigit(_, let digit): return "-- DTMF \(digit)"
+        case .held(_, _, let reason): return "-- not sent: \(Sanitizer.plain(reason))"
         case .reacted(_, let message, let sender, let reactions):
             let who = Sanitizer.plain(names?.name(for: sender) ?? sender)
             let what = reactions.isEmpty ? "took back their reactions" : "reacted " + Sanitizer.plain(reactions.joined(separator: " "))

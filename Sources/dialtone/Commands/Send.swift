@@ -83,6 +83,8 @@ struct Send: AsyncParsableCommand {
                         retrying.set(nil)
                     case .status(let id, let status) where id == sentID && (status == .sent || status == .delivered):
                         return .sent
+                    case .held(_, let id, let reason) where id == sentID:
+                        return .failed(reason)
                     default:
                         continue
                     }
