@@ -33,6 +33,9 @@ public enum OMEMOError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The ratchet could not decrypt a message's key: damaged, replayed, or from a session we
     /// no longer have (a session repair is due).
     case undecryptable
+    /// The message's key was decrypted before (by this device: here, or by another process
+    /// of the account sharing its sessions). Not a broken session.
+    case duplicate
 
     public var description: String {
         switch self {
@@ -41,6 +44,7 @@ public enum OMEMOError: Error, Sendable, Equatable, CustomStringConvertible {
         case .badKey: "A key in the contact's published bundle is malformed."
         case .badBundle: "The contact's published bundle is not signed by its own identity."
         case .undecryptable: "The message could not be decrypted: damaged, repeated, or from a broken session."
+        case .duplicate: "The message was decrypted before."
         }
     }
 }

@@ -71,7 +71,7 @@ extension OMEMODevice {
     public func decryptKey(_ data: [UInt8], isKeyExchange: Bool, from account: String, device: UInt32,
                            format: OMEMOFormat) throws(OMEMOError) -> [UInt8] {
         let registration = store.registrationID
-        let plain = withCipher(account, device, format) { cipher -> [UInt8]? in
+        let result = withCipher(account, device, format) { cipher -> Result<[UInt8], OMEMOError> in
             var output: OpaquePointer?
             defer { signal_buffer_free(output) }
             var parsed: OpaquePointer?
@@ -81,20 +81,20 @@ extension OMEMODevice {
                 let read = format == .current
                     ? pre_key_signal_message_deserialize_omemo(&parsed, data, data.count, registration, context.pointer)
                     : pre_key_signal_message_deserialize(&parsed, data, data.count, context.pointer)
-                guard read == SG_SUCCESS else { return nil }
+                guard read == SG_SUCCESS else { return .failure(.undecryptable) }
                 status = session_cipher_decrypt_pre_key_signal_message(cipher, parsed, nil, &output)
             } else {
                 let read = format == .current
                     ? signal_message_deserialize_omemo(&parsed, data, data.count, context.pointer)
                     : signal_message_deserialize(&parsed, data, data.count, context.pointer)
-                guard read == SG_SUCCESS else { return nil }
+                guard read == SG_SUCCESS else { return .failure(.undecryptable) }
                 status = session_cipher_decrypt_signal_message(cipher, parsed, nil, &output)
             }
-            guard status == SG_SUCCESS, let output else { return nil }
-            return Array(UnsafeBufferPointer(start: signal_buffer_data(output), count: signal_buffer_len(output)))
+            if status == SG_ERR_DUPLICATE_MESSAGE { return .failure(.duplicate) }
+            guard status == SG_SUCCESS, let output else { return .failure(.undecryptable) }
+            return .success(Array(UnsafeBufferPointer(start: signal_buffer_data(output), count: signal_buffer_len(output))))
         }
-        guard let plain else { throw .undecryptable }
-        return plain
+        return try result.get()
     }
 
     private func withCipher<T>(_ account: String, _ device: UInt32, _ format: OMEMOFormat, _ body: (OpaquePointer?) -> T) -> T {

@@ -7,9 +7,12 @@ import GRDB
 /// transaction per batch: the server's ack waits for the commit, not for each row.
 public final class Store: Sendable {
     let database: any DatabaseWriter
+    /// The database file; nil in memory. Locks between processes sit beside it.
+    let path: String?
 
     /// Opens (creating if needed) the database at `path`, migrating it to the current schema.
     public init(path: String) throws(StoreError) {
+        self.path = path
         do {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                                     withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -71,6 +74,7 @@ public final class Store: Sendable {
 
     /// A private in-memory database (tests).
     public init() throws(StoreError) {
+        path = nil
         do {
             let queue = try DatabaseQueue()
             database = queue

@@ -102,6 +102,29 @@ final class EncryptionTests: ContactPeerTestCase {
         _ = listener
     }
 
+    /// Processes of one account encrypting at once (a `listen`, as the interface would be, and
+    /// a script's sends): every message reads on the contact's side, none sent from a chain
+    /// key another process used too.
+    func testSendsFromSeveralProcessesAtOnceAreAllReadable() async throws {
+        let listener = try await listenOnline(config: config)
+        let contact = try peer(them, ["--versions", "legacy", "--timeout", "90"])
+        try await waitForPeer(contact)
+        let peer = them.jid.bare.description
+        _ = try await run(["send", peer, "first"])
+        try await eventually("the session stands") { self.events("message", in: contact).contains { $0["body"] as? String == "first" } }
+        let texts = (1...6).map { "at once \($0)" }
+        let senders = try texts.map { try dialtone("dt", ["send", peer, $0, "--config", config]) }
+        for sender in senders {
+            let status = try await sender.wait(timeout: .seconds(60))
+            XCTAssertEqual(status, 0, sender.output + sender.errors)
+        }
+        let read = { Set(self.events("message", in: contact).compactMap { $0["body"] as? String }) }
+        for _ in 0..<200 where !read().isSuperset(of: texts) { try await Task.sleep(for: .milliseconds(100)) }
+        XCTAssertTrue(read().isSuperset(of: texts), "the contact reads all six: " + contact.output)
+        XCTAssertEqual(events("undecryptable", in: contact).count, 0, contact.output)
+        _ = listener
+    }
+
     /// Encryption turned on for a contact without OMEMO: the message waits and the user is
     /// told why at once (not a timeout), by `send` and by `listen`; turned off, it goes.
     func testAMessageThatCannotBeEncryptedSaysWhyAndWaits() async throws {

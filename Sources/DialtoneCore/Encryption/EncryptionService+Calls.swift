@@ -53,8 +53,9 @@ extension EncryptionService {
         let device = try ownDevice()
         guard let key = encrypted.keys.first(where: { $0.device == device.id }) else { throw CallFingerprintError.notForThisDevice(device.id) }
         let sender = peer.bare.description
-        let material = try device.decryptKey(key.data, isKeyExchange: key.isKeyExchange, from: sender, device: encrypted.senderDevice,
-                                             format: .legacy)
+        let material = try store.exclusively("omemo") {
+            try device.decryptKey(key.data, isKeyExchange: key.isKeyExchange, from: sender, device: encrypted.senderDevice, format: .legacy)
+        }
         // A pre-key of ours is used up: a new bundle goes out after.
         if key.isKeyExchange { bundleOutdated = true }
         let plaintext = try OMEMOPayload.open(payload, iv: encrypted.iv, keyMaterial: material, format: .legacy, context: device.context)

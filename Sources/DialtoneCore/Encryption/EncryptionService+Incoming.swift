@@ -41,8 +41,10 @@ extension EncryptionService: IncomingStage {
         if let found = try? store.omemoDecrypted(shared) { return apply(found, to: received) }
         let material: [UInt8]
         do {
-            material = try device.decryptKey(key.data, isKeyExchange: key.isKeyExchange, from: sender, device: element.senderDevice,
-                                             format: format)
+            // The session is read, advanced and written back: one process at a time.
+            material = try store.exclusively("omemo") {
+                try device.decryptKey(key.data, isKeyExchange: key.isKeyExchange, from: sender, device: element.senderDevice, format: format)
+            }
         } catch {
             switch await decryptedElsewhere(shared, archiveID: received.archiveID) {
             case .stored: return received
@@ -50,8 +52,9 @@ extension EncryptionService: IncomingStage {
             case .no: break
             }
             // A session that no longer works (they lost theirs, or we ours): a new one, as
-            // Conversations repairs it, so that their next message can be read.
-            if !key.isKeyExchange { sessionsToRepair.insert(recipient) }
+            // Conversations repairs it, so that their next message can be read. A message
+            // decrypted before (by another process of the account) says nothing of the session.
+            if !key.isKeyExchange, error as? OMEMOError != .duplicate { sessionsToRepair.insert(recipient) }
             // A key-transport message carried nothing to show.
             guard element.payload != nil else { return nil }
             return undecrypted(received, scheme: element.version.namespace, sender: element.senderDevice, "\(error)")

@@ -126,7 +126,10 @@ extension EncryptionService: OutgoingStage {
         var keys: [OMEMOEncrypted.Key] = []
         for recipient in ready {
             do {
-                let key = try device.encryptKey(material, for: recipient.account, device: recipient.device, format: format)
+                // The session is read, advanced and written back: one process at a time.
+                let key = try store.exclusively("omemo") {
+                    try device.encryptKey(material, for: recipient.account, device: recipient.device, format: format)
+                }
                 keys.append(.init(account: format == .current ? recipient.account : nil, device: recipient.device,
                                   isKeyExchange: key.isKeyExchange, data: key.data))
             } catch {
@@ -156,7 +159,9 @@ extension EncryptionService: OutgoingStage {
             let identity = try device.identityKey(keys.identityKey, publishedIn: recipient.format)
             let trust = try store.meetOMEMOIdentity(identity, of: recipient.address, trust: try firstTrust(for: recipient.account))
             guard trust != .untrusted else { return false }
-            try device.startSession(with: recipient.account, device: recipient.device, bundle: keys, format: recipient.format)
+            try store.exclusively("omemo") {
+                try device.startSession(with: recipient.account, device: recipient.device, bundle: keys, format: recipient.format)
+            }
             return true
         } catch {
             logger.warning("no session with \(recipient.account)'s device \(recipient.device): \(error)")

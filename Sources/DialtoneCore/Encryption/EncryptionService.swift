@@ -101,8 +101,11 @@ final class EncryptionService: AccountFeature {
         defer { publishing = false }
         do {
             let device = try ownDevice()
-            let preKeys = try device.preKeyCount()
-            if preKeys < 100 { try device.addPreKeys(100 - preKeys) }
+            // Counted and made under the lock: two processes would otherwise make the same ids.
+            try store.exclusively("omemo") {
+                let preKeys = try device.preKeyCount()
+                if preKeys < 100 { try device.addPreKeys(100 - preKeys) }
+            }
             try rotateSignedPreKeyIfDue(device)
             // The bundle goes again only when it changed (pre-keys used, a new signed pre-key):
             // a login is not a reason to write to the server.
@@ -153,7 +156,7 @@ final class EncryptionService: AccountFeature {
             return
         }
         guard now.timeIntervalSince1970 - last >= Self.signedPreKeyLifetime else { return }
-        try device.rotateSignedPreKey()
+        try store.exclusively("omemo") { try device.rotateSignedPreKey() }
         try store.setState(key, String(now.timeIntervalSince1970))
         logger.info("rotated this device's signed pre-key")
     }
@@ -203,7 +206,9 @@ final class EncryptionService: AccountFeature {
         sessionsToRepair = []
         for recipient in repairs {
             // A new session from their bundle; its key exchange tells them to drop the old one.
-            try? ownDevice().forgetSession(with: recipient.account, device: recipient.device, format: recipient.format)
+            try? store.exclusively("omemo") {
+                try ownDevice().forgetSession(with: recipient.account, device: recipient.device, format: recipient.format)
+            }
             heartbeatsOwed.insert(recipient)
         }
         let owed = heartbeatsOwed
