@@ -85,15 +85,20 @@ final class CallManagerVerificationTests: XCTestCase {
         return transport.elements.filter { $0.name == "fingerprint" }.map(\.namespace)
     }
 
+    /// Outgoing: our call, and the friend's proceed naming its OMEMO device (our offer follows).
+    private func proceeded(_ manager: CallManager, device: UInt32) async throws -> String {
+        let id = try await manager.place(to: friend.bare)
+        await manager.receive(.proceed, id: id, from: friend, device: device)
+        return id
+    }
+
     // MARK: We call
 
     func testOurOfferIsSealedForTheDeviceTheProceedNamedAndTheCallIsVerified() async throws {
         let omemo = FakeSealing()
         let sent = FakeCallSignalling(sealing: omemo.sealing)
         let manager = sent.manager()
-        let id = try await manager.place(to: friend.bare)
-        await manager.handle(MessageInitiation(id: id, action: .proceed, device: 42), from: friend, to: me.bare,
-                             outgoing: false, origin: .live, at: Date())
+        let id = try await proceeded(manager, device: 42)
         let initiate = sent.sent(.sessionInitiate).first
         XCTAssertEqual(fingerprints(in: initiate), [JingleNamespace.omemoVerification], "only the encrypted fingerprint, none in clear")
         let sealed = omemo.sealed.withLock { $0 }
@@ -112,9 +117,7 @@ final class CallManagerVerificationTests: XCTestCase {
     func testAnAnswerInClearAfterOurSealedOfferEndsTheCall() async throws {
         let sent = FakeCallSignalling(sealing: FakeSealing().sealing)
         let manager = sent.manager()
-        let id = try await manager.place(to: friend.bare)
-        await manager.handle(MessageInitiation(id: id, action: .proceed, device: 42), from: friend, to: me.bare,
-                             outgoing: false, origin: .live, at: Date())
+        let id = try await proceeded(manager, device: 42)
         await manager.receive(accept(id, sealedBy: nil), from: friend)
         XCTAssertEqual(sent.jingle(), ["session-initiate", "session-terminate security-error"])
         let call = await manager.call(id)
@@ -126,9 +129,7 @@ final class CallManagerVerificationTests: XCTestCase {
     func testAnAnswerSealedByAnotherDeviceEndsTheCall() async throws {
         let sent = FakeCallSignalling(sealing: FakeSealing().sealing)
         let manager = sent.manager()
-        let id = try await manager.place(to: friend.bare)
-        await manager.handle(MessageInitiation(id: id, action: .proceed, device: 42), from: friend, to: me.bare,
-                             outgoing: false, origin: .live, at: Date())
+        let id = try await proceeded(manager, device: 42)
         await manager.receive(accept(id, sealedBy: 666), from: friend)
         XCTAssertEqual(sent.jingle().last, "session-terminate security-error")
         let reason = await manager.call(id)?.reason
@@ -153,9 +154,7 @@ final class CallManagerVerificationTests: XCTestCase {
     func testAFingerprintThatCannotBeSealedGoesInClear() async throws {
         let sent = FakeCallSignalling(sealing: FakeSealing(fails: true).sealing)
         let manager = sent.manager()
-        let id = try await manager.place(to: friend.bare)
-        await manager.handle(MessageInitiation(id: id, action: .proceed, device: 42), from: friend, to: me.bare,
-                             outgoing: false, origin: .live, at: Date())
+        let id = try await proceeded(manager, device: 42)
         XCTAssertEqual(fingerprints(in: sent.sent(.sessionInitiate).first), [JingleNamespace.dtls])
         await manager.receive(accept(id, sealedBy: nil), from: friend)
         let call = await manager.call(id)

@@ -97,9 +97,9 @@ final class FakeCallSignalling: Sendable {
 }
 
 extension CallManager {
-    /// A XEP-0353 message as it arrives live from `from`.
-    func receive(_ action: MessageInitiation.Action, id: String, from: JID) async {
-        await handle(MessageInitiation(id: id, action: action), from: from, to: FakeCallSignalling.me.bare,
+    /// A XEP-0353 message as it arrives live from `from` (a proceed may name an OMEMO device).
+    func receive(_ action: MessageInitiation.Action, id: String, from: JID, device: UInt32? = nil) async {
+        await handle(MessageInitiation(id: id, action: action, device: device), from: from, to: FakeCallSignalling.me.bare,
                      outgoing: false, origin: .live, at: Date())
     }
 

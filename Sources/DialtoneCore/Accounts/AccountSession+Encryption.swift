@@ -1,7 +1,6 @@
 import DialtoneJingle
 import DialtoneStore
 import DialtoneXMPP
-import Synchronization
 
 /// OMEMO end-to-end encryption as front ends drive it: per-conversation on/off, fingerprints
 /// and trust (XEP-0384; blind trust before verification, as Conversations and Dino).
@@ -44,11 +43,11 @@ extension AccountSession {
         FingerprintSealing(
             ownDevice: { peer in await link.session?.callDevice(for: peer) },
             seal: { fingerprint, peer, device in
-                guard let session = link.session else { throw CallFingerprintError.noSession(peer.description, device) }
+                guard let session = link.session else { throw CallFingerprintError.accountStopped }
                 return try await session.sealCallFingerprint(fingerprint, for: peer, device: device)
             },
             open: { encrypted, peer in
-                guard let session = link.session else { throw CallFingerprintError.malformed }
+                guard let session = link.session else { throw CallFingerprintError.accountStopped }
                 return try await session.openCallFingerprint(encrypted, from: peer)
             })
     }
@@ -65,14 +64,4 @@ extension AccountSession {
         if encryption.hasPendingWork { Task { await self.encryptionWork() } }
         return opened
     }
-}
-
-/// A weak way back to the session for what is built before it (the call manager's sealing).
-final class SessionLink: Sendable {
-    private struct Target: @unchecked Sendable { weak var session: AccountSession? }
-    private let target = Mutex(Target())
-
-    var session: AccountSession? { target.withLock { $0.session } }
-
-    func connect(_ session: AccountSession) { target.withLock { $0.session = session } }
 }

@@ -16,7 +16,6 @@ public actor AccountSession {
     /// Internal: front ends read through `records` and act through the session's commands.
     nonisolated let store: Store
     private let client: XMPPClient
-    private let relay = EventRelay()
     private let link = SessionLink()
     private let broadcaster = EventBroadcaster()
     private let logger: Logger
@@ -91,8 +90,8 @@ public actor AccountSession {
         let recipients = recipients ?? RecipientResolver(gateway: nil, country: RecipientResolver.defaultCountry())
         self.recipients = recipients
         http = HTTPTransfer(nameserver: configuration.nameserver, caFile: configuration.caFile)
-        let relay = self.relay
-        let client = XMPPClient(configuration: configuration, logger: logger) { events in try await relay.forward(events) }
+        let link = self.link
+        let client = XMPPClient(configuration: configuration, logger: logger) { events in try await link.session?.handle(events) }
         self.client = client
 
         archive = ArchiveSync(store: store, client: client, logger: logger)
@@ -118,7 +117,6 @@ public actor AccountSession {
             try? await client.send($0.element)
         }
         (typingInputs, typing) = AsyncStream.makeStream(of: TypingInput.self)
-        relay.connect { [weak self] events in try await self?.handle(events) }
         link.connect(self)
     }
 
@@ -411,15 +409,14 @@ public actor AccountSession {
     }
 }
 
-/// Lets the client call back into the session that owns it without a reference cycle
-/// and without touching the session before it is fully built.
-private final class EventRelay: Sendable {
-    private let target = Mutex<XMPPClient.EventHandler?>(nil)
+/// A weak way back to the session for what is built before it and calls into it: the client
+/// (its events) and the call manager (its fingerprints). Nil until the session is fully built,
+/// and again once it is gone: no reference cycle.
+final class SessionLink: Sendable {
+    private struct Target: @unchecked Sendable { weak var session: AccountSession? }
+    private let target = Mutex(Target())
 
-    func connect(_ handler: @escaping XMPPClient.EventHandler) { target.withLock { $0 = handler } }
+    var session: AccountSession? { target.withLock { $0.session } }
 
-    func forward(_ events: [XMPPEvent]) async throws {
-        guard let handler = target.withLock({ $0 }) else { return }
-        try await handler(events)
-    }
+    func connect(_ session: AccountSession) { target.withLock { $0.session = session } }
 }

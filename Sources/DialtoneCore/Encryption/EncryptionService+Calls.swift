@@ -9,6 +9,7 @@ enum CallFingerprintError: Error, CustomStringConvertible {
     case malformed
     case noSession(String, UInt32)
     case phoneNumber
+    case accountStopped
 
     var description: String {
         switch self {
@@ -16,6 +17,7 @@ enum CallFingerprintError: Error, CustomStringConvertible {
         case .malformed: "its OMEMO element is malformed"
         case .noSession(let peer, let device): "no OMEMO session with \(peer)'s device \(device) (no bundle, or the device is distrusted)"
         case .phoneNumber: "phone numbers have no OMEMO"
+        case .accountStopped: "the account is stopping"
         }
     }
 }
@@ -52,14 +54,10 @@ extension EncryptionService {
         }
         let device = try ownDevice()
         guard let key = encrypted.keys.first(where: { $0.device == device.id }) else { throw CallFingerprintError.notForThisDevice(device.id) }
-        let sender = peer.bare.description
-        let material = try store.exclusively("omemo") {
-            try device.decryptKey(key.data, isKeyExchange: key.isKeyExchange, from: sender, device: encrypted.senderDevice, format: .legacy)
-        }
-        // A pre-key of ours is used up: a new bundle goes out after.
-        if key.isKeyExchange { bundleOutdated = true }
+        let sender = Recipient(account: peer.bare.description, device: encrypted.senderDevice, format: .legacy)
+        let material = try decryptKey(key, from: sender, device: device)
         let plaintext = try OMEMOPayload.open(payload, iv: encrypted.iv, keyMaterial: material, format: .legacy, context: device.context)
-        let trust = meetSender(Recipient(account: sender, device: encrypted.senderDevice, format: .legacy), device: device)
+        let trust = meetSender(sender, device: device)
         return FingerprintSealing.Opened(fingerprint: String(decoding: plaintext, as: UTF8.self), device: encrypted.senderDevice,
                                          verified: trust == .verified)
     }

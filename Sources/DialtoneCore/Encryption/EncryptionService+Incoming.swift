@@ -41,10 +41,7 @@ extension EncryptionService: IncomingStage {
         if let found = try? store.omemoDecrypted(shared) { return apply(found, to: received) }
         let material: [UInt8]
         do {
-            // The session is read, advanced and written back: one process at a time.
-            material = try store.exclusively("omemo") {
-                try device.decryptKey(key.data, isKeyExchange: key.isKeyExchange, from: sender, device: element.senderDevice, format: format)
-            }
+            material = try decryptKey(key, from: recipient, device: device)
         } catch {
             switch await decryptedElsewhere(shared, archiveID: received.archiveID) {
             case .stored: return received
@@ -59,12 +56,9 @@ extension EncryptionService: IncomingStage {
             guard element.payload != nil else { return nil }
             return undecrypted(received, scheme: element.version.namespace, sender: element.senderDevice, "\(error)")
         }
-        if key.isKeyExchange {
-            // A pre-key of ours is used up: a new one is published, and the heartbeat tells
-            // the sender the session stands, so it stops sending key exchanges.
-            bundleOutdated = true
-            heartbeatsOwed.insert(recipient)
-        }
+        // After a key exchange the heartbeat tells the sender the session stands, so it stops
+        // sending key exchanges.
+        if key.isKeyExchange { heartbeatsOwed.insert(recipient) }
         let trust = meetSender(recipient, device: device)
         let encryption = MessageEncryption(scheme: element.version.namespace, device: element.senderDevice, trust: trust)
         guard let payload = element.payload else { return nil }
@@ -118,6 +112,18 @@ extension EncryptionService: IncomingStage {
         result.decryption = Decryption(scheme: found.encryption.scheme, senderDevice: found.encryption.device ?? 0,
                                        trust: found.encryption.trust?.rawValue)
         return result
+    }
+
+    /// The message key `key` carries for this device, decrypted with the sender's session,
+    /// which is read, advanced and written back under the lock the account's other processes
+    /// take too. A key exchange used up one of our pre-keys: a new bundle is due.
+    func decryptKey(_ key: OMEMOEncrypted.Key, from sender: Recipient, device: OMEMODevice) throws -> [UInt8] {
+        let material = try store.exclusively("omemo") {
+            try device.decryptKey(key.data, isKeyExchange: key.isKeyExchange, from: sender.account, device: sender.device,
+                                  format: sender.format)
+        }
+        if key.isKeyExchange { bundleOutdated = true }
+        return material
     }
 
     /// The identity the sender's device showed in this session, met (and trusted or not) here.

@@ -144,7 +144,12 @@ final class EncryptionService: AccountFeature {
     nonisolated(nonsending) func ensurePublished() async {
         guard !publishedThisSession else { return }
         guard publishing else { return await publishOwnDevice() }
-        for _ in 0..<100 where publishing { try? await Task.sleep(for: .milliseconds(50)) }
+        await waitWhile { publishing }
+    }
+
+    /// Waits while another caller's work is under way (`busy`), up to five seconds.
+    private nonisolated(nonsending) func waitWhile(_ busy: () -> Bool) async {
+        for _ in 0..<100 where busy() { try? await Task.sleep(for: .milliseconds(50)) }
     }
 
     /// A new signed pre-key once a week (as Conversations and python-omemo rotate theirs); the
@@ -180,7 +185,7 @@ final class EncryptionService: AccountFeature {
     nonisolated(nonsending) func refreshDevices(of peer: String) async {
         guard let jid = try? JID(peer) else { return }
         guard !listsAsked.contains(peer) else {
-            for _ in 0..<100 where listsAsking.contains(peer) { try? await Task.sleep(for: .milliseconds(50)) }
+            await waitWhile { listsAsking.contains(peer) }
             return
         }
         listsAsked.insert(peer)
