@@ -48,11 +48,13 @@ extension AccountSession {
 
     func bookmarksChanged(_ change: BookmarkChange) async { await groupChats.bookmarksChanged(change) }
 
-    /// After a room let us in: what we missed there from its archive, then the messages that
-    /// waited to be said there.
+    /// After a room let us in: what we missed there from its archive (what the user waits
+    /// to see: before the bookmark and the room's features, each a round trip), then the
+    /// messages that waited to be said there.
     func roomJoined(_ room: JID) async {
-        await groupChats.joined(room)
+        await groupChats.unlockIfCreated(room)
         await groupChats.catchUp(room)
+        await groupChats.joined(room)
         await messagingFlush()
     }
 

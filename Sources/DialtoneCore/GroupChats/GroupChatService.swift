@@ -141,6 +141,7 @@ final class GroupChatService: AccountFeature {
         do {
             // Without the room's history: its archive brings what we missed, once.
             try await client.send(.roomJoin(occupantAddress(room, nick), password: password, maxStanzas: 0))
+            logger.debug("joining \(room) as \(nick)")
         } catch {
             finishJoin(room, with: .failure(GroupChatError.joinRefused(room: room.description, condition: "not connected")))
         }
@@ -184,19 +185,21 @@ final class GroupChatService: AccountFeature {
         await publishBookmark(record)
     }
 
-    /// After the room let us in (`receive` said so): remembered, and bookmarked for the
-    /// account's other devices.
+    /// A room our join created is locked to everyone else until its owner (we) accepts it:
+    /// as an instant room, with the service's defaults.
+    nonisolated(nonsending) func unlockIfCreated(_ room: JID) async {
+        guard directory.isJoined(room), createdRooms.remove(room) != nil else { return }
+        do {
+            _ = try await client.request(.iq(.set, id: newStanzaID(), to: room, payload: .instantRoomConfiguration()))
+        } catch {
+            logger.info("the room \(room) we created was not unlocked: \(error)")
+        }
+    }
+
+    /// After the room let us in (`receive` said so) and its history is in: bookmarked for
+    /// the account's other devices, and what kind of room it is.
     nonisolated(nonsending) func joined(_ room: JID) async {
         guard let nick = directory.nick(in: room) else { return }
-        if createdRooms.remove(room) != nil {
-            // A room our join created stays locked to everyone else until its owner (we)
-            // accepts it: as an instant room, with the service's defaults.
-            do {
-                _ = try await client.request(.iq(.set, id: newStanzaID(), to: room, payload: .instantRoomConfiguration()))
-            } catch {
-                logger.info("the room \(room) we created was not unlocked: \(error)")
-            }
-        }
         if bookmarksToPublish.remove(room) != nil, let record = try? store.room(room.description), record.nick == nick {
             await publishBookmark(record)
         }

@@ -4,7 +4,9 @@ import Foundation
 /// Conversations and Dino highlight it — "ada:" and "@Ada" count, "adamant" does not.
 public enum Mention {
     public static func mentions(_ nick: String, in text: String) -> Bool {
-        let nick = nick.trimmingCharacters(in: .whitespaces)
+        // Foundation's trimming bridges the string; a nick rarely has spaces to trim.
+        let padded = nick.first?.isWhitespace == true || nick.last?.isWhitespace == true
+        let nick = padded ? nick.trimmingCharacters(in: .whitespaces) : nick
         guard !nick.isEmpty else { return false }
         // Every message of a busy room is asked: plain ASCII (most of them) is searched byte by
         // byte; Foundation's case- and accent-blind search is for the rest.

@@ -30,6 +30,11 @@ public enum Sanitizer {
     }
 
     private static func clean(_ text: String, keeping kept: Set<Unicode.Scalar>) -> String {
+        // Printable ASCII (with the line breaks kept) is returned as it is, uncopied: every
+        // message of a busy room passes here on its way to the screen.
+        if text.utf8.allSatisfy({ ($0 >= 0x20 && $0 < 0x7F) || ($0 < 0x20 && kept.contains(Unicode.Scalar($0))) }) {
+            return text
+        }
         var result = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
             if kept.contains(scalar) {

@@ -32,6 +32,11 @@ enum MessageStyling {
     /// is not followed by whitespace; the closing one is the next same character that is not
     /// preceded by whitespace, on the same line, with text between.
     static func spans(_ line: String) -> [TextRun] {
+        // Most lines hold no directive at all: one run, without splitting the line into
+        // characters (grapheme breaking is most of what styling a busy room's messages cost).
+        guard line.utf8.contains(where: { $0 == 0x2A || $0 == 0x5F || $0 == 0x7E || $0 == 0x60 }) else {
+            return [TextRun(line, .text)]
+        }
         let characters = Array(line)
         let inLink = linkMask(characters)
         var runs: [TextRun] = []

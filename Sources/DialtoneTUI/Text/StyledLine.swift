@@ -42,30 +42,56 @@ public struct StyledLine: Sendable, Equatable {
 /// a word only when the word alone is wider than a row. Rows after the first start with
 /// `indent` (the hanging indent under a message's text).
 enum StyledWrapper {
+    /// One character cell: where it is in which span, how wide it draws, whether a row may
+    /// break at it. Rows are cut from the spans' text by these positions, so a row costs a
+    /// substring a run, not a string built character by character.
+    private struct Cell {
+        var span: Int
+        var start: String.Index
+        var end: String.Index
+        var width: Int
+        var isSpace: Bool
+    }
+
     static func wrap(_ spans: [TextRun], width: Int, indent: String = "") -> [StyledLine] {
         let indentWidth = TerminalWidth.columns(of: indent)
         guard width > indentWidth else { return [StyledLine(spans)] }
-        var cells: [(Character, StyleRole, Int)] = []
-        for span in spans { for character in span.text { cells.append((character, span.role, TerminalWidth.columns(of: character))) } }
+        var cells: [Cell] = []
+        for (index, span) in spans.enumerated() { appendCells(of: span.text, span: index, to: &cells) }
 
         var lines: [StyledLine] = []
-        var row: [(Character, StyleRole, Int)] = []
+        var row: [Cell] = []
         var rowWidth = 0
         var lastSpace: Int?
         var first = true
-        func finish(_ cells: ArraySlice<(Character, StyleRole, Int)>) {
+        func finish(_ cells: ArraySlice<Cell>) {
             var line = StyledLine(first ? [] : [TextRun(indent, .text)])
-            for (character, role, _) in cells {
-                if let last = line.spans.last, last.role == role { line.spans[line.spans.count - 1].text.append(character) }
-                else { line.spans.append(TextRun(String(character), role)) }
+            var piece: Cell?
+            func flush() {
+                guard let piece else { return }
+                let text = spans[piece.span].text[piece.start..<piece.end]
+                let role = spans[piece.span].role
+                // Neighbouring runs of one role are one run, whichever span they came from.
+                if let last = line.spans.last, last.role == role { line.spans[line.spans.count - 1].text.append(contentsOf: text) }
+                else { line.spans.append(TextRun(String(text), role)) }
             }
+            for cell in cells {
+                if var current = piece, current.span == cell.span, current.end == cell.start {
+                    current.end = cell.end
+                    piece = current
+                } else {
+                    flush()
+                    piece = cell
+                }
+            }
+            flush()
             lines.append(line)
             first = false
         }
         for cell in cells {
             let limit = first ? width : width - indentWidth
-            if rowWidth + cell.2 > limit, !row.isEmpty {
-                if cell.0 == " " {
+            if rowWidth + cell.width > limit, !row.isEmpty {
+                if cell.isSpace {
                     finish(row[...]); row = []; rowWidth = 0; lastSpace = nil
                     continue
                 }
@@ -75,14 +101,37 @@ enum StyledWrapper {
                 } else {
                     finish(row[...]); row = []
                 }
-                rowWidth = row.reduce(0) { $0 + $1.2 }
+                rowWidth = row.reduce(0) { $0 + $1.width }
                 lastSpace = nil
             }
-            if cell.0 == " " { lastSpace = row.count }
+            if cell.isSpace { lastSpace = row.count }
             row.append(cell)
-            rowWidth += cell.2
+            rowWidth += cell.width
         }
         if !row.isEmpty || lines.isEmpty { finish(row[...]) }
         return lines
+    }
+
+    /// Printable ASCII is one cell a byte, one column each; anything else goes by grapheme
+    /// cluster and its width on a terminal.
+    private static func appendCells(of text: String, span: Int, to cells: inout [Cell]) {
+        let utf8 = text.utf8
+        if utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            cells.reserveCapacity(cells.count + utf8.count)
+            var index = utf8.startIndex
+            while index != utf8.endIndex {
+                let next = utf8.index(after: index)
+                cells.append(Cell(span: span, start: index, end: next, width: 1, isSpace: utf8[index] == 0x20))
+                index = next
+            }
+            return
+        }
+        var index = text.startIndex
+        while index != text.endIndex {
+            let next = text.index(after: index)
+            let character = text[index]
+            cells.append(Cell(span: span, start: index, end: next, width: TerminalWidth.columns(of: character), isSpace: character == " "))
+            index = next
+        }
     }
 }

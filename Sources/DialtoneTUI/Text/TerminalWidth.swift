@@ -40,7 +40,9 @@ public enum TerminalWidth {
     }
 
     public static func columns(of text: some StringProtocol) -> Int {
-        text.reduce(0) { $0 + columns(of: $1) }
+        // Printable ASCII is a column a byte, without breaking the text into clusters.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text.utf8.count }
+        return text.reduce(0) { $0 + columns(of: $1) }
     }
 
     /// The longest prefix of `text` that fits in `width` columns, never cutting a cluster.

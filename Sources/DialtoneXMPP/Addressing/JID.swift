@@ -81,6 +81,8 @@ public struct JID: Sendable, Hashable, Codable, CustomStringConvertible, Compara
     /// ASCII needs neither normalisation forms nor Unicode tables: lower-case it byte by
     /// byte (a roster of thousands is parsed at login; this is most of them).
     private static func asciiLowercased(_ raw: String) -> String? {
+        // Most addresses on the wire are already lower-case ASCII: kept as they are, uncopied.
+        if raw.utf8.allSatisfy({ $0 < 0x80 && !($0 >= 0x41 && $0 <= 0x5A) }) { return raw }
         var bytes = Array(raw.utf8)
         for index in bytes.indices {
             let byte = bytes[index]
@@ -134,10 +136,24 @@ public struct JID: Sendable, Hashable, Codable, CustomStringConvertible, Compara
         if let bad = firstForbidden(in: value, ascii: ascii != nil, forbiddenInDomain) {
             throw .invalidCharacter(part: "domain", character: Character(bad))
         }
-        if value.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) {
+        if ascii != nil ? hasEmptyLabel(value.utf8) : value.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) {
             throw .emptyPart("domain label")
         }
         return value
+    }
+
+    /// Whether a dot starts or ends the domain or follows another, byte by byte.
+    private static func hasEmptyLabel(_ bytes: String.UTF8View) -> Bool {
+        var afterDot = true
+        for byte in bytes {
+            if byte == 0x2E {
+                if afterDot { return true }
+                afterDot = true
+            } else {
+                afterDot = false
+            }
+        }
+        return afterDot
     }
 
     private static func normaliseResource(_ raw: String) throws(JIDError) -> String {

@@ -79,6 +79,9 @@ final class GroupChatServiceTests: XCTestCase {
         XCTAssertFalse(Mention.mentions("ada", in: "adamant about it"))
         XCTAssertFalse(Mention.mentions("ada", in: "canada"))
         XCTAssertFalse(Mention.mentions("", in: "anything"))
+        XCTAssertFalse(Mention.mentions("  ", in: "two  spaces"))
+        XCTAssertTrue(Mention.mentions(" ada ", in: "hi ada"), "spaces around a nick are not part of it")
+        XCTAssertTrue(Mention.mentions("Zoë", in: "merci zoe !"), "beyond ASCII, case and accents do not matter")
     }
 
     func testRoomsAndTheirOccupantsAreNamedByRoomAndNick() {

@@ -14,6 +14,9 @@ final class JIDTests: XCTestCase {
     func testDomainOnlyAndTrailingDot() throws {
         XCTAssertEqual(try JID("example.com.").description, "example.com")
         XCTAssertNil(try JID("example.com").local)
+        XCTAssertEqual(try JID("a@b.c./r").description, "a@b.c/r")
+        XCTAssertEqual(try JID("rooms.example.org").domain, "rooms.example.org")
+        XCTAssertEqual(try JID("ROOMS.Example.org").domain, "rooms.example.org")
     }
 
     func testPhoneNumberAndGroupTextLocalParts() throws {
@@ -25,7 +28,7 @@ final class JIDTests: XCTestCase {
 
     func testRejectsInvalid() {
         for bad in ["@example.com", "a@", "a@b/", "a b@example.com", "a\"b@example.com", "a@exa mple.com",
-                    "a@example..com", "a@ex\u{0007}ample.com", "x<y@example.com", String(repeating: "a", count: 1024) + "@example.com"] {
+                    "a@example..com", "a@.example.com", "a@example.com..", ".", "a@.", "a@ex\u{0007}ample.com", "x<y@example.com", String(repeating: "a", count: 1024) + "@example.com"] {
             XCTAssertThrowsError(try JID(bad), bad)
         }
     }
