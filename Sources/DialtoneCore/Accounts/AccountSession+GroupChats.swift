@@ -14,10 +14,16 @@ extension AccountSession {
             try? await Task.sleep(for: GroupChatService.joinTimeout)
             await self?.roomJoinTimedOut(room)
         }
+        // The room's newest messages first, then who is in it: the archive query and the
+        // join go together, in a task, as nothing here may wait for a round trip.
+        if groupChats.beginJoinWithHistory(room, nick: nick, password: password) {
+            Task { await self.catchUpJoining(room) }
+        }
         return try await groupChats.join(room, nick: nick, password: password)
     }
 
     private func roomJoinTimedOut(_ room: JID) { groupChats.joinTimedOut(room) }
+    private func catchUpJoining(_ room: JID) async { await groupChats.catchUpJoining(room) }
 
     /// How often the rooms we are in are asked whether they still have us (XEP-0410), when
     /// nothing came from them meanwhile: 5 minutes unless a test wants it sooner.
@@ -53,15 +59,22 @@ extension AccountSession {
     /// messages that waited to be said there.
     func roomJoined(_ room: JID) async {
         await groupChats.unlockIfCreated(room)
-        await groupChats.catchUp(room)
+        // After a history-first join, once more from where that ended: what was said between.
+        await groupChats.catchUp(room, again: true)
         await groupChats.joined(room)
         await messagingFlush()
+        roomsSettling[room] = nil
     }
 
-    /// Waits until what `room` said while we were away is stored (the catch-up that follows a
-    /// join; one more when none is under way): for commands that join and then leave.
+    /// Waits until what `room` said while we were away is stored and the room bookmarked (the
+    /// work that follows a join; one more catch-up when none is under way): for commands that
+    /// join and then leave.
     public func catchUpRoom(_ room: JID) async {
         guard groupChats.directory.isJoined(room) else { return }
+        if let settling = roomsSettling[room.bare] {
+            await settling.value
+            return
+        }
         await groupChats.catchUp(room.bare)
     }
 

@@ -54,6 +54,8 @@ public actor AccountSession {
 
     private var otherProcesses: Task<Void, Never>?
     var roomPings: Task<Void, Never>?
+    /// The work after each room let us in (`roomJoined`), for a command to wait on.
+    var roomsSettling: [JID: Task<Void, Never>] = [:]
     var roomPingInterval: Duration = .seconds(300)
     private let typing: AsyncStream<TypingInput>.Continuation
     private let typingInputs: AsyncStream<TypingInput>
@@ -228,7 +230,7 @@ public actor AccountSession {
             case .roomPresence(let presence):
                 if let room = await groupChats.receive(presence) {
                     // In: what we missed there, then what waits to be said there.
-                    Task { await self.roomJoined(room) }
+                    roomsSettling[room] = Task { await self.roomJoined(room) }
                 }
             case .omemoDevices(let owner, let version, let list):
                 encryption.devicesAnnounced(by: owner, version: version, list)

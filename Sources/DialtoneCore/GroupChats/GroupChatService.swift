@@ -51,6 +51,9 @@ final class GroupChatService: AccountFeature {
     /// Whoever waits for a room's catch-up under way to end.
     private var catchUpWaiters: [JID: [CheckedContinuation<Void, Never>]] = [:]
     private var liveCursors: [JID: String] = [:]
+    /// Rooms a history-first join took for rooms before they said so: forgotten again if
+    /// the join fails.
+    private var presumedRooms: Set<JID> = []
     /// Rooms heard from since the last self-ping round: they need no ping.
     var heardFrom: Set<JID> = []
 
@@ -147,6 +150,30 @@ final class GroupChatService: AccountFeature {
         }
     }
 
+    /// A join that brings the room's history first (`AccountSession.joinRoom`): its archive
+    /// query and then the join presence go together (`catchUpJoining`, in a task of the
+    /// session's), so that the room's newest messages come before its occupants' presences,
+    /// a thousand of them in a busy room. False when we are in the room already, or a join or
+    /// a catch-up is under way there (`join` then does as it always did).
+    /// Until the room lets us in it is taken for a room, so that its messages are its own.
+    func beginJoinWithHistory(_ room: JID, nick: String?, password: String?) -> Bool {
+        let room = room.bare
+        guard directory.nick(in: room) == nil, joining[room] == nil, !catchingUp.contains(room) else { return false }
+        let record = try? store.room(room.description)
+        let nick = nick ?? record?.nick ?? defaultNick
+        let password = password ?? record?.password ?? invitedPasswords[room]
+        failedJoins[room] = nil
+        joining[room] = PendingJoin(nick: nick, password: password, attempt: 1, startedAt: .now, session: sessionNumber)
+        if !directory.isRoom(room) {
+            directory.remember(room)
+            presumedRooms.insert(room)
+        }
+        // Claimed now: the catch-up that follows the join waits for this one.
+        catchingUp.insert(room)
+        logger.debug("joining \(room) as \(nick), its history first")
+        return true
+    }
+
     /// A join still unanswered when its time is up fails for whoever waits.
     func joinTimedOut(_ room: JID) {
         guard let pending = joining[room.bare], ContinuousClock.now - pending.startedAt >= Self.joinTimeout - .milliseconds(50)
@@ -156,6 +183,9 @@ final class GroupChatService: AccountFeature {
 
     private func finishJoin(_ room: JID, with outcome: Result<String, GroupChatError>) {
         guard let pending = joining.removeValue(forKey: room) else { return }
+        if presumedRooms.remove(room) != nil, case .failure = outcome, (try? store.room(room.description)) == nil {
+            directory.forget(room)
+        }
         if case .failure(let error) = outcome, pending.waiters.isEmpty { failedJoins[room] = error }
         for waiter in pending.waiters { waiter.resume(with: outcome.mapError { $0 }) }
     }
@@ -295,6 +325,7 @@ final class GroupChatService: AccountFeature {
             if ours, let pending = joining[room] {
                 if presence.statusCodes.contains(201) { createdRooms.insert(room) }
                 directory.setJoined(room, nick: presence.nick)
+                presumedRooms.remove(room)
                 remember(joined: room, nick: presence.nick, password: pending.password)
                 finishJoin(room, with: .success(presence.nick))
                 broadcaster.publish(.room(.joined(room: room.description, nick: presence.nick)))
@@ -409,23 +440,38 @@ final class GroupChatService: AccountFeature {
     }
 
     /// What we missed in `room` since we were last there, from its archive (the newest page
-    /// the first time), stored as its pages come.
-    nonisolated(nonsending) func catchUp(_ room: JID) async {
-        guard !catchingUp.contains(room) else {
-            // One under way already: wait for it (a command that joins and leaves).
+    /// the first time), stored as its pages come. With one under way, waits for it (a
+    /// command that joins and leaves); `again` then asks once more from where it ended (the
+    /// join after a history-first query: what was said between the two).
+    nonisolated(nonsending) func catchUp(_ room: JID, again: Bool = false) async {
+        if catchingUp.contains(room) {
             await withCheckedContinuation { catchUpWaiters[room, default: []].append($0) }
-            return
+            guard again, !catchingUp.contains(room) else { return }
         }
         catchingUp.insert(room)
+        await fetchHistory(of: room)
+    }
+
+    /// The catch-up of a history-first join (`beginJoinWithHistory` claimed the room): the
+    /// join presence goes right behind the first archive query.
+    nonisolated(nonsending) func catchUpJoining(_ room: JID) async {
+        await fetchHistory(of: room, joining: joining[room])
+    }
+
+    private nonisolated(nonsending) func fetchHistory(of room: JID, joining join: PendingJoin? = nil) async {
         defer {
             catchingUp.remove(room)
             for waiter in catchUpWaiters.removeValue(forKey: room) ?? [] { waiter.resume() }
         }
         var after = (try? store.room(room.description))?.archiveCursor
         var total = 0
+        var follower = join
         do {
             while true {
-                let page = try await client.fetchArchivePage(after: after, newestFirst: after == nil, room: room)
+                let page = try await client.fetchArchivePage(
+                    after: after, newestFirst: after == nil, room: room,
+                    followedBy: follower.map { .roomJoin(occupantAddress(room, $0.nick), password: $0.password, maxStanzas: 0) })
+                follower = nil
                 total += page.count
                 if let last = page.last { try store.setRoomArchiveCursor(last, of: room.description) }
                 if page.complete || page.count == 0 || after == nil { break }
@@ -433,6 +479,13 @@ final class GroupChatService: AccountFeature {
             }
             logger.info("room archive catch-up of \(room): \(total) messages")
         } catch {
+            if follower != nil, case XMPPConnectionError.notConnected = error {
+                // Offline, or the session ended under the query: the join is lost with it.
+                finishJoin(room, with: .failure(GroupChatError.joinRefused(room: room.description, condition: "not connected")))
+            }
+            // Otherwise the join went behind the query (a room that keeps no archive, or
+            // shows it to members alone): the room answers it, and the catch-up after the
+            // join asks again.
             logger.info("room archive of \(room) not caught up: \(error)")
         }
     }

@@ -3,7 +3,9 @@ import Foundation
 
 /// Group chats in the interface (XEP-0045): /join, /leave, /who, and what rooms report.
 extension TUIApp {
-    /// /join ROOM [NICK]: joins, then opens the room.
+    /// /join ROOM [NICK]: opens the room at once, so that its history shows as it comes (the
+    /// room's newest messages come before its occupants), and joins. A join that fails leaves
+    /// the room's view for the conversation that was open, unless the room had history here.
     func join(_ typed: String, nick: String?) {
         guard let room = try? JID(typed), room.local != nil, room.resource == nil else {
             show(error: "\(Sanitizer.plain(typed)) is not a room's address (room@conference.example.org).")
@@ -11,14 +13,19 @@ extension TUIApp {
         }
         let session = self.session
         let account = current
+        let address = room.bare.description
+        let previous = view?.peer
+        open(address)
         show(notice: "Joining \(room.description)…")
         Task { @MainActor in
             do {
                 let joinedAs = try await session.joinRoom(room, nick: nick)
                 self.readNames(of: account)
-                if self.current == account { self.open(room.bare.description) }
                 self.show(notice: "Joined \(room.description) as \(Sanitizer.plain(joinedAs)).")
             } catch {
+                if self.current == account, self.view?.peer == address, self.view?.messages.isEmpty == true {
+                    if let previous { self.open(previous) } else { self.view = nil }
+                }
                 self.show(error: "\(error)")
             }
             self.redraw()

@@ -6,7 +6,11 @@ import Logging
 extension XMPPClient {
     /// Sends an iq get/set and waits for its answer from the addressee (or our server).
     /// Throws `StanzaError` for an error answer, `XMPPConnectionError` if the link drops.
-    public func request(_ iq: XMLElement, timeout: Duration = .seconds(30)) async throws -> XMLElement {
+    ///
+    /// `followedBy` is written right behind the iq, in the same step, so that the addressee
+    /// handles the two in that order (a room's archive page before our join, whose answer
+    /// is a thousand presences): when this throws `.notConnected`, neither went.
+    public func request(_ iq: XMLElement, timeout: Duration = .seconds(30), followedBy follower: XMLElement? = nil) async throws -> XMLElement {
         guard isOnline else { throw XMPPConnectionError.notConnected }
         var iq = iq
         let id = iq[attribute: "id"] ?? newStanzaID()
@@ -20,6 +24,10 @@ extension XMPPClient {
         return try await withCheckedThrowingContinuation { continuation in
             pendingRequests[id] = PendingRequest(expectedFrom: expectedFrom, continuation: continuation)
             write(iq)
+            if let follower {
+                write(follower)
+                requestAcknowledgement()
+            }
         }
     }
 
@@ -123,8 +131,9 @@ extension XMPPClient {
 
     /// One page of an archive (ours, or with `room` that room's) after `after`, or its newest
     /// page with `newestFirst`.
+    /// `followedBy` goes right behind the query (see `request`).
     public func fetchArchivePage(after: String?, newestFirst: Bool = false, pageSize: Int = 250,
-                                 room: JID? = nil) async throws -> ArchivePage {
+                                 room: JID? = nil, followedBy follower: XMLElement? = nil) async throws -> ArchivePage {
         let queryID = newStanzaID()
         var query = XMLElement("query", namespace: Namespace.mam, attributes: [XMLAttribute("queryid", queryID)])
         var set = XMLElement("set", namespace: Namespace.rsm)
@@ -137,7 +146,8 @@ extension XMPPClient {
         query.append(set)
         activeArchiveQueries[queryID] = room?.bare ?? configuration.jid.bare
         defer { activeArchiveQueries[queryID] = nil }
-        let answer = try await request(.iq(.set, id: newStanzaID(), to: room?.bare, payload: query), timeout: .seconds(60))
+        let answer = try await request(.iq(.set, id: newStanzaID(), to: room?.bare, payload: query), timeout: .seconds(60),
+                                       followedBy: follower)
         let fin = answer.child("fin", namespace: Namespace.mam)
         let rsm = fin?.child("set", namespace: Namespace.rsm)
         let count = rsm?.childText("count", namespace: Namespace.rsm).flatMap(Int.init)
