@@ -175,4 +175,27 @@ final class MessageViewModelTests: XCTestCase {
         view.scroll(by: -1000, height: 5)
         XCTAssertEqual(view.visibleLines(height: 5).last?.text, "00:01 alice@example.org: new")
     }
+
+    /// A room's older history comes after its newest page, a message at a time: laid out
+    /// once when next drawn, not once each; someone reading back keeps their page.
+    func testOlderMessagesDeferredAreLaidOutOnceInTimeOrder() {
+        var view = MessageViewModel(peer: "alice@example.org", width: 60, names: FixedNames([:]), format: format)
+        view.show((11...20).map { message(Int64($0), .incoming, "line \($0)", at: TimeInterval($0 * 60)) })
+        XCTAssertFalse(view.needsLayout)
+        view.upsert(message(10, .incoming, "line 10", at: 600), deferringLayout: true)
+        XCTAssertTrue(view.needsLayout, "an older message leaves the layout to the next draw")
+        view.upsert(message(21, .incoming, "line 21", at: 21 * 60), deferringLayout: true)
+        for n in (1...9).reversed() { view.upsert(message(Int64(n), .incoming, "line \(n)", at: TimeInterval(n * 60)), deferringLayout: true) }
+        view.layOutIfNeeded()
+        XCTAssertFalse(view.needsLayout)
+        XCTAssertEqual(view.lines.dropFirst().map { $0.text.components(separatedBy: ": ").last ?? "" }, (1...21).map { "line \($0)" })
+
+        view.scroll(by: 3, height: 5)
+        let page = view.visibleLines(height: 5).map(\.text)
+        view.upsert(message(0, .incoming, "line 0", at: 0), deferringLayout: true)
+        view.layOutIfNeeded()
+        XCTAssertEqual(view.visibleLines(height: 5).map(\.text), page, "an older message does not move the page being read")
+        view.upsert(message(22, .incoming, "line 22", at: 22 * 60))
+        XCTAssertEqual(view.visibleLines(height: 5).map(\.text), page, "nor does a newer one")
+    }
 }

@@ -106,14 +106,15 @@ final class GroupChatTests: PythonPeerTestCase {
     /// Joining asks for the room's history first: its archive query goes right before the
     /// join presence, so that a busy room's newest messages come before its occupants' presences
     /// (a thousand in a big room). What the room said is stored once, though the catch-up after
-    /// the join asks again from where the first query ended.
+    /// the join asks again from where the first query ended. A first visit asks for the newest
+    /// 50 (a screenful or two, shown at once) and then for the 200 before them.
     func testJoiningAsksForTheRoomsHistoryBeforeItsOccupants() async throws {
         let room = environment.newRoom()
         let (ada, commands) = try await occupant(try environment.newAccount("occupant"), in: room, nick: "ada")
         let me = try environment.newAccount("dt")
         let config = try environment.writeConfiguration(for: me, in: URL(fileURLWithPath: harness.path("")))
-        for n in 1...3 { try tell(commands, "say earlier \(n)") }
-        try await eventually("ada said them") { self.events("said", in: ada).count == 3 }
+        for n in 1...60 { try tell(commands, "say earlier \(n)") }
+        try await eventually("ada said them") { self.events("said", in: ada).count == 60 }
 
         let log = harness.path("join-trace.log")
         let join = try dialtone("dt", ["join", room.description, "--nick", "dt", "--config", config, "--log-file", log, "--log-level", "trace"])
@@ -125,11 +126,14 @@ final class GroupChatTests: PythonPeerTestCase {
         let queryIndex = try XCTUnwrap(query, "no archive query to the room:\n\(sent.joined(separator: "\n"))")
         let presenceIndex = try XCTUnwrap(presence, "no join presence:\n\(sent.joined(separator: "\n"))")
         XCTAssertEqual(queryIndex + 1, presenceIndex, "the join presence goes right behind the archive query")
-        XCTAssertGreaterThanOrEqual(sent.filter { $0.contains("urn:xmpp:mam:2") && $0.contains(room.description) }.count, 2,
-                                    "once before the join, and after it from where the first ended")
+        let queries = sent.filter { $0.contains("urn:xmpp:mam:2") && $0.contains(room.description) }
+        XCTAssertTrue(queries[0].contains("<max>50</max>") && queries[0].contains("<before/>"), String(queries[0]))
+        XCTAssertTrue(queries.count >= 3 && queries[1].contains("<max>200</max>") && queries[1].contains("<before>"),
+                      "the 200 before the newest, then after the join from where the first ended: \(queries)")
 
-        let history = try await runDialtone(["history", room.description, "--json"], config: config)
-        XCTAssertEqual(CallHarness.jsonLines(history.output).compactMap { $0["body"] as? String }, ["earlier 1", "earlier 2", "earlier 3"])
+        let history = try await runDialtone(["history", room.description, "--json", "--limit", "100"], config: config)
+        XCTAssertEqual(CallHarness.jsonLines(history.output).compactMap { $0["body"] as? String }, (1...60).map { "earlier \($0)" },
+                       "all, once, in the order said (the archive stamps whole seconds)")
         try tell(commands, "leave")
         _ = try await ada.wait(timeout: .seconds(10))
     }

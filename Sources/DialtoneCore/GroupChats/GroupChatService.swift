@@ -54,10 +54,19 @@ final class GroupChatService: AccountFeature {
     /// Rooms a history-first join took for rooms before they said so: forgotten again if
     /// the join fails.
     private var presumedRooms: Set<JID> = []
+    /// While the page before a room's newest is fetched: when the oldest of the newest page
+    /// was said. Archive stamps are whole seconds and history sorts by time, then by arrival:
+    /// one of the earlier page stamped in that same second is put a millisecond before it,
+    /// so that it does not show after what followed it.
+    private var earlierThan: [JID: Date] = [:]
     /// Rooms heard from since the last self-ping round: they need no ping.
     var heardFrom: Set<JID> = []
 
     static let joinTimeout: Duration = .seconds(20)
+    /// A room's history at the first visit: its newest messages, a screenful or two, then
+    /// the ones before them.
+    static let firstPage = 50
+    static let earlierPage = 200
 
     init(account: JID, store: Store, client: XMPPClient, broadcaster: EventBroadcaster, joinsAtStart: Bool, logger: Logger) {
         self.account = account.bare
@@ -393,6 +402,9 @@ final class GroupChatService: AccountFeature {
                 result.direction = .outgoing
             }
         }
+        if received.source == .archive, let boundary = earlierThan[room], result.timestamp >= boundary {
+            result.timestamp = boundary.addingTimeInterval(-0.001)
+        }
         if received.source == .live {
             // The room's own id for it: what its archive calls it, so catching up finds it stored.
             result.archiveID = received.message.stanzaIDs[room]
@@ -468,12 +480,19 @@ final class GroupChatService: AccountFeature {
         var follower = join
         do {
             while true {
+                // A first visit shows a screenful as soon as it can; the rest follows.
                 let page = try await client.fetchArchivePage(
-                    after: after, newestFirst: after == nil, room: room,
+                    after: after, newestFirst: after == nil, pageSize: after == nil ? Self.firstPage : 250, room: room,
                     followedBy: follower.map { .roomJoin(occupantAddress(room, $0.nick), password: $0.password, maxStanzas: 0) })
                 follower = nil
                 total += page.count
                 if let last = page.last { try store.setRoomArchiveCursor(last, of: room.description) }
+                if after == nil, !page.complete, page.count == Self.firstPage, let first = page.first {
+                    // The page before the newest: scrolling back needs no server for a while.
+                    earlierThan[room] = try store.message(referencedAs: first, in: room.description)?.timestamp
+                    defer { earlierThan[room] = nil }
+                    total += try await client.fetchArchivePage(after: nil, before: first, pageSize: Self.earlierPage, room: room).count
+                }
                 if page.complete || page.count == 0 || after == nil { break }
                 after = page.last
             }

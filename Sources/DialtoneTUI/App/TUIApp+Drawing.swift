@@ -38,7 +38,10 @@ extension TUIApp {
             // From the top, so a long list (/help) shows its beginning; PgDn goes on.
             overlayOffset = min(overlayOffset, max(0, overlay.count - messageRows))
             body = Array(overlay.dropFirst(overlayOffset).prefix(messageRows))
-        } else { body = Array(view?.visibleLines(height: messageRows) ?? []) }
+        } else {
+            view?.layOutIfNeeded()
+            body = Array(view?.visibleLines(height: messageRows) ?? [])
+        }
         // Bottom-aligned, as chat reads: the newest row sits just above the status bar.
         let top = 1 + height - noticeRows - body.count
         for (index, line) in body.enumerated() {

@@ -330,7 +330,8 @@ public final class TUIApp {
     private func showInView(_ message: StoredMessage, peer: String, rings: Bool) {
         if message.direction == .incoming { typing[peer] = nil }
         if peer == view?.peer {
-            view?.upsert(message)
+            // Laid out when drawn: a room's older history comes a page at a time.
+            view?.upsert(message, deferringLayout: true)
             if message.direction == .incoming { markSeen(peer) }
         } else if list.selectedPeer == nil || view == nil {
             open(peer)

@@ -15,6 +15,10 @@ public struct MessageViewModel: Sendable {
     public private(set) var lines: [StyledLine] = []
     /// Rows scrolled back from the bottom; 0 follows new messages.
     public private(set) var scrollBack = 0
+    /// Whether `lines` is to be laid out again before it is read (`layOutIfNeeded`): left so
+    /// by changes that come in bursts, as a room's older history after its newest page,
+    /// which would otherwise lay the whole conversation out once for each message.
+    public private(set) var needsLayout = false
     public var names: any NameSource { didSet { forgetRendering() } }
     /// While a command that names a message by N is typed (/reply, /react): each message
     /// shows its N, counted from the newest, in place of its time.
@@ -61,11 +65,13 @@ public struct MessageViewModel: Sendable {
         relayout()
     }
 
-    /// A new or changed message (a correction, a status); new ones go in time order.
-    public mutating func upsert(_ message: StoredMessage) {
+    /// A new or changed message (a correction, a status); new ones go in time order. With
+    /// `deferringLayout`, one that is not simply the newest leaves the rows to be laid out
+    /// again when next read (`layOutIfNeeded`) rather than at once.
+    public mutating func upsert(_ message: StoredMessage, deferringLayout: Bool = false) {
         if let id = message.id, id <= newestID, let index = messages.lastIndex(where: { $0.id == id }) {
             messages[index] = message
-            relayout()
+            if deferringLayout { needsLayout = true } else { relayout() }
             return
         }
         let index = messages.lastIndex(where: { $0.timestamp <= message.timestamp }).map { $0 + 1 } ?? 0
@@ -73,16 +79,23 @@ public struct MessageViewModel: Sendable {
         newestID = max(newestID, message.id ?? 0)
         let rendered = render(message)
         // Someone reading back should not have the page move under them.
-        if scrollBack > 0 { scrollBack += rendered.lines.count }
+        if scrollBack > 0, index == messages.count - 1 { scrollBack += rendered.lines.count }
         // The usual case, a message newer than everything shown: its rows go at the end
         // (unless every number above it moves).
-        if !numbered, index == messages.count - 1, calls.last.map({ $0.startedAt <= message.timestamp }) ?? true {
+        if !numbered, !needsLayout, index == messages.count - 1, calls.last.map({ $0.startedAt <= message.timestamp }) ?? true {
             if rendered.day != lastDay { lines.append(format.daySeparator(for: message.timestamp, width: width)) }
             lines += rendered.lines
             lastDay = rendered.day
+        } else if deferringLayout {
+            needsLayout = true
         } else {
             relayout()
         }
+    }
+
+    /// Lays the conversation out again if a deferred change left it to be.
+    public mutating func layOutIfNeeded() {
+        if needsLayout { relayout() }
     }
 
     @discardableResult
@@ -128,6 +141,7 @@ public struct MessageViewModel: Sendable {
         callsBefore(nil)
         lines = result
         lastDay = previousDay
+        needsLayout = false
         scrollBack = min(scrollBack, maxScroll(height: 1))
     }
 
@@ -173,6 +187,7 @@ public struct MessageViewModel: Sendable {
     }
 
     public mutating func scroll(by rows: Int, height: Int) {
+        layOutIfNeeded()
         scrollBack = max(0, min(scrollBack + rows, maxScroll(height: height)))
     }
 

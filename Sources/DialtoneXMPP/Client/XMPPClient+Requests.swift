@@ -107,6 +107,8 @@ extension XMPPClient {
 
     public struct ArchivePage: Sendable {
         public var count: Int
+        /// The oldest result's id: where a page further back ends (`before`).
+        public var first: String?
         public var last: String?
         public var complete: Bool
     }
@@ -129,10 +131,10 @@ extension XMPPClient {
         return (total, lastSeen)
     }
 
-    /// One page of an archive (ours, or with `room` that room's) after `after`, or its newest
-    /// page with `newestFirst`.
+    /// One page of an archive (ours, or with `room` that room's) after `after`, or the page
+    /// just before `before`, or its newest page with `newestFirst`.
     /// `followedBy` goes right behind the query (see `request`).
-    public func fetchArchivePage(after: String?, newestFirst: Bool = false, pageSize: Int = 250,
+    public func fetchArchivePage(after: String?, before: String? = nil, newestFirst: Bool = false, pageSize: Int = 250,
                                  room: JID? = nil, followedBy follower: XMLElement? = nil) async throws -> ArchivePage {
         let queryID = newStanzaID()
         var query = XMLElement("query", namespace: Namespace.mam, attributes: [XMLAttribute("queryid", queryID)])
@@ -140,6 +142,8 @@ extension XMPPClient {
         set.append(.textElement("max", namespace: Namespace.rsm, String(pageSize)))
         if let after {
             set.append(.textElement("after", namespace: Namespace.rsm, after))
+        } else if let before {
+            set.append(.textElement("before", namespace: Namespace.rsm, before))
         } else if newestFirst {
             set.append(XMLElement("before", namespace: Namespace.rsm))
         }
@@ -156,7 +160,7 @@ extension XMPPClient {
         let complete = fin?[attribute: "complete"] == "true" || fin?[attribute: "complete"] == "1"
         // Page size comes from first/last presence; count is the total in the archive.
         let received = first == nil ? 0 : (count.map { min($0, pageSize) } ?? pageSize)
-        return ArchivePage(count: received, last: last, complete: complete)
+        return ArchivePage(count: received, first: first, last: last, complete: complete)
     }
 }
 
