@@ -123,7 +123,7 @@ def profile(pid, rundir, label):
     """perf record of `pid` while a phase runs (BENCH_PERF=1): outside the figures' runs."""
     if not ENV.get("BENCH_PERF"):
         return None
-    proc = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", os.path.join(rundir, f"perf-{label}.data"),
+    proc = subprocess.Popen(["perf", "record", "-F", os.environ.get("BENCH_PERF_HZ", "999"), "-g", "-o", os.path.join(rundir, f"perf-{label}.data"),
                              "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     return proc
