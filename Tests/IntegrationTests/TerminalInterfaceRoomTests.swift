@@ -107,6 +107,13 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
         }
 
         // Another conversation in view: room chatter is counted, a mention counted apart.
+        // A room that does not let us in: the error, and back where we were, with no trace of it.
+        try await command("/join nowhere@nothing.\(environment.domain)")
+        try await waitForScreen("the refusal") { $0.contains("nowhere@nothing.\(environment.domain) refused") }
+        let shown = try await screen()
+        XCTAssertEqual(shown.split(separator: "\n").filter { $0.contains("nowhere@nothing") }.count, 1,
+                       "only the refusal names it, no conversation in the list:\n\(shown)")
+        XCTAssertTrue(shown.contains("dt2: tea") || shown.contains("#\(roomName)"), "back in the room:\n\(shown)")
         try await command("/msg carol@\(environment.domain)")
         try say("say just chatting", into: commands)
         try say("say dt2: tea at four?", into: commands)

@@ -24,6 +24,7 @@ extension TUIApp {
                 self.show(notice: "Joined \(room.description) as \(Sanitizer.plain(joinedAs)).")
             } catch {
                 if self.current == account, self.view?.peer == address, self.view?.messages.isEmpty == true {
+                    self.list.remove(address)
                     if let previous { self.open(previous) } else { self.view = nil }
                 }
                 self.show(error: "\(error)")

@@ -118,6 +118,12 @@ public struct ConversationListModel: Sendable {
         markRead(peer)
     }
 
+    /// A conversation that never began (a room that would not let us in): off the list.
+    public mutating func remove(_ peer: String) {
+        entries.removeAll { $0.peer == peer }
+        if selectedPeer == peer { selectedPeer = entries.first?.peer }
+    }
+
     public mutating func markRead(_ peer: String) {
         if let index = entries.firstIndex(where: { $0.peer == peer }) {
             entries[index].unread = 0
