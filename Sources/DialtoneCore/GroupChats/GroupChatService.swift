@@ -23,7 +23,7 @@ final class GroupChatService: AccountFeature {
     let joinsAtStart: Bool
 
     /// A join under way: the nick tried, and whoever waits for it.
-    private struct PendingJoin {
+    struct PendingJoin {
         var nick: String
         var password: String?
         var attempt: Int
@@ -33,7 +33,7 @@ final class GroupChatService: AccountFeature {
         var session: Int
         var waiters: [CheckedContinuation<String, any Error>] = []
     }
-    private var joining: [JID: PendingJoin] = [:]
+    var joining: [JID: PendingJoin] = [:]
     /// Counts fresh sessions: a join sent in an earlier one is sent again.
     private var sessionNumber = 0
     private var failedJoins: [JID: GroupChatError] = [:]
@@ -47,10 +47,10 @@ final class GroupChatService: AccountFeature {
     /// Rooms this process was in when the last session ended: joined again on the next.
     private var rejoin: Set<JID> = []
     /// Rooms whose archive is being caught up, and the newest live id of those that are not.
-    private var catchingUp: Set<JID> = []
+    var catchingUp: Set<JID> = []
     /// Whoever waits for a room's catch-up under way to end.
-    private var catchUpWaiters: [JID: [CheckedContinuation<Void, Never>]] = [:]
-    private var liveCursors: [JID: String] = [:]
+    var catchUpWaiters: [JID: [CheckedContinuation<Void, Never>]] = [:]
+    var liveCursors: [JID: String] = [:]
     /// Rooms a history-first join took for rooms before they said so: forgotten again if
     /// the join fails.
     private var presumedRooms: Set<JID> = []
@@ -58,15 +58,11 @@ final class GroupChatService: AccountFeature {
     /// was said. Archive stamps are whole seconds and history sorts by time, then by arrival:
     /// one of the earlier page stamped in that same second is put a millisecond before it,
     /// so that it does not show after what followed it.
-    private var earlierThan: [JID: Date] = [:]
+    var earlierThan: [JID: Date] = [:]
     /// Rooms heard from since the last self-ping round: they need no ping.
     var heardFrom: Set<JID> = []
 
     static let joinTimeout: Duration = .seconds(20)
-    /// A room's history at the first visit: its newest messages, a screenful or two, then
-    /// the ones before them.
-    static let firstPage = 50
-    static let earlierPage = 200
 
     init(account: JID, store: Store, client: XMPPClient, broadcaster: EventBroadcaster, joinsAtStart: Bool, logger: Logger) {
         self.account = account.bare
@@ -190,7 +186,7 @@ final class GroupChatService: AccountFeature {
         finishJoin(room.bare, with: .failure(GroupChatError.joinTimedOut(room: room.description)))
     }
 
-    private func finishJoin(_ room: JID, with outcome: Result<String, GroupChatError>) {
+    func finishJoin(_ room: JID, with outcome: Result<String, GroupChatError>) {
         guard let pending = joining.removeValue(forKey: room) else { return }
         if presumedRooms.remove(room) != nil, case .failure = outcome, (try? store.room(room.description)) == nil {
             directory.forget(room)
@@ -442,71 +438,6 @@ final class GroupChatService: AccountFeature {
         let reason = error?.text ?? error.map { $0.condition.replacingOccurrences(of: "-", with: " ") } ?? "refused"
         broadcaster.publish(.room(.refused(room: from.bare.description, reason: reason)))
         return true
-    }
-
-    /// After a batch is stored: each room's archive cursor moves to its newest live message.
-    func batchStored() {
-        guard !liveCursors.isEmpty else { return }
-        for (room, cursor) in liveCursors { try? store.setRoomArchiveCursor(cursor, of: room.description) }
-        liveCursors = [:]
-    }
-
-    /// What we missed in `room` since we were last there, from its archive (the newest page
-    /// the first time), stored as its pages come. With one under way, waits for it (a
-    /// command that joins and leaves); `again` then asks once more from where it ended (the
-    /// join after a history-first query: what was said between the two).
-    nonisolated(nonsending) func catchUp(_ room: JID, again: Bool = false) async {
-        if catchingUp.contains(room) {
-            await withCheckedContinuation { catchUpWaiters[room, default: []].append($0) }
-            guard again, !catchingUp.contains(room) else { return }
-        }
-        catchingUp.insert(room)
-        await fetchHistory(of: room)
-    }
-
-    /// The catch-up of a history-first join (`beginJoinWithHistory` claimed the room): the
-    /// join presence goes right behind the first archive query.
-    nonisolated(nonsending) func catchUpJoining(_ room: JID) async {
-        await fetchHistory(of: room, joining: joining[room])
-    }
-
-    private nonisolated(nonsending) func fetchHistory(of room: JID, joining join: PendingJoin? = nil) async {
-        defer {
-            catchingUp.remove(room)
-            for waiter in catchUpWaiters.removeValue(forKey: room) ?? [] { waiter.resume() }
-        }
-        var after = (try? store.room(room.description))?.archiveCursor
-        var total = 0
-        var follower = join
-        do {
-            while true {
-                // A first visit shows a screenful as soon as it can; the rest follows.
-                let page = try await client.fetchArchivePage(
-                    after: after, newestFirst: after == nil, pageSize: after == nil ? Self.firstPage : 250, room: room,
-                    followedBy: follower.map { .roomJoin(occupantAddress(room, $0.nick), password: $0.password, maxStanzas: 0) })
-                follower = nil
-                total += page.count
-                if let last = page.last { try store.setRoomArchiveCursor(last, of: room.description) }
-                if after == nil, !page.complete, page.count == Self.firstPage, let first = page.first {
-                    // The page before the newest: scrolling back needs no server for a while.
-                    earlierThan[room] = try store.message(referencedAs: first, in: room.description)?.timestamp
-                    defer { earlierThan[room] = nil }
-                    total += try await client.fetchArchivePage(after: nil, before: first, pageSize: Self.earlierPage, room: room).count
-                }
-                if page.complete || page.count == 0 || after == nil { break }
-                after = page.last
-            }
-            logger.info("room archive catch-up of \(room): \(total) messages")
-        } catch {
-            if follower != nil, case XMPPConnectionError.notConnected = error {
-                // Offline, or the session ended under the query: the join is lost with it.
-                finishJoin(room, with: .failure(GroupChatError.joinRefused(room: room.description, condition: "not connected")))
-            }
-            // Otherwise the join went behind the query (a room that keeps no archive, or
-            // shows it to members alone): the room answers it, and the catch-up after the
-            // join asks again.
-            logger.info("room archive of \(room) not caught up: \(error)")
-        }
     }
 
     // MARK: Queries

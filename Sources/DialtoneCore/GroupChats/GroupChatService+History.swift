@@ -1,0 +1,79 @@
+import DialtoneStore
+import DialtoneXMPP
+import Foundation
+import Logging
+
+/// A room's history from its archive (XEP-0313 on the room): the catch-up after each join
+/// (first, before the join presence, for a join the user asked for), and the cursor that
+/// says where it ends.
+extension GroupChatService {
+    /// A room's history at the first visit: its newest messages, a screenful or two, then
+    /// the ones before them.
+    static let firstPage = 50
+    static let earlierPage = 200
+
+    /// After a batch is stored: each room's archive cursor moves to its newest live message.
+    func batchStored() {
+        guard !liveCursors.isEmpty else { return }
+        for (room, cursor) in liveCursors { try? store.setRoomArchiveCursor(cursor, of: room.description) }
+        liveCursors = [:]
+    }
+
+    /// What we missed in `room` since we were last there, from its archive (the newest page
+    /// the first time), stored as its pages come. With one under way, waits for it (a
+    /// command that joins and leaves); `again` then asks once more from where it ended (the
+    /// join after a history-first query: what was said between the two).
+    nonisolated(nonsending) func catchUp(_ room: JID, again: Bool = false) async {
+        if catchingUp.contains(room) {
+            await withCheckedContinuation { catchUpWaiters[room, default: []].append($0) }
+            guard again, !catchingUp.contains(room) else { return }
+        }
+        catchingUp.insert(room)
+        await fetchHistory(of: room)
+    }
+
+    /// The catch-up of a history-first join (`beginJoinWithHistory` claimed the room): the
+    /// join presence goes right behind the first archive query.
+    nonisolated(nonsending) func catchUpJoining(_ room: JID) async {
+        await fetchHistory(of: room, joining: joining[room])
+    }
+
+    private nonisolated(nonsending) func fetchHistory(of room: JID, joining join: PendingJoin? = nil) async {
+        defer {
+            catchingUp.remove(room)
+            for waiter in catchUpWaiters.removeValue(forKey: room) ?? [] { waiter.resume() }
+        }
+        var after = (try? store.room(room.description))?.archiveCursor
+        var total = 0
+        var follower = join
+        do {
+            while true {
+                // A first visit shows a screenful as soon as it can; the rest follows.
+                let page = try await client.fetchArchivePage(
+                    after: after, newestFirst: after == nil, pageSize: after == nil ? Self.firstPage : 250, room: room,
+                    followedBy: follower.map { .roomJoin(occupantAddress(room, $0.nick), password: $0.password, maxStanzas: 0) })
+                follower = nil
+                total += page.count
+                if let last = page.last { try store.setRoomArchiveCursor(last, of: room.description) }
+                if after == nil, !page.complete, page.count == Self.firstPage, let first = page.first {
+                    // The page before the newest: scrolling back needs no server for a while.
+                    earlierThan[room] = try store.message(referencedAs: first, in: room.description)?.timestamp
+                    defer { earlierThan[room] = nil }
+                    total += try await client.fetchArchivePage(after: nil, before: first, pageSize: Self.earlierPage, room: room).count
+                }
+                if page.complete || page.count == 0 || after == nil { break }
+                after = page.last
+            }
+            logger.info("room archive catch-up of \(room): \(total) messages")
+        } catch {
+            if follower != nil, case XMPPConnectionError.notConnected = error {
+                // Offline, or the session ended under the query: the join is lost with it.
+                finishJoin(room, with: .failure(GroupChatError.joinRefused(room: room.description, condition: "not connected")))
+            }
+            // Otherwise the join went behind the query (a room that keeps no archive, or
+            // shows it to members alone): the room answers it, and the catch-up after the
+            // join asks again.
+            logger.info("room archive of \(room) not caught up: \(error)")
+        }
+    }
+}
