@@ -116,7 +116,7 @@ enum StyledWrapper {
     /// cluster and its width on a terminal.
     private static func appendCells(of text: String, span: Int, to cells: inout [Cell]) {
         let utf8 = text.utf8
-        if utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+        if TerminalWidth.isPrintableASCII(text) {
             cells.reserveCapacity(cells.count + utf8.count)
             var index = utf8.startIndex
             while index != utf8.endIndex {

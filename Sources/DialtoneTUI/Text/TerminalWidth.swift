@@ -41,8 +41,14 @@ public enum TerminalWidth {
 
     public static func columns(of text: some StringProtocol) -> Int {
         // Printable ASCII is a column a byte, without breaking the text into clusters.
-        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text.utf8.count }
+        if isPrintableASCII(text) { return text.utf8.count }
         return text.reduce(0) { $0 + columns(of: $1) }
+    }
+
+    /// Whether every byte is printable ASCII: one character and one column each, which most
+    /// of a chat's text is; the rest needs grapheme clusters and the width tables.
+    static func isPrintableASCII(_ text: some StringProtocol) -> Bool {
+        text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
     }
 
     /// The longest prefix of `text` that fits in `width` columns, never cutting a cluster.
