@@ -121,6 +121,17 @@ class RoomProcess:
 
 def profile(pid, rundir, label):
     """perf record of `pid` while a phase runs (BENCH_PERF=1): outside the figures' runs."""
+    if ENV.get("BENCH_SYSCALLS"):
+        # A timeline of every process's reads and writes (the client's terminal, socket and
+        # store; Prosody; the room): where the wait goes, not what the CPU does. Read it with
+        # `perf script -i syscalls-join.data`.
+        proc = subprocess.Popen(["perf", "record", "-a", "-o", os.path.join(rundir, f"syscalls-{label}.data"),
+                                 "-e", "syscalls:sys_enter_read,syscalls:sys_exit_read,syscalls:sys_enter_write,"
+                                 "syscalls:sys_enter_pwrite64,syscalls:sys_enter_writev,syscalls:sys_enter_sendto,"
+                                 "syscalls:sys_enter_recvfrom,syscalls:sys_enter_epoll_wait,syscalls:sys_exit_epoll_wait"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        return proc
     if not ENV.get("BENCH_PERF"):
         return None
     proc = subprocess.Popen(["perf", "record", "-F", os.environ.get("BENCH_PERF_HZ", "999"), "-g", "-o", os.path.join(rundir, f"perf-{label}.data"),
