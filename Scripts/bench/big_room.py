@@ -10,7 +10,9 @@ What it does as the room (XEP-0045, XEP-0313 on the room's address, XEP-0359 ids
   * a join (presence to room/nick) gets every occupant's presence, then the joiner's own
     (status 110), then the discussion history the join asks for (the last 20 when it does not
     say, none with maxstanzas='0'), then the subject;
-  * archive queries are answered by RSM page (max, before, after), oldest first in a page;
+  * archive queries are answered by RSM page (max, before, after), oldest first in a page, or
+    newest first when the query asks with flip-page (as Prosody's mod_muc_mam does; its room
+    advertises urn:xmpp:mam:2#extended);
   * disco#info names it a conference with MAM; a self-ping (XEP-0410) of a joined nick is
     answered; a groupchat message from the joiner comes back with the room's stanza-id;
   * "burst N" on standard input sends N groupchat messages (about 200 bytes of body each,
@@ -156,7 +158,7 @@ class Room:
         if to == self.jid and ns == MAM and kind == "set":
             self.archive_query(sender, iq_id, payload)
         elif to in (self.jid, self.args.domain) and ns == DISCO_INFO and kind == "get":
-            features = [MUC, MAM, "urn:xmpp:sid:0", "muc_public", "muc_open", "muc_semianonymous", "muc_persistent",
+            features = [MUC, MAM, MAM + "#extended", "urn:xmpp:sid:0", "muc_public", "muc_open", "muc_semianonymous", "muc_persistent",
                         "muc_unmoderated", "muc_unsecured"] if to == self.jid else [MUC, DISCO_INFO]
             identity = "<identity category='conference' type='text' name='Bench room'/>" if to == self.jid else \
                 "<identity category='conference' type='text' name='Bench rooms'/>"
@@ -192,7 +194,9 @@ class Room:
             complete = end == total
         page = self.archive[start:end]
         out = []
-        for sid, who, body, stamp in page:
+        # A flipped page keeps its first and last (the RSM set says the same) but comes newest first.
+        flipped = query.find(f"{{{MAM}}}flip-page") is not None
+        for sid, who, body, stamp in (reversed(page) if flipped else page):
             out.append(f"<message from='{self.jid}' to={quoteattr(sender)}><result xmlns='{MAM}' queryid={quoteattr(query_id)} "
                        f"id='{sid}'><forwarded xmlns='urn:xmpp:forward:0'><delay xmlns='urn:xmpp:delay' stamp='{stamp}'/>"
                        f"<message xmlns='jabber:client' from='{self.jid}/{who}' type='groupchat' id='m{sid}'>"

@@ -107,7 +107,8 @@ final class GroupChatTests: PythonPeerTestCase {
     /// join presence, so that a busy room's newest messages come before its occupants' presences
     /// (a thousand in a big room). What the room said is stored once, though the catch-up after
     /// the join asks again from where the first query ended. A first visit asks for the newest
-    /// 50 (a screenful or two, shown at once) and then for the 200 before them.
+    /// 50 (a screenful or two, shown at once; newest first, since Prosody's room archive can
+    /// turn a page) and then for the 200 before them.
     func testJoiningAsksForTheRoomsHistoryBeforeItsOccupants() async throws {
         let room = environment.newRoom()
         let (ada, commands) = try await occupant(try environment.newAccount("occupant"), in: room, nick: "ada")
@@ -128,12 +129,18 @@ final class GroupChatTests: PythonPeerTestCase {
         XCTAssertEqual(queryIndex + 1, presenceIndex, "the join presence goes right behind the archive query")
         let queries = sent.filter { $0.contains("urn:xmpp:mam:2") && $0.contains(room.description) }
         XCTAssertTrue(queries[0].contains("<max>50</max>") && queries[0].contains("<before/>"), String(queries[0]))
+        // Prosody's room archive turns a page (it advertises urn:xmpp:mam:2#extended): the newest
+        // page comes newest first, and the newest message shows first. Asked once, before.
+        XCTAssertTrue(queries[0].contains("<flip-page/>"), String(queries[0]))
+        XCTAssertFalse(queries[1].contains("flip-page"), "the page before it comes oldest first: \(queries[1])")
+        let disco = sent.firstIndex { $0.contains("http://jabber.org/protocol/disco#info") && $0.contains(room.description) }
+        XCTAssertLessThan(try XCTUnwrap(disco, "the room's features are asked first"), queryIndex)
         XCTAssertTrue(queries.count >= 3 && queries[1].contains("<max>200</max>") && queries[1].contains("<before>"),
                       "the 200 before the newest, then after the join from where the first ended: \(queries)")
 
         let history = try await runDialtone(["history", room.description, "--json", "--limit", "100"], config: config)
         XCTAssertEqual(CallHarness.jsonLines(history.output).compactMap { $0["body"] as? String }, (1...60).map { "earlier \($0)" },
-                       "all, once, in the order said (the archive stamps whole seconds)")
+                       "all, once, in the order said (the archive stamps whole seconds; the newest 50 came newest first)")
         try tell(commands, "leave")
         _ = try await ada.wait(timeout: .seconds(10))
     }

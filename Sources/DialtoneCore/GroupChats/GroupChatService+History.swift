@@ -38,6 +38,13 @@ extension GroupChatService {
         await fetchHistory(of: room, joining: joining[room])
     }
 
+    /// Whether `room`'s archive sends a page newest first when asked (XEP-0313 flip-page,
+    /// advertised as "extended"). A room that does not answer at once is asked the usual way.
+    private nonisolated(nonsending) func flipsPages(_ room: JID) async -> Bool {
+        let features = try? await client.features(of: room, timeout: .seconds(2))
+        return features?.contains(Namespace.mamExtended) ?? false
+    }
+
     private nonisolated(nonsending) func fetchHistory(of room: JID, joining join: PendingJoin? = nil) async {
         defer {
             catchingUp.remove(room)
@@ -46,12 +53,24 @@ extension GroupChatService {
         var after = (try? store.room(room.description))?.archiveCursor
         var total = 0
         var follower = join
+        // A first visit wants the newest message on screen first: the page newest first,
+        // where the room's archive can turn one (one question before, and none if it cannot).
+        let flipped = after == nil ? await flipsPages(room) : false
         do {
             while true {
                 // A first visit shows a screenful as soon as it can; the rest follows.
-                let page = try await client.fetchArchivePage(
-                    after: after, newestFirst: after == nil, pageSize: after == nil ? Self.firstPage : 250, room: room,
-                    followedBy: follower.map { .roomJoin(occupantAddress(room, $0.nick), password: $0.password, maxStanzas: 0) })
+                if after == nil, flipped { newestFirst[room] = NewestFirstPage() }
+                let page: XMPPClient.ArchivePage
+                do {
+                    page = try await client.fetchArchivePage(
+                        after: after, newestFirst: after == nil, flipped: after == nil && flipped,
+                        pageSize: after == nil ? Self.firstPage : 250, room: room,
+                        followedBy: follower.map { .roomJoin(occupantAddress(room, $0.nick), password: $0.password, maxStanzas: 0) })
+                    newestFirst[room] = nil
+                } catch {
+                    newestFirst[room] = nil
+                    throw error
+                }
                 follower = nil
                 total += page.count
                 if let last = page.last { try store.setRoomArchiveCursor(last, of: room.description) }
@@ -75,5 +94,30 @@ extension GroupChatService {
             // join asks again.
             logger.info("room archive of \(room) not caught up: \(error)")
         }
+    }
+}
+
+/// The messages of a page that comes newest first, in the order they arrive: each must sort
+/// before the one that came before it. Archive stamps are whole seconds, and history sorts by
+/// time and then by arrival, so one said in the same second as the one before it is put a
+/// millisecond before it. A page that turns out not to be newest first (a stamp a second or
+/// more after the one before) is left as it comes.
+struct NewestFirstPage {
+    private var previous: Date?
+    private var inOrder = true
+
+    /// The time to store a message stamped `stamp` under, the next of the page to arrive.
+    mutating func place(_ stamp: Date) -> Date {
+        guard inOrder else { return stamp }
+        var placed = stamp
+        if let previous, stamp >= previous {
+            guard stamp.timeIntervalSince(previous) < 1 else {
+                inOrder = false
+                return stamp
+            }
+            placed = previous.addingTimeInterval(-0.001)
+        }
+        previous = placed
+        return placed
     }
 }

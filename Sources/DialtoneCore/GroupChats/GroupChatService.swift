@@ -59,6 +59,8 @@ final class GroupChatService: AccountFeature {
     /// one of the earlier page stamped in that same second is put a millisecond before it,
     /// so that it does not show after what followed it.
     var earlierThan: [JID: Date] = [:]
+    /// While a room's newest page comes newest first: where each message goes in time.
+    var newestFirst: [JID: NewestFirstPage] = [:]
     /// Rooms heard from since the last self-ping round: they need no ping.
     var heardFrom: Set<JID> = []
 
@@ -397,6 +399,10 @@ final class GroupChatService: AccountFeature {
             if received.source == .live || received.message.originID.map({ (try? store.weSent(originID: $0, in: room.description)) == true }) == true {
                 result.direction = .outgoing
             }
+        }
+        if received.source == .archive, var page = newestFirst[room] {
+            result.timestamp = page.place(result.timestamp)
+            newestFirst[room] = page
         }
         if received.source == .archive, let boundary = earlierThan[room], result.timestamp >= boundary {
             result.timestamp = boundary.addingTimeInterval(-0.001)

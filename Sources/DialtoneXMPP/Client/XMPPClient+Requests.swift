@@ -133,9 +133,12 @@ extension XMPPClient {
 
     /// One page of an archive (ours, or with `room` that room's) after `after`, or the page
     /// just before `before`, or its newest page with `newestFirst`.
-    /// `followedBy` goes right behind the query (see `request`).
-    public func fetchArchivePage(after: String?, before: String? = nil, newestFirst: Bool = false, pageSize: Int = 250,
-                                 room: JID? = nil, followedBy follower: XMLElement? = nil) async throws -> ArchivePage {
+    /// `flipped` asks for the page's messages newest first (XEP-0313 flip-page: only where the
+    /// archive advertises `Namespace.mamExtended`); which messages and the page's first and
+    /// last stay the same. `followedBy` goes right behind the query (see `request`).
+    public func fetchArchivePage(after: String?, before: String? = nil, newestFirst: Bool = false, flipped: Bool = false,
+                                 pageSize: Int = 250, room: JID? = nil,
+                                 followedBy follower: XMLElement? = nil) async throws -> ArchivePage {
         let queryID = newStanzaID()
         var query = XMLElement("query", namespace: Namespace.mam, attributes: [XMLAttribute("queryid", queryID)])
         var set = XMLElement("set", namespace: Namespace.rsm)
@@ -148,6 +151,7 @@ extension XMPPClient {
             set.append(XMLElement("before", namespace: Namespace.rsm))
         }
         query.append(set)
+        if flipped { query.append(XMLElement("flip-page", namespace: Namespace.mam)) }
         activeArchiveQueries[queryID] = room?.bare ?? configuration.jid.bare
         defer { activeArchiveQueries[queryID] = nil }
         let answer = try await request(.iq(.set, id: newStanzaID(), to: room?.bare, payload: query), timeout: .seconds(60),

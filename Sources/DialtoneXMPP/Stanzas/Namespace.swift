@@ -24,6 +24,8 @@ public enum Namespace {
     public static let carbons = "urn:xmpp:carbons:2"
     public static let forward = "urn:xmpp:forward:0"
     public static let mam = "urn:xmpp:mam:2"
+    /// An archive that takes ids as bounds and flips a page (XEP-0313 "extended").
+    public static let mamExtended = "urn:xmpp:mam:2#extended"
     public static let rsm = "http://jabber.org/protocol/rsm"
     public static let dataForms = "jabber:x:data"
     public static let delay = "urn:xmpp:delay"
