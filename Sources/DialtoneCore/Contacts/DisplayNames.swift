@@ -14,8 +14,8 @@ public struct DisplayNames: Sendable, Equatable {
     /// after a tilde, "~Ada", so that a claimed name never passes for one the user chose.
     private let byNick: [String: String]
     /// Group chats (XEP-0045), by address: the bookmark's name or the room's local part.
-    private let rooms: [String: String]
-    private let ourNicks: [String: String]
+    private var rooms: [String: String]
+    private var ourNicks: [String: String]
 
     public init(contacts: [Contact], addressBook: [AddressBookEntry], gateway: JID?, country: String,
                 nicknames: [String: String] = [:], rooms: [RoomRecord] = []) {
@@ -67,6 +67,17 @@ public struct DisplayNames: Sendable, Equatable {
 
     /// Our nick in a room, as last joined.
     public func ourNick(in room: String) -> String? { ourNicks[room] }
+
+    /// These names with `room` (bare) taken for a group chat while it is being joined: its
+    /// history comes before the room says we are in, and is shown by nick from the first
+    /// message. The names read from the store once the join ends replace these.
+    public func joining(_ room: String, nick: String?) -> DisplayNames {
+        guard rooms[room] == nil else { return self }
+        var names = self
+        names.rooms[room] = (try? JID(room))?.local ?? room
+        if let nick { names.ourNicks[room] = nick }
+        return names
+    }
 
     /// The name for a phone number in E.164, if the address book knows it.
     public func name(forPhone e164: String) -> String? { byPhone[e164] }

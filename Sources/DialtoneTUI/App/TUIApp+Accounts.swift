@@ -100,6 +100,7 @@ extension TUIApp {
     }
 
     func apply(_ names: DisplayNames, to account: Int) {
+        let names = accounts[account].joiningRooms.reduce(names) { $0.joining($1.key, nick: $1.value) }
         // At start the roster usually comes back as stored: the same names need no new layout
         // of the open conversation (whose every text is searched for numbers to name).
         guard names != accounts[account].names as? DisplayNames else { return }

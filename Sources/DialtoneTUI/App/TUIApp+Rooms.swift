@@ -15,14 +15,20 @@ extension TUIApp {
         let account = current
         let address = room.bare.description
         let previous = view?.peer
+        // A room from the first message: shown by nick, with its occupants' column.
+        accounts[account].joiningRooms[address] = nick
+        if let known = names as? DisplayNames { apply(known, to: account) }
         open(address)
         show(notice: "Joining \(room.description)…")
         Task { @MainActor in
             do {
                 let joinedAs = try await session.joinRoom(room, nick: nick)
+                self.accounts[account].joiningRooms[address] = nil
                 self.readNames(of: account)
                 self.show(notice: "Joined \(room.description) as \(Sanitizer.plain(joinedAs)).")
             } catch {
+                self.accounts[account].joiningRooms[address] = nil
+                self.readNames(of: account)
                 if self.current == account, self.view?.peer == address, self.view?.messages.isEmpty == true {
                     self.list.remove(address)
                     if let previous { self.open(previous) } else { self.view = nil }

@@ -15,4 +15,6 @@ struct AccountView {
     var commandSession: CommandSessionState?
     /// Incoming messages and missed calls since the account left the view.
     var arrived = 0
+    /// Rooms being joined (address → the nick asked for): rooms to the names until the join ends.
+    var joiningRooms: [String: String?] = [:]
 }

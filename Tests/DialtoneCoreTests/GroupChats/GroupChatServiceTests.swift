@@ -94,4 +94,19 @@ final class GroupChatServiceTests: XCTestCase {
         XCTAssertTrue(names.isRoom(room.description))
         XCTAssertEqual(names.ourNick(in: room.description), "dt")
     }
+
+    /// A room being joined is a room to the names before the room says we are in: its
+    /// history, which comes first, shows by nick.
+    func testARoomBeingJoinedIsNamedAsARoomAtOnce() {
+        let names = DisplayNames(contacts: [], addressBook: [], gateway: nil, country: "US")
+        XCTAssertFalse(names.isRoom(room.description))
+        let joining = names.joining(room.description, nick: "dt")
+        XCTAssertTrue(joining.isRoom(room.description))
+        XCTAssertEqual(joining.name(for: "\(room)/ada"), "ada (#lounge)")
+        XCTAssertEqual(joining.ourNick(in: room.description), "dt")
+        XCTAssertNil(names.joining(room.description, nick: nil).ourNick(in: room.description))
+        let known = DisplayNames(contacts: [], addressBook: [], gateway: nil, country: "US",
+                                 rooms: [RoomRecord(jid: room.description, nick: "me", name: "Lounge")])
+        XCTAssertEqual(known.joining(room.description, nick: "dt"), known, "a room already known keeps its name and nick")
+    }
 }
