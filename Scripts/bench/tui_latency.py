@@ -287,7 +287,9 @@ class DialtoneClient(Client):
         self.db = os.path.join(self.env["XDG_DATA_HOME"], "dialtone", "accounts", self.jid, "dialtone.sqlite")
 
     def argv(self):
-        return [ENV["BENCH_DIALTONE"], "tui", "--config", self.config]
+        # BENCH_LOG_LEVEL=trace: every stanza in the run directory's log, with its time (costs CPU).
+        level = ENV.get("BENCH_LOG_LEVEL")
+        return [ENV["BENCH_DIALTONE"], "tui", "--config", self.config] + (["--log-level", level] if level else [])
 
     def stored(self, peer):
         try:

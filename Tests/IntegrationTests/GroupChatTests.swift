@@ -135,8 +135,9 @@ final class GroupChatTests: PythonPeerTestCase {
         XCTAssertFalse(queries[1].contains("flip-page"), "the page before it comes oldest first: \(queries[1])")
         let disco = sent.firstIndex { $0.contains("http://jabber.org/protocol/disco#info") && $0.contains(room.description) }
         XCTAssertLessThan(try XCTUnwrap(disco, "the room's features are asked first"), queryIndex)
-        XCTAssertTrue(queries.count >= 3 && queries[1].contains("<max>200</max>") && queries[1].contains("<before>"),
-                      "the 200 before the newest, then after the join from where the first ended: \(queries)")
+        XCTAssertTrue(queries.count == 3 && queries[1].contains("<max>200</max>") && queries[1].contains("<before>")
+                          && queries[2].contains("<after>"),
+                      "the 200 before the newest, then after the join from where the first ended, not all over again: \(queries)")
 
         let history = try await runDialtone(["history", room.description, "--json", "--limit", "100"], config: config)
         XCTAssertEqual(CallHarness.jsonLines(history.output).compactMap { $0["body"] as? String }, (1...60).map { "earlier \($0)" },

@@ -38,6 +38,16 @@ extension GroupChatService {
         await fetchHistory(of: room, joining: joining[room])
     }
 
+    /// Where the archive of `room` is read up to: with the room, or until it is stored (the
+    /// join not answered yet) held for it; else the catch-up after the join starts over.
+    func keepCursor(_ cursor: String, of room: JID) throws(StoreError) {
+        if try store.room(room.description) != nil {
+            try store.setRoomArchiveCursor(cursor, of: room.description)
+        } else {
+            unstoredCursors[room] = cursor
+        }
+    }
+
     /// Whether `room`'s archive sends a page newest first when asked (XEP-0313 flip-page,
     /// advertised as "extended"). A room that does not answer at once is asked the usual way.
     private nonisolated(nonsending) func flipsPages(_ room: JID) async -> Bool {
@@ -73,7 +83,7 @@ extension GroupChatService {
                 }
                 follower = nil
                 total += page.count
-                if let last = page.last { try store.setRoomArchiveCursor(last, of: room.description) }
+                if let last = page.last { try keepCursor(last, of: room) }
                 if after == nil, !page.complete, page.count == Self.firstPage, let first = page.first {
                     // The page before the newest: scrolling back needs no server for a while.
                     earlierThan[room] = try store.message(referencedAs: first, in: room.description)?.timestamp

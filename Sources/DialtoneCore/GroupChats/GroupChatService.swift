@@ -61,6 +61,9 @@ final class GroupChatService: AccountFeature {
     var earlierThan: [JID: Date] = [:]
     /// While a room's newest page comes newest first: where each message goes in time.
     var newestFirst: [JID: NewestFirstPage] = [:]
+    /// Where a room's archive was read up to while the room is not stored yet (a
+    /// history-first join reads it before the room lets us in): stored with the room.
+    var unstoredCursors: [JID: String] = [:]
     /// Rooms heard from since the last self-ping round: they need no ping.
     var heardFrom: Set<JID> = []
 
@@ -190,6 +193,7 @@ final class GroupChatService: AccountFeature {
 
     func finishJoin(_ room: JID, with outcome: Result<String, GroupChatError>) {
         guard let pending = joining.removeValue(forKey: room) else { return }
+        if case .failure = outcome { unstoredCursors[room] = nil }
         if presumedRooms.remove(room) != nil, case .failure = outcome, (try? store.room(room.description)) == nil {
             directory.forget(room)
         }
@@ -254,7 +258,13 @@ final class GroupChatService: AccountFeature {
         record.nick = nick
         record.autojoin = true
         if let password { record.password = password }
-        do { try store.saveRoom(record) } catch { logger.error("cannot store room \(room): \(error)") }
+        do {
+            try store.saveRoom(record)
+            // What the history-first join read of its archive before the room let us in.
+            if let cursor = unstoredCursors.removeValue(forKey: room) { try store.setRoomArchiveCursor(cursor, of: room.description) }
+        } catch {
+            logger.error("cannot store room \(room): \(error)")
+        }
         directory.remember(room)
         if changed { bookmarksToPublish.insert(room) }
     }

@@ -40,6 +40,26 @@ final class GroupChatServiceTests: XCTestCase {
         XCTAssertFalse(groupChats.directory.isJoined(room))
     }
 
+    /// A history-first join reads the room's archive before the room lets us in, when the room
+    /// is not stored yet: where it read up to goes with the room once it is, so the catch-up
+    /// after the join goes on from there instead of fetching the newest pages again.
+    func testWhereTheArchiveWasReadBeforeTheJoinIsStoredWithTheRoom() async throws {
+        let store = try Store()
+        let groupChats = service(store)
+        XCTAssertTrue(groupChats.beginJoinWithHistory(room, nick: "dt", password: nil))
+        try groupChats.keepCursor("a4999", of: room)
+        XCTAssertNil(try store.room(room.description), "the room is stored when it lets us in")
+        let presence = try XCTUnwrap(RoomPresence(try XMLElement(parsing: """
+            <presence xmlns='jabber:client' from='\(room)/dt'><x xmlns='http://jabber.org/protocol/muc#user'>\
+            <item affiliation='none' role='participant'/><status code='110'/></x></presence>
+            """)))
+        let joined = await groupChats.receive(presence)
+        XCTAssertEqual(joined, room)
+        XCTAssertEqual(try store.room(room.description)?.archiveCursor, "a4999")
+        try groupChats.keepCursor("a5000", of: room)
+        XCTAssertEqual(try store.room(room.description)?.archiveCursor, "a5000", "once stored, the room keeps it")
+    }
+
     func testAMessageThatIsNotARoomsPassesUnchanged() throws {
         let groupChats = service(try Store())
         var chat = try roomMessage("hi", from: "ada")
