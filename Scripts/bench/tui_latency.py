@@ -47,6 +47,7 @@ import json
 import os
 import random
 import re
+import select
 import shlex
 import shutil
 import signal
@@ -390,6 +391,39 @@ class Pane:
 
     def screen(self):
         return "\n".join(self.tmux.cmd(f"capture-pane -p -t {self.name}"))
+
+    def watch_output(self):
+        """From now on each write of the client to its terminal wakes `wait_output`: tmux pipes
+        the pane's output into a fifo (pipe-pane), so a screen read can follow output at once
+        instead of a timer's next tick."""
+        path = os.path.join(self.client.rundir, f"{self.name}.out")
+        if os.path.exists(path):
+            os.unlink(path)
+        os.mkfifo(path)
+        # Opened for reading and writing: the fifo never reads as ended, whoever writes to it.
+        self.out_fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+        self.out_bytes = 0
+        self.tmux.cmd(f"pipe-pane -O -t {self.name} {shlex.quote('cat > ' + shlex.quote(path))}")
+
+    def wait_output(self, timeout):
+        """Waits up to `timeout` s for the client's next output and drains what came; says
+        whether some did."""
+        ready, _, _ = select.select([self.out_fd], [], [], max(0.0, timeout))
+        if not ready:
+            return False
+        try:
+            while chunk := os.read(self.out_fd, 1 << 16):
+                self.out_bytes += len(chunk)
+        except BlockingIOError:
+            pass
+        return True
+
+    def unwatch_output(self):
+        """Stops watching; returns how many bytes the client wrote to its terminal meanwhile."""
+        self.wait_output(0)
+        self.tmux.cmd(f"pipe-pane -t {self.name}", check=False)
+        os.close(self.out_fd)
+        return self.out_bytes
 
     def keys(self, text):
         self.tmux.cmd(f"send-keys -t {self.name} -l {shlex.quote(text)}")
