@@ -125,7 +125,8 @@ def profile(pid, rundir, label):
     if ENV.get("BENCH_SYSCALLS"):
         # A timeline of every process's reads and writes (the client's terminal, socket and
         # store; Prosody; the room): where the wait goes, not what the CPU does. Read it with
-        # `perf script -i syscalls-join.data`.
+        # `perf script -i syscalls-join.data`. Tracing the whole machine slows it: outside the
+        # figures' runs, as BENCH_PERF is.
         proc = subprocess.Popen(["perf", "record", "-a", "-o", os.path.join(rundir, f"syscalls-{label}.data"),
                                  "-e", "syscalls:sys_enter_read,syscalls:sys_exit_read,syscalls:sys_enter_write,"
                                  "syscalls:sys_enter_pwrite64,syscalls:sys_enter_writev,syscalls:sys_enter_sendto,"
@@ -145,6 +146,22 @@ def end_profile(proc):
     if proc:
         proc.send_signal(2)
         proc.wait(60)
+
+
+def read_until(pane, text, t0, timeout=60):
+    """Reads the pane's screen until it shows `text`: after each output of the client, but no
+    sooner than 10 ms after the read before (as often as a 10 ms timer, and not a tick late).
+    Returns when it showed (or None), the reads, and the slowest read in seconds."""
+    reads, slowest = 0, 0.0
+    while tui.now() - t0 < timeout:
+        r0 = tui.now()
+        screen = pane.screen()
+        reads, slowest = reads + 1, max(slowest, tui.now() - r0)
+        if text in screen:
+            return tui.now(), reads, slowest
+        time.sleep(max(0.0, 0.01 - (tui.now() - r0)))
+        pane.wait_output(timeout - (tui.now() - t0))
+    return None, reads, slowest
 
 
 def run(kind, round_no):
@@ -175,24 +192,16 @@ def run(kind, round_no):
         pane.key("Enter")
         # The room stamps its events with the wall clock: what it took itself to answer.
         wall0 = time.time()
-        t_usable, reads, slowest = None, 0, 0.0
-        while tui.now() - t0 < 60:
-            r0 = tui.now()
-            screen = pane.screen()
-            reads, slowest = reads + 1, max(slowest, tui.now() - r0)
-            if newest in screen:
-                t_usable = tui.now()
-                break
-            # The next read follows the client's next output, but no sooner than 10 ms after
-            # this one (as often as a 10 ms timer, and not a tick late).
-            time.sleep(max(0.0, 0.01 - (tui.now() - r0)))
-            pane.wait_output(60 - (tui.now() - t0))
-        cpu1 = cpu_seconds(pane.pid)
+        try:
+            t_usable, reads, slowest = read_until(pane, newest, t0)
+            cpu1 = cpu_seconds(pane.pid)
+        finally:
+            # What the client wrote to its terminal until then (or until it gave up).
+            written = pane.unwatch_output()
         end_profile(perf)
         pane.save_screen("joined")
         joined = room.wait("joined", 1)
         pages = [e for e in room.poll() if e["event"] == "archive"]
-        written = pane.unwatch_output()
         result["join"] = {
             "terminal_kb": round(written / 1024, 1),
             "usable_s": round(t_usable - t0, 3) if t_usable else None,

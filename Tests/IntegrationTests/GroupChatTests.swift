@@ -103,49 +103,6 @@ final class GroupChatTests: PythonPeerTestCase {
         await us.stop()
     }
 
-    /// Joining asks for the room's history first: its archive query goes right before the
-    /// join presence, so that a busy room's newest messages come before its occupants' presences
-    /// (a thousand in a big room). What the room said is stored once, though the catch-up after
-    /// the join asks again from where the first query ended. A first visit asks for the newest
-    /// 50 (a screenful or two, shown at once; newest first, since Prosody's room archive can
-    /// turn a page) and then for the 200 before them.
-    func testJoiningAsksForTheRoomsHistoryBeforeItsOccupants() async throws {
-        let room = environment.newRoom()
-        let (ada, commands) = try await occupant(try environment.newAccount("occupant"), in: room, nick: "ada")
-        let me = try environment.newAccount("dt")
-        let config = try environment.writeConfiguration(for: me, in: URL(fileURLWithPath: harness.path("")))
-        for n in 1...60 { try tell(commands, "say earlier \(n)") }
-        try await eventually("ada said them") { self.events("said", in: ada).count == 60 }
-
-        let log = harness.path("join-trace.log")
-        let join = try dialtone("dt", ["join", room.description, "--nick", "dt", "--config", config, "--log-file", log, "--log-level", "trace"])
-        let status = try await join.wait(timeout: .seconds(60))
-        XCTAssertEqual(status, 0, join.output + join.errors)
-        let sent = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").filter { $0.contains("send: ") }
-        let query = sent.firstIndex { $0.contains("urn:xmpp:mam:2") && ($0.contains("to=\"\(room)\"") || $0.contains("to='\(room)'")) }
-        let presence = sent.firstIndex { $0.contains("<presence") && $0.contains("\(room)/dt") && $0.contains("http://jabber.org/protocol/muc") }
-        let queryIndex = try XCTUnwrap(query, "no archive query to the room:\n\(sent.joined(separator: "\n"))")
-        let presenceIndex = try XCTUnwrap(presence, "no join presence:\n\(sent.joined(separator: "\n"))")
-        XCTAssertEqual(queryIndex + 1, presenceIndex, "the join presence goes right behind the archive query")
-        let queries = sent.filter { $0.contains("urn:xmpp:mam:2") && $0.contains(room.description) }
-        XCTAssertTrue(queries[0].contains("<max>50</max>") && queries[0].contains("<before/>"), String(queries[0]))
-        // Prosody's room archive turns a page (it advertises urn:xmpp:mam:2#extended): the newest
-        // page comes newest first, and the newest message shows first. Asked once, before.
-        XCTAssertTrue(queries[0].contains("<flip-page/>"), String(queries[0]))
-        XCTAssertFalse(queries[1].contains("flip-page"), "the page before it comes oldest first: \(queries[1])")
-        let disco = sent.firstIndex { $0.contains("http://jabber.org/protocol/disco#info") && $0.contains(room.description) }
-        XCTAssertLessThan(try XCTUnwrap(disco, "the room's features are asked first"), queryIndex)
-        XCTAssertTrue(queries.count == 3 && queries[1].contains("<max>200</max>") && queries[1].contains("<before>")
-                          && queries[2].contains("<after>"),
-                      "the 200 before the newest, then after the join from where the first ended, not all over again: \(queries)")
-
-        let history = try await runDialtone(["history", room.description, "--json", "--limit", "100"], config: config)
-        XCTAssertEqual(CallHarness.jsonLines(history.output).compactMap { $0["body"] as? String }, (1...60).map { "earlier \($0)" },
-                       "all, once, in the order said (the archive stamps whole seconds; the newest 50 came newest first)")
-        try tell(commands, "leave")
-        _ = try await ada.wait(timeout: .seconds(10))
-    }
-
     /// A connection lost for good (the server no longer knows the session, so it cannot be
     /// resumed): the server took us out of the room with it; the next session joins again.
     func testAFreshSessionJoinsTheRoomAgain() async throws {

@@ -108,6 +108,7 @@ public actor AccountSession {
         encryption = EncryptionService(account: configuration.jid, store: store, client: client, broadcaster: broadcaster,
                                        gateway: recipients.gateway, onByDefault: encryptsByDefault, logger: logger)
         messaging.pipeline = MessagePipeline(outgoing: [encryption], incoming: [encryption])
+        groupChats.storeHeld = { [messaging] in try await messaging.receive($0) }
         roster = RosterService(store: store, broadcaster: broadcaster)
         subscriptions = SubscriptionService(store: store, client: client, broadcaster: broadcaster, logger: logger)
         blocking = BlockingService(client: client, logger: logger)

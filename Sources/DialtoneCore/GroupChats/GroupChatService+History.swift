@@ -43,7 +43,7 @@ extension GroupChatService {
     func keepCursor(_ cursor: String, of room: JID) throws(StoreError) {
         if try store.room(room.description) != nil {
             try store.setRoomArchiveCursor(cursor, of: room.description)
-        } else {
+        } else if joining[room] != nil {
             unstoredCursors[room] = cursor
         }
     }
@@ -66,6 +66,10 @@ extension GroupChatService {
         // A first visit wants the newest message on screen first: the page newest first,
         // where the room's archive can turn one (one question before, and none if it cannot).
         let flipped = after == nil ? await flipsPages(room) : false
+        if let join, flipped {
+            // The join may have ended, or a new session begun, while the room was asked.
+            follower = joining[room].flatMap { $0.session == join.session ? $0 : nil }
+        }
         do {
             while true {
                 // A first visit shows a screenful as soon as it can; the rest follows.
@@ -79,17 +83,28 @@ extension GroupChatService {
                     newestFirst[room] = nil
                 } catch {
                     newestFirst[room] = nil
+                    heldReferences[room] = nil
                     throw error
                 }
                 follower = nil
                 total += page.count
-                if let last = page.last { try keepCursor(last, of: room) }
+                let held = heldReferences.removeValue(forKey: room) ?? []
+                var earlierFailed: (any Error)?
                 if after == nil, !page.complete, page.count == Self.firstPage, let first = page.first {
                     // The page before the newest: scrolling back needs no server for a while.
                     earlierThan[room] = try store.message(referencedAs: first, in: room.description)?.timestamp
                     defer { earlierThan[room] = nil }
-                    total += try await client.fetchArchivePage(after: nil, before: first, pageSize: Self.earlierPage, room: room).count
+                    do {
+                        total += try await client.fetchArchivePage(after: nil, before: first, pageSize: Self.earlierPage, room: room).count
+                    } catch {
+                        earlierFailed = error
+                    }
                 }
+                // What the newest page held back, oldest first, now that what it refers to is
+                // stored; and only then is the page read (a failure before reads it again).
+                if !held.isEmpty { try await storeHeld(held.reversed()) }
+                if let last = page.last { try keepCursor(last, of: room) }
+                if let earlierFailed { throw earlierFailed }
                 if page.complete || page.count == 0 || after == nil { break }
                 after = page.last
             }
@@ -109,25 +124,33 @@ extension GroupChatService {
 
 /// The messages of a page that comes newest first, in the order they arrive: each must sort
 /// before the one that came before it. Archive stamps are whole seconds, and history sorts by
-/// time and then by arrival, so one said in the same second as the one before it is put a
-/// millisecond before it. A page that turns out not to be newest first (a stamp a second or
-/// more after the one before) is left as it comes.
+/// time and then by arrival, so one stamped the same as the one before it is put a
+/// millisecond before that one. A page that turns out not to be newest first (a stamp later
+/// than the one before) is left as it comes from there on; a run of equal stamps at its start
+/// cannot tell, and reads backwards.
 struct NewestFirstPage {
-    private var previous: Date?
+    private var previousStamp: Date?
+    private var previousPlaced: Date?
     private var inOrder = true
 
     /// The time to store a message stamped `stamp` under, the next of the page to arrive.
     mutating func place(_ stamp: Date) -> Date {
         guard inOrder else { return stamp }
-        var placed = stamp
-        if let previous, stamp >= previous {
-            guard stamp.timeIntervalSince(previous) < 1 else {
-                inOrder = false
-                return stamp
-            }
-            placed = previous.addingTimeInterval(-0.001)
+        defer { previousStamp = stamp }
+        if let previousStamp, stamp > previousStamp {
+            inOrder = false
+            return stamp
         }
-        previous = placed
+        var placed = stamp
+        if let previousPlaced, placed >= previousPlaced { placed = previousPlaced.addingTimeInterval(-0.001) }
+        previousPlaced = placed
         return placed
+    }
+}
+
+extension Message {
+    /// Whether it changes or answers another message, which must be stored before it.
+    var refersToAnother: Bool {
+        moderation != nil || retractID != nil || reactions != nil || replaceID != nil || reply != nil
     }
 }

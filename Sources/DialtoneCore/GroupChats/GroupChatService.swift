@@ -61,6 +61,12 @@ final class GroupChatService: AccountFeature {
     var earlierThan: [JID: Date] = [:]
     /// While a room's newest page comes newest first: where each message goes in time.
     var newestFirst: [JID: NewestFirstPage] = [:]
+    /// What in such a page refers to another message (a correction, a retraction, a reaction,
+    /// a reply, a moderation): it arrives before what it refers to, so it is held, and stored
+    /// oldest first once the rest is (`storeHeld`).
+    var heldReferences: [JID: [ReceivedMessage]] = [:]
+    /// Stores what was held: the session's messaging, as a batch of the stream would be.
+    var storeHeld: nonisolated(nonsending) ([ReceivedMessage]) async throws -> Void = { _ in }
     /// Where a room's archive was read up to while the room is not stored yet (a
     /// history-first join reads it before the room lets us in): stored with the room.
     var unstoredCursors: [JID: String] = [:]
@@ -413,6 +419,10 @@ final class GroupChatService: AccountFeature {
         if received.source == .archive, var page = newestFirst[room] {
             result.timestamp = page.place(result.timestamp)
             newestFirst[room] = page
+            if result.message.refersToAnother {
+                heldReferences[room, default: []].append(result)
+                return nil
+            }
         }
         if received.source == .archive, let boundary = earlierThan[room], result.timestamp >= boundary {
             result.timestamp = boundary.addingTimeInterval(-0.001)

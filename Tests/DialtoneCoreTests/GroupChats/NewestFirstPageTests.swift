@@ -23,6 +23,12 @@ final class NewestFirstPageTests: XCTestCase {
         XCTAssertEqual(stamps.map { page.place($0) }, stamps)
     }
 
+    func testAPageOldestFirstWithStampsFinerThanASecondIsLeftAsItCame() {
+        var page = NewestFirstPage()
+        let stamps = [0, 0.2, 0.5, 0.9].map { noon.addingTimeInterval($0) }
+        XCTAssertEqual(stamps.map { page.place($0) }, stamps)
+    }
+
     func testDistinctSecondsAreKept() {
         var page = NewestFirstPage()
         let stamps = [60, 30, 29, 0].map { noon.addingTimeInterval($0) }

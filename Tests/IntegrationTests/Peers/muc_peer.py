@@ -8,6 +8,9 @@ test appends lines to. Run it with the venv's python:
 
 Commands, one a line, read as they are appended to FILE:
   say TEXT              a groupchat message to the room
+  correct ID TEXT       correct our message ID (XEP-0308): TEXT replaces its body
+  retract STANZA_ID     take back our message the room calls STANZA_ID (XEP-0424), with the
+                        fallback text Conversations sends (so the room archives it)
   say-markable TEXT     the same, asking for read markers (XEP-0333), as Conversations does in
                         private rooms
   private-room          make the room members only, with everyone's address shown (as the
@@ -109,6 +112,21 @@ class Occupant(slixmpp.ClientXMPP):
             message["id"] = self.new_id()
             message.send()
             emit("said", id=message["id"], body=rest)
+        elif verb == "correct":
+            original, _, text = rest.partition(" ")
+            message = self.make_message(mto=self.room, mbody=text, mtype="groupchat")
+            message["id"] = self.new_id()
+            ET.SubElement(message.xml, "{urn:xmpp:message-correct:0}replace", id=original)
+            message.send()
+            emit("said", id=message["id"], body=text)
+        elif verb == "retract":
+            message = self.make_message(mto=self.room, mtype="groupchat",
+                                        mbody="This person attempted to retract a previous message, but it's unsupported by your client.")
+            message["id"] = self.new_id()
+            ET.SubElement(message.xml, "{urn:xmpp:message-retract:1}retract", id=rest)
+            ET.SubElement(message.xml, "{urn:xmpp:fallback:0}fallback", {"for": "urn:xmpp:message-retract:1"})
+            message.send()
+            emit("said", id=message["id"], body="")
         elif verb == "say-markable":
             message = self.make_message(mto=self.room, mbody=rest, mtype="groupchat")
             message["id"] = self.new_id()
