@@ -51,8 +51,9 @@ extension GroupChatService {
     /// Whether `room`'s archive sends a page newest first when asked (XEP-0313 flip-page,
     /// advertised as "extended"). A room that does not answer at once is asked the usual way.
     private nonisolated(nonsending) func flipsPages(_ room: JID) async -> Bool {
-        let features = try? await client.features(of: room, timeout: .seconds(2))
-        return features?.contains(Namespace.mamExtended) ?? false
+        guard let features = try? await client.features(of: room, timeout: .seconds(2)) else { return false }
+        askedFeatures[room] = features
+        return features.contains(Namespace.mamExtended)
     }
 
     private nonisolated(nonsending) func fetchHistory(of room: JID, joining join: PendingJoin? = nil) async {

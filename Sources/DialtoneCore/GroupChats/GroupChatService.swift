@@ -65,6 +65,9 @@ final class GroupChatService: AccountFeature {
     /// a reply, a moderation): it arrives before what it refers to, so it is held, and stored
     /// oldest first once the rest is (`storeHeld`).
     var heldReferences: [JID: [ReceivedMessage]] = [:]
+    /// A room's features as a first visit's catch-up asked them, for `joined` to use rather
+    /// than ask again.
+    var askedFeatures: [JID: Set<String>] = [:]
     /// Stores what was held: the session's messaging, as a batch of the stream would be.
     var storeHeld: nonisolated(nonsending) ([ReceivedMessage]) async throws -> Void = { _ in }
     /// Where a room's archive was read up to while the room is not stored yet (a
@@ -199,7 +202,10 @@ final class GroupChatService: AccountFeature {
 
     func finishJoin(_ room: JID, with outcome: Result<String, GroupChatError>) {
         guard let pending = joining.removeValue(forKey: room) else { return }
-        if case .failure = outcome { unstoredCursors[room] = nil }
+        if case .failure = outcome {
+            unstoredCursors[room] = nil
+            askedFeatures[room] = nil
+        }
         if presumedRooms.remove(room) != nil, case .failure = outcome, (try? store.room(room.description)) == nil {
             directory.forget(room)
         }
@@ -252,7 +258,8 @@ final class GroupChatService: AccountFeature {
         }
         // Read markers go only to a private room, as Conversations sends them: members only
         // and showing everyone's address, so that the occupants are people we know.
-        let features = (try? await client.features(of: room)) ?? []
+        var features = askedFeatures.removeValue(forKey: room) ?? []
+        if features.isEmpty { features = (try? await client.features(of: room)) ?? [] }
         directory.setPrivate(room, features.contains("muc_membersonly") && features.contains("muc_nonanonymous"))
     }
 
