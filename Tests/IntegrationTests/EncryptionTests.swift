@@ -60,7 +60,14 @@ final class EncryptionTests: ContactPeerTestCase {
         }
         let received = try XCTUnwrap(events("message", in: contact).first { $0["body"] as? String == "Hello in OMEMO 2" })
         XCTAssertEqual(received["encrypted"] as? String, Self.current, "\(received)")
-        try await eventually("their answer is decrypted") { self.incoming(listener, "echo: Hello in OMEMO 2") != nil }
+        do {
+            try await eventually("their answer is decrypted") { self.incoming(listener, "echo: Hello in OMEMO 2") != nil }
+        } catch {
+            // Failed once in a full CI run and never alone: what each side saw, for next time.
+            XCTFail("listen printed:\n\(listener.output.suffix(6000))\n\(listener.errors.suffix(4000))\n"
+                    + "the contact printed:\n\(contact.output.suffix(6000))")
+            throw error
+        }
         XCTAssertEqual(events("undecryptable", in: contact).count, 0, contact.output)
     }
 
