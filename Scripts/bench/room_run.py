@@ -15,7 +15,8 @@ ARCHIVE archived messages. Then:
     maxstanzas=0 on the join; Profanity 0.13 takes the discussion history the room sends with
     the join, 20 messages by default). The screen is read through tmux's control mode when the
     client has written to its terminal (tmux pipes the pane's output to the bench), at most
-    once in 10 ms; screen_reads and slowest_read_ms say what the reading cost. CPU is the client's utime+stime over that span; memory is VmRSS before the join and
+    once in 10 ms; screen_reads and slowest_read_ms say what the reading cost. CPU is the
+    client's utime+stime over that span; memory is VmRSS before the join and
     after the client has settled again (idle, its socket drained), so the growth covers the
     occupants and the history shown.
   * Burst: the room sends BURST groupchat messages as fast as Prosody takes them; the run
@@ -121,7 +122,8 @@ class RoomProcess:
 
 
 def profile(pid, rundir, label):
-    """perf record of `pid` while a phase runs (BENCH_PERF=1): outside the figures' runs."""
+    """perf record of `pid` while a phase runs (BENCH_PERF=1), or of every process's reads and
+    writes (BENCH_SYSCALLS=1): outside the figures' runs."""
     if ENV.get("BENCH_SYSCALLS"):
         # A timeline of every process's reads and writes (the client's terminal, socket and
         # store; Prosody; the room): where the wait goes, not what the CPU does. Read it with

@@ -106,7 +106,6 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
             self.events("message", in: ada).contains { $0["nick"] as? String == "dt2" && $0["body"] as? String == "still me" }
         }
 
-        // Another conversation in view: room chatter is counted, a mention counted apart.
         // A room that does not let us in: the error, and back where we were, with no trace of it.
         try await command("/join nowhere@nothing.\(environment.domain)")
         try await waitForScreen("the refusal") { $0.contains("nowhere@nothing.\(environment.domain) refused") }
@@ -114,6 +113,7 @@ final class TerminalInterfaceRoomTests: TerminalInterfaceTestCase {
         XCTAssertEqual(shown.split(separator: "\n").filter { $0.contains("nowhere@nothing") }.count, 1,
                        "only the refusal names it, no conversation in the list:\n\(shown)")
         XCTAssertTrue(shown.contains("dt2: tea") || shown.contains("#\(roomName)"), "back in the room:\n\(shown)")
+        // Another conversation in view: room chatter is counted, a mention counted apart.
         try await command("/msg carol@\(environment.domain)")
         try say("say just chatting", into: commands)
         try say("say dt2: tea at four?", into: commands)

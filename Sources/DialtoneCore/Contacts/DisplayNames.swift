@@ -20,9 +20,7 @@ public struct DisplayNames: Sendable, Equatable {
     public init(contacts: [Contact], addressBook: [AddressBookEntry], gateway: JID?, country: String,
                 nicknames: [String: String] = [:], rooms: [RoomRecord] = []) {
         byNick = nicknames
-        self.rooms = Dictionary(rooms.map { room in
-            (room.jid, room.name ?? (try? JID(room.jid))?.local ?? room.jid)
-        }) { first, _ in first }
+        self.rooms = Dictionary(rooms.map { ($0.jid, Self.roomName($0.jid, named: $0.name)) }) { first, _ in first }
         ourNicks = Dictionary(rooms.map { ($0.jid, $0.nick) }) { first, _ in first }
         var byJID: [String: String] = [:]
         for contact in contacts { if let name = contact.name, !name.isEmpty { byJID[contact.jid] = name } }
@@ -74,9 +72,14 @@ public struct DisplayNames: Sendable, Equatable {
     public func joining(_ room: String, nick: String?) -> DisplayNames {
         guard rooms[room] == nil else { return self }
         var names = self
-        names.rooms[room] = (try? JID(room))?.local ?? room
+        names.rooms[room] = Self.roomName(room, named: nil)
         if let nick { names.ourNicks[room] = nick }
         return names
+    }
+
+    /// A room's name: the one its bookmark gives, or its address's local part.
+    private static func roomName(_ jid: String, named name: String?) -> String {
+        name ?? (try? JID(jid))?.local ?? jid
     }
 
     /// The name for a phone number in E.164, if the address book knows it.

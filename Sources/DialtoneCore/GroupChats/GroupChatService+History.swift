@@ -75,18 +75,11 @@ extension GroupChatService {
             while true {
                 // A first visit shows a screenful as soon as it can; the rest follows.
                 if after == nil, flipped { newestFirst[room] = NewestFirstPage() }
-                let page: XMPPClient.ArchivePage
-                do {
-                    page = try await client.fetchArchivePage(
-                        after: after, newestFirst: after == nil, flipped: after == nil && flipped,
-                        pageSize: after == nil ? Self.firstPage : 250, room: room,
-                        followedBy: follower.map { .roomJoin(occupantAddress(room, $0.nick), password: $0.password, maxStanzas: 0) })
-                    newestFirst[room] = nil
-                } catch {
-                    newestFirst[room] = nil
-                    heldReferences[room] = nil
-                    throw error
-                }
+                let page = try await client.fetchArchivePage(
+                    after: after, newestFirst: after == nil, flipped: after == nil && flipped,
+                    pageSize: after == nil ? Self.firstPage : 250, room: room,
+                    followedBy: follower.map { .roomJoin(occupantAddress(room, $0.nick), password: $0.password, maxStanzas: 0) })
+                newestFirst[room] = nil
                 follower = nil
                 total += page.count
                 let held = heldReferences.removeValue(forKey: room) ?? []
@@ -111,6 +104,9 @@ extension GroupChatService {
             }
             logger.info("room archive catch-up of \(room): \(total) messages")
         } catch {
+            // A page that ended early: nothing of it is placed or held any longer.
+            newestFirst[room] = nil
+            heldReferences[room] = nil
             if follower != nil, case XMPPConnectionError.notConnected = error {
                 // Offline, or the session ended under the query: the join is lost with it.
                 finishJoin(room, with: .failure(GroupChatError.joinRefused(room: room.description, condition: "not connected")))
